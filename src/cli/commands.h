@@ -1,0 +1,12 @@
+// Each lcte subcommand lives in its own file and registers itself here.
+// A command parses its arguments, calls the library and prints; no logic of
+// its own beyond that.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace lcte::cli {
+
+void add_inspect_command(CLI::App& app);
+
+}  // namespace lcte::cli

@@ -1,0 +1,35 @@
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/log.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"lcte: the LLM Compression Trade-off Evaluator"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "lcte 0.1.0");
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+  app.parse_complete_callback([&] { lcte::init_logging(log_level); });
+
+  lcte::cli::add_inspect_command(app);
+
+  // Subcommands run from their callbacks inside parse(). They report bad input
+  // by throwing lcte::Error, and a specific exit status with CLI::RuntimeError.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const lcte::Error& e) {
+    std::fprintf(stderr, "lcte: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lcte: internal error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}
