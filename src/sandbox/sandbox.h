@@ -1,0 +1,81 @@
+// Runs untrusted Python (a model's completion) against trusted test code in a
+// separate, confined process, and says how it ended. This is the only place
+// that knows about namespaces, rlimits and seccomp.
+//
+// Threat model: the completion may be hostile or broken (fork bombs, memory
+// bombs, endless loops, network access, writes outside its directory, exits or
+// kills that try to fake success, patching the test helpers). The harness must
+// survive it, nothing outside the sandbox may change, and only a test run that
+// reached its end counts as passed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace lcte::sandbox {
+
+struct Limits {
+  double wall_seconds = 10.0;             // the whole process tree is killed after this
+  double cpu_seconds = 10.0;              // RLIMIT_CPU
+  uint64_t memory_bytes = 2ull << 30;     // address space
+  uint64_t file_bytes = 16ull << 20;      // largest file it may write
+  int max_processes = 32;                 // processes and threads
+  int max_open_files = 64;
+  size_t max_output_bytes = 64u << 10;    // stdout and stderr each; the rest is cut
+};
+
+// How a sample ended. Exactly one per run.
+enum class Status { Passed, Failed, Error, SyntaxError, Timeout, OutOfMemory, Killed };
+std::string_view status_name(Status s);  // "passed", "failed", "error", "syntax_error", ...
+
+// What to run. `code` is untrusted; `setup`, `tests` and `check` are the
+// suite's. They run in this order in one interpreter: setup, code, tests, check.
+// Passed means `check` ran to its end without an exception.
+struct Program {
+  std::string setup;  // imports / test_setup_code run before the code (may be empty)
+  std::string code;   // the model's program (prompt + completion), untrusted
+  std::string tests;  // test definitions or asserts
+  std::string check;  // the final statement, e.g. "check(add)"; may be empty
+};
+
+struct Result {
+  Status status = Status::Error;
+  std::string error_type;      // exception class name for Failed/Error ("AssertionError", "NameError")
+  std::string error_message;   // first line of the exception or reason, truncated
+  std::string stdout_text;
+  std::string stderr_text;
+  bool output_truncated = false;
+  double wall_seconds = 0;
+  double cpu_seconds = 0;
+  uint64_t peak_memory_bytes = 0;
+  int exit_code = -1;  // of the interpreter, when it exited
+  int signal = 0;      // that killed it, when one did
+};
+
+struct Options {
+  std::string python = "python3";  // interpreter to run, found on PATH if not absolute
+  bool require_isolation = false;  // fail instead of degrading if namespaces/seccomp are unavailable
+};
+
+class Sandbox {
+ public:
+  explicit Sandbox(Options options = {});
+  ~Sandbox();
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+
+  // Thread-safe: several threads may run programs at once.
+  Result run(const Program& program, const Limits& limits);
+
+  // Which protections are in effect on this machine (namespaces, seccomp,
+  // rlimits), for run records and the dashboard's About page.
+  std::string describe() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lcte::sandbox
