@@ -96,8 +96,9 @@ struct Encoder {
   std::vector<uint8_t> bytes;
   template <class T>
   void put(T x) {
-    const auto* p = reinterpret_cast<const uint8_t*>(&x);
-    bytes.insert(bytes.end(), p, p + sizeof(T));
+    size_t at = bytes.size();
+    bytes.resize(at + sizeof(T));
+    std::memcpy(bytes.data() + at, &x, sizeof(T));
   }
   void put_string(const std::string& s) {
     put<uint64_t>(s.size());
@@ -149,7 +150,9 @@ void Writer::write_header() {
     e.put<uint64_t>(p.info.offset);
   }
   write_bytes(e.bytes.data(), e.bytes.size());
-  write_padding(alignment_);
+  // llama.cpp pads to the data section only when there is one; vocabulary-only
+  // files end right after the metadata.
+  if (!tensors_.empty()) write_padding(alignment_);
 }
 
 void Writer::begin(const std::string& path) {
