@@ -1,0 +1,120 @@
+// The engine against llama.cpp: for every model and quantization type in
+// ../shared/data/reference/logits, (a) the logits of every prompt position,
+// evaluated as one batch, (b) the logits of the 32-token greedy continuation,
+// fed one token at a time, and (c) the greedy token ids up to the first step
+// where the reference's top-1/top-2 margin is below 0.01.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "common/test_data.h"
+#include "model/forward.h"
+#include "reference.h"
+
+namespace lcte::model {
+namespace {
+
+using testing::argmax;
+using testing::margin;
+using testing::rel_error;
+
+// Bound on max|ours - llama.cpp| / max|llama.cpp| per position, by the type
+// of the bulk of the weights. See docs/parts/engine.md for the measured values.
+double tolerance(const std::string& model) {
+  static const std::map<std::string, double> by_type = {
+      {"f32", 1e-4},    {"f16", 2e-3},    {"bf16", 1e-2},   {"q8_0", 1e-2},  {"q4_0", 1e-2},
+      {"q4_1", 1e-2},   {"q5_0", 1e-2},   {"q5_1", 1e-2},   {"q2_k", 1e-2},  {"q3_k_m", 1e-2},
+      {"q4_k_m", 1e-2}, {"q5_k_m", 1e-2}, {"q6_k", 1e-2},
+  };
+  const std::string type = model.substr(model.rfind('-') + 1);
+  return by_type.at(type);
+}
+
+constexpr double kTieMargin = 0.01;
+
+struct Case {
+  std::string model;   // without .gguf
+  std::string prompt;  // story or code
+};
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  std::string s = info.param.model + "_" + info.param.prompt;
+  for (char& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return s;
+}
+
+std::vector<Case> all_cases() {
+  std::vector<std::string> models;
+  for (const char* t : {"f32", "f16", "q8_0", "q4_0", "q4_k_m"}) models.push_back(std::string("stories260K-") + t);
+  for (const char* t : {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k_m", "q4_k_m",
+                        "q5_k_m", "q6_k"})
+    models.push_back(std::string("rand-llama-d256-") + t);
+  for (const char* t : {"f32", "f16", "q8_0", "q4_k_m"}) {
+    models.push_back(std::string("rand-llama3-d256-") + t);
+    models.push_back(std::string("rand-qwen2-d256-") + t);
+  }
+  std::vector<Case> cases;
+  for (const auto& m : models)
+    for (const char* p : {"story", "code"}) cases.push_back({m, p});
+  return cases;
+}
+
+class ReferenceLogits : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ReferenceLogits, MatchLlamaCpp) {
+  const Case& c = GetParam();
+  const std::string ref_rel = "reference/logits/" + c.model + "." + c.prompt + ".json";
+  const std::string model_rel = "models/" + c.model + ".gguf";
+  LCTE_REQUIRE_DATA(ref_rel);
+  LCTE_REQUIRE_DATA(model_rel);
+  const testing::ReferenceLogits ref = testing::load_reference(lcte::testing::data_path(ref_rel));
+  const auto model = Model::load(lcte::testing::data_path(model_rel));
+  const double tol = tolerance(c.model);
+
+  ThreadPool pool(1);
+  Context ctx(*model, pool);
+  KvCache cache = ctx.new_cache(256, KvType::F32);  // the reference ran with an F32 cache
+  const size_t V = static_cast<size_t>(ctx.n_vocab());
+  ASSERT_EQ(V, ref.prompt_logits.at(0).size());
+
+  // (a) every prompt position, one batch.
+  std::vector<float> logits;
+  ctx.eval(cache, ref.prompt_tokens, Logits::All, logits);
+  double worst_prompt = 0;
+  for (size_t i = 0; i < ref.prompt_tokens.size(); ++i) {
+    const double e = rel_error(logits.data() + i * V, ref.prompt_logits[i]);
+    worst_prompt = std::max(worst_prompt, e);
+    EXPECT_LE(e, tol) << "prompt position " << i;
+  }
+  std::vector<float> last(logits.end() - static_cast<std::ptrdiff_t>(V), logits.end());
+
+  // (b) the greedy continuation, one token at a time, fed the reference's
+  // tokens; (c) while every earlier token agreed and the reference was not
+  // near a tie, our argmax is the reference's token.
+  double worst_greedy = 0;
+  bool comparable = true;
+  size_t agreed = 0;
+  for (size_t j = 0; j < ref.greedy.size(); ++j) {
+    const std::vector<float>& ref_before = j == 0 ? ref.prompt_logits.back() : ref.greedy_logits[j - 1];
+    if (comparable && margin(ref_before) < kTieMargin) comparable = false;
+    if (comparable) {
+      EXPECT_EQ(argmax(last.data(), V), ref.greedy[j]) << "greedy step " << j;
+      ++agreed;
+    }
+    ctx.eval(cache, std::span<const int32_t>(&ref.greedy[j], 1), Logits::Last, logits);
+    const double e = rel_error(logits.data(), ref.greedy_logits[j]);
+    worst_greedy = std::max(worst_greedy, e);
+    EXPECT_LE(e, tol) << "greedy step " << j;
+    last = logits;
+  }
+  RecordProperty("worst_prompt_rel_error", std::to_string(worst_prompt));
+  RecordProperty("worst_greedy_rel_error", std::to_string(worst_greedy));
+  std::printf("[ measured ] %-24s %-5s prompt %.2e greedy %.2e (tol %.0e), greedy ids checked %zu/%zu\n",
+              c.model.c_str(), c.prompt.c_str(), worst_prompt, worst_greedy, tol, agreed, ref.greedy.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(AllModels, ReferenceLogits, ::testing::ValuesIn(all_cases()), case_name);
+
+}  // namespace
+}  // namespace lcte::model
