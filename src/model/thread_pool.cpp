@@ -35,7 +35,7 @@ bool spin_until(Pred done, int spin_us) {
 
 ThreadPool::ThreadPool(int n_threads, int spin_us) : n_threads_(n_threads), spin_us_(spin_us) {
   if (n_threads < 1 || n_threads > 1024) fail("thread pool: bad thread count {} (want 1..1024)", n_threads);
-  workers_.reserve(n_threads - 1);
+  workers_.reserve(static_cast<size_t>(n_threads - 1));
   for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -55,25 +55,37 @@ void ThreadPool::run(const std::function<void(int)>& fn) {
     return;
   }
   job_ = &fn;
-  remaining_.store(static_cast<int>(workers_.size()));
+  const uint32_t g = generation_.load() + 1;
+  state_.store(static_cast<uint64_t>(g) << 32);  // open, nobody inside
   // seq_cst on both sides: either a worker about to sleep sees the new
   // generation, or we see it counted in sleepers_ and wake it under the lock.
-  generation_.fetch_add(1);
+  generation_.store(g);
   if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mutex_);
     wake_.notify_all();
   }
   fn(0);
-  wait_for_workers();
+  wait_for_joined();
   job_ = nullptr;
 }
 
-void ThreadPool::wait_for_workers() {
-  if (spin_until([this] { return remaining_.load(std::memory_order_acquire) == 0; }, spin_us_)) return;
+void ThreadPool::wait_for_joined() {
+  const uint64_t before = state_.fetch_or(kClosed);
+  if ((before & kCountMask) == 0) return;
+  auto done = [this] { return (state_.load() & kCountMask) == 0; };
+  if (spin_until(done, spin_us_)) return;
   std::unique_lock<std::mutex> lock(mutex_);
   caller_sleeping_.store(true);
-  done_.wait(lock, [this] { return remaining_.load() == 0; });
+  done_.wait(lock, done);
   caller_sleeping_.store(false);
+}
+
+bool ThreadPool::try_join(uint32_t generation) {
+  uint64_t s = state_.load();
+  for (;;) {
+    if ((s >> 32) != generation || (s & kClosed) != 0) return false;  // finished, or a later one
+    if (state_.compare_exchange_weak(s, s + 1)) return true;
+  }
 }
 
 void ThreadPool::worker_loop(int index) {
@@ -86,10 +98,12 @@ void ThreadPool::worker_loop(int index) {
       wake_.wait(lock, [&] { return generation_.load() != seen; });
       sleepers_.fetch_sub(1);
     }
-    seen = generation_.load(std::memory_order_acquire);
+    seen = generation_.load();
     if (stop_.load()) return;
+    if (!try_join(seen)) continue;
     (*job_)(index);
-    if (remaining_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
+    const uint64_t after = state_.fetch_sub(1) - 1;
+    if ((after & kCountMask) == 0 && (after & kClosed) != 0 && caller_sleeping_.load()) {
       std::lock_guard<std::mutex> lock(mutex_);
       done_.notify_one();
     }

@@ -37,6 +37,8 @@ struct Case {
   std::string prompt;  // story or code
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.model << "." << c.prompt; }
+
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   std::string s = info.param.model + "_" + info.param.prompt;
   for (char& c : s)
