@@ -3,6 +3,8 @@
 // change results, forked sequences behave like independent ones.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "common/test_data.h"
 #include "core/error.h"
 #include "model/forward.h"
@@ -116,6 +118,30 @@ TEST_P(Forward, BadTokensAndFullContextAreErrors) {
   ctx.eval(c, std::span<const int32_t>(kPrompt.data(), 6), Logits::Last, logits);
   EXPECT_THROW(ctx.eval(c, std::span<const int32_t>(kPrompt.data(), 3), Logits::Last, logits), Error);
   EXPECT_EQ(c.size(), 6);
+}
+
+TEST(Greedy, Stories260KWritesLlama2cStory) {
+  // 256 greedy tokens from BOS, as llama2.c's run.c produces them (an
+  // independent implementation, on the original llama2.c weights).
+  LCTE_REQUIRE_DATA("models/stories260K-f32.gguf");
+  LCTE_REQUIRE_DATA("models/stories260K.greedy256.expected.tokens.txt");
+  std::ifstream in(lcte::testing::data_path("models/stories260K.greedy256.expected.tokens.txt"));
+  std::vector<int32_t> want;
+  for (int32_t t; in >> t;) want.push_back(t);
+  ASSERT_EQ(want.size(), 256u);
+  const auto m = Model::load(lcte::testing::data_path("models/stories260K-f32.gguf"));
+  ThreadPool pool(2);
+  Context ctx(*m, pool);
+  KvCache cache = ctx.new_cache(512, KvType::F32);
+  std::vector<float> logits;
+  int32_t tok = 1;
+  std::vector<int32_t> got;
+  for (size_t i = 0; i < want.size(); ++i) {
+    ctx.eval(cache, std::span<const int32_t>(&tok, 1), Logits::Last, logits);
+    tok = testing::argmax(logits.data(), logits.size());
+    got.push_back(tok);
+  }
+  EXPECT_EQ(got, want);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Forward,
