@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "sampling/scan.h"
 
 namespace lcte::sampling {
 
@@ -18,11 +19,38 @@ size_t penalty_window(size_t history_size, int32_t repeat_last_n) {
   return std::min(history_size, static_cast<size_t>(repeat_last_n));
 }
 
-double max_logit(std::span<const Candidate> cands) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (const Candidate& c : cands) m = std::max(m, c.logit);
-  return m;
+// Largest and smallest finite logit of the candidates (-inf entries are
+// masks). Four running values, so the loop is not one long dependency chain.
+struct LogitRange {
+  double max;
+  double min_finite;
+};
+
+LogitRange logit_range(std::span<const Candidate> cands) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  float hi[4] = {-inf, -inf, -inf, -inf};
+  float lo[4] = {inf, inf, inf, inf};
+  size_t i = 0;
+  for (; i + 4 <= cands.size(); i += 4) {
+    for (size_t j = 0; j < 4; ++j) {
+      const float x = cands[i + j].logit;
+      hi[j] = x > hi[j] ? x : hi[j];
+      lo[j] = x < lo[j] && x > -inf ? x : lo[j];
+    }
+  }
+  for (; i < cands.size(); ++i) {
+    const float x = cands[i].logit;
+    hi[0] = x > hi[0] ? x : hi[0];
+    lo[0] = x < lo[0] && x > -inf ? x : lo[0];
+  }
+  for (size_t j = 1; j < 4; ++j) {
+    hi[0] = hi[j] > hi[0] ? hi[j] : hi[0];
+    lo[0] = lo[j] < lo[0] ? lo[j] : lo[0];
+  }
+  return {hi[0], lo[0]};
 }
+
+double max_logit(std::span<const Candidate> cands) { return logit_range(cands).max; }
 
 uint64_t splitmix64(uint64_t x) {
   uint64_t z = x + 0x9E3779B97F4A7C15ull;
@@ -32,22 +60,74 @@ uint64_t splitmix64(uint64_t x) {
 }
 
 // The logits must be usable by softmax: no NaN, no +inf, not all -inf.
-// One branch-free pass in the common case; a second pass only to name the
-// culprit in the error.
+// The first loop vectorises (no early exit); a second pass runs only to name
+// the culprit in the error.
 void check_logits(std::span<const float> logits) {
   if (logits.empty()) fail("sampler: empty logits (vocabulary size 0)");
   constexpr float inf = std::numeric_limits<float>::infinity();
-  bool ok = true;
-  float m = -inf;
-  for (float x : logits) {
-    ok &= x < inf;  // false for NaN and +inf
-    m = std::max(m, x);
-  }
-  if (!ok) {
+  uint32_t bad = 0;
+  for (float x : logits) bad |= !(x < inf);  // NaN and +inf fail x < inf
+  if (bad != 0) {
     for (size_t i = 0; i < logits.size(); ++i)
       if (!(logits[i] < inf)) fail("sampler: logit of token {} is {}", i, logits[i]);
   }
-  if (m == -inf) fail("sampler: all {} logits are -inf", logits.size());
+  if (max_value(logits) == -inf) fail("sampler: all {} logits are -inf", logits.size());
+}
+
+bool has_penalties(const SamplingParams& p, std::span<const int32_t> history) {
+  const bool neutral =
+      p.repeat_penalty == 1.0f && p.presence_penalty == 0.0f && p.frequency_penalty == 0.0f;
+  return !neutral && p.repeat_last_n != 0 && !history.empty();
+}
+
+// Top-p over unsorted candidates without sorting them: logits go into
+// kBuckets equal-width buckets below the maximum; the bucket where the
+// cumulative mass crosses p is the only one that needs sorting. Everything in
+// higher buckets is kept as is (input order), then the boundary bucket's best
+// entries up to the mass p. A full sort of a 150k vocabulary takes ~10 ms; this
+// is two passes and a sort of a few hundred entries.
+void top_p_unsorted(std::vector<Candidate>& cands, float p) {
+  constexpr int kBuckets = 1024;
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  const LogitRange range = logit_range(cands);
+  const double m = range.max;
+  const double scale = m > range.min_finite ? (kBuckets - 1) / (m - range.min_finite) : 0.0;
+  auto bucket = [&](float logit) {
+    if (logit == -inf) return kBuckets - 1;
+    return std::min(kBuckets - 1, static_cast<int>((m - logit) * scale));
+  };
+  // One exp per candidate: the bucket masses, whose sum is the total.
+  std::vector<double> mass(kBuckets, 0.0);
+  for (const Candidate& c : cands) mass[static_cast<size_t>(bucket(c.logit))] += std::exp(c.logit - m);
+  double total = 0.0;
+  for (double x : mass) total += x;
+  const double target = static_cast<double>(p) * total;
+
+  int boundary = kBuckets - 1;
+  double above = 0.0;  // mass of the buckets before the boundary
+  for (int b = 0; b < kBuckets; ++b) {
+    if (above + mass[static_cast<size_t>(b)] >= target) {
+      boundary = b;
+      break;
+    }
+    above += mass[static_cast<size_t>(b)];
+  }
+
+  std::vector<Candidate> edge;
+  size_t kept = 0;
+  for (const Candidate& c : cands) {
+    const int b = bucket(c.logit);
+    if (b < boundary) cands[kept++] = c;  // kept <= read position: in place is safe
+    else if (b == boundary) edge.push_back(c);
+  }
+  std::sort(edge.begin(), edge.end(), better);
+  cands.resize(kept);
+  double cum = above;
+  for (const Candidate& c : edge) {
+    cands.push_back(c);
+    cum += std::exp(c.logit - m);
+    if (cum >= target) break;
+  }
 }
 
 }  // namespace
@@ -95,10 +175,9 @@ void apply_penalties(std::span<float> logits, std::span<const int32_t> history,
 }
 
 int32_t argmax(std::span<const float> logits) {
-  size_t best = 0;
-  for (size_t i = 1; i < logits.size(); ++i)
-    if (logits[i] > logits[best]) best = i;
-  return static_cast<int32_t>(best);
+  // Two SIMD scans: the maximum, then its first position.
+  const size_t i = first_at_least(logits, 0, max_value(logits));
+  return i < logits.size() ? static_cast<int32_t>(i) : 0;  // 0: empty
 }
 
 bool better(const Candidate& a, const Candidate& b) {
@@ -121,49 +200,37 @@ void select_top_k(std::span<const float> logits, int32_t k, std::vector<Candidat
   out.reserve(kk);
   for (size_t i = 0; i < kk; ++i) out.push_back({static_cast<int32_t>(i), logits[i]});
   std::make_heap(out.begin(), out.end(), better);
-  for (size_t i = kk; i < n; ++i) {
-    const Candidate c{static_cast<int32_t>(i), logits[i]};
-    if (better(c, out.front())) {
-      std::pop_heap(out.begin(), out.end(), better);
-      out.back() = c;
-      std::push_heap(out.begin(), out.end(), better);
-    }
+  // Scanning ids upwards, a token that ties the worst kept one loses (higher
+  // id), so a strict > against its logit is the whole test.
+  float worst = out.front().logit;
+  for (size_t i = first_greater(logits, kk, worst); i < n; i = first_greater(logits, i + 1, worst)) {
+    std::pop_heap(out.begin(), out.end(), better);
+    out.back() = {static_cast<int32_t>(i), logits[i]};
+    std::push_heap(out.begin(), out.end(), better);
+    worst = out.front().logit;
   }
   std::sort_heap(out.begin(), out.end(), better);
 }
 
 void apply_top_p(std::vector<Candidate>& cands, float p, bool sorted) {
   if (p >= 1.0f || cands.size() <= 1) return;
-  const double m = max_logit(cands);
+  if (!sorted) {
+    top_p_unsorted(cands, p);
+    return;
+  }
+  const double m = cands[0].logit;
   double total = 0.0;
   for (const Candidate& c : cands) total += std::exp(static_cast<double>(c.logit) - m);
   const double target = static_cast<double>(p) * total;
-
-  // Sort a growing best-first prefix until it holds mass p: with a peaked
-  // distribution the nucleus is a few dozen tokens, so a full sort of the
-  // vocabulary is rarely needed.
-  size_t prefix = cands.size();
-  if (!sorted) {
-    prefix = std::min<size_t>(cands.size(), 64);
-    for (;;) {
-      std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(prefix),
-                        cands.end(), better);
-      double mass = 0.0;
-      for (size_t i = 0; i < prefix; ++i) mass += std::exp(static_cast<double>(cands[i].logit) - m);
-      if (mass >= target || prefix == cands.size()) break;
-      prefix = std::min(cands.size(), prefix * 4);
-    }
-  }
   double cum = 0.0;
-  for (size_t i = 0; i < prefix; ++i) {
+  for (size_t i = 0; i < cands.size(); ++i) {
     cum += std::exp(static_cast<double>(cands[i].logit) - m);
     if (cum >= target) {
       cands.resize(i + 1);
       return;
     }
   }
-  // Rounding left the sum a hair under p * total: everything sorted stays.
-  cands.resize(prefix);
+  // Rounding left the sum a hair under p * total: everything stays.
 }
 
 void apply_min_p(std::vector<Candidate>& cands, float min_p) {
@@ -201,16 +268,20 @@ Sampler::Sampler(const SamplingParams& params, uint64_t sequence_index)
 
 int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
   check_logits(logits);
-  work_.assign(logits.begin(), logits.end());
-  apply_penalties(work_, history, params_);
-  if (params_.temperature <= 0.0f) return argmax(work_);
+  std::span<const float> view = logits;
+  if (has_penalties(params_, history)) {
+    work_.assign(logits.begin(), logits.end());
+    apply_penalties(work_, history, params_);
+    view = work_;
+  }
+  if (params_.temperature <= 0.0f) return argmax(view);
 
-  const bool use_top_k = params_.top_k > 0 && static_cast<size_t>(params_.top_k) < work_.size();
+  const bool use_top_k = params_.top_k > 0 && static_cast<size_t>(params_.top_k) < view.size();
   if (use_top_k) {
-    select_top_k(work_, params_.top_k, cands_);
+    select_top_k(view, params_.top_k, cands_);
   } else {
-    cands_.resize(work_.size());
-    for (size_t i = 0; i < work_.size(); ++i) cands_[i] = {static_cast<int32_t>(i), work_[i]};
+    cands_.resize(view.size());
+    for (size_t i = 0; i < view.size(); ++i) cands_[i] = {static_cast<int32_t>(i), view[i]};
   }
   apply_top_p(cands_, params_.top_p, use_top_k);
   apply_min_p(cands_, params_.min_p);

@@ -69,9 +69,12 @@ bool better(const Candidate& a, const Candidate& b);
 // so a 150k vocabulary costs one read of it. Logits must not be NaN.
 void select_top_k(std::span<const float> logits, int32_t k, std::vector<Candidate>& out);
 
-// Keeps the shortest best-first prefix whose softmax mass (over the current
-// candidates, temperature 1) reaches p. Sorts `cands` only as far as needed.
-// `sorted` says cands is already sorted best first.
+// Keeps the smallest set of best candidates whose softmax mass (over the
+// current candidates, temperature 1) reaches p: the shortest best-first
+// prefix. `sorted` says cands is already sorted best first (then the prefix is
+// cut in place). Unsorted input is not sorted: logits are bucketed and only
+// the bucket where the mass crosses p is sorted; the kept candidates come out
+// as those above that bucket in input order, then that bucket's best first.
 void apply_top_p(std::vector<Candidate>& cands, float p, bool sorted);
 
 // Keeps candidates with probability >= min_p * (largest probability), i.e.
