@@ -85,12 +85,14 @@ bool has_penalties(const SamplingParams& p, std::span<const int32_t> history) {
 // cumulative mass crosses p is the only one that needs sorting. Everything in
 // higher buckets is kept as is (input order), then the boundary bucket's best
 // entries up to the mass p. A full sort of a 150k vocabulary takes ~10 ms; this
-// is two passes and a sort of a few hundred entries.
+// is three passes (range, bucket masses, partition) and a sort of the few
+// hundred entries of one bucket.
 void top_p_unsorted(std::vector<Candidate>& cands, float p) {
   constexpr int kBuckets = 1024;
   constexpr float inf = std::numeric_limits<float>::infinity();
   const LogitRange range = logit_range(cands);
   const double m = range.max;
+  if (m == -inf) return;  // nothing has any mass
   const double scale = m > range.min_finite ? (kBuckets - 1) / (m - range.min_finite) : 0.0;
   auto bucket = [&](float logit) {
     if (logit == -inf) return kBuckets - 1;
@@ -219,6 +221,7 @@ void apply_top_p(std::vector<Candidate>& cands, float p, bool sorted) {
     return;
   }
   const double m = cands[0].logit;
+  if (m == -std::numeric_limits<double>::infinity()) return;
   double total = 0.0;
   for (const Candidate& c : cands) total += std::exp(static_cast<double>(c.logit) - m);
   const double target = static_cast<double>(p) * total;
