@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <limits>
 #include <random>
 #include <vector>
@@ -23,20 +24,44 @@ std::vector<float> values(size_t n, uint64_t seed) {
   return v;
 }
 
+using MaxFn = float (*)(std::span<const float>);
+using FirstFn = size_t (*)(std::span<const float>, size_t, float);
+
+struct Kernel {
+  const char* name;
+  MaxFn max;
+  FirstFn greater, at_least;
+};
+
+std::vector<Kernel> kernels() {
+  std::vector<Kernel> k{{"dispatched", max_value, first_greater, first_at_least}};
+#if defined(__x86_64__)
+  k.push_back({"sse2", x86::max_value_sse2, x86::first_greater_sse2, x86::first_at_least_sse2});
+  if (x86::cpu_has_avx2())
+    k.push_back({"avx2", x86::max_value_avx2, x86::first_greater_avx2, x86::first_at_least_avx2});
+#endif
+  return k;
+}
+
 TEST(Scan, SimdMatchesScalar) {
   std::vector<size_t> sizes;
   for (size_t n = 0; n <= 70; ++n) sizes.push_back(n);
   sizes.push_back(151936);
-  for (size_t n : sizes) {
-    const std::vector<float> v = values(n, n + 1);
-    EXPECT_EQ(max_value(v), max_value_scalar(v)) << n;
-    for (size_t from = 0; from <= std::min<size_t>(n + 1, 40); ++from) {
-      for (float t : {-4.0f, 0.0f, 3.5f, 4.0f, max_value_scalar(v)}) {
-        EXPECT_EQ(first_greater(v, from, t), first_greater_scalar(v, from, t)) << n << " " << from << " " << t;
-        EXPECT_EQ(first_at_least(v, from, t), first_at_least_scalar(v, from, t)) << n << " " << from << " " << t;
+  for (const Kernel& k : kernels()) {
+    for (size_t n : sizes) {
+      const std::vector<float> v = values(n, n + 1);
+      EXPECT_EQ(k.max(v), max_value_scalar(v)) << k.name << " n=" << n;
+      for (size_t from = 0; from <= std::min<size_t>(n + 1, 40); ++from) {
+        for (float t : {-4.0f, 0.0f, 3.5f, 4.0f, max_value_scalar(v)}) {
+          EXPECT_EQ(k.greater(v, from, t), first_greater_scalar(v, from, t))
+              << k.name << " n=" << n << " from=" << from << " t=" << t;
+          EXPECT_EQ(k.at_least(v, from, t), first_at_least_scalar(v, from, t))
+              << k.name << " n=" << n << " from=" << from << " t=" << t;
+        }
       }
     }
   }
+  std::printf("scan kernel in use: %s\n", scan_kernel_name());
 }
 
 TEST(Scan, HandComputed) {
