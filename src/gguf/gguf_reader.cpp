@@ -226,6 +226,12 @@ void File::parse_all(const uint8_t* data, size_t size) {
            path_, t.name, t.offset, t.offset + t.nbytes, data_size);
     t.data = data + data_offset_ + t.offset;
   }
+  // Writers pad every tensor, the last included, to the alignment; a file that
+  // stops inside that padding was cut short.
+  uint64_t data_end = 0;
+  for (const TensorInfo& t : tensors_) data_end = std::max(data_end, align_up(t.offset + t.nbytes, alignment_));
+  if (data_end > data_size)
+    fail("{}: file is truncated: the data section should be {} bytes, the file holds {}", path_, data_end, data_size);
   // Overlapping tensors mean a corrupt offset table.
   std::vector<const TensorInfo*> by_offset;
   for (const TensorInfo& t : tensors_) by_offset.push_back(&t);

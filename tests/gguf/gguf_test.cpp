@@ -338,5 +338,22 @@ TEST(GgufWriter, RewritingALlamaCppFileReproducesItByteForByte) {
   }
 }
 
+// Inputs the fuzzer once found crashing (fuzz/regressions/) stay fixed.
+TEST(GgufReader, FuzzRegressionsParseOrFailCleanly) {
+  std::string dir = std::string(LCTE_SOURCE_DIR) + "/fuzz/regressions";
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::vector<uint8_t> bytes = read_bytes(e.path().string());
+    ++n;
+    try {
+      File f = File::parse(bytes.data(), bytes.size(), "regression");
+      std::string json = summary_to_json(summarize(f), f).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      EXPECT_FALSE(json.empty());
+    } catch (const Error&) {
+    }
+  }
+  EXPECT_GT(n, 0);
+}
+
 }  // namespace
 }  // namespace lcte::gguf
