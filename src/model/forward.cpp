@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "model/attention.h"
 #include "model/ops.h"
+#include "model/vec.h"
 
 namespace lcte::model {
 namespace {
@@ -173,24 +174,25 @@ void Context::attention_block(const Layer& layer, int64_t il, std::span<const En
     store_kv(*e.cache, il, e.pos, k, v_.data() + t * c.kv_dim());
   });
 
-  // One work item per (token, head), token-major so that the heads sharing a
-  // KV head run close together and find its rows in cache.
+  // One work item per (token, KV head): the query heads of a group read each
+  // K and V row once between them.
   int64_t max_pos = 0, work = 0;
   for (const Entry& e : batch) {
     max_pos = std::max(max_pos, e.pos + 1);
     work += (e.pos + 1) * c.head_dim * 2 * c.n_heads;
   }
   const int nthreads = pool_.size();
-  scores_.resize(static_cast<size_t>(nthreads * max_pos));
-  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   const int64_t group = c.n_heads / c.n_kv_heads;
+  scores_.resize(static_cast<size_t>(nthreads * group * max_pos));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   auto item = [&](int64_t i, int thread) {
-    const int64_t t = i / c.n_heads, h = i % c.n_heads;
+    const int64_t t = i / c.n_kv_heads, kvh = i % c.n_kv_heads;
     const Entry& e = batch[static_cast<size_t>(t)];
-    attend(*e.cache, il, h / group, c.head_dim, q_.data() + t * c.q_dim() + h * c.head_dim, e.pos + 1, scale,
-           scores_.data() + static_cast<size_t>(thread) * max_pos, att_.data() + t * c.q_dim() + h * c.head_dim);
+    const int64_t off = t * c.q_dim() + kvh * group * c.head_dim;
+    attend(*e.cache, il, kvh, c.head_dim, group, q_.data() + off, e.pos + 1, scale,
+           scores_.data() + static_cast<size_t>(thread * group * max_pos), att_.data() + off);
   };
-  const int64_t n_items = ntok * c.n_heads;
+  const int64_t n_items = ntok * c.n_kv_heads;
   if (nthreads == 1 || work < kMinParallelWork) {
     for (int64_t i = 0; i < n_items; ++i) item(i, 0);
   } else {
@@ -305,7 +307,7 @@ void Context::gate_up(const Layer& layer, int64_t ntok) {
       mat_rows(layer.w_gate, ch.r0, ch.r1, ga, gs, ntok, hb_.data(), static_cast<size_t>(F));
       mat_rows(layer.w_up, ch.r0, ch.r1, ua, us, ntok, hb2_.data(), static_cast<size_t>(F));
       for (int64_t t = 0; t < ntok; ++t)
-        ops::swiglu(hb_.data() + t * F + ch.r0, hb2_.data() + t * F + ch.r0, ch.r1 - ch.r0);
+        vec::swiglu(hb_.data() + t * F + ch.r0, hb2_.data() + t * F + ch.r0, ch.r1 - ch.r0);
     }
   });
 }

@@ -6,8 +6,11 @@
 namespace lcte::model::ops {
 
 void rmsnorm(const float* x, const float* w, float* out, int64_t n, float eps) {
+  // x*x in float, the sum in double: the same rounding as ggml, so that a
+  // quantized model's activations land on the same side of 8-bit rounding
+  // boundaries as in llama.cpp as often as possible.
   double ss = 0.0;
-  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i] * x[i]);
   const float scale = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(n)) + eps);
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
 }
@@ -48,26 +51,8 @@ void rope_neox(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dims, c
   }
 }
 
-void swiglu(float* gate, const float* up, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
-}
-
 void add(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
-}
-
-void softmax(float* x, int64_t n) {
-  const float mx = *std::max_element(x, x + n);
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - mx);
-    sum += x[i];
-  }
-  const float inv = static_cast<float>(1.0 / sum);
-  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
 }  // namespace lcte::model::ops

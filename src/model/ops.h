@@ -22,13 +22,7 @@ void rope_neox(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dims, c
 void rope_angles(int64_t pos, int64_t rope_dims, float base, float freq_scale, const float* factors,
                  float* cos_sin);
 
-// gate[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + e^-x).
-void swiglu(float* gate, const float* up, int64_t n);
-
 // y[i] += x[i]
 void add(float* y, const float* x, int64_t n);
-
-// In-place softmax of x[0..n); returns nothing, sum accumulated in double.
-void softmax(float* x, int64_t n);
 
 }  // namespace lcte::model::ops

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "model/attention.h"
+#include "model/vec.h"
 #include "tensor/kernels.h"
 
 namespace lcte::kernels {
@@ -25,7 +25,7 @@ void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n) {
   const auto* h = static_cast<const uint16_t*>(src);
   switch (t) {
     case GgmlType::F32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return;
-    case GgmlType::F16: for (int64_t i = 0; i < n; ++i) dst[i] = model::attn::fp16_to_fp32(h[i]); return;
+    case GgmlType::F16: for (int64_t i = 0; i < n; ++i) dst[i] = model::vec::fp16_to_fp32(h[i]); return;
     case GgmlType::BF16: for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(h[i]); return;
     default: fail("fallback kernels: type {} not supported", type_name(t));
   }

@@ -13,6 +13,7 @@
 #include "model/attention.h"
 #include "model/model.h"
 #include "model/ops.h"
+#include "model/vec.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -32,23 +33,27 @@ TEST(Ops, RmsnormByHand) {
   EXPECT_FLOAT_EQ(out[3], 2 * s);
 }
 
-TEST(Ops, SoftmaxByHand) {
-  float x[3] = {0.0f, std::log(2.0f), std::log(5.0f)};
-  ops::softmax(x, 3);
-  EXPECT_NEAR(x[0], 1.0 / 8, 1e-7);
-  EXPECT_NEAR(x[1], 2.0 / 8, 1e-7);
-  EXPECT_NEAR(x[2], 5.0 / 8, 1e-7);
-  float big[2] = {1000.0f, 1000.0f};  // must not overflow
-  ops::softmax(big, 2);
-  EXPECT_FLOAT_EQ(big[0], 0.5f);
+TEST(Vec, SoftmaxByHand) {
+  for (auto* softmax : {&vec::softmax_scalar, &vec::softmax}) {
+    float x[3] = {0.0f, std::log(2.0f), std::log(5.0f)};
+    softmax(x, 3);
+    EXPECT_NEAR(x[0], 1.0 / 8, 1e-7);
+    EXPECT_NEAR(x[1], 2.0 / 8, 1e-7);
+    EXPECT_NEAR(x[2], 5.0 / 8, 1e-7);
+    float big[2] = {1000.0f, 1000.0f};  // must not overflow
+    softmax(big, 2);
+    EXPECT_FLOAT_EQ(big[0], 0.5f);
+  }
 }
 
-TEST(Ops, SwigluByHand) {
-  float g[2] = {1.0f, -2.0f};
-  const float u[2] = {3.0f, 0.5f};
-  ops::swiglu(g, u, 2);
-  EXPECT_FLOAT_EQ(g[0], 1.0f / (1.0f + std::exp(-1.0f)) * 3.0f);
-  EXPECT_FLOAT_EQ(g[1], -2.0f / (1.0f + std::exp(2.0f)) * 0.5f);
+TEST(Vec, SwigluByHand) {
+  for (auto* swiglu : {&vec::swiglu_scalar, &vec::swiglu}) {
+    float g[2] = {1.0f, -2.0f};
+    const float u[2] = {3.0f, 0.5f};
+    swiglu(g, u, 2);
+    EXPECT_FLOAT_EQ(g[0], 1.0f / (1.0f + std::exp(-1.0f)) * 3.0f);
+    EXPECT_FLOAT_EQ(g[1], -2.0f / (1.0f + std::exp(2.0f)) * 0.5f);
+  }
 }
 
 TEST(Ops, RopeAnglesByHand) {
@@ -124,25 +129,25 @@ TEST(Ops, Llama3RopeFactorsMatchTheFilesTensor) {
 
 TEST(Fp16, RoundTripsEveryHalf) {
   for (uint32_t h = 0; h < 65536; ++h) {
-    const float f = attn::fp16_to_fp32(static_cast<uint16_t>(h));
+    const float f = vec::fp16_to_fp32(static_cast<uint16_t>(h));
     if (std::isnan(f)) continue;
-    EXPECT_EQ(attn::fp32_to_fp16(f), h) << "half 0x" << std::hex << h;
+    EXPECT_EQ(vec::fp32_to_fp16(f), h) << "half 0x" << std::hex << h;
   }
-  EXPECT_EQ(attn::fp16_to_fp32(0x3c00), 1.0f);
-  EXPECT_EQ(attn::fp16_to_fp32(0xc000), -2.0f);
-  EXPECT_EQ(attn::fp16_to_fp32(0x0001), std::ldexp(1.0f, -24));
-  EXPECT_EQ(attn::fp16_to_fp32(0x7bff), 65504.0f);
+  EXPECT_EQ(vec::fp16_to_fp32(0x3c00), 1.0f);
+  EXPECT_EQ(vec::fp16_to_fp32(0xc000), -2.0f);
+  EXPECT_EQ(vec::fp16_to_fp32(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(vec::fp16_to_fp32(0x7bff), 65504.0f);
 }
 
 TEST(Fp16, RoundsToNearestEven) {
   // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: even wins (1).
-  EXPECT_EQ(attn::fp32_to_fp16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);
+  EXPECT_EQ(vec::fp32_to_fp16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);
   // 1 + 3*2^-11 is halfway between 1+2^-10 (odd) and 1+2^-9 (even).
-  EXPECT_EQ(attn::fp32_to_fp16(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);
-  EXPECT_EQ(attn::fp32_to_fp16(65520.0f), 0x7c00);  // rounds up past the largest half
-  EXPECT_EQ(attn::fp32_to_fp16(65519.0f), 0x7bff);
-  EXPECT_EQ(attn::fp32_to_fp16(std::ldexp(1.0f, -25)), 0x0000);  // halfway to the smallest subnormal
-  EXPECT_EQ(attn::fp32_to_fp16(std::ldexp(1.5f, -25)), 0x0001);
+  EXPECT_EQ(vec::fp32_to_fp16(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);
+  EXPECT_EQ(vec::fp32_to_fp16(65520.0f), 0x7c00);  // rounds up past the largest half
+  EXPECT_EQ(vec::fp32_to_fp16(65519.0f), 0x7bff);
+  EXPECT_EQ(vec::fp32_to_fp16(std::ldexp(1.0f, -25)), 0x0000);  // halfway to the smallest subnormal
+  EXPECT_EQ(vec::fp32_to_fp16(std::ldexp(1.5f, -25)), 0x0001);
 }
 
 #if defined(__x86_64__)
@@ -159,34 +164,52 @@ TEST(Fp16, AgreesWithF16cOnRandomFloats) {
     float f;
     std::memcpy(&f, &b, 4);
     if (std::isnan(f)) continue;
-    ASSERT_EQ(attn::fp32_to_fp16(f), hw_to_half(f)) << "float bits 0x" << std::hex << b;
+    ASSERT_EQ(vec::fp32_to_fp16(f), hw_to_half(f)) << "float bits 0x" << std::hex << b;
   }
 }
 #endif
 
-TEST(AttnKernels, SimdMatchesScalar) {
+TEST(Vec, ExpWithinFewUlpOfStdExp) {
+  // Every float in a dense sweep of [-87, 88], plus the edges.
+  std::vector<float> x;
+  for (double v = -87.0; v <= 88.0; v += 0.0137) x.push_back(static_cast<float>(v));
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 0.34657f, -0.34657f, 88.5f, -87.2f}) x.push_back(v);
+  std::vector<float> y(x.size());
+  vec::exp(x.data(), y.data(), static_cast<int64_t>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double want = std::exp(static_cast<double>(x[i]));
+    ASSERT_NEAR(y[i], want, 4 * 6e-8 * want) << "x=" << x[i];
+  }
+  const float edge[3] = {-200.0f, 200.0f, -88.0f};
+  float out[3];
+  vec::exp(edge, out, 3);
+  EXPECT_EQ(out[0], 0.0f);
+  EXPECT_TRUE(out[1] > 1e38f);  // saturates rather than wrapping
+  EXPECT_EQ(out[2], 0.0f);      // below the smallest normal result: flushed to 0
+}
+
+TEST(Vec, SimdMatchesScalar) {
   std::mt19937 rng(1);
-  std::uniform_real_distribution<float> d(-1, 1);
-  for (int n : {1, 3, 8, 15, 16, 17, 32, 64, 100, 128}) {
-    std::vector<float> a(n), b(n), y1(n), y2(n);
+  std::uniform_real_distribution<float> d(-8, 8);
+  for (int n : {1, 3, 8, 15, 16, 17, 64, 100}) {
+    std::vector<float> a(n), b(n), a2;
     std::vector<uint16_t> h(n), h2(n);
     for (int i = 0; i < n; ++i) {
       a[i] = d(rng);
       b[i] = d(rng);
-      y1[i] = y2[i] = d(rng);
     }
-    attn::to_f16_scalar(b.data(), h.data(), n);
-    attn::to_f16(b.data(), h2.data(), n);
+    vec::to_f16_scalar(a.data(), h.data(), n);
+    vec::to_f16(a.data(), h2.data(), n);
     EXPECT_EQ(h, h2) << "n=" << n;
-    const float tol = 1e-5f * n;
-    EXPECT_NEAR(attn::dot_f32(a.data(), b.data(), n), attn::dot_f32_scalar(a.data(), b.data(), n), tol);
-    EXPECT_NEAR(attn::dot_f16(a.data(), h.data(), n), attn::dot_f16_scalar(a.data(), h.data(), n), tol);
-    attn::axpy_f32(y1.data(), 0.7f, b.data(), n);
-    attn::axpy_f32_scalar(y2.data(), 0.7f, b.data(), n);
-    for (int i = 0; i < n; ++i) EXPECT_NEAR(y1[i], y2[i], 1e-6);
-    attn::axpy_f16(y1.data(), -0.3f, h.data(), n);
-    attn::axpy_f16_scalar(y2.data(), -0.3f, h.data(), n);
-    for (int i = 0; i < n; ++i) EXPECT_NEAR(y1[i], y2[i], 1e-6);
+    a2 = a;
+    vec::softmax_scalar(a.data(), n);
+    vec::softmax(a2.data(), n);
+    for (int i = 0; i < n; ++i) EXPECT_NEAR(a[i], a2[i], 1e-6) << "softmax n=" << n;
+    a2 = b;
+    std::vector<float> up(n, 0.5f);
+    vec::swiglu_scalar(b.data(), up.data(), n);
+    vec::swiglu(a2.data(), up.data(), n);
+    for (int i = 0; i < n; ++i) EXPECT_NEAR(a2[i], b[i], 1e-6 * (1 + std::fabs(b[i]))) << "swiglu n=" << n;
   }
 }
 
@@ -228,17 +251,25 @@ TEST(Attention, MatchesNaiveAcrossBlocks) {
   for (auto* m : {&K, &V})
     for (auto& row : *m)
       for (float& x : row) x = d(rng);
-  std::vector<float> q(hd);
+  std::vector<float> q(2 * hd);
   for (float& x : q) x = 2 * d(rng);
   for (KvType type : {KvType::F32, KvType::F16}) {
     KvCache cache(c, 1024, type);
     cache.append(n_pos);
     for (int64_t t = 0; t < n_pos; ++t) store_kv(cache, 1, t, K[t].data(), V[t].data());
-    std::vector<float> scores(n_pos), out(hd);
-    attend(cache, 1, 1, hd, q.data(), n_pos, 0.25f, scores.data(), out.data());
-    const auto want = naive_attention(K, V, q, hd, hd, 0.25);
+    // Two query heads share KV head 1.
+    std::vector<float> scores(2 * n_pos), out(2 * hd), out_ref(2 * hd);
+    attend(cache, 1, 1, hd, 2, q.data(), n_pos, 0.25f, scores.data(), out.data());
+    attend_scalar(cache, 1, 1, hd, 2, q.data(), n_pos, 0.25f, scores.data(), out_ref.data());
     const double tol = type == KvType::F32 ? 1e-5 : 2e-3;  // F16 rows carry 2^-11 relative rounding
-    for (int64_t i = 0; i < hd; ++i) EXPECT_NEAR(out[i], want[i], tol) << kv_type_name(type) << " dim " << i;
+    for (int g = 0; g < 2; ++g) {
+      const std::vector<float> qg(q.begin() + g * hd, q.begin() + (g + 1) * hd);
+      const auto want = naive_attention(K, V, qg, hd, hd, 0.25);
+      for (int64_t i = 0; i < hd; ++i) {
+        EXPECT_NEAR(out[g * hd + i], want[i], tol) << kv_type_name(type) << " head " << g << " dim " << i;
+        EXPECT_NEAR(out_ref[g * hd + i], want[i], tol) << kv_type_name(type) << " head " << g << " dim " << i;
+      }
+    }
   }
 }
 
