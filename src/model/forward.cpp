@@ -46,7 +46,7 @@ Context::Context(const Model& model, ThreadPool& pool, int64_t max_batch)
   rope_.resize(B * std::max<int64_t>(c.rope_dims, 1));
   size_t act_row = 0;
   for (const Matrix* w : all_matrices(model))
-    act_row = std::max(act_row, row_bytes(kernels::activation_type(w->type), w->cols));
+    act_row = std::max(act_row, kernels::activation_row_bytes(w->type, w->cols));
   acts_.resize(3);
   for (ActBuffer& a : acts_) a.bytes.resize(act_row * B);
 }
@@ -222,7 +222,7 @@ const uint8_t* Context::activations(const Matrix& w, const float* x, int64_t nto
     *stride = static_cast<size_t>(w.cols) * sizeof(float);
     return reinterpret_cast<const uint8_t*>(x);
   }
-  *stride = row_bytes(at, w.cols);
+  *stride = kernels::activation_row_bytes(w.type, w.cols);
   for (ActBuffer& a : acts_)
     if (a.src == x && a.type == at) return a.bytes.data();
   ActBuffer* slot = nullptr;
@@ -242,9 +242,7 @@ const uint8_t* Context::activations(const Matrix& w, const float* x, int64_t nto
 
 void Context::mat_rows(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                        int64_t ntok, float* out, size_t out_stride) const {
-  for (int64_t t = 0; t < ntok; ++t)
-    kernels::vec_dot_rows(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act + static_cast<size_t>(t) * act_stride,
-                          out + static_cast<size_t>(t) * out_stride + r0, isa_);
+  kernels::matmul(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act, act_stride, ntok, out + r0, out_stride, isa_);
 }
 
 void Context::plan_chunks(std::span<const Matrix* const> mats, int64_t ntok) {

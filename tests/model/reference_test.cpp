@@ -5,7 +5,6 @@
 // where the reference's top-1/top-2 margin is below 0.01.
 #include <gtest/gtest.h>
 
-#include <map>
 
 #include "common/test_data.h"
 #include "model/forward.h"
@@ -19,15 +18,23 @@ using testing::margin;
 using testing::rel_error;
 
 // Bound on max|ours - llama.cpp| / max|llama.cpp| per position, by the type
-// of the bulk of the weights. See docs/parts/engine.md for the measured values.
+// of the bulk of the weights (measured values in docs/parts/engine.md):
+//  - f32: only summation order differs; measured <= 8e-7.
+//  - f16/bf16: llama.cpp rounds activations to F16/BF16 for these dot
+//    products, lcte keeps them in F32; measured <= 1e-3 (f16), 6e-3 (bf16),
+//    the size of llama.cpp's own F16-vs-F32 difference.
+//  - quantized: both quantize activations to 8 bits (Q8_0/Q8_1/Q8_K) and the
+//    integer dot products agree exactly, so most positions match bit for bit;
+//    but F32 parts (attention, norms, exp) differ in the last bit, and where an
+//    activation sits on a rounding boundary of the 8-bit grid the two engines
+//    round it differently. One such flip moves the logits by up to ~3e-2 of
+//    their range (measured max 3.1e-2), and it persists through the KV cache.
 double tolerance(const std::string& model) {
-  static const std::map<std::string, double> by_type = {
-      {"f32", 1e-4},    {"f16", 2e-3},    {"bf16", 1e-2},   {"q8_0", 1e-2},  {"q4_0", 1e-2},
-      {"q4_1", 1e-2},   {"q5_0", 1e-2},   {"q5_1", 1e-2},   {"q2_k", 1e-2},  {"q3_k_m", 1e-2},
-      {"q4_k_m", 1e-2}, {"q5_k_m", 1e-2}, {"q6_k", 1e-2},
-  };
   const std::string type = model.substr(model.rfind('-') + 1);
-  return by_type.at(type);
+  if (type == "f32") return 1e-4;
+  if (type == "f16") return 2e-3;
+  if (type == "bf16") return 1e-2;
+  return 5e-2;
 }
 
 constexpr double kTieMargin = 0.01;
