@@ -55,11 +55,16 @@ TEST_P(Forward, ThreadsAndBatchSplitsGiveTheSameLogits) {
   ThreadPool pool1(1), pool2(2), pool3(3);
   Context c1(*model_, pool1), c2(*model_, pool2), c3(*model_, pool3, /*max_batch=*/5);
   std::vector<float> l1, l2, l3;
-  KvCache k1 = c1.new_cache(64), k2 = c2.new_cache(64), k3 = c3.new_cache(64);
+  KvCache k1 = c1.new_cache(64), k2 = c2.new_cache(64);
   c1.eval(k1, kPrompt, Logits::All, l1);
   c2.eval(k2, kPrompt, Logits::All, l2);
+  EXPECT_EQ(l1, l2);  // each output is computed by one thread the same way, whichever
+  // Batches of 5: the kernels' tail tiles sum in another order (last-bit
+  // differences), so compare with an F32 cache, where such differences stay
+  // small; with F16 they can cross a rounding boundary of the cache.
+  KvCache k32 = c1.new_cache(64, KvType::F32), k3 = c3.new_cache(64, KvType::F32);
+  c1.eval(k32, kPrompt, Logits::All, l1);
   c3.eval(k3, kPrompt, Logits::All, l3);  // 16 tokens in batches of 5
-  EXPECT_EQ(l1, l2);  // each output is computed by one thread the same way
   EXPECT_LE(max_rel(l3, l1, static_cast<size_t>(c1.n_vocab())), 1e-5);
 }
 
