@@ -47,7 +47,9 @@ Context::Context(const Model& model, ThreadPool& pool, int64_t max_batch)
   size_t act_row = 0;
   for (const Matrix* w : all_matrices(model))
     act_row = std::max(act_row, kernels::activation_row_bytes(w->type, w->cols));
-  acts_.resize(3);
+  rope_freqs_ = ops::rope_frequencies(c.rope_dims, c.rope_base, c.rope_freq_scale,
+                                     c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data());
+  acts_.resize(kMaxJobs);
   for (ActBuffer& a : acts_) a.bytes.resize(act_row * B);
 }
 
@@ -121,10 +123,7 @@ void Context::forward(std::span<const Entry> batch, float* logits_out) {
   for (int64_t t = 0; t < ntok; ++t) {
     const Entry& e = batch[static_cast<size_t>(t)];
     model_.embed(e.token, x_.data() + t * c.dim);
-    if (c.rope_dims > 0)
-      ops::rope_angles(e.pos, c.rope_dims, c.rope_base, c.rope_freq_scale,
-                       c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data(),
-                       rope_.data() + t * c.rope_dims);
+    ops::rope_angles(e.pos, rope_freqs_, rope_.data() + t * c.rope_dims);
   }
 
   for (int64_t il = 0; il < c.n_layers; ++il) {
@@ -263,15 +262,16 @@ void Context::plan_chunks(std::span<const Matrix* const> mats, int64_t ntok) {
 }
 
 void Context::matmuls(std::span<const MatJob> jobs, const float* x, int64_t ntok) {
-  std::vector<const Matrix*> mats;
-  std::vector<const uint8_t*> act(jobs.size());
-  std::vector<size_t> act_stride(jobs.size());
+  if (jobs.size() > kMaxJobs) fail("internal: {} products in one region", jobs.size());
+  const Matrix* mats[kMaxJobs];
+  const uint8_t* act[kMaxJobs];
+  size_t act_stride[kMaxJobs];
   for (size_t j = 0; j < jobs.size(); ++j) {
-    mats.push_back(jobs[j].w);
+    mats[j] = jobs[j].w;
     act[j] = activations(*jobs[j].w, x, ntok, &act_stride[j]);
   }
   for (ActBuffer& a : acts_) a.src = nullptr;  // the input changes after this region
-  plan_chunks(mats, ntok);
+  plan_chunks({mats, jobs.size()}, ntok);
   pool_.parallel_for(static_cast<int64_t>(chunks_.size()), 1, [&](int64_t c0, int64_t c1, int) {
     for (int64_t ci = c0; ci < c1; ++ci) {
       const Chunk& ch = chunks_[static_cast<size_t>(ci)];

@@ -15,15 +15,26 @@ void rmsnorm(const float* x, const float* w, float* out, int64_t n, float eps) {
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
 }
 
-void rope_angles(int64_t pos, int64_t rope_dims, float base, float freq_scale, const float* factors,
-                 float* cos_sin) {
+std::vector<double> rope_frequencies(int64_t rope_dims, float base, float freq_scale, const float* factors) {
+  std::vector<double> f(static_cast<size_t>(rope_dims / 2));
   for (int64_t i = 0; i < rope_dims / 2; ++i) {
-    double theta = static_cast<double>(pos) * freq_scale *
-                   std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(rope_dims));
-    if (factors != nullptr) theta /= factors[i];
+    f[i] = freq_scale * std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(rope_dims));
+    if (factors != nullptr) f[i] /= factors[i];
+  }
+  return f;
+}
+
+void rope_angles(int64_t pos, const std::vector<double>& freqs, float* cos_sin) {
+  for (size_t i = 0; i < freqs.size(); ++i) {
+    const double theta = static_cast<double>(pos) * freqs[i];
     cos_sin[2 * i] = static_cast<float>(std::cos(theta));
     cos_sin[2 * i + 1] = static_cast<float>(std::sin(theta));
   }
+}
+
+void rope_angles(int64_t pos, int64_t rope_dims, float base, float freq_scale, const float* factors,
+                 float* cos_sin) {
+  rope_angles(pos, rope_frequencies(rope_dims, base, freq_scale, factors), cos_sin);
 }
 
 void rope_normal(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dims, const float* cos_sin) {
