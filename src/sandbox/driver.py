@@ -44,8 +44,19 @@ def _lcte_sample(allowed_pids, permit):
     all_signals = _signal.valid_signals()
     CTL = 3
     reserve = bytearray(1 << 20)  # released on MemoryError so that reporting still works
+    streams = (sys.stdout, sys.stderr)
+    flush_stream = type(sys.stdout).flush  # the C method: an instance attribute cannot replace it
+
+    def flush():
+        # os._exit skips Python's own flush of print() output
+        for stream in streams:
+            try:
+                flush_stream(stream)
+            except _BaseException:
+                pass
 
     def send(kind, *fields):
+        flush()
         payload = '\0'.join((kind,) + fields).encode('utf-8', 'replace')
         data = _len(payload).to_bytes(4, 'little') + payload
         while data:
@@ -112,9 +123,13 @@ def _lcte_sample(allowed_pids, permit):
     # is not blamed on the sample. Comparisons in tests and check go through
     # the strict comparator (see _lcte_checker).
     try:
+        setup_tree, setup_imports = rewrite(setup, '<setup>')
+        tests_tree, tests_imports = rewrite(tests, '<tests>')
+        check_tree, check_imports = rewrite(check, '<check>')
         setup_code = _compile(setup, '<setup>', 'exec', dont_inherit=True)
-        tests_code = _compile(rewrite(tests, '<tests>'), '<tests>', 'exec', dont_inherit=True)
-        check_code = _compile(rewrite(check, '<check>'), '<check>', 'exec', dont_inherit=True)
+        tests_code = _compile(tests_tree, '<tests>', 'exec', dont_inherit=True)
+        check_code = _compile(check_tree, '<check>', 'exec', dont_inherit=True)
+        suite_imports = setup_imports + tests_imports + check_imports
     except _BaseException as e:
         if _isinstance(e, _SyntaxError):
             detail = f'{first_line(e.msg)} ({_str(e.filename)[1:-1]} line {e.lineno})'
@@ -133,12 +148,16 @@ def _lcte_sample(allowed_pids, permit):
         report(e)
 
     pristine_builtins = _dict(b)
+    # exit() and quit() come from the site module, which -S skips; give the
+    # sample the usual ones so that calling them means SystemExit, as usual.
+    pristine_builtins.setdefault('exit', _lcte_exit)
+    pristine_builtins.setdefault('quit', _lcte_exit)
     ns = {'__name__': '__lcte_sample__', '__builtins__': _dict(pristine_builtins)}
     try:
         _exec(setup_code, ns)
     except _BaseException as e:
         report(e)
-    snapshot = snapshot_now()
+    snapshot = snapshot_now(suite_imports)
     after_setup = _dict(ns)
     cmp, chain, guard = make_checker()
 
@@ -205,10 +224,22 @@ def _lcte_require_alone(allowed_pids, send, exit_now, listdir, _sleep=__import__
     exit_now(0)
 
 
-def _lcte_snapshot():
-    import sys, gc
+def _lcte_snapshot(names):
+    # What the tests can reach: builtins, sys and the modules the suite's own
+    # code imports (imported here, before the sample runs). Copying every
+    # loaded module's namespace would touch every object and, in a forked
+    # zygote child, copy most of the heap.
+    import sys, gc, builtins
     ModuleType = type(sys)
-    mods = dict(sys.modules)
+    wanted = ['builtins', 'sys']
+    for name in names:
+        try:
+            __import__(name)
+        except BaseException:
+            continue  # the tests will fail on it themselves
+        parts = name.split('.')
+        wanted += ['.'.join(parts[:i]) for i in range(1, len(parts) + 1)]
+    mods = {n: sys.modules[n] for n in wanted if n in sys.modules}
     dicts = [(m, dict(m.__dict__)) for m in mods.values() if type(m) is ModuleType]
     return (mods, dicts, list(sys.meta_path), list(sys.path_hooks), list(sys.path),
             list(gc.callbacks))
@@ -218,10 +249,9 @@ def _lcte_restore(snapshot, permit, _modules=__import__('sys').modules, _gc=__im
                   _sys=__import__('sys'), _type=type, _list=list, _ModuleType=type(__import__('sys')),
                   _object_setattr=object.__setattr__, _dict_get=dict.get, _sentinel=object(),
                   _module_dict=type(__import__('sys')).__dict__['__dict__'].__get__):
-    # Undo what the sample did to modules that existed before it ran: module
-    # attributes (math.isclose = ...), module classes, sys.modules entries,
-    # import hooks and gc callbacks. Modules the sample imported itself stay,
-    # unless they are not real modules.
+    # Undo what the sample did to the snapshot's modules: attributes
+    # (math.isclose = ...), their class, their sys.modules entries; and to the
+    # import hooks and gc callbacks.
     mods, dicts, meta_path, path_hooks, path, callbacks = snapshot
     for m, saved in dicts:
         if _type(m) is not _ModuleType:
@@ -237,13 +267,9 @@ def _lcte_restore(snapshot, permit, _modules=__import__('sys').modules, _gc=__im
         for key, value in saved.items():
             if _dict_get(current, key, _sentinel) is not value:
                 current[key] = value
-    for key in _list(_modules):
-        value = _modules[key]
-        if key in mods:
-            if value is not mods[key]:
-                _modules[key] = mods[key]
-        elif _type(value) is not _ModuleType:
-            del _modules[key]
+    for key, value in mods.items():
+        if _dict_get(_modules, key) is not value:
+            _modules[key] = value
     _sys.meta_path[:] = meta_path
     _sys.path_hooks[:] = path_hooks
     _sys.path[:] = path
@@ -255,8 +281,10 @@ def _lcte_rewrite(source, filename):
     # Every comparison in the suite's tests becomes a call of the strict
     # comparator: `a == b` -> __lcte_cmp__('==', a, b); chains evaluate all
     # operands first. Uses _ast (builtin) because importing ast costs ~15 ms.
+    # Also returns the modules the source imports.
     import _ast
     tree = compile(source, filename, 'exec', _ast.PyCF_ONLY_AST, dont_inherit=True)
+    imports = []
     names = {_ast.Eq: '==', _ast.NotEq: '!=', _ast.Lt: '<', _ast.LtE: '<=', _ast.Gt: '>',
              _ast.GtE: '>=', _ast.In: 'in', _ast.NotIn: 'not in', _ast.Is: 'is', _ast.IsNot: 'is not'}
 
@@ -282,6 +310,10 @@ def _lcte_rewrite(source, filename):
     stack = [tree]
     while stack:
         node = stack.pop()
+        if type(node) is _ast.Import:
+            imports.extend(alias.name for alias in node.names)
+        elif type(node) is _ast.ImportFrom and node.module and not node.level:
+            imports.append(node.module)
         for field in node._fields:
             value = getattr(node, field, None)
             if isinstance(value, list):
@@ -293,7 +325,7 @@ def _lcte_rewrite(source, filename):
                 value = convert(value)
                 setattr(node, field, value)
                 stack.append(value)
-    return tree
+    return tree, imports
 
 
 def _lcte_checker():
@@ -494,7 +526,7 @@ def _lcte_zygote(preload):
     # Control socket (fd 3, SOCK_SEQPACKET): request "AS CPU FSIZE NPROC NOFILE"
     # with three descriptors (stdout, stderr, sample socket) attached; 'K'
     # kills the running sample; reply "R exit|signal VALUE CPU MAXRSS_KB STOP".
-    import sys, posix, resource, _signal, select, _socket, time
+    import sys, posix, resource, _signal, select, _socket, time, gc
     for name in preload:
         try:
             __import__(name)
@@ -562,6 +594,10 @@ def _lcte_zygote(preload):
             time.sleep(0.0002)
 
     def start(values, out_fd, err_fd, sample_fd):
+        # Objects moved to the permanent generation are never traversed by the
+        # child's collector, which would otherwise write to (and so copy) the
+        # pages of every object the zygote holds.
+        gc.freeze()
         pid = posix.fork()
         if pid:
             return pid
@@ -647,6 +683,10 @@ def _lcte_recv_fds(sock, bufsize, maxfds):
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
             fds.frombytes(data[:len(data) - (len(data) % fds.itemsize)])
     return msg, list(fds)
+
+
+def _lcte_exit(code=None):
+    raise SystemExit(code)
 
 
 def _lcte_exception():

@@ -4,7 +4,6 @@
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include <linux/seccomp.h>
-#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -177,6 +176,8 @@ void drop_all_capabilities(bool bounding_set) {
   }
   if (to_init >= 0) close(to_init);
   if (from_init >= 0) close(from_init);
+  // Without a PID namespace the sample's processes are found by group.
+  if (plan.isolation == Isolation::Processes) check(setpgid(0, 0) == 0, kSetsid);
 
   set_limit(RLIMIT_CORE, 0, 0);
   if (run.address_space) set_limit(RLIMIT_AS, run.address_space, run.address_space);
@@ -185,11 +186,14 @@ void drop_all_capabilities(bool bounding_set) {
   if (run.processes) set_limit(RLIMIT_NPROC, run.processes, run.processes);
   if (run.open_files) set_limit(RLIMIT_NOFILE, run.open_files, run.open_files);
 
+  // Raw system calls: glibc's set*id() broadcast the change to every thread
+  // it believes exists, and this copy of a multi-threaded harness has only
+  // one, so the wrappers wait forever for the others.
   bool can_switch = plan.isolation == Isolation::Namespaces || geteuid() == 0;
   if (run.sample_user && can_switch && plan.isolation != Isolation::UserNamespaces) {
-    check(setgroups(0, nullptr) == 0, kGroups);
-    check(setresgid(kSampleUid, kSampleUid, kSampleUid) == 0, kUid);
-    check(setresuid(kSampleUid, kSampleUid, kSampleUid) == 0, kUid);
+    check(syscall(SYS_setgroups, 0, nullptr) == 0, kGroups);
+    check(syscall(SYS_setresgid, kSampleUid, kSampleUid, kSampleUid) == 0, kUid);
+    check(syscall(SYS_setresuid, kSampleUid, kSampleUid, kSampleUid) == 0, kUid);
   }
   if (plan.isolation == Isolation::UserNamespaces) drop_all_capabilities(true);
   else if (run.sample_user && plan.isolation == Isolation::Namespaces) drop_all_capabilities(false);
@@ -231,6 +235,9 @@ void drop_all_capabilities(bool bounding_set) {
     close(kSyncFd);
   }
   check(setsid() >= 0, kSetsid);
+  // Orphans become ours (in a PID namespace we are pid 1 anyway), so they
+  // are reaped here instead of lingering as zombies of the host's init.
+  if (plan.isolation == Isolation::Processes) check(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0, kSetsid);
   if (plan.isolation != Isolation::Processes) {
     build_root(plan, run);
     check(sethostname("lcte-sandbox", 12) == 0, kHostname);
@@ -248,6 +255,10 @@ void drop_all_capabilities(bool bounding_set) {
   // init keeps none of python's descriptors, so the harness sees EOF when
   // python and its children are gone.
   close(1), close(2), close(3);
+  JailReport started;
+  started.kind = JailReport::Started;
+  started.value = python;
+  check(write(kReportFd, &started, sizeof started) == sizeof started, kFork);
   if (plan.isolation == Isolation::Namespaces) {
     close(to_init[1]), close(from_init[0]);
     char byte;
@@ -273,6 +284,7 @@ void drop_all_capabilities(bool bounding_set) {
       break;
     }
     if (pid != python) continue;
+    if (!WIFSTOPPED(status) && plan.isolation == Isolation::Processes) kill(-python, SIGKILL);
     if (WIFSTOPPED(status)) {
       if (result.stop_signal == 0) result.stop_signal = WSTOPSIG(status);
       kill(python, SIGKILL);
@@ -281,15 +293,13 @@ void drop_all_capabilities(bool bounding_set) {
     if (WIFEXITED(status)) {
       result.kind = JailReport::Exited;
       result.value = WEXITSTATUS(status);
-      break;
-    }
-    if (WIFSIGNALED(status)) {
+    } else if (WIFSIGNALED(status)) {
       result.kind = JailReport::Signaled;
       result.value = WTERMSIG(status);
-      break;
     }
+    // Under namespaces our exit ends the rest; otherwise reap until none is left.
+    if (plan.isolation != Isolation::Processes) break;
   }
-  if (plan.isolation == Isolation::Processes) kill(-getpid(), SIGKILL);  // no namespace to tear down: the group
   ssize_t ignored = write(kReportFd, &result, sizeof result);
   (void)ignored;
   _exit(0);
@@ -357,10 +367,12 @@ Jail start_jail(const JailPlan& plan, const JailRun& run, const JailFds& fds) {
   return Jail{pid, report[0]};
 }
 
-void kill_jail(const JailPlan& plan, pid_t init) {
-  if (init <= 0) return;
-  if (plan.isolation == Isolation::Processes) kill(-init, SIGKILL);
-  kill(init, SIGKILL);
+void kill_jail(const JailPlan& plan, pid_t init, pid_t python) {
+  if (plan.isolation == Isolation::Processes && python > 0) {
+    kill(-python, SIGKILL);
+    return;
+  }
+  if (init > 0) kill(init, SIGKILL);
 }
 
 }  // namespace lcte::sandbox::detail

@@ -74,8 +74,10 @@ struct Jail {
 };
 
 // What init writes to the harness before it exits.
+// init writes two: Started (value = python's pid, in the harness's PID
+// namespace only under Processes isolation) right after the fork, then the end.
 struct JailReport {
-  enum Kind : int32_t { None = 0, Exited = 1, Signaled = 2, SetupFailed = 3 };
+  enum Kind : int32_t { None = 0, Exited = 1, Signaled = 2, SetupFailed = 3, Started = 4 };
   int32_t kind = None;
   int32_t value = 0;        // exit code or signal
   int32_t stop_signal = 0;  // python stopped itself (SIGSTOP...): init killed it
@@ -88,7 +90,8 @@ const char* jail_step_name(int step);
 // copies of fds after this returns, reads the report and reaps `init`.
 Jail start_jail(const JailPlan& plan, const JailRun& run, const JailFds& fds);
 
-// Kills a jail's processes: the PID namespace (init) or, without one, its process group.
-void kill_jail(const JailPlan& plan, pid_t init);
+// Kills a jail's processes: the PID namespace (by killing init) or, without
+// one, python's process group (init, a subreaper, then reaps and reports).
+void kill_jail(const JailPlan& plan, pid_t init, pid_t python);
 
 }  // namespace lcte::sandbox::detail

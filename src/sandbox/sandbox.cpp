@@ -355,8 +355,10 @@ Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
   run.argv = interpreter_argv("once", plan.isolation == Isolation::Processes ? "" : "1,2");
   run.sample_user = true;
   run.die_with_parent = true;
-  run.tmp_options = fmt::format("size={},nr_inodes=4096,mode=0700,uid={},gid={}", tmp_size(limits),
-                                kSampleUid, kSampleUid);
+  // The interpreter is uid 65534 under root namespaces; with unprivileged
+  // user namespaces only uid 0 (the harness's user) exists inside.
+  run.tmp_options = fmt::format("size={},nr_inodes=4096,mode=0700", tmp_size(limits));
+  if (plan.isolation == Isolation::Namespaces) run.tmp_options += fmt::format(",uid={0},gid={0}", kSampleUid);
   run.host_workdir = workdir;
   run.address_space = limits.memory_bytes;
   run.cpu_seconds = whole_seconds(limits.cpu_seconds);
@@ -370,14 +372,15 @@ Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
   out_w.reset(), err_w.reset(), channel_child.reset();
 
   Observation seen;
-  JailReport ended;
+  JailReport records[2];  // Started, then the end (or one SetupFailed)
   size_t report_bytes = 0;
   bool report_eof = false, killed = false;
+  auto python_pid = [&] { return report_bytes >= sizeof records[0] && records[0].kind == JailReport::Started ? records[0].value : -1; };
   auto deadline = deadline_after(limits.wall_seconds), give_up = Clock::time_point::max();
   while (!(report_eof && out.eof && err.eof && channel.eof)) {
     auto now = Clock::now();
     if (!killed && now >= deadline) {
-      kill_jail(plan, jail.init);
+      kill_jail(plan, jail.init, python_pid());
       killed = seen.wall_timeout = true;
       give_up = now + kGrace;
     }
@@ -390,8 +393,8 @@ Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
     if (channel.eof) fds[3].fd = -1;
     if (poll_for(fds, killed ? give_up : deadline) <= 0) continue;
     if (fds[0].revents) {
-      ssize_t n = read(report.get(), reinterpret_cast<char*>(&ended) + report_bytes,
-                       report_bytes < sizeof ended ? sizeof ended - report_bytes : 0);
+      char* base = reinterpret_cast<char*>(records);
+      ssize_t n = read(report.get(), base + report_bytes, sizeof records - report_bytes);
       if (n > 0) report_bytes += static_cast<size_t>(n);
       else if (n == 0 || errno != EINTR) report_eof = true;
     }
@@ -399,21 +402,26 @@ Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
     if (fds[2].revents) err.drain();
     if (fds[3].revents) channel.pump(fds[3].revents);
     if (!killed && out.total + err.total > std::max(kOutputHardCap, 16 * limits.max_output_bytes)) {
-      kill_jail(plan, jail.init);
+      kill_jail(plan, jail.init, python_pid());
       killed = seen.output_overflow = true;
       give_up = Clock::now() + kGrace;
     }
   }
-  if (plan.isolation == Isolation::Processes) kill_jail(plan, jail.init);  // orphans in the group
+  if (!(report_eof && out.eof && err.eof && channel.eof)) kill(jail.init, SIGKILL);  // gave up waiting
   int status = 0;
   rusage usage{};
   while (wait4(jail.init, &status, __WALL, &usage) < 0 && errno == EINTR) {}
 
-  if (report_bytes == sizeof ended && ended.kind == JailReport::SetupFailed)
-    fail("sandbox: setting up the jail failed while {}: {}", jail_step_name(ended.step), std::strerror(ended.error));
+  // A setup failure is the first record (from init) or the second (from python).
+  for (size_t i = 0; i < 2 && report_bytes >= (i + 1) * sizeof records[0]; ++i)
+    if (records[i].kind == JailReport::SetupFailed)
+      fail("sandbox: setting up the jail failed while {}: {}{}", jail_step_name(records[i].step),
+           std::strerror(records[i].error),
+           records[i].error == EACCES ? " (can uid 65534 read the interpreter and its library?)" : "");
+  const JailReport& ended = records[1];
   seen.wall_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   seen.frames = parse_frames(channel.in, &seen.frames_malformed);
-  if (report_bytes == sizeof ended && ended.kind != JailReport::None) {
+  if (report_bytes == sizeof records && ended.kind != JailReport::None) {
     seen.ended = true;
     seen.exited = ended.kind == JailReport::Exited;
     seen.value = ended.value;
@@ -488,7 +496,7 @@ void Sandbox::Impl::release(std::unique_ptr<Worker> worker) {
 
 void Sandbox::Impl::destroy(std::unique_ptr<Worker>& worker) {
   if (!worker) return;
-  kill_jail(plan, worker->jail.init);
+  kill_jail(plan, worker->jail.init, -1);
   while (waitpid(worker->jail.init, nullptr, __WALL) < 0 && errno == EINTR) {}
   worker.reset();
 }
@@ -547,7 +555,7 @@ Result Sandbox::Impl::run_zygote(const Program& program, const Limits& limits) {
     if (now >= give_up) {
       if (broken) break;
       // The zygote did not answer in time: take the whole worker down.
-      kill_jail(plan, worker->jail.init);
+      kill_jail(plan, worker->jail.init, -1);
       broken = true;
       give_up = now + kGrace;
     }
@@ -566,7 +574,7 @@ Result Sandbox::Impl::run_zygote(const Program& program, const Limits& limits) {
         replied = true;
       } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
         seen.infrastructure_error = "the sandbox worker died: " + worker->error_text();
-        kill_jail(plan, worker->jail.init);
+        kill_jail(plan, worker->jail.init, -1);
         broken = true;
         give_up = std::min(give_up, Clock::now() + kGrace);
       }
