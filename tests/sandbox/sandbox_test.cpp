@@ -70,14 +70,13 @@ Limits quick_limits() {
 }
 
 // Processes below this one (samples are our descendants in every mode:
-// init is our child, the zygote init's) that are still alive; with
-// `sample_user_only`, only those running as uid 65534 (a zygote worker itself
-// stays between runs). Other test processes may run samples at the same time,
-// so the whole machine is not counted.
-int leftover_descendants(bool sample_user_only) {
+// init is our child, the zygote init's), with their uids. Other test
+// processes may run samples at the same time, so the whole machine is not
+// looked at.
+std::map<int, unsigned> descendants() {
   std::map<int, std::pair<int, unsigned>> parent_and_uid;
   DIR* proc = opendir("/proc");
-  if (!proc) return -1;
+  if (!proc) return {};
   while (dirent* e = readdir(proc)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
     std::string dir = std::string("/proc/") + e->d_name;
@@ -95,12 +94,12 @@ int leftover_descendants(bool sample_user_only) {
     parent_and_uid[std::atoi(e->d_name)] = {ppid, st.st_uid};
   }
   closedir(proc);
-  int count = 0, me = getpid();
+  std::map<int, unsigned> below;
+  int me = getpid();
   for (const auto& [pid, info] : parent_and_uid) {
-    if (sample_user_only && info.second != 65534) continue;
     for (int p = info.first, hops = 0; p > 1 && hops < 64; ++hops) {
       if (p == me) {
-        ++count;
+        below[pid] = info.second;
         break;
       }
       auto it = parent_and_uid.find(p);
@@ -108,6 +107,15 @@ int leftover_descendants(bool sample_user_only) {
       p = it->second.first;
     }
   }
+  return below;
+}
+
+// Descendants that were not there `before`; a zygote worker started during
+// the test is expected to stay, so in zygote mode only the sample user counts.
+int leftovers(const std::map<int, unsigned>& before, bool sample_user_only) {
+  int count = 0;
+  for (const auto& [pid, uid] : descendants())
+    if (!before.count(pid) && (!sample_user_only || uid == 65534)) ++count;
   return count;
 }
 
@@ -132,15 +140,16 @@ class SandboxTest : public ::testing::TestWithParam<Mode> {
     std::string skip;
     sandbox_ = sandbox_for(GetParam(), &skip);
     if (!sandbox_) GTEST_SKIP() << "mode " << GetParam().name << " unavailable here: " << skip;
+    before_ = descendants();
   }
   void TearDown() override {
     if (!sandbox_) return;
     // Nothing of the sample may outlive run().
     bool zygote = GetParam().zygote;
-    int left = leftover_descendants(zygote);
+    int left = leftovers(before_, zygote);
     for (int i = 0; i < 20 && left > 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      left = leftover_descendants(zygote);
+      left = leftovers(before_, zygote);
     }
     EXPECT_EQ(left, 0) << "sample processes left behind";
   }
@@ -151,6 +160,7 @@ class SandboxTest : public ::testing::TestWithParam<Mode> {
   }
 
   Sandbox* sandbox_ = nullptr;
+  std::map<int, unsigned> before_;
 };
 
 // Cases about the driver (the Python side) rather than the jail: they run in
@@ -420,6 +430,31 @@ TEST_P(SandboxTest, ExitingBeforeTheTestsDoesNotPass) {
   EXPECT_EQ(r.error_type, "EarlyExit");
 }
 
+TEST_P(SandboxTest, RunsWithoutPrivileges) {
+  // Under root namespaces the sample is uid 65534 (nobody); with user
+  // namespaces it is uid 0 of its own namespace, without capabilities.
+  std::string expected_uid = std::string(GetParam().isolation) == "user-namespaces" ? "0" : "65534";
+  std::string code =
+      "import os\n"
+      "def attempt(name, fn):\n"
+      "    try:\n"
+      "        fn()\n"
+      "        print(name, 'SUCCEEDED')\n"
+      "    except BaseException as e:\n"
+      "        print(name, type(e).__name__)\n"
+      "print('uid', os.getuid(), os.geteuid())\n"
+      "open('mine', 'w').close()\n"
+      "attempt('chown', lambda: os.chown('mine', 12345, 12345))\n"
+      "attempt('setuid', lambda: os.setuid(12345))\n"
+      "attempt('hostname', lambda: __import__('socket').sethostname('x'))\n"
+      "attempt('chroot', lambda: os.chroot('/tmp'))\n"
+      "attempt('mknod', lambda: os.mknod('dev', 0o20666, os.makedev(1, 3)))\n";
+  Result r = run(code + std::string(kAdd));
+  EXPECT_EQ(r.status, Status::Passed) << describe(r);
+  EXPECT_NE(r.stdout_text.find("uid " + expected_uid + " " + expected_uid), std::string::npos) << r.stdout_text;
+  EXPECT_EQ(r.stdout_text.find("SUCCEEDED"), std::string::npos) << r.stdout_text;
+}
+
 TEST_P(SandboxTest, KillingTheParentOrEveryoneIsRefused) {
   for (const char* code : {"import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n",
                            "import os, signal\nos.kill(-1, signal.SIGKILL)\n",
@@ -642,10 +677,10 @@ TEST(SandboxProcessesOnly, RunsAndLimitsWithoutNamespaces) {
                               "__import__('time')\n    time.sleep(60)\n", kAddTests, "check(add)"}, limits);
   EXPECT_EQ(r.status, Status::Timeout) << describe(r);
   // The whole process group went with it.
-  int left = leftover_descendants(false);
+  int left = leftovers({}, false);
   for (int i = 0; i < 20 && left > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    left = leftover_descendants(false);
+    left = leftovers({}, false);
   }
   EXPECT_EQ(left, 0);
   Result killer = sandbox.run({"", "import os, signal\nos.kill(-1, signal.SIGKILL)\n" + std::string(kAdd),
