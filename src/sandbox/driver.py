@@ -453,11 +453,14 @@ def _lcte_install_hook():
     guarded_attrs = frozenset(('__code__', '__defaults__', '__kwdefaults__'))
     modules = ('ctypes', '_ctypes', '_test', '_xxsubinterpreters', '_xxtestfuzz', '_xxinterpchannels')
     allowed = [False]
-    realpath, _isinstance, _str, _bytes, _type = _lcte_realpath, isinstance, str, bytes, type
+    busy = [False]  # the hook's own O_PATH open raises an audit event too
+    resolve, _isinstance, _str, _bytes, _type = _lcte_resolver(), isinstance, str, bytes, type
     ModuleType = type(sys)
 
     def hook(event, args):
         if allowed[0] and event != 'sys.addaudithook':
+            return
+        if busy[0]:
             return
         if event in deny:
             raise RuntimeError(f'sandbox: {event} is not allowed')
@@ -476,7 +479,14 @@ def _lcte_install_hook():
             path = args[0]
             if _isinstance(path, _bytes):
                 path = path.decode('utf-8', 'replace')
-            if _isinstance(path, _str) and realpath(path).startswith('/proc/'):
+            if not _isinstance(path, _str):
+                return  # a descriptor the process already holds
+            busy[0] = True
+            try:
+                landing = resolve(path)
+            finally:
+                busy[0] = False
+            if path.startswith('/proc') or (landing is not None and landing.startswith('/proc')):
                 raise PermissionError(f'sandbox: {path} is not available')
 
     def permit(flag):
@@ -486,34 +496,29 @@ def _lcte_install_hook():
     return permit
 
 
-def _lcte_realpath(path):
-    # os.path.realpath without importing os.path; follows symlinks component by
-    # component so that a link to /proc/self/mem is recognised.
+def _lcte_resolver():
+    # Where an open() of `path` would land, as the kernel resolves it (links,
+    # .., the working directory, paths longer than PATH_MAX): open it with
+    # O_PATH, which reads nothing, and ask /proc/self/fd. None if it does not
+    # exist yet (a new file cannot be created inside /proc).
     import posix
-    if not path.startswith('/'):
-        path = posix.getcwd() + '/' + path
-    parts, out, hops = path.split('/'), [], 0
-    while parts:
-        part = parts.pop(0)
-        if part in ('', '.'):
-            continue
-        if part == '..':
-            if out:
-                out.pop()
-            continue
-        candidate = '/' + '/'.join(out + [part])
+    O_PATH = 0o10000000
+    flags = O_PATH | posix.O_CLOEXEC
+    _open, _close, _readlink, _str = posix.open, posix.close, posix.readlink, str
+
+    def resolve(path):
         try:
-            target = posix.readlink(candidate)
+            fd = _open(path, flags)
         except OSError:
-            out.append(part)
-            continue
-        hops += 1
-        if hops > 40:
-            return candidate
-        if target.startswith('/'):
-            out = []
-        parts = [p for p in target.split('/')] + parts
-    return '/' + '/'.join(out)
+            return None
+        try:
+            return _readlink('/proc/self/fd/' + _str(fd))
+        except OSError:
+            return None
+        finally:
+            _close(fd)
+
+    return resolve
 
 
 def _lcte_zygote(preload):
@@ -543,44 +548,67 @@ def _lcte_zygote(preload):
                  resource.RLIMIT_NPROC, resource.RLIMIT_NOFILE)
 
     def wipe(path):
-        # empty a directory tree without following links
+        # Empty `path` without following links, recursion or long paths (a
+        # sample may leave a very deep tree). False if anything is left.
+        flags = posix.O_RDONLY | posix.O_DIRECTORY | posix.O_NOFOLLOW | posix.O_CLOEXEC
         try:
-            entries = posix.listdir(path)
+            stack = [posix.open(path, flags)]
         except OSError:
-            return
-        for entry in entries:
-            full = path + '/' + entry
+            return False
+        clean = True
+        while stack:
+            fd = stack[-1]
             try:
-                st = posix.lstat(full)
+                names = posix.listdir(fd)
             except OSError:
+                names = []
+            deeper = None
+            for name in names:
+                try:
+                    posix.unlink(name, dir_fd=fd)
+                    continue
+                except OSError:
+                    pass
+                try:
+                    posix.rmdir(name, dir_fd=fd)
+                    continue
+                except OSError:
+                    pass
+                try:
+                    deeper = posix.open(name, flags, dir_fd=fd)
+                    break
+                except OSError:
+                    clean = False
+            if not clean:
+                for fd in stack:
+                    posix.close(fd)
+                return False
+            if deeper is not None:
+                stack.append(deeper)
                 continue
-            if (st.st_mode & 0o170000) == 0o040000:
-                wipe(full)
-                try:
-                    posix.rmdir(full)
-                except OSError:
-                    pass
-            else:
-                try:
-                    posix.unlink(full)
-                except OSError:
-                    pass
+            stack.pop()
+            posix.close(fd)
+        return clean and not posix.listdir(path)
 
     def fresh_workdir():
+        # A worker that cannot be put back exactly as it was is retired: the
+        # harness sees the control socket close and starts a new one.
         try:
             posix.mkdir(WORK, 0o700)
         except FileExistsError:
-            wipe(WORK)
+            if not wipe(WORK):
+                posix._exit(0)
         posix.chown(WORK, SAMPLE_UID, SAMPLE_UID)
         posix.chmod(WORK, 0o700)
 
     def kill_others():
         # SIGKILL everything in the namespace but init (1) and us until nothing
-        # is left (zombies vanish once init or we reap them)
+        # is left (zombies vanish once init or we reap them); retire the worker
+        # if something will not go.
         for _ in range(10000):
             others = [int(p) for p in posix.listdir('/proc') if p.isdigit() and int(p) not in (1, me)]
             if not others:
-                return
+                return True
             for pid in others:
                 try:
                     posix.kill(pid, 9)
@@ -592,6 +620,7 @@ def _lcte_zygote(preload):
             except ChildProcessError:
                 pass
             time.sleep(0.0002)
+        return False
 
     def start(values, out_fd, err_fd, sample_fd):
         # Objects moved to the permanent generation are never traversed by the
@@ -663,7 +692,7 @@ def _lcte_zygote(preload):
             elif done:
                 break
         posix.close(pidfd)
-        kill_others()
+        alone = kill_others()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         peak = usage.ru_maxrss  # KiB, of the sample and the children it waited for
@@ -672,6 +701,8 @@ def _lcte_zygote(preload):
         else:
             kind, value = 'signal', posix.WTERMSIG(status)
         ctl.sendall(f'R {kind} {value} {cpu:.6f} {peak} {stop}'.encode())
+        if not alone:
+            posix._exit(0)
         fresh_workdir()
 
 

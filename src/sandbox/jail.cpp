@@ -180,6 +180,12 @@ void drop_all_capabilities(bool bounding_set) {
   if (plan.isolation == Isolation::Processes) check(setpgid(0, 0) == 0, kSetsid);
 
   set_limit(RLIMIT_CORE, 0, 0);
+  // Whatever the harness may have: no real-time scheduling, no raised
+  // priority, no locked memory, no message queue bytes.
+  set_limit(RLIMIT_RTPRIO, 0, 0);
+  set_limit(RLIMIT_NICE, 0, 0);
+  set_limit(RLIMIT_MEMLOCK, 0, 0);
+  set_limit(RLIMIT_MSGQUEUE, 0, 0);
   if (run.address_space) set_limit(RLIMIT_AS, run.address_space, run.address_space);
   if (run.cpu_seconds) set_limit(RLIMIT_CPU, run.cpu_seconds, run.cpu_seconds + 1);  // SIGXCPU, then SIGKILL
   if (run.file_size) set_limit(RLIMIT_FSIZE, run.file_size, run.file_size);

@@ -54,6 +54,8 @@ constexpr const char* kPreload =
 
 // More than this much output (both streams) means a flood: the sample is killed.
 constexpr size_t kOutputHardCap = 64u << 20;
+// Files and directories a zygote worker's /tmp may hold.
+constexpr int kWorkerInodes = 16384;
 // Wall time allowed for everything to close after a kill before we give up.
 constexpr auto kGrace = std::chrono::seconds(5);
 
@@ -448,8 +450,10 @@ std::unique_ptr<Worker> Sandbox::Impl::start_worker(const Limits& limits) {
   run.argv = interpreter_argv("zygote", kPreload);
   run.sample_user = false;      // the zygote drops each child itself
   run.die_with_parent = false;  // it outlives the calling thread; it exits when the harness closes control
-  run.tmp_options = fmt::format("size={},nr_inodes=16384,mode=0755", worker->tmp_bytes);
-  run.open_files = 1024;
+  // Enough descriptors to walk down any tree the inode limit allows when
+  // emptying the work directory (samples set their own, lower limit).
+  run.tmp_options = fmt::format("size={},nr_inodes={},mode=0755", worker->tmp_bytes, kWorkerInodes);
+  run.open_files = kWorkerInodes + 64;
   worker->jail = start_jail(plan, run, {devnull.get(), errors_w.get(), control_child.get()});
   worker->report.reset(worker->jail.report);
   control_child.reset(), errors_w.reset();

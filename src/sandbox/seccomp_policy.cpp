@@ -36,9 +36,11 @@ constexpr const char* kDenied[] = {
     "swapon", "swapoff", "syslog", "acct", "quotactl", "quotactl_fd", "settimeofday",
     "clock_settime", "clock_adjtime", "adjtimex", "sethostname", "setdomainname", "iopl",
     "ioperm", "vhangup", "lookup_dcookie", "nfsservctl", "uselib", "_sysctl", "fanotify_init",
-    // System V IPC: a worker's IPC namespace outlives one sample
+    // System V IPC and POSIX message queues: a zygote worker's IPC namespace
+    // outlives one sample, so they could carry data to the next
     "shmget", "shmat", "shmctl", "shmdt", "semget", "semop", "semctl", "semtimedop", "msgget",
-    "msgsnd", "msgrcv", "msgctl",
+    "msgsnd", "msgrcv", "msgctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
+    "mq_notify", "mq_getsetattr",
 };
 
 struct Ctx {
@@ -117,7 +119,7 @@ SeccompFilter build_seccomp_filter() {
   out.rules = rules;
   out.summary = fmt::format("seccomp filter of {} rules ({} BPF instructions): EPERM for ptrace, mount, "
                             "unshare/setns, namespace clone flags, setsid/setpgid, kernel modules, "
-                            "bpf, perf, io_uring, keyrings, SysV IPC, signals to pid <= 1, "
+                            "bpf, perf, io_uring, keyrings, SysV IPC and message queues, signals to pid <= 1, "
                             "non-AF_UNIX sockets, TIOCSTI; other ABIs kill the process",
                             rules, out.program.size());
   return out;

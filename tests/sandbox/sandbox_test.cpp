@@ -288,7 +288,9 @@ TEST_P(DriverTest, BusyLoopHitsTheCpuLimit) {
   Result r = run("while True:\n    pass\n", kAddTests, "check(add)", limits);
   EXPECT_EQ(r.status, Status::Timeout) << describe(r);
   EXPECT_EQ(r.error_type, "CpuLimit");
-  EXPECT_GE(r.cpu_seconds, 0.9);
+  // The kernel enforces RLIMIT_CPU on tick-sampled time, rusage reports the
+  // precise run time; on a loaded machine the two differ by some tenths.
+  EXPECT_GE(r.cpu_seconds, 0.5);
 }
 
 TEST_P(SandboxTest, SleepingForeverHitsTheWallClock) {
@@ -579,6 +581,10 @@ TEST_P(DriverTest, IntrospectionOfTheDriverIsRefused) {
                  Case{"import ctypes\n", "ImportError"},
                  Case{"open('/proc/self/mem', 'rb')\n", "PermissionError"},
                  Case{"import os\nos.symlink('/proc/self/mem', 'm')\nopen('m', 'rb')\n", "PermissionError"},
+                 Case{"import os\nos.chdir('/proc/self')\nopen('mem', 'rb')\n", "PermissionError"},
+                 // a link deeper than PATH_MAX, so that only the kernel can resolve it
+                 Case{"import os\nfor i in range(2100):\n    os.mkdir('dd')\n    os.chdir('dd')\n"
+                      "os.symlink('/proc/self/mem', 'm')\nopen('m', 'rb')\n", "PermissionError"},
                  Case{"try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    e.__traceback__.tb_frame\n", "AttributeError"}}) {
     Result r = run(std::string(kAdd) + c.code);
     EXPECT_EQ(r.status, Status::Error) << c.code << describe(r);
@@ -609,7 +615,11 @@ TEST_P(DriverTest, ThreadsAndProcessesLeftRunningDoNotPass) {
 
 TEST_P(SandboxTest, SamplesDoNotSeeEachOther) {
   // The second run must not find what the first left in its directory.
-  Result first = run("open('left-behind', 'w').write('x')\n" + std::string(kAdd));
+  // Including a tree deeper than Python's recursion limit and PATH_MAX, and
+  // a link that leads out of the directory.
+  Result first = run("import os\nopen('left-behind', 'w').write('x')\nos.symlink('/usr', 'out')\n"
+                     "for i in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\n    open('f', 'w').close()\n" +
+                     std::string(kAdd));
   EXPECT_EQ(first.status, Status::Passed) << describe(first);
   Result second = run("import os\nassert not os.path.exists('left-behind')\nassert os.listdir('.') == []\n" +
                       std::string(kAdd));
