@@ -128,12 +128,13 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
     m = c;
     if (c * mag >= raw) break;
   }
-  // Ticks are k * m * 10^exponent; dividing by 10^-exponent when it is
+  // Ticks cover [lo, hi]: from the last round value at or below lo to the
+  // first at or above hi. They are k * m * 10^exponent; dividing by 10^-exponent when it is
   // negative keeps them the nearest doubles to the round decimals (0.6, not 0.6000000000000001).
   auto value = [&](double k) { return exponent >= 0 ? k * m * mag : k * m / std::pow(10.0, -exponent); };
   double step = m * mag;
   std::vector<double> ticks;
-  for (double k = std::ceil(lo / step - 1e-9); value(k) <= hi + step * 1e-9; k += 1) ticks.push_back(value(k) == 0 ? 0 : value(k));
+  for (double k = std::floor(lo / step + 1e-9); value(k - 1) < hi - step * 1e-9; k += 1) ticks.push_back(value(k) == 0 ? 0 : value(k));
   return ticks;
 }
 
@@ -168,7 +169,7 @@ std::string bar_chart(const std::string& title, const std::vector<std::string>& 
   for (const BarSeries& s : series) all.insert(all.end(), s.values.begin(), s.values.end());
   auto [lo, hi] = range_of(all, y, true);
   auto ticks = nice_ticks(lo, hi);
-  Frame f{0, static_cast<double>(std::max<size_t>(categories.size(), 1)), lo, std::max(hi, ticks.back())};
+  Frame f{0, static_cast<double>(std::max<size_t>(categories.size(), 1)), ticks.front(), ticks.back()};
   std::string s = open_svg(title) + y_axis(f, y, ticks);
   double group = (f.px(1) - f.px(0));
   double bar = group * 0.8 / static_cast<double>(std::max<size_t>(series.size(), 1));
@@ -202,7 +203,7 @@ std::string line_chart(const std::string& title, const std::vector<LineSeries>& 
   auto [x0, x1] = range_of(xs, x, false);
   auto [y0, y1] = range_of(ys, y, false);
   auto xt = nice_ticks(x0, x1), yt = nice_ticks(y0, y1);
-  Frame f{x0, x1, y0, y1};
+  Frame f{xt.front(), xt.back(), yt.front(), yt.back()};
   std::string s = open_svg(title) + y_axis(f, y, yt) + x_axis(f, x, xt);
   std::vector<std::string> names;
   for (size_t k = 0; k < series.size(); ++k) {
@@ -244,8 +245,9 @@ std::string scatter_chart(const std::string& title, const std::vector<ScatterPoi
   if (!x.max) x1 += xpad;
   if (!y.min) y0 -= ypad;
   if (!y.max) y1 += ypad;
-  Frame f{x0, x1, y0, y1};
-  std::string s = open_svg(title) + y_axis(f, y, nice_ticks(y0, y1)) + x_axis(f, x, nice_ticks(x0, x1));
+  auto xt = nice_ticks(x0, x1), yt = nice_ticks(y0, y1);
+  Frame f{xt.front(), xt.back(), yt.front(), yt.back()};
+  std::string s = open_svg(title) + y_axis(f, y, yt) + x_axis(f, x, xt);
   if (front.size() > 1) {
     std::string d;
     for (size_t i : front) d += fmt::format("{}{:.1f},{:.1f}", d.empty() ? "M" : " L", f.px(points[i].x), f.py(points[i].y));
@@ -271,7 +273,7 @@ std::string box_chart(const std::string& title, const std::vector<BoxStats>& box
   for (const BoxStats& b : boxes) all.insert(all.end(), {b.p10, b.p90, b.mean});
   auto [x0, x1] = range_of(all, x, true);
   auto ticks = nice_ticks(x0, x1);
-  Frame f{x0, std::max(x1, ticks.back()), 0, static_cast<double>(std::max<size_t>(boxes.size(), 1))};
+  Frame f{ticks.front(), ticks.back(), 0, static_cast<double>(std::max<size_t>(boxes.size(), 1))};
   std::string s = open_svg(title) + x_axis(f, x, ticks);
   for (size_t i = 0; i < boxes.size(); ++i) {
     const BoxStats& b = boxes[i];

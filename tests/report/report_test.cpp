@@ -22,8 +22,9 @@ size_t occurrences(const std::string& s, const std::string& needle) {
 
 TEST(SvgChart, TicksPercentilesAndEscaping) {
   EXPECT_EQ(nice_ticks(0, 1, 5), (std::vector<double>{0, 0.2, 0.4, 0.6, 0.8, 1.0}));
-  EXPECT_EQ(nice_ticks(0, 97, 5), (std::vector<double>{0, 20, 40, 60, 80}));
-  EXPECT_EQ(nice_ticks(3, 3.9, 4), (std::vector<double>{3, 3.25, 3.5, 3.75}));
+  EXPECT_EQ(nice_ticks(0, 97, 5), (std::vector<double>{0, 20, 40, 60, 80, 100}));
+  EXPECT_EQ(nice_ticks(3, 3.9, 4), (std::vector<double>{3, 3.25, 3.5, 3.75, 4}));
+  EXPECT_EQ(nice_ticks(-0.3, 0.3, 3), (std::vector<double>{-0.4, -0.2, 0, 0.2, 0.4}));
   // Linear interpolation between order statistics: 1 2 3 4 -> p50 = 2.5, p90 = 3.7.
   EXPECT_DOUBLE_EQ(percentile({4, 1, 3, 2}, 50), 2.5);
   EXPECT_DOUBLE_EQ(percentile({4, 1, 3, 2}, 90), 3.7);
