@@ -3,7 +3,7 @@
 // interpreter's bare start-up for reference and, if the data is there,
 // HumanEval's canonical solutions. Prints a table; no assertions.
 //
-//   bench_sandbox [--samples N] [--humaneval]
+//   bench_sandbox [--samples N] [--humaneval] [--mbpp]
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -104,12 +104,13 @@ void print_row(const char* what, const char* mode, int callers, const Row& r) {
 
 int main(int argc, char** argv) {
   int samples = 100;
-  bool humaneval = false;
+  bool humaneval = false, mbpp = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--samples") && i + 1 < argc) samples = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--humaneval")) humaneval = true;
+    else if (!std::strcmp(argv[i], "--mbpp")) mbpp = true;
     else {
-      std::fprintf(stderr, "usage: bench_sandbox [--samples N] [--humaneval]\n");
+      std::fprintf(stderr, "usage: bench_sandbox [--samples N] [--humaneval] [--mbpp]\n");
       return 2;
     }
   }
@@ -149,10 +150,17 @@ int main(int argc, char** argv) {
     print_row("typing import + sum()", "spawn", callers, measure(spawn_box, callers, samples / 2, typed));
     print_row("typing import + sum()", "zygote", callers, measure(zygote_box, callers, samples, typed));
   }
+  auto data = [](const std::string& rel) {
+    const char* dir = std::getenv("LCTE_DATA_DIR");
+    return (dir && *dir ? std::string(dir) : std::string(LCTE_DEFAULT_DATA_DIR)) + "/" + rel;
+  };
+  if (mbpp) {
+    auto tasks = lcte::sandbox::suites::load_mbpp(data("mbpp/mbpp.jsonl"));
+    auto canonical = [&](int i) { return lcte::sandbox::suites::mbpp_program(tasks[i], tasks[i].solution); };
+    print_row("MBPP canonical (974)", "zygote", 2, measure(zygote_box, 2, static_cast<int>(tasks.size()), canonical));
+  }
   if (humaneval) {
-    std::string path = std::string(LCTE_DEFAULT_DATA_DIR) + "/humaneval/HumanEval.jsonl.gz";
-    if (const char* dir = std::getenv("LCTE_DATA_DIR")) path = std::string(dir) + "/humaneval/HumanEval.jsonl.gz";
-    auto tasks = lcte::sandbox::suites::load_humaneval(path);
+    auto tasks = lcte::sandbox::suites::load_humaneval(data("humaneval/HumanEval.jsonl.gz"));
     auto canonical = [&](int i) { return lcte::sandbox::suites::humaneval_program(tasks[i], tasks[i].solution); };
     int n = static_cast<int>(tasks.size());
     print_row("HumanEval canonical", "spawn", 2, measure(spawn_box, 2, n, canonical));
