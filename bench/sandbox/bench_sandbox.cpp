@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,9 +70,12 @@ struct Row {
   int not_passed = 0;
 };
 
-// `callers` threads share `count` programs from make(i).
-Row measure(Sandbox& sandbox, int callers, int count, const std::function<Program(int)>& make) {
+// `callers` threads share `count` programs from make(i); names the ones
+// that did not pass when `label` is given.
+Row measure(Sandbox& sandbox, int callers, int count, const std::function<Program(int)>& make,
+            const std::function<std::string(int)>& label = {}) {
   std::atomic<int> next{0}, not_passed{0};
+  std::mutex print_mutex;
   std::atomic<long long> wall_us{0}, cpu_us{0};
   auto t = Clock::now();
   std::vector<std::thread> threads;
@@ -81,6 +85,12 @@ Row measure(Sandbox& sandbox, int callers, int count, const std::function<Progra
       for (int i; (i = next++) < count;) {
         Result r = sandbox.run(make(i), limits);
         not_passed += r.status != Status::Passed;
+        if (r.status != Status::Passed && label) {
+          std::lock_guard lock(print_mutex);
+          std::printf("  not passed: %s: %s %s %s\n", label(i).c_str(),
+                      std::string(lcte::sandbox::status_name(r.status)).c_str(), r.error_type.c_str(),
+                      r.error_message.substr(0, 160).c_str());
+        }
         wall_us += static_cast<long long>(r.wall_seconds * 1e6);
         cpu_us += static_cast<long long>(r.cpu_seconds * 1e6);
       }
@@ -157,14 +167,17 @@ int main(int argc, char** argv) {
   if (mbpp) {
     auto tasks = lcte::sandbox::suites::load_mbpp(data("mbpp/mbpp.jsonl"));
     auto canonical = [&](int i) { return lcte::sandbox::suites::mbpp_program(tasks[i], tasks[i].solution); };
-    print_row("MBPP canonical (974)", "zygote", 2, measure(zygote_box, 2, static_cast<int>(tasks.size()), canonical));
+    auto name = [&](int i) { return "MBPP/" + tasks[i].id; };
+    print_row("MBPP canonical (974)", "zygote", 2,
+              measure(zygote_box, 2, static_cast<int>(tasks.size()), canonical, name));
   }
   if (humaneval) {
     auto tasks = lcte::sandbox::suites::load_humaneval(data("humaneval/HumanEval.jsonl.gz"));
     auto canonical = [&](int i) { return lcte::sandbox::suites::humaneval_program(tasks[i], tasks[i].solution); };
     int n = static_cast<int>(tasks.size());
-    print_row("HumanEval canonical", "spawn", 2, measure(spawn_box, 2, n, canonical));
-    print_row("HumanEval canonical", "zygote", 2, measure(zygote_box, 2, n, canonical));
+    auto name = [&](int i) { return tasks[i].id; };
+    print_row("HumanEval canonical", "spawn", 2, measure(spawn_box, 2, n, canonical, name));
+    print_row("HumanEval canonical", "zygote", 2, measure(zygote_box, 2, n, canonical, name));
   }
   std::printf("\nload average at end: %s\n", load_average().c_str());
   return 0;
