@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <unordered_map>
 
 #include "core/error.h"
 #include "tokenizer/pre_tokenizer.h"
@@ -198,26 +199,35 @@ void Vocab::set_special_ids(const VocabData& d, const std::string& source) {
 void Vocab::detect_special_by_text() {
   // Models that do not say which token ends a turn or marks FIM get them by
   // text, and such tokens become control tokens (llama.cpp's workaround).
-  // llama.cpp scans a hash map, so with several candidates its pick depends on
-  // hashing; this takes the lowest id.
-  auto detect = [&](Token& id, std::initializer_list<std::string_view> texts) {
-    if (id != kNoToken) return;
-    for (size_t i = 0; i < tokens_.size(); ++i) {
-      if (std::find(texts.begin(), texts.end(), tokens_[i].text) == texts.end()) continue;
-      id = Token(i);
-      if (!(tokens_[i].attr & kAttrControl)) tokens_[i].attr = kAttrControl;
-      return;
-    }
+  // With several candidates (phi-3 has "<|endoftext|>" and "<|end|>") the
+  // first in llama.cpp's std::unordered_map iteration order wins. Building
+  // the same map the same way (operator[] in id order) reproduces that order
+  // with libstdc++, which the reference build of llama.cpp used.
+  std::unordered_map<std::string, Token> token_to_id;
+  for (size_t i = 0; i < tokens_.size(); ++i) token_to_id[tokens_[i].text] = Token(i);
+
+  struct Rule {
+    Token* id;
+    std::initializer_list<std::string_view> texts;
   };
-  detect(eot_, {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",
-                "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"});  // DeepSeek
-  detect(eom_, {"<|eom_id|>"});
-  detect(fim_pre_, {"<|fim_prefix|>", "<fim-prefix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>", "<PRE>"});
-  detect(fim_suf_, {"<|fim_suffix|>", "<fim-suffix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81hole\xEF\xBD\x9C>", "<SUF>"});
-  detect(fim_mid_, {"<|fim_middle|>", "<fim-middle>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>", "<MID>"});
-  detect(fim_pad_, {"<|fim_pad|>", "<fim-pad>", "<PAD>"});
-  detect(fim_rep_, {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>"});
-  detect(fim_sep_, {"<|file_sep|>"});
+  const Rule rules[] = {
+      {&eot_, {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",
+               "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"}},  // DeepSeek
+      {&eom_, {"<|eom_id|>"}},
+      {&fim_pre_, {"<|fim_prefix|>", "<fim-prefix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>", "<PRE>"}},
+      {&fim_suf_, {"<|fim_suffix|>", "<fim-suffix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81hole\xEF\xBD\x9C>", "<SUF>"}},
+      {&fim_mid_, {"<|fim_middle|>", "<fim-middle>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>", "<MID>"}},
+      {&fim_pad_, {"<|fim_pad|>", "<fim-pad>", "<PAD>"}},
+      {&fim_rep_, {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>"}},
+      {&fim_sep_, {"<|file_sep|>"}},
+  };
+  for (const auto& [text, id] : token_to_id) {
+    for (const Rule& r : rules) {
+      if (*r.id != kNoToken || std::find(r.texts.begin(), r.texts.end(), text) == r.texts.end()) continue;
+      *r.id = id;
+      if (!(tokens_[id].attr & kAttrControl)) tokens_[id].attr = kAttrControl;
+    }
+  }
 }
 
 void Vocab::build_eog() {
