@@ -29,36 +29,39 @@ inline uint64_t hash_u64(uint64_t x) {
 }
 
 // Maps distinct byte strings to dense ids 0, 1, 2... in insertion order. Owns
-// a copy of every string, so it stays valid when moved.
+// a copy of every string, so it stays valid when moved. A slot keeps 32 bits
+// of the hash beside the id, so a probe touches one cache line and compares
+// text only on a likely hit.
 class TextIndex {
  public:
   // The id of `s`, inserting it with the next id if absent.
   int32_t intern(std::string_view s) {
     if ((size() + 1) * 2 > slots_.size()) grow();
-    uint64_t h = hash_bytes(s);
-    size_t mask = slots_.size() - 1;
+    const uint64_t h = hash_bytes(s);
+    const uint32_t tag = uint32_t(h >> 32);
+    const size_t mask = slots_.size() - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-      int32_t id = slots_[i];
-      if (id < 0) {
-        id = static_cast<int32_t>(size());
-        offsets_.push_back(static_cast<uint32_t>(blob_.size()));
-        blob_.append(s);
+      Slot& slot = slots_[i];
+      if (slot.id < 0) {
+        slot = {tag, int32_t(size())};
+        offsets_.push_back(uint32_t(blob_.size()));
         hashes_.push_back(h);
-        slots_[i] = id;
-        return id;
+        blob_.append(s);
+        return slot.id;
       }
-      if (hashes_[id] == h && text(id) == s) return id;
+      if (slot.tag == tag && text(slot.id) == s) return slot.id;
     }
   }
   // The id of `s`, or -1.
   int32_t find(std::string_view s) const {
     if (slots_.empty()) return -1;
-    uint64_t h = hash_bytes(s);
-    size_t mask = slots_.size() - 1;
+    const uint64_t h = hash_bytes(s);
+    const uint32_t tag = uint32_t(h >> 32);
+    const size_t mask = slots_.size() - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-      int32_t id = slots_[i];
-      if (id < 0) return -1;
-      if (hashes_[id] == h && text(id) == s) return id;
+      const Slot& slot = slots_[i];
+      if (slot.id < 0) return -1;
+      if (slot.tag == tag && text(slot.id) == s) return slot.id;
     }
   }
   std::string_view text(int32_t id) const {
@@ -69,21 +72,25 @@ class TextIndex {
   size_t size() const { return offsets_.size(); }
 
  private:
+  struct Slot {
+    uint32_t tag = 0;
+    int32_t id = -1;
+  };
   void grow() {
-    std::vector<int32_t> slots(slots_.empty() ? 64 : slots_.size() * 2, -1);
-    size_t mask = slots.size() - 1;
-    for (int32_t id = 0; id < static_cast<int32_t>(size()); ++id) {
+    std::vector<Slot> slots(slots_.empty() ? 64 : slots_.size() * 2);
+    const size_t mask = slots.size() - 1;
+    for (int32_t id = 0; id < int32_t(size()); ++id) {
       size_t i = hashes_[id] & mask;
-      while (slots[i] >= 0) i = (i + 1) & mask;
-      slots[i] = id;
+      while (slots[i].id >= 0) i = (i + 1) & mask;
+      slots[i] = {uint32_t(hashes_[id] >> 32), id};
     }
     slots_ = std::move(slots);
   }
 
   std::string blob_;
   std::vector<uint32_t> offsets_;
-  std::vector<uint64_t> hashes_;
-  std::vector<int32_t> slots_;
+  std::vector<uint64_t> hashes_;  // only to rehash on growth
+  std::vector<Slot> slots_;
 };
 
 // (left, right) symbol pair -> the merge that joins them.
@@ -96,46 +103,46 @@ class PairIndex {
  public:
   // Keeps the first merge given for a pair (llama.cpp's emplace semantics).
   void insert(int32_t left, int32_t right, Merge m) {
-    if ((count_ + 1) * 2 > keys_.size()) grow();
-    uint64_t k = key(left, right);
-    size_t mask = keys_.size() - 1;
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    const uint64_t k = key(left, right);
+    const size_t mask = slots_.size() - 1;
     for (size_t i = hash_u64(k) & mask;; i = (i + 1) & mask) {
-      if (keys_[i] == kEmpty) {
-        keys_[i] = k;
-        vals_[i] = m;
+      if (slots_[i].key == kEmpty) {
+        slots_[i] = {k, m};
         ++count_;
         return;
       }
-      if (keys_[i] == k) return;
+      if (slots_[i].key == k) return;
     }
   }
   Merge find(int32_t left, int32_t right) const {
-    if (keys_.empty()) return {};
-    uint64_t k = key(left, right);
-    size_t mask = keys_.size() - 1;
+    if (slots_.empty()) return {};
+    const uint64_t k = key(left, right);
+    const size_t mask = slots_.size() - 1;
     for (size_t i = hash_u64(k) & mask;; i = (i + 1) & mask) {
-      if (keys_[i] == k) return vals_[i];
-      if (keys_[i] == kEmpty) return {};
+      if (slots_[i].key == k) return slots_[i].merge;
+      if (slots_[i].key == kEmpty) return {};
     }
   }
   size_t size() const { return count_; }
 
  private:
   static constexpr uint64_t kEmpty = ~uint64_t{0};
+  // Key and value side by side: one cache line per probe.
+  struct Slot {
+    uint64_t key = kEmpty;
+    Merge merge;
+  };
   static uint64_t key(int32_t l, int32_t r) { return (uint64_t(uint32_t(l)) << 32) | uint32_t(r); }
   void grow() {
-    std::vector<uint64_t> old_keys = std::move(keys_);
-    std::vector<Merge> old_vals = std::move(vals_);
-    size_t n = old_keys.empty() ? 64 : old_keys.size() * 2;
-    keys_.assign(n, kEmpty);
-    vals_.assign(n, Merge{});
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{});
     count_ = 0;
-    for (size_t i = 0; i < old_keys.size(); ++i)
-      if (old_keys[i] != kEmpty) insert(int32_t(old_keys[i] >> 32), int32_t(uint32_t(old_keys[i])), old_vals[i]);
+    for (const Slot& s : old)
+      if (s.key != kEmpty) insert(int32_t(s.key >> 32), int32_t(uint32_t(s.key)), s.merge);
   }
 
-  std::vector<uint64_t> keys_;
-  std::vector<Merge> vals_;
+  std::vector<Slot> slots_;
   size_t count_ = 0;
 };
 

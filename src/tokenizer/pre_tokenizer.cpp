@@ -3,6 +3,7 @@
 
 #include <pcre2.h>
 
+#include <algorithm>
 #include <array>
 #include <new>
 
@@ -163,6 +164,7 @@ std::string translate_regex(std::string_view p) {
 
 struct PreTokenizer::Impl {
   std::vector<pcre2_code*> codes;
+  std::vector<bool> jit;  // compiled to machine code: match with pcre2_jit_match
   ~Impl() {
     for (pcre2_code* c : codes) pcre2_code_free(c);
   }
@@ -183,7 +185,7 @@ PreTokenizer::PreTokenizer(const std::vector<std::string>& regexes) : impl_(std:
       fail("pre-tokenizer regex '{}': {} at offset {}", re, text, err_offset);
     }
     // JIT is an optimisation only: without it pcre2_match interprets.
-    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    impl_->jit.push_back(pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0);
     impl_->codes.push_back(code);
   }
 }
@@ -207,10 +209,12 @@ struct MatchData {
 };
 
 // Finds the next match in subject[0, len) at or after `from`; false when none.
-bool next_match(const pcre2_code* code, const uint32_t* subject, size_t len, size_t from, uint32_t options,
-                pcre2_match_data* md, size_t& begin, size_t& end) {
+bool next_match(const pcre2_code* code, bool jit, const uint32_t* subject, size_t len, size_t from,
+                uint32_t options, pcre2_match_data* md, size_t& begin, size_t& end) {
   auto s = reinterpret_cast<PCRE2_SPTR>(subject);
-  int rc = pcre2_match(code, s, len, from, options | PCRE2_NO_UTF_CHECK, md, nullptr);
+  // The JIT fast path skips pcre2_match's per-call checks (the subject is valid UTF-32).
+  int rc = jit && (options & PCRE2_ANCHORED) == 0 ? pcre2_jit_match(code, s, len, from, options, md, nullptr)
+                                                  : pcre2_match(code, s, len, from, options | PCRE2_NO_UTF_CHECK, md, nullptr);
   if (rc == PCRE2_ERROR_JIT_STACKLIMIT)  // deep backtracking: the interpreter keeps its frames on the heap
     rc = pcre2_match(code, s, len, from, options | PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, nullptr);
   if (rc == PCRE2_ERROR_NOMATCH) return false;
@@ -222,7 +226,7 @@ bool next_match(const pcre2_code* code, const uint32_t* subject, size_t len, siz
 }
 
 // Splits subject[p.begin, p.end) by one regex into matches and the runs between them.
-void split_piece(const pcre2_code* code, const uint32_t* subject, Piece p, pcre2_match_data* md,
+void split_piece(const pcre2_code* code, bool jit, const uint32_t* subject, Piece p, pcre2_match_data* md,
                  std::vector<Piece>& out) {
   const uint32_t* s = subject + p.begin;
   const size_t len = p.end - p.begin;
@@ -231,7 +235,7 @@ void split_piece(const pcre2_code* code, const uint32_t* subject, Piece p, pcre2
   uint32_t options = 0;
   while (from <= len) {
     size_t b = 0, e = 0;
-    if (!next_match(code, s, len, from, options, md, b, e)) {
+    if (!next_match(code, jit, s, len, from, options, md, b, e)) {
       if (options != 0) {  // no non-empty match right after an empty one: move on
         options = 0;
         ++from;
@@ -260,15 +264,20 @@ void PreTokenizer::split(const std::vector<uint32_t>& cps, std::vector<Piece>& o
   if (cps.empty()) return;
   // PCRE2 refuses surrogates in UTF mode. llama.cpp classes them as \p{C}; so
   // is U+E000 (private use), which stands in for them while matching.
-  std::vector<uint32_t> subject(cps);
-  for (uint32_t& c : subject)
-    if (c >= 0xD800 && c <= 0xDFFF) c = 0xE000;
+  auto is_surrogate = [](uint32_t c) { return c >= 0xD800 && c <= 0xDFFF; };
+  std::vector<uint32_t> substituted;
+  const uint32_t* subject = cps.data();
+  if (std::any_of(cps.begin(), cps.end(), is_surrogate)) {
+    substituted = cps;
+    std::replace_if(substituted.begin(), substituted.end(), is_surrogate, 0xE000u);
+    subject = substituted.data();
+  }
 
   std::vector<Piece> pieces{{0, uint32_t(cps.size())}}, next;
   MatchData md;
-  for (const pcre2_code* code : impl_->codes) {
+  for (size_t k = 0; k < impl_->codes.size(); ++k) {
     next.clear();
-    for (Piece p : pieces) split_piece(code, subject.data(), p, md.md, next);
+    for (Piece p : pieces) split_piece(impl_->codes[k], impl_->jit[k], subject, p, md.md, next);
     pieces.swap(next);
   }
   out.insert(out.end(), pieces.begin(), pieces.end());

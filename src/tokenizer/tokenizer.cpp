@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 
 #include "core/error.h"
 #include "tokenizer/unicode.h"
@@ -247,33 +248,8 @@ void Tokenizer::tokenize_spm(std::string_view text, std::vector<Token>& out) con
   }
 }
 
-void Tokenizer::tokenize_bpe(std::string_view text, std::vector<Token>& out) const {
-  std::vector<uint32_t> cps = decode_utf8(text);
-  std::vector<Piece> pieces;
-  pre_.split(cps, pieces);
-  for (Piece p : pieces) bpe_word(cps, p, out);
-}
-
-// Byte-level BPE on one pre-tokenized word: start from its bytes and
-// repeatedly apply the lowest-ranked merge among adjacent pairs (ties: the
-// leftmost), with the same queue and linked list as SPM.
-void Tokenizer::bpe_word(const std::vector<uint32_t>& cps, Piece piece, std::vector<Token>& out) const {
-  const Vocab& v = *vocab_;
-  std::string bytes;
-  for (uint32_t i = piece.begin; i < piece.end; ++i) append_utf8(bytes, cps[i]);
-  if (bytes.empty()) return;
-
-  if (v.ignore_merges()) {
-    // Llama 3: a word that is a token as a whole is taken as is.
-    std::string encoded;
-    for (unsigned char b : bytes) append_utf8(encoded, byte_to_cp(b));
-    Token id = v.find(encoded);
-    if (id != kNoToken) {
-      out.push_back(id);
-      return;
-    }
-  }
-
+// Buffers reused for every word of one tokenize call.
+struct Tokenizer::BpeScratch {
   struct Symbol {
     int32_t sym;  // interned text; -1: merged into its left neighbour
     int32_t prev, next;
@@ -281,17 +257,81 @@ void Tokenizer::bpe_word(const std::vector<uint32_t>& cps, Piece piece, std::vec
   struct Bigram {
     int32_t rank, left, right, left_sym, right_sym, result;
   };
+  std::string bytes, encoded;
+  std::vector<Symbol> sym;
+  std::vector<Bigram> heap;
+};
+
+void Tokenizer::tokenize_bpe(std::string_view text, std::vector<Token>& out) const {
+  std::vector<uint32_t> cps = decode_utf8(text);
+  std::vector<Piece> pieces;
+  pre_.split(cps, pieces);
+  BpeScratch scratch;
+
+  // Words repeat (indentation, keywords, punctuation), and a word's tokens
+  // depend on nothing else, so each distinct word is merged once per call:
+  // the table maps a word (its code points) to where its tokens first went.
+  struct Seen {
+    uint32_t begin = 0, end = 0;       // the word, in cps
+    uint32_t out_begin = 0, out_n = 0;  // its tokens, in out
+    bool used = false;
+  };
+  std::vector<Seen> seen(std::bit_ceil(pieces.size() * 2 + 2));
+  const size_t mask = seen.size() - 1;
+  auto same = [&](const Seen& e, Piece p) {
+    return e.end - e.begin == p.end - p.begin &&
+           std::equal(cps.begin() + e.begin, cps.begin() + e.end, cps.begin() + p.begin);
+  };
+  for (Piece p : pieces) {
+    uint64_t h = 1469598103934665603ull;
+    for (uint32_t i = p.begin; i < p.end; ++i) h = (h ^ cps[i]) * 1099511628211ull;
+    size_t slot = hash_u64(h) & mask;
+    while (seen[slot].used && !same(seen[slot], p)) slot = (slot + 1) & mask;
+    Seen& e = seen[slot];
+    if (e.used) {
+      for (uint32_t k = 0; k < e.out_n; ++k) out.push_back(out[e.out_begin + k]);
+      continue;
+    }
+    const size_t before = out.size();
+    bpe_word(cps, p, scratch, out);
+    e = {p.begin, p.end, uint32_t(before), uint32_t(out.size() - before), true};
+  }
+}
+
+// Byte-level BPE on one pre-tokenized word: start from its bytes and
+// repeatedly apply the lowest-ranked merge among adjacent pairs (ties: the
+// leftmost), with the same queue and linked list as SPM.
+void Tokenizer::bpe_word(const std::vector<uint32_t>& cps, Piece piece, BpeScratch& sc,
+                         std::vector<Token>& out) const {
+  using Bigram = BpeScratch::Bigram;
+  const Vocab& v = *vocab_;
+  std::string& bytes = sc.bytes;
+  bytes.clear();
+  for (uint32_t i = piece.begin; i < piece.end; ++i) append_utf8(bytes, cps[i]);
+  if (bytes.empty()) return;
+
+  if (v.ignore_merges()) {
+    // Llama 3: a word that is a token as a whole is taken as is.
+    sc.encoded.clear();
+    for (unsigned char b : bytes) append_utf8(sc.encoded, byte_to_cp(b));
+    Token id = v.find(sc.encoded);
+    if (id != kNoToken) {
+      out.push_back(id);
+      return;
+    }
+  }
+
   auto lower_priority = [](const Bigram& a, const Bigram& b) {
     return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
   };
-
   const int32_t n = int32_t(bytes.size());
-  std::vector<Symbol> sym(n);
+  auto& sym = sc.sym;
+  sym.resize(size_t(n));
   for (int32_t i = 0; i < n; ++i)
     sym[i] = {v.byte_symbol(static_cast<uint8_t>(bytes[i])), i - 1, i + 1 == n ? -1 : i + 1};
 
-  std::vector<Bigram> heap;
-  heap.reserve(n);
+  auto& heap = sc.heap;
+  heap.clear();
   auto try_add = [&](int32_t l, int32_t r) {
     if (l < 0 || r < 0) return;
     Merge m = v.merge(sym[l].sym, sym[r].sym);
@@ -305,8 +345,8 @@ void Tokenizer::bpe_word(const std::vector<uint32_t>& cps, Piece piece, std::vec
     std::pop_heap(heap.begin(), heap.end(), lower_priority);
     Bigram b = heap.back();
     heap.pop_back();
-    Symbol& l = sym[b.left];
-    Symbol& r = sym[b.right];
+    auto& l = sym[b.left];
+    auto& r = sym[b.right];
     // Symbols only grow, so unchanged texts mean the pair is still adjacent.
     if (l.sym != b.left_sym || r.sym != b.right_sym) continue;
     l.sym = b.result;

@@ -62,7 +62,8 @@ class Tokenizer {
   void tokenize_spm(std::string_view text, std::vector<Token>& out) const;
   void tokenize_bpe(std::string_view text, std::vector<Token>& out) const;
   void tokenize_wpm(std::string_view text, std::vector<Token>& out) const;
-  void bpe_word(const std::vector<uint32_t>& cps, Piece piece, std::vector<Token>& out) const;
+  struct BpeScratch;
+  void bpe_word(const std::vector<uint32_t>& cps, Piece piece, BpeScratch& scratch, std::vector<Token>& out) const;
 
   std::shared_ptr<const Vocab> vocab_;
   PreTokenizer pre_;
