@@ -176,6 +176,11 @@ std::vector<Token> Tokenizer::tokenize(std::string_view text, bool add_special, 
 // adjacent pair whose joined text is the token with the highest score (ties:
 // the leftmost). A priority queue and a linked list of symbols keep this
 // O(n log n); a popped pair is skipped when either side has changed since.
+//
+// When no token can span "x\u2581" (Vocab::spm_words_independent, true for
+// Llama 2, phi-3, baichuan...), no pair ever crosses the start of a word, so
+// each word is merged on its own with a small queue: the same merges in the
+// same order within every word, hence the same tokens, and much faster.
 void Tokenizer::tokenize_spm(std::string_view text, std::vector<Token>& out) const {
   const Vocab& v = *vocab_;
   struct Symbol {
@@ -195,14 +200,12 @@ void Tokenizer::tokenize_spm(std::string_view text, std::vector<Token>& out) con
   sym.reserve(text.size());
   for (size_t off = 0; off < text.size();) {
     size_t n = std::min(utf8_seq_len(static_cast<uint8_t>(text[off])), text.size() - off);
-    int32_t i = int32_t(sym.size());
-    sym.push_back({uint32_t(off), uint32_t(n), i - 1, off + n == text.size() ? -1 : i + 1});
+    sym.push_back({uint32_t(off), uint32_t(n), -1, -1});
     off += n;
   }
-  if (sym.empty()) return;
+  auto is_marker = [&](size_t i) { return text.substr(sym[i].offset, sym[i].n) == kSpaceMarker; };
 
   std::vector<Bigram> heap;
-  heap.reserve(sym.size());
   auto try_add = [&](int32_t l, int32_t r) {
     if (l < 0 || r < 0) return;
     std::string_view joined = text.substr(sym[l].offset, sym[l].n + sym[r].n);
@@ -211,41 +214,59 @@ void Tokenizer::tokenize_spm(std::string_view text, std::vector<Token>& out) con
     heap.push_back({v.score(id), l, r, uint32_t(joined.size())});
     std::push_heap(heap.begin(), heap.end(), lower_priority);
   };
-  for (int32_t i = 1; i < int32_t(sym.size()); ++i) try_add(i - 1, i);
 
-  while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), lower_priority);
-    Bigram b = heap.back();
-    heap.pop_back();
-    Symbol& l = sym[b.left];
-    Symbol& r = sym[b.right];
-    if (l.n == 0 || r.n == 0 || l.n + r.n != b.size) continue;  // stale
-    l.n += r.n;
-    r.n = 0;
-    l.next = r.next;
-    if (r.next >= 0) sym[r.next].prev = b.left;
-    try_add(l.prev, b.left);
-    try_add(b.left, l.next);
-  }
+  // Merges symbols [a, b) and appends their tokens.
+  auto merge_and_emit = [&](int32_t a, int32_t b) {
+    for (int32_t i = a; i < b; ++i) sym[i].prev = i - 1, sym[i].next = i + 1;
+    sym[a].prev = -1;
+    sym[b - 1].next = -1;
+    heap.clear();
+    for (int32_t i = a + 1; i < b; ++i) try_add(i - 1, i);
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), lower_priority);
+      Bigram bg = heap.back();
+      heap.pop_back();
+      Symbol& l = sym[bg.left];
+      Symbol& r = sym[bg.right];
+      if (l.n == 0 || r.n == 0 || l.n + r.n != bg.size) continue;  // stale
+      l.n += r.n;
+      r.n = 0;
+      l.next = r.next;
+      if (r.next >= 0) sym[r.next].prev = bg.left;
+      try_add(l.prev, bg.left);
+      try_add(bg.left, l.next);
+    }
+    // Every merged symbol is a token; a single character that is not one
+    // falls back to its bytes. (llama.cpp's resegment would first look the
+    // text up among the merges it made, but an unmerged character can never
+    // equal the text of a merge of two or more characters.)
+    for (int32_t i = a; i != -1; i = sym[i].next) {
+      std::string_view s = text.substr(sym[i].offset, sym[i].n);
+      Token id = v.find(s);
+      if (id != kNoToken) {
+        out.push_back(id);
+        continue;
+      }
+      for (char c : s) {
+        Token bt = v.byte_token(static_cast<uint8_t>(c));
+        if (bt == kNoToken) bt = v.unk();
+        if (bt == kNoToken) fail("the vocabulary has no token for byte 0x{:02X} and no unknown token", uint8_t(c));
+        out.push_back(bt);
+      }
+    }
+  };
 
-  // Every merged symbol is a token; a single character that is not one falls
-  // back to its bytes. (llama.cpp's resegment would first look the text up
-  // among the merges it made, but an unmerged character can never equal the
-  // text of a merge of two or more characters.)
-  for (int32_t i = 0; i != -1; i = sym[i].next) {
-    std::string_view s = text.substr(sym[i].offset, sym[i].n);
-    Token id = v.find(s);
-    if (id != kNoToken) {
-      out.push_back(id);
-      continue;
-    }
-    for (char c : s) {
-      Token bt = v.byte_token(static_cast<uint8_t>(c));
-      if (bt == kNoToken) bt = v.unk();
-      if (bt == kNoToken) fail("the vocabulary has no token for byte 0x{:02X} and no unknown token", uint8_t(c));
-      out.push_back(bt);
+  const int32_t n = int32_t(sym.size());
+  int32_t start = 0;
+  if (v.spm_words_independent()) {
+    for (int32_t i = 1; i < n; ++i) {
+      if (is_marker(size_t(i)) && !is_marker(size_t(i - 1))) {
+        merge_and_emit(start, i);
+        start = i;
+      }
     }
   }
+  if (start < n) merge_and_emit(start, n);
 }
 
 // Buffers reused for every word of one tokenize call.

@@ -107,6 +107,11 @@ Vocab::Vocab(VocabData d, const std::string& source) {
   build_pieces();
   if (type_ == VocabType::kBpe) build_bpe(d, source);
   build_byte_tokens();
+  if (type_ == VocabType::kSpm) {
+    spm_words_independent_ = std::none_of(tokens_.begin(), tokens_.end(), [](const TokenData& t) {
+      return t.text.find(kSpaceMarker, 1) != std::string::npos && !replace_all(t.text, kSpaceMarker, "").empty();
+    });
+  }
 }
 
 void Vocab::set_type_and_defaults(const VocabData& d, const std::string& source) {

@@ -131,6 +131,9 @@ class Vocab {
   size_t n_merges() const { return merges_.size(); }
   // SPM/WPM: the token for a raw byte ("<0xXX>", else the byte itself), or kNoToken.
   Token byte_token(uint8_t byte) const { return byte_tokens_[byte]; }
+  // SPM: true when U+2581 occurs in tokens only at the start or in runs of
+  // U+2581 alone, so that no token spans "x\u2581" and words merge independently.
+  bool spm_words_independent() const { return spm_words_independent_; }
 
  private:
   struct TokenData {
@@ -161,7 +164,7 @@ class Vocab {
   Token fim_pre_ = kNoToken, fim_suf_ = kNoToken, fim_mid_ = kNoToken, fim_pad_ = kNoToken, fim_rep_ = kNoToken,
         fim_sep_ = kNoToken;
   bool add_bos_ = false, add_eos_ = false, add_space_prefix_ = false, clean_spaces_ = false,
-       ignore_merges_ = false;
+       ignore_merges_ = false, spm_words_independent_ = false;
 
   std::vector<bool> eog_;
   std::vector<Token> special_tokens_;

@@ -43,6 +43,19 @@ TEST(Spm, EqualScoresMergeLeftmostFirst) {
   EXPECT_EQ(tok.tokenize("aaa", false), (Ids{12, 4}));  // "aa" + "a", not "a" + "aa"
 }
 
+TEST(Spm, TokensSpanningWordStartsAreHonoured) {
+  EXPECT_TRUE(Vocab(spm_data()).spm_words_independent());
+  VocabData d = spm_data();
+  d.tokens.push_back("a" + kSp);  // id 13: a merge may now cross the start of a word
+  d.scores.push_back(0);
+  d.token_types.push_back(1);
+  Vocab v(d);
+  EXPECT_FALSE(v.spm_words_independent());
+  // "\u2581a\u2581a": "a\u2581" (score 0) beats both "\u2581a" (-0.5).
+  EXPECT_EQ(Tokenizer(std::move(v)).tokenize("a a", false), (Ids{3, 13, 4}));
+  EXPECT_EQ(Tokenizer(Vocab(spm_data())).tokenize("a a", false), (Ids{7, 7}));
+}
+
 TEST(Spm, ByteFallbackThenUnknown) {
   Tokenizer tok{Vocab(spm_data())};
   EXPECT_EQ(tok.tokenize("c", false), (Ids{3, 9}));  // no "c": its byte token <0x63>
