@@ -277,7 +277,12 @@ void PreTokenizer::split(const std::vector<uint32_t>& cps, std::vector<Piece>& o
   MatchData md;
   for (size_t k = 0; k < impl_->codes.size(); ++k) {
     next.clear();
-    for (Piece p : pieces) split_piece(impl_->codes[k], impl_->jit[k], subject, p, md.md, next);
+    for (Piece p : pieces) {
+      if (p.end - p.begin == 1)  // one character stays one piece, matched or not
+        next.push_back(p);
+      else
+        split_piece(impl_->codes[k], impl_->jit[k], subject, p, md.md, next);
+    }
     pieces.swap(next);
   }
   out.insert(out.end(), pieces.begin(), pieces.end());
