@@ -64,6 +64,13 @@ class TextIndex {
       if (slot.tag == tag && text(slot.id) == s) return slot.id;
     }
   }
+  // Room for n strings of about `bytes` bytes in all, without rehashing.
+  void reserve(size_t n, size_t bytes) {
+    offsets_.reserve(n);
+    hashes_.reserve(n);
+    blob_.reserve(bytes);
+    while (n * 2 > slots_.size()) grow();
+  }
   std::string_view text(int32_t id) const {
     size_t b = offsets_[id];
     size_t e = size_t(id) + 1 < offsets_.size() ? offsets_[id + 1] : blob_.size();

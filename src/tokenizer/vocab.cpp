@@ -160,6 +160,10 @@ void Vocab::load_tokens(VocabData& d, const std::string& source) {
     fail("{}: {} token types for {} tokens (tokenizer.ggml.token_type)", source, d.token_types.size(), n);
 
   tokens_.resize(n);
+  size_t bytes = 0;
+  for (const std::string& t : d.tokens) bytes += t.size();
+  // Tokens, and for BPE the merge parts and results that are not tokens.
+  symbols_.reserve(n + 256 + d.merges.size(), bytes * 2);
   for (size_t i = 0; i < n; ++i) {
     TokenData& t = tokens_[i];
     t.text = std::move(d.tokens[i]);
@@ -204,13 +208,6 @@ void Vocab::set_special_ids(const VocabData& d, const std::string& source) {
 void Vocab::detect_special_by_text() {
   // Models that do not say which token ends a turn or marks FIM get them by
   // text, and such tokens become control tokens (llama.cpp's workaround).
-  // With several candidates (phi-3 has "<|endoftext|>" and "<|end|>") the
-  // first in llama.cpp's std::unordered_map iteration order wins. Building
-  // the same map the same way (operator[] in id order) reproduces that order
-  // with libstdc++, which the reference build of llama.cpp used.
-  std::unordered_map<std::string, Token> token_to_id;
-  for (size_t i = 0; i < tokens_.size(); ++i) token_to_id[tokens_[i].text] = Token(i);
-
   struct Rule {
     Token* id;
     std::initializer_list<std::string_view> texts;
@@ -226,9 +223,36 @@ void Vocab::detect_special_by_text() {
       {&fim_rep_, {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>"}},
       {&fim_sep_, {"<|file_sep|>"}},
   };
-  for (const auto& [text, id] : token_to_id) {
+  // With several candidates for one rule (phi-3 has "<|endoftext|>" and
+  // "<|end|>") the first in llama.cpp's std::unordered_map iteration order
+  // wins. Building the same map the same way (operator[] in id order)
+  // reproduces that order with libstdc++, which the reference build of
+  // llama.cpp used; the map is built only when that order matters.
+  std::vector<Token> order;  // candidate ids in the order llama.cpp visits them
+  bool ambiguous = false;
+  for (const Rule& r : rules) {
+    if (*r.id != kNoToken) continue;
+    size_t found = 0;
+    for (std::string_view t : r.texts) {
+      Token id = find(t);
+      if (id == kNoToken) continue;
+      order.push_back(id);
+      ++found;
+    }
+    ambiguous = ambiguous || found > 1;
+  }
+  if (order.empty()) return;
+  if (ambiguous) {
+    std::unordered_map<std::string, Token> token_to_id;
+    for (size_t i = 0; i < tokens_.size(); ++i) token_to_id[tokens_[i].text] = Token(i);
+    std::vector<Token> visited;
+    for (const auto& [text, id] : token_to_id)
+      if (std::find(order.begin(), order.end(), id) != order.end()) visited.push_back(id);
+    order = std::move(visited);
+  }
+  for (Token id : order) {
     for (const Rule& r : rules) {
-      if (*r.id != kNoToken || std::find(r.texts.begin(), r.texts.end(), text) == r.texts.end()) continue;
+      if (*r.id != kNoToken || std::find(r.texts.begin(), r.texts.end(), tokens_[id].text) == r.texts.end()) continue;
       *r.id = id;
       if (!(tokens_[id].attr & kAttrControl)) tokens_[id].attr = kAttrControl;
     }
@@ -239,12 +263,12 @@ void Vocab::build_eog() {
   eog_.assign(tokens_.size(), false);
   for (Token id : {fim_pad_, fim_rep_, fim_sep_, eos_, eot_, eom_})
     if (id != kNoToken) eog_[id] = true;
-  static constexpr std::string_view kEogTexts[] = {"<|eot_id|>",    "<|im_end|>", "<|end|>", "<end_of_turn>",
-                                                   "<|endoftext|>", "<|eom_id|>", "<EOT>"};
-  for (size_t i = 0; i < tokens_.size(); ++i) {
-    if (std::find(std::begin(kEogTexts), std::end(kEogTexts), tokens_[i].text) == std::end(kEogTexts)) continue;
-    eog_[i] = true;
-    if (!(tokens_[i].attr & kAttrControl)) tokens_[i].attr = kAttrControl;
+  for (std::string_view text : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
+                                 "<EOT>"}) {
+    Token id = find(text);
+    if (id == kNoToken) continue;
+    eog_[id] = true;
+    if (!(tokens_[id].attr & kAttrControl)) tokens_[id].attr = kAttrControl;
   }
 }
 
