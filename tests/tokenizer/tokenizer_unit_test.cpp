@@ -3,6 +3,7 @@
 // errors, thread safety and the Unicode helpers.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <set>
 #include <thread>
 
@@ -314,6 +315,47 @@ TEST(Unicode, Tables) {
   EXPECT_EQ(cp_nfd_first(0xE9), uint32_t('e'));  // é
   EXPECT_EQ(cp_nfd_first(0x1EED), uint32_t('u'));  // ử
   EXPECT_EQ(cp_nfd_first('x'), uint32_t('x'));
+}
+
+}  // namespace
+}  // namespace lcte::tokenizer
+
+namespace lcte::tokenizer {
+namespace {
+
+// Random bytes, random fragments of special tokens and random ids: no crash,
+// no hang, and every id in range. (Not a conformance check: see the vectors.)
+TEST(Robustness, RandomInputsNeverBreakTheTokenizers) {
+  std::vector<std::string> files;
+  for (const char* name : {"llama-spm", "gpt-2", "deepseek-llm", "bert-bge", "mpt"}) {
+    std::string rel = std::string("tokenizer/ggml-vocab-") + name + ".gguf";
+    if (testing::data_exists(rel)) files.push_back(testing::data_path(rel));
+  }
+  if (files.empty()) GTEST_SKIP() << "no vocabulary files";
+  std::mt19937 rng(1234);
+  const std::vector<std::string> bits = {"<s>", "</s>", "<|endoftext|>", "  ", "\n", "\xE2\x96\x81", "'s", "123",
+                                         "\xF0\x9F", "\x80", "\xED\xA0\x80", "[CLS]", "<unk>", "\t\t", "x"};
+  for (const std::string& path : files) {
+    Tokenizer tok = load_tokenizer(path);
+    for (int round = 0; round < 150; ++round) {
+      std::string s;
+      int parts = int(rng() % 12);
+      for (int k = 0; k < parts; ++k) {
+        if (rng() % 2)
+          s += bits[rng() % bits.size()];
+        else
+          for (int b = int(rng() % 6); b > 0; --b) s += char(rng() % 256);
+      }
+      for (bool special : {false, true}) {
+        Ids ids = tok.tokenize(s, special, special);
+        for (Token id : ids) ASSERT_TRUE(id >= 0 && size_t(id) < tok.n_tokens()) << path;
+        tok.detokenize(ids, special, special);
+      }
+      Ids random_ids;
+      for (int k = int(rng() % 20); k > 0; --k) random_ids.push_back(Token(rng() % tok.n_tokens()));
+      tok.detokenize(random_ids, round % 2, round % 3);
+    }
+  }
 }
 
 }  // namespace
