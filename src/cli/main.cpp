@@ -16,8 +16,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.parse_complete_callback([&] { lcte::init_logging(log_level); });
 
+  lcte::cli::add_demo_command(app);
   lcte::cli::add_inspect_command(app);
   lcte::cli::add_tokenize_command(app);
+  lcte::cli::add_report_command(app);
+  lcte::cli::add_runs_command(app);
 
   // Subcommands run from their callbacks inside parse(). They report bad input
   // by throwing lcte::Error, and a specific exit status with CLI::RuntimeError.
