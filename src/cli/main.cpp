@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   lcte::cli::add_inspect_command(app);
   lcte::cli::add_tokenize_command(app);
   lcte::cli::add_report_command(app);
+  lcte::cli::add_bench_command(app);
   lcte::cli::add_runs_command(app);
   lcte::cli::add_sandbox_command(app);
 
