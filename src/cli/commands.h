@@ -8,5 +8,6 @@
 namespace lcte::cli {
 
 void add_inspect_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace lcte::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] { lcte::init_logging(log_level); });
 
   lcte::cli::add_inspect_command(app);
+  lcte::cli::add_eval_command(app);
 
   // Subcommands run from their callbacks inside parse(). They report bad input
   // by throwing lcte::Error, and a specific exit status with CLI::RuntimeError.

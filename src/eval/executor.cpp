@@ -1,6 +1,11 @@
 #include "eval/executor.h"
 
+#include <cctype>
+#include <cstdio>
+#include <memory>
+
 #include "core/error.h"
+#include "core/log.h"
 
 namespace lcte::eval {
 
@@ -23,6 +28,23 @@ sandbox::Status parse_status(std::string_view name) {
                       sandbox::Status::Killed})
     if (status_string(status) == name) return status;
   fail("unknown sample status \"{}\"", name);
+}
+
+std::string resolve_python(const std::string& name) {
+  for (char c : name)  // it goes through the shell: plain names and paths only
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '.' || c == '_' || c == '-')) return name;
+  std::string command = name + " -I -S -c 'import sys; print(sys.executable)' 2>/dev/null";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), &::pclose);
+  if (!pipe) return name;
+  char buffer[4096];
+  std::string out;
+  while (std::fgets(buffer, sizeof(buffer), pipe.get()) != nullptr) out += buffer;
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  if (out.empty() || out[0] != '/') {
+    spdlog::debug("could not resolve {}; using it as it is", name);
+    return name;
+  }
+  return out;
 }
 
 #ifndef LCTE_HAVE_SANDBOX

@@ -44,10 +44,17 @@ bool looks_like_prose(std::string_view line) {
     return end + 1 < line.size() && (line[end] == '.' || line[end] == ')') && line[end + 1] == ' ';
   if (word.find('\'') != std::string_view::npos) return true;  // "Here's", "It's"
   if (is_python_keyword(word)) return false;
-  if (end + 1 == line.size() && line[end] == ':') return true;  // "Explanation:"
+  // Only compound statements end in ':', and they start with a keyword
+  // ("match" and "case" are soft keywords): "Explanation:", "Here it is:".
+  if (trim(line).ends_with(":") && word != "match" && word != "case") return true;
   size_t next = end;
   while (next < line.size() && line[next] == ' ') next++;
-  return next > end && next < line.size() && std::isalpha(static_cast<unsigned char>(line[next]));
+  if (next > end && next < line.size() && std::isalpha(static_cast<unsigned char>(line[next]))) return true;
+  // "Sure, this works." : several words and nothing an expression would have.
+  bool has_code_marks = line.find_first_of("=([{") != std::string_view::npos;
+  size_t words = 1;
+  for (size_t i = 1; i < line.size(); i++) words += line[i] == ' ' && line[i - 1] != ' ' ? 1 : 0;
+  return !has_code_marks && words >= 3;
 }
 
 bool is_example_statement(std::string_view line) {
@@ -88,7 +95,7 @@ std::string sanitize_code(const std::string& text) {
   auto lines = split_lines(text);
   auto continued = continuation_lines(text);
   std::string out;
-  bool keep = false;
+  bool keep = true;  // indented lines before any top-level one: a bare function body
   for (size_t i = 0; i < lines.size(); i++) {
     std::string_view line = lines[i];
     bool top_level = !line.empty() && !std::isspace(static_cast<unsigned char>(line[0])) &&

@@ -21,7 +21,7 @@ std::string read_maybe_gzip(const std::string& path, size_t max_bytes = kMaxSuit
 // Splits on '\n'; a final line without newline is kept; a trailing '\r' is removed.
 std::vector<std::string_view> split_lines(std::string_view text);
 
-// "\r\n" -> "\n" (MBPP's reference code uses CRLF).
+// "\r\n" and a lone "\r" -> "\n", as Python reads them (MBPP's reference code uses CRLF).
 std::string normalize_newlines(std::string_view text);
 
 // Writes `contents` to `path` through a temporary file and rename, so readers

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
 #include <filesystem>
 #include <random>
 
@@ -121,7 +122,7 @@ struct Selection {
   std::vector<std::string> dropped;
 };
 
-Selection select(const EvalConfig& c, const SessionOptions& options, Executor& executor) {
+Selection select(const EvalConfig& c, const SessionOptions& options, const std::function<Executor&()>& executor) {
   Selection out;
   out.suite = load_suite(c.suite, options.where);
   if (is_fix_suite_name(c.suite) && c.few_shot > 0) fail("--few-shot: not available for {}", c.suite);
@@ -139,7 +140,7 @@ Selection select(const EvalConfig& c, const SessionOptions& options, Executor& e
   fix.workers = options.workers;
   fix.limits = limits_for(c);
   spdlog::info("injecting bugs into {} tasks of {}", chosen.size(), out.suite.name);
-  FixSuite made = make_fix_suite(out.suite, chosen, executor, fix);
+  FixSuite made = make_fix_suite(out.suite, chosen, executor(), fix);
   for (const auto& why : made.dropped) spdlog::warn("{}: left out: {}", made.suite.name, why);
   if (made.suite.tasks.empty()) fail("{}: no task got a bug that its tests catch", made.suite.name);
   out.suite = std::move(made.suite);
@@ -208,20 +209,43 @@ class RunLock {
   int fd_ = -1;
 };
 
-SessionResult execute(const EvalConfig& c, RunStore& store, const std::string& run_id, bool resumed,
+// Everything decided before any sample runs: checking it all first means a
+// malformed suite or samples file fails before a run directory is made.
+struct Prepared {
+  Selection selection;
+  std::unique_ptr<Backend> backend;
+  std::vector<PlanItem> plan;
+  std::unique_ptr<Executor> owned_executor;
+  Executor* executor = nullptr;
+};
+
+Prepared prepare(const EvalConfig& c, const SessionOptions& options) {
+  Prepared p;
+  // The sandbox is only needed up front for the -fix suites (bugs are
+  // confirmed by running them); otherwise it is made once the inputs are good.
+  auto executor = [&]() -> Executor& {
+    if (p.executor == nullptr) {
+      p.executor = options.executor;
+      if (p.executor == nullptr) {
+        sandbox::Options sandbox_options;
+        sandbox_options.python = resolve_python(options.python);
+        p.owned_executor = make_sandbox_executor(sandbox_options);
+        p.executor = p.owned_executor.get();
+      }
+    }
+    return *p.executor;
+  };
+  p.selection = select(c, options, executor);
+  p.backend = make_backend(c, p.selection.suite);
+  p.plan = make_plan(c, p.selection, *p.backend);
+  executor();
+  return p;
+}
+
+SessionResult execute(const EvalConfig& c, Prepared& p, RunStore& store, const std::string& run_id, bool resumed,
                       const SessionOptions& options) {
   RunLock lock(store.dir());
-  std::unique_ptr<Executor> owned;
-  Executor* executor = options.executor;
-  if (executor == nullptr) {
-    owned = make_sandbox_executor();
-    executor = owned.get();
-  }
-  store.set_meta("sandbox", executor->describe());
-  Selection selection = select(c, options, *executor);
-  auto backend = make_backend(c, selection.suite);
-  std::vector<PlanItem> plan = make_plan(c, selection, *backend);
-
+  store.set_meta("sandbox", p.executor->describe());
   RunnerOptions runner;
   runner.workers = options.workers;
   runner.limits = limits_for(c);
@@ -229,24 +253,25 @@ SessionResult execute(const EvalConfig& c, RunStore& store, const std::string& r
   runner.prompt = {parse_style(c.style), c.few_shot};
   std::set<SampleKey> finished = store.finished();
   store.set_meta("status", "running");
-  RunnerStats stats = run_plan(selection.suite, plan, finished, *backend, *executor, store, runner, options.progress);
+  RunnerStats stats =
+      run_plan(p.selection.suite, p.plan, finished, *p.backend, *p.executor, store, runner, options.progress);
 
   SummaryInput input;
-  input.suite = &selection.suite;
-  input.plan = plan;
-  input.rows = order_rows(selection.suite, store.rows());
-  input.ks = choose_ks(c, plan);
+  input.suite = &p.selection.suite;
+  input.plan = p.plan;
+  input.rows = order_rows(p.selection.suite, store.rows());
+  input.ks = choose_ks(c, p.plan);
   input.config = store.config();
-  input.config["model"] = backend->model();
+  input.config["model"] = p.backend->model();
   input.run_id = run_id;
   input.session = stats;
   json summary = summarize(input);
-  if (!selection.dropped.empty()) summary["dropped_tasks"] = selection.dropped;
+  if (!p.selection.dropped.empty()) summary["dropped_tasks"] = p.selection.dropped;
   write_file_atomic((fs::path(store.dir()) / "samples.csv").string(),
-                    samples_csv(selection.suite.name, backend->model(), c.temperature, input.rows));
+                    samples_csv(p.selection.suite.name, p.backend->model(), c.temperature, input.rows));
   write_file_atomic((fs::path(store.dir()) / "summary.json").string(), summary.dump(2) + "\n");
   store.set_meta("status", summary.value("complete", false) ? "complete" : "incomplete");
-  return {run_id, store.dir(), resumed, summary, selection.dropped};
+  return {run_id, store.dir(), resumed, summary, p.selection.dropped};
 }
 
 json stored_form(EvalConfig c) {
@@ -267,8 +292,9 @@ SessionResult run_eval(const EvalConfig& config, const SessionOptions& options) 
   if (run_id.find('/') != std::string::npos || run_id == "." || run_id == "..")
     fail("--run-id: \"{}\" must be a plain name", run_id);
   std::string dir = (fs::path(options.out_dir) / run_id).string();
+  Prepared prepared = prepare(c, options);
   RunStore store = RunStore::create(dir, stored_form(c));
-  return execute(c, store, run_id, false, options);
+  return execute(c, prepared, store, run_id, false, options);
 }
 
 SessionResult resume_eval(const std::string& run, const json& given, const SessionOptions& options) {
@@ -304,7 +330,8 @@ SessionResult resume_eval(const std::string& run, const json& given, const Sessi
   }
   std::string run_id = fs::path(dir).lexically_normal().filename().string();
   if (run_id.empty()) run_id = fs::path(dir).lexically_normal().parent_path().filename().string();
-  return execute(c, store, run_id, true, options);
+  Prepared prepared = prepare(c, options);
+  return execute(c, prepared, store, run_id, true, options);
 }
 
 }  // namespace lcte::eval

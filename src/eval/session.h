@@ -45,7 +45,8 @@ struct SessionOptions {
   std::string run_id;  // empty: generated
   int workers = 0;     // 0: one per hardware thread
   DatasetLocations where = default_dataset_locations();
-  Executor* executor = nullptr;  // null: the sandbox
+  Executor* executor = nullptr;  // null: the sandbox, running `python`
+  std::string python = "python3";
   ProgressFn progress;
 };
 
