@@ -7,6 +7,7 @@
 
 namespace lcte::cli {
 
+void add_demo_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 

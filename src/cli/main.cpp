@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.parse_complete_callback([&] { lcte::init_logging(log_level); });
 
+  lcte::cli::add_demo_command(app);
   lcte::cli::add_inspect_command(app);
   lcte::cli::add_eval_command(app);
 

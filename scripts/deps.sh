@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs lcte's build and run dependencies from Debian's registry when any is
+# missing. Sourced by scripts/run.sh and scripts/test.sh.
+set -euo pipefail
+
+LCTE_APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libsqlite3-dev libpcre2-dev
+  libcpp-httplib-dev libcurl4-openssl-dev libseccomp-dev libopenblas-dev libtomlplusplus-dev
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev python3
+)
+
+lcte_install_deps() {
+  local missing=()
+  for p in "${LCTE_APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "lcte: installing ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+}
+
+lcte_build() {
+  local build_dir="$1"
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build_dir" -j"$(nproc)"
+}
