@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/test_data.h"
+#include "core/error.h"
 #include "eval/io.h"
 #include "eval/run_store.h"
 #include "eval/runner.h"
@@ -132,11 +133,9 @@ TEST(EvalE2E, KilledRunResumesToTheUninterruptedResult) {
   EXPECT_EQ(summary["samples"], total);
   EXPECT_EQ(summary["timings"]["session_samples"], total - after_kill);  // nothing redone
 
-  auto clean = run_lcte(args.size() ? [&] {
-    auto a = args;
-    a.insert(a.end(), {"--run-id", "clean", "--json"});
-    return a;
-  }() : args, dir);
+  auto clean_args = args;
+  clean_args.insert(clean_args.end(), {"--run-id", "clean", "--json"});
+  auto clean = run_lcte(clean_args, dir);
   ASSERT_EQ(clean.exit_code, 0) << clean.err;
   auto a = rows_of(killed), b = rows_of(dir + "/clean");
   EXPECT_EQ(a.size(), total);
