@@ -5,6 +5,8 @@
 # and lists any task whose reference did not pass, with its status and error.
 #
 # Usage: bench/eval/canonical_full.sh [BUILD_DIR] [WORKERS]
+# Env: TIMEOUT (seconds per sample, default 30: Mbpp/123's reference needs
+# 5.5 s of CPU, which is over 10 s of wall time on a loaded 2-core machine).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -19,7 +21,7 @@ status=0
 for suite in humaneval mbpp mbpp-sanitized; do
   echo "== $suite"
   LCTE_DATA_DIR="$data" "$lcte" --log-level warn eval --suite "$suite" --backend canonical --split all \
-    --workers "$workers" --out "$out" --run-id "$suite"
+    --workers "$workers" --timeout "${TIMEOUT:-30}" --out "$out" --run-id "$suite"
   python3 - "$out/$suite/summary.json" <<'PY' || status=1
 import json, sys
 s = json.load(open(sys.argv[1]))

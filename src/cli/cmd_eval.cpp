@@ -70,7 +70,7 @@ class ProgressPrinter {
 
  private:
   bool tty_;
-  std::chrono::steady_clock::time_point last_print_{};
+  std::chrono::steady_clock::time_point last_print_ = std::chrono::steady_clock::now();
 };
 
 void run(CLI::App& command, EvalArgs& args) {

@@ -42,6 +42,80 @@ bool is_simple_argument(const Token& token, const std::string& code) {
   return token.kind == TokenKind::Name && !is_python_keyword(token.text(code));
 }
 
+// Index of the ")" closing the "(" at tokens[open], or 0 when unbalanced.
+size_t closing_paren(const std::string& code, const std::vector<const Token*>& tokens, size_t open) {
+  int depth = 0;
+  for (size_t j = open; j < tokens.size(); j++) {
+    std::string_view text = tokens[j]->text(code);
+    if (text == "(" || text == "[" || text == "{") depth++;
+    if (text == ")" || text == "]" || text == "}") depth--;
+    if (depth == 0) return j;
+  }
+  return 0;
+}
+
+// An `in` that tests membership rather than naming a for loop's iterable:
+// walking back at the same bracket depth meets `for` only in the latter.
+bool is_membership_in(const std::string& code, const std::vector<const Token*>& tokens, size_t at) {
+  int depth = tokens[at]->depth;
+  for (size_t j = at; j-- > 0;) {
+    const Token& t = *tokens[j];
+    if (t.depth < depth) return true;
+    if (t.depth > depth) continue;
+    std::string_view text = t.text(code);
+    if (text == "for") return false;
+    if (text == "if" || text == "elif" || text == "while" || text == "return" || text == "and" || text == "or" ||
+        text == "=" || text == ":" || text == "assert" || text == "lambda" || text == "yield" || text == "(" ||
+        text == "[" || text == "{")
+      return true;
+  }
+  return true;
+}
+
+void add_site(const std::string& code, std::vector<Mutation>& sites, size_t offset, size_t length,
+              std::string replacement, const char* kind) {
+  std::string original = code.substr(offset, length);
+  sites.push_back({offset, length, replacement, kind,
+                   fmt::format("line {}: `{}` -> `{}`", line_of(code, offset), original, replacement)});
+}
+
+// Bugs around keywords and common calls: membership and identity tests
+// inverted, a `not` dropped, min/max and friends swapped, len() off by one.
+void add_keyword_sites(const std::string& code, const std::vector<const Token*>& tokens, size_t i,
+                       std::vector<Mutation>& sites) {
+  static const std::map<std::string_view, std::string_view> kCalls = {
+      {"min", "max"},          {"max", "min"},      {"lower", "upper"},     {"upper", "lower"},
+      {"any", "all"},          {"all", "any"},      {"startswith", "endswith"}, {"endswith", "startswith"},
+      {"isupper", "islower"},  {"islower", "isupper"}};
+  const Token& token = *tokens[i];
+  std::string_view text = token.text(code);
+  const Token* next = i + 1 < tokens.size() ? tokens[i + 1] : nullptr;
+  const Token* before = i > 0 ? tokens[i - 1] : nullptr;
+  std::string_view next_text = next ? next->text(code) : std::string_view();
+  std::string_view before_text = before ? before->text(code) : std::string_view();
+  if (text == "not" && next_text == "in") {
+    add_site(code, sites, token.offset, next->offset + next->length - token.offset, "in", "comparison");
+  } else if (text == "in" && before_text != "not" && is_membership_in(code, tokens, i)) {
+    add_site(code, sites, token.offset, token.length, "not in", "comparison");
+  } else if (text == "is" && next_text == "not") {
+    add_site(code, sites, token.offset, next->offset + next->length - token.offset, "is", "comparison");
+  } else if (text == "is") {
+    add_site(code, sites, token.offset, token.length, "is not", "comparison");
+  } else if (text == "not" && before_text != "is" && next != nullptr) {
+    add_site(code, sites, token.offset, next->offset - token.offset, "", "negation");
+    sites.back().description = fmt::format("line {}: `not` removed", line_of(code, token.offset));
+  } else if (auto call = kCalls.find(text); call != kCalls.end() && next_text == "(") {
+    add_site(code, sites, token.offset, token.length, std::string(call->second), "wrong_function");
+  } else if (text == "len" && next_text == "(" && before_text != "." && before_text != "def") {
+    size_t close = closing_paren(code, tokens, i + 1);
+    if (close == 0) return;
+    size_t end = tokens[close]->offset + 1;
+    std::string call_text = code.substr(token.offset, end - token.offset);
+    sites.push_back({token.offset, end - token.offset, "(" + call_text + " - 1)", "off_by_one",
+                     fmt::format("line {}: `{}` -> `{} - 1`", line_of(code, token.offset), call_text, call_text)});
+  }
+}
+
 }  // namespace
 
 std::vector<Mutation> mutation_sites(const std::string& code) {
@@ -87,6 +161,7 @@ std::vector<Mutation> mutation_sites(const std::string& code) {
         add(value, value.length, "None", "wrong_return");
       }
     }
+    if (token.kind == TokenKind::Name) add_keyword_sites(code, tokens, i, sites);
     // name(a, b) -> name(b, a)
     if (token.kind == TokenKind::Name && !is_python_keyword(text) && i + 5 < tokens.size() &&
         tokens[i + 1]->text(code) == "(" && is_simple_argument(*tokens[i + 2], code) &&

@@ -18,7 +18,11 @@ struct Mutation {
   size_t offset = 0;  // byte range in the code that is replaced
   size_t length = 0;
   std::string replacement;
-  std::string kind;         // "comparison", "operator", "off_by_one", "swapped_arguments", "wrong_return"
+  // "comparison" (< <=, == !=, in / not in, is / is not), "operator" (+ -,
+  // * /, and or, ...), "off_by_one" (integer literals, len()), "negation"
+  // (a `not` dropped), "wrong_function" (min/max, lower/upper, any/all,
+  // startswith/endswith), "swapped_arguments", "wrong_return".
+  std::string kind;
   std::string description;  // e.g. "line 3: `<` -> `<=`"
 };
 

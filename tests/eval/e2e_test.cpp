@@ -18,6 +18,7 @@
 #include "eval/io.h"
 #include "eval/run_store.h"
 #include "eval/runner.h"
+#include "eval/rng.h"
 #include "eval/session.h"
 
 using namespace lcte::eval;
@@ -88,9 +89,9 @@ TEST(EvalE2E, KilledRunResumesToTheUninterruptedResult) {
   REQUIRE_SANDBOX();
   LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
   std::string dir = lcte::testing::temp_dir();
-  std::vector<std::string> args = {"eval", "--suite", "humaneval", "--backend", "canonical", "--n", "2",
-                                   "--workers", "2", "--out", dir};
-  const size_t total = 164 * 2;
+  std::vector<std::string> args = {"eval", "--suite", "humaneval", "--backend", "canonical", "--limit", "60",
+                                   "--n", "2", "--workers", "2", "--out", dir};
+  const size_t total = 60 * 2;
 
   // Start a run and SIGKILL it once some rows are in.
   pid_t pid = ::fork();
@@ -115,7 +116,7 @@ TEST(EvalE2E, KilledRunResumesToTheUninterruptedResult) {
       } catch (const lcte::Error&) {
         rows_at_kill = 0;  // being created
       }
-      if (rows_at_kill >= 40) break;
+      if (rows_at_kill >= 30) break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -124,7 +125,7 @@ TEST(EvalE2E, KilledRunResumesToTheUninterruptedResult) {
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
   size_t after_kill = RunStore::open(killed).count();
-  ASSERT_GE(after_kill, 40u);
+  ASSERT_GE(after_kill, 30u);
   ASSERT_LT(after_kill, total) << "killed too late to test anything";
 
   auto resumed = run_lcte({"eval", "--resume", killed, "--json"}, dir);
@@ -172,4 +173,119 @@ TEST(EvalE2E, MalformedInputsGiveClearErrors) {
   o = run_lcte({"eval", "--suite", "humaneval", "--backend", "canonical", "--k", "1,x"}, dir);
   EXPECT_EQ(o.exit_code, 1);
   EXPECT_NE(o.err.find("--k"), std::string::npos) << o.err;
+}
+
+namespace {
+
+struct Rows final : SampleSink {
+  std::mutex mutex;
+  std::vector<SampleRow> rows;
+  void write(const SampleRow& row) override {
+    std::lock_guard lock(mutex);
+    rows.push_back(row);
+  }
+};
+
+std::vector<size_t> seeded_subset(size_t size, size_t count, uint64_t seed) {
+  std::vector<size_t> all(size);
+  for (size_t i = 0; i < size; i++) all[i] = i;
+  SplitMix64 rng(seed);
+  shuffle(all, rng);
+  all.resize(std::min(count, size));
+  std::sort(all.begin(), all.end());
+  return all;
+}
+
+// Reference solutions through the real sandbox; returns what did not pass.
+std::string canonical_failures(const Suite& suite, const std::vector<size_t>& selection) {
+  std::vector<PlanItem> plan;
+  for (size_t index : selection) plan.push_back({index, 1});
+  CanonicalBackend backend(suite);
+  lcte::sandbox::Options sandbox_options;
+  sandbox_options.python = resolve_python();
+  auto executor = make_sandbox_executor(sandbox_options);
+  Rows sink;
+  RunnerOptions options;
+  options.workers = 2;
+  // Generous: a loaded 2-core machine stretches wall time (Mbpp/123 needs 5.5 s of CPU).
+  options.limits.wall_seconds = options.limits.cpu_seconds = 30;
+  run_plan(suite, plan, {}, backend, *executor, sink, options);
+  EXPECT_EQ(sink.rows.size(), selection.size());
+  std::string failures;
+  for (const auto& row : sink.rows)
+    if (!row.passed) failures += row.task_id + " " + row.status + " " + row.error_type + " " + row.error_message + "\n";
+  return failures;
+}
+
+}  // namespace
+
+TEST(EvalE2E, MbppReferencesPassInTheSandbox) {
+  REQUIRE_SANDBOX();
+  LCTE_REQUIRE_DATA("mbpp/mbpp.jsonl");
+  Suite suite = load_mbpp(lcte::testing::data_path("mbpp/mbpp.jsonl"));
+  // A seeded subset (all 974: bench/eval/canonical_full.sh) plus the tasks with test_setup_code.
+  auto selection = seeded_subset(suite.tasks.size(), 60, 975);
+  for (size_t quirky : {366u, 926u})
+    if (!std::binary_search(selection.begin(), selection.end(), quirky)) selection.push_back(quirky);
+  EXPECT_EQ(canonical_failures(suite, selection), "");
+}
+
+TEST(EvalE2E, MbppSanitizedReferencesPassInTheSandbox) {
+  REQUIRE_SANDBOX();
+  LCTE_REQUIRE_DATA("mbpp/sanitized-mbpp.json");
+  Suite suite = load_mbpp_sanitized(lcte::testing::data_path("mbpp/sanitized-mbpp.json"));
+  auto selection = seeded_subset(suite.tasks.size(), 30, 427);
+  for (size_t i = 0; i < suite.tasks.size(); i++)  // every task with test_imports
+    if (!suite.tasks[i].setup.empty() && !std::binary_search(selection.begin(), selection.end(), i))
+      selection.push_back(i);
+  EXPECT_EQ(canonical_failures(suite, selection), "");
+}
+
+TEST(EvalE2E, FixSuiteThroughTheCli) {
+  REQUIRE_SANDBOX();
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  std::string dir = lcte::testing::temp_dir();
+  // Bugs are confirmed in the sandbox; the canonical answer (the original
+  // reference) then fixes every one of them, in both prompt styles.
+  for (const char* style : {"completion", "instruct"}) {
+    auto o = run_lcte({"eval", "--suite", "humaneval-fix", "--backend", "canonical", "--limit", "6", "--style", style,
+                       "--workers", "2", "--out", dir, "--run-id", std::string("fix-") + style, "--json"},
+                      dir);
+    ASSERT_EQ(o.exit_code, 0) << o.err;
+    json summary = json::parse(o.out);
+    EXPECT_GE(summary["tasks"].get<int>(), 5) << summary.dump();
+    EXPECT_DOUBLE_EQ(summary["pass_at_k"]["pass@1"].get<double>(), 1.0) << summary["per_task"].dump();
+    for (const auto& task : summary["per_task"]) EXPECT_FALSE(task.value("mutation", "").empty());
+  }
+}
+
+TEST(EvalE2E, ChatRepliesFromASamplesFile) {
+  REQUIRE_SANDBOX();
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  std::string dir = lcte::testing::temp_dir();
+  std::string good =
+      "Sure! Here is the function:\n\n```python\nfrom typing import List\n\n"
+      "def has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
+      "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for j, b in enumerate(numbers) if i != j)\n"
+      "```\n\nIt compares every pair.";
+  std::string wrong = "```python\ndef has_close_elements(numbers, threshold):\n    return False\n```";
+  std::string broken = "```python\ndef has_close_elements(numbers, threshold):\n    return (\n```";
+  {
+    std::ofstream samples(dir + "/samples.jsonl");
+    for (const auto& completion : {good, wrong, broken, good})
+      samples << json{{"task_id", "HumanEval/0"}, {"completion", completion}}.dump() << "\n";
+  }
+  auto o = run_lcte({"eval", "--suite", "humaneval", "--backend", "file", "--samples", dir + "/samples.jsonl",
+                     "--tasks", "HumanEval/0", "--style", "instruct", "--k", "1,2,5", "--out", dir, "--run-id", "chat",
+                     "--json"},
+                    dir);
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  json summary = json::parse(o.out);
+  EXPECT_EQ(summary["samples"], 4);
+  EXPECT_EQ(summary["status_counts"]["passed"], 2);
+  EXPECT_EQ(summary["status_counts"]["failed"], 1);
+  EXPECT_EQ(summary["status_counts"]["syntax_error"], 1);
+  EXPECT_DOUBLE_EQ(summary["pass_at_k"]["pass@1"].get<double>(), 0.5);
+  EXPECT_NEAR(summary["pass_at_k"]["pass@2"].get<double>(), 1.0 - 1.0 / 6.0, 1e-12);  // 1 - C(2,2)/C(4,2)
+  EXPECT_TRUE(summary["pass_at_k"]["pass@5"].is_null());
 }

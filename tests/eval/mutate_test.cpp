@@ -56,6 +56,7 @@ TEST(EvalMutate, SitesSkipStringsCommentsAndUnaryOperators) {
       "off_by_one line 5: `1` -> `2`",
       "off_by_one line 5: `1` -> `0`",
       "swapped_arguments line 6: max(a, b) -> max(b, a)",
+      "wrong_function line 6: `max` -> `min`",
   };
   EXPECT_EQ(found, expected);
   // `-a` (unary) and `*args` are not binary operators; nothing in the comment or string.
@@ -65,19 +66,94 @@ TEST(EvalMutate, SitesSkipStringsCommentsAndUnaryOperators) {
   EXPECT_EQ(apply_mutation(code, swap).substr(code.size() - 17), "return max(b, a)\n");
 }
 
+TEST(EvalMutate, KeywordAndCallSites) {
+  std::string code =
+      "def h(xs, s):\n"
+      "    ys = [x for x in xs if x not in s and x is not None]\n"
+      "    if not ys or s in xs:\n"
+      "        return len(ys[1:])\n"
+      "    return s.lower()\n";
+  auto found = descriptions(mutation_sites(code));
+  for (const char* expected : {"comparison line 2: `not in` -> `in`", "comparison line 2: `is not` -> `is`",
+                               "negation line 3: `not` removed", "comparison line 3: `in` -> `not in`",
+                               "off_by_one line 4: `len(ys[1:])` -> `len(ys[1:]) - 1`",
+                               "wrong_function line 5: `lower` -> `upper`"})
+    EXPECT_TRUE(found.count(expected)) << expected;
+  // The for loop's `in` is not a membership test.
+  for (const auto& d : found) EXPECT_EQ(d.find("line 2: `in` -> `not in`"), std::string::npos) << d;
+  Mutation len_site;
+  for (const auto& m : mutation_sites(code))
+    if (m.description.find("len(") != std::string::npos) len_site = m;
+  EXPECT_NE(apply_mutation(code, len_site).find("return (len(ys[1:]) - 1)\n"), std::string::npos);
+}
+
 TEST(EvalMutate, WrongReturn) {
   auto found = descriptions(mutation_sites("def g(x):\n    if x:\n        return True\n    return x\n"));
   EXPECT_TRUE(found.count("wrong_return line 3: `True` -> `False`"));
   EXPECT_TRUE(found.count("wrong_return line 4: `x` -> `None`"));
 }
 
-TEST(EvalMutate, HumanEvalFixTasksFailAndAreDeterministic) {
+namespace {
+
+// Passes exactly the unmutated reference programs, so every candidate bug
+// "fails": what is then chosen depends only on the seeded order.
+class ReferenceOnlyExecutor final : public Executor {
+ public:
+  explicit ReferenceOnlyExecutor(const Suite& suite) {
+    for (const Task& task : suite.tasks) references_.insert(task.prompt + task.reference);
+  }
+  sandbox::Result run(const sandbox::Program& program, const sandbox::Limits&) override {
+    sandbox::Result result;
+    result.status = references_.count(program.code) ? sandbox::Status::Passed : sandbox::Status::Failed;
+    return result;
+  }
+  std::string describe() const override { return "reference-only"; }
+
+ private:
+  std::set<std::string> references_;
+};
+
+}  // namespace
+
+TEST(EvalMutate, SeededChoiceIsDeterministicPerTask) {
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  Suite base = load_humaneval(lcte::testing::data_path("humaneval/HumanEval.jsonl.gz"));
+  ReferenceOnlyExecutor executor(base);
+  FixOptions options;
+  options.seed = 3;
+  std::vector<size_t> all;
+  for (size_t i = 0; i < base.tasks.size(); i++) all.push_back(i);
+  FixSuite fix = make_fix_suite(base, all, executor, options);
+  // A few one-line references offer no site (e.g. `return string.swapcase()`);
+  // they are left out, with the reason.
+  EXPECT_GE(fix.suite.tasks.size(), 158u);
+  for (const auto& why : fix.dropped) EXPECT_NE(why.find("no place to inject a bug"), std::string::npos) << why;
+  std::set<std::string> kinds;
+  for (const Task& task : fix.suite.tasks) kinds.insert(task.mutation.substr(0, task.mutation.find(',')));
+  for (const char* kind : {"comparison", "off_by_one", "operator", "swapped_arguments", "wrong_return"})
+    EXPECT_TRUE(kinds.count(kind)) << kind << " never chosen";
+  auto buggy_of = [](const FixSuite& suite, const std::string& id) {
+    for (const Task& task : suite.suite.tasks)
+      if (task.task_id == id) return task.buggy;
+    return std::string();
+  };
+  // A task gets the same bug whatever else is selected, and another seed moves it.
+  FixSuite one = make_fix_suite(base, {37}, executor, options);
+  ASSERT_EQ(one.suite.tasks.size(), 1u);
+  EXPECT_EQ(one.suite.tasks[0].buggy, buggy_of(fix, "HumanEval/37"));
+  options.seed = 4;
+  FixSuite other = make_fix_suite(base, all, executor, options);
+  size_t differ = 0;
+  for (const Task& task : other.suite.tasks) differ += task.buggy != buggy_of(fix, task.task_id);
+  EXPECT_GT(differ, base.tasks.size() / 2);
+}
+
+TEST(EvalMutate, HumanEvalBugsFailUnderPython) {
   // Confirms with real Python (plain python3, trusted reference code only)
   // that every injected bug makes its tests fail and the fix passes.
   LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
   Suite base = load_humaneval(lcte::testing::data_path("humaneval/HumanEval.jsonl.gz"));
-  std::vector<size_t> selection;
-  for (size_t i = 0; i < 12; i++) selection.push_back(i);
+  std::vector<size_t> selection = {0, 2, 5, 11, 24, 38};
   PythonExecutor python;
   FixOptions options;
   options.seed = 3;
@@ -86,7 +162,7 @@ TEST(EvalMutate, HumanEvalFixTasksFailAndAreDeterministic) {
   EXPECT_TRUE(fix.suite.is_fix);
   EXPECT_EQ(fix.suite.name, "humaneval-fix");
   EXPECT_EQ(fix.suite.tasks.size() + fix.dropped.size(), selection.size());
-  EXPECT_GE(fix.suite.tasks.size(), 10u) << (fix.dropped.empty() ? "" : fix.dropped[0]);
+  EXPECT_GE(fix.suite.tasks.size(), 5u) << (fix.dropped.empty() ? "" : fix.dropped[0]);
   sandbox::Limits limits;
   for (const Task& task : fix.suite.tasks) {
     ASSERT_FALSE(task.mutation.empty());
@@ -95,21 +171,13 @@ TEST(EvalMutate, HumanEvalFixTasksFailAndAreDeterministic) {
     sandbox::Program buggy{task.setup, task.buggy, task.tests, task.check};
     auto status = python.run(buggy, limits).status;
     EXPECT_TRUE(status == sandbox::Status::Failed || status == sandbox::Status::Error) << task.task_id;
+    // The canonical answer to a fix task is the original reference: it passes.
     sandbox::Program fixed{task.setup, task.prompt + task.reference, task.tests, task.check};
     EXPECT_EQ(python.run(fixed, limits).status, sandbox::Status::Passed) << task.task_id;
     // The instruct request shows the buggy code and asks for the fix.
     Prompt prompt = build_prompt(fix.suite, task, {Style::Instruct, 0});
     EXPECT_NE(prompt.messages.back().content.find(task.buggy), std::string::npos);
   }
-  FixSuite again = make_fix_suite(base, selection, python, options);
-  ASSERT_EQ(again.suite.tasks.size(), fix.suite.tasks.size());
-  for (size_t i = 0; i < fix.suite.tasks.size(); i++) EXPECT_EQ(again.suite.tasks[i].buggy, fix.suite.tasks[i].buggy);
-  options.seed = 4;
-  FixSuite other = make_fix_suite(base, selection, python, options);
-  size_t differ = 0;
-  for (size_t i = 0; i < std::min(other.suite.tasks.size(), fix.suite.tasks.size()); i++)
-    differ += other.suite.tasks[i].mutation != fix.suite.tasks[i].mutation;
-  EXPECT_GT(differ, 0u);  // the seed matters
 }
 
 TEST(EvalMutate, MbppFixTask) {
