@@ -29,7 +29,7 @@ for workers in 1 2; do
     "$python" - "$out/summary-$workers-$r.json" "$workers" "$start" "$end" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1])); seconds = float(sys.argv[4]) - float(sys.argv[3])
-print(f"{'lcte eval (sandbox), process':<34} {sys.argv[2]:>8} {s['status_counts']['passed']:>8} "
+print(f"{'lcte eval (sandbox)':<34} {sys.argv[2]:>8} {s['status_counts']['passed']:>8} "
       f"{seconds:>10.2f} {s['samples'] / seconds:>12.1f}")
 PY
   done
