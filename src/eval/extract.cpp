@@ -43,10 +43,11 @@ bool looks_like_prose(std::string_view line) {
   if (std::isdigit(static_cast<unsigned char>(word[0])))  // "1. First" or "2) Then"
     return end + 1 < line.size() && (line[end] == '.' || line[end] == ')') && line[end + 1] == ' ';
   if (word.find('\'') != std::string_view::npos) return true;  // "Here's", "It's"
-  if (is_python_keyword(word)) return false;
-  // Only compound statements end in ':', and they start with a keyword
-  // ("match" and "case" are soft keywords): "Explanation:", "Here it is:".
-  if (trim(line).ends_with(":") && word != "match" && word != "case") return true;
+  // "match" and "case" are soft keywords: `match command:` is Python.
+  if (is_python_keyword(word) || word == "match" || word == "case") return false;
+  // Only compound statements end in ':', and they start with a keyword:
+  // "Explanation:", "Here it is:".
+  if (trim(line).ends_with(":")) return true;
   size_t next = end;
   while (next < line.size() && line[next] == ' ') next++;
   if (next > end && next < line.size() && std::isalpha(static_cast<unsigned char>(line[next]))) return true;

@@ -112,6 +112,9 @@ TEST(EvalExtract, UnfencedReplyWithProse) {
   EXPECT_EQ(sanitize_code("@cache\ndef f(n):\n    return n\nMOD = 7\nclass A:\n    pass\n"),
             "@cache\ndef f(n):\n    return n\nMOD = 7\nclass A:\n    pass\n");
   EXPECT_EQ(sanitize_code("x = [1,\n2]\n"), "x = [1,\n2]\n");  // a bracket continues the line
+  std::string match = "def f(c):\n    match c:\n        case 1:\n            return 2\nmatch x:\n    case _:\n        pass\n";
+  EXPECT_EQ(sanitize_code(match), match);  // soft keywords are Python
+  EXPECT_EQ(sanitize_code("Sure, this works.\nx, y = 1, 2\n"), "x, y = 1, 2\n");
 }
 
 TEST(EvalExtract, DefinesFunction) {
