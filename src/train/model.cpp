@@ -274,7 +274,7 @@ void Model<T>::merge_lora_into(std::vector<T>& weights) const {
 }
 
 template <class T>
-std::vector<typename Model<T>::Segment> Model<T>::segments() const {
+std::vector<Segment> Model<T>::segments() const {
   std::vector<Segment> segs;
   if (lora_on_) {
     // Adapters are matrices: all take weight decay.

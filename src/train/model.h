@@ -106,6 +106,12 @@ struct LoraLayout {
   static LoraLayout make(const ModelConfig& cfg, const LoraConfig& lc);
 };
 
+// A stretch of a flat trainable buffer and whether it takes weight decay.
+struct Segment {
+  size_t offset = 0, size = 0;
+  bool decay = false;
+};
+
 // Bytes of everything a training run holds, stated before it starts.
 struct MemoryPlan {
   size_t weights = 0, gradients = 0, optimizer = 0, activations = 0, logits_grad = 0;
@@ -150,11 +156,7 @@ class Model {
   void merge_lora_into(std::vector<T>& weights) const;
 
   // The buffer the optimiser updates: the parameters, or the adapters in LoRA
-  // mode. decay[i] says whether tensor i (segments) takes weight decay.
-  struct Segment {
-    size_t offset, size;
-    bool decay;
-  };
+  // mode; segments() says which stretches of it take weight decay.
   T* trainable() { return lora_on_ ? lora_params_.data() : params_.data(); }
   T* trainable_grads() { return lora_on_ ? lora_grads_.data() : grads_.data(); }
   size_t trainable_size() const { return lora_on_ ? lora_params_.size() : params_.size(); }
