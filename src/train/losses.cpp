@@ -107,16 +107,20 @@ template <class T>
 Buckets kd_position(const T* z, int V, const TeacherTopK& t, const LossConfig& cfg, std::vector<T>& q,
                     std::vector<uint8_t>& mark, std::vector<double>& g) {
   const double tau = cfg.temperature;
-  // student: q = softmax(z / tau)
-  double maxv = -INFINITY;
-  for (int j = 0; j < V; ++j) maxv = std::max(maxv, (double)z[j] / tau);
+  // student: q = softmax(z / tau); the V exponentials in T precision (the
+  // costly part), their sum in double
+  const T inv_tau = static_cast<T>(1.0 / tau);
+  T maxz = z[0];
+  for (int j = 1; j < V; ++j) maxz = std::max(maxz, z[j]);
+  const T maxv = maxz * inv_tau;
   double sum = 0;
   for (int j = 0; j < V; ++j) {
-    q[j] = static_cast<T>(std::exp((double)z[j] / tau - maxv));
+    q[j] = std::exp(z[j] * inv_tau - maxv);
     sum += q[j];
   }
   const double lse = maxv + std::log(sum);
-  for (int j = 0; j < V; ++j) q[j] = static_cast<T>(q[j] / sum);
+  const T inv_sum = static_cast<T>(1.0 / sum);
+  for (int j = 0; j < V; ++j) q[j] *= inv_sum;
   for (int i = 0; i < t.k; ++i) mark[t.ids[i]] = 1;
   double q_rest = 0;
   for (int j = 0; j < V; ++j)
@@ -138,7 +142,7 @@ Buckets kd_position(const T* z, int V, const TeacherTopK& t, const LossConfig& c
     const bool is_rest = i == t.k;
     const double log_p = is_rest ? log_p_rest : (double)t.logprobs[i] / tau - plse;
     const double p = std::exp(log_p);
-    const double log_q = is_rest ? log_q_rest : (double)z[t.ids[i]] / tau - lse;
+    const double log_q = is_rest ? log_q_rest : (double)(z[t.ids[i]] * inv_tau) - lse;
     const double qb = std::exp(log_q);
     double D = 0, gb = 0, h = 0;
     switch (cfg.divergence) {
@@ -207,14 +211,17 @@ LossStats loss_forward_backward(const T* logits, size_t N, int V, const int32_t*
       if (y < 0) continue;
       if (alpha > 0) {
         // CE = lse(z) - z_y;  dCE/dz = softmax(z) - onehot(y)
-        double maxv = -INFINITY;
-        for (int j = 0; j < V; ++j) maxv = std::max(maxv, (double)z[j]);
+        T maxv = z[0];
+        for (int j = 1; j < V; ++j) maxv = std::max(maxv, z[j]);
         double sum = 0;
-        for (int j = 0; j < V; ++j) sum += std::exp((double)z[j] - maxv);
-        const double lse = maxv + std::log(sum);
-        ce[n] = lse - z[y];
+        for (int j = 0; j < V; ++j) {
+          q[j] = std::exp(z[j] - maxv);
+          sum += q[j];
+        }
+        ce[n] = maxv + std::log(sum) - z[y];
         if (dz != nullptr) {
-          for (int j = 0; j < V; ++j) dz[j] = static_cast<T>(scale * alpha * std::exp((double)z[j] - lse));
+          const T c = static_cast<T>(scale * alpha / sum);
+          for (int j = 0; j < V; ++j) dz[j] = c * q[j];
           dz[y] -= static_cast<T>(scale * alpha);
         }
       }

@@ -1,9 +1,11 @@
 #include "train/ops.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 namespace lcte::train::ops {
@@ -23,22 +25,62 @@ void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const dou
   cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
 }
 
+// How many OpenMP threads split a product of this many multiply-adds: all of
+// them when OpenBLAS runs single-threaded (see use_threads) and the product
+// is large enough, else one (OpenBLAS then threads it itself, or it is small).
+int gemm_threads(double madds) {
+  if (madds < 4.0 * kParallelWork || openblas_get_num_threads() > 1) return 1;
+  return omp_get_max_threads();
+}
+
+// Rows [begin, end) of `rows` for thread `it` of `nt`.
+std::pair<int, int> chunk(int rows, int it, int nt) {
+  const int per = (rows + nt - 1) / nt;
+  return {std::min(rows, it * per), std::min(rows, (it + 1) * per)};
+}
+
 }  // namespace
+
+void use_threads(int n) {
+  if (n > 0) omp_set_num_threads(n);
+  openblas_set_num_threads(1);
+}
 
 // ---------------------------------------------------------------- matmul
 
+// The products are split by output rows across the OpenMP threads; each
+// output element is still one dot product summed by one gemm call, so the
+// result does not depend on the thread count.
 template <class T>
 void matmul_forward(T* out, const T* inp, const T* w, int N, int C, int OC) {
   // out (N x OC) = inp (N x C) * w^T (C x OC)
-  gemm(CblasNoTrans, CblasTrans, N, OC, C, inp, C, w, C, T(0), out, OC);
+  const int nt = gemm_threads((double)N * C * OC);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    auto [r0, r1] = chunk(N, omp_get_thread_num(), omp_get_num_threads());
+    if (r1 > r0) gemm(CblasNoTrans, CblasTrans, r1 - r0, OC, C, inp + (size_t)r0 * C, C, w, C, T(0),
+                      out + (size_t)r0 * OC, OC);
+  }
 }
 
 template <class T>
 void matmul_backward(T* dinp, T* dw, const T* dout, const T* inp, const T* w, int N, int C, int OC) {
-  // dinp (N x C) += dout (N x OC) * w (OC x C)
-  if (dinp != nullptr) gemm(CblasNoTrans, CblasNoTrans, N, C, OC, dout, OC, w, C, T(1), dinp, C);
-  // dw (OC x C) += dout^T (OC x N) * inp (N x C)
-  if (dw != nullptr) gemm(CblasTrans, CblasNoTrans, OC, C, N, dout, OC, inp, C, T(1), dw, C);
+  const int nt = gemm_threads((double)N * C * OC);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int it = omp_get_thread_num(), n_threads = omp_get_num_threads();
+    // dinp (N x C) += dout (N x OC) * w (OC x C), split by token rows
+    if (dinp != nullptr) {
+      auto [r0, r1] = chunk(N, it, n_threads);
+      if (r1 > r0) gemm(CblasNoTrans, CblasNoTrans, r1 - r0, C, OC, dout + (size_t)r0 * OC, OC, w, C, T(1),
+                        dinp + (size_t)r0 * C, C);
+    }
+    // dw (OC x C) += dout^T (OC x N) * inp (N x C), split by weight rows
+    if (dw != nullptr) {
+      auto [o0, o1] = chunk(OC, it, n_threads);
+      if (o1 > o0) gemm(CblasTrans, CblasNoTrans, o1 - o0, C, N, dout + o0, OC, inp, C, T(1), dw + (size_t)o0 * C, C);
+    }
+  }
 }
 
 template <class T>
@@ -89,6 +131,7 @@ void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int N, int 
   for (int n = 0; n < N; ++n) {
     const T* x = inp + (size_t)n * C;
     T ss = 0;
+#pragma omp simd reduction(+ : ss)
     for (int i = 0; i < C; ++i) ss += x[i] * x[i];
     T r = T(1) / std::sqrt(ss / C + T(eps));
     rstd[n] = r;
@@ -107,6 +150,7 @@ void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T*
     const T* dy = dout + (size_t)n * C;
     T r = rstd[n];
     T dot = 0;
+#pragma omp simd reduction(+ : dot)
     for (int i = 0; i < C; ++i) dot += weight[i] * dy[i] * x[i];
     T c = r * r * r / C * dot;
     for (int i = 0; i < C; ++i) dinp[(size_t)n * C + i] += r * weight[i] * dy[i] - c * x[i];
@@ -188,6 +232,7 @@ void attention_forward(T* out, T* att, const T* q, const T* k, const T* v, int B
         for (int t2 = 0; t2 <= t; ++t2) {
           const T* kt = k + ((size_t)b * Tn + t2) * kv_stride + (size_t)kvh * head_dim;
           T s = 0;
+#pragma omp simd reduction(+ : s)
           for (int i = 0; i < head_dim; ++i) s += qt[i] * kt[i];
           a[t2] = s * scale;
           maxv = std::max(maxv, a[t2]);
@@ -236,6 +281,7 @@ void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* att, const 
               const T* vt = v + ((size_t)b * Tn + t2) * kv_stride + (size_t)kvh * head_dim;
               T* dvt = dv + ((size_t)b * Tn + t2) * kv_stride + (size_t)kvh * head_dim;
               T s = 0;
+#pragma omp simd reduction(+ : s)
               for (int i = 0; i < head_dim; ++i) {
                 s += dot[i] * vt[i];
                 dvt[i] += a[t2] * dot[i];

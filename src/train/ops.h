@@ -18,6 +18,14 @@
 
 namespace lcte::train::ops {
 
+// Training runs on one pool of OpenMP threads: `n` of them (0 keeps OpenMP's
+// default, one per core). OpenBLAS (a pthreads build here) is set to ONE
+// thread, process-wide, and the matmuls split their rows across the pool
+// instead: two thread pools on a 2-core machine fight, because OpenBLAS's idle
+// workers spin for a long time after each call. Without this call OpenBLAS
+// keeps its own threads and each matmul is one OpenBLAS call.
+void use_threads(int n);
+
 // out[n][o] = sum_i inp[n][i] * w[o][i]            (cblas gemm)
 template <class T>
 void matmul_forward(T* out, const T* inp, const T* w, int N, int C, int OC);

@@ -32,6 +32,36 @@ TEST(TrainOps, MatmulBlasMatchesReference) {
   for (int i = 0; i < OC * C; ++i) EXPECT_NEAR(dw[i], dw_ref[i], 1e-5f * (1 + std::fabs(dw_ref[i])));
 }
 
+TEST(TrainOps, MatmulSplitAcrossThreadsIsExactAndThreadCountFree) {
+  // With OpenBLAS on one thread, the products are split by rows over OpenMP
+  // threads: results match the reference and do not depend on the split.
+  ops::use_threads(2);
+  const int N = 96, C = 80, OC = 72;  // large enough to be split
+  auto inp = random_vector(N * C, 21), w = random_vector(OC * C, 22), dout = random_vector(N * OC, 23);
+  std::vector<float> fi(inp.begin(), inp.end()), fw(w.begin(), w.end()), fd(dout.begin(), dout.end());
+  auto run = [&](std::vector<float>& out, std::vector<float>& di, std::vector<float>& dw) {
+    out.assign(N * OC, 0.f);
+    di.assign(N * C, 0.f);
+    dw.assign(OC * C, 0.f);
+    ops::matmul_forward(out.data(), fi.data(), fw.data(), N, C, OC);
+    ops::matmul_backward(di.data(), dw.data(), fd.data(), fi.data(), fw.data(), N, C, OC);
+  };
+  std::vector<float> out2, di2, dw2, out1, di1, dw1;
+  run(out2, di2, dw2);
+  ops::use_threads(1);
+  run(out1, di1, dw1);
+  ops::use_threads(2);
+  EXPECT_EQ(out1, out2);
+  EXPECT_EQ(di1, di2);
+  EXPECT_EQ(dw1, dw2);
+  std::vector<float> ref(N * OC), di_ref(N * C, 0.f), dw_ref(OC * C, 0.f);
+  ops::matmul_forward_reference(ref.data(), fi.data(), fw.data(), N, C, OC);
+  ops::matmul_backward_reference(di_ref.data(), dw_ref.data(), fd.data(), fi.data(), fw.data(), N, C, OC);
+  for (int i = 0; i < N * OC; ++i) ASSERT_NEAR(out2[i], ref[i], 1e-4f * (1 + std::fabs(ref[i])));
+  for (int i = 0; i < N * C; ++i) ASSERT_NEAR(di2[i], di_ref[i], 1e-4f * (1 + std::fabs(di_ref[i])));
+  for (int i = 0; i < OC * C; ++i) ASSERT_NEAR(dw2[i], dw_ref[i], 1e-4f * (1 + std::fabs(dw_ref[i])));
+}
+
 TEST(TrainOps, MatmulGradient) {
   const int N = 4, C = 6, OC = 3;
   V inp = random_vector(N * C, 1), w = random_vector(OC * C, 2), wout = random_vector(N * OC, 3);
