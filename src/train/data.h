@@ -75,4 +75,27 @@ struct Split {
 };
 Split seeded_split(size_t n, size_t n_train, size_t n_valid, size_t n_test, uint64_t seed);
 
+// Token-id JSONL, one example per line, either
+//   {"tokens": [ids...]}                       every token after the first is a target
+//   {"tokens": [...], "mask": [0/1 ...]}       targets where mask is 1
+//   {"prompt": [ids...], "completion": [ids...]}  targets in the completion only
+// Errors name the file, line and field; ids must be in [0, vocab).
+std::vector<Example> read_token_jsonl(const std::string& path, int vocab);
+
+// A prompt followed by its completion, the loss on the completion only.
+Example prompt_completion(const std::vector<int32_t>& prompt, const std::vector<int32_t>& completion);
+
+// One supervised chat turn in text, before the chat template and tokenizer.
+struct ChatPair {
+  int64_t id = 0;
+  std::string user, assistant;
+};
+// MBPP (mbpp.jsonl) in chat form: the user turn is the task text followed by
+// its tests ("Your code should pass these tests:" and the asserts, one a
+// line), the assistant turn the reference code with CRLF turned into LF.
+// Errors name the file and line.
+std::vector<ChatPair> read_mbpp_chat(const std::string& path);
+// The default seeded split of MBPP's 974 problems: 800 train, 100 valid, 74 test.
+Split mbpp_split(size_t n, uint64_t seed);
+
 }  // namespace lcte::train

@@ -1,12 +1,15 @@
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "core/error.h"
 #include "gguf/gguf.h"
+#include "train/rng.h"
 
 namespace lcte::train {
 
@@ -27,6 +30,46 @@ TeacherFn model_teacher(Model<float>& teacher, int k) {
 #pragma omp parallel for if (N * (size_t)V > (1u << 15))
     for (int64_t n = 0; n < (int64_t)N; ++n) teacher_topk_from_logits(logits + n * V, V, k, out, n);
   };
+}
+
+std::vector<Example> sample_sequences(Model<float>& m, int n, int len, int32_t first, double temperature,
+                                      uint64_t seed, int batch) {
+  const int V = m.config().vocab;
+  if (n < 1 || len < 2 || len > m.config().context)
+    fail("sample: {} sequences of {} tokens (need n >= 1 and 2 <= len <= context {})", n, len, m.config().context);
+  if (first < 0 || first >= V) fail("sample: first token {} outside the vocabulary", first);
+  if (!(temperature > 0)) fail("sample: temperature {} must be > 0", temperature);
+  Rng rng(seed);
+  std::vector<Example> out;
+  std::vector<double> p(V);
+  for (int start = 0; start < n; start += batch) {
+    const int B = std::min(batch, n - start);
+    std::vector<std::vector<int32_t>> seqs(B, std::vector<int32_t>{first});
+    for (int t = 1; t < len; ++t) {
+      std::vector<int32_t> prefix;
+      for (const auto& s : seqs) prefix.insert(prefix.end(), s.begin(), s.end());
+      const float* logits = m.forward(prefix.data(), B, t);
+      for (int b = 0; b < B; ++b) {
+        const float* z = logits + ((size_t)b * t + t - 1) * V;
+        double maxv = z[0];
+        for (int j = 1; j < V; ++j) maxv = std::max(maxv, (double)z[j]);
+        double sum = 0;
+        for (int j = 0; j < V; ++j) sum += p[j] = std::exp((z[j] - maxv) / temperature);
+        double u = rng.uniform() * sum;
+        int pick = V - 1;
+        for (int j = 0; j < V; ++j) {
+          u -= p[j];
+          if (u < 0) {
+            pick = j;
+            break;
+          }
+        }
+        seqs[b].push_back(pick);
+      }
+    }
+    for (auto& s : seqs) out.push_back({std::move(s), {}});
+  }
+  return out;
 }
 
 size_t available_memory_bytes() {
@@ -131,8 +174,11 @@ constexpr uint32_t kCheckpointVersion = 1;
 
 std::string targets_string(const LoraConfig& lc) {
   std::string s;
-  for (int p = 0; p < kNumProj; ++p)
-    if (lc.targets[p]) s += (s.empty() ? "" : ",") + std::string(proj_short_name(p));
+  for (int p = 0; p < kNumProj; ++p) {
+    if (!lc.targets[p]) continue;
+    if (!s.empty()) s += ',';
+    s += proj_short_name(p);
+  }
   return s;
 }
 

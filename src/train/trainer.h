@@ -31,6 +31,14 @@ using TeacherFn = std::function<void(const Batch&, TeacherSignal& out)>;
 // logits at temperature 1.
 TeacherFn model_teacher(Model<float>& teacher, int k);
 
+// n sequences of len tokens sampled from the model (ancestral sampling at
+// `temperature`, seeded), each starting with token `first`: training data for
+// sequence-level distillation when no text corpus is at hand. Each new token
+// re-runs the forward on the prefix (no KV cache): O(len^2), fine for the
+// short sequences and small teachers it is meant for.
+std::vector<Example> sample_sequences(Model<float>& m, int n, int len, int32_t first, double temperature,
+                                      uint64_t seed, int batch = 8);
+
 struct StepStats {
   int64_t step = 0;   // optimiser steps done after this one
   double loss = 0, ce = 0, kd = 0;

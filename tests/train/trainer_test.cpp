@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <set>
 
 #include "common/test_data.h"
@@ -117,6 +118,58 @@ TEST(TrainData, SeededOrderCoversEveryExampleOncePerEpoch) {
   EXPECT_THROW(seeded_split(10, 8, 2, 1, 1), Error);
 }
 
+TEST(TrainData, TokenJsonlFormsAndErrors) {
+  const std::string dir = testing::temp_dir();
+  const std::string path = dir + "/data.jsonl";
+  std::ofstream(path) << "{\"tokens\": [1, 2, 3]}\n"
+                         "\n"
+                         "{\"tokens\": [4, 5, 6], \"mask\": [0, 0, 1]}\n"
+                         "{\"prompt\": [7, 8], \"completion\": [9]}\n";
+  auto ex = read_token_jsonl(path, 10);
+  ASSERT_EQ(ex.size(), 3u);
+  EXPECT_TRUE(ex[0].mask.empty());
+  EXPECT_EQ(ex[1].mask, (std::vector<uint8_t>{0, 0, 1}));
+  EXPECT_EQ(ex[2].tokens, (std::vector<int32_t>{7, 8, 9}));
+  EXPECT_EQ(ex[2].mask, (std::vector<uint8_t>{0, 0, 1}));
+  auto expect_error = [&](const std::string& text, const std::string& needle) {
+    std::ofstream(path) << "{\"tokens\": [1, 2]}\n" << text << "\n";
+    try {
+      read_token_jsonl(path, 10);
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_error("{\"tokens\": [1, 12]}", "data.jsonl:2: tokens[1] = 12 is outside the vocabulary");
+  expect_error("{\"tokens\": [1, 2", "data.jsonl:2: not a JSON object");
+  expect_error("{\"tokens\": [1, 2], \"mask\": [1]}", "data.jsonl:2: \"mask\" must be an array as long");
+  expect_error("{\"prompt\": [1]}", "data.jsonl:2: missing field \"completion\"");
+  expect_error("{\"tokens\": [1, \"a\"]}", "tokens[1] is not an integer");
+  expect_error("{\"tokens\": [1]}", "at least 2 tokens");
+}
+
+TEST(TrainData, MbppInChatForm) {
+  LCTE_REQUIRE_DATA("mbpp/mbpp.jsonl");
+  auto pairs = read_mbpp_chat(testing::data_path("mbpp/mbpp.jsonl"));
+  ASSERT_EQ(pairs.size(), 974u);
+  EXPECT_EQ(pairs[1].id, 2);
+  EXPECT_EQ(pairs[1].user,
+            "Write a function to find the similar elements from the given two tuple lists.\n"
+            "Your code should pass these tests:\n"
+            "assert similar_elements((3, 4, 5, 6),(5, 7, 4, 10)) == (4, 5)\n"
+            "assert similar_elements((1, 2, 3, 4),(5, 4, 3, 7)) == (3, 4)\n"
+            "assert similar_elements((11, 12, 14, 13),(17, 15, 14, 13)) == (13, 14)\n");
+  EXPECT_EQ(pairs[1].assistant,
+            "def similar_elements(test_tup1, test_tup2):\n  res = tuple(set(test_tup1) & set(test_tup2))\n  return (res) ");
+  for (const ChatPair& p : pairs) EXPECT_EQ(p.assistant.find('\r'), std::string::npos);
+  Split s = mbpp_split(pairs.size(), 1), again = mbpp_split(pairs.size(), 1), other = mbpp_split(pairs.size(), 2);
+  EXPECT_EQ(s.train.size(), 800u);
+  EXPECT_EQ(s.valid.size(), 100u);
+  EXPECT_EQ(s.test.size(), 74u);
+  EXPECT_EQ(s.train, again.train);
+  EXPECT_NE(s.train, other.train);
+}
+
 ModelConfig small_config(int vocab = 32) {
   ModelConfig c;
   c.vocab = vocab;
@@ -151,6 +204,27 @@ TrainConfig small_train(int steps) {
   tc.lr = {3e-3, 3e-4, 5, steps};
   tc.adamw.weight_decay = 0.0;
   return tc;
+}
+
+TEST(TrainLoop, SamplingIsSeededAndFollowsTheModel) {
+  Model<float> m(small_config());
+  m.init_random(6);
+  auto a = sample_sequences(m, 3, 6, 1, 1.0, 42), b = sample_sequences(m, 3, 6, 1, 1.0, 42);
+  ASSERT_EQ(a.size(), 3u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].tokens, b[i].tokens);
+    ASSERT_EQ(a[i].tokens.size(), 6u);
+    EXPECT_EQ(a[i].tokens[0], 1);
+    for (int32_t t : a[i].tokens) EXPECT_TRUE(t >= 0 && t < 32);
+  }
+  // At a very low temperature sampling is greedy: compare with the argmax.
+  auto g = sample_sequences(m, 1, 4, 1, 1e-4, 7);
+  std::vector<int32_t> prefix = {g[0].tokens[0], g[0].tokens[1], g[0].tokens[2]};
+  const float* logits = m.forward(prefix.data(), 1, 3);
+  int best = 0;
+  for (int j = 1; j < 32; ++j)
+    if (logits[2 * 32 + j] > logits[2 * 32 + best]) best = j;
+  EXPECT_EQ(g[0].tokens[3], best);
 }
 
 TEST(TrainLoop, LossFallsOnLearnableSequences) {
