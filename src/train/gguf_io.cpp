@@ -12,11 +12,8 @@
 
 #include "core/error.h"
 
-#if __has_include("tensor/fp16.h")
 #include "tensor/fp16.h"
 #include "tensor/kernels.h"
-#define LCTE_TRAIN_HAVE_KERNELS 1
-#endif
 
 namespace lcte::train {
 namespace {
@@ -36,16 +33,11 @@ void tensor_to_f32(const gguf::File& f, const gguf::TensorInfo& t, float* dst) {
     std::memcpy(dst, t.data, (size_t)n * sizeof(float));
     return;
   }
-#ifdef LCTE_TRAIN_HAVE_KERNELS
   const TypeTraits& tr = type_traits(t.type);
   if (!tr.computable) fail("{}: tensor {} has type {}, which lcte cannot dequantize", f.path(), t.name, tr.name);
   const int64_t row = t.ne[0];
   const size_t rb = row_bytes(t.type, row);
   for (int64_t r = 0; r < t.rows(); ++r) kernels::dequantize_row(t.type, t.data + r * rb, dst + r * row, row);
-#else
-  fail("{}: tensor {} has type {}; this build reads F32 weights only (the tensor kernels are not linked)", f.path(),
-       t.name, type_name(t.type));
-#endif
 }
 
 std::vector<std::string> expected_names(const ParamLayout& L) {
@@ -199,14 +191,10 @@ Encoded encode(const float* x, size_t n, GgmlType type, const std::vector<int64_
     return e;
   }
   if (e.type != GgmlType::F16) fail("export: type {} is not supported (F32 or F16)", type_name(type));
-#ifdef LCTE_TRAIN_HAVE_KERNELS
   e.bytes.resize(n * sizeof(uint16_t));
   auto* h = reinterpret_cast<uint16_t*>(e.bytes.data());
   for (size_t i = 0; i < n; ++i) h[i] = fp32_to_fp16(x[i]);
   return e;
-#else
-  fail("export: F16 needs the tensor kernels, which this build lacks");
-#endif
 }
 
 void set_common_metadata(gguf::Writer& w, const ModelConfig& c, const ExportOptions& opts) {
