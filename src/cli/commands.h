@@ -10,5 +10,6 @@ namespace lcte::cli {
 void add_demo_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_runs_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace lcte::cli
