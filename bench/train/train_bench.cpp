@@ -1,7 +1,7 @@
 // Training throughput of the F32 engine on fixed tiny configurations, and the
 // fraction of the machine's matmul peak it reaches. Prints a table.
 //
-//   build/bench/train/bench_train [--steps N] [--threads T]
+//   build/bench/train/bench_train [--steps N] [--threads T] [--only tiny|vocab|wide]
 //
 // Peak is the best cblas_sgemm rate on 1024^3 products with the same thread
 // count. Model FLOPs per step count the matmuls (forward 2 N P, backward
@@ -115,9 +115,11 @@ ModelConfig tiny(int vocab) {
 
 int main(int argc, char** argv) {
   int steps = 10, threads = 0;
+  std::string only;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--steps") == 0) steps = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--only") == 0) only = argv[i + 1];  // tiny, vocab or wide
   }
   if (threads > 0) {
     openblas_set_num_threads(threads);
@@ -139,13 +141,13 @@ int main(int argc, char** argv) {
               std::string(10, '-').c_str(), std::string(8, '-').c_str(), std::string(8, '-').c_str(),
               std::string(8, '-').c_str(), std::string(8, '-').c_str(), std::string(8, '-').c_str(),
               std::string(7, '-').c_str());
-  run({"d128 L4 V512 (8 x 128)", tiny(512), 8, 128}, steps, peak);
-  run({"d128 L4 V32000 (8 x 128)", tiny(32000), 8, 128}, steps, peak);
+  if (only.empty() || only == "tiny") run({"d128 L4 V512 (8 x 128)", tiny(512), 8, 128}, steps, peak);
+  if (only.empty() || only == "vocab") run({"d128 L4 V32000 (8 x 128)", tiny(32000), 8, 128}, steps, peak);
   ModelConfig wide = tiny(512);
   wide.dim = 512;
   wide.n_heads = 8;
   wide.n_kv_heads = 4;
   wide.ffn_dim = 1536;
-  run({"d512 L4 V512 (8 x 128)", wide, 8, 128}, steps, peak);
+  if (only.empty() || only == "wide") run({"d512 L4 V512 (8 x 128)", wide, 8, 128}, steps, peak);
   return 0;
 }

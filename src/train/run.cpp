@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -55,6 +56,10 @@ RunResult run_training(const RunOptions& o) {
   o.train.validate();
   if (o.teacher.empty() && o.init.empty()) fail("train: give a teacher (--teacher) or a model to start from (--init)");
   ops::use_threads(o.threads);
+  // libgomp reads its wait policy before main(); spinning idle workers cost a
+  // lot on a 2-core machine that other processes share (see docs/parts/train.md).
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr && o.threads != 1)
+    spdlog::info("train: on a shared machine, OMP_WAIT_POLICY=passive (or --threads 1) is usually faster");
 
   // Models.
   std::optional<gguf::File> teacher_file, init_file;
