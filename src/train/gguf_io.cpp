@@ -96,8 +96,8 @@ void load_weights(const gguf::File& f, Model<float>& m) {
   }
 }
 
-Model<float> load_model(const gguf::File& f) {
-  Model<float> m(config_from_gguf(f));
+Model<float> load_model(const gguf::File& f, bool with_grads) {
+  Model<float> m(config_from_gguf(f), with_grads);
   load_weights(f, m);
   return m;
 }
@@ -131,21 +131,29 @@ std::vector<int> LayerPick::layers(int teacher_layers) const {
   return out;
 }
 
-StudentInit student_from_teacher(const gguf::File& teacher, const StudentSpec& spec) {
-  const ModelConfig tc = config_from_gguf(teacher);
+ModelConfig student_config(const ModelConfig& tc, const StudentSpec& spec) {
   ModelConfig sc = tc;
   sc.dim = spec.dim ? spec.dim : tc.dim;
   sc.n_heads = spec.n_heads ? spec.n_heads : tc.n_heads;
   sc.n_kv_heads = spec.n_kv_heads ? spec.n_kv_heads : tc.n_kv_heads;
   sc.ffn_dim = spec.ffn_dim ? spec.ffn_dim : tc.ffn_dim;
+  const bool same_layer_shape = sc.dim == tc.dim && sc.n_heads == tc.n_heads && sc.n_kv_heads == tc.n_kv_heads &&
+                                sc.ffn_dim == tc.ffn_dim;
+  const size_t picked = spec.pick.layers(tc.n_layers).size();
+  sc.n_layers = spec.n_layers ? spec.n_layers : static_cast<int>(picked);
+  if (same_layer_shape && sc.n_layers != (int)picked)
+    fail("student: {} layers asked for, but the layer pick keeps {} teacher layers", sc.n_layers, picked);
+  sc.validate("student");
+  return sc;
+}
+
+StudentInit student_from_teacher(const gguf::File& teacher, const StudentSpec& spec) {
+  const ModelConfig tc = config_from_gguf(teacher);
+  const ModelConfig sc = student_config(tc, spec);
   const bool same_width = sc.dim == tc.dim;
   const bool same_layer_shape = same_width && sc.n_heads == tc.n_heads && sc.n_kv_heads == tc.n_kv_heads &&
                                 sc.ffn_dim == tc.ffn_dim;
-  std::vector<int> picked = spec.pick.layers(tc.n_layers);
-  sc.n_layers = spec.n_layers ? spec.n_layers : static_cast<int>(picked.size());
-  if (same_layer_shape && sc.n_layers != (int)picked.size())
-    fail("student: {} layers asked for, but the layer pick keeps {} teacher layers", sc.n_layers, picked.size());
-  sc.validate("student");
+  const std::vector<int> picked = spec.pick.layers(tc.n_layers);
 
   StudentInit init{Model<float>(sc), {}, {}};
   init.model.init_random(spec.seed);

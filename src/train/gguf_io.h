@@ -21,7 +21,7 @@ ModelConfig config_from_gguf(const gguf::File& f);
 // name and shape against m's layout; an unexpected or missing tensor is an
 // error naming it.
 void load_weights(const gguf::File& f, Model<float>& m);
-Model<float> load_model(const gguf::File& f);
+Model<float> load_model(const gguf::File& f, bool with_grads = true);
 
 // Which teacher layers a student keeps.
 struct LayerPick {
@@ -45,6 +45,9 @@ struct StudentInit {
   std::vector<int> kept_layers;          // teacher layer of each student layer (empty if none copied)
   std::vector<std::string> copied;       // student tensor names copied from the teacher
 };
+
+// The student's shape for a teacher of shape `teacher` (validated).
+ModelConfig student_config(const ModelConfig& teacher, const StudentSpec& spec);
 
 // A seeded random student of the spec's shape; where widths match, the
 // teacher's embeddings, output head and norms are copied, and where whole

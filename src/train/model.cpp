@@ -190,9 +190,9 @@ MemoryPlan plan_memory(const ModelConfig& cfg, int B, int T, const LoraConfig* l
 // ---------------------------------------------------------------- model
 
 template <class T>
-Model<T>::Model(const ModelConfig& cfg) : cfg_(cfg), layout_(ParamLayout::llama(cfg)) {
+Model<T>::Model(const ModelConfig& cfg, bool with_grads) : cfg_(cfg), layout_(ParamLayout::llama(cfg)) {
   params_.assign(layout_.total, T(0));
-  grads_.assign(layout_.total, T(0));
+  if (with_grads) grads_.assign(layout_.total, T(0));
 }
 
 template <class T>
@@ -393,6 +393,7 @@ void Model<T>::zero_grad() {
 template <class T>
 void Model<T>::backward(const T* dlogits) {
   if (B_ == 0) fail("backward called before forward");
+  if (!lora_on_ && grads_.size() != params_.size()) fail("backward on a model made without gradients");
   const int B = B_, Tn = T_, N = B * Tn, D = cfg_.dim, KV = cfg_.kv_dim(), F = cfg_.ffn_dim, V = cfg_.vocab;
   const int H = cfg_.n_heads, KVH = cfg_.n_kv_heads, hd = cfg_.head_dim();
   const T* a = acts_.data();

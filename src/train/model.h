@@ -122,7 +122,9 @@ MemoryPlan plan_memory(const ModelConfig& cfg, int B, int T, const LoraConfig* l
 template <class T>
 class Model {
  public:
-  explicit Model(const ModelConfig& cfg);
+  // with_grads = false leaves out the gradient buffer: a teacher, or a LoRA
+  // base whose weights stay frozen (enable_lora needs none either).
+  explicit Model(const ModelConfig& cfg, bool with_grads = true);
 
   const ModelConfig& config() const { return cfg_; }
   const ParamLayout& layout() const { return layout_; }

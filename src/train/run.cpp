@@ -61,51 +61,56 @@ RunResult run_training(const RunOptions& o) {
   if (std::getenv("OMP_WAIT_POLICY") == nullptr && o.threads != 1)
     spdlog::info("train: on a shared machine, OMP_WAIT_POLICY=passive (or --threads 1) is usually faster");
 
-  // Models.
+  // Shapes first (the files are only mapped), so that the memory check comes
+  // before any large allocation.
   std::optional<gguf::File> teacher_file, init_file;
-  std::unique_ptr<Model<float>> teacher;
+  std::optional<ModelConfig> teacher_cfg;
   if (!o.teacher.empty()) {
     teacher_file = gguf::File::open(o.teacher);
-    teacher = std::make_unique<Model<float>>(load_model(*teacher_file));
+    teacher_cfg = config_from_gguf(*teacher_file);
   }
-  std::unique_ptr<Model<float>> model;
-  std::vector<int> kept;
-  if (!o.init.empty()) {
-    init_file = gguf::File::open(o.init);
-    model = std::make_unique<Model<float>>(load_model(*init_file));
-  } else {
-    StudentSpec spec = o.student;
-    spec.seed = o.seed;
-    StudentInit s = student_from_teacher(*teacher_file, spec);
-    kept = s.kept_layers;
-    result.copied = s.copied;
-    model = std::make_unique<Model<float>>(std::move(s.model));
-  }
-  const ModelConfig& mc = model->config();
-  if (teacher && teacher->config().vocab != mc.vocab)
-    fail("train: the teacher's vocabulary ({}) differs from the student's ({})", teacher->config().vocab, mc.vocab);
+  if (!o.init.empty()) init_file = gguf::File::open(o.init);
+  StudentSpec spec = o.student;
+  spec.seed = o.seed;
+  const ModelConfig mc = init_file ? config_from_gguf(*init_file) : student_config(*teacher_cfg, spec);
+  if (teacher_cfg && teacher_cfg->vocab != mc.vocab)
+    fail("train: the teacher's vocabulary ({}) differs from the student's ({})", teacher_cfg->vocab, mc.vocab);
   std::optional<LoraConfig> lora;
   if (o.lora_rank > 0) {
     LoraConfig lc;
     lc.rank = o.lora_rank;
     lc.alpha = o.lora_alpha;
     lc.targets = LoraConfig::parse_targets(o.lora_targets);
-    model->enable_lora(lc, o.seed);
+    lc.validate();
     lora = lc;
   }
-
-  // Memory, stated before anything big is allocated.
   const TrainConfig& tc = o.train;
   result.student_plan = plan_memory(mc, tc.batch, tc.seq, lora ? &*lora : nullptr);
-  result.teacher_bytes = teacher ? teacher_memory(teacher->config(), tc.batch, tc.seq, o.top_k) : 0;
+  result.teacher_bytes = teacher_cfg ? teacher_memory(*teacher_cfg, tc.batch, tc.seq, o.top_k) : 0;
   MemoryPlan total = result.student_plan;
   total.weights += result.teacher_bytes;
   spdlog::info("train: student {} layers, dim {}, {} parameters{}; memory: {}{}", mc.n_layers, mc.dim,
-               model->params().size(), lora ? fmt::format(", LoRA adapters {}", model->lora_params().size()) : "",
+               ParamLayout::llama(mc).total,
+               lora ? fmt::format(", LoRA adapters {}", LoraLayout::make(mc, *lora).total) : "",
                describe(result.student_plan),
-               teacher ? fmt::format("; teacher {:.1f} MiB", result.teacher_bytes / 1048576.0) : "");
+               teacher_cfg ? fmt::format("; teacher {:.1f} MiB", result.teacher_bytes / 1048576.0) : "");
   const size_t limit = o.max_memory > 0 ? o.max_memory : available_memory_bytes();
   require_memory(total, limit, "train");
+
+  // Models.
+  std::unique_ptr<Model<float>> teacher;
+  if (teacher_file) teacher = std::make_unique<Model<float>>(load_model(*teacher_file, /*with_grads=*/false));
+  std::unique_ptr<Model<float>> model;
+  std::vector<int> kept;
+  if (init_file) {
+    model = std::make_unique<Model<float>>(load_model(*init_file, /*with_grads=*/!lora));
+  } else {
+    StudentInit s = student_from_teacher(*teacher_file, spec);
+    kept = s.kept_layers;
+    result.copied = s.copied;
+    model = std::make_unique<Model<float>>(std::move(s.model));
+  }
+  if (lora) model->enable_lora(*lora, o.seed);
 
   // Data.
   std::vector<Example> examples;

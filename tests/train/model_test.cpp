@@ -170,6 +170,13 @@ TEST(TrainModel, BadShapesAndTokensAreRefused) {
   std::vector<int32_t> long_seq(17, 0);
   EXPECT_THROW(m.forward(long_seq.data(), 1, 17), Error);
   EXPECT_THROW(LoraConfig::parse_targets("q,x"), Error);
+  // A model made without gradients (a teacher) runs forward but refuses backward.
+  Model<float> frozen(tiny_config(false), /*with_grads=*/false);
+  EXPECT_TRUE(frozen.grads().empty());
+  std::vector<int32_t> ok = {1, 2, 3};
+  frozen.forward(ok.data(), 1, 3);
+  std::vector<float> dlogits(3 * 11, 0.f);
+  EXPECT_THROW(frozen.backward(dlogits.data()), Error);
 }
 
 TEST(TrainModel, MemoryPlanCountsEveryBuffer) {
