@@ -42,6 +42,12 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--data", o->data, "Training data: token-id JSONL ({\"tokens\":[...]} or {\"prompt\":[...],\"completion\":[...]})");
   cmd->add_option("--sample", o->sample, "Without --data: sample this many sequences from the teacher");
   cmd->add_option("--sample-temperature", o->sample_temperature, "Temperature of --sample")->capture_default_str();
+  cmd->add_option("--valid-fraction", o->valid_fraction, "Held-out share of the examples for a validation loss")
+      ->capture_default_str();
+  cmd->add_option("--eval-every", o->eval_every, "Steps between held-out evaluations (0: at the end only)")
+      ->capture_default_str();
+  cmd->add_option("--eval-examples", o->eval_examples, "Held-out examples per evaluation (0: all)")
+      ->capture_default_str();
   cmd->add_option("--batch", t.batch, "Sequences per micro-batch")->capture_default_str();
   cmd->add_option("--seq", t.seq, "Tokens per sequence")->capture_default_str();
   cmd->add_option("--accum", t.accum, "Micro-batches per optimiser step")->capture_default_str();
@@ -81,6 +87,9 @@ void add_train_command(CLI::App& app) {
     train::RunResult r = train::run_training(run);
     std::printf("trained %lld steps in %.1f s (%.0f target tokens/s), final loss %.4f\n", (long long)r.steps,
                 r.seconds, r.tokens / std::max(1e-9, r.seconds), r.final_loss);
+    if (r.valid)
+      std::printf("held-out loss %.4f (ce %.4f, kd %.4f) over %lld positions\n", r.valid->loss, r.valid->ce,
+                  r.valid->kd, (long long)r.valid->positions);
   });
 }
 

@@ -127,6 +127,17 @@ RunResult run_training(const RunOptions& o) {
   } else {
     fail("train: give data (--data FILE.jsonl) or --sample N to sample it from the teacher");
   }
+  if (!(o.valid_fraction >= 0 && o.valid_fraction < 1)) fail("train: valid fraction {} must be in [0, 1)", o.valid_fraction);
+  std::vector<Example> held_out;
+  if (o.valid_fraction > 0) {
+    const size_t n_valid = std::max<size_t>(1, static_cast<size_t>(o.valid_fraction * examples.size()));
+    if (n_valid >= examples.size()) fail("train: {} examples leave none for training after the held-out share", examples.size());
+    Split sp = seeded_split(examples.size(), examples.size() - n_valid, n_valid, 0, o.seed ^ 0xA5A5);
+    std::vector<Example> train_part;
+    for (int64_t i : sp.train) train_part.push_back(std::move(examples[i]));
+    for (int64_t i : sp.valid) held_out.push_back(std::move(examples[i]));
+    examples = std::move(train_part);
+  }
   DataLoader loader(std::move(examples), tc.batch, tc.seq, o.seed);
 
   Trainer trainer(*model, loader, tc, teacher ? model_teacher(*teacher, o.top_k) : TeacherFn{});
@@ -147,6 +158,11 @@ RunResult run_training(const RunOptions& o) {
                    last.tokens / std::max(1e-9, last.seconds));
     if (!o.checkpoint.empty() && o.checkpoint_every > 0 && last.step % o.checkpoint_every == 0)
       trainer.save_checkpoint(o.checkpoint);
+    if (!held_out.empty() && ((o.eval_every > 0 && last.step % o.eval_every == 0) || last.step == tc.steps)) {
+      result.valid = trainer.evaluate(held_out, o.eval_examples);
+      spdlog::info("step {:>6}: held-out loss {:.4f} (ce {:.4f}, kd {:.4f}) over {} positions", last.step,
+                   result.valid->loss, result.valid->ce, result.valid->kd, result.valid->positions);
+    }
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   result.steps = trainer.steps_done();
@@ -173,6 +189,7 @@ RunResult run_training(const RunOptions& o) {
   add("hyperparameters", gguf::Value::string(hyper_parameters(o).dump()));
   add("steps", gguf::Value::u64(static_cast<uint64_t>(result.steps)));
   add("final_loss", gguf::Value::f32(static_cast<float>(result.final_loss)));
+  if (result.valid) add("valid_loss", gguf::Value::f32(static_cast<float>(result.valid->loss)));
   if (!o.out.empty()) {
     save_model_gguf(*model, o.out, ex);
     spdlog::info("train: wrote {}", o.out);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,12 @@ struct RunOptions {
   int sample = 0;
   double sample_temperature = 1.0;
 
+  // Held-out share of the examples (seeded), evaluated every eval_every
+  // steps and at the end with the training loss (distillation mix or CE).
+  double valid_fraction = 0.0;
+  int64_t eval_every = 0;
+  size_t eval_examples = 0;  // 0: all held-out examples
+
   TrainConfig train;
   uint64_t seed = 1;         // initialisation and data order
 
@@ -57,6 +64,7 @@ struct RunResult {
   int64_t steps = 0;
   double final_loss = 0;
   int64_t tokens = 0;        // target positions trained on in this process
+  std::optional<LossStats> valid;   // the last held-out evaluation
   double seconds = 0;
   std::vector<std::string> copied;  // tensors copied from the teacher into the student
 };

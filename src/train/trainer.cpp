@@ -140,12 +140,18 @@ StepStats Trainer::step() {
   return st;
 }
 
-LossStats Trainer::evaluate(DataLoader& data, int batches) {
+LossStats Trainer::evaluate(const std::vector<Example>& examples, size_t max_examples) {
   const int V = model_.config().vocab;
+  const size_t n = max_examples > 0 ? std::min(max_examples, examples.size()) : examples.size();
   LossStats total;
   double sum_loss = 0, sum_ce = 0, sum_kd = 0;
-  for (int i = 0; i < batches; ++i) {
-    Batch b = data.next();
+  for (size_t first = 0; first < n; first += cfg_.batch) {
+    Batch b;
+    b.B = cfg_.batch;
+    b.T = cfg_.seq;
+    b.tokens.assign((size_t)b.B * b.T, 0);
+    b.targets.assign((size_t)b.B * b.T, -1);
+    for (int r = 0; r < b.B && first + r < n; ++r) fill_row(b, r, examples[first + r]);
     const TeacherSignal* teacher = nullptr;
     if (teacher_) {
       teacher_(b, signal_);

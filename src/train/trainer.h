@@ -66,9 +66,10 @@ class Trainer {
   const TrainConfig& config() const { return cfg_; }
   const AdamW& optimizer() const { return opt_; }
 
-  // Mean loss over `batches` batches of `data` without training (no state
-  // change in the trainer; `data` advances).
-  LossStats evaluate(DataLoader& data, int batches);
+  // Mean loss per target position over the first `max_examples` examples (0:
+  // all), each counted once, in order, in batches of the training shape (the
+  // last batch's spare rows masked); no training state changes.
+  LossStats evaluate(const std::vector<Example>& examples, size_t max_examples = 0);
 
   // A GGUF file: metadata lcte.ckpt.* (step, AdamW t, data seed/epoch/cursor,
   // model shape, LoRA shape), tensors "ckpt.params" (all model weights),

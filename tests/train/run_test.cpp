@@ -45,8 +45,12 @@ TEST(TrainRun, DistilsAndWritesAModelWithLineage) {
   RunOptions o = small_run(dir, 6);
   o.out = dir + "/student.gguf";
   o.train.loss.temperature = 2;
+  o.valid_fraction = 0.25;  // 3 of the 12 sampled sequences
   RunResult r = run_training(o);
   EXPECT_EQ(r.steps, 6);
+  ASSERT_TRUE(r.valid.has_value());
+  EXPECT_EQ(r.valid->positions, 3 * 12);  // each held-out sequence counted once
+  EXPECT_GT(r.valid->kd, 0);
   EXPECT_GT(r.teacher_bytes, 0u);
   EXPECT_GT(r.student_plan.total(), 0u);
   gguf::File f = gguf::File::open(o.out);
@@ -56,6 +60,7 @@ TEST(TrainRun, DistilsAndWritesAModelWithLineage) {
   EXPECT_EQ(f.get_u64("lcte.lineage.steps"), 6u);
   EXPECT_NE(f.get_string("lcte.lineage.hyperparameters").find("\"temperature\":2.0"), std::string::npos);
   EXPECT_TRUE(f.has("tokenizer.ggml.tokens"));
+  EXPECT_NEAR(f.get_f64("lcte.lineage.valid_loss"), r.valid->loss, 1e-5 * (1 + r.valid->loss));
   Model<float> m = load_model(f);
   EXPECT_EQ(m.config().n_layers, 1);
 }

@@ -386,6 +386,30 @@ void expect_bit_identical_resume(bool lora, bool distill) {
 TEST(TrainLoop, ResumeIsBitIdentical) { expect_bit_identical_resume(false, false); }
 TEST(TrainLoop, ResumeIsBitIdenticalWithLoraAndTeacher) { expect_bit_identical_resume(true, true); }
 
+TEST(TrainLoop, EvaluateCountsEveryExampleOnce) {
+  Model<float> m(small_config());
+  m.init_random(8);
+  auto ex = progressions(5, 17, 32, 12);
+  DataLoader d(ex, 4, 16, 1);
+  Trainer tr(m, d, small_train(1));
+  LossStats s = tr.evaluate(ex);
+  EXPECT_EQ(s.positions, 5 * 16);
+  // The same mean computed one sequence at a time.
+  double sum = 0;
+  for (const Example& e : ex) {
+    const float* logits = m.forward(e.tokens.data(), 1, 16);
+    for (int t = 0; t < 16; ++t) {
+      const float* z = logits + t * 32;
+      double mx = z[0], se = 0;
+      for (int j = 1; j < 32; ++j) mx = std::max(mx, (double)z[j]);
+      for (int j = 0; j < 32; ++j) se += std::exp(z[j] - mx);
+      sum += mx + std::log(se) - z[e.tokens[t + 1]];
+    }
+  }
+  EXPECT_NEAR(s.loss, sum / (5 * 16), 1e-4);
+  EXPECT_EQ(tr.evaluate(ex, 2).positions, 2 * 16);
+}
+
 TEST(TrainLoop, CheckpointOfAnotherShapeIsRefused) {
   auto ex = progressions(8, 17, 32, 8);
   Model<float> m(small_config());
