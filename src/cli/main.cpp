@@ -18,7 +18,9 @@ int main(int argc, char** argv) {
 
   lcte::cli::add_demo_command(app);
   lcte::cli::add_inspect_command(app);
+  lcte::cli::add_report_command(app);
   lcte::cli::add_runs_command(app);
+  lcte::cli::add_sandbox_command(app);
   lcte::cli::add_train_command(app);
 
   // Subcommands run from their callbacks inside parse(). They report bad input
