@@ -12,6 +12,8 @@ void add_inspect_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
+void add_kld_command(CLI::App& app);
 void add_runs_command(CLI::App& app);
 void add_sandbox_command(CLI::App& app);
 void add_eval_command(CLI::App& app);

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   lcte::cli::add_tokenize_command(app);
   lcte::cli::add_report_command(app);
   lcte::cli::add_bench_command(app);
+  lcte::cli::add_generate_command(app);
+  lcte::cli::add_kld_command(app);
   lcte::cli::add_runs_command(app);
   lcte::cli::add_sandbox_command(app);
   lcte::cli::add_eval_command(app);
