@@ -6,11 +6,11 @@ matched by architecture and file size.
 usage: compare_llama_bench.py [--lcte build/src/cli/lcte] [--data ../shared/data]
                               [-p 128] [-n 64] [-t 1,2] [-r 3] [models...]
 
-Also reports, per model and thread count, the user CPU seconds of the lcte
-process: on a shared machine the wall-clock t/s move with other people's load,
-CPU time much less so.
+Also reports lcte's tokens per CPU-second (user + system time of all its
+threads during the timed runs): on a shared machine the wall-clock t/s move
+with other people's load; with one thread the CPU-time rate much less so.
 """
-import argparse, json, os, re, resource, subprocess, sys
+import argparse, json, os, re, subprocess, sys
 
 
 def reference_rows(path):
@@ -41,14 +41,12 @@ def main():
     models = a.models or sorted(
         os.path.join(a.data, 'models', f) for f in os.listdir(os.path.join(a.data, 'models')) if f.endswith('.gguf'))
     ref = reference_rows(os.path.join(a.data, 'reference', 'bench.md'))
-    print('| model | threads | test | lcte t/s | llama.cpp t/s | lcte / llama.cpp | lcte user CPU s |')
-    print('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+    print('| model | threads | test | lcte t/s | llama.cpp t/s | lcte / llama.cpp | lcte t/CPU-s | t/CPU-s / llama.cpp |')
+    print('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
     for m in models:
         for t in a.t.split(','):
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
             out = subprocess.run([a.lcte, 'bench', '-m', m, '-p', a.p, '-n', a.n, '-t', t, '-r', a.r, '--json'],
                                  check=True, capture_output=True, text=True).stdout
-            cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - before
             for r in json.loads(out):
                 size = '%.2f' % (r['size_bytes'] / 2**20)
                 arch = r['model'].split()[0]
@@ -56,7 +54,9 @@ def main():
                 ours = '%.0f ± %.0f' % (r['tps_mean'], r['tps_stddev'])
                 theirs = lref[1] if lref else 'n/a'
                 ratio = '%.2f' % (r['tps_mean'] / lref[0]) if lref else ''
-                print('| %s | %s | %s | %s | %s | %s | %.2f |' % (os.path.basename(m), t, r['test'], ours, theirs, ratio, cpu))
+                cpu_ratio = '%.2f' % (r['cpu_tps'] / lref[0]) if lref else ''
+                print('| %s | %s | %s | %s | %s | %s | %.0f | %s |' % (os.path.basename(m), t, r['test'], ours, theirs,
+                                                                     ratio, r['cpu_tps'], cpu_ratio))
                 sys.stdout.flush()
 
 

@@ -46,7 +46,7 @@ void run(const BenchArgs& a) {
           out.push_back({{"model", name}, {"path", path}, {"size_bytes", m->tensor_bytes()},
                          {"params", m->n_params()}, {"threads", t}, {"test", r.test}, {"n_tokens", r.n_tokens},
                          {"kv_type", a.kv_type}, {"tps_mean", r.mean}, {"tps_stddev", r.stddev},
-                         {"tps_samples", r.tokens_per_second}});
+                         {"tps_samples", r.tokens_per_second}, {"cpu_tps", r.cpu_tokens_per_second}});
         } else {
           std::printf("| %s | %.2f MiB | %.2f M | CPU | %d | %s | %.2f ± %.2f |\n", name.c_str(),
                       static_cast<double>(m->tensor_bytes()) / (1 << 20), static_cast<double>(m->n_params()) / 1e6,

@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <random>
@@ -56,14 +57,26 @@ std::vector<BenchResult> run_bench(Context& ctx, const BenchOptions& o) {
     BenchResult r;
     r.test = (kind == 0 ? "pp" : "tg") + std::to_string(n);
     r.n_tokens = n;
+    double cpu = 0;
     for (int rep = -1; rep < o.reps; ++rep) {  // rep -1 is the warm-up
+      const double c0 = cpu_seconds();
       const double s = kind == 0 ? run_pp(ctx, tokens, o.kv_type) : run_tg(ctx, tokens, o.kv_type);
-      if (rep >= 0) r.tokens_per_second.push_back(static_cast<double>(n) / s);
+      if (rep < 0) continue;
+      cpu += cpu_seconds() - c0;
+      r.tokens_per_second.push_back(static_cast<double>(n) / s);
     }
+    r.cpu_tokens_per_second = static_cast<double>(n * o.reps) / std::max(cpu, 1e-9);
     mean_stddev(r.tokens_per_second, &r.mean, &r.stddev);
     results.push_back(std::move(r));
   }
   return results;
+}
+
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+  return sec(ru.ru_utime) + sec(ru.ru_stime);
 }
 
 size_t peak_rss_bytes() {

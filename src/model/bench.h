@@ -26,6 +26,11 @@ struct BenchResult {
   int64_t n_tokens = 0;
   std::vector<double> tokens_per_second;  // one per timed run
   double mean = 0, stddev = 0;
+  // Tokens per second of CPU time (user + system, all threads) over the timed
+  // runs. On a machine shared with other work the wall-clock figures move
+  // with the load; with one thread this one much less (it counts only the
+  // time the thread actually ran).
+  double cpu_tokens_per_second = 0;
 };
 
 std::vector<BenchResult> run_bench(Context& ctx, const BenchOptions& options);
@@ -35,5 +40,7 @@ void mean_stddev(const std::vector<double>& xs, double* mean, double* stddev);
 
 // Peak resident set size of this process so far, in bytes (getrusage).
 size_t peak_rss_bytes();
+// User + system CPU seconds this process has used so far (all threads).
+double cpu_seconds();
 
 }  // namespace lcte::model
