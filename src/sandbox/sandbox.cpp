@@ -409,7 +409,10 @@ Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
       give_up = Clock::now() + kGrace;
     }
   }
-  if (!(report_eof && out.eof && err.eof && channel.eof)) kill(jail.init, SIGKILL);  // gave up waiting
+  if (!(report_eof && out.eof && err.eof && channel.eof)) {  // gave up waiting
+    kill_jail(plan, jail.init, python_pid());
+    kill(jail.init, SIGKILL);
+  }
   int status = 0;
   rusage usage{};
   while (wait4(jail.init, &status, __WALL, &usage) < 0 && errno == EINTR) {}
