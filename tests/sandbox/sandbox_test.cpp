@@ -528,6 +528,26 @@ TEST_P(DriverTest, PatchingBuiltinsAndHelpersDoesNotPass) {
       // exception hooks and the exit path
       "import sys\nsys.excepthook = lambda *a: None\nsys.exit = lambda *a: None\n",
   };
+  // ... and, from inside the candidate while the tests run, the builtins and
+  // operator functions the comparator itself might look up.
+  std::string during =
+      "import builtins, _operator, operator\n"
+      "class Yes:\n    def __eq__(self, other):\n        return True\n"
+      "real_issubclass = builtins.issubclass\n"
+      "def fake_issubclass(c, k):\n"
+      "    try:\n        return k is builtins.bool or real_issubclass(c, k)\n"
+      "    except TypeError:\n        return False\n"
+      "def add(a, b):\n"
+      "    builtins.issubclass = fake_issubclass\n"
+      "    builtins.bool = lambda v: Yes()\n"
+      "    builtins.abs = lambda v: 0\n"
+      "    _operator.eq = operator.eq = lambda x, y: True\n"
+      "    _operator.lt = operator.lt = lambda x, y: True\n"
+      "    _operator.contains = operator.contains = lambda x, y: True\n"
+      "    return Yes()\n";
+  Result patched = run(during, "def check(candidate):\n    assert candidate(1, 2) == 3\n"
+                       "    assert 3 in [candidate(1, 2)]\n", "check(add)");
+  EXPECT_EQ(patched.status, Status::Failed) << describe(patched);
   std::string tests =
       "import math\n"
       "def check(candidate):\n"
@@ -552,6 +572,11 @@ TEST_P(DriverTest, ObjectsThatAgreeWithEverythingDoNotPass) {
       "def add(a, b):\n    return Yes()\n",
       "class Yes:\n    def __eq__(self, other):\n        return True\n"
       "def add(a, b):\n    return [Yes()]\n",
+      // a class whose metaclass says it is int (hash and equality of the type)
+      "class Meta(type):\n    def __eq__(cls, other):\n        return True\n"
+      "    def __hash__(cls):\n        return hash(int)\n"
+      "class Yes(metaclass=Meta):\n    def __eq__(self, other):\n        return True\n"
+      "def add(a, b):\n    return Yes()\n",
       // arithmetic that cancels whatever it is compared against
       "class Zero:\n    def __sub__(self, other):\n        return 0\n    def __rsub__(self, other):\n        return 0\n"
       "def add(a, b):\n    return Zero()\n",
