@@ -301,7 +301,10 @@ TEST_P(SandboxTest, SleepingForeverHitsTheWallClock) {
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(r.status, Status::Timeout) << describe(r);
   EXPECT_EQ(r.error_type, "WallLimit");
-  EXPECT_LT(took, 3.0);
+  // Killed at the limit, not after the hour-long sleep. Reaping the jail
+  // waits for the kernel to tear its namespaces down, which on a heavily
+  // loaded machine has taken several seconds.
+  EXPECT_LT(took, 30.0);
 }
 
 TEST_P(SandboxTest, NoNetwork) {
