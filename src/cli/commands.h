@@ -9,5 +9,6 @@ namespace lcte::cli {
 
 void add_demo_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
 
 }  // namespace lcte::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
 
   lcte::cli::add_demo_command(app);
   lcte::cli::add_inspect_command(app);
+  lcte::cli::add_quantize_command(app);
 
   // Subcommands run from their callbacks inside parse(). They report bad input
   // by throwing lcte::Error, and a specific exit status with CLI::RuntimeError.
