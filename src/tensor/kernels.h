@@ -21,12 +21,22 @@ Isa best_isa();
 bool isa_available(Isa isa);
 
 // Dequantize n elements of type t (n a multiple of t's block size) to F32.
-// Throws lcte::Error for a type lcte cannot compute with.
+// Throws lcte::Error for a type lcte cannot compute with. Bit-exact with
+// ggml's dequantize_row_* and gguf-py's dequantize for every ISA.
 void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n);
+void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n, Isa isa);
+
+// Reference (round-to-nearest) weight quantizer, as ggml's
+// quantize_row_*_ref: F32, F16, BF16, Q8_0, Q8_1, Q4_0, Q4_1, Q5_0, Q5_1 and
+// Q8_K. dst holds row_bytes(t, n) bytes. Throws for other types (the
+// K-quant quantizers are not written yet).
+void quantize_row_ref(GgmlType t, const float* x, void* dst, int64_t n);
 
 // The format activations take for dot products with weights of type w:
 // Q8_0 (or Q8_1) for the 32-blocks, Q8_K for the K-quants, F32 for F32/F16/BF16.
 GgmlType activation_type(GgmlType w);
+// Bytes of one activation row of n elements for weights of type w.
+size_t activation_row_bytes(GgmlType w, int64_t n);
 
 // Quantize n floats into activation format `act` (as returned by
 // activation_type); dst holds row_bytes(act, n) bytes.
@@ -40,5 +50,14 @@ float vec_dot(GgmlType w, int64_t n, const void* w_row, const void* act_row, Isa
 // apart: the decode-time matrix-vector product, one row at a time.
 void vec_dot_rows(GgmlType w, int64_t n, const void* w_rows, size_t w_stride, int64_t nrows,
                   const void* act_row, float* out, Isa isa = best_isa());
+
+// The batched product of prompt processing:
+//   out[t*out_stride + r] = dot(weight row r, activation row t)
+// for r < nrows, t < ntok. Weight rows lie w_stride bytes apart, activation
+// rows (in activation_type(w) format) act_stride bytes apart. Tiled so each
+// weight block is unpacked once for several tokens; single-threaded (callers
+// split rows across threads).
+void matmul(GgmlType w, int64_t n, const void* w_rows, size_t w_stride, int64_t nrows, const void* acts,
+            size_t act_stride, int64_t ntok, float* out, size_t out_stride, Isa isa = best_isa());
 
 }  // namespace lcte::kernels

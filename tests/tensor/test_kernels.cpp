@@ -1,0 +1,260 @@
+// Dot products, activation quantization and the batched matmul: every SIMD
+// ISA against the scalar reference, and the scalar reference against
+// dequantize-then-multiply in double precision.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/error.h"
+#include "test_util.h"
+
+namespace lcte {
+namespace {
+
+using kernels::Isa;
+
+struct Quantized {
+  std::vector<uint8_t> bytes;
+  std::vector<float> values;  // the dequantized activation
+};
+
+Quantized quantize_act(GgmlType w, const std::vector<float>& x, Isa isa = Isa::Scalar) {
+  const GgmlType act = kernels::activation_type(w);
+  const int64_t n = static_cast<int64_t>(x.size());
+  Quantized q;
+  q.bytes.resize(kernels::activation_row_bytes(w, n));
+  kernels::quantize_activations(act, x.data(), q.bytes.data(), n, isa);
+  q.values.resize(x.size());
+  kernels::dequantize_row(act, q.bytes.data(), q.values.data(), n, Isa::Scalar);
+  return q;
+}
+
+std::vector<float> dequant(GgmlType t, const std::vector<uint8_t>& row, int64_t n) {
+  std::vector<float> out(static_cast<size_t>(n));
+  kernels::dequantize_row(t, row.data(), out.data(), n, Isa::Scalar);
+  return out;
+}
+
+// Sum of |w_i a_i|: the scale against which float rounding is measured.
+double magnitude(const std::vector<float>& w, const std::vector<float>& a) {
+  double m = 0;
+  for (size_t i = 0; i < w.size(); ++i) m += std::fabs(static_cast<double>(w[i]) * a[i]);
+  return m;
+}
+
+double exact_dot(const std::vector<float>& w, const std::vector<float>& a) {
+  double s = 0;
+  for (size_t i = 0; i < w.size(); ++i) s += static_cast<double>(w[i]) * a[i];
+  return s;
+}
+
+bool has_min_term(GgmlType t) { return t == GgmlType::Q4_1 || t == GgmlType::Q5_1; }
+
+// The Q8_1 "s" field is d * sum(q) rounded to half precision, so formats with
+// a min carry that rounding (2^-11 relative) on the min term.
+double min_term_slack(GgmlType w, const std::vector<uint8_t>& wrow, const std::vector<float>& a, int64_t n) {
+  if (!has_min_term(w)) return 0;
+  double slack = 0;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    uint16_t m;
+    std::memcpy(&m, wrow.data() + b * type_traits(w).block_bytes + 2, 2);
+    double s = 0;
+    for (int j = 0; j < 32; ++j) s += a[b * 32 + j];
+    slack += std::fabs(fp16_to_fp32(m)) * (std::fabs(s) * std::ldexp(1.0, -10) + 1e-3);
+  }
+  return slack;
+}
+
+TEST(VecDot, ScalarMatchesDequantizedDot) {
+  for (GgmlType w : testing::weight_types()) {
+    for (int64_t n : {256, 768, 4096}) {
+      const auto wrow = testing::random_row(w, n, 1 + static_cast<uint32_t>(n) + static_cast<uint32_t>(w));
+      const auto x = testing::random_floats(static_cast<size_t>(n), 77);
+      const Quantized a = quantize_act(w, x);
+      const auto wv = dequant(w, wrow, n);
+      const float got = kernels::vec_dot(w, n, wrow.data(), a.bytes.data(), Isa::Scalar);
+      const double want = exact_dot(wv, a.values);
+      const double tol = 2e-6 * magnitude(wv, a.values) + min_term_slack(w, wrow, x, n) + 1e-6;
+      EXPECT_NEAR(got, want, tol) << type_name(w) << " n=" << n;
+    }
+  }
+}
+
+TEST(VecDot, SimdMatchesScalar) {
+  const auto isas = testing::simd_isas();
+  if (isas.empty()) GTEST_SKIP() << "no SIMD ISA on this CPU/build";
+  for (GgmlType w : testing::weight_types()) {
+    for (int64_t n : {256, 512, 2816}) {
+      for (uint32_t seed = 0; seed < 4; ++seed) {
+        const auto wrow = testing::random_row(w, n, seed * 31 + static_cast<uint32_t>(w));
+        const auto x = testing::random_floats(static_cast<size_t>(n), seed + 1000);
+        const Quantized a = quantize_act(w, x);
+        const auto wv = dequant(w, wrow, n);
+        const float ref = kernels::vec_dot(w, n, wrow.data(), a.bytes.data(), Isa::Scalar);
+        double wmax = 0, asum = 0;
+        for (float v : wv) wmax = std::max(wmax, std::fabs(static_cast<double>(v)));
+        for (float v : a.values) asum += std::fabs(v);
+        const double tol = 1e-6 * wmax * asum + 1e-6;
+        for (Isa isa : isas) {
+          const float got = kernels::vec_dot(w, n, wrow.data(), a.bytes.data(), isa);
+          EXPECT_NEAR(got, ref, tol) << type_name(w) << " " << kernels::isa_name(isa) << " n=" << n;
+        }
+      }
+    }
+  }
+}
+
+// F32 weights take rows of any length; the SIMD tails must be right.
+TEST(VecDot, FloatRowsOfOddLength) {
+  for (GgmlType w : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
+    for (int64_t n : {1, 7, 13, 31, 33, 100}) {
+      const auto wrow = testing::random_row(w, n, 5);
+      const auto x = testing::random_floats(static_cast<size_t>(n), 6);
+      const auto wv = dequant(w, wrow, n);
+      const double want = exact_dot(wv, x);
+      for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+        if (!kernels::isa_available(isa)) continue;
+        EXPECT_NEAR(kernels::vec_dot(w, n, wrow.data(), x.data(), isa), want, 1e-5 * magnitude(wv, x) + 1e-7)
+            << type_name(w) << " n=" << n;
+      }
+    }
+  }
+}
+
+TEST(ActivationQuant, SimdIsByteIdenticalToScalar) {
+  for (GgmlType act : {GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8_K}) {
+    const int64_t n = 256 * 6;
+    auto x = testing::random_floats(static_cast<size_t>(n), 9, 3.0f);
+    for (int j = 256; j < 512; ++j) x[j] = 0.0f;  // an all-zero block
+    x[600] = -50.0f;                               // a dominant negative value
+    x[900] = 40.0f;
+    x[901] = -40.0f;                               // a tie in magnitude
+    std::vector<uint8_t> ref(row_bytes(act, n)), got(row_bytes(act, n));
+    kernels::quantize_activations(act, x.data(), ref.data(), n, Isa::Scalar);
+    for (Isa isa : testing::simd_isas()) {
+      std::fill(got.begin(), got.end(), 0xAB);
+      kernels::quantize_activations(act, x.data(), got.data(), n, isa);
+      EXPECT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size())) << type_name(act) << " " << kernels::isa_name(isa);
+    }
+  }
+}
+
+// Each quantized activation is within half a step of the input, and the
+// derived fields (Q8_1's s, Q8_K's bsums) are consistent with the quants.
+TEST(ActivationQuant, ErrorIsHalfAStepAndSumsMatch) {
+  const int64_t n = 1024;
+  const auto x = testing::random_floats(static_cast<size_t>(n), 12, 2.0f);
+  for (GgmlType act : {GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8_K}) {
+    const int64_t bs = type_traits(act).block_size;
+    std::vector<uint8_t> q(row_bytes(act, n));
+    kernels::quantize_activations(act, x.data(), q.data(), n, Isa::Scalar);
+    std::vector<float> y(static_cast<size_t>(n));
+    kernels::dequantize_row(act, q.data(), y.data(), n, Isa::Scalar);
+    for (int64_t b = 0; b < n / bs; ++b) {
+      float amax = 0;
+      for (int64_t j = 0; j < bs; ++j) amax = std::max(amax, std::fabs(x[b * bs + j]));
+      const float step = amax / 127.0f;
+      for (int64_t j = 0; j < bs; ++j)
+        ASSERT_NEAR(y[b * bs + j], x[b * bs + j], 0.5 * step + 127 * step * std::ldexp(1.0, -11) + 1e-7) << type_name(act) << " " << j;
+      const uint8_t* blk = q.data() + b * type_traits(act).block_bytes;
+      if (act == GgmlType::Q8_1) {
+        uint16_t s;
+        std::memcpy(&s, blk + 2, 2);
+        int sum = 0;
+        for (int j = 0; j < 32; ++j) sum += static_cast<int8_t>(blk[4 + j]);
+        EXPECT_EQ(s, fp32_to_fp16((amax / 127.0f) * static_cast<float>(sum)));
+      }
+      if (act == GgmlType::Q8_K) {
+        for (int j = 0; j < 16; ++j) {
+          int sum = 0;
+          for (int l = 0; l < 16; ++l) sum += static_cast<int8_t>(blk[4 + 16 * j + l]);
+          int16_t bsum;
+          std::memcpy(&bsum, blk + 260 + 2 * j, 2);
+          EXPECT_EQ(bsum, sum);
+        }
+      }
+    }
+  }
+}
+
+// matmul and vec_dot_rows equal one vec_dot per (row, token), with strides
+// that leave gaps and sizes that leave partial tiles.
+TEST(Matmul, MatchesVecDotForEveryIsa) {
+  std::vector<Isa> isas = {Isa::Scalar};
+  for (Isa isa : testing::simd_isas()) isas.push_back(isa);
+  for (GgmlType w : testing::weight_types()) {
+    const int64_t n = 512, nrows = 11, ntok = 7;
+    const size_t wrow_bytes = row_bytes(w, n), w_stride = wrow_bytes + 64;
+    const size_t arow_bytes = kernels::activation_row_bytes(w, n), a_stride = arow_bytes + 32;
+    std::vector<uint8_t> wmat(w_stride * nrows), amat(a_stride * ntok);
+    // Float rounding in the kernels is measured against max|w| * sum|a|: the
+    // K formats with mins subtract terms of that size, so the result can be
+    // much smaller than the partial sums.
+    std::vector<double> wmax(nrows), asum(ntok);
+    for (int64_t r = 0; r < nrows; ++r) {
+      const auto row = testing::random_row(w, n, 500 + static_cast<uint32_t>(r));
+      std::memcpy(wmat.data() + r * w_stride, row.data(), wrow_bytes);
+      for (float v : dequant(w, row, n)) wmax[r] = std::max(wmax[r], std::fabs(static_cast<double>(v)));
+    }
+    for (int64_t t = 0; t < ntok; ++t) {
+      const auto x = testing::random_floats(static_cast<size_t>(n), 900 + static_cast<uint32_t>(t));
+      const Quantized a = quantize_act(w, x);
+      std::memcpy(amat.data() + t * a_stride, a.bytes.data(), arow_bytes);
+      for (float v : a.values) asum[t] += std::fabs(v);
+    }
+    for (Isa isa : isas) {
+      const size_t out_stride = nrows + 3;
+      std::vector<float> out(out_stride * ntok, -1.0f);
+      kernels::matmul(w, n, wmat.data(), w_stride, nrows, amat.data(), a_stride, ntok, out.data(), out_stride, isa);
+      std::vector<float> rows(nrows);
+      for (int64_t t = 0; t < ntok; ++t) {
+        kernels::vec_dot_rows(w, n, wmat.data(), w_stride, nrows, amat.data() + t * a_stride, rows.data(), isa);
+        for (int64_t r = 0; r < nrows; ++r) {
+          const float ref = kernels::vec_dot(w, n, wmat.data() + r * w_stride, amat.data() + t * a_stride, Isa::Scalar);
+          const double tol = 1e-6 * wmax[r] * asum[t] + 1e-6;
+          EXPECT_NEAR(out[t * out_stride + r], ref, tol) << type_name(w) << " " << kernels::isa_name(isa) << " r" << r << " t" << t;
+          EXPECT_NEAR(rows[r], ref, tol) << type_name(w) << " " << kernels::isa_name(isa) << " rows r" << r;
+        }
+        for (size_t r = nrows; r < out_stride; ++r) EXPECT_EQ(out[t * out_stride + r], -1.0f) << "wrote past a row";
+      }
+    }
+  }
+}
+
+TEST(Kernels, ActivationTypes) {
+  EXPECT_EQ(kernels::activation_type(GgmlType::F16), GgmlType::F32);
+  EXPECT_EQ(kernels::activation_type(GgmlType::Q4_0), GgmlType::Q8_0);
+  EXPECT_EQ(kernels::activation_type(GgmlType::Q5_1), GgmlType::Q8_1);
+  EXPECT_EQ(kernels::activation_type(GgmlType::Q6_K), GgmlType::Q8_K);
+  EXPECT_EQ(kernels::activation_row_bytes(GgmlType::Q4_K, 512), 2u * 292u);
+  EXPECT_EQ(kernels::activation_row_bytes(GgmlType::BF16, 10), 40u);
+}
+
+TEST(Kernels, ErrorsNameTheType) {
+  std::vector<uint8_t> buf(4096);
+  try {
+    kernels::vec_dot(GgmlType::IQ4_NL, 32, buf.data(), buf.data());
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("iq4_nl"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(kernels::activation_type(GgmlType::TQ2_0), Error);
+  EXPECT_THROW(kernels::vec_dot(GgmlType::Q4_0, 33, buf.data(), buf.data()), Error);
+  EXPECT_THROW(kernels::quantize_activations(GgmlType::Q4_0, reinterpret_cast<const float*>(buf.data()), buf.data(), 32),
+               Error);
+  EXPECT_THROW(kernels::matmul(GgmlType::I32, 32, buf.data(), 128, 1, buf.data(), 128, 1,
+                               reinterpret_cast<float*>(buf.data()), 1),
+               Error);
+}
+
+TEST(Kernels, BestIsaIsAvailable) {
+  EXPECT_TRUE(kernels::isa_available(kernels::best_isa()));
+  EXPECT_TRUE(kernels::isa_available(Isa::Scalar));
+  std::printf("best ISA here: %s (avx2 %d, avx512 %d)\n", std::string(kernels::isa_name(kernels::best_isa())).c_str(),
+              kernels::isa_available(Isa::Avx2), kernels::isa_available(Isa::Avx512));
+}
+
+}  // namespace
+}  // namespace lcte
