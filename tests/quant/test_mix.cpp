@@ -139,9 +139,15 @@ TEST(Mix, Q4_K_M_MoreBitsLayersOf32) {
   EXPECT_EQ(layers_with(p, ".ffn_down.weight", GgmlType::Q6_K), more);
   EXPECT_EQ(layers_with(p, ".attn_q.weight", GgmlType::Q4_K).size(), 32u);
   for (const auto& t : p) {
-    if (t.name == "output.weight") EXPECT_EQ(t.to, GgmlType::Q6_K);
-    if (t.name == "token_embd.weight") EXPECT_EQ(t.to, GgmlType::Q4_K);
-    if (t.name.ends_with("norm.weight")) EXPECT_FALSE(t.quantize) << t.name;
+    if (t.name == "output.weight") {
+      EXPECT_EQ(t.to, GgmlType::Q6_K);
+    }
+    if (t.name == "token_embd.weight") {
+      EXPECT_EQ(t.to, GgmlType::Q4_K);
+    }
+    if (t.name.ends_with("norm.weight")) {
+      EXPECT_FALSE(t.quantize) << t.name;
+    }
   }
 }
 
