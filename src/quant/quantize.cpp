@@ -69,16 +69,13 @@ void quantize_rows(GgmlType t, const float* src, void* dst, int64_t nrows, int64
       quantize_row(t, src + r * n_per_row, static_cast<uint8_t*>(dst) + r * out_row, n_per_row, importance);
   };
   // Validate once on this thread so a bad type or row length throws here
-  // rather than inside a worker.
+  // rather than inside a worker; the remaining rows go out in contiguous
+  // slices, the calling thread taking the first.
   run(0, 1);
-  const int64_t n_threads = std::clamp<int64_t>(threads, 1, nrows - 1 > 0 ? nrows - 1 : 1);
-  if (n_threads == 1 || nrows == 1) return run(1, nrows);
-  // Contiguous slices of rows, one per thread; the calling thread takes the
-  // first so only n_threads - 1 are started.
   const int64_t rest = nrows - 1;
-  std::vector<std::thread> workers;
-  workers.reserve(static_cast<size_t>(n_threads - 1));
+  const int64_t n_threads = std::clamp<int64_t>(threads, 1, std::max<int64_t>(rest, 1));
   auto slice_begin = [&](int64_t k) { return 1 + rest * k / n_threads; };
+  std::vector<std::thread> workers;
   for (int64_t k = 1; k < n_threads; ++k) workers.emplace_back(run, slice_begin(k), slice_begin(k + 1));
   run(slice_begin(0), slice_begin(1));
   for (std::thread& w : workers) w.join();
