@@ -29,6 +29,7 @@
 #include "gguf/gguf.h"
 #include "quant/model_quantizer.h"
 #include "quant/quantize.h"
+#include "quant/scale_search.h"
 
 namespace {
 
@@ -99,6 +100,31 @@ void throughput(const Args& a) {
                 weighted ? std::to_string(rate(a.threads, imp.data())).substr(0, 6).c_str() : "-");
     std::fflush(stdout);
   }
+}
+
+// The K-quants' affine scale search, scalar (one group at a time) against
+// the lane version (8 groups at once, same bytes), interleaved in this
+// process so machine load affects both alike.
+void search_lanes_vs_scalar() {
+  using namespace lcte::quant::search;
+  const int blocks = 4000, n = 32, G = kLanes;
+  std::vector<float> x = heavy_tailed(static_cast<size_t>(blocks * n * G), 9), w(x.size());
+  for (size_t i = 0; i < w.size(); ++i) w[i] = std::fabs(x[i]) + 0.01f;
+  std::vector<uint8_t> L(static_cast<size_t>(n * G));
+  float s[G], o[G];
+  double t_scalar = 1e30, t_lanes = 1e30;
+  for (int round = 0; round < 3; ++round) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int b = 0; b < blocks * G; ++b) affine_scale(n, 15, &x[b * n], &w[b * n], L.data(), o, -1.0f, 0.1f, 20, false);
+    auto t1 = std::chrono::steady_clock::now();
+    for (int b = 0; b < blocks; ++b)
+      affine_scale_lanes(n, 15, &x[b * G * n], &w[b * G * n], L.data(), s, o, -1.0f, 0.1f, 20, false);
+    auto t2 = std::chrono::steady_clock::now();
+    t_scalar = std::min(t_scalar, std::chrono::duration<double>(t1 - t0).count());
+    t_lanes = std::min(t_lanes, std::chrono::duration<double>(t2 - t1).count());
+  }
+  std::printf("\nQ4_K affine scale search (%d groups of 32): scalar %.3f s, 8 lanes %.3f s (%.2fx)\n", blocks * G,
+              t_scalar, t_lanes, t_scalar / t_lanes);
 }
 
 // A llama-shaped model of random F32 weights: dim d, ffn 4d, `layers` blocks.
@@ -176,6 +202,7 @@ void peak_memory(const Args& a) {
 int main(int argc, char** argv) {
   const Args a = parse(argc, argv);
   throughput(a);
+  search_lanes_vs_scalar();
   if (a.model_mib > 0) peak_memory(a);
   return 0;
 }

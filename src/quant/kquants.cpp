@@ -141,6 +141,16 @@ void requantize_affine(const float* x, int n, float d, float m, int nmax, uint8_
   for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(std::clamp(nearest_int((x[i] + m) / d), 0, nmax));
 }
 
+// Eight consecutive groups of n values (x[g * n + i]) and their weights
+// into the lane-minor layout of search::affine_scale_lanes.
+void to_lanes(const float* x, const float* w, int n, float* xt, float* wt) {
+  for (int g = 0; g < search::kLanes; ++g)
+    for (int i = 0; i < n; ++i) {
+      xt[i * search::kLanes + g] = x[g * n + i];
+      wt[i * search::kLanes + g] = w[g * n + i];
+    }
+}
+
 float sum_squares(const float* x, int64_t n) {
   float s = 0.0f;
   for (int64_t i = 0; i < n; ++i) s += x[i] * x[i];
@@ -162,11 +172,15 @@ float sum(const float* w, int n) {
 
 void q2_K_ref(const float* x, BlockQ2_K* y) {
   uint8_t L[QK];
-  float scales[16], mins[16], w[16];
+  float scales[16], mins[16], w[QK], xt[16 * search::kLanes], wt[16 * search::kLanes];
+  for (int i = 0; i < QK; ++i) w[i] = std::fabs(x[i]);
+  // Sub-blocks 0-7 and 8-15, eight searches at a time.
+  for (int h = 0; h < 2; ++h) {
+    to_lanes(x + 128 * h, w + 128 * h, 16, xt, wt);
+    search::affine_scale_lanes(16, 3, xt, wt, L + 128 * h, scales + 8 * h, mins + 8 * h, -0.5f, 0.1f, 15, true);
+  }
   float max_scale = 0.0f, max_min = 0.0f;
   for (int j = 0; j < 16; ++j) {
-    for (int l = 0; l < 16; ++l) w[l] = std::fabs(x[16 * j + l]);
-    scales[j] = search::affine_scale(16, 3, x + 16 * j, w, L + 16 * j, &mins[j], -0.5f, 0.1f, 15, true);
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }
@@ -195,12 +209,15 @@ void q2_K_ref(const float* x, BlockQ2_K* y) {
 
 void q2_K_weighted(const float* x, const float* imp, BlockQ2_K* y) {
   uint8_t L[QK], Ls[16], Lm[16];
-  float scales[16], mins[16], sw[16], w[16];
+  float scales[16], mins[16], sw[16], w[QK], xt[16 * search::kLanes], wt[16 * search::kLanes];
   const float sigma2 = sum_squares(x, QK) / QK;
   for (int j = 0; j < 16; ++j) {
-    magnitude_weights(x + 16 * j, imp + 16 * j, 16, sigma2, w);
-    sw[j] = sum(w, 16);
-    scales[j] = search::affine_scale(16, 3, x + 16 * j, w, L + 16 * j, &mins[j], -0.9f, 0.05f, 36, false);
+    magnitude_weights(x + 16 * j, imp + 16 * j, 16, sigma2, w + 16 * j);
+    sw[j] = sum(w + 16 * j, 16);
+  }
+  for (int h = 0; h < 2; ++h) {
+    to_lanes(x + 128 * h, w + 128 * h, 16, xt, wt);
+    search::affine_scale_lanes(16, 3, xt, wt, L + 128 * h, scales + 8 * h, mins + 8 * h, -0.9f, 0.05f, 36, false);
   }
   y->d = fp32_to_fp16(search::positive_scale(16, 15, scales, Ls, sw));
   y->dmin = fp32_to_fp16(search::positive_scale(16, 15, mins, Lm, sw));
@@ -278,13 +295,16 @@ void q3_K_weighted(const float* x, const float* imp, BlockQ3_K* y) {
 // them only in the search range.
 void k_affine_ref(const float* x, int nmax, float rmin, float rdelta, int nstep, uint8_t* L, uint16_t* d_out,
                   uint16_t* dmin_out, uint8_t* packed) {
-  float scales[8], mins[8], w[32];
-  float max_scale = 0.0f, max_min = 0.0f;
+  float scales[8], mins[8], w[QK], xt[QK], wt[QK];
   for (int j = 0; j < 8; ++j) {
     const float* xs = x + 32 * j;
     const float av_x = std::sqrt(sum_squares(xs, 32) / 32);
-    for (int l = 0; l < 32; ++l) w[l] = av_x + std::fabs(xs[l]);
-    scales[j] = search::affine_scale(32, nmax, xs, w, L + 32 * j, &mins[j], rmin, rdelta, nstep, false);
+    for (int l = 0; l < 32; ++l) w[32 * j + l] = av_x + std::fabs(xs[l]);
+  }
+  to_lanes(x, w, 32, xt, wt);
+  search::affine_scale_lanes(32, nmax, xt, wt, L, scales, mins, rmin, rdelta, nstep, false);
+  float max_scale = 0.0f, max_min = 0.0f;
+  for (int j = 0; j < 8; ++j) {
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }
@@ -303,14 +323,15 @@ void k_affine_ref(const float* x, int nmax, float rmin, float rdelta, int nstep,
 
 void k_affine_weighted(const float* x, const float* imp, int nmax, uint8_t* L, uint16_t* d_out, uint16_t* dmin_out,
                        uint8_t* packed) {
-  float scales[8], mins[8], sw[8], w[32];
+  float scales[8], mins[8], sw[8], w[QK], xt[QK], wt[QK];
   uint8_t ls[8], lm[8];
   const float sigma2 = 2.0f * sum_squares(x, QK) / QK;
   for (int j = 0; j < 8; ++j) {
-    magnitude_weights(x + 32 * j, imp + 32 * j, 32, sigma2, w);
-    sw[j] = sum(w, 32);
-    scales[j] = search::affine_scale(32, nmax, x + 32 * j, w, L + 32 * j, &mins[j], -0.9f, 0.05f, 36, false);
+    magnitude_weights(x + 32 * j, imp + 32 * j, 32, sigma2, w + 32 * j);
+    sw[j] = sum(w + 32 * j, 32);
   }
+  to_lanes(x, w, 32, xt, wt);
+  search::affine_scale_lanes(32, nmax, xt, wt, L, scales, mins, -0.9f, 0.05f, 36, false);
   const float d_block = search::positive_scale(8, 63, scales, ls, sw);
   const float m_block = search::positive_scale(8, 63, mins, lm, sw);
   pack_k4_scales(ls, lm, packed);
@@ -400,6 +421,36 @@ void weighted_32(const float* x, void* dst, int64_t n, const float* imp, Fn bloc
   }
 }
 
+// Q4_1 / Q5_1 with weights: the affine search of each 32-block, eight
+// blocks at a time in the lanes (same bytes as one at a time), the last
+// nb % 8 blocks one by one; then pack(L, block) stores the levels.
+template <class Block, class Pack>
+void affine_weighted_32(const float* x, void* dst, int64_t n, const float* imp, int nmax, Pack pack) {
+  const float sigma2 = sum_squares(x, n) / static_cast<float>(n);
+  Block* y = static_cast<Block*>(dst);
+  const int64_t nb = n / kQK;
+  constexpr int G = search::kLanes;
+  float w[kQK * G], xt[kQK * G], wt[kQK * G], d[G], offset[G];
+  uint8_t L[kQK * G];
+  for (int64_t b0 = 0; b0 < nb; b0 += G) {
+    const int count = static_cast<int>(std::min<int64_t>(G, nb - b0));
+    for (int g = 0; g < count; ++g) magnitude_weights(x + kQK * (b0 + g), imp + kQK * (b0 + g), kQK, sigma2, w + kQK * g);
+    if (count == G) {
+      to_lanes(x + kQK * b0, w, kQK, xt, wt);
+      search::affine_scale_lanes(kQK, nmax, xt, wt, L, d, offset, -0.9f, 0.05f, 36, false);
+    } else {
+      for (int g = 0; g < count; ++g)
+        d[g] = search::affine_scale(kQK, nmax, x + kQK * (b0 + g), w + kQK * g, L + kQK * g, &offset[g], -0.9f, 0.05f,
+                                    36, false);
+    }
+    for (int g = 0; g < count; ++g) {
+      y[b0 + g].d = fp32_to_fp16(d[g]);
+      y[b0 + g].m = fp32_to_fp16(-offset[g]);
+      pack(L + kQK * g, &y[b0 + g]);
+    }
+  }
+}
+
 template <class Block, class Fn>
 void each_superblock(const float* x, void* dst, int64_t n, const float* imp, Fn fn) {
   Block* y = static_cast<Block*>(dst);
@@ -455,21 +506,13 @@ void quantize_row_q5_0_weighted(const float* x, void* dst, int64_t n, const floa
 }
 
 void quantize_row_q4_1_weighted(const float* x, void* dst, int64_t n, const float* imp) {
-  weighted_32<BlockQ4_1>(x, dst, n, imp, [](const float* xb, const float* w, BlockQ4_1* y) {
-    uint8_t L[kQK];
-    float offset;
-    y->d = fp32_to_fp16(search::affine_scale(kQK, 15, xb, w, L, &offset, -0.9f, 0.05f, 36, false));
-    y->m = fp32_to_fp16(-offset);
+  affine_weighted_32<BlockQ4_1>(x, dst, n, imp, 15, [](const uint8_t* L, BlockQ4_1* y) {
     for (int j = 0; j < 16; ++j) y->qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
   });
 }
 
 void quantize_row_q5_1_weighted(const float* x, void* dst, int64_t n, const float* imp) {
-  weighted_32<BlockQ5_1>(x, dst, n, imp, [](const float* xb, const float* w, BlockQ5_1* y) {
-    uint8_t L[kQK];
-    float offset;
-    y->d = fp32_to_fp16(search::affine_scale(kQK, 31, xb, w, L, &offset, -0.9f, 0.05f, 36, false));
-    y->m = fp32_to_fp16(-offset);
+  affine_weighted_32<BlockQ5_1>(x, dst, n, imp, 31, [](const uint8_t* L, BlockQ5_1* y) {
     pack_q5_levels(L, y->qs, y->qh);
   });
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace lcte::quant::search {
 namespace {
@@ -184,6 +185,104 @@ float affine_scale(int n, int nmax, const float* x, const float* weights, uint8_
   }
   *offset = -min;
   return scale;
+}
+
+// affine_scale on eight groups at once, in GCC/Clang vector types: every
+// scalar of affine_scale becomes a vector of the eight groups' values and
+// every branch a per-lane select, so each lane performs exactly the float
+// operations affine_scale performs for its group, in the same order (the
+// sums run over i within a lane, never across lanes). Vector variables stay
+// in registers, which plain arrays over the lanes did not (GCC kept them in
+// memory and the sums waited on store-to-load forwarding).
+namespace {
+
+using v8f = float __attribute__((vector_size(32)));
+using v8i = int32_t __attribute__((vector_size(32)));
+static_assert(kLanes == 8);
+
+v8f load8(const float* p) {
+  v8f v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+v8f splat(float f) { return v8f{f, f, f, f, f, f, f, f}; }
+// std::min / std::max semantics, lane by lane: (b < a) ? b : a.
+v8f vmin(v8f a, v8f b) { return b < a ? b : a; }
+v8f vmax(v8f a, v8f b) { return a < b ? b : a; }
+v8f vabs(v8f a) { return a < 0.0f ? -a : a; }
+
+template <bool kUseMad>
+void affine_scale_lanes_impl(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* scale_out,
+                             float* offset_out, float rmin, float rdelta, int nstep) {
+  const v8f zero = splat(0.0f), fmax_level = splat(static_cast<float>(nmax));
+  // nearest_int (the 1.5 * 2^23 addition), clamped to [0, nmax], as floats.
+  auto level = [&](v8f v) {
+    v8i bits;
+    const v8f t = v + 12582912.0f;
+    std::memcpy(&bits, &t, sizeof bits);
+    const v8i l = (bits & 0x007fffff) - 0x00400000;
+    return vmin(fmax_level, vmax(zero, __builtin_convertvector(l, v8f)));
+  };
+  auto err = [](v8f diff) { return kUseMad ? vabs(diff) : diff * diff; };
+
+  v8f min = load8(x), max = min, sum_w = load8(weights), sum_x = sum_w * min;
+  for (int i = 1; i < n; ++i) {
+    const v8f xi = load8(x + i * kLanes), w = load8(weights + i * kLanes);
+    min = vmin(min, xi);
+    max = vmax(max, xi);
+    sum_w += w;
+    sum_x += w * xi;
+  }
+  min = vmin(min, zero);
+  const auto flat = max <= min;  // all levels 0, scale 0
+  v8f iscale = static_cast<float>(nmax) / (max - min);
+  v8f scale = 1.0f / iscale;
+  v8f best_error = zero;
+  v8f Lbest[32], Laux[32];
+  for (int i = 0; i < n; ++i) {
+    const v8f xi = load8(x + i * kLanes);
+    Lbest[i] = level(iscale * (xi - min));
+    best_error += load8(weights + i * kLanes) * err(scale * Lbest[i] + min - xi);
+  }
+  for (int k = 0; k <= nstep; ++k) {
+    iscale = (rmin + rdelta * static_cast<float>(k) + static_cast<float>(nmax)) / (max - min);
+    v8f sum_l = zero, sum_l2 = zero, sum_xl = zero;
+    for (int i = 0; i < n; ++i) {
+      const v8f xi = load8(x + i * kLanes), w = load8(weights + i * kLanes);
+      const v8f l = level(iscale * (xi - min));
+      Laux[i] = l;
+      sum_l += w * l;
+      sum_l2 += w * l * l;
+      sum_xl += w * l * xi;
+    }
+    const v8f D = sum_w * sum_l2 - sum_l * sum_l;
+    const v8f m = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+    const v8f this_min = m > 0.0f ? zero : m;
+    const v8f this_scale = m > 0.0f ? sum_xl / sum_l2 : (sum_w * sum_xl - sum_x * sum_l) / D;
+    v8f e = zero;
+    for (int i = 0; i < n; ++i)
+      e += load8(weights + i * kLanes) * err(this_scale * Laux[i] + this_min - load8(x + i * kLanes));
+    const auto take = (flat == 0) & (D > 0.0f) & (e < best_error);
+    best_error = take ? e : best_error;
+    scale = take ? this_scale : scale;
+    min = take ? this_min : min;
+    for (int i = 0; i < n; ++i) Lbest[i] = take ? Laux[i] : Lbest[i];
+  }
+  for (int g = 0; g < kLanes; ++g) {
+    offset_out[g] = -min[g];
+    scale_out[g] = flat[g] ? 0.0f : scale[g];
+    for (int i = 0; i < n; ++i) L[g * n + i] = flat[g] ? 0 : static_cast<uint8_t>(Lbest[i][g]);
+  }
+}
+
+}  // namespace
+
+void affine_scale_lanes(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* scale,
+                        float* offset, float rmin, float rdelta, int nstep, bool use_mad) {
+  if (use_mad)
+    affine_scale_lanes_impl<true>(n, nmax, x, weights, L, scale, offset, rmin, rdelta, nstep);
+  else
+    affine_scale_lanes_impl<false>(n, nmax, x, weights, L, scale, offset, rmin, rdelta, nstep);
 }
 
 float positive_scale(int n, int nmax, const float* x, uint8_t* L, const float* weights) {

@@ -52,6 +52,16 @@ float symmetric_scale_refined(int n, int nmax, const float* x, int8_t* L);
 float affine_scale(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* offset, float rmin,
                    float rdelta, int nstep, bool use_mad);
 
+// affine_scale for kLanes groups at once: the same float operations in the
+// same order for each group, so each lane's result is bit-identical to a
+// call of affine_scale, but the loops run across groups, which the compiler
+// vectorises (8 floats per AVX2 register) without reordering any sum.
+// Layout is lane-minor: x[i * kLanes + g] and weights[i * kLanes + g] are
+// value i of group g. Writes L[g * n + i], scale[g], offset[g]. nstep >= 1.
+constexpr int kLanes = 8;
+void affine_scale_lanes(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* scale,
+                        float* offset, float rmin, float rdelta, int nstep, bool use_mad);
+
 // Non-negative values (the sub-block scales or mins of a super-block) on the
 // grid x ~ s * l, l in [0, nmax]: the best of 9 stretches of the max-based
 // scale by weighted error, then single-level moves as in

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -161,6 +162,65 @@ TEST(ScaleSearch, AllZeroGroupsGiveZeroScale) {
   EXPECT_EQ(quant::search::affine_scale(32, 15, x, w, L, &offset, -1.0f, 0.1f, 20, false), 0.0f);
   EXPECT_EQ(offset, 0.0f);
   EXPECT_EQ(quant::search::positive_scale(8, 63, x, L, w), 0.0f);
+}
+
+TEST(ScaleSearch, LanesEqualScalarBitForBit) {
+  // Every parameter set the quantizers use, on random groups and on the
+  // awkward ones: constant, all positive, all zero, one outlier, ties.
+  struct Params {
+    int n, nmax;
+    float rmin, rdelta;
+    int nstep;
+    bool mad;
+  };
+  const Params sets[] = {{32, 15, -1.0f, 0.1f, 20, false}, {32, 31, -0.5f, 0.1f, 15, false},
+                         {16, 3, -0.5f, 0.1f, 15, true},   {32, 15, -0.9f, 0.05f, 36, false},
+                         {32, 31, -0.9f, 0.05f, 36, false}, {16, 3, -0.9f, 0.05f, 36, false}};
+  std::mt19937 rng(99);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::uniform_real_distribution<float> ud(0.01f, 3.0f);
+  constexpr int G = quant::search::kLanes;
+  int checked = 0;
+  for (const Params& p : sets) {
+    for (int rep = 0; rep < 200; ++rep) {
+      std::vector<float> x(static_cast<size_t>(p.n * G)), w(x.size());
+      for (int g = 0; g < G; ++g) {
+        const int kind = (rep + g) % 8;
+        for (int i = 0; i < p.n; ++i) {
+          float v = nd(rng);
+          if (kind == 1) v = -0.75f;                      // constant negative
+          if (kind == 2) v = std::fabs(v) + 0.5f;         // all positive
+          if (kind == 3) v = 0.0f;                        // all zero
+          if (kind == 4 && i == 5) v = 40.0f;             // one outlier
+          if (kind == 5) v = 0.25f * static_cast<float>(i % 4);  // exact grid, ties
+          x[static_cast<size_t>(g * p.n + i)] = v;
+          w[static_cast<size_t>(g * p.n + i)] = kind == 6 ? 1.0f : ud(rng);
+        }
+      }
+      std::vector<float> xt(x.size()), wt(x.size());
+      for (int g = 0; g < G; ++g)
+        for (int i = 0; i < p.n; ++i) {
+          xt[static_cast<size_t>(i * G + g)] = x[static_cast<size_t>(g * p.n + i)];
+          wt[static_cast<size_t>(i * G + g)] = w[static_cast<size_t>(g * p.n + i)];
+        }
+      std::vector<uint8_t> Ll(x.size());
+      float sl[G], ol[G];
+      quant::search::affine_scale_lanes(p.n, p.nmax, xt.data(), wt.data(), Ll.data(), sl, ol, p.rmin, p.rdelta,
+                                        p.nstep, p.mad);
+      for (int g = 0; g < G; ++g) {
+        uint8_t Ls[32];
+        float off;
+        const float s = quant::search::affine_scale(p.n, p.nmax, &x[static_cast<size_t>(g * p.n)],
+                                                    &w[static_cast<size_t>(g * p.n)], Ls, &off, p.rmin, p.rdelta,
+                                                    p.nstep, p.mad);
+        ASSERT_EQ(std::bit_cast<uint32_t>(s), std::bit_cast<uint32_t>(sl[g])) << "rep " << rep << " group " << g;
+        ASSERT_EQ(std::bit_cast<uint32_t>(off), std::bit_cast<uint32_t>(ol[g])) << "rep " << rep << " group " << g;
+        for (int i = 0; i < p.n; ++i) ASSERT_EQ(Ls[i], Ll[static_cast<size_t>(g * p.n + i)]) << rep << " " << g << " " << i;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 6 * 200 * G);
 }
 
 // --- 32-block formats: analytic bounds ---------------------------------------
@@ -345,6 +405,31 @@ TEST(Importance, LowersWeightedErrorForEveryType) {
     std::printf("%-5s weighted error: plain %.5g, with importance %.5g (%.1f%%)\n", std::string(type_name(t)).c_str(),
                 e_plain, e_weighted, 100.0 * (e_weighted / e_plain - 1));
     EXPECT_LT(e_weighted, e_plain) << type_name(t);
+  }
+}
+
+TEST(Importance, AffineBlocksInLanesMatchOneByOne) {
+  // Q4_1/Q5_1 with weights search eight 32-blocks at a time; a row of 11
+  // blocks has one lane batch and three single blocks. Each decoded value
+  // must equal the one-block search's d * l + m, computed here directly.
+  const int64_t n = 32 * 11;
+  const auto x = heavy_tailed(static_cast<size_t>(n), 61);
+  std::vector<float> imp(static_cast<size_t>(n));
+  for (size_t i = 0; i < imp.size(); ++i) imp[i] = 0.2f + static_cast<float>((i * 13) % 17);
+  float s2 = 0;
+  for (float v : x) s2 += v * v;
+  const float sigma2 = s2 / static_cast<float>(n);
+  for (auto [t, nmax] : {std::pair{GgmlType::Q4_1, 15}, std::pair{GgmlType::Q5_1, 31}}) {
+    const auto y = dequantize(t, quantize(t, x, n, imp.data()), x.size());
+    for (int64_t b = 0; b < n / 32; ++b) {
+      float w[32];
+      uint8_t L[32];
+      float offset;
+      for (int i = 0; i < 32; ++i) w[i] = imp[b * 32 + i] * std::sqrt(sigma2 + x[b * 32 + i] * x[b * 32 + i]);
+      const float d = quant::search::affine_scale(32, nmax, &x[b * 32], w, L, &offset, -0.9f, 0.05f, 36, false);
+      const float d16 = fp16_to_fp32(fp32_to_fp16(d)), m16 = fp16_to_fp32(fp32_to_fp16(-offset));
+      for (int i = 0; i < 32; ++i) ASSERT_EQ(y[b * 32 + i], L[i] * d16 + m16) << type_name(t) << " block " << b << " " << i;
+    }
   }
 }
 
