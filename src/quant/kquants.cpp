@@ -143,11 +143,12 @@ void requantize_affine(const float* x, int n, float d, float m, int nmax, uint8_
 
 // Eight consecutive groups of n values (x[g * n + i]) and their weights
 // into the lane-minor layout of search::affine_scale_lanes.
+// w may be null (then wt is left alone).
 void to_lanes(const float* x, const float* w, int n, float* xt, float* wt) {
   for (int g = 0; g < search::kLanes; ++g)
     for (int i = 0; i < n; ++i) {
       xt[i * search::kLanes + g] = x[g * n + i];
-      wt[i * search::kLanes + g] = w[g * n + i];
+      if (w) wt[i * search::kLanes + g] = w[g * n + i];
     }
 }
 
@@ -274,12 +275,15 @@ void q3_K_ref(const float* x, BlockQ3_K* y) {
 
 void q3_K_weighted(const float* x, const float* imp, BlockQ3_K* y) {
   int8_t L[QK], Ls[16];
-  float scales[16], sw[16], w[16];
+  float scales[16], sw[16], w[QK], xt[16 * search::kLanes], wt[16 * search::kLanes];
   const float sigma2 = 2.0f * sum_squares(x, QK) / QK;
   for (int j = 0; j < 16; ++j) {
-    magnitude_weights(x + 16 * j, imp + 16 * j, 16, sigma2, w);
-    sw[j] = sum(w, 16);
-    scales[j] = search::symmetric_scale(16, 4, x + 16 * j, w, L + 16 * j);
+    magnitude_weights(x + 16 * j, imp + 16 * j, 16, sigma2, w + 16 * j);
+    sw[j] = sum(w + 16 * j, 16);
+  }
+  for (int h = 0; h < 2; ++h) {
+    to_lanes(x + 128 * h, w + 128 * h, 16, xt, wt);
+    search::symmetric_scale_lanes(16, 4, xt, wt, L + 128 * h, scales + 8 * h);
   }
   const float d_block = search::symmetric_scale(16, 32, scales, sw, Ls);
   int ls[16];
@@ -373,10 +377,14 @@ void q5_K(const float* x, const float* imp, BlockQ5_K* y) {
 
 void q6_K(const float* x, const float* imp, BlockQ6_K* y) {
   int8_t L[QK];
-  float scales[16];
+  float scales[16], xt[16 * search::kLanes], wt[16 * search::kLanes];
+  // Sub-blocks 0-7 and 8-15, eight searches at a time (weights x^2 without imp).
+  for (int h = 0; h < 2; ++h) {
+    to_lanes(x + 128 * h, imp ? imp + 128 * h : nullptr, 16, xt, wt);
+    search::symmetric_scale_lanes(16, 32, xt, imp ? wt : nullptr, L + 128 * h, scales + 8 * h);
+  }
   float max_scale = 0.0f, max_abs_scale = 0.0f;
   for (int j = 0; j < 16; ++j) {
-    scales[j] = search::symmetric_scale(16, 32, x + 16 * j, imp ? imp + 16 * j : nullptr, L + 16 * j);
     if (std::fabs(scales[j]) > max_abs_scale) {
       max_abs_scale = std::fabs(scales[j]);
       max_scale = scales[j];
@@ -410,17 +418,6 @@ void pack_q5_levels(const uint8_t* L, uint8_t* qs, uint8_t* qh_bytes) {
   for (int k = 0; k < 4; ++k) qh_bytes[k] = static_cast<uint8_t>(qh >> (8 * k));
 }
 
-template <class Block, class Fn>
-void weighted_32(const float* x, void* dst, int64_t n, const float* imp, Fn block_fn) {
-  const float sigma2 = sum_squares(x, n) / static_cast<float>(n);
-  Block* y = static_cast<Block*>(dst);
-  float w[kQK];
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    magnitude_weights(x + kQK * b, imp + kQK * b, kQK, sigma2, w);
-    block_fn(x + kQK * b, w, y + b);
-  }
-}
-
 // Q4_1 / Q5_1 with weights: the affine search of each 32-block, eight
 // blocks at a time in the lanes (same bytes as one at a time), the last
 // nb % 8 blocks one by one; then pack(L, block) stores the levels.
@@ -446,6 +443,33 @@ void affine_weighted_32(const float* x, void* dst, int64_t n, const float* imp, 
     for (int g = 0; g < count; ++g) {
       y[b0 + g].d = fp32_to_fp16(d[g]);
       y[b0 + g].m = fp32_to_fp16(-offset[g]);
+      pack(L + kQK * g, &y[b0 + g]);
+    }
+  }
+}
+
+// Q4_0 / Q5_0 with weights, like affine_weighted_32: symmetric searches of
+// eight 32-blocks at a time, the rest one by one.
+template <class Block, class Pack>
+void symmetric_weighted_32(const float* x, void* dst, int64_t n, const float* imp, int nmax, Pack pack) {
+  const float sigma2 = sum_squares(x, n) / static_cast<float>(n);
+  Block* y = static_cast<Block*>(dst);
+  const int64_t nb = n / kQK;
+  constexpr int G = search::kLanes;
+  float w[kQK * G], xt[kQK * G], wt[kQK * G], d[G];
+  int8_t L[kQK * G];
+  for (int64_t b0 = 0; b0 < nb; b0 += G) {
+    const int count = static_cast<int>(std::min<int64_t>(G, nb - b0));
+    for (int g = 0; g < count; ++g) magnitude_weights(x + kQK * (b0 + g), imp + kQK * (b0 + g), kQK, sigma2, w + kQK * g);
+    if (count == G) {
+      to_lanes(x + kQK * b0, w, kQK, xt, wt);
+      search::symmetric_scale_lanes(kQK, nmax, xt, wt, L, d);
+    } else {
+      for (int g = 0; g < count; ++g)
+        d[g] = search::symmetric_scale(kQK, nmax, x + kQK * (b0 + g), w + kQK * g, L + kQK * g);
+    }
+    for (int g = 0; g < count; ++g) {
+      y[b0 + g].d = fp32_to_fp16(d[g]);
       pack(L + kQK * g, &y[b0 + g]);
     }
   }
@@ -490,17 +514,13 @@ void quantize_row_q6_K(const float* x, void* dst, int64_t n, const float* imp) {
 }
 
 void quantize_row_q4_0_weighted(const float* x, void* dst, int64_t n, const float* imp) {
-  weighted_32<BlockQ4_0>(x, dst, n, imp, [](const float* xb, const float* w, BlockQ4_0* y) {
-    int8_t L[kQK];
-    y->d = fp32_to_fp16(search::symmetric_scale(kQK, 8, xb, w, L));
+  symmetric_weighted_32<BlockQ4_0>(x, dst, n, imp, 8, [](const int8_t* L, BlockQ4_0* y) {
     for (int j = 0; j < 16; ++j) y->qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
   });
 }
 
 void quantize_row_q5_0_weighted(const float* x, void* dst, int64_t n, const float* imp) {
-  weighted_32<BlockQ5_0>(x, dst, n, imp, [](const float* xb, const float* w, BlockQ5_0* y) {
-    int8_t L[kQK];
-    y->d = fp32_to_fp16(search::symmetric_scale(kQK, 16, xb, w, L));
+  symmetric_weighted_32<BlockQ5_0>(x, dst, n, imp, 16, [](const int8_t* L, BlockQ5_0* y) {
     pack_q5_levels(reinterpret_cast<const uint8_t*>(L), y->qs, y->qh);
   });
 }

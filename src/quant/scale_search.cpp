@@ -275,7 +275,65 @@ void affine_scale_lanes_impl(int n, int nmax, const float* x, const float* weigh
   }
 }
 
+// symmetric_scale, lane by lane; see affine_scale_lanes_impl.
+void symmetric_scale_lanes_impl(int n, int nmax, const float* x, const float* weights, int8_t* L, float* scale_out) {
+  const v8f zero = splat(0.0f), lo = splat(static_cast<float>(-nmax)), hi = splat(static_cast<float>(nmax - 1));
+  auto level = [&](v8f v) {
+    v8i bits;
+    const v8f t = v + 12582912.0f;
+    std::memcpy(&bits, &t, sizeof bits);
+    const v8i l = (bits & 0x007fffff) - 0x00400000;
+    return vmax(lo, vmin(hi, __builtin_convertvector(l, v8f)));
+  };
+  auto weight = [&](int i, v8f xi) { return weights ? load8(weights + i * kLanes) : xi * xi; };
+  // The value of largest magnitude, sign kept, first on ties.
+  v8f amax = zero, max = zero;
+  for (int i = 0; i < n; ++i) {
+    const v8f xi = load8(x + i * kLanes), ax = vabs(xi);
+    const auto bigger = ax > amax;
+    amax = bigger ? ax : amax;
+    max = bigger ? xi : max;
+  }
+  const auto empty = amax < kGroupMaxEps;
+  v8f iscale = static_cast<float>(-nmax) / max;
+  v8f sumlx = zero, suml2 = zero;
+  v8f Lbest[32], Laux[32];
+  for (int i = 0; i < n; ++i) {
+    const v8f xi = load8(x + i * kLanes), w = weight(i, xi);
+    const v8f l = level(iscale * xi);
+    Lbest[i] = l;
+    sumlx += w * xi * l;
+    suml2 += w * l * l;
+  }
+  v8f scale = suml2 != 0.0f ? sumlx / suml2 : zero;
+  v8f best = scale * sumlx;
+  for (int k = -9; k <= 9; ++k) {
+    if (k == 0) continue;
+    iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(k)) / max;
+    sumlx = suml2 = zero;
+    for (int i = 0; i < n; ++i) {
+      const v8f xi = load8(x + i * kLanes), w = weight(i, xi);
+      const v8f l = level(iscale * xi);
+      Laux[i] = l;
+      sumlx += w * xi * l;
+      suml2 += w * l * l;
+    }
+    const auto take = (suml2 > 0.0f) & (sumlx * sumlx > best * suml2);
+    for (int i = 0; i < n; ++i) Lbest[i] = take ? Laux[i] : Lbest[i];
+    scale = take ? sumlx / suml2 : scale;
+    best = take ? scale * sumlx : best;
+  }
+  for (int g = 0; g < kLanes; ++g) {
+    scale_out[g] = empty[g] ? 0.0f : scale[g];
+    for (int i = 0; i < n; ++i) L[g * n + i] = empty[g] ? 0 : static_cast<int8_t>(Lbest[i][g] + static_cast<float>(nmax));
+  }
+}
+
 }  // namespace
+
+void symmetric_scale_lanes(int n, int nmax, const float* x, const float* weights, int8_t* L, float* scale) {
+  symmetric_scale_lanes_impl(n, nmax, x, weights, L, scale);
+}
 
 void affine_scale_lanes(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* scale,
                         float* offset, float rmin, float rdelta, int nstep, bool use_mad) {

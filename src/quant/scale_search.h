@@ -62,6 +62,11 @@ constexpr int kLanes = 8;
 void affine_scale_lanes(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* scale,
                         float* offset, float rmin, float rdelta, int nstep, bool use_mad);
 
+// symmetric_scale for kLanes groups at once, bit-identical per lane, in the
+// same lane-minor layout (weights may be null: x^2). Writes L[g * n + i]
+// and scale[g].
+void symmetric_scale_lanes(int n, int nmax, const float* x, const float* weights, int8_t* L, float* scale);
+
 // Non-negative values (the sub-block scales or mins of a super-block) on the
 // grid x ~ s * l, l in [0, nmax]: the best of 9 stretches of the max-based
 // scale by weighted error, then single-level moves as in

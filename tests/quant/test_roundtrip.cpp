@@ -223,6 +223,49 @@ TEST(ScaleSearch, LanesEqualScalarBitForBit) {
   EXPECT_EQ(checked, 6 * 200 * G);
 }
 
+TEST(ScaleSearch, SymmetricLanesEqualScalarBitForBit) {
+  constexpr int G = quant::search::kLanes;
+  std::mt19937 rng(77);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::uniform_real_distribution<float> ud(0.01f, 3.0f);
+  int checked = 0;
+  for (auto [n, nmax] : {std::pair{16, 32}, std::pair{16, 4}, std::pair{32, 8}, std::pair{32, 16}}) {
+    for (int rep = 0; rep < 200; ++rep) {
+      const bool weighted = rep % 2 == 1;
+      std::vector<float> x(static_cast<size_t>(n * G)), w(x.size());
+      for (int g = 0; g < G; ++g)
+        for (int i = 0; i < n; ++i) {
+          const int kind = (rep + g) % 6;
+          float v = nd(rng);
+          if (kind == 1) v = 0.0f;                               // all zero
+          if (kind == 2) v = i == 3 ? -9.0f : 0.1f * v;          // one negative outlier
+          if (kind == 3) v = 0.5f * static_cast<float>(i % 5 - 2);  // exact grid with ties
+          if (kind == 4 && i == 7) v = 1e-20f;                   // tiny
+          x[static_cast<size_t>(g * n + i)] = v;
+          w[static_cast<size_t>(g * n + i)] = ud(rng);
+        }
+      std::vector<float> xt(x.size()), wt(x.size());
+      for (int g = 0; g < G; ++g)
+        for (int i = 0; i < n; ++i) {
+          xt[static_cast<size_t>(i * G + g)] = x[static_cast<size_t>(g * n + i)];
+          wt[static_cast<size_t>(i * G + g)] = w[static_cast<size_t>(g * n + i)];
+        }
+      std::vector<int8_t> Ll(x.size());
+      float sl[G];
+      quant::search::symmetric_scale_lanes(n, nmax, xt.data(), weighted ? wt.data() : nullptr, Ll.data(), sl);
+      for (int g = 0; g < G; ++g) {
+        int8_t Ls[32];
+        const float s = quant::search::symmetric_scale(n, nmax, &x[static_cast<size_t>(g * n)],
+                                                       weighted ? &w[static_cast<size_t>(g * n)] : nullptr, Ls);
+        ASSERT_EQ(std::bit_cast<uint32_t>(s), std::bit_cast<uint32_t>(sl[g])) << "rep " << rep << " group " << g;
+        for (int i = 0; i < n; ++i) ASSERT_EQ(Ls[i], Ll[static_cast<size_t>(g * n + i)]) << rep << " " << g << " " << i;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 4 * 200 * G);
+}
+
 // --- 32-block formats: analytic bounds ---------------------------------------
 
 struct Block32 {
@@ -408,7 +451,7 @@ TEST(Importance, LowersWeightedErrorForEveryType) {
   }
 }
 
-TEST(Importance, AffineBlocksInLanesMatchOneByOne) {
+TEST(Importance, BlocksInLanesMatchOneByOne) {
   // Q4_1/Q5_1 with weights search eight 32-blocks at a time; a row of 11
   // blocks has one lane batch and three single blocks. Each decoded value
   // must equal the one-block search's d * l + m, computed here directly.
@@ -429,6 +472,17 @@ TEST(Importance, AffineBlocksInLanesMatchOneByOne) {
       const float d = quant::search::affine_scale(32, nmax, &x[b * 32], w, L, &offset, -0.9f, 0.05f, 36, false);
       const float d16 = fp16_to_fp32(fp32_to_fp16(d)), m16 = fp16_to_fp32(fp32_to_fp16(-offset));
       for (int i = 0; i < 32; ++i) ASSERT_EQ(y[b * 32 + i], L[i] * d16 + m16) << type_name(t) << " block " << b << " " << i;
+    }
+  }
+  // Q4_0 / Q5_0: the symmetric search, levels l + nmax, value (q - nmax) * d.
+  for (auto [t, nmax] : {std::pair{GgmlType::Q4_0, 8}, std::pair{GgmlType::Q5_0, 16}}) {
+    const auto y = dequantize(t, quantize(t, x, n, imp.data()), x.size());
+    for (int64_t b = 0; b < n / 32; ++b) {
+      float w[32];
+      int8_t L[32];
+      for (int i = 0; i < 32; ++i) w[i] = imp[b * 32 + i] * std::sqrt(sigma2 + x[b * 32 + i] * x[b * 32 + i]);
+      const float d16 = fp16_to_fp32(fp32_to_fp16(quant::search::symmetric_scale(32, nmax, &x[b * 32], w, L)));
+      for (int i = 0; i < 32; ++i) ASSERT_EQ(y[b * 32 + i], (L[i] - nmax) * d16) << type_name(t) << " block " << b << " " << i;
     }
   }
 }
