@@ -10,5 +10,12 @@ namespace lcte::cli {
 void add_demo_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+void add_report_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_runs_command(CLI::App& app);
+void add_sandbox_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace lcte::cli

@@ -19,6 +19,13 @@ int main(int argc, char** argv) {
   lcte::cli::add_demo_command(app);
   lcte::cli::add_inspect_command(app);
   lcte::cli::add_quantize_command(app);
+  lcte::cli::add_tokenize_command(app);
+  lcte::cli::add_report_command(app);
+  lcte::cli::add_bench_command(app);
+  lcte::cli::add_runs_command(app);
+  lcte::cli::add_sandbox_command(app);
+  lcte::cli::add_eval_command(app);
+  lcte::cli::add_train_command(app);
 
   // Subcommands run from their callbacks inside parse(). They report bad input
   // by throwing lcte::Error, and a specific exit status with CLI::RuntimeError.

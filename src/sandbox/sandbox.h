@@ -57,6 +57,14 @@ struct Result {
 struct Options {
   std::string python = "python3";  // interpreter to run, found on PATH if not absolute
   bool require_isolation = false;  // fail instead of degrading if namespaces/seccomp are unavailable
+  // "auto" takes the strongest that works on this machine; or force one of
+  // "namespaces" (needs root), "user-namespaces" (unprivileged user
+  // namespaces) or "processes" (rlimits + seccomp only; files unprotected).
+  std::string isolation = "auto";
+  // Fork each sample from a warm interpreter (one per concurrent caller) that
+  // has the common modules imported. Only with "namespaces" isolation;
+  // otherwise, or when false, one interpreter is started per sample.
+  bool zygote = true;
 };
 
 class Sandbox {

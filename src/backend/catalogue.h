@@ -1,0 +1,67 @@
+// The model catalogue: a TOML file naming the models a user evaluates and
+// routes among, each a local GGUF file or an OpenAI-compatible endpoint, with
+// its tier and cost weight, plus the routing settings.
+//
+//   [[model]]
+//   name = "small"            # how runs and routes refer to it
+//   path = "models/coder-1b-q4_k_m.gguf"
+//   cost = 1.0                # relative cost of one query (routing weighs by it)
+//
+//   [[model]]
+//   name = "large"
+//   url = "http://gpu-box:8000/v1"
+//   model = "Qwen/Qwen2.5-Coder-32B-Instruct"   # the server's model id
+//   api_key_env = "VLLM_API_KEY"                # optional
+//   max_in_flight = 32                          # optional, default 8
+//   cost = 20.0
+//
+//   [routing]
+//   tiers = ["small", "large"]  # cheapest first; default: models by cost
+//   max_score = [6, 10]         # highest complexity score each tier takes
+//   policy = "threshold"
+//   forced_tier = ""            # global override; "" routes normally
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lcte::backend {
+
+struct ModelEntry {
+  std::string name;
+  std::string path;         // local GGUF (relative paths are relative to the catalogue file)
+  std::string url;          // or an endpoint
+  std::string remote_model;
+  std::string api_key_env;
+  int max_in_flight = 8;
+  double cost = 1.0;
+  bool is_local() const { return !path.empty(); }
+};
+
+struct RoutingSettings {
+  std::vector<std::string> tiers;  // model names, cheapest first
+  std::vector<int> max_score;      // per tier
+  std::vector<int64_t> token_bounds;  // empty: the default scale
+  std::string policy = "threshold";
+  std::string forced_tier;
+  std::string tokenizer;           // model whose vocabulary counts tokens; default the cheapest
+  double random_share = 0.5;
+  double learned_target = 0.5;
+  std::string learned_model;       // file written by `lcte route train`
+};
+
+struct Catalogue {
+  std::string path;
+  std::vector<ModelEntry> models;
+  RoutingSettings routing;
+
+  const ModelEntry* find(const std::string& name) const;
+  const ModelEntry& get(const std::string& name) const;  // throws naming the catalogue
+};
+
+// Parses and validates; errors name the file, the entry and the key.
+Catalogue load_catalogue(const std::string& path);
+Catalogue parse_catalogue(const std::string& toml_text, const std::string& origin);
+
+}  // namespace lcte::backend

@@ -1,0 +1,85 @@
+// lcte bench -m MODEL [-m MODEL...] [-p 512] [-n 128] [-t 1,2] [-r 5] [--json]:
+// prompt-processing and generation speed, as llama-bench measures and prints it.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "model/bench.h"
+
+namespace lcte::cli {
+namespace {
+
+struct BenchArgs {
+  std::vector<std::string> models;
+  int64_t n_prompt = 512;
+  int64_t n_gen = 128;
+  std::vector<int> threads = {2};
+  int reps = 5;
+  int64_t batch = 512;
+  std::string kv_type = "f16";
+  bool json = false;
+};
+
+model::KvType parse_kv_type(const std::string& s) {
+  if (s == "f16") return model::KvType::F16;
+  if (s == "f32") return model::KvType::F32;
+  fail("--kv-type: '{}' is not f16 or f32", s);
+}
+
+void run(const BenchArgs& a) {
+  model::BenchOptions o;
+  o.n_prompt = a.n_prompt;
+  o.n_gen = a.n_gen;
+  o.reps = a.reps;
+  o.kv_type = parse_kv_type(a.kv_type);
+  for (int t : a.threads)
+    if (t < 1 || t > 256) fail("-t: thread count {} is out of range (1..256)", t);
+  nlohmann::json out = nlohmann::json::array();
+  if (!a.json) {
+    std::printf("| model | size | params | backend | threads | test | t/s |\n");
+    std::printf("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
+  }
+  for (const std::string& path : a.models) {
+    const auto m = model::Model::load(path);
+    const std::string name = m->config().arch_name + " " + m->type_summary();
+    for (int t : a.threads) {
+      model::ThreadPool pool(t);
+      model::Context ctx(*m, pool, a.batch);
+      for (const model::BenchResult& r : model::run_bench(ctx, o)) {
+        if (a.json) {
+          out.push_back({{"model", name}, {"path", path}, {"size_bytes", m->tensor_bytes()},
+                         {"params", m->n_params()}, {"threads", t}, {"test", r.test}, {"n_tokens", r.n_tokens},
+                         {"kv_type", a.kv_type}, {"tps_mean", r.mean}, {"tps_stddev", r.stddev},
+                         {"tps_samples", r.tokens_per_second}});
+        } else {
+          std::printf("| %s | %.2f MiB | %.2f M | CPU | %d | %s | %.2f ± %.2f |\n", name.c_str(),
+                      static_cast<double>(m->tensor_bytes()) / (1 << 20), static_cast<double>(m->n_params()) / 1e6,
+                      t, r.test.c_str(), r.mean, r.stddev);
+          std::fflush(stdout);
+        }
+      }
+    }
+  }
+  if (a.json) std::printf("%s\n", out.dump(2).c_str());
+  std::fprintf(stderr, "peak RSS: %.1f MiB\n", static_cast<double>(model::peak_rss_bytes()) / (1 << 20));
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "Measure prompt processing (pp) and generation (tg) speed, llama-bench style");
+  auto a = std::make_shared<BenchArgs>();
+  cmd->add_option("-m,--model", a->models, "GGUF model file (repeat for several)")->required();
+  cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens for the pp test (0: skip)")->capture_default_str();
+  cmd->add_option("-n,--n-gen", a->n_gen, "Generated tokens for the tg test (0: skip)")->capture_default_str();
+  cmd->add_option("-t,--threads", a->threads, "Thread counts, comma-separated")->delimiter(',')->capture_default_str();
+  cmd->add_option("-r,--repetitions", a->reps, "Timed runs per test (after one warm-up)")->capture_default_str();
+  cmd->add_option("-b,--batch", a->batch, "Most tokens per forward call")->capture_default_str();
+  cmd->add_option("--kv-type", a->kv_type, "KV cache type: f16 or f32")->capture_default_str();
+  cmd->add_flag("--json", a->json, "Print JSON instead of the table");
+  cmd->callback([a] { run(*a); });
+}
+
+}  // namespace lcte::cli

@@ -1,0 +1,149 @@
+// lcte eval: score a model's code on HumanEval/MBPP (or a user suite) by
+// executing its completions in the sandbox; pass@k, samples.csv,
+// summary.json, resumable runs. The work is in eval/session.h.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "eval/passk.h"
+#include "eval/report.h"
+#include "eval/session.h"
+
+namespace lcte::cli {
+namespace {
+
+struct EvalArgs {
+  eval::EvalConfig config;
+  std::string k_text;
+  std::string tasks_text;
+  std::string out_dir = "runs";
+  std::string run_id;
+  std::string resume;
+  int workers = 0;
+  bool json = false;
+  bool offline = false;
+};
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    std::string item = text.substr(start, comma - start);
+    if (!item.empty()) items.push_back(item);
+    start = comma + 1;
+  }
+  return items;
+}
+
+// Progress on stderr: a redrawn bar on a terminal, a line every few seconds otherwise.
+class ProgressPrinter {
+ public:
+  ProgressPrinter() : tty_(::isatty(2) != 0) {}
+  void operator()(const eval::Progress& p) {
+    auto now = std::chrono::steady_clock::now();
+    bool last = p.done == p.total;
+    double since = std::chrono::duration<double>(now - last_print_).count();
+    if (!last && since < (tty_ ? 0.1 : 5.0)) return;
+    last_print_ = now;
+    size_t run = p.done - p.skipped;
+    double rate = p.elapsed_s > 0 ? double(run) / p.elapsed_s : 0;
+    double eta = rate > 0 ? double(p.total - p.done) / rate : 0;
+    double fraction = p.total ? double(p.done) / double(p.total) : 1;
+    if (tty_) {
+      int width = 30, filled = int(fraction * width);
+      std::fprintf(stderr, "\r[%s%s] %zu/%zu %3.0f%%  %.1f samples/s  ETA %.0fs  passed %zu ",
+                   std::string(size_t(filled), '#').c_str(), std::string(size_t(width - filled), '.').c_str(), p.done,
+                   p.total, 100 * fraction, rate, eta, p.passed);
+      if (last) std::fputc('\n', stderr);
+    } else {
+      std::fprintf(stderr, "eval: %zu/%zu samples (%.0f%%), %.1f samples/s, ETA %.0f s, passed %zu\n", p.done, p.total,
+                   100 * fraction, rate, eta, p.passed);
+    }
+    std::fflush(stderr);
+  }
+
+ private:
+  bool tty_;
+  std::chrono::steady_clock::time_point last_print_ = std::chrono::steady_clock::now();
+};
+
+void run(CLI::App& command, EvalArgs& args) {
+  if (!args.k_text.empty()) args.config.k = eval::parse_k_list(args.k_text);
+  if (!args.tasks_text.empty()) args.config.tasks = split_commas(args.tasks_text);
+
+  eval::SessionOptions options;
+  options.out_dir = args.out_dir;
+  options.run_id = args.run_id;
+  options.workers = args.workers;
+  options.where.allow_download = !args.offline;
+  ProgressPrinter printer;
+  options.progress = [&printer](const eval::Progress& p) { printer(p); };
+
+  eval::SessionResult result;
+  if (!args.resume.empty()) {
+    // Only what the user passed again is compared with the stored configuration.
+    static const std::map<std::string, std::string> kOptionKeys = {
+        {"--suite", "suite"},     {"--split", "split"},         {"--split-sizes", "split_sizes"},
+        {"--tasks", "tasks"},     {"--limit", "limit"},         {"--backend", "backend"},
+        {"--model", "model"},     {"--samples", "samples_file"}, {"--n", "n"},
+        {"--k", "k"},             {"--temperature", "temperature"}, {"--top-p", "top_p"},
+        {"--max-tokens", "max_tokens"}, {"--timeout", "timeout"}, {"--seed", "seed"},
+        {"--style", "style"},     {"--few-shot", "few_shot"}};
+    nlohmann::json all = args.config.to_json(), given = nlohmann::json::object();
+    for (const auto& [flag, key] : kOptionKeys)
+      if (command.count(flag) > 0) given[key] = all[key];
+    if (command.count("--run-id") > 0) fail("--run-id cannot be combined with --resume");
+    result = eval::resume_eval(args.resume, given, options);
+  } else {
+    if (command.count("--suite") == 0 || command.count("--backend") == 0)
+      fail("--suite and --backend are required (unless --resume)");
+    result = eval::run_eval(args.config, options);
+  }
+
+  if (args.json) {
+    std::printf("%s\n", result.summary.dump(2).c_str());
+  } else {
+    std::printf("%s", eval::summary_table(result.summary).c_str());
+    std::printf("output   %s (samples.csv, summary.json, run.sqlite)\n", result.run_dir.c_str());
+  }
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto args = std::make_shared<EvalArgs>();
+  CLI::App* command = app.add_subcommand("eval", "Score code completions by running the suite's tests (pass@k)");
+  auto& c = args->config;
+  command->add_option("--suite", c.suite, "humaneval, mbpp, mbpp-sanitized, humaneval-fix, mbpp-fix, mbpp-sanitized-fix, or a suite .jsonl file");
+  command->add_option("--backend", c.backend, "canonical (reference solutions) or file (--samples)");
+  command->add_option("--model", c.model, "Model label for the reports");
+  command->add_option("--samples", c.samples_file, "Samples JSONL ({\"task_id\", \"completion\"} per line) for --backend file");
+  command->add_option("--n", c.n, "Samples per task (default 1, or all in the samples file)");
+  command->add_option("--k", args->k_text, "pass@k values, e.g. 1,5,10 (default 1 and 10/100 where n allows)");
+  command->add_option("--temperature", c.temperature, "Sampling temperature")->capture_default_str();
+  command->add_option("--top-p", c.top_p, "Nucleus sampling threshold")->capture_default_str();
+  command->add_option("--max-tokens", c.max_tokens, "Most tokens per completion")->capture_default_str();
+  command->add_option("--workers", args->workers, "Parallel samples (default: number of cores)");
+  command->add_option("--timeout", c.timeout, "Seconds per sample (wall clock and CPU)")->capture_default_str();
+  command->add_option("--limit", c.limit, "Only the first N selected tasks");
+  command->add_option("--tasks", args->tasks_text, "Only these task ids, comma-separated (Mbpp/11 or 11)");
+  command->add_option("--split", c.split, "test, validation, train, prompt or all (MBPP: 11-510, 511-600, 601-974, 1-10)");
+  command->add_option("--split-sizes", c.split_sizes, "A seeded custom split TRAIN/VALIDATION/TEST, e.g. 800/100/74");
+  command->add_option("--seed", c.seed, "Seed for custom splits, injected bugs and sampling")->capture_default_str();
+  command->add_option("--style", c.style, "completion (raw prompt) or instruct (chat messages)")->capture_default_str();
+  command->add_option("--few-shot", c.few_shot, "MBPP: 0-3 solved examples (tasks 2, 3, 4) before the task");
+  command->add_option("--out", args->out_dir, "Directory for runs")->capture_default_str();
+  command->add_option("--run-id", args->run_id, "Name of the run directory (default: generated)");
+  command->add_option("--resume", args->resume, "Continue the run in this directory (or with this id under --out)");
+  command->add_flag("--json", args->json, "Print summary.json instead of the table");
+  command->add_flag("--offline", args->offline, "Never download datasets");
+  command->callback([command, args] { run(*command, *args); });
+}
+
+}  // namespace lcte::cli

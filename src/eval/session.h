@@ -1,0 +1,74 @@
+// One `lcte eval` invocation as a library call: load and select the suite,
+// make the backend, create or reopen the run directory, execute what is
+// missing, and write samples.csv and summary.json. The CLI only maps flags
+// onto EvalConfig and prints.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "eval/datasets.h"
+#include "eval/executor.h"
+#include "eval/runner.h"
+
+namespace lcte::eval {
+
+// Everything that decides a run's results; stored in the run and compared
+// on resume. (Workers and output paths are not part of it.)
+struct EvalConfig {
+  std::string suite = "humaneval";
+  std::string split;        // empty: "test" (MBPP: task ids 11-510; others: every task)
+  std::string split_sizes;  // "800/100/74": a seeded custom split instead of the standard one
+  std::vector<std::string> tasks;
+  size_t limit = 0;
+  std::string backend = "canonical";
+  std::string model;         // label (the file backend defaults to the samples file's name)
+  std::string samples_file;  // file backend
+  int n = 0;                 // samples per task; 0: 1, or every sample the file has
+  std::vector<int> k;        // empty: 1, 10 and 100 where n allows
+  double temperature = 0.0;
+  double top_p = 1.0;
+  int max_tokens = 512;
+  double timeout = 10.0;  // seconds per sample (wall and CPU)
+  uint64_t seed = 0;      // custom split, injected bugs, sampling
+  std::string style = "completion";
+  int few_shot = 0;
+
+  nlohmann::json to_json() const;
+  static EvalConfig from_json(const nlohmann::json& json);  // throws lcte::Error on a bad stored config
+};
+
+struct SessionOptions {
+  std::string out_dir = "runs";
+  std::string run_id;  // empty: generated
+  int workers = 0;     // 0: one per hardware thread
+  DatasetLocations where = default_dataset_locations();
+  Executor* executor = nullptr;  // null: the sandbox, running `python`
+  std::string python = "python3";
+  ProgressFn progress;
+};
+
+struct SessionResult {
+  std::string run_id;
+  std::string run_dir;
+  bool resumed = false;
+  nlohmann::json summary;
+  std::vector<std::string> dropped;  // fix suites: tasks without a confirmed bug
+};
+
+SessionResult run_eval(const EvalConfig& config, const SessionOptions& options);
+
+// Continues the run at `run` (a run directory, or a run id under
+// options.out_dir). `given` holds the configuration fields the user passed
+// again (EvalConfig::to_json keys); any that differ from the stored ones make
+// it refuse, naming them.
+SessionResult resume_eval(const std::string& run, const nlohmann::json& given, const SessionOptions& options);
+
+// "20261127-083000-humaneval-canonical-ab12" (local time, 4 random hex digits).
+std::string make_run_id(const std::string& suite, const std::string& backend);
+
+std::string lcte_version();
+
+}  // namespace lcte::eval

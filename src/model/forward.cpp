@@ -1,0 +1,313 @@
+#include "model/forward.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "model/attention.h"
+#include "model/ops.h"
+#include "model/vec.h"
+
+namespace lcte::model {
+namespace {
+
+// Below this many multiply-adds a region runs on the calling thread alone:
+// waking the other threads and waiting for them costs about as much.
+constexpr int64_t kMinParallelWork = 1 << 15;
+// Rows per chunk are a multiple of this (kernels tile rows by a few at a time).
+constexpr int64_t kRowAlign = 8;
+
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+std::vector<const Matrix*> all_matrices(const Model& m) {
+  std::vector<const Matrix*> out{&m.output()};
+  for (const Layer& l : m.layers())
+    for (const Matrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) out.push_back(w);
+  return out;
+}
+
+}  // namespace
+
+Context::Context(const Model& model, ThreadPool& pool, int64_t max_batch)
+    : model_(model), pool_(pool), max_batch_(max_batch), isa_(kernels::best_isa()) {
+  if (max_batch < 1 || max_batch > (1 << 16)) fail("batch size {} is out of range (1..65536)", max_batch);
+  const Config& c = model.config();
+  const auto B = static_cast<size_t>(max_batch);
+  x_.resize(B * c.dim);
+  xb_.resize(B * std::max(c.dim, c.q_dim()));
+  xb2_.resize(B * c.dim);
+  q_.resize(B * c.q_dim());
+  k_.resize(B * c.kv_dim());
+  v_.resize(B * c.kv_dim());
+  att_.resize(B * c.q_dim());
+  hb_.resize(B * c.ffn_dim);
+  hb2_.resize(B * c.ffn_dim);
+  rope_.resize(B * std::max<int64_t>(c.rope_dims, 1));
+  size_t act_row = 0;
+  for (const Matrix* w : all_matrices(model))
+    act_row = std::max(act_row, kernels::activation_row_bytes(w->type, w->cols));
+  rope_freqs_ = ops::rope_frequencies(c.rope_dims, c.rope_base, c.rope_freq_scale,
+                                     c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data());
+  acts_.resize(kMaxJobs);
+  for (ActBuffer& a : acts_) a.bytes.resize(act_row * B);
+}
+
+void Context::eval(KvCache& cache, std::span<const int32_t> tokens, Logits which, std::vector<float>& logits) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const int64_t V = n_vocab();
+  logits.assign(which == Logits::All ? static_cast<size_t>(n * V) : which == Logits::Last ? static_cast<size_t>(V) : 0,
+                0.0f);
+  if (n == 0) {
+    if (which == Logits::Last) fail("eval: no tokens to compute logits for");
+    return;
+  }
+  for (int32_t t : tokens)
+    if (t < 0 || t >= V) fail("token id {} is out of range (vocabulary of {})", t, V);
+  const int64_t start = cache.size();
+  std::vector<Entry> batch;
+  try {
+    for (int64_t b0 = 0; b0 < n; b0 += max_batch_) {
+      const int64_t b1 = std::min(n, b0 + max_batch_);
+      const int64_t pos0 = cache.size();
+      cache.append(b1 - b0);
+      batch.clear();
+      for (int64_t i = b0; i < b1; ++i)
+        batch.push_back({&cache, tokens[static_cast<size_t>(i)], pos0 + (i - b0),
+                         which == Logits::All || (which == Logits::Last && i == n - 1)});
+      float* out = which == Logits::All ? logits.data() + b0 * V : logits.data();
+      forward(batch, out);
+    }
+  } catch (...) {
+    cache.truncate(start);  // leave the sequence as it was
+    throw;
+  }
+}
+
+void Context::eval_step(std::span<KvCache* const> caches, std::span<const int32_t> tokens,
+                        std::vector<float>& logits) {
+  if (caches.size() != tokens.size()) fail("eval_step: {} sequences but {} tokens", caches.size(), tokens.size());
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  for (int32_t t : tokens)
+    if (t < 0 || t >= n_vocab()) fail("token id {} is out of range (vocabulary of {})", t, n_vocab());
+  logits.assign(static_cast<size_t>(n * n_vocab()), 0.0f);
+  std::vector<Entry> batch;
+  for (int64_t b0 = 0; b0 < n; b0 += max_batch_) {
+    const int64_t b1 = std::min(n, b0 + max_batch_);
+    batch.clear();
+    for (int64_t i = b0; i < b1; ++i) {
+      KvCache* c = caches[static_cast<size_t>(i)];
+      const int64_t pos = c->size();
+      c->append(1);
+      batch.push_back({c, tokens[static_cast<size_t>(i)], pos, true});
+    }
+    forward(batch, logits.data() + b0 * n_vocab());
+  }
+}
+
+template <class F>
+void Context::for_tokens(int64_t ntok, int64_t work_per_token, F&& fn) {
+  if (pool_.size() == 1 || ntok * work_per_token < kMinParallelWork) {
+    for (int64_t t = 0; t < ntok; ++t) fn(t);
+    return;
+  }
+  const int64_t grain = std::max<int64_t>(1, ntok / (4 * pool_.size()));
+  pool_.parallel_for(ntok, grain, [&](int64_t t0, int64_t t1, int) {
+    for (int64_t t = t0; t < t1; ++t) fn(t);
+  });
+}
+
+void Context::forward(std::span<const Entry> batch, float* logits_out) {
+  const Config& c = model_.config();
+  const int64_t ntok = static_cast<int64_t>(batch.size());
+  for (int64_t t = 0; t < ntok; ++t) {
+    const Entry& e = batch[static_cast<size_t>(t)];
+    model_.embed(e.token, x_.data() + t * c.dim);
+    ops::rope_angles(e.pos, rope_freqs_, rope_.data() + t * c.rope_dims);
+  }
+
+  for (int64_t il = 0; il < c.n_layers; ++il) {
+    const Layer& layer = model_.layers()[static_cast<size_t>(il)];
+    attention_block(layer, il, batch);
+    ffn_block(layer, ntok);
+  }
+
+  // Final norm and the output matrix, for the entries that want logits.
+  int64_t nl = 0;
+  for (int64_t t = 0; t < ntok; ++t) {
+    if (!batch[static_cast<size_t>(t)].logits) continue;
+    ops::rmsnorm(x_.data() + t * c.dim, model_.output_norm().data(), xb_.data() + nl * c.dim, c.dim, c.norm_eps);
+    ++nl;
+  }
+  if (nl == 0) return;
+  const MatJob job{&model_.output(), logits_out, nullptr, nullptr};
+  matmuls({&job, 1}, xb_.data(), nl);
+}
+
+void Context::attention_block(const Layer& layer, int64_t il, std::span<const Entry> batch) {
+  const Config& c = model_.config();
+  const int64_t ntok = static_cast<int64_t>(batch.size());
+  for_tokens(ntok, c.dim, [&](int64_t t) {
+    ops::rmsnorm(x_.data() + t * c.dim, layer.attn_norm.data(), xb_.data() + t * c.dim, c.dim, c.norm_eps);
+  });
+
+  const MatJob qkv[3] = {
+      {&layer.wq, q_.data(), layer.bq.empty() ? nullptr : layer.bq.data(), nullptr},
+      {&layer.wk, k_.data(), layer.bk.empty() ? nullptr : layer.bk.data(), nullptr},
+      {&layer.wv, v_.data(), layer.bv.empty() ? nullptr : layer.bv.data(), nullptr},
+  };
+  matmuls(qkv, xb_.data(), ntok);
+
+  for_tokens(ntok, c.q_dim() + c.kv_dim(), [&](int64_t t) {
+    const Entry& e = batch[static_cast<size_t>(t)];
+    float* q = q_.data() + t * c.q_dim();
+    float* k = k_.data() + t * c.kv_dim();
+    const float* cs = rope_.data() + t * c.rope_dims;
+    if (c.rope_style == RopeStyle::Normal) {
+      ops::rope_normal(q, c.n_heads, c.head_dim, c.rope_dims, cs);
+      ops::rope_normal(k, c.n_kv_heads, c.head_dim, c.rope_dims, cs);
+    } else {
+      ops::rope_neox(q, c.n_heads, c.head_dim, c.rope_dims, cs);
+      ops::rope_neox(k, c.n_kv_heads, c.head_dim, c.rope_dims, cs);
+    }
+    store_kv(*e.cache, il, e.pos, k, v_.data() + t * c.kv_dim());
+  });
+
+  // One work item per (token, KV head): the query heads of a group read each
+  // K and V row once between them.
+  int64_t max_pos = 0, work = 0;
+  for (const Entry& e : batch) {
+    max_pos = std::max(max_pos, e.pos + 1);
+    work += (e.pos + 1) * c.head_dim * 2 * c.n_heads;
+  }
+  const int nthreads = pool_.size();
+  const int64_t group = c.n_heads / c.n_kv_heads;
+  scores_.resize(static_cast<size_t>(nthreads * group * max_pos));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  auto item = [&](int64_t i, int thread) {
+    const int64_t t = i / c.n_kv_heads, kvh = i % c.n_kv_heads;
+    const Entry& e = batch[static_cast<size_t>(t)];
+    const int64_t off = t * c.q_dim() + kvh * group * c.head_dim;
+    attend(*e.cache, il, kvh, c.head_dim, group, q_.data() + off, e.pos + 1, scale,
+           scores_.data() + static_cast<size_t>(thread * group * max_pos), att_.data() + off);
+  };
+  const int64_t n_items = ntok * c.n_kv_heads;
+  if (nthreads == 1 || work < kMinParallelWork) {
+    for (int64_t i = 0; i < n_items; ++i) item(i, 0);
+  } else {
+    const int64_t grain = std::max<int64_t>(1, n_items / (8 * nthreads));
+    pool_.parallel_for(n_items, grain, [&](int64_t i0, int64_t i1, int thread) {
+      for (int64_t i = i0; i < i1; ++i) item(i, thread);
+    });
+  }
+
+  const MatJob wo{&layer.wo, xb2_.data(), nullptr, x_.data()};
+  matmuls({&wo, 1}, att_.data(), ntok);
+}
+
+void Context::ffn_block(const Layer& layer, int64_t ntok) {
+  const Config& c = model_.config();
+  for_tokens(ntok, c.dim, [&](int64_t t) {
+    ops::rmsnorm(x_.data() + t * c.dim, layer.ffn_norm.data(), xb_.data() + t * c.dim, c.dim, c.norm_eps);
+  });
+  gate_up(layer, ntok);
+  const MatJob down{&layer.w_down, xb2_.data(), nullptr, x_.data()};
+  matmuls({&down, 1}, hb_.data(), ntok);
+}
+
+const uint8_t* Context::activations(const Matrix& w, const float* x, int64_t ntok, size_t* stride) {
+  const GgmlType at = kernels::activation_type(w.type);
+  if (at == GgmlType::F32) {
+    *stride = static_cast<size_t>(w.cols) * sizeof(float);
+    return reinterpret_cast<const uint8_t*>(x);
+  }
+  *stride = kernels::activation_row_bytes(w.type, w.cols);
+  for (ActBuffer& a : acts_)
+    if (a.src == x && a.type == at) return a.bytes.data();
+  ActBuffer* slot = nullptr;
+  for (ActBuffer& a : acts_)
+    if (a.src == nullptr) slot = &a;
+  if (slot == nullptr) fail("internal: more than {} activation formats in one product", acts_.size());
+  slot->src = x;
+  slot->type = at;
+  uint8_t* dst = slot->bytes.data();
+  const size_t st = *stride;
+  const int64_t n = w.cols;
+  for_tokens(ntok, n, [&](int64_t t) {
+    kernels::quantize_activations(at, x + t * n, dst + static_cast<size_t>(t) * st, n, isa_);
+  });
+  return dst;
+}
+
+void Context::mat_rows(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                       int64_t ntok, float* out, size_t out_stride) const {
+  kernels::matmul(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act, act_stride, ntok, out + r0, out_stride, isa_);
+}
+
+void Context::plan_chunks(std::span<const Matrix* const> mats, int64_t ntok) {
+  int64_t rows = 0, work = 0;
+  for (const Matrix* m : mats) {
+    rows += m->rows;
+    work += m->rows * m->cols * ntok;
+  }
+  chunks_.clear();
+  // Enough chunks that a thread held up by another process does not hold the
+  // rest up, each big enough to amortise taking it.
+  int64_t chunk_rows = rows;
+  if (pool_.size() > 1 && work >= kMinParallelWork)
+    chunk_rows = std::max<int64_t>(kRowAlign, round_up(rows / (8 * pool_.size()), kRowAlign));
+  for (size_t j = 0; j < mats.size(); ++j)
+    for (int64_t r0 = 0; r0 < mats[j]->rows; r0 += chunk_rows)
+      chunks_.push_back({static_cast<int>(j), r0, std::min(mats[j]->rows, r0 + chunk_rows)});
+}
+
+void Context::matmuls(std::span<const MatJob> jobs, const float* x, int64_t ntok) {
+  if (jobs.size() > kMaxJobs) fail("internal: {} products in one region", jobs.size());
+  const Matrix* mats[kMaxJobs];
+  const uint8_t* act[kMaxJobs];
+  size_t act_stride[kMaxJobs];
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    mats[j] = jobs[j].w;
+    act[j] = activations(*jobs[j].w, x, ntok, &act_stride[j]);
+  }
+  for (ActBuffer& a : acts_) a.src = nullptr;  // the input changes after this region
+  plan_chunks({mats, jobs.size()}, ntok);
+  pool_.parallel_for(static_cast<int64_t>(chunks_.size()), 1, [&](int64_t c0, int64_t c1, int) {
+    for (int64_t ci = c0; ci < c1; ++ci) {
+      const Chunk& ch = chunks_[static_cast<size_t>(ci)];
+      const MatJob& job = jobs[static_cast<size_t>(ch.job)];
+      const int64_t R = job.w->rows;
+      mat_rows(*job.w, ch.r0, ch.r1, act[ch.job], act_stride[ch.job], ntok, job.out, static_cast<size_t>(R));
+      for (int64_t t = 0; t < ntok; ++t) {
+        float* o = job.out + t * R;
+        if (job.bias != nullptr)
+          for (int64_t r = ch.r0; r < ch.r1; ++r) o[r] += job.bias[r];
+        if (job.residual != nullptr)
+          for (int64_t r = ch.r0; r < ch.r1; ++r) job.residual[t * R + r] += o[r];
+      }
+    }
+  });
+}
+
+void Context::gate_up(const Layer& layer, int64_t ntok) {
+  const int64_t F = layer.w_gate.rows;
+  size_t gs = 0, us = 0;
+  const uint8_t* ga = activations(layer.w_gate, xb_.data(), ntok, &gs);
+  const uint8_t* ua = activations(layer.w_up, xb_.data(), ntok, &us);
+  for (ActBuffer& a : acts_) a.src = nullptr;
+  // Chunks over the FFN rows; each computes the same rows of gate and up, so
+  // the SwiGLU of those rows can follow at once.
+  const Matrix* both[2] = {&layer.w_gate, &layer.w_up};
+  plan_chunks({both, 1}, ntok * 2);
+  pool_.parallel_for(static_cast<int64_t>(chunks_.size()), 1, [&](int64_t c0, int64_t c1, int) {
+    for (int64_t ci = c0; ci < c1; ++ci) {
+      const Chunk& ch = chunks_[static_cast<size_t>(ci)];
+      mat_rows(layer.w_gate, ch.r0, ch.r1, ga, gs, ntok, hb_.data(), static_cast<size_t>(F));
+      mat_rows(layer.w_up, ch.r0, ch.r1, ua, us, ntok, hb2_.data(), static_cast<size_t>(F));
+      for (int64_t t = 0; t < ntok; ++t)
+        vec::swiglu(hb_.data() + t * F + ch.r0, hb2_.data() + t * F + ch.r0, ch.r1 - ch.r0);
+    }
+  });
+}
+
+}  // namespace lcte::model

@@ -1,0 +1,105 @@
+// The transformer forward pass over a batch of tokens.
+//
+// A batch is a list of (sequence, token) entries; each entry goes to the next
+// position of its sequence's KV cache. Prompt processing feeds many tokens of
+// one sequence (every weight matrix is applied to all of them at once, a
+// matrix-matrix product); n-sample decoding feeds one token for each of n
+// sequences forked from one prompt (the weights are read once per step for
+// all of them). Entries attend to their own sequence only, causally.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "model/kv_cache.h"
+#include "model/model.h"
+#include "model/thread_pool.h"
+#include "tensor/kernels.h"
+
+namespace lcte::model {
+
+enum class Logits { None, Last, All };
+
+class Context {
+ public:
+  // max_batch: the most tokens one forward call processes; longer inputs are
+  // split. Scratch memory grows with it (about max_batch x (4 dim + 3 ffn) floats).
+  Context(const Model& model, ThreadPool& pool, int64_t max_batch = 512);
+
+  const Model& model() const { return model_; }
+  ThreadPool& pool() { return pool_; }
+  int64_t max_batch() const { return max_batch_; }
+  int64_t n_vocab() const { return model_.config().n_vocab; }
+
+  // A new empty sequence for this model.
+  KvCache new_cache(int64_t n_ctx, KvType type = KvType::F16) const {
+    return KvCache(model_.config(), n_ctx, type);
+  }
+
+  // Feeds tokens at positions cache.size() onwards. `logits` receives n_vocab
+  // floats per position (All), for the last position only (Last) or nothing.
+  void eval(KvCache& cache, std::span<const int32_t> tokens, Logits which, std::vector<float>& logits);
+
+  // One token for each sequence in one batch; logits gets one row per sequence.
+  // A cache listed twice gets its tokens at consecutive positions.
+  void eval_step(std::span<KvCache* const> caches, std::span<const int32_t> tokens, std::vector<float>& logits);
+
+ private:
+  struct Entry {
+    KvCache* cache;
+    int32_t token;
+    int64_t pos;
+    bool logits;
+  };
+  static constexpr int kMaxJobs = 3;  // Q, K, V share one region
+  struct MatJob {
+    const Matrix* w;
+    float* out;              // [ntok][w->rows]
+    const float* bias;       // added to each output row, or null
+    float* residual;         // out is added into it ([ntok][w->rows]), or null
+  };
+  struct Chunk {
+    int job;
+    int64_t r0, r1;
+  };
+
+  // Runs the batch and writes n_vocab logits for each entry with logits set, in order.
+  void forward(std::span<const Entry> batch, float* logits_out);
+  void attention_block(const Layer& layer, int64_t il, std::span<const Entry> batch);
+  void ffn_block(const Layer& layer, int64_t ntok);
+
+  // x ([ntok][n] floats) in the activation format of w; returns the rows and their stride.
+  const uint8_t* activations(const Matrix& w, const float* x, int64_t ntok, size_t* stride);
+  // The products of several matrices with the same input, in one parallel region.
+  void matmuls(std::span<const MatJob> jobs, const float* x, int64_t ntok);
+  // silu(gate x) * (up x) into hb_, in one region.
+  void gate_up(const Layer& layer, int64_t ntok);
+  void mat_rows(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t ntok,
+                float* out, size_t out_stride) const;
+  // Chunks of rows for a region over the given matrices.
+  void plan_chunks(std::span<const Matrix* const> mats, int64_t ntok);
+  // Runs fn(t) for each token, in parallel when there is enough work.
+  template <class F>
+  void for_tokens(int64_t ntok, int64_t work_per_token, F&& fn);
+
+  const Model& model_;
+  ThreadPool& pool_;
+  int64_t max_batch_;
+  kernels::Isa isa_;
+
+  // Scratch, [max_batch][width] floats each.
+  std::vector<float> x_, xb_, xb2_, q_, k_, v_, att_, hb_, hb2_, rope_;
+  std::vector<float> scores_;  // [threads][group][n_pos]
+  std::vector<double> rope_freqs_;
+  // Quantized activations, one buffer per activation type in use at a time.
+  struct ActBuffer {
+    GgmlType type;
+    const float* src = nullptr;  // which input it holds, for reuse
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<ActBuffer> acts_;
+  std::vector<Chunk> chunks_;
+};
+
+}  // namespace lcte::model

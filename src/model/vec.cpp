@@ -1,0 +1,156 @@
+#include "model/vec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "model/vec_avx2.h"
+
+namespace lcte::model::vec {
+
+uint16_t fp32_to_fp16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const uint32_t mag = x & 0x7fffffffu;
+  if (mag >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (mag > 0x7f800000u ? 0x200u : 0u));
+  if (mag >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds past 65504
+  if (mag < 0x38800000u) {
+    // Below 2^-14: a subnormal half, the value in units of 2^-24 rounded to
+    // nearest even (exact scaling by a power of two, then nearbyint).
+    float a;
+    std::memcpy(&a, &mag, 4);
+    return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(a * 16777216.0f)));
+  }
+  uint32_t h = (((mag >> 23) - 112u) << 10) | ((mag >> 13) & 0x3ffu);
+  const uint32_t rest = mag & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // a carry moves into the exponent correctly
+  return static_cast<uint16_t>(sign | h);
+}
+
+float fp16_to_fp32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu;
+  const uint32_t mant = h & 0x3ffu;
+  uint32_t bits;
+  if (exp == 0) {
+    const float v = std::ldexp(static_cast<float>(mant), -24);
+    std::memcpy(&bits, &v, 4);
+    bits |= sign;
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 112u) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+void to_f16_scalar(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
+void exp_scalar(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+}
+
+void softmax_scalar(float* x, int64_t n) {
+  const float mx = *std::max_element(x, x + n);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void swiglu_scalar(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+#if defined(__x86_64__)
+namespace {
+
+using namespace avx2;
+
+LCTE_AVX2 void to_f16_avx2(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  for (; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
+// Lanes past n (a partial last vector) are read from and written to a copy.
+LCTE_AVX2 void exp_avx2(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, exp8(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    float tmp[8] = {0};
+    std::memcpy(tmp, x + i, static_cast<size_t>(n - i) * 4);
+    _mm256_storeu_ps(tmp, exp8(_mm256_loadu_ps(tmp)));
+    std::memcpy(y + i, tmp, static_cast<size_t>(n - i) * 4);
+  }
+}
+
+LCTE_AVX2 void softmax_avx2(float* x, int64_t n) {
+  float mx = x[0];
+  for (int64_t i = 1; i < n; ++i) mx = std::max(mx, x[i]);
+  const __m256 vmx = _mm256_set1_ps(mx);
+  double sum = 0.0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmx));
+    _mm256_storeu_ps(x + i, e);
+    sum += hsum(e);
+  }
+  for (; i < n; ++i) sum += (x[i] = std::exp(x[i] - mx));
+  const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / sum));
+  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+  for (; i < n; ++i) x[i] *= static_cast<float>(1.0 / sum);
+}
+
+LCTE_AVX2 void swiglu_avx2(float* gate, const float* up, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f), neg = _mm256_set1_ps(-0.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256 e = exp8(_mm256_xor_ps(g, neg));
+    _mm256_storeu_ps(gate + i, _mm256_div_ps(_mm256_mul_ps(g, _mm256_loadu_ps(up + i)), _mm256_add_ps(one, e)));
+  }
+  swiglu_scalar(gate + i, up + i, n - i);
+}
+
+bool detect_simd() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+}  // namespace
+
+bool simd_available() {
+  static const bool yes = detect_simd();
+  return yes;
+}
+void to_f16(const float* x, uint16_t* y, int64_t n) { simd_available() ? to_f16_avx2(x, y, n) : to_f16_scalar(x, y, n); }
+void exp(const float* x, float* y, int64_t n) { simd_available() ? exp_avx2(x, y, n) : exp_scalar(x, y, n); }
+void softmax(float* x, int64_t n) { simd_available() ? softmax_avx2(x, n) : softmax_scalar(x, n); }
+void swiglu(float* gate, const float* up, int64_t n) {
+  simd_available() ? swiglu_avx2(gate, up, n) : swiglu_scalar(gate, up, n);
+}
+
+#else  // not x86-64: the scalar references are the kernels
+
+bool simd_available() { return false; }
+void to_f16(const float* x, uint16_t* y, int64_t n) { to_f16_scalar(x, y, n); }
+void exp(const float* x, float* y, int64_t n) { exp_scalar(x, y, n); }
+void softmax(float* x, int64_t n) { softmax_scalar(x, n); }
+void swiglu(float* gate, const float* up, int64_t n) { swiglu_scalar(gate, up, n); }
+
+#endif
+
+}  // namespace lcte::model::vec

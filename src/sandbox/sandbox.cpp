@@ -1,0 +1,663 @@
+#include "sandbox/sandbox.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "sandbox/driver_source.h"
+#include "sandbox/jail.h"
+#include "sandbox/outcome.h"
+#include "sandbox/plan.h"
+#include "sandbox/seccomp_policy.h"
+
+namespace lcte::sandbox {
+
+std::string_view status_name(Status s) {
+  switch (s) {
+    case Status::Passed: return "passed";
+    case Status::Failed: return "failed";
+    case Status::Error: return "error";
+    case Status::SyntaxError: return "syntax_error";
+    case Status::Timeout: return "timeout";
+    case Status::OutOfMemory: return "out_of_memory";
+    case Status::Killed: return "killed";
+  }
+  return "unknown";
+}
+
+using namespace detail;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Modules the zygote imports once so that samples do not pay for them
+// (HumanEval prompts import typing; MBPP solutions re, math, collections...).
+constexpr const char* kPreload =
+    "typing,collections,collections.abc,math,cmath,re,itertools,functools,heapq,bisect,operator,"
+    "string,copy,random,hashlib,array,datetime,fractions,decimal,statistics";
+
+// More than this much output (both streams) means a flood: the sample is killed.
+constexpr size_t kOutputHardCap = 64u << 20;
+// Files and directories a zygote worker's /tmp may hold.
+constexpr int kWorkerInodes = 16384;
+// Wall time allowed for everything to close after a kill before we give up.
+constexpr auto kGrace = std::chrono::seconds(5);
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    reset(std::exchange(o.fd_, -1));
+    return *this;
+  }
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+void make_pipe(Fd& read_end, Fd& write_end) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) fail("sandbox: pipe: {}", std::strerror(errno));
+  read_end.reset(p[0]);
+  write_end.reset(p[1]);
+  fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+}
+
+void make_socketpair(int type, Fd& parent, Fd& child) {
+  int s[2];
+  if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, s) != 0) fail("sandbox: socketpair: {}", std::strerror(errno));
+  parent.reset(s[0]);
+  child.reset(s[1]);
+  fcntl(s[0], F_SETFL, fcntl(s[0], F_GETFL) | O_NONBLOCK);
+}
+
+std::string random_token() {
+  unsigned char bytes[16];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno != EINTR) fail("sandbox: getrandom: {}", std::strerror(errno));
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string token;
+  for (unsigned char b : bytes) token += {hex[b >> 4], hex[b & 15]};
+  return token;
+}
+
+void put_u32(std::string& out, size_t n) {
+  if (n > 0xffffffffu) fail("sandbox: program part of {} bytes is too large", n);
+  for (int i = 0; i < 4; ++i) out += static_cast<char>((n >> (8 * i)) & 0xff);
+}
+
+// The program frame the driver reads first (see driver.py).
+std::string program_frame(const Program& p, const std::string& token) {
+  std::string body;
+  for (const std::string* part : {&p.setup, &p.code, &p.tests, &p.check, &token}) {
+    put_u32(body, part->size());
+    body += *part;
+  }
+  std::string frame;
+  put_u32(frame, body.size());
+  return frame + body;
+}
+
+// One output stream of the sample: kept up to its cap, counted beyond.
+struct Capture {
+  Fd fd;
+  size_t cap = 0;
+  std::string text;
+  size_t total = 0;
+  bool eof = false;
+
+  void drain() {
+    char buf[65536];
+    for (;;) {
+      ssize_t n = read(fd.get(), buf, sizeof buf);
+      if (n > 0) {
+        size_t keep = std::min(static_cast<size_t>(n), cap - std::min(cap, text.size()));
+        text.append(buf, keep);
+        total += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) eof = true;
+      return;
+    }
+  }
+};
+
+// The sample socket: the program goes out, the driver's one report comes back.
+struct Channel {
+  Fd fd;
+  std::string pending;  // still to send
+  size_t sent = 0;
+  std::string in;
+  bool eof = false;
+
+  short events() const { return static_cast<short>(POLLIN | (sent < pending.size() ? POLLOUT : 0)); }
+
+  void pump(short revents) {
+    if ((revents & POLLOUT) && sent < pending.size()) {
+      ssize_t n = send(fd.get(), pending.data() + sent, pending.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) sent += static_cast<size_t>(n);
+      else if (n < 0 && errno != EAGAIN && errno != EINTR) sent = pending.size();  // the reader is gone
+    }
+    if (revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[16384];
+      for (;;) {
+        ssize_t n = recv(fd.get(), buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0 && in.size() < kMaxReportBytes) {
+          in.append(buf, static_cast<size_t>(n));
+          continue;
+        }
+        if (n > 0) continue;  // flooding the channel: the frames will not parse
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) eof = true;
+        return;
+      }
+    }
+  }
+};
+
+int poll_for(std::vector<pollfd>& fds, Clock::time_point until) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+  int timeout = static_cast<int>(std::clamp<long long>(left + 1, 0, 1000));
+  int rc = poll(fds.data(), fds.size(), timeout);
+  if (rc < 0 && errno != EINTR) fail("sandbox: poll: {}", std::strerror(errno));
+  return rc;
+}
+
+Clock::time_point deadline_after(double seconds) {
+  return Clock::now() + std::chrono::microseconds(static_cast<long long>(std::max(0.0, seconds) * 1e6));
+}
+
+uint64_t whole_seconds(double s) { return static_cast<uint64_t>(std::max(1.0, std::ceil(s))); }
+
+uint64_t tmp_size(const Limits& limits) {
+  return std::max<uint64_t>(16u << 20, 4 * limits.file_bytes);
+}
+
+Isolation parse_isolation(const std::string& name, bool* automatic) {
+  *automatic = name == "auto";
+  if (name == "auto" || name == "namespaces") return Isolation::Namespaces;
+  if (name == "user-namespaces") return Isolation::UserNamespaces;
+  if (name == "processes") return Isolation::Processes;
+  fail("sandbox: unknown isolation '{}' (auto, namespaces, user-namespaces or processes)", name);
+}
+
+// A warm zygote and the jail around it.
+struct Worker {
+  Jail jail;
+  Fd report;    // init's report pipe
+  Fd control;   // SOCK_SEQPACKET to the zygote
+  Fd errors;    // the zygote's stderr, read when it fails
+  uint64_t tmp_bytes = 0;
+
+  std::string error_text() {
+    std::string text;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(errors.get(), buf, sizeof buf)) > 0 && text.size() < 8192) text.append(buf, static_cast<size_t>(n));
+    return text;
+  }
+};
+
+}  // namespace
+
+struct Sandbox::Impl {
+  Options options;
+  PythonInfo python;
+  SeccompFilter filter;
+  JailPlan plan;
+  bool zygote = false;
+  std::string degraded;  // why the isolation is weaker than asked, if it is
+  Fd devnull;
+
+  std::mutex mutex;  // guards idle
+  std::vector<std::unique_ptr<Worker>> idle;
+
+  explicit Impl(Options o);
+  ~Impl();
+  void choose_isolation();
+  bool probe(Isolation isolation, std::string* why);
+
+  std::vector<std::string> interpreter_argv(const std::string& mode, const std::string& arg) const {
+    return {python.executable, "-S", "-I", "-B", "-X", "utf8", "-c", std::string(kDriverSource), mode, arg};
+  }
+  Result run_once(const Program& program, const Limits& limits);
+  Result run_zygote(const Program& program, const Limits& limits);
+
+  std::unique_ptr<Worker> start_worker(const Limits& limits);
+  std::unique_ptr<Worker> acquire(const Limits& limits);
+  void release(std::unique_ptr<Worker> worker);
+  void destroy(std::unique_ptr<Worker>& worker);
+};
+
+Sandbox::Impl::Impl(Options o) : options(std::move(o)) {
+  python = probe_python(options.python);
+  filter = build_seccomp_filter();
+  devnull.reset(open("/dev/null", O_RDWR | O_CLOEXEC));
+  choose_isolation();
+  zygote = options.zygote && plan.isolation == Isolation::Namespaces;
+}
+
+Sandbox::Impl::~Impl() {
+  for (auto& w : idle) destroy(w);
+}
+
+// Tries the requested isolation (or, for "auto", the strongest first) with a
+// real jail running a trivial script, and keeps the first that works.
+void Sandbox::Impl::choose_isolation() {
+  bool automatic = false;
+  Isolation wanted = parse_isolation(options.isolation, &automatic);
+  std::vector<Isolation> order{wanted};
+  if (automatic) order = {Isolation::Namespaces, Isolation::UserNamespaces, Isolation::Processes};
+  std::string reasons;
+  for (Isolation isolation : order) {
+    std::string why;
+    if (probe(isolation, &why)) {
+      if (isolation == Isolation::Processes && options.require_isolation)
+        fail("sandbox: namespaces are not available here and require_isolation is set ({})", reasons);
+      if (!reasons.empty()) {
+        degraded = reasons;
+        spdlog::warn("sandbox: using {} isolation: {}", isolation_name(isolation), reasons);
+      }
+      return;
+    }
+    reasons += fmt::format("{}{}: {}", reasons.empty() ? "" : "; ", isolation_name(isolation), why);
+  }
+  fail("sandbox: no isolation works on this machine: {}", reasons);
+}
+
+bool Sandbox::Impl::probe(Isolation isolation, std::string* why) {
+  if (isolation == Isolation::Namespaces && geteuid() != 0) {
+    *why = "needs root";
+    return false;
+  }
+  try {
+    plan = make_plan(isolation, python, filter);
+    Limits limits;
+    Program program{"", "ok = 1", "assert ok == 1", ""};
+    Result r = run_once(program, limits);
+    if (r.status == Status::Passed) return true;
+    *why = fmt::format("a trivial program ended as {} ({} {})", status_name(r.status), r.error_type,
+                       r.error_message + r.stderr_text.substr(0, 300));
+  } catch (const Error& e) {
+    *why = e.what();
+  }
+  return false;
+}
+
+Sandbox::Sandbox(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Sandbox::~Sandbox() = default;
+
+Result Sandbox::run(const Program& program, const Limits& limits) {
+  if (!(limits.wall_seconds > 0) || !(limits.cpu_seconds > 0) || limits.memory_bytes == 0 ||
+      limits.max_processes < 1 || limits.max_open_files < 8)
+    fail("sandbox: invalid limits (wall {} s, cpu {} s, memory {} B, processes {}, open files {})",
+         limits.wall_seconds, limits.cpu_seconds, limits.memory_bytes, limits.max_processes,
+         limits.max_open_files);
+  return impl_->zygote ? impl_->run_zygote(program, limits) : impl_->run_once(program, limits);
+}
+
+Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
+  std::string token = random_token();
+  Capture out, err;
+  Channel channel;
+  Fd out_w, err_w, channel_child;
+  out.cap = err.cap = limits.max_output_bytes;
+  make_pipe(out.fd, out_w);
+  make_pipe(err.fd, err_w);
+  make_socketpair(SOCK_STREAM, channel.fd, channel_child);
+  channel.pending = program_frame(program, token);
+
+  // Without a mount namespace the work directory is a host temp dir.
+  std::string workdir;
+  if (plan.isolation == Isolation::Processes) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "lcte-sample-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) fail("sandbox: mkdtemp: {}", std::strerror(errno));
+    workdir = tmpl;
+    if (geteuid() == 0 && chown(workdir.c_str(), kSampleUid, kSampleUid) != 0)
+      fail("sandbox: chown {}: {}", workdir, std::strerror(errno));
+  }
+  struct RemoveDir {
+    std::string path;
+    ~RemoveDir() {
+      std::error_code ec;
+      if (!path.empty()) std::filesystem::remove_all(path, ec);
+    }
+  } remove_workdir{workdir};
+
+  JailRun run;
+  run.argv = interpreter_argv("once", plan.isolation == Isolation::Processes ? "" : "1,2");
+  run.sample_user = true;
+  run.die_with_parent = true;
+  // The interpreter is uid 65534 under root namespaces; with unprivileged
+  // user namespaces only uid 0 (the harness's user) exists inside.
+  run.tmp_options = fmt::format("size={},nr_inodes=4096,mode=0700", tmp_size(limits));
+  if (plan.isolation == Isolation::Namespaces) run.tmp_options += fmt::format(",uid={0},gid={0}", kSampleUid);
+  run.host_workdir = workdir;
+  run.address_space = limits.memory_bytes;
+  run.cpu_seconds = whole_seconds(limits.cpu_seconds);
+  run.file_size = limits.file_bytes;
+  run.processes = static_cast<uint64_t>(limits.max_processes);
+  run.open_files = static_cast<uint64_t>(limits.max_open_files);
+
+  auto started = Clock::now();
+  Jail jail = start_jail(plan, run, {out_w.get(), err_w.get(), channel_child.get()});
+  Fd report(jail.report);
+  out_w.reset(), err_w.reset(), channel_child.reset();
+
+  Observation seen;
+  JailReport records[2];  // Started, then the end (or one SetupFailed)
+  size_t report_bytes = 0;
+  bool report_eof = false, killed = false;
+  auto python_pid = [&] { return report_bytes >= sizeof records[0] && records[0].kind == JailReport::Started ? records[0].value : -1; };
+  auto deadline = deadline_after(limits.wall_seconds), give_up = Clock::time_point::max();
+  while (!(report_eof && out.eof && err.eof && channel.eof)) {
+    auto now = Clock::now();
+    if (!killed && now >= deadline) {
+      kill_jail(plan, jail.init, python_pid());
+      killed = seen.wall_timeout = true;
+      give_up = now + kGrace;
+    }
+    if (now >= give_up) break;
+    std::vector<pollfd> fds{{report.get(), POLLIN, 0}, {out.fd.get(), POLLIN, 0},
+                            {err.fd.get(), POLLIN, 0}, {channel.fd.get(), channel.events(), 0}};
+    if (report_eof) fds[0].fd = -1;
+    if (out.eof) fds[1].fd = -1;
+    if (err.eof) fds[2].fd = -1;
+    if (channel.eof) fds[3].fd = -1;
+    if (poll_for(fds, killed ? give_up : deadline) <= 0) continue;
+    if (fds[0].revents) {
+      char* base = reinterpret_cast<char*>(records);
+      ssize_t n = read(report.get(), base + report_bytes, sizeof records - report_bytes);
+      if (n > 0) report_bytes += static_cast<size_t>(n);
+      else if (n == 0 || errno != EINTR) report_eof = true;
+    }
+    if (fds[1].revents) out.drain();
+    if (fds[2].revents) err.drain();
+    if (fds[3].revents) channel.pump(fds[3].revents);
+    if (!killed && out.total + err.total > std::max(kOutputHardCap, 16 * limits.max_output_bytes)) {
+      kill_jail(plan, jail.init, python_pid());
+      killed = seen.output_overflow = true;
+      give_up = Clock::now() + kGrace;
+    }
+  }
+  if (!(report_eof && out.eof && err.eof && channel.eof)) kill(jail.init, SIGKILL);  // gave up waiting
+  int status = 0;
+  rusage usage{};
+  while (wait4(jail.init, &status, __WALL, &usage) < 0 && errno == EINTR) {}
+
+  // A setup failure is the first record (from init) or the second (from python).
+  for (size_t i = 0; i < 2 && report_bytes >= (i + 1) * sizeof records[0]; ++i)
+    if (records[i].kind == JailReport::SetupFailed)
+      fail("sandbox: setting up the jail failed while {}: {}{}", jail_step_name(records[i].step),
+           std::strerror(records[i].error),
+           records[i].error == EACCES ? " (can uid 65534 read the interpreter and its library?)" : "");
+  const JailReport& ended = records[1];
+  seen.wall_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  seen.frames = parse_frames(channel.in, &seen.frames_malformed);
+  if (report_bytes == sizeof records && ended.kind != JailReport::None) {
+    seen.ended = true;
+    seen.exited = ended.kind == JailReport::Exited;
+    seen.value = ended.value;
+    seen.stop_signal = ended.stop_signal;
+  }
+  seen.cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                     static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+  seen.peak_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;
+  seen.stdout_text = std::move(out.text);
+  seen.stderr_text = std::move(err.text);
+  seen.output_truncated = out.total > out.text.size() || err.total > err.text.size() ||
+                          out.total > limits.max_output_bytes || err.total > limits.max_output_bytes;
+  return classify(seen, limits, token);
+}
+
+std::unique_ptr<Worker> Sandbox::Impl::start_worker(const Limits& limits) {
+  auto worker = std::make_unique<Worker>();
+  Fd control_child, errors_w;
+  make_socketpair(SOCK_SEQPACKET, worker->control, control_child);
+  make_pipe(worker->errors, errors_w);
+  worker->tmp_bytes = tmp_size(limits);
+
+  JailRun run;
+  run.argv = interpreter_argv("zygote", kPreload);
+  run.sample_user = false;      // the zygote drops each child itself
+  run.die_with_parent = false;  // it outlives the calling thread; it exits when the harness closes control
+  // Enough descriptors to walk down any tree the inode limit allows when
+  // emptying the work directory (samples set their own, lower limit).
+  run.tmp_options = fmt::format("size={},nr_inodes={},mode=0755", worker->tmp_bytes, kWorkerInodes);
+  run.open_files = kWorkerInodes + 64;
+  worker->jail = start_jail(plan, run, {devnull.get(), errors_w.get(), control_child.get()});
+  worker->report.reset(worker->jail.report);
+  control_child.reset(), errors_w.reset();
+
+  // The zygote says "ready" once its modules are imported.
+  pollfd pfd{worker->control.get(), POLLIN, 0};
+  auto until = Clock::now() + std::chrono::seconds(60);
+  char buf[16] = {};
+  ssize_t n = -1;
+  while (Clock::now() < until) {
+    std::vector<pollfd> fds{pfd};
+    if (poll_for(fds, until) > 0) {
+      n = recv(worker->control.get(), buf, sizeof buf, MSG_DONTWAIT);
+      if (!(n < 0 && (errno == EAGAIN || errno == EINTR))) break;
+    }
+  }
+  if (n != 5 || std::memcmp(buf, "ready", 5) != 0) {
+    std::string why = worker->error_text();
+    destroy(worker);
+    fail("sandbox: the zygote did not start: {}", why.empty() ? "no message" : why);
+  }
+  return worker;
+}
+
+std::unique_ptr<Worker> Sandbox::Impl::acquire(const Limits& limits) {
+  {
+    std::lock_guard lock(mutex);
+    // A worker's /tmp was sized when it started; take one that is big enough.
+    for (auto it = idle.rbegin(); it != idle.rend(); ++it) {
+      if ((*it)->tmp_bytes >= tmp_size(limits)) {
+        auto worker = std::move(*it);
+        idle.erase(std::next(it).base());
+        return worker;
+      }
+    }
+  }
+  return start_worker(limits);
+}
+
+void Sandbox::Impl::release(std::unique_ptr<Worker> worker) {
+  std::lock_guard lock(mutex);
+  idle.push_back(std::move(worker));
+}
+
+void Sandbox::Impl::destroy(std::unique_ptr<Worker>& worker) {
+  if (!worker) return;
+  kill_jail(plan, worker->jail.init, -1);
+  while (waitpid(worker->jail.init, nullptr, __WALL) < 0 && errno == EINTR) {}
+  worker.reset();
+}
+
+Result Sandbox::Impl::run_zygote(const Program& program, const Limits& limits) {
+  std::string token = random_token();
+  Capture out, err;
+  Channel channel;
+  Fd out_w, err_w, channel_child;
+  out.cap = err.cap = limits.max_output_bytes;
+  make_pipe(out.fd, out_w);
+  make_pipe(err.fd, err_w);
+  make_socketpair(SOCK_STREAM, channel.fd, channel_child);
+  channel.pending = program_frame(program, token);
+
+  std::string request = fmt::format("{} {} {} {} {}", limits.memory_bytes, whole_seconds(limits.cpu_seconds),
+                                    limits.file_bytes, limits.max_processes, limits.max_open_files);
+  int passed_fds[3] = {out_w.get(), err_w.get(), channel_child.get()};
+  char control_buf[CMSG_SPACE(sizeof passed_fds)] = {};
+  iovec iov{request.data(), request.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control_buf;
+  msg.msg_controllen = sizeof control_buf;
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof passed_fds);
+  std::memcpy(CMSG_DATA(cmsg), passed_fds, sizeof passed_fds);
+
+  // A worker may have died while idle (its control socket then fails): retry
+  // with a fresh one.
+  std::unique_ptr<Worker> worker;
+  for (int attempt = 0;; ++attempt) {
+    worker = acquire(limits);
+    if (sendmsg(worker->control.get(), &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) break;
+    int e = errno;
+    destroy(worker);
+    if (attempt == 1) fail("sandbox: cannot reach the zygote: {}", std::strerror(e));
+  }
+  auto started = Clock::now();
+  out_w.reset(), err_w.reset(), channel_child.reset();
+
+  Observation seen;
+  std::string reply;
+  bool replied = false, killed = false, broken = false;
+  auto deadline = deadline_after(limits.wall_seconds), give_up = Clock::time_point::max();
+  while (!(replied && out.eof && err.eof && channel.eof)) {
+    auto now = Clock::now();
+    if (!killed && now >= deadline) {
+      send(worker->control.get(), "K", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      killed = seen.wall_timeout = true;
+      give_up = now + kGrace;
+    }
+    if (now >= give_up) {
+      if (broken) break;
+      // The zygote did not answer in time: take the whole worker down.
+      kill_jail(plan, worker->jail.init, -1);
+      broken = true;
+      give_up = now + kGrace;
+    }
+    std::vector<pollfd> fds{{worker->control.get(), POLLIN, 0}, {out.fd.get(), POLLIN, 0},
+                            {err.fd.get(), POLLIN, 0}, {channel.fd.get(), channel.events(), 0}};
+    if (replied || broken) fds[0].fd = -1;
+    if (out.eof) fds[1].fd = -1;
+    if (err.eof) fds[2].fd = -1;
+    if (channel.eof) fds[3].fd = -1;
+    if (poll_for(fds, killed ? give_up : deadline) <= 0) continue;
+    if (fds[0].revents) {
+      char buf[256];
+      ssize_t n = recv(worker->control.get(), buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        reply.assign(buf, static_cast<size_t>(n));
+        replied = true;
+      } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        seen.infrastructure_error = "the sandbox worker died: " + worker->error_text();
+        kill_jail(plan, worker->jail.init, -1);
+        broken = true;
+        give_up = std::min(give_up, Clock::now() + kGrace);
+      }
+    }
+    if (fds[1].revents) out.drain();
+    if (fds[2].revents) err.drain();
+    if (fds[3].revents) channel.pump(fds[3].revents);
+    if (!killed && out.total + err.total > std::max(kOutputHardCap, 16 * limits.max_output_bytes)) {
+      send(worker->control.get(), "K", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      killed = seen.output_overflow = true;
+      give_up = Clock::now() + kGrace;
+    }
+  }
+  seen.wall_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+
+  // "R exit|signal VALUE CPU MAXRSS_KB STOP"
+  std::istringstream parsed(reply);
+  std::string tag, kind;
+  long long peak_kib = 0;
+  if (replied && parsed >> tag >> kind >> seen.value >> seen.cpu_seconds >> peak_kib >> seen.stop_signal && tag == "R") {
+    seen.ended = true;
+    seen.exited = kind == "exit";
+    seen.peak_bytes = static_cast<uint64_t>(std::max(0LL, peak_kib)) * 1024;
+  } else if (replied) {
+    seen.infrastructure_error = "the zygote sent a malformed reply: " + reply.substr(0, 100);
+    broken = true;
+  }
+  if (broken) destroy(worker);
+  else release(std::move(worker));
+
+  seen.frames = parse_frames(channel.in, &seen.frames_malformed);
+  seen.stdout_text = std::move(out.text);
+  seen.stderr_text = std::move(err.text);
+  seen.output_truncated = out.total > limits.max_output_bytes || err.total > limits.max_output_bytes;
+  return classify(seen, limits, token);
+}
+
+std::string Sandbox::describe() const {
+  const Impl& d = *impl_;
+  const JailPlan& p = d.plan;
+  std::string out;
+  switch (p.isolation) {
+    case Isolation::Namespaces:
+      out += "isolation: namespaces: new PID, mount, network, IPC and UTS namespaces per jail; the interpreter "
+             "in its own user namespace as uid 65534 (nobody) without capabilities\n";
+      break;
+    case Isolation::UserNamespaces:
+      out += "isolation: user namespaces: new user, PID, mount, network, IPC and UTS namespaces; the interpreter "
+             "is uid 0 inside with every capability and the bounding set dropped\n";
+      break;
+    case Isolation::Processes:
+      out += "isolation: processes only (no namespaces): own session, rlimits and seccomp; the sample runs as ";
+      out += geteuid() == 0 ? "uid 65534 and can read world-readable host files; " : "the harness's user and can "
+             "read and write that user's files; ";
+      out += "kill(-1) is blocked only by seccomp\n";
+      break;
+  }
+  if (!d.degraded.empty()) out += "degraded: " + d.degraded + "\n";
+  if (p.isolation != Isolation::Processes) {
+    out += "filesystem: private root (tmpfs, read-only) with read-only binds of";
+    for (const auto& b : p.binds) out += " " + b.source;
+    out += "; a fresh /proc; /dev/{null,zero,full,random,urandom}; a private /tmp (tmpfs, 4 x file limit, "
+           "at least 16 MiB) as the work directory; the host's root is detached\n";
+    out += "network: empty network namespace (no interfaces up)\n";
+  } else {
+    out += "filesystem: a fresh host temp dir as the work directory, deleted afterwards; nothing else "
+           "is hidden\n";
+  }
+  out += d.filter.summary + "\n";
+  out += "rlimits: address space, CPU seconds (SIGXCPU, then SIGKILL a second later), file size, processes "
+         "(RLIMIT_NPROC";
+  out += p.isolation == Isolation::Processes ? ", shared by every process of that uid" : ", per user namespace";
+  out += "), open files; core dumps off; no_new_privs\n";
+  out += fmt::format("python: {} {} started with -S -I -B; the driver's audit hook hides frames, gc, ctypes "
+                     "and /proc from the sample\n", d.python.executable, d.python.version);
+  out += d.zygote ? "mode: zygote (one warm interpreter per concurrent caller, forked per sample; the worker's "
+                    "processes are killed and its /tmp emptied between samples)\n"
+                  : "mode: one interpreter started per sample\n";
+  return out;
+}
+
+}  // namespace lcte::sandbox

@@ -1,0 +1,291 @@
+// End-to-end: the `lcte` executable and the real sandbox. Without the
+// sandbox library in the build these skip and say so.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common/test_data.h"
+#include "core/error.h"
+#include "eval/io.h"
+#include "eval/run_store.h"
+#include "eval/runner.h"
+#include "eval/rng.h"
+#include "eval/session.h"
+
+using namespace lcte::eval;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+#define REQUIRE_SANDBOX() \
+  if (!have_sandbox()) GTEST_SKIP() << "this build has no sandbox library (src/sandbox): end-to-end test not run"
+
+struct Output {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs `lcte args...` with LCTE_DATA_DIR set, capturing stdout and stderr.
+Output run_lcte(const std::vector<std::string>& args, const std::string& dir) {
+  std::string out_path = dir + "/stdout.txt", err_path = dir + "/stderr.txt";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("LCTE_DATA_DIR", lcte::testing::data_dir().c_str(), 1);
+    FILE* out = std::freopen(out_path.c_str(), "w", stdout);
+    FILE* err = std::freopen(err_path.c_str(), "w", stderr);
+    (void)out;
+    (void)err;
+    std::vector<char*> argv{const_cast<char*>(LCTE_EXE)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(LCTE_EXE, argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  Output o;
+  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  o.out = read_file(out_path);
+  o.err = read_file(err_path);
+  return o;
+}
+
+std::map<SampleKey, std::string> rows_of(const std::string& run_dir) {
+  std::map<SampleKey, std::string> out;
+  for (const auto& row : RunStore::open(run_dir).rows())
+    out[{row.task_id, row.sample_index}] = row.status + "|" + row.error_type + "|" + row.completion + "|" + row.code;
+  return out;
+}
+
+}  // namespace
+
+TEST(EvalE2E, CanonicalHumanEvalScoresOne) {
+  REQUIRE_SANDBOX();
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  std::string dir = lcte::testing::temp_dir();
+  auto o = run_lcte({"eval", "--suite", "humaneval", "--backend", "canonical", "--workers", "2", "--out", dir,
+                     "--run-id", "he", "--json"},
+                    dir);
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  json summary = json::parse(o.out);
+  EXPECT_EQ(summary["samples"], 164);
+  EXPECT_EQ(summary["status_counts"]["passed"], 164) << summary["per_task"].dump();
+  EXPECT_DOUBLE_EQ(summary["pass_at_k"]["pass@1"].get<double>(), 1.0);
+  EXPECT_TRUE(fs::exists(dir + "/he/samples.csv"));
+  EXPECT_EQ(json::parse(read_file(dir + "/he/summary.json"))["pass_at_k"], summary["pass_at_k"]);
+}
+
+TEST(EvalE2E, KilledRunResumesToTheUninterruptedResult) {
+  REQUIRE_SANDBOX();
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  std::string dir = lcte::testing::temp_dir();
+  std::vector<std::string> args = {"eval", "--suite", "humaneval", "--backend", "canonical", "--limit", "60",
+                                   "--n", "2", "--workers", "2", "--out", dir};
+  const size_t total = 60 * 2;
+
+  // Start a run and SIGKILL it once some rows are in.
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("LCTE_DATA_DIR", lcte::testing::data_dir().c_str(), 1);
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen("/dev/null", "w", stderr);
+    std::vector<char*> argv{const_cast<char*>(LCTE_EXE)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    for (const char* a : {"--run-id", "killed"}) argv.push_back(const_cast<char*>(a));
+    argv.push_back(nullptr);
+    ::execv(LCTE_EXE, argv.data());
+    ::_exit(127);
+  }
+  std::string killed = dir + "/killed";
+  size_t rows_at_kill = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(killed + "/run.sqlite")) {
+      try {
+        rows_at_kill = RunStore::open(killed).count();
+      } catch (const lcte::Error&) {
+        rows_at_kill = 0;  // being created
+      }
+      if (rows_at_kill >= 30) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
+  size_t after_kill = RunStore::open(killed).count();
+  ASSERT_GE(after_kill, 30u);
+  ASSERT_LT(after_kill, total) << "killed too late to test anything";
+
+  auto resumed = run_lcte({"eval", "--resume", killed, "--json"}, dir);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  json summary = json::parse(resumed.out);
+  EXPECT_EQ(summary["samples"], total);
+  EXPECT_EQ(summary["timings"]["session_samples"], total - after_kill);  // nothing redone
+
+  auto clean_args = args;
+  clean_args.insert(clean_args.end(), {"--run-id", "clean", "--json"});
+  auto clean = run_lcte(clean_args, dir);
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  auto a = rows_of(killed), b = rows_of(dir + "/clean");
+  EXPECT_EQ(a.size(), total);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(json::parse(clean.out)["pass_at_k"], summary["pass_at_k"]);
+
+  // Resuming with another configuration is refused.
+  auto refused = run_lcte({"eval", "--resume", killed, "--n", "3"}, dir);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("refusing to resume"), std::string::npos) << refused.err;
+}
+
+TEST(EvalE2E, MalformedInputsGiveClearErrors) {
+  // These fail before any sample runs, so they need no sandbox.
+  std::string dir = lcte::testing::temp_dir();
+  std::ofstream(dir + "/suite.jsonl") << "{\"task_id\": \"a\", \"prompt\": \"p\", \"tests\": \"t\", \"entry_point\": \"f\"}\n"
+                                      << "{\"task_id\": \"b\", \"prompt\": \"p\", \"tests\": \"t\"\n";
+  auto o = run_lcte({"eval", "--suite", dir + "/suite.jsonl", "--backend", "canonical", "--out", dir + "/runs"}, dir);
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.err.find("suite.jsonl:2: invalid JSON"), std::string::npos) << o.err;
+  EXPECT_FALSE(fs::exists(dir + "/runs"));  // no run directory for a run that cannot start
+
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  std::ofstream(dir + "/samples.jsonl") << "{\"task_id\": \"HumanEval/0\", \"completion\": \"x\"}\n"
+                                        << "{\"task_id\": \"HumanEval/0\"}\n";
+  o = run_lcte({"eval", "--suite", "humaneval", "--backend", "file", "--samples", dir + "/samples.jsonl", "--out",
+                dir + "/runs"},
+               dir);
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.err.find("samples.jsonl:2: missing field \"completion\""), std::string::npos) << o.err;
+
+  o = run_lcte({"eval", "--suite", "humaneval", "--backend", "canonical", "--bogus"}, dir);
+  EXPECT_NE(o.exit_code, 0);
+  o = run_lcte({"eval", "--suite", "humaneval", "--backend", "canonical", "--k", "1,x"}, dir);
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.err.find("--k"), std::string::npos) << o.err;
+}
+
+namespace {
+
+struct Rows final : SampleSink {
+  std::mutex mutex;
+  std::vector<SampleRow> rows;
+  void write(const SampleRow& row) override {
+    std::lock_guard lock(mutex);
+    rows.push_back(row);
+  }
+};
+
+std::vector<size_t> seeded_subset(size_t size, size_t count, uint64_t seed) {
+  std::vector<size_t> all(size);
+  for (size_t i = 0; i < size; i++) all[i] = i;
+  SplitMix64 rng(seed);
+  shuffle(all, rng);
+  all.resize(std::min(count, size));
+  std::sort(all.begin(), all.end());
+  return all;
+}
+
+// Reference solutions through the real sandbox; returns what did not pass.
+std::string canonical_failures(const Suite& suite, const std::vector<size_t>& selection) {
+  std::vector<PlanItem> plan;
+  for (size_t index : selection) plan.push_back({index, 1});
+  CanonicalBackend backend(suite);
+  lcte::sandbox::Options sandbox_options;
+  sandbox_options.python = resolve_python();
+  auto executor = make_sandbox_executor(sandbox_options);
+  Rows sink;
+  RunnerOptions options;
+  options.workers = 2;
+  // Generous: a loaded 2-core machine stretches wall time (Mbpp/123 needs 5.5 s of CPU).
+  options.limits.wall_seconds = options.limits.cpu_seconds = 30;
+  run_plan(suite, plan, {}, backend, *executor, sink, options);
+  EXPECT_EQ(sink.rows.size(), selection.size());
+  std::string failures;
+  for (const auto& row : sink.rows)
+    if (!row.passed) failures += row.task_id + " " + row.status + " " + row.error_type + " " + row.error_message + "\n";
+  return failures;
+}
+
+}  // namespace
+
+TEST(EvalE2E, MbppReferencesPassInTheSandbox) {
+  REQUIRE_SANDBOX();
+  LCTE_REQUIRE_DATA("mbpp/mbpp.jsonl");
+  Suite suite = load_mbpp(lcte::testing::data_path("mbpp/mbpp.jsonl"));
+  // A seeded subset (all 974: bench/eval/canonical_full.sh) plus the tasks with test_setup_code.
+  auto selection = seeded_subset(suite.tasks.size(), 60, 975);
+  for (size_t quirky : {366u, 926u})
+    if (!std::binary_search(selection.begin(), selection.end(), quirky)) selection.push_back(quirky);
+  EXPECT_EQ(canonical_failures(suite, selection), "");
+}
+
+TEST(EvalE2E, MbppSanitizedReferencesPassInTheSandbox) {
+  REQUIRE_SANDBOX();
+  LCTE_REQUIRE_DATA("mbpp/sanitized-mbpp.json");
+  Suite suite = load_mbpp_sanitized(lcte::testing::data_path("mbpp/sanitized-mbpp.json"));
+  auto selection = seeded_subset(suite.tasks.size(), 30, 427);
+  for (size_t i = 0; i < suite.tasks.size(); i++)  // every task with test_imports
+    if (!suite.tasks[i].setup.empty() && !std::binary_search(selection.begin(), selection.end(), i))
+      selection.push_back(i);
+  EXPECT_EQ(canonical_failures(suite, selection), "");
+}
+
+TEST(EvalE2E, FixSuiteThroughTheCli) {
+  REQUIRE_SANDBOX();
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  std::string dir = lcte::testing::temp_dir();
+  // Bugs are confirmed in the sandbox; the canonical answer (the original
+  // reference) then fixes every one of them, in both prompt styles.
+  for (const char* style : {"completion", "instruct"}) {
+    auto o = run_lcte({"eval", "--suite", "humaneval-fix", "--backend", "canonical", "--limit", "6", "--style", style,
+                       "--workers", "2", "--out", dir, "--run-id", std::string("fix-") + style, "--json"},
+                      dir);
+    ASSERT_EQ(o.exit_code, 0) << o.err;
+    json summary = json::parse(o.out);
+    EXPECT_GE(summary["tasks"].get<int>(), 5) << summary.dump();
+    EXPECT_DOUBLE_EQ(summary["pass_at_k"]["pass@1"].get<double>(), 1.0) << summary["per_task"].dump();
+    for (const auto& task : summary["per_task"]) EXPECT_FALSE(task.value("mutation", "").empty());
+  }
+}
+
+TEST(EvalE2E, ChatRepliesFromASamplesFile) {
+  REQUIRE_SANDBOX();
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  std::string dir = lcte::testing::temp_dir();
+  std::string good =
+      "Sure! Here is the function:\n\n```python\nfrom typing import List\n\n"
+      "def has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
+      "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for j, b in enumerate(numbers) if i != j)\n"
+      "```\n\nIt compares every pair.";
+  std::string wrong = "```python\ndef has_close_elements(numbers, threshold):\n    return False\n```";
+  std::string broken = "```python\ndef has_close_elements(numbers, threshold):\n    return (\n```";
+  {
+    std::ofstream samples(dir + "/samples.jsonl");
+    for (const auto& completion : {good, wrong, broken, good})
+      samples << json{{"task_id", "HumanEval/0"}, {"completion", completion}}.dump() << "\n";
+  }
+  auto o = run_lcte({"eval", "--suite", "humaneval", "--backend", "file", "--samples", dir + "/samples.jsonl",
+                     "--tasks", "HumanEval/0", "--style", "instruct", "--k", "1,2,5", "--out", dir, "--run-id", "chat",
+                     "--json"},
+                    dir);
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  json summary = json::parse(o.out);
+  EXPECT_EQ(summary["samples"], 4);
+  EXPECT_EQ(summary["status_counts"]["passed"], 2);
+  EXPECT_EQ(summary["status_counts"]["failed"], 1);
+  EXPECT_EQ(summary["status_counts"]["syntax_error"], 1);
+  EXPECT_DOUBLE_EQ(summary["pass_at_k"]["pass@1"].get<double>(), 0.5);
+  EXPECT_NEAR(summary["pass_at_k"]["pass@2"].get<double>(), 1.0 - 1.0 / 6.0, 1e-12);  // 1 - C(2,2)/C(4,2)
+  EXPECT_TRUE(summary["pass_at_k"]["pass@5"].is_null());
+}

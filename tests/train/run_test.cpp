@@ -1,0 +1,150 @@
+// Whole training runs from files to files (what `lcte train` does), on a small
+// synthetic teacher, and the `lcte train` command itself.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "common/run_command.h"
+#include "common/test_data.h"
+#include "core/error.h"
+#include "demo/synthetic_model.h"
+#include "train/run.h"
+
+namespace lcte::train {
+namespace {
+
+std::string teacher_path(const std::string& dir) {
+  demo::SyntheticModelSpec spec;
+  spec.n_layers = 2;
+  spec.dim = 32;
+  spec.n_heads = 4;
+  spec.n_kv_heads = 2;
+  spec.ffn_dim = 64;
+  const std::string path = dir + "/teacher.gguf";
+  demo::write_synthetic_model(spec, path);
+  return path;
+}
+
+RunOptions small_run(const std::string& dir, int steps) {
+  RunOptions o;
+  o.teacher = teacher_path(dir);
+  o.student.pick = LayerPick::parse("first:1");
+  o.sample = 12;
+  o.top_k = 16;
+  o.train.batch = 4;
+  o.train.seq = 12;
+  o.train.steps = steps;
+  o.train.lr = {3e-3, 3e-4, 2, steps};
+  o.log_every = 0;
+  return o;
+}
+
+TEST(TrainRun, DistilsAndWritesAModelWithLineage) {
+  const std::string dir = testing::temp_dir();
+  RunOptions o = small_run(dir, 6);
+  o.out = dir + "/student.gguf";
+  o.train.loss.temperature = 2;
+  o.valid_fraction = 0.25;  // 3 of the 12 sampled sequences
+  RunResult r = run_training(o);
+  EXPECT_EQ(r.steps, 6);
+  ASSERT_TRUE(r.valid.has_value());
+  EXPECT_EQ(r.valid->positions, 3 * 12);  // each held-out sequence counted once
+  EXPECT_GT(r.valid->kd, 0);
+  EXPECT_GT(r.teacher_bytes, 0u);
+  EXPECT_GT(r.student_plan.total(), 0u);
+  gguf::File f = gguf::File::open(o.out);
+  EXPECT_EQ(f.get_string("lcte.lineage.method"), "distill");
+  EXPECT_EQ(f.get_string("lcte.lineage.teacher_sha256"), file_sha256(o.teacher));
+  EXPECT_EQ(f.get_string("lcte.lineage.teacher_layers"), "0");
+  EXPECT_EQ(f.get_u64("lcte.lineage.steps"), 6u);
+  EXPECT_NE(f.get_string("lcte.lineage.hyperparameters").find("\"temperature\":2.0"), std::string::npos);
+  EXPECT_TRUE(f.has("tokenizer.ggml.tokens"));
+  EXPECT_NEAR(f.get_f64("lcte.lineage.valid_loss"), r.valid->loss, 1e-5 * (1 + r.valid->loss));
+  Model<float> m = load_model(f);
+  EXPECT_EQ(m.config().n_layers, 1);
+}
+
+TEST(TrainRun, ResumedRunEndsWhereTheStraightRunEnds) {
+  const std::string dir = testing::temp_dir();
+  RunOptions straight = small_run(dir, 8);
+  straight.out = dir + "/straight.gguf";
+  run_training(straight);
+
+  RunOptions first = small_run(dir, 8);
+  first.train.steps = 4;  // stop half way; the schedule still spans 8 steps
+  first.checkpoint = dir + "/ckpt.gguf";
+  run_training(first);
+  RunOptions second = small_run(dir, 8);
+  second.resume = dir + "/ckpt.gguf";
+  second.out = dir + "/resumed.gguf";
+  EXPECT_EQ(run_training(second).steps, 8);
+
+  Model<float> a = load_model(gguf::File::open(straight.out)), b = load_model(gguf::File::open(second.out));
+  ASSERT_EQ(a.params().size(), b.params().size());
+  EXPECT_EQ(std::memcmp(a.params().data(), b.params().data(), a.params().size() * sizeof(float)), 0);
+}
+
+TEST(TrainRun, RefusesARunThatDoesNotFit) {
+  const std::string dir = testing::temp_dir();
+  RunOptions o = small_run(dir, 2);
+  o.max_memory = 64 * 1024;
+  try {
+    run_training(o);
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("train: needs weights"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TrainRun, LoraOnTokenDataWritesAnAdapter) {
+  const std::string dir = testing::temp_dir();
+  RunOptions o;
+  o.init = teacher_path(dir);
+  o.lora_rank = 2;
+  o.lora_targets = "attn";
+  o.data = dir + "/data.jsonl";
+  {
+    std::ofstream d(o.data);
+    for (int i = 0; i < 6; ++i) d << "{\"prompt\": [1, " << 40 + i << "], \"completion\": [50, 51, 52, 53]}\n";
+  }
+  o.train.batch = 2;
+  o.train.seq = 8;
+  o.train.steps = 3;
+  o.adapter_out = dir + "/adapter.gguf";
+  o.out = dir + "/merged.gguf";
+  o.log_every = 0;
+  run_training(o);
+  gguf::File a = gguf::File::open(o.adapter_out);
+  EXPECT_EQ(a.get_string("lcte.lineage.method"), "lora");
+  EXPECT_NE(a.find_tensor("blk.1.attn_output.weight.lora_b"), nullptr);
+  EXPECT_EQ(a.find_tensor("blk.1.ffn_up.weight.lora_a"), nullptr);
+  // The adapters moved off zero, so the merged model differs from the base.
+  Model<float> base = load_model(gguf::File::open(o.init)), merged = load_model(gguf::File::open(o.out));
+  EXPECT_NE(base.params(), merged.params());
+}
+
+TEST(TrainCli, BadInputIsReportedByName) {
+  const std::string dir = testing::temp_dir();
+  const std::string teacher = teacher_path(dir);
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {testing::lcte_binary(), "train"});
+    return testing::run_command(args, dir);
+  };
+  auto r = run({"--teacher", teacher, "--sample", "4", "--loss", "kld", "--out", dir + "/x.gguf"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown divergence 'kld'"), std::string::npos) << r.err;
+  r = run({"--teacher", teacher, "--sample", "4", "--student-layers", "half"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("layer pick 'half'"), std::string::npos) << r.err;
+  r = run({"--teacher", teacher, "--sample", "4", "--out", dir + "/x.gguf", "--max-memory", "0.01"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("only 0.0 MiB is available"), std::string::npos) << r.err;
+  r = run({"--teacher", teacher, "--steps", "2", "--sample", "4", "--seq", "8", "--batch", "2", "--out",
+           dir + "/ok.gguf", "--log-every", "0"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("trained 2 steps"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace lcte::train
