@@ -1,11 +1,13 @@
 // lcte quantize IN.gguf OUT.gguf TYPE [--imatrix FILE] [--pure]
-//   [--keep-output] [-t THREADS]: write a quantized copy of a model.
+//   [--keep-output] [-t THREADS] [--report --text FILE ...]: write a
+// quantized copy of a model, and optionally measure what it costs.
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/quant_report_run.h"
 #include "core/error.h"
 #include "quant/imatrix.h"
 #include "quant/model_quantizer.h"
@@ -40,8 +42,9 @@ void add_quantize_command(CLI::App& app) {
       "quantize", "Quantize a GGUF model (F32/F16/BF16, or requantize a quantized one) to a llama.cpp file type");
   struct Args {
     std::string input, output, type, imatrix;
-    bool pure = false, keep_output = false;
+    bool pure = false, keep_output = false, report = false;
     int threads = 0;
+    QuantReportArgs report_args;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("input", a->input, "Source GGUF file")->required();
@@ -53,7 +56,11 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_flag("--pure", a->pure, "One type for every weight (no per-tensor mix; row-length fallbacks still apply)");
   cmd->add_flag("--keep-output", a->keep_output, "Leave output.weight in its source type");
   cmd->add_option("-t,--threads", a->threads, "Threads (default: all)")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--report", a->report,
+                "Then compare the output with the input (size, bpw, speed, perplexity, KLD, top-1); needs --text");
+  add_quant_report_options(cmd, a->report_args);
   cmd->callback([a] {
+    if (a->report && a->report_args.text.empty()) fail("quantize: --report needs --text FILE");
     const std::optional<quant::FileType> ft = quant::parse_file_type(a->type);
     if (!ft) fail("quantize: unknown type '{}'; choose one of {}", a->type, type_list());
     std::optional<quant::Imatrix> imatrix;
@@ -76,6 +83,11 @@ void add_quantize_command(CLI::App& app) {
       std::printf("%d tensor(s) used a fallback type: their row length does not fit the mix's block size\n",
                   r.n_fallback);
     if (r.requantized) std::printf("note: the source was already quantized (requantized: errors compound)\n");
+    if (a->report) {
+      a->report_args.options.threads = a->threads;
+      std::fflush(stdout);
+      run_quant_report(a->input, {a->output}, a->report_args);
+    }
   });
 }
 
