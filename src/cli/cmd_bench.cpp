@@ -22,18 +22,12 @@ struct BenchArgs {
   bool json = false;
 };
 
-model::KvType parse_kv_type(const std::string& s) {
-  if (s == "f16") return model::KvType::F16;
-  if (s == "f32") return model::KvType::F32;
-  fail("--kv-type: '{}' is not f16 or f32", s);
-}
-
 void run(const BenchArgs& a) {
   model::BenchOptions o;
   o.n_prompt = a.n_prompt;
   o.n_gen = a.n_gen;
   o.reps = a.reps;
-  o.kv_type = parse_kv_type(a.kv_type);
+  o.kv_type = model::kv_type_from_name(a.kv_type);
   for (int t : a.threads)
     if (t < 1 || t > 256) fail("-t: thread count {} is out of range (1..256)", t);
   nlohmann::json out = nlohmann::json::array();

@@ -44,9 +44,12 @@ Context::Context(const Model& model, ThreadPool& pool, int64_t max_batch)
   hb_.resize(B * c.ffn_dim);
   hb2_.resize(B * c.ffn_dim);
   rope_.resize(B * std::max<int64_t>(c.rope_dims, 1));
+  // Quantized activations only for quantized weights: F32/F16/BF16 weights
+  // take the F32 rows as they are.
   size_t act_row = 0;
   for (const Matrix* w : all_matrices(model))
-    act_row = std::max(act_row, kernels::activation_row_bytes(w->type, w->cols));
+    if (kernels::activation_type(w->type) != GgmlType::F32)
+      act_row = std::max(act_row, kernels::activation_row_bytes(w->type, w->cols));
   rope_freqs_ = ops::rope_frequencies(c.rope_dims, c.rope_base, c.rope_freq_scale,
                                      c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data());
   acts_.resize(kMaxJobs);

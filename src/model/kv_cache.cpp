@@ -8,6 +8,12 @@ namespace lcte::model {
 
 const char* kv_type_name(KvType t) { return t == KvType::F16 ? "f16" : "f32"; }
 
+KvType kv_type_from_name(const std::string& name) {
+  if (name == "f16") return KvType::F16;
+  if (name == "f32") return KvType::F32;
+  fail("KV cache type '{}' is not f16 or f32", name);
+}
+
 KvCache::KvCache(const Config& config, int64_t n_ctx, KvType type)
     : type_(type), n_layers_(config.n_layers), kv_dim_(config.kv_dim()), n_ctx_(n_ctx) {
   if (n_ctx < 1) fail("KV cache: context size {} must be positive", n_ctx);

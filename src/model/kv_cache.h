@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "model/model.h"
@@ -18,6 +19,8 @@ namespace lcte::model {
 
 enum class KvType { F16, F32 };
 const char* kv_type_name(KvType t);
+// "f16" or "f32"; throws lcte::Error naming the value otherwise.
+KvType kv_type_from_name(const std::string& name);
 
 class KvCache {
  public:

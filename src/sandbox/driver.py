@@ -14,7 +14,7 @@
 #     E type msg   another exception                M type msg  MemoryError
 #     P token      tests and check ran to their end
 # Only the driver knows the token (it arrives before any untrusted code runs and
-# is kept where the sample cannot reach it: see _lcte_guard_hook).
+# is kept where the sample cannot reach it: see _lcte_install_hook).
 
 
 def _lcte_sample(allowed_pids, permit):
@@ -39,7 +39,7 @@ def _lcte_sample(allowed_pids, permit):
     type_name = type.__dict__['__name__'].__get__
     ModuleType = type(sys)
     module_dict = ModuleType.__dict__['__dict__'].__get__
-    FunctionType = type(_lcte_sample)
+    FunctionType, BuiltinFunctionType = type(_lcte_sample), type(len)
     gc_disable, sigmask, SIG_BLOCK = gc.disable, _signal.pthread_sigmask, _signal.SIG_BLOCK
     all_signals = _signal.valid_signals()
     CTL = 3
@@ -176,7 +176,7 @@ def _lcte_sample(allowed_pids, permit):
     tests_ns = _dict(ns)
     tests_ns['__builtins__'] = _dict(pristine_builtins)
     for name, value in _list(dict_items(ns)):
-        if dict_get(after_setup, name) is not value and _type(value) in (FunctionType, _type(len)):
+        if dict_get(after_setup, name) is not value and _type(value) in (FunctionType, BuiltinFunctionType):
             tests_ns[name] = guard(value)
     tests_ns['__lcte_cmp__'], tests_ns['__lcte_chain__'] = cmp, chain
 
@@ -336,15 +336,26 @@ def _lcte_checker():
     # that decides equality after seeing the expected answer. Objects of the
     # sample's own classes are allowed only if they define no binary operator
     # (comparison or arithmetic), i.e. they compare by identity.
+    # Every builtin and operator function is bound here, when the checker is
+    # made: the sample's functions run while the tests do and could replace
+    # builtins.bool or _operator.eq for a lookup made at call time.
     import _operator, _collections
-    _type, _len = type, len
+    _type, _len, _issubclass, _bool, _tuple = type, len, issubclass, bool, tuple
+    _getattr, _range, _frozenset = getattr, range, frozenset
+    _list, _dict, _set, _int, _float, _complex, _str, _bytes = list, dict, set, int, float, complex, str, bytes
+    eq, ne, lt, le, gt, ge = _operator.eq, _operator.ne, _operator.lt, _operator.le, _operator.gt, _operator.ge
+    contains, is_, is_not = _operator.contains, _operator.is_, _operator.is_not
     flags = type.__dict__['__flags__'].__get__
     mro = type.__dict__['__mro__'].__get__
     tdict = type.__dict__['__dict__'].__get__
     tname = type.__dict__['__name__'].__get__
     HEAPTYPE = 1 << 9
-    ATOMS = frozenset((int, float, complex, bool, str, bytes, type(None), type(...),
-                       type(NotImplemented), range))
+    # Keyed by id(): a metaclass may define __eq__ and __hash__ for classes,
+    # so membership of the type object itself could be faked. The entries hold
+    # the types, so their ids cannot be reused.
+    ATOMS = {id(t): t for t in (int, float, complex, bool, str, bytes, type(None), type(...),
+                                type(NotImplemented), range)}
+    _id = id
     deque, OrderedDict = _collections.deque, _collections.OrderedDict
     int_of, float_of, complex_of = int.__int__, float.__float__, complex.__complex__
     str_of, bytes_of = str.__str__, bytes.__bytes__
@@ -361,69 +372,70 @@ def _lcte_checker():
         pass
 
     def trusted_type(t):
-        known = trusted.get(t)
-        if known is None:
-            known = True
-            for c in mro(t):
-                if flags(c) & HEAPTYPE and not binary.isdisjoint(tdict(c)):
-                    known = False
-                    break
-            trusted[t] = known
+        entry = trusted.get(_id(t))
+        if entry is not None and entry[0] is t:
+            return entry[1]
+        known = True
+        for c in mro(t):
+            if flags(c) & HEAPTYPE and not binary.isdisjoint(tdict(c)):
+                known = False
+                break
+        trusted[_id(t)] = (t, known)
         return known
 
     def norm(v, depth):
         t = _type(v)
-        if t in ATOMS:
+        if ATOMS.get(_id(t)) is t:
             return v
         if depth > 100:
             raise UntrustedValue('value nested more than 100 levels deep')
         d = depth + 1
-        if issubclass(t, list):
+        if _issubclass(t, _list):
             return [norm(x, d) for x in list_iter(v)]
-        if issubclass(t, tuple):
-            return tuple([norm(x, d) for x in tuple_iter(v)])
-        if issubclass(t, dict):
+        if _issubclass(t, _tuple):
+            return _tuple([norm(x, d) for x in tuple_iter(v)])
+        if _issubclass(t, _dict):
             out = {norm(k, d): norm(x, d) for k, x in dict_items(v)}
-            return OrderedDict(out) if issubclass(t, OrderedDict) else out
-        if issubclass(t, set):
+            return OrderedDict(out) if _issubclass(t, OrderedDict) else out
+        if _issubclass(t, _set):
             return {norm(x, d) for x in set_iter(v)}
-        if issubclass(t, frozenset):
-            return frozenset([norm(x, d) for x in frozenset_iter(v)])
-        if issubclass(t, deque):
+        if _issubclass(t, _frozenset):
+            return _frozenset([norm(x, d) for x in frozenset_iter(v)])
+        if _issubclass(t, deque):
             return deque([norm(x, d) for x in deque_iter(v)])
-        if issubclass(t, bool):
-            return bool(v)
-        if issubclass(t, int):
+        if _issubclass(t, _bool):
+            return _bool(v)
+        if _issubclass(t, _int):
             return int_of(v)
-        if issubclass(t, float):
+        if _issubclass(t, _float):
             return float_of(v)
-        if issubclass(t, complex):
+        if _issubclass(t, _complex):
             return complex_of(v)
-        if issubclass(t, str):
+        if _issubclass(t, _str):
             return str_of(v)
-        if issubclass(t, bytes):
+        if _issubclass(t, _bytes):
             return bytes_of(v)
         if trusted_type(t):
             return v
         raise UntrustedValue(f'the sample produced a {tname(t)} object that defines its own '
                              'comparison or arithmetic; such values are not compared')
 
-    ops = {'==': _operator.eq, '!=': _operator.ne, '<': _operator.lt, '<=': _operator.le,
-           '>': _operator.gt, '>=': _operator.ge, 'in': _operator.contains, 'not in': None,
-           'is': _operator.is_, 'is not': _operator.is_not}
+    ops = {'==': eq, '!=': ne, '<': lt, '<=': le, '>': gt, '>=': ge}
 
     def cmp(op, a, b):
-        if op == 'is' or op == 'is not':
-            return ops[op](a, b)
+        if op == 'is':
+            return is_(a, b)
+        if op == 'is not':
+            return is_not(a, b)
         a, b = norm(a, 0), norm(b, 0)
         if op == 'in':
-            return _operator.contains(b, a)
+            return contains(b, a)
         if op == 'not in':
-            return not _operator.contains(b, a)
+            return not contains(b, a)
         return ops[op](a, b)
 
     def chain(op_names, *operands):
-        for i in range(_len(op_names)):
+        for i in _range(_len(op_names)):
             if not cmp(op_names[i], operands[i], operands[i + 1]):
                 return False
         return True
@@ -431,8 +443,8 @@ def _lcte_checker():
     def guard(fn):
         def guarded(*args, **kwargs):
             return norm(fn(*args, **kwargs), 0)
-        guarded.__name__ = getattr(fn, '__name__', 'candidate')
-        guarded.__doc__ = getattr(fn, '__doc__', None)
+        guarded.__name__ = _getattr(fn, '__name__', 'candidate')
+        guarded.__doc__ = _getattr(fn, '__doc__', None)
         return guarded
 
     return cmp, chain, guard

@@ -184,6 +184,45 @@ struct Channel {
   }
 };
 
+// One sample's stdout, stderr and report channel: the harness's ends, and
+// the child's until they are handed to the jail or the zygote.
+struct SampleIo {
+  Capture out, err;
+  Channel channel;
+  Fd out_child, err_child, channel_child;
+
+  SampleIo(const Program& program, const Limits& limits, const std::string& token) {
+    out.cap = err.cap = limits.max_output_bytes;
+    make_pipe(out.fd, out_child);
+    make_pipe(err.fd, err_child);
+    make_socketpair(SOCK_STREAM, channel.fd, channel_child);
+    channel.pending = program_frame(program, token);
+  }
+  void close_child_ends() { out_child.reset(), err_child.reset(), channel_child.reset(); }
+  bool closed() const { return out.eof && err.eof && channel.eof; }
+  bool flooding(const Limits& limits) const {
+    return out.total + err.total > std::max(kOutputHardCap, 16 * limits.max_output_bytes);
+  }
+  // Polls the three and handles what is ready; the caller's own descriptor
+  // (init's report, the zygote's control socket) comes first in `fds`.
+  void add_to(std::vector<pollfd>& fds) const {
+    fds.push_back({out.eof ? -1 : out.fd.get(), POLLIN, 0});
+    fds.push_back({err.eof ? -1 : err.fd.get(), POLLIN, 0});
+    fds.push_back({channel.eof ? -1 : channel.fd.get(), channel.events(), 0});
+  }
+  void handle(const pollfd* ready) {
+    if (ready[0].revents) out.drain();
+    if (ready[1].revents) err.drain();
+    if (ready[2].revents) channel.pump(ready[2].revents);
+  }
+  void fill(Observation& seen, const Limits& limits) {
+    seen.frames = parse_frames(channel.in, &seen.frames_malformed);
+    seen.output_truncated = out.total > limits.max_output_bytes || err.total > limits.max_output_bytes;
+    seen.stdout_text = std::move(out.text);
+    seen.stderr_text = std::move(err.text);
+  }
+};
+
 int poll_for(std::vector<pollfd>& fds, Clock::time_point until) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
   int timeout = static_cast<int>(std::clamp<long long>(left + 1, 0, 1000));
@@ -327,14 +366,7 @@ Result Sandbox::run(const Program& program, const Limits& limits) {
 
 Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
   std::string token = random_token();
-  Capture out, err;
-  Channel channel;
-  Fd out_w, err_w, channel_child;
-  out.cap = err.cap = limits.max_output_bytes;
-  make_pipe(out.fd, out_w);
-  make_pipe(err.fd, err_w);
-  make_socketpair(SOCK_STREAM, channel.fd, channel_child);
-  channel.pending = program_frame(program, token);
+  SampleIo io(program, limits, token);
 
   // Without a mount namespace the work directory is a host temp dir.
   std::string workdir;
@@ -369,17 +401,19 @@ Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
   run.open_files = static_cast<uint64_t>(limits.max_open_files);
 
   auto started = Clock::now();
-  Jail jail = start_jail(plan, run, {out_w.get(), err_w.get(), channel_child.get()});
+  Jail jail = start_jail(plan, run, {io.out_child.get(), io.err_child.get(), io.channel_child.get()});
   Fd report(jail.report);
-  out_w.reset(), err_w.reset(), channel_child.reset();
+  io.close_child_ends();
 
   Observation seen;
   JailReport records[2];  // Started, then the end (or one SetupFailed)
   size_t report_bytes = 0;
   bool report_eof = false, killed = false;
-  auto python_pid = [&] { return report_bytes >= sizeof records[0] && records[0].kind == JailReport::Started ? records[0].value : -1; };
+  auto python_pid = [&] {
+    return report_bytes >= sizeof records[0] && records[0].kind == JailReport::Started ? records[0].value : -1;
+  };
   auto deadline = deadline_after(limits.wall_seconds), give_up = Clock::time_point::max();
-  while (!(report_eof && out.eof && err.eof && channel.eof)) {
+  while (!(report_eof && io.closed())) {
     auto now = Clock::now();
     if (!killed && now >= deadline) {
       kill_jail(plan, jail.init, python_pid());
@@ -387,29 +421,25 @@ Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
       give_up = now + kGrace;
     }
     if (now >= give_up) break;
-    std::vector<pollfd> fds{{report.get(), POLLIN, 0}, {out.fd.get(), POLLIN, 0},
-                            {err.fd.get(), POLLIN, 0}, {channel.fd.get(), channel.events(), 0}};
-    if (report_eof) fds[0].fd = -1;
-    if (out.eof) fds[1].fd = -1;
-    if (err.eof) fds[2].fd = -1;
-    if (channel.eof) fds[3].fd = -1;
+    std::vector<pollfd> fds{{report_eof ? -1 : report.get(), POLLIN, 0}};
+    io.add_to(fds);
     if (poll_for(fds, killed ? give_up : deadline) <= 0) continue;
     if (fds[0].revents) {
-      char* base = reinterpret_cast<char*>(records);
-      ssize_t n = read(report.get(), base + report_bytes, sizeof records - report_bytes);
+      ssize_t n = read(report.get(), reinterpret_cast<char*>(records) + report_bytes, sizeof records - report_bytes);
       if (n > 0) report_bytes += static_cast<size_t>(n);
       else if (n == 0 || errno != EINTR) report_eof = true;
     }
-    if (fds[1].revents) out.drain();
-    if (fds[2].revents) err.drain();
-    if (fds[3].revents) channel.pump(fds[3].revents);
-    if (!killed && out.total + err.total > std::max(kOutputHardCap, 16 * limits.max_output_bytes)) {
+    io.handle(&fds[1]);
+    if (!killed && io.flooding(limits)) {
       kill_jail(plan, jail.init, python_pid());
       killed = seen.output_overflow = true;
       give_up = Clock::now() + kGrace;
     }
   }
-  if (!(report_eof && out.eof && err.eof && channel.eof)) kill(jail.init, SIGKILL);  // gave up waiting
+  if (!(report_eof && io.closed())) {  // gave up waiting
+    kill_jail(plan, jail.init, python_pid());
+    kill(jail.init, SIGKILL);
+  }
   int status = 0;
   rusage usage{};
   while (wait4(jail.init, &status, __WALL, &usage) < 0 && errno == EINTR) {}
@@ -422,7 +452,6 @@ Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
            records[i].error == EACCES ? " (can uid 65534 read the interpreter and its library?)" : "");
   const JailReport& ended = records[1];
   seen.wall_seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  seen.frames = parse_frames(channel.in, &seen.frames_malformed);
   if (report_bytes == sizeof records && ended.kind != JailReport::None) {
     seen.ended = true;
     seen.exited = ended.kind == JailReport::Exited;
@@ -432,10 +461,7 @@ Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
   seen.cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
                      static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
   seen.peak_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;
-  seen.stdout_text = std::move(out.text);
-  seen.stderr_text = std::move(err.text);
-  seen.output_truncated = out.total > out.text.size() || err.total > err.text.size() ||
-                          out.total > limits.max_output_bytes || err.total > limits.max_output_bytes;
+  io.fill(seen, limits);
   return classify(seen, limits, token);
 }
 
@@ -505,22 +531,13 @@ void Sandbox::Impl::destroy(std::unique_ptr<Worker>& worker) {
   worker.reset();
 }
 
-Result Sandbox::Impl::run_zygote(const Program& program, const Limits& limits) {
-  std::string token = random_token();
-  Capture out, err;
-  Channel channel;
-  Fd out_w, err_w, channel_child;
-  out.cap = err.cap = limits.max_output_bytes;
-  make_pipe(out.fd, out_w);
-  make_pipe(err.fd, err_w);
-  make_socketpair(SOCK_STREAM, channel.fd, channel_child);
-  channel.pending = program_frame(program, token);
+namespace {
 
-  std::string request = fmt::format("{} {} {} {} {}", limits.memory_bytes, whole_seconds(limits.cpu_seconds),
-                                    limits.file_bytes, limits.max_processes, limits.max_open_files);
-  int passed_fds[3] = {out_w.get(), err_w.get(), channel_child.get()};
+// Sends a request and the sample's three descriptors to a zygote.
+bool send_request(int control, const std::string& request, const SampleIo& io) {
+  int passed_fds[3] = {io.out_child.get(), io.err_child.get(), io.channel_child.get()};
   char control_buf[CMSG_SPACE(sizeof passed_fds)] = {};
-  iovec iov{request.data(), request.size()};
+  iovec iov{const_cast<char*>(request.data()), request.size()};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -531,28 +548,39 @@ Result Sandbox::Impl::run_zygote(const Program& program, const Limits& limits) {
   cmsg->cmsg_type = SCM_RIGHTS;
   cmsg->cmsg_len = CMSG_LEN(sizeof passed_fds);
   std::memcpy(CMSG_DATA(cmsg), passed_fds, sizeof passed_fds);
+  return sendmsg(control, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+}
+
+}  // namespace
+
+Result Sandbox::Impl::run_zygote(const Program& program, const Limits& limits) {
+  std::string token = random_token();
+  SampleIo io(program, limits, token);
+  std::string request = fmt::format("{} {} {} {} {}", limits.memory_bytes, whole_seconds(limits.cpu_seconds),
+                                    limits.file_bytes, limits.max_processes, limits.max_open_files);
 
   // A worker may have died while idle (its control socket then fails): retry
   // with a fresh one.
   std::unique_ptr<Worker> worker;
   for (int attempt = 0;; ++attempt) {
     worker = acquire(limits);
-    if (sendmsg(worker->control.get(), &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) break;
+    if (send_request(worker->control.get(), request, io)) break;
     int e = errno;
     destroy(worker);
     if (attempt == 1) fail("sandbox: cannot reach the zygote: {}", std::strerror(e));
   }
   auto started = Clock::now();
-  out_w.reset(), err_w.reset(), channel_child.reset();
+  io.close_child_ends();
 
   Observation seen;
   std::string reply;
   bool replied = false, killed = false, broken = false;
   auto deadline = deadline_after(limits.wall_seconds), give_up = Clock::time_point::max();
-  while (!(replied && out.eof && err.eof && channel.eof)) {
+  auto kill_sample = [&] { send(worker->control.get(), "K", 1, MSG_NOSIGNAL | MSG_DONTWAIT); };
+  while (!(replied && io.closed())) {
     auto now = Clock::now();
     if (!killed && now >= deadline) {
-      send(worker->control.get(), "K", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      kill_sample();
       killed = seen.wall_timeout = true;
       give_up = now + kGrace;
     }
@@ -563,12 +591,8 @@ Result Sandbox::Impl::run_zygote(const Program& program, const Limits& limits) {
       broken = true;
       give_up = now + kGrace;
     }
-    std::vector<pollfd> fds{{worker->control.get(), POLLIN, 0}, {out.fd.get(), POLLIN, 0},
-                            {err.fd.get(), POLLIN, 0}, {channel.fd.get(), channel.events(), 0}};
-    if (replied || broken) fds[0].fd = -1;
-    if (out.eof) fds[1].fd = -1;
-    if (err.eof) fds[2].fd = -1;
-    if (channel.eof) fds[3].fd = -1;
+    std::vector<pollfd> fds{{replied || broken ? -1 : worker->control.get(), POLLIN, 0}};
+    io.add_to(fds);
     if (poll_for(fds, killed ? give_up : deadline) <= 0) continue;
     if (fds[0].revents) {
       char buf[256];
@@ -583,11 +607,9 @@ Result Sandbox::Impl::run_zygote(const Program& program, const Limits& limits) {
         give_up = std::min(give_up, Clock::now() + kGrace);
       }
     }
-    if (fds[1].revents) out.drain();
-    if (fds[2].revents) err.drain();
-    if (fds[3].revents) channel.pump(fds[3].revents);
-    if (!killed && out.total + err.total > std::max(kOutputHardCap, 16 * limits.max_output_bytes)) {
-      send(worker->control.get(), "K", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    io.handle(&fds[1]);
+    if (!killed && io.flooding(limits)) {
+      kill_sample();
       killed = seen.output_overflow = true;
       give_up = Clock::now() + kGrace;
     }
@@ -608,11 +630,7 @@ Result Sandbox::Impl::run_zygote(const Program& program, const Limits& limits) {
   }
   if (broken) destroy(worker);
   else release(std::move(worker));
-
-  seen.frames = parse_frames(channel.in, &seen.frames_malformed);
-  seen.stdout_text = std::move(out.text);
-  seen.stderr_text = std::move(err.text);
-  seen.output_truncated = out.total > limits.max_output_bytes || err.total > limits.max_output_bytes;
+  io.fill(seen, limits);
   return classify(seen, limits, token);
 }
 

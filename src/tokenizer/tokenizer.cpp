@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <optional>
 
 #include "core/error.h"
 #include "tokenizer/unicode.h"
@@ -77,14 +78,16 @@ std::vector<Tokenizer::Fragment> Tokenizer::partition(std::string_view text, boo
   const Vocab& v = *vocab_;
   if (v.special_tokens().empty()) return frags;
 
-  BytePairSet present(text);
+  std::optional<BytePairSet> present;  // built for the first token that needs it
   std::vector<Fragment> next;
   for (Token id : v.special_tokens()) {
     const uint32_t attr = v.attr(id);
     // Control and unknown tokens only with parse_special; user-defined always.
     if (!parse_special && (attr & (kAttrControl | kAttrUnknown))) continue;
     const std::string& s = v.text(id);
-    if (s.size() > text.size() || !present.may_contain(s)) continue;
+    if (s.size() > text.size()) continue;
+    if (!present) present.emplace(text);
+    if (!present->may_contain(s)) continue;
 
     next.clear();
     for (const Fragment& f : frags) {

@@ -284,7 +284,7 @@ TEST_P(DriverTest, MemoryBombIsOutOfMemory) {
 TEST_P(DriverTest, BusyLoopHitsTheCpuLimit) {
   Limits limits = quick_limits();
   limits.cpu_seconds = 1;
-  limits.wall_seconds = 4;
+  limits.wall_seconds = 20;  // ends at 1 s of CPU; a loaded machine may take long to give it that
   Result r = run("while True:\n    pass\n", kAddTests, "check(add)", limits);
   EXPECT_EQ(r.status, Status::Timeout) << describe(r);
   EXPECT_EQ(r.error_type, "CpuLimit");
@@ -301,7 +301,10 @@ TEST_P(SandboxTest, SleepingForeverHitsTheWallClock) {
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(r.status, Status::Timeout) << describe(r);
   EXPECT_EQ(r.error_type, "WallLimit");
-  EXPECT_LT(took, 3.0);
+  // Killed at the limit, not after the hour-long sleep. Reaping the jail
+  // waits for the kernel to tear its namespaces down, which on a heavily
+  // loaded machine has taken several seconds.
+  EXPECT_LT(took, 30.0);
 }
 
 TEST_P(SandboxTest, NoNetwork) {
@@ -528,6 +531,26 @@ TEST_P(DriverTest, PatchingBuiltinsAndHelpersDoesNotPass) {
       // exception hooks and the exit path
       "import sys\nsys.excepthook = lambda *a: None\nsys.exit = lambda *a: None\n",
   };
+  // ... and, from inside the candidate while the tests run, the builtins and
+  // operator functions the comparator itself might look up.
+  std::string during =
+      "import builtins, _operator, operator\n"
+      "class Yes:\n    def __eq__(self, other):\n        return True\n"
+      "real_issubclass = builtins.issubclass\n"
+      "def fake_issubclass(c, k):\n"
+      "    try:\n        return k is builtins.bool or real_issubclass(c, k)\n"
+      "    except TypeError:\n        return False\n"
+      "def add(a, b):\n"
+      "    builtins.issubclass = fake_issubclass\n"
+      "    builtins.bool = lambda v: Yes()\n"
+      "    builtins.abs = lambda v: 0\n"
+      "    _operator.eq = operator.eq = lambda x, y: True\n"
+      "    _operator.lt = operator.lt = lambda x, y: True\n"
+      "    _operator.contains = operator.contains = lambda x, y: True\n"
+      "    return Yes()\n";
+  Result patched = run(during, "def check(candidate):\n    assert candidate(1, 2) == 3\n"
+                       "    assert 3 in [candidate(1, 2)]\n", "check(add)");
+  EXPECT_EQ(patched.status, Status::Failed) << describe(patched);
   std::string tests =
       "import math\n"
       "def check(candidate):\n"
@@ -552,6 +575,11 @@ TEST_P(DriverTest, ObjectsThatAgreeWithEverythingDoNotPass) {
       "def add(a, b):\n    return Yes()\n",
       "class Yes:\n    def __eq__(self, other):\n        return True\n"
       "def add(a, b):\n    return [Yes()]\n",
+      // a class whose metaclass says it is int (hash and equality of the type)
+      "class Meta(type):\n    def __eq__(cls, other):\n        return True\n"
+      "    def __hash__(cls):\n        return hash(int)\n"
+      "class Yes(metaclass=Meta):\n    def __eq__(self, other):\n        return True\n"
+      "def add(a, b):\n    return Yes()\n",
       // arithmetic that cancels whatever it is compared against
       "class Zero:\n    def __sub__(self, other):\n        return 0\n    def __rsub__(self, other):\n        return 0\n"
       "def add(a, b):\n    return Zero()\n",
