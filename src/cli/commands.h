@@ -9,6 +9,9 @@ namespace lcte::cli {
 
 void add_demo_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
+void add_imatrix_command(CLI::App& app);
+void add_quant_report_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_bench_command(CLI::App& app);

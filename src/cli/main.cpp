@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
 
   lcte::cli::add_demo_command(app);
   lcte::cli::add_inspect_command(app);
+  lcte::cli::add_quantize_command(app);
+  lcte::cli::add_imatrix_command(app);
+  lcte::cli::add_quant_report_command(app);
   lcte::cli::add_tokenize_command(app);
   lcte::cli::add_report_command(app);
   lcte::cli::add_bench_command(app);

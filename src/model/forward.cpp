@@ -219,6 +219,7 @@ void Context::ffn_block(const Layer& layer, int64_t ntok) {
 }
 
 const uint8_t* Context::activations(const Matrix& w, const float* x, int64_t ntok, size_t* stride) {
+  if (observer_) observer_(w.name, x, ntok, w.cols);
   const GgmlType at = kernels::activation_type(w.type);
   if (at == GgmlType::F32) {
     *stride = static_cast<size_t>(w.cols) * sizeof(float);

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "model/kv_cache.h"
@@ -20,6 +22,13 @@
 namespace lcte::model {
 
 enum class Logits { None, Last, All };
+
+// Sees the input of every matrix product of a forward pass, before it is
+// quantized for the dot products: (weight name, ntok rows of cols floats,
+// ntok, cols). Used to collect importance matrices (lcte imatrix). Called on
+// the thread that runs eval, once per matrix per forward call.
+using ActivationObserver =
+    std::function<void(std::string_view weight, const float* x, int64_t ntok, int64_t cols)>;
 
 class Context {
  public:
@@ -44,6 +53,9 @@ class Context {
   // One token for each sequence in one batch; logits gets one row per sequence.
   // A cache listed twice gets its tokens at consecutive positions.
   void eval_step(std::span<KvCache* const> caches, std::span<const int32_t> tokens, std::vector<float>& logits);
+
+  // Installs (or, with an empty function, removes) the activation observer.
+  void set_activation_observer(ActivationObserver observer) { observer_ = std::move(observer); }
 
  private:
   struct Entry {
@@ -100,6 +112,7 @@ class Context {
   };
   std::vector<ActBuffer> acts_;
   std::vector<Chunk> chunks_;
+  ActivationObserver observer_;
 };
 
 }  // namespace lcte::model

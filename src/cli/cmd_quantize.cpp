@@ -1,0 +1,94 @@
+// lcte quantize IN.gguf OUT.gguf TYPE [--imatrix FILE] [--pure]
+//   [--keep-output] [-t THREADS] [--report --text FILE ...]: write a
+// quantized copy of a model, and optionally measure what it costs.
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/quant_report_run.h"
+#include "core/error.h"
+#include "quant/imatrix.h"
+#include "quant/model_quantizer.h"
+
+namespace lcte::cli {
+namespace {
+
+std::string type_list() {
+  std::string s;
+  for (quant::FileType t : quant::all_file_types()) {
+    if (!s.empty()) s += ", ";
+    s += quant::file_type_name(t);
+  }
+  return s;
+}
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+void print_progress(size_t i, size_t n, const quant::TensorReport& r) {
+  const quant::TensorPlan& p = r.plan;
+  std::fprintf(stderr, "[%4zu/%4zu] %-32s %-5s -> %-5s %9.3f MiB -> %9.3f MiB%s%s\n", i + 1, n, p.name.c_str(),
+               std::string(type_name(p.from)).c_str(), std::string(type_name(p.to)).c_str(), r.bytes_in / kMiB,
+               r.bytes_out / kMiB, r.used_imatrix ? "  (imatrix)" : "",
+               p.fallback ? fmt::format("  (fallback: rows of {} do not fit {})", p.ne[0], type_name(p.wanted)).c_str()
+                          : "");
+}
+
+}  // namespace
+
+void add_quantize_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "quantize", "Quantize a GGUF model (F32/F16/BF16, or requantize a quantized one) to a llama.cpp file type");
+  struct Args {
+    std::string input, output, type, imatrix;
+    bool pure = false, keep_output = false, report = false;
+    int threads = 0;
+    QuantReportArgs report_args;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("input", a->input, "Source GGUF file")->required();
+  cmd->add_option("output", a->output, "GGUF file to write (written to OUTPUT.tmp, renamed when complete)")
+      ->required();
+  cmd->add_option("type", a->type, "File type: " + type_list() + " (Q3_K, Q4_K, Q5_K mean the _M mixes)")
+      ->required();
+  cmd->add_option("--imatrix", a->imatrix, "Importance matrix (llama.cpp .imatrix format) to weight the rounding");
+  cmd->add_flag("--pure", a->pure, "One type for every weight (no per-tensor mix; row-length fallbacks still apply)");
+  cmd->add_flag("--keep-output", a->keep_output, "Leave output.weight in its source type");
+  cmd->add_option("-t,--threads", a->threads, "Threads (default: all)")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--report", a->report,
+                "Then compare the output with the input (size, bpw, speed, perplexity, KLD, top-1); needs --text");
+  add_quant_report_options(cmd, a->report_args);
+  cmd->callback([a] {
+    if (a->report && a->report_args.text.empty()) fail("quantize: --report needs --text FILE");
+    const std::optional<quant::FileType> ft = quant::parse_file_type(a->type);
+    if (!ft) fail("quantize: unknown type '{}'; choose one of {}", a->type, type_list());
+    std::optional<quant::Imatrix> imatrix;
+    if (!a->imatrix.empty()) imatrix = quant::read_imatrix(a->imatrix);
+
+    quant::QuantizeOptions o;
+    o.input = a->input;
+    o.output = a->output;
+    o.ftype = *ft;
+    o.pure = a->pure;
+    o.keep_output = a->keep_output;
+    o.imatrix = imatrix ? &*imatrix : nullptr;
+    o.threads = a->threads;
+    const quant::QuantizeResult r = quant::quantize_model(o, print_progress);
+
+    std::printf("wrote %s: %s, %zu tensors, %.2f MiB -> %.2f MiB of tensors, %.3f bits per weight, %.2f s\n",
+                a->output.c_str(), std::string(quant::file_type_name(*ft)).c_str(), r.tensors.size(),
+                r.tensor_bytes_in / kMiB, r.tensor_bytes_out / kMiB, r.bits_per_weight(), r.seconds);
+    if (r.n_fallback > 0)
+      std::printf("%d tensor(s) used a fallback type: their row length does not fit the mix's block size\n",
+                  r.n_fallback);
+    if (r.requantized) std::printf("note: the source was already quantized (requantized: errors compound)\n");
+    if (a->report) {
+      a->report_args.options.threads = a->threads;
+      std::fflush(stdout);
+      run_quant_report(a->input, {a->output}, a->report_args);
+    }
+  });
+}
+
+}  // namespace lcte::cli
