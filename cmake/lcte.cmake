@@ -22,5 +22,8 @@ function(lcte_add_test name)
     LCTE_DEFAULT_DATA_DIR="${LCTE_DEFAULT_DATA_DIR}"
     LCTE_BINARY_DIR="${PROJECT_BINARY_DIR}"
     LCTE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
+  # Commands that publish to the experiment store write to the build tree, never
+  # to the user's own store.
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600
+    ENVIRONMENT "LCTE_STORE=${PROJECT_BINARY_DIR}/test-store.sqlite")
 endfunction()

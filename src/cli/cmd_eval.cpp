@@ -12,6 +12,8 @@
 #include "eval/passk.h"
 #include "eval/report.h"
 #include "eval/session.h"
+#include "experiment/eval_run.h"
+#include "store/store.h"
 
 namespace lcte::cli {
 namespace {
@@ -26,6 +28,8 @@ struct EvalArgs {
   int workers = 0;
   bool json = false;
   bool offline = false;
+  experiment::EvalExperimentOptions publish;
+  bool no_store = false;
 };
 
 std::vector<std::string> split_commas(const std::string& text) {
@@ -85,7 +89,9 @@ void run(CLI::App& command, EvalArgs& args) {
   ProgressPrinter printer;
   options.progress = [&printer](const eval::Progress& p) { printer(p); };
 
-  eval::SessionResult result;
+  if (args.no_store) args.publish.store_path.clear();
+  if (args.publish.store_path.empty()) args.publish.write_report = false;
+  experiment::EvalExperimentResult published;
   if (!args.resume.empty()) {
     // Only what the user passed again is compared with the stored configuration.
     static const std::map<std::string, std::string> kOptionKeys = {
@@ -99,18 +105,27 @@ void run(CLI::App& command, EvalArgs& args) {
     for (const auto& [flag, key] : kOptionKeys)
       if (command.count(flag) > 0) given[key] = all[key];
     if (command.count("--run-id") > 0) fail("--run-id cannot be combined with --resume");
-    result = eval::resume_eval(args.resume, given, options);
+    published = experiment::run_eval_experiment(args.config, options, args.publish, args.resume, given);
   } else {
     if (command.count("--suite") == 0 || command.count("--backend") == 0)
       fail("--suite and --backend are required (unless --resume)");
-    result = eval::run_eval(args.config, options);
+    published = experiment::run_eval_experiment(args.config, options, args.publish);
   }
+  const eval::SessionResult& result = published.session;
 
   if (args.json) {
     std::printf("%s\n", result.summary.dump(2).c_str());
   } else {
     std::printf("%s", eval::summary_table(result.summary).c_str());
     std::printf("output   %s (samples.csv, summary.json, run.sqlite)\n", result.run_dir.c_str());
+    if (result.summary.contains("energy")) {
+      const auto& e = result.summary["energy"];
+      std::printf("energy   %.4g Wh%s; %s\n", e.value("watt_hours", 0.0), e.value("estimated", true) ? " (estimate)" : "",
+                  e.value("source", "").c_str());
+    }
+    if (!args.publish.store_path.empty())
+      std::printf("store    %s (run %s)\n", args.publish.store_path.c_str(), result.run_id.c_str());
+    if (!published.report_dir.empty()) std::printf("report   %s/report.html\n", published.report_dir.c_str());
   }
 }
 
@@ -143,6 +158,15 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--resume", args->resume, "Continue the run in this directory (or with this id under --out)");
   command->add_flag("--json", args->json, "Print summary.json instead of the table");
   command->add_flag("--offline", args->offline, "Never download datasets");
+  args->publish.store_path = store::Store::default_path();
+  command->add_option("--store", args->publish.store_path, "Experiment store the run is published to")->capture_default_str();
+  command->add_flag("--no-store", args->no_store, "Do not publish the run to the experiment store (no report either)");
+  command->add_option("--experiment", args->publish.experiment, "Experiment name the run is filed under in the store");
+  command->add_flag("!--no-report", args->publish.write_report, "Do not write <run dir>/report/ at the end");
+  command->add_option("--sample-rate", args->publish.recorder.sample_rate_hz,
+                      "Resource readings per second (0.1-20; 0: off)")->capture_default_str();
+  command->add_option("--watts-per-core", args->publish.recorder.power.watts_per_busy_core,
+                      "Power model for the CPU energy estimate where no RAPL counter is readable")->capture_default_str();
   command->callback([command, args] { run(*command, *args); });
 }
 

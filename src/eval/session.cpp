@@ -242,6 +242,21 @@ Prepared prepare(const EvalConfig& c, const SessionOptions& options) {
   return p;
 }
 
+// Commits each row to the run first, then hands it to the session's observer.
+class TeeSink final : public SampleSink {
+ public:
+  TeeSink(SampleSink& primary, const std::function<void(const SampleRow&)>& observer)
+      : primary_(primary), observer_(observer) {}
+  void write(const SampleRow& row) override {
+    primary_.write(row);
+    if (observer_) observer_(row);
+  }
+
+ private:
+  SampleSink& primary_;
+  const std::function<void(const SampleRow&)>& observer_;
+};
+
 SessionResult execute(const EvalConfig& c, Prepared& p, RunStore& store, const std::string& run_id, bool resumed,
                       const SessionOptions& options) {
   RunLock lock(store.dir());
@@ -253,8 +268,9 @@ SessionResult execute(const EvalConfig& c, Prepared& p, RunStore& store, const s
   runner.prompt = {parse_style(c.style), c.few_shot};
   std::set<SampleKey> finished = store.finished();
   store.set_meta("status", "running");
+  TeeSink sink(store, options.on_sample);
   RunnerStats stats =
-      run_plan(p.selection.suite, p.plan, finished, *p.backend, *p.executor, store, runner, options.progress);
+      run_plan(p.selection.suite, p.plan, finished, *p.backend, *p.executor, sink, runner, options.progress);
 
   SummaryInput input;
   input.suite = &p.selection.suite;

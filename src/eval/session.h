@@ -6,11 +6,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "eval/datasets.h"
 #include "eval/executor.h"
+#include "eval/run_store.h"
 #include "eval/runner.h"
 
 namespace lcte::eval {
@@ -48,6 +50,9 @@ struct SessionOptions {
   Executor* executor = nullptr;  // null: the sandbox, running `python`
   std::string python = "python3";
   ProgressFn progress;
+  // Sees every sample row as it is committed to the run (from worker threads):
+  // how an experiment publishes rows to the central store as they are made.
+  std::function<void(const SampleRow&)> on_sample;
 };
 
 struct SessionResult {

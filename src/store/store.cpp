@@ -175,6 +175,13 @@ void Store::finish_run(const std::string& id, const std::string& status, const j
   if (db_.changes() == 0) fail("{}: no run {}", db_.path(), id);
 }
 
+void Store::reopen_run(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement s(db_, "UPDATE runs SET status = 'running', finished_at = '' WHERE id = ?");
+  s.bind(1, id).run();
+  if (db_.changes() == 0) fail("{}: no run {}", db_.path(), id);
+}
+
 void Store::set_params(const std::string& id, const std::map<std::string, std::string>& params) {
   std::lock_guard<std::mutex> lock(mutex_);
   Transaction tx(db_);

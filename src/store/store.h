@@ -101,6 +101,8 @@ class Store {
 
   void begin_run(const RunRecord& run);  // fails if the id exists
   void finish_run(const std::string& id, const std::string& status, const nlohmann::json& summary);
+  // A resumed run: status back to "running", finished_at cleared; fails if no such run.
+  void reopen_run(const std::string& id);
   void set_params(const std::string& id, const std::map<std::string, std::string>& params);
   void add_metrics(const std::string& id, const std::vector<MetricPoint>& points);
   void add_sample(const std::string& run_id, const StoredSample& s);  // replaces the same (task, index)

@@ -1,0 +1,137 @@
+#include "route/router.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/error.h"
+
+namespace lcte::route {
+
+namespace {
+
+size_t tier_index(const std::vector<std::string>& tiers, const std::string& name, const char* field) {
+  auto it = std::find(tiers.begin(), tiers.end(), name);
+  if (it == tiers.end()) {
+    std::string list;
+    for (const auto& t : tiers) list += (list.empty() ? "" : ", ") + t;
+    fail("routing: {} \"{}\" is not one of the tiers ({})", field, name, list);
+  }
+  return static_cast<size_t>(it - tiers.begin());
+}
+
+ComplexityScale scale_of(const RouterConfig& c) {
+  ComplexityScale s;
+  if (!c.token_bounds.empty()) s.upper_bounds = c.token_bounds;
+  return s;
+}
+
+// Cascade asks the cheapest tier first; escalation happens after its answer
+// is checked, which is the caller's part (the evaluation runs the check).
+class CascadeStart : public Policy {
+ public:
+  explicit CascadeStart(ComplexityScale scale) : scale_(std::move(scale)) {}
+  std::string name() const override { return "cascade"; }
+  Decision decide(const Query& q) const override {
+    Decision d;
+    d.score = scale_.score(q.n_tokens);
+    d.tier = 0;
+    d.reason = "cascade: cheapest tier first; escalate when its answer fails the visible examples";
+    return d;
+  }
+
+ private:
+  ComplexityScale scale_;
+};
+
+}  // namespace
+
+void RouterConfig::validate() const {
+  if (tiers.empty()) fail("routing: tiers is empty");
+  for (size_t i = 0; i < tiers.size(); ++i)
+    for (size_t j = i + 1; j < tiers.size(); ++j)
+      if (tiers[i] == tiers[j]) fail("routing: tier \"{}\" is listed twice", tiers[i]);
+  scale_of(*this).validate();
+  if (policy == "threshold") {
+    TierThresholds t{tiers, max_score};
+    t.validate();
+  } else if (policy == "random") {
+    if (!(random_share >= 0 && random_share <= 1)) fail("routing: random_share {} is outside 0-1", random_share);
+  } else if (policy == "learned") {
+    if (learned_model.empty()) fail("routing: policy \"learned\" needs learned_model (a file from `lcte route train`)");
+    if (!(learned_target > 0 && learned_target <= 1)) fail("routing: learned_target {} is outside (0, 1]", learned_target);
+  } else if (policy.rfind("always-", 0) == 0) {
+    tier_index(tiers, policy.substr(7), "policy always-<tier>:");
+  } else if (policy != "cascade") {
+    fail("routing: unknown policy \"{}\" (threshold, learned, random, cascade, always-<tier>)", policy);
+  }
+  if (!forced_tier.empty()) tier_index(tiers, forced_tier, "forced_tier");
+}
+
+int64_t estimate_tokens(std::string_view text) { return static_cast<int64_t>((text.size() + 3) / 4); }
+
+std::unique_ptr<Policy> make_policy(const RouterConfig& c) {
+  c.validate();
+  ComplexityScale scale = scale_of(c);
+  if (c.policy == "threshold") return make_threshold_policy(scale, TierThresholds{c.tiers, c.max_score});
+  if (c.policy == "random") return make_random_policy(scale, c.tiers.size(), c.random_share, c.seed);
+  if (c.policy == "cascade") return std::make_unique<CascadeStart>(scale);
+  if (c.policy == "learned") {
+    PassPredictor predictor = PassPredictor::load(c.learned_model);
+    if (predictor.tiers() != c.tiers) {
+      std::string want, have;
+      for (const auto& t : c.tiers) want += (want.empty() ? "" : ",") + t;
+      for (const auto& t : predictor.tiers()) have += (have.empty() ? "" : ",") + t;
+      fail("{}: trained for tiers {} but the routing tiers are {}", c.learned_model, have, want);
+    }
+    return make_learned_policy(scale, std::move(predictor), c.learned_target);
+  }
+  std::string tier = c.policy.substr(7);
+  return make_always_policy(scale, tier_index(c.tiers, tier, "policy always-<tier>:"), tier);
+}
+
+Router::Router(RouterConfig config, TokenCounter count_tokens)
+    : config_(std::move(config)), count_(std::move(count_tokens)), policy_(make_policy(config_)) {}
+
+RouteResult Router::route(std::string_view text, const std::string& requested) const {
+  auto start = std::chrono::steady_clock::now();
+  RouteResult r;
+  r.n_tokens = count_ ? count_(text) : estimate_tokens(text);
+  r.features = extract_features(text, r.n_tokens);
+  Query q{std::string(text), r.n_tokens, r.features};
+  r.decision = policy_->decide(q);
+  r.policy = policy_->name();
+  r.policy_version = policy_->version();
+  r.tier_index = r.decision.tier;
+  if (!count_) r.decision.reason += " (token count estimated from bytes: no routing tokenizer)";
+  bool asked = !requested.empty() && requested != "router" && requested != "auto";
+  if (asked || !config_.forced_tier.empty()) {
+    const std::string& forced = asked ? requested : config_.forced_tier;
+    r.tier_index = tier_index(config_.tiers, forced, asked ? "requested model" : "forced_tier");
+    r.override_applied = true;
+    r.decision.reason = fmt::format("override ({}): {}; the policy would have chosen {}",
+                                    asked ? "request" : "forced tier", forced, config_.tiers[r.decision.tier]);
+  }
+  r.tier = config_.tiers[r.tier_index];
+  r.decision_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+DecisionRecord to_record(const RouteResult& r, std::string_view text) {
+  DecisionRecord d;
+  d.time = utc_now_iso8601();
+  d.query_hash = fmt::format("{:016x}", query_hash(std::string(text)));
+  d.n_tokens = r.n_tokens;
+  d.features = r.features.values;
+  d.score = r.decision.score;
+  d.policy = r.policy;
+  d.policy_version = r.policy_version;
+  d.tier = r.tier;
+  d.override_applied = r.override_applied;
+  d.decision_us = r.decision_us;
+  d.reason = r.decision.reason;
+  return d;
+}
+
+}  // namespace lcte::route

@@ -1,0 +1,107 @@
+// The eval and route commands through the real binary: an eval published to
+// a store with its report, two runs routed offline, decisions logged, and
+// mistakes answered with a message and exit status 1.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "common/run_command.h"
+#include "common/test_data.h"
+
+namespace {
+namespace fs = std::filesystem;
+using lcte::testing::run_command;
+using nlohmann::json;
+
+struct Scratch {
+  std::string dir = lcte::testing::temp_dir();
+  std::string store = dir + "/store.sqlite";
+  // The commands run in the scratch directory: the data directory must not be relative.
+  Scratch() { ::setenv("LCTE_DATA_DIR", fs::absolute(lcte::testing::data_dir()).c_str(), 1); }
+  lcte::testing::CommandResult lcte(std::vector<std::string> args) {
+    args.insert(args.begin(), {lcte::testing::lcte_binary(), "--log-level", "error"});
+    return run_command(args, dir);
+  }
+};
+
+TEST(EvalCommand, PublishesToTheStoreAndWritesTheReport) {
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  Scratch s;
+  auto r = s.lcte({"eval", "--suite", "humaneval", "--backend", "canonical", "--limit", "3", "--offline", "--store",
+                   s.store, "--out", s.dir + "/runs", "--run-id", "canon", "--experiment", "cli"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(s.dir + "/runs/canon/report/report.html"));
+  auto shown = s.lcte({"runs", "--store", s.store, "show", "canon", "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  json j = json::parse(shown.out);
+  EXPECT_EQ(j["status"], "finished");
+  EXPECT_EQ(j["summary"]["pass_at_k"]["pass@1"], 1.0);
+  EXPECT_TRUE(j["summary"]["energy"]["estimated"].is_boolean());
+}
+
+TEST(RouteCommand, DecideEvalAndLog) {
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  Scratch s;
+  // Two "tiers": the reference solutions, and a samples file where only the
+  // first of three tasks is solved.
+  std::string samples = s.dir + "/weak.jsonl";
+  {
+    std::ofstream out(samples);
+    out << json{{"task_id", "HumanEval/0"}, {"completion", "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n"}}.dump() << "\n";
+    out << json{{"task_id", "HumanEval/1"}, {"completion", "    return []\n"}}.dump() << "\n";
+    out << json{{"task_id", "HumanEval/2"}, {"completion", "    return 0.0\n"}}.dump() << "\n";
+  }
+  auto weak = s.lcte({"eval", "--suite", "humaneval", "--backend", "file", "--samples", samples, "--model", "weak",
+                      "--limit", "3", "--offline", "--store", s.store, "--out", s.dir + "/runs", "--run-id", "weak",
+                      "--no-report"});
+  ASSERT_EQ(weak.exit_code, 0) << weak.err;
+  auto strong = s.lcte({"eval", "--suite", "humaneval", "--backend", "canonical", "--model", "strong", "--limit", "3",
+                        "--offline", "--store", s.store, "--out", s.dir + "/runs", "--run-id", "strong", "--no-report"});
+  ASSERT_EQ(strong.exit_code, 0) << strong.err;
+
+  auto ev = s.lcte({"route", "--store", s.store, "eval", "--runs", "weak,strong", "--policy", "threshold,oracle,cascade,always",
+                    "--json", "-o", s.dir + "/route"});
+  ASSERT_EQ(ev.exit_code, 0) << ev.err;
+  json e = json::parse(ev.out);
+  EXPECT_EQ(e["problems"], 3);
+  EXPECT_NEAR(e["weak"].get<double>(), 1.0 / 3, 1e-9);
+  EXPECT_EQ(e["strong"], 1.0);
+  for (const auto& p : e["points"])
+    if (p["policy"] == "oracle") EXPECT_EQ(p["accuracy"], 1.0);
+  EXPECT_TRUE(fs::exists(s.dir + "/route/route_points.csv"));
+  EXPECT_TRUE(fs::exists(s.dir + "/route/route_curve.svg"));
+
+  auto d = s.lcte({"route", "--store", s.store, "decide", "--text", std::string(700, 'x'), "--json",
+                   "--log", s.dir + "/decisions.jsonl"});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  json dj = json::parse(d.out);
+  EXPECT_EQ(dj["tier"], "large");  // 700 bytes, estimated at 175 tokens: over 150
+  EXPECT_EQ(dj["tokens_estimated"], true);
+  auto log = s.lcte({"route", "--store", s.store, "log", "--json"});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  EXPECT_EQ(json::parse(log.out)["tier"], "large");
+  auto file_log = s.lcte({"route", "log", "--log", s.dir + "/decisions.jsonl", "--json"});
+  EXPECT_EQ(json::parse(file_log.out)["n_tokens"], 175);
+}
+
+TEST(RouteCommand, MistakesAreExplained) {
+  Scratch s;
+  auto bad_policy = s.lcte({"route", "--store", s.store, "decide", "--text", "x", "--policy", "psychic"});
+  EXPECT_EQ(bad_policy.exit_code, 1);
+  EXPECT_NE(bad_policy.err.find("unknown policy \"psychic\""), std::string::npos) << bad_policy.err;
+  auto no_text = s.lcte({"route", "--store", s.store, "decide"});
+  EXPECT_EQ(no_text.exit_code, 1);
+  EXPECT_NE(no_text.err.find("--text or --file"), std::string::npos);
+  auto no_runs = s.lcte({"route", "--store", s.store, "eval", "--runs", "a,b"});
+  EXPECT_EQ(no_runs.exit_code, 1);
+  EXPECT_NE(no_runs.err.find("no run 'a'"), std::string::npos) << no_runs.err;
+  auto bad_tok = s.lcte({"route", "--store", s.store, "decide", "--text", "x", "--tokenizer", s.dir + "/none.gguf"});
+  EXPECT_EQ(bad_tok.exit_code, 1);
+  EXPECT_NE(bad_tok.err.find("none.gguf"), std::string::npos);
+}
+
+}  // namespace
