@@ -349,8 +349,11 @@ DistillEval evaluate_against_teacher(Model<float>& m, const TopkCache& c, int64_
     const size_t N = (size_t)B * T;
     const LossStats s = loss_forward_backward(logits, N, V, b.targets.data(), &signal, loss, (float*)nullptr);
     const LossStats k = loss_forward_backward(logits, N, V, b.targets.data(), &signal, kl_cfg, (float*)nullptr);
+    // Without a teacher the loss is the hard-label CE alone, whatever alpha is.
+    const LossStats h = loss_forward_backward(logits, N, V, b.targets.data(), (const TeacherSignal*)nullptr, loss,
+                                              (float*)nullptr);
     loss_sum += s.loss * s.positions;
-    ce_sum += s.ce * s.positions;
+    ce_sum += h.ce * h.positions;
     kl_sum += k.kd * k.positions;
     ev.positions += s.positions;
     for (size_t n = 0; n < N; ++n) {

@@ -71,7 +71,11 @@ uint64_t TopkCache::add_example(Example e) {
   const uint64_t first = pos_begin.back();
   pos_begin.push_back(first + count_targets(e));
   examples.push_back(std::move(e));
-  signal.resize(pos_begin.back(), key.k);
+  // TeacherSignal::resize clears; grow keeping what is there.
+  signal.k = key.k;
+  signal.ids.resize(pos_begin.back() * key.k, 0);
+  signal.logprobs.resize(pos_begin.back() * key.k, 0.f);
+  signal.rest.resize(pos_begin.back(), 0.f);
   return first;
 }
 

@@ -41,7 +41,8 @@ struct TopkCache {
   // Target positions of an example as a batch row of any length >= its size
   // sees them: t in [0, n-1) where mask[t+1] is 1.
   static int64_t count_targets(const Example& e);
-  // Appends an example and makes room for its positions; returns its first position.
+  // Appends an example and makes room for its positions (zeros; earlier
+  // positions kept); returns its first position.
   uint64_t add_example(Example e);
 };
 

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <sstream>
 #include <thread>
 
@@ -439,6 +440,75 @@ TEST(Distill, StopFlagCheckpointsAndResumeEqualsAStraightRun) {
   const Model<float> a = load_model(gguf::File::open(dir + "/straight.gguf"), false);
   const Model<float> b = load_model(gguf::File::open(o.out), false);
   EXPECT_EQ(a.params(), b.params());  // bit for bit
+}
+
+// The held-out figures against a direct computation: softmax of the
+// student's logits, the k+1 buckets, KL and argmax/top-5 by hand.
+TEST(Distill, EvaluationMatchesADirectComputation) {
+  LCTE_REQUIRE_DATA(kTeacher);
+  const std::string dir = testing::temp_dir();
+  DistillOptions o;
+  o.teacher = testing::data_path(kTeacher);
+  o.init_from_teacher = "first:2";
+  o.data = write_pairs(dir);
+  o.data_opts.valid_fraction = 0.25;
+  o.train.steps = 2;
+  o.train.batch = 4;
+  o.train.seq = 32;
+  o.top_k = 8;
+  o.threads = 1;
+  o.log_every = 0;
+  o.out = dir + "/s.gguf";
+  const DistillResult r = run_distill(o);
+  const TopkCache c = read_topk_cache(r.cache);
+  Model<float> m = load_model(gguf::File::open(o.out), false);
+  LossConfig lc;
+  lc.alpha = 0;  // the CE must still be reported
+  const DistillEval ev = evaluate_against_teacher(m, c, c.n_train, c.examples.size(), 3, 32, lc);
+
+  const int V = m.config().vocab, k = c.key.k;
+  double kl = 0, ce = 0;
+  int64_t n = 0, top1 = 0, top5 = 0;
+  for (size_t i = c.n_train; i < c.examples.size(); ++i) {
+    const Example& e = c.examples[i];
+    const float* z = m.forward(e.tokens.data(), 1, (int)e.tokens.size() - 1);
+    uint64_t p = c.pos_begin[i];
+    for (size_t t = 0; t + 1 < e.tokens.size(); ++t) {
+      if (!e.mask[t + 1]) continue;
+      const float* zt = z + t * V;
+      double mx = zt[0], sum = 0;
+      for (int j = 0; j < V; ++j) mx = std::max(mx, (double)zt[j]);
+      for (int j = 0; j < V; ++j) sum += std::exp(zt[j] - mx);
+      std::vector<double> q(V);
+      for (int j = 0; j < V; ++j) q[j] = std::exp(zt[j] - mx) / sum;
+      ce -= std::log(q[e.tokens[t + 1]]);
+      double q_top = 0;
+      for (int b = 0; b < k; ++b) {
+        const double pb = std::exp((double)c.signal.logprobs[p * k + b]);
+        const double qb = q[c.signal.ids[p * k + b]];
+        q_top += qb;
+        kl += pb * std::log(pb / qb);
+      }
+      const double pr = c.signal.rest[p], qr = 1 - q_top;
+      if (pr > 0) kl += pr * std::log(pr / qr);
+      std::vector<int> order(V);
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return zt[a] > zt[b]; });
+      const int teacher_top = c.signal.ids[p * k];
+      top1 += order[0] == teacher_top;
+      top5 += std::find(order.begin(), order.begin() + 5, teacher_top) != order.begin() + 5;
+      ++p;
+      ++n;
+    }
+  }
+  ASSERT_EQ(ev.positions, n);
+  ASSERT_GT(n, 10);
+  EXPECT_NEAR(ev.kl, kl / n, 1e-4);
+  EXPECT_NEAR(ev.ce, ce / n, 1e-4);
+  EXPECT_GT(ev.ce, 0.1);
+  EXPECT_DOUBLE_EQ(ev.top1, (double)top1 / n);
+  EXPECT_DOUBLE_EQ(ev.top5, (double)top5 / n);
+  EXPECT_NEAR(ev.loss, ev.kl, 1e-4);  // alpha 0, temperature 1: the loss is the KL
 }
 
 TEST(Distill, SigintSavesACheckpointAndExitsCleanly) {
