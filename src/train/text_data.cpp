@@ -97,7 +97,11 @@ void add_examples(std::vector<Example> in, bool documents, const TextDataOptions
                   std::vector<size_t>& prompt_len, size_t& dropped) {
   std::vector<Example> made;
   for (Example& e : in) {
-    if (documents) {
+    if (o.pack) {
+      // Packed rows take long examples whole, spilling over into the next row.
+      if (has_target(e)) made.push_back(std::move(e));
+      else ++dropped;
+    } else if (documents) {
       for (Example& c : chunk_stream(e.tokens, o.seq)) made.push_back(std::move(c));
     } else {
       Example c = cut(std::move(e), o.seq);

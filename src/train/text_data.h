@@ -36,7 +36,7 @@ struct TextDataOptions {
   double valid_fraction = 0.1;  // other formats: the held-out share (seeded)
   uint64_t seed = 1;
   int seq = 128;      // examples are cut at seq + 1 tokens; documents are chunked into pieces of seq + 1
-  bool pack = false;  // concatenate examples (masks kept) and cut into full rows of seq + 1
+  bool pack = false;  // concatenate examples whole (masks kept) and cut into full rows of seq + 1
 };
 
 struct TextData {

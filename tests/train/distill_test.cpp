@@ -239,6 +239,19 @@ TEST(TextData, MbppChatSplitsAndMasks) {
   EXPECT_GT(cut.dropped, 0u);
   EXPECT_EQ(cut.train.size() + cut.valid.size() + cut.dropped, 900u);
   for (const Example& e : cut.train) EXPECT_LE(e.tokens.size(), 201u);
+
+  // Packed: nothing dropped, rows of at most seq + 1 tokens, and exactly the
+  // targets of the whole (uncut) training examples.
+  o.pack = true;
+  const TextData packed = load_text_data(testing::data_path(kMbpp), tok, o);
+  EXPECT_EQ(packed.dropped, 0u);
+  int64_t want_targets = 0, got_targets = 0;
+  for (const Example& e : d.train) want_targets += TopkCache::count_targets(e);
+  for (const Example& e : packed.train) {
+    EXPECT_LE(e.tokens.size(), 201u);
+    got_targets += TopkCache::count_targets(e);
+  }
+  EXPECT_EQ(got_targets, want_targets);
 }
 
 TEST(TextData, ErrorsNameFileAndLine) {
