@@ -5,13 +5,14 @@
 # the teacher (KL on the top-k buckets, CE on the teacher's tokens, top-1/5
 # agreement).
 #
-#   bench/train/distill_vs_hard.sh [STEPS]      (LCTE=build/src/cli/lcte, LCTE_DATA_DIR=../shared/data)
+#   [SEED=1] bench/train/distill_vs_hard.sh [STEPS]   (LCTE=build/src/cli/lcte, LCTE_DATA_DIR=../shared/data)
 #
 # Data: 240 story openings (8 openings x 30 names); the teacher writes each
 # completion (--teacher-generate, temperature 1, seed-fixed), 10% held out.
 # The teacher pass runs once; every run reuses its cache.
 set -euo pipefail
 STEPS=${1:-80}
+SEED=${SEED:-1}
 LCTE=${LCTE:-build/src/cli/lcte}
 DATA_DIR=${LCTE_DATA_DIR:-../shared/data}
 TEACHER=$DATA_DIR/models/stories260K-f32.gguf
@@ -30,7 +31,7 @@ done > "$WORK/prompts.jsonl"
 
 common=(--teacher "$TEACHER" --init-from-teacher every:2 --data "$WORK/prompts.jsonl" --data-format pairs
         --teacher-generate --generate-temperature 1 --valid-fraction 0.1 --seq-len 64 --batch 8
-        --steps "$STEPS" --lr 3e-3 --warmup 3 --top-k 64 --cache-dir "$WORK" --log-every 0 --seed 1)
+        --steps "$STEPS" --lr 3e-3 --warmup 3 --top-k 64 --cache-dir "$WORK" --log-every 0 --seed "$SEED")
 
 printf '| student trained with | held-out CE (teacher tokens) | held-out KL to teacher | top-1 agreement | top-5 agreement | tokens/s |\n'
 printf '|---|---|---|---|---|---|\n'
