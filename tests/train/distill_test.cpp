@@ -524,6 +524,73 @@ TEST(Distill, EvaluationMatchesADirectComputation) {
   EXPECT_NEAR(ev.loss, ev.kl, 1e-4);  // alpha 0, temperature 1: the loss is the KL
 }
 
+TEST(Distill, TeacherGenerateCachesTheTeachersGreedyCompletions) {
+  LCTE_REQUIRE_DATA(kTeacher);
+  const std::string dir = testing::temp_dir();
+  {
+    std::ofstream f(dir + "/prompts.jsonl");
+    for (const char* p : {"Once upon a time", "One day, Lily", "Tom was sad", "The dog ran", "A big tree"})
+      f << "{\"prompt\": \"" << p << "\", \"completion\": \"\"}\n";
+  }
+  DistillOptions o;
+  o.teacher = testing::data_path(kTeacher);
+  o.init_from_teacher = "every:2";
+  o.data = dir + "/prompts.jsonl";
+  o.data_opts.valid_fraction = 0.2;
+  o.teacher_generate = true;  // greedy
+  o.train.steps = 1;
+  o.train.batch = 2;
+  o.train.seq = 24;
+  o.top_k = 4;
+  o.threads = 1;
+  o.log_every = 0;
+  o.out = dir + "/s.gguf";
+  const DistillResult r = run_distill(o);
+  const TopkCache c = read_topk_cache(r.cache);
+  ASSERT_EQ(c.examples.size(), 5u);
+
+  // Each cached example = its prompt + what the engine generates greedily from it.
+  std::unique_ptr<model::Model> t = model::Model::load(o.teacher);
+  model::ThreadPool pool(1);
+  model::Context ctx(*t, pool, 32);
+  const tokenizer::Tokenizer tok = tokenizer::load_tokenizer(o.teacher);
+  model::TokenizerText text(tok);
+  model::Generator gen(ctx, text);
+  for (const Example& e : c.examples) {
+    size_t p = 0;
+    while (p < e.mask.size() && e.mask[p] == 0) ++p;
+    ASSERT_GT(p, 1u);
+    ASSERT_LT(p, e.tokens.size());
+    std::vector<int32_t> prompt(e.tokens.begin(), e.tokens.begin() + p);
+    model::GenerateOptions g;
+    g.max_tokens = 25 - (int)p;
+    g.n_ctx = 26;
+    g.sampling.temperature = 0;
+    std::vector<int32_t> want = prompt;
+    const auto comp = gen.generate(prompt, g);
+    want.insert(want.end(), comp[0].tokens.begin(), comp[0].tokens.end());
+    if (comp[0].finish == model::Finish::EndOfGeneration && (int)comp[0].tokens.size() < g.max_tokens)
+      want.push_back(tok.eos());
+    EXPECT_EQ(e.tokens, want) << tok.detokenize(e.tokens);
+    EXPECT_GT(e.tokens.size(), p + 1);  // the teacher wrote something
+  }
+}
+
+TEST(Distill, RefusesARunThatDoesNotFitInMemory) {
+  LCTE_REQUIRE_DATA(kTeacher);
+  const std::string dir = testing::temp_dir();
+  DistillOptions o;
+  o.teacher = testing::data_path(kTeacher);
+  o.init_from_teacher = "every:2";
+  o.data = write_pairs(dir);
+  o.max_memory = 1 << 20;  // 1 MiB
+  o.out = dir + "/s.gguf";
+  const std::string e = error_of([&] { run_distill(o); });
+  EXPECT_NE(e.find("distill: needs weights"), std::string::npos) << e;
+  EXPECT_NE(e.find("only 1.0 MiB is available"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(o.out));
+}
+
 TEST(Distill, SigintSavesACheckpointAndExitsCleanly) {
   LCTE_REQUIRE_DATA(kTeacher);
   const std::string dir = testing::temp_dir();
