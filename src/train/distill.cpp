@@ -436,6 +436,7 @@ DistillResult run_distill(const DistillOptions& o) {
     fail("distill: --teacher-generate needs prompts (MBPP or prompt/completion data), not {}",
          text_format_name(data.format));
   if (o.teacher_generate && dopt.pack) fail("distill: --teacher-generate and --pack do not go together");
+  const TextFormat data_format = data.format;
   res.train_examples = (int64_t)data.train.size();
   res.valid_examples = (int64_t)data.valid.size();
 
@@ -570,6 +571,7 @@ DistillResult run_distill(const DistillOptions& o) {
   auto add = [&](const std::string& key, gguf::Value v) { ex.lineage.push_back({"lcte.lineage." + key, std::move(v)}); };
   DistillOptions recorded = o;
   recorded.train = tc;
+  recorded.data_opts.format = data_format;
   add("method", gguf::Value::string(lora ? "lora-distill" : "distill"));
   add("teacher", gguf::Value::string(fs::path(o.teacher).filename().string()));
   add("teacher_sha256", gguf::Value::string(teacher_sha));
