@@ -110,6 +110,8 @@ void add_distill_command(CLI::App& app) {
 
   cmd->callback([=] {
     train::DistillOptions run = *o;
+    if (*loss != "kl" && *loss != "fkl" && *loss != "rkl" && *loss != "jsd")
+      fail("--loss {}: expected kl (forward KL), rkl or jsd", *loss);
     run.train.loss.divergence = train::divergence_from_name(*loss == "kl" ? "fkl" : *loss);
     run.data_opts.format = train::text_format_from_name(*format);
     if (*out_type == "f32") run.out_type = GgmlType::F32;
