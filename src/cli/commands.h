@@ -22,5 +22,6 @@ void add_sandbox_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_route_command(CLI::App& app);
+void add_distill_command(CLI::App& app);
 
 }  // namespace lcte::cli
