@@ -67,12 +67,12 @@ function badge(status) { return h('span', { class: `badge ${status}` }, status);
 const palette = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#4b5563', '#ca8a04'];
 const charts = new Set();
 // A time-series chart (uPlot): x in seconds, one or more y series sharing a unit.
-function lineChart(title, yLabel, names, data, { xLabel = 'time (s)', points = false } = {}) {
+function lineChart(title, yLabel, names, data, { xLabel = 'time (s)', points = false, yRange = null } = {}) {
   const box = h('div', { class: 'card chart' });
   const width = () => Math.max(300, (box.clientWidth || 480) - 30);
   const opts = {
     title, width: 480, height: 220,
-    scales: { x: { time: false } },
+    scales: { x: { time: false }, ...(yRange ? { y: { range: yRange } } : {}) },
     axes: [{ label: xLabel }, { label: yLabel, size: 60 }],
     series: [{ label: xLabel }, ...names.map((n, i) => ({ label: n, stroke: palette[i % palette.length], width: 2, points: { show: points } }))],
     legend: { show: true },
@@ -170,7 +170,7 @@ const live = {
     if (type === 'run') this.runs[d.run_id] = d;
     if (type === 'sample') { const t = this.now(); this.samples++;
       this.progress[0].push(t); this.progress[1].push(this.samples); this.progress[2].push(d.pass_rate);
-      this.latency[0].push(this.samples); this.latency[1].push(d.latency_s ?? d.exec_s ?? null); }
+      this.latency[0].push(this.samples); this.latency[1].push(d.latency_s > 0 ? d.latency_s : (d.exec_s ?? null)); }
     if (type === 'resources') { const t = this.now();
       this.res[0].push(t); this.res[1].push(d.cpu_cores); this.res[2].push(d.rss_bytes / 2 ** 20);
       this.res[3].push(d.energy_j); this.res[4].push(d.gpu_util !== undefined ? 100 * d.gpu_util : null); this.res[5].push(d.gpu_power_w ?? null); }
@@ -248,10 +248,12 @@ views.run = async (root, id) => {
   try { [metrics, samples] = await Promise.all([api(`/api/runs/${encodeURIComponent(r.id)}/metrics`), api(`/api/runs/${encodeURIComponent(r.id)}/samples`)]); }
   catch (e) { root.append(errorBox(e)); return; }
   const series = (name, scale = 1) => metrics[name] ? [metrics[name].map(p => p[0]), metrics[name].map(p => p[1] * scale)] : null;
-  const lat = samples.map(x => x.latency_s ?? x.exec_s).filter(Number.isFinite);
-  if (lat.length) grid.append(lineChart(samples.some(x => x.latency_s !== null) ? 'Latency per sample' : 'Execution time per sample (no generation latency recorded)', 'seconds', ['sample'], [lat.map((_, i) => i + 1), lat], { xLabel: 'sample (finish order)', points: true }));
+  // Backends without generation timing (canonical) report 0 or nothing: show execution time then.
+  const hasLatency = samples.some(x => x.latency_s > 0);
+  const lat = samples.map(x => (hasLatency ? x.latency_s : x.exec_s)).filter(Number.isFinite);
+  if (lat.length) grid.append(lineChart(hasLatency ? 'Latency per sample' : 'Sandbox execution time per sample (no generation latency recorded)', 'seconds', [hasLatency ? 'latency' : 'execution'], [lat.map((_, i) => i + 1), lat], { xLabel: 'sample', points: true }));
   const pr = series('pass_rate');
-  if (pr) grid.append(lineChart('Running pass rate', 'pass rate (0-1)', ['pass rate'], pr));
+  if (pr) grid.append(lineChart('Running pass rate', 'pass rate (0-1)', ['pass rate'], pr, { yRange: [0, 1] }));
   const cpu = series('cpu_cores'), rss = series('rss_bytes', 1 / 2 ** 20), en = series('energy_j');
   if (cpu) grid.append(lineChart('CPU over time', 'CPU cores busy', ['lcte + sandbox'], cpu));
   if (rss) grid.append(lineChart('Memory over time', 'RSS (MiB)', ['resident set'], rss));
@@ -300,12 +302,14 @@ views.live = async (root) => {
   root.append(status, grid, h('h2', {}, 'Events'), log);
   if (!live.job) { try { const jobs = await api('/api/evals'); if (jobs.length) live.job = jobs[0]; } catch { /* shown as empty */ } }
   const c1 = lineChart('Progress', 'samples done', ['samples'], [[], []]);
-  const c2 = lineChart('Running pass rate', 'pass rate (0-1)', ['pass rate'], [[], []]);
-  const c3 = lineChart('Latency per sample', 'seconds', ['latency or execution'], [[], []], { xLabel: 'sample', points: true });
+  const c2 = lineChart('Running pass rate', 'pass rate (0-1)', ['pass rate'], [[], []], { yRange: [0, 1] });
+  const c3 = lineChart('Latency per sample (execution time when the backend reports none)', 'seconds', ['latency or execution'], [[], []], { xLabel: 'sample', points: true });
   const c4 = lineChart('CPU', 'CPU cores busy', ['process + sandbox'], [[], []]);
   const c5 = lineChart('Memory', 'RSS (MiB)', ['resident set'], [[], []]);
   const c6 = lineChart('Energy', 'energy (J, cumulative)', ['energy'], [[], []]);
   const c7 = lineChart('GPU', 'utilisation (%) / power (W)', ['utilisation', 'power'], [[], [], []]);
+  const gpuNote = h('p', { class: 'muted' }, 'No GPU readings yet: the server reports GPUs only where NVML or nvidia-smi is present.');
+  c7.append(gpuNote);
   grid.append(c1, c2, c3, c4, c5, c6, c7);
   const draw = () => {
     const j = live.job;
@@ -326,6 +330,7 @@ views.live = async (root) => {
     c5.plot.setData([live.res[0], live.res[2]]);
     c6.plot.setData([live.res[0], live.res[3]]);
     c7.plot.setData([live.res[0], live.res[4], live.res[5]]);
+    gpuNote.classList.toggle('hidden', live.res[4].some(x => x !== null) || live.res[5].some(x => x !== null));
     log.replaceChildren(live.events.length ? h('table', {}, h('tbody', {}, live.events.slice(0, 60).map(e => h('tr', {}, h('td', {}, e.at), h('td', {}, e.type),
       h('td', {}, e.type === 'sample' ? `${e.d.task_id} #${e.d.sample_index}: ${e.d.status}` : e.type === 'job' ? `${e.d.id} ${e.d.status}` : e.type === 'run' ? `${e.d.run_id} ${e.d.status}` : JSON.stringify(e.d).slice(0, 160)))))) : empty('No events yet.'));
   };
@@ -483,7 +488,7 @@ views.routing = async (root) => {
         [{ x: c.current.cost, y: c.current.accuracy, label: 'current rules', group: 'current rules' }, { x: c.oracle.cost, y: c.oracle.accuracy, label: 'oracle', group: 'oracle' }],
         c.pareto.map(p => ({ x: p.cost, y: p.accuracy })), 'cost: mean seconds per problem', 'accuracy (0-1)', lines));
     } catch (e) { curveBox.append(errorBox(e)); } };
-  root.append(h('div', { class: 'toolbar' }, h('label', {}, 'Cheap tier run', cheap), h('label', {}, 'Strong tier run', strong), h('button', { type: 'button', onclick: draw }, 'Draw')), curveBox);
+  root.append(h('div', { class: 'toolbar' }, h('label', {}, 'Cheap tier run', cheap), h('label', {}, 'Strong tier run', strong), h('button', { type: 'button', id: 'curve-draw', onclick: draw }, 'Draw')), curveBox);
 };
 
 views.about = async (root) => {
