@@ -216,11 +216,14 @@ Dashboard::Dashboard(DashboardOptions options)
   jo.executor = options_.executor;
   jo.resource_rate_hz = options_.resource_rate_hz;
   jobs_ = std::make_unique<JobManager>(std::move(jo), bus_);
+  if (options_.store_tail_ms > 0)
+    tail_ = std::make_unique<StoreTail>(options_.store_path, bus_, std::chrono::milliseconds(options_.store_tail_ms));
 }
 
 Dashboard::~Dashboard() { shutdown(); }
 
 void Dashboard::shutdown() {
+  tail_.reset();
   bus_.close();
   jobs_->stop_all();
 }
@@ -453,6 +456,7 @@ void Dashboard::get_runs(const httplib::Request& req, httplib::Response& res) {
     if (!status.empty() && r.status != status) continue;
     json j = run_json(r);
     j.erase("machine");
+    if (j["summary"].is_object()) j["summary"].erase("per_task");  // the list needs the headline figures only
     out.push_back(j);
   }
   send_json(res, out);

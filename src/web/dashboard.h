@@ -24,6 +24,7 @@
 #include "web/event_bus.h"
 #include "web/jobs.h"
 #include "web/routing_rules.h"
+#include "web/store_tail.h"
 
 namespace httplib {
 class Server;
@@ -46,6 +47,8 @@ struct DashboardOptions {
   // Routing's token count; null: approximate_tokens.
   std::function<int64_t(const std::string&)> count_tokens;
   double resource_rate_hz = 2.0;
+  // How often the server looks for runs other processes write (0: never).
+  int store_tail_ms = 1000;
 };
 
 // The directory the build put the assets in (LCTE_WEB_ASSETS_DIR), or "".
@@ -89,6 +92,7 @@ class Dashboard {
   RulesHolder rules_;
   EventBus bus_;
   std::unique_ptr<JobManager> jobs_;
+  std::unique_ptr<StoreTail> tail_;
 };
 
 // Shared by the handlers and the tests.

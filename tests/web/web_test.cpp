@@ -151,6 +151,47 @@ TEST(Events, BusDeliversInOrderAndTimesOut) {
   EXPECT_TRUE(bus.wait_after(0, std::chrono::seconds(5)).empty());
 }
 
+TEST(Events, StoreTailFollowsRunsOfOtherProcesses) {
+  std::string path = temp_dir() + "/store.sqlite";
+  store::Store st(path);
+  store::RunRecord r;
+  r.id = "other-process-run";
+  r.kind = "eval";
+  r.model_name = "m";
+  r.started_at = "2026-11-27T12:00:00Z";
+  st.begin_run(r);
+  store::StoredSample x;
+  x.suite = "humaneval";
+  x.model = "m";
+  x.status = "passed";
+  x.passed = true;
+  x.task_id = "HumanEval/0";
+  st.add_sample(r.id, x);
+  EventBus bus;
+  StoreTail tail(path, bus, std::chrono::milliseconds(20));
+  auto next_store_event = [&](uint64_t& after) {
+    for (int i = 0; i < 200; ++i)
+      for (const Event& e : bus.wait_after(after, std::chrono::milliseconds(50))) {
+        after = e.id;
+        if (e.type == "store") return e.data;
+      }
+    return json();
+  };
+  uint64_t after = 0;
+  json first = next_store_event(after);
+  EXPECT_EQ(first["run_id"], r.id);
+  EXPECT_EQ(first["samples"], 1);
+  x.task_id = "HumanEval/1";
+  x.passed = false;
+  x.status = "failed";
+  st.add_sample(r.id, x);
+  json second = next_store_event(after);
+  EXPECT_EQ(second["samples"], 2);
+  EXPECT_EQ(second["passed"], 1);
+  st.finish_run(r.id, "finished", json::object());
+  EXPECT_EQ(next_store_event(after)["status"], "ended");
+}
+
 // ---------- HTTP ----------
 
 // Passes a program unless it contains the word BUG; stands in for the sandbox.
@@ -284,6 +325,7 @@ DashboardOptions options_in(const std::string& dir) {
     return nullptr;
   };
   o.resource_rate_hz = 10;
+  o.store_tail_ms = 0;
   return o;
 }
 
@@ -494,6 +536,48 @@ TEST(DashboardHttp, EvaluationStartedOverHttpIsStoredAndStreamed) {
   json metrics = json::parse(c.Get(("/api/runs/" + run_id + "/metrics").c_str())->body);
   EXPECT_TRUE(metrics.contains("pass_rate"));
   EXPECT_EQ(metrics["samples_done"].size(), 8u);
+}
+
+// Slow enough that a stop lands in the middle of the run.
+class SlowExecutor final : public eval::Executor {
+ public:
+  sandbox::Result run(const sandbox::Program& p, const sandbox::Limits& l) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return FakeExecutor().run(p, l);
+  }
+  std::string describe() const override { return "slow fake"; }
+};
+
+TEST(DashboardHttp, StopEndsTheRunAsKilled) {
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  std::string dir = temp_dir();
+  DashboardOptions o = options_in(dir);
+  o.executor = [] { return std::make_unique<SlowExecutor>(); };
+  Served s(o);
+  auto c = s.client();
+  std::vector<std::pair<std::string, json>> events;
+  std::thread reader([&] {
+    events = read_events(s, "/api/events", [](const auto& e) {
+      return !e.empty() && e.back().first == "job" && e.back().second["status"] != "running";
+    });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto start = c.Post("/api/evals", s.auth(), R"({"suite": "humaneval", "models": ["canonical"], "n": 5, "limit": 40, "workers": 2})", "application/json");
+  ASSERT_EQ(start->status, 202) << start->body;
+  std::string job = json::parse(start->body)["id"];
+  // A second job while one runs is refused.
+  EXPECT_EQ(c.Post("/api/evals", s.auth(), R"({"suite": "humaneval", "models": ["canonical"]})", "application/json")->status, 409);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(c.Post(("/api/evals/" + job + "/stop").c_str(), s.auth(), "{}", "application/json")->status, 200);
+  EXPECT_EQ(c.Post("/api/evals/job-99/stop", s.auth(), "{}", "application/json")->status, 404);
+  reader.join();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().second["status"], "stopped");
+  std::string run_id = events.back().second["run_ids"][0];
+  json v = json::parse(c.Get(("/api/runs/" + run_id).c_str())->body);
+  EXPECT_EQ(v["run"]["status"], "killed");
+  EXPECT_GT(v["samples"].get<int>(), 0);
+  EXPECT_LT(v["samples"].get<int>(), 200);  // stopped before the 40 x 5 samples
 }
 
 TEST(DashboardHttp, ProblemsAndInteractiveTry) {

@@ -96,8 +96,8 @@ function ticks(lo, hi, n = 5) {
   const out = []; for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-12; v += step) out.push(+v.toPrecision(12));
   return out;
 }
-function frame(title, xLabel, yLabel, xr, yr, W = 520, H = 300) {
-  const m = { l: 60, r: 20, t: 28, b: 44 };
+function frame(title, xLabel, yLabel, xr, yr, W = 520, H = 320) {
+  const m = { l: 60, r: 20, t: 28, b: 66 };  // the legend sits under the x axis label
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', role: 'img', 'aria-label': title });
   const X = v => m.l + (v - xr[0]) / (xr[1] - xr[0] || 1) * (W - m.l - m.r);
   const Y = v => H - m.b - (v - yr[0]) / (yr[1] - yr[0] || 1) * (H - m.t - m.b);
@@ -105,7 +105,7 @@ function frame(title, xLabel, yLabel, xr, yr, W = 520, H = 300) {
   for (const t of ticks(yr[0], yr[1])) { svg.append(s('line', { class: 'grid', x1: m.l, x2: W - m.r, y1: Y(t), y2: Y(t) })); svg.append(s('text', { x: m.l - 6, y: Y(t) + 4, 'text-anchor': 'end' }, fmt(t))); }
   svg.append(s('line', { class: 'axis', x1: m.l, x2: m.l, y1: m.t, y2: H - m.b }));
   svg.append(s('line', { class: 'axis', x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b }));
-  svg.append(s('text', { x: (W + m.l) / 2, y: H - 8, 'text-anchor': 'middle' }, xLabel));
+  svg.append(s('text', { x: (W + m.l) / 2, y: H - m.b + 32, 'text-anchor': 'middle' }, xLabel));
   svg.append(s('text', { x: 14, y: (H - m.b + m.t) / 2, transform: `rotate(-90 14 ${(H - m.b + m.t) / 2})`, 'text-anchor': 'middle' }, yLabel));
   return { svg, X, Y, m, W, H };
 }
@@ -124,7 +124,7 @@ function barChart(title, categories, series, yLabel, yMax) {
   return h('div', { class: 'card' }, f.svg);
 }
 function legend(f, names) {
-  names.forEach((n, i) => { const x = f.m.l + 8 + i * 130, y = f.m.t + 4;
+  names.forEach((n, i) => { const x = f.m.l + i * 130, y = f.H - 16;
     f.svg.append(s('rect', { x, y, width: 10, height: 10, fill: palette[i % palette.length] }));
     f.svg.append(s('text', { x: x + 14, y: y + 9 }, n.length > 18 ? n.slice(0, 17) + '…' : n)); });
 }
@@ -141,7 +141,7 @@ function scatterChart(title, points, front, xLabel, yLabel, lines = []) {
   points.forEach(p => { const c = palette[(lines.length + groups.indexOf(p.group)) % palette.length];
     f.svg.append(s('circle', { cx: f.X(p.x), cy: f.Y(p.y), r: 5, fill: c }));
     f.svg.append(s('text', { x: f.X(p.x) + 7, y: f.Y(p.y) - 6 }, p.label)); });
-  names.forEach((n, i) => { const x = f.m.l + 8 + (i % 3) * 150, y = f.m.t + 4 + Math.floor(i / 3) * 14;
+  names.forEach((n, i) => { const x = f.m.l + (i % 3) * 150, y = f.H - 28 + Math.floor(i / 3) * 14;
     const c = n === 'Pareto front' ? '#111827' : palette[i % palette.length];
     f.svg.append(s('rect', { x, y, width: 10, height: 10, fill: c })); f.svg.append(s('text', { x: x + 14, y: y + 9 }, n)); });
   return h('div', { class: 'card' }, f.svg);
@@ -155,19 +155,20 @@ function connectEvents() {
   const conn = $('#conn');
   source.onopen = () => { conn.textContent = 'live'; conn.classList.add('on'); };
   source.onerror = () => { conn.textContent = 'reconnecting'; conn.classList.remove('on'); };
-  for (const type of ['progress', 'sample', 'resources', 'job', 'run', 'decision', 'rules'])
+  for (const type of ['progress', 'sample', 'resources', 'job', 'run', 'decision', 'rules', 'store'])
     source.addEventListener(type, ev => { const data = JSON.parse(ev.data); live.ingest(type, data); for (const l of listeners) l(type, data); });
 }
 // Keeps the current job's series whichever tab is open, so the monitor shows
 // everything since the page was loaded.
 const live = {
-  job: null, runs: {}, progress: [[], [], []], latency: [[], []], res: [[], [], [], [], [], []], events: [], samples: 0,
+  job: null, runs: {}, store: {}, progress: [[], [], []], latency: [[], []], res: [[], [], [], [], [], []], events: [], samples: 0,
   t0: null,
   reset() { this.progress = [[], [], []]; this.latency = [[], []]; this.res = [[], [], [], [], [], []]; this.samples = 0; this.t0 = null; this.runs = {}; },
   now() { const t = performance.now() / 1000; if (this.t0 === null) this.t0 = t; return t - this.t0; },
   ingest(type, d) {
     if (type === 'job') { if (!this.job || this.job.id !== d.id) this.reset(); this.job = d; }
     if (type === 'run') this.runs[d.run_id] = d;
+    if (type === 'store') { if (d.status === 'ended') delete this.store[d.run_id]; else this.store[d.run_id] = d; }
     if (type === 'sample') { const t = this.now(); this.samples++;
       this.progress[0].push(t); this.progress[1].push(this.samples); this.progress[2].push(d.pass_rate);
       this.latency[0].push(this.samples); this.latency[1].push(d.latency_s > 0 ? d.latency_s : (d.exec_s ?? null)); }
@@ -299,7 +300,8 @@ views.live = async (root) => {
   const status = h('div', { class: 'card', id: 'live-status' });
   const grid = h('div', { class: 'grid', id: 'live-charts' });
   const log = h('div', { class: 'scroll' });
-  root.append(status, grid, h('h2', {}, 'Events'), log);
+  const others = h('div', { id: 'store-runs' });
+  root.append(status, h('h2', {}, 'Running in the store (any process)'), others, grid, h('h2', {}, 'Events'), log);
   if (!live.job) { try { const jobs = await api('/api/evals'); if (jobs.length) live.job = jobs[0]; } catch { /* shown as empty */ } }
   const c1 = lineChart('Progress', 'samples done', ['samples'], [[], []]);
   const c2 = lineChart('Running pass rate', 'pass rate (0-1)', ['pass rate'], [[], []], { yRange: [0, 1] });
@@ -323,6 +325,10 @@ views.live = async (root) => {
         ...(j.run_ids || []).map(id => h('div', {}, 'run ', h('a', { href: `#/run/${encodeURIComponent(id)}` }, id))));
       $('.progress > div', status).style.width = total ? `${100 * done / total}%` : '0';
     }
+    const running = Object.values(live.store);
+    others.replaceChildren(running.length ? h('table', {}, h('thead', {}, h('tr', {}, ['run', 'kind', 'model', 'samples', 'passed'].map(x => h('th', {}, x)))),
+      h('tbody', {}, running.map(r => h('tr', {}, h('td', {}, h('a', { href: `#/run/${encodeURIComponent(r.run_id)}` }, r.run_id)), h('td', {}, r.kind), h('td', {}, r.model),
+        h('td', { class: 'num' }, r.samples), h('td', { class: 'num' }, r.passed))))) : empty('No run is being written to the store right now (the server checks once a second).'));
     c1.plot.setData([live.progress[0], live.progress[1]]);
     c2.plot.setData([live.progress[0], live.progress[2]]);
     c3.plot.setData(live.latency);
@@ -411,6 +417,11 @@ views.compare = async (root, _arg, params) => {
   let c;
   try { c = await api(`/api/compare?ids=${encodeURIComponent(ids.join(','))}`); } catch (e) { root.append(errorBox(e)); return; }
   root.append(h('div', { class: 'toolbar' }, h('a', { class: 'button', href: withToken(`/api/summary.csv?ids=${encodeURIComponent(ids.join(','))}`), download: 'summary.csv' }, 'Download summary CSV')));
+  // Two runs of one model need telling apart: add the run id's last characters.
+  const counts = {};
+  for (const r of c.runs) counts[r.label] = (counts[r.label] || 0) + 1;
+  for (const r of c.runs) if (counts[r.label] > 1) r.label = `${r.label} ·${r.run.id.slice(-4)}`;
+  for (const p of c.points) p.label = c.runs.find(r => r.run.id === p.run_id).label;
   const ks = [...new Set(c.runs.flatMap(r => Object.keys(r.pass_at_k)))];
   root.append(h('div', { class: 'scroll' }, h('table', { id: 'compare-table' }, h('thead', {}, h('tr', {}, ['run', 'model', 'suite', 'samples', ...ks, 'latency p50 (s)', 'execution p50 (s)', 'energy (J)', 'Pareto'].map(x => h('th', {}, x)))),
     h('tbody', {}, c.runs.map(r => h('tr', {}, h('td', {}, h('a', { href: `#/run/${encodeURIComponent(r.run.id)}` }, r.run.id)), h('td', {}, r.label), h('td', {}, r.suite), h('td', { class: 'num' }, r.samples),
