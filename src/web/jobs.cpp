@@ -156,15 +156,27 @@ class StoreSink final : public eval::SampleSink {
   size_t passed_ = 0;
 };
 
-// Collects rows in memory (the interactive tab).
-class MemorySink final : public eval::SampleSink {
+// Collects rows in memory and pushes each one as it finishes (the interactive tab).
+class TrySink final : public eval::SampleSink {
  public:
+  TrySink(EventBus& bus, json tag) : bus_(bus), tag_(std::move(tag)) {}
   void write(const eval::SampleRow& row) override {
-    std::lock_guard lock(mutex_);
-    rows.push_back(row);
+    {
+      std::lock_guard lock(mutex_);
+      rows.push_back(row);
+    }
+    json e = tag_;
+    e.update(json{{"sample_index", row.sample_index}, {"status", row.status}, {"passed", row.passed},
+                  {"error_type", row.error_type}, {"completion", row.completion},
+                  {"latency_s", num_or_null(row.latency_s)}, {"exec_s", num_or_null(row.exec_seconds)}});
+    bus_.publish("try", e);
   }
   std::mutex mutex_;
   std::vector<eval::SampleRow> rows;
+
+ private:
+  EventBus& bus_;
+  json tag_;
 };
 
 json resources_json(const measure::Sample& s) {
@@ -252,7 +264,7 @@ json EvalRequest::to_json() const {
 }
 
 TryRequest TryRequest::from_json(const json& j, const std::vector<std::string>& models) {
-  check_keys(j, {"suite", "task_id", "model", "n", "temperature", "max_tokens", "timeout"});
+  check_keys(j, {"suite", "task_id", "model", "n", "temperature", "max_tokens", "timeout", "client_id"});
   TryRequest r;
   read_field(j, "suite", r.suite);
   read_field(j, "task_id", r.task_id);
@@ -261,7 +273,9 @@ TryRequest TryRequest::from_json(const json& j, const std::vector<std::string>& 
   read_field(j, "temperature", r.temperature);
   read_field(j, "max_tokens", r.max_tokens);
   read_field(j, "timeout", r.timeout);
+  read_field(j, "client_id", r.client_id);
   check_suite(r.suite);
+  if (r.client_id.size() > 64) fail("client_id: longer than 64 characters");
   if (r.task_id.empty() || r.task_id.size() > 64) fail("task_id: must be 1-64 characters");
   if (r.model != "auto") check_model(r.model, models, "model");
   check_sampling(r.n, 20, r.temperature, r.max_tokens, r.timeout);
@@ -510,7 +524,7 @@ json JobManager::try_problem(const TryRequest& rq, const std::function<json(cons
   ro.limits.cpu_seconds = rq.timeout;
   ro.sampling.temperature = rq.temperature;
   ro.sampling.max_tokens = rq.max_tokens;
-  MemorySink sink;
+  TrySink sink(bus_, {{"client_id", rq.client_id}, {"task_id", task.task_id}, {"model", model}});
   measure::ResourceSampler::Options so;
   so.rate_hz = 10;
   so.gpus = true;

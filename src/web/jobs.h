@@ -56,6 +56,7 @@ struct TryRequest {
   double temperature = 0.0;
   int max_tokens = 512;
   double timeout = 10.0;
+  std::string client_id;  // echoed in the "try" events of each finished sample
   static TryRequest from_json(const nlohmann::json& j, const std::vector<std::string>& models);
 };
 

@@ -591,11 +591,16 @@ TEST(DashboardHttp, ProblemsAndInteractiveTry) {
   ASSERT_EQ(found["problems"].size(), 1u);
   EXPECT_EQ(found["problems"][0]["task_id"], "HumanEval/0");
   EXPECT_EQ(c.Get("/api/suites/nosuch/problems")->status, 400);
-  auto r = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/1", "model": "half", "n": 2})", "application/json");
+  uint64_t before = s.dashboard->events().last_id();
+  auto r = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/1", "model": "half", "n": 2, "client_id": "c1"})", "application/json");
   ASSERT_EQ(r->status, 200) << r->body;
   json t = json::parse(r->body);
   EXPECT_EQ(t["passed"], 0);
   EXPECT_EQ(t["samples"].size(), 2u);
+  size_t pushed = 0;  // each sample went out on the event stream as it finished
+  for (const Event& e : s.dashboard->events().wait_after(before, std::chrono::milliseconds(0)))
+    if (e.type == "try" && e.data["client_id"] == "c1" && e.data["status"] == "failed") ++pushed;
+  EXPECT_EQ(pushed, 2u);
   auto a = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/0", "model": "auto"})", "application/json");
   ASSERT_EQ(a->status, 200) << a->body;
   json at = json::parse(a->body);

@@ -140,7 +140,8 @@ function scatterChart(title, points, front, xLabel, yLabel, lines = []) {
   if (front.length > 1) { f.svg.append(s('polyline', { points: front.map(p => `${f.X(p.x)},${f.Y(p.y)}`).join(' '), fill: 'none', stroke: '#111827', 'stroke-dasharray': '4 3' })); names.push('Pareto front'); }
   points.forEach(p => { const c = palette[(lines.length + groups.indexOf(p.group)) % palette.length];
     f.svg.append(s('circle', { cx: f.X(p.x), cy: f.Y(p.y), r: 5, fill: c }));
-    f.svg.append(s('text', { x: f.X(p.x) + 7, y: f.Y(p.y) - 6 }, p.label)); });
+    const right = f.X(p.x) > f.W * 0.7;  // labels near the right edge go to the left of their point
+    f.svg.append(s('text', { x: f.X(p.x) + (right ? -8 : 8), y: f.Y(p.y) - 7, 'text-anchor': right ? 'end' : 'start' }, p.label)); });
   names.forEach((n, i) => { const x = f.m.l + (i % 3) * 150, y = f.H - 28 + Math.floor(i / 3) * 14;
     const c = n === 'Pareto front' ? '#111827' : palette[i % palette.length];
     f.svg.append(s('rect', { x, y, width: 10, height: 10, fill: c })); f.svg.append(s('text', { x: x + 14, y: y + 9 }, n)); });
@@ -155,7 +156,7 @@ function connectEvents() {
   const conn = $('#conn');
   source.onopen = () => { conn.textContent = 'live'; conn.classList.add('on'); };
   source.onerror = () => { conn.textContent = 'reconnecting'; conn.classList.remove('on'); };
-  for (const type of ['progress', 'sample', 'resources', 'job', 'run', 'decision', 'rules', 'store'])
+  for (const type of ['progress', 'sample', 'resources', 'job', 'run', 'decision', 'rules', 'store', 'try'])
     source.addEventListener(type, ev => { const data = JSON.parse(ev.data); live.ingest(type, data); for (const l of listeners) l(type, data); });
 }
 // Keeps the current job's series whichever tab is open, so the monitor shows
@@ -393,15 +394,21 @@ views.try = async (root) => {
       await Promise.all(models.map(async (m) => {
         const card = h('div', { class: 'card' }, h('h2', {}, m), h('p', { class: 'muted' }, 'Running…'));
         out.append(card);
+        // Each sample is pushed over the event stream as soon as it is executed.
+        const clientId = Math.random().toString(36).slice(2);
+        const onTry = (type, d) => { if (type !== 'try' || d.client_id !== clientId) return;
+          card.append(h('div', {}, h('p', {}, `sample ${d.sample_index}: `, h('span', { class: d.passed ? 'pass' : 'fail' }, d.status), ` · execution ${fmt(d.exec_s)} s`), h('pre', {}, d.completion))); };
+        listeners.add(onTry);
         try {
-          const res = await api('/api/try', { method: 'POST', body: { suite: suiteSel.value, task_id: p.task_id, model: m, temperature: +f.get('temperature'), max_tokens: +f.get('max_tokens'), n: +f.get('n') } });
+          const res = await api('/api/try', { method: 'POST', body: { suite: suiteSel.value, task_id: p.task_id, model: m, temperature: +f.get('temperature'), max_tokens: +f.get('max_tokens'), n: +f.get('n'), client_id: clientId } });
+          listeners.delete(onTry);
           card.replaceChildren(h('h2', {}, m === 'auto' ? `auto → ${res.model}` : m),
             res.route ? h('p', { class: 'muted' }, `score ${res.route.score}, tier ${res.route.tier}: ${res.route.reason}`) : '',
             h('div', { class: 'stats' }, ...Object.entries(res.pass_at_k).map(([k, x]) => stat(k, pct(x))), stat('passed', `${res.passed}/${res.n}`),
               stat('wall time (s)', fmt(res.wall_s)), stat(res.energy.estimated ? 'energy (J, estimate)' : 'energy (J)', fmt(res.energy.total_joules))),
             ...res.samples.map(x => h('div', {}, h('p', {}, `sample ${x.sample_index}: `, h('span', { class: x.passed ? 'pass' : 'fail' }, x.status), x.error_type ? ` (${x.error_type})` : '',
               ` · latency ${fmt(x.latency_s)} s · execution ${fmt(x.exec_s)} s · tokens ${x.completion_tokens >= 0 ? x.completion_tokens : '–'}`), h('pre', {}, x.completion))));
-        } catch (err) { card.replaceChildren(h('h2', {}, m), errorBox(err)); }
+        } catch (err) { listeners.delete(onTry); card.replaceChildren(h('h2', {}, m), errorBox(err)); }
       }));
     };
   };
