@@ -619,6 +619,10 @@ void Dashboard::serve_events(const httplib::Request& req, httplib::Response& res
   std::string from = req.get_header_value("Last-Event-ID");
   if (from.empty() && req.has_param("after")) from = req.get_param_value("after");
   if (!from.empty()) after = std::strtoull(from.c_str(), nullptr, 10);
+  if (event_streams_->fetch_add(1) >= options_.max_event_streams) {
+    event_streams_->fetch_sub(1);
+    return send_error(res, 503, fmt::format("too many open event streams (at most {}); close a dashboard tab", options_.max_event_streams));
+  }
   res.set_header("Cache-Control", "no-store");
   res.set_header("X-Accel-Buffering", "no");
   auto cursor = std::make_shared<uint64_t>(after);
@@ -630,7 +634,9 @@ void Dashboard::serve_events(const httplib::Request& req, httplib::Response& res
       *first = false;
       return sink.write(hello.data(), hello.size());
     }
-    std::vector<Event> events = bus_.wait_after(*cursor, std::chrono::seconds(5));
+    // Short waits with a ping: a closed browser tab is only noticed when a
+    // write fails, and its worker thread is needed back.
+    std::vector<Event> events = bus_.wait_after(*cursor, std::chrono::seconds(1));
     if (bus_.closed()) {
       sink.done();
       return true;
@@ -645,7 +651,7 @@ void Dashboard::serve_events(const httplib::Request& req, httplib::Response& res
       *cursor = e.id;
     }
     return sink.write(out.data(), out.size());
-  });
+  }, [streams = event_streams_](bool) { streams->fetch_sub(1); });
 }
 
 }  // namespace lcte::web

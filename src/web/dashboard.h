@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -49,6 +50,9 @@ struct DashboardOptions {
   double resource_rate_hz = 2.0;
   // How often the server looks for runs other processes write (0: never).
   int store_tail_ms = 1000;
+  // Each open event stream holds one of httplib's worker threads (8 here);
+  // beyond this many the server answers 503 so plain requests still get served.
+  int max_event_streams = 4;
 };
 
 // The directory the build put the assets in (LCTE_WEB_ASSETS_DIR), or "".
@@ -93,6 +97,7 @@ class Dashboard {
   EventBus bus_;
   std::unique_ptr<JobManager> jobs_;
   std::unique_ptr<StoreTail> tail_;
+  std::shared_ptr<std::atomic<int>> event_streams_ = std::make_shared<std::atomic<int>>(0);
 };
 
 // Shared by the handlers and the tests.

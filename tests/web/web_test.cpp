@@ -494,6 +494,32 @@ TEST(DashboardHttp, EventStreamCarriesPublishedEvents) {
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1].first, "test");
   EXPECT_EQ(events[1].second["x"], 2);
+  // Streams beyond the limit are refused, and a closed one frees its place.
+  {
+    std::filesystem::create_directories(dir + "/limit");
+    DashboardOptions one = options_in(dir + "/limit");
+    one.max_event_streams = 1;
+    Served limited(one);
+    std::thread holder([&] {
+      read_events(limited, "/api/events", [&](const auto& e) { return !e.empty(); });
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto refused = limited.client().Get("/api/events");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 503);
+    limited.dashboard->events().publish("test", 1);
+    holder.join();
+    std::this_thread::sleep_for(std::chrono::milliseconds(3000));  // the next pings notice the closed stream
+    std::vector<std::pair<std::string, json>> got;
+    std::thread again([&] {
+      got = read_events(limited, "/api/events", [&](const auto& e) { return !e.empty(); });
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    limited.dashboard->events().publish("test", 2);
+    again.join();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].second, 2);
+  }
   // Reconnecting with the last id seen gets what was missed.
   auto replay = read_events(s, "/api/events?after=1", [](const auto& e) { return !e.empty(); });
   ASSERT_EQ(replay.size(), 1u);

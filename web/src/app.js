@@ -180,6 +180,21 @@ const live = {
   },
 };
 
+// One line per event for the monitor's log.
+function describeEvent(type, d) {
+  switch (type) {
+    case 'sample': return `${d.model} ${d.task_id} #${d.sample_index}: ${d.status}`;
+    case 'progress': return `${d.model}: ${d.done}/${d.total} samples, ${d.passed} passed, ${fmt(d.elapsed_s)} s`;
+    case 'job': return `${d.id} ${d.status}${d.error ? ': ' + d.error : ''}`;
+    case 'run': return `${d.run_id} (${d.model}) ${d.status}`;
+    case 'store': return `store: ${d.run_id} (${d.kind}, ${d.model || 'no model'}) ${d.status}, ${d.samples} samples`;
+    case 'decision': return `routed ${d.n_tokens} tokens → ${d.tier} (${d.reason})`;
+    case 'rules': return `routing rules version ${d.version} applied`;
+    case 'try': return `interactive ${d.task_id} on ${d.model} #${d.sample_index}: ${d.status}`;
+    default: return JSON.stringify(d).slice(0, 160);
+  }
+}
+
 // ---------- views ----------
 const views = {};
 let info = null;
@@ -339,7 +354,7 @@ views.live = async (root) => {
     c7.plot.setData([live.res[0], live.res[4], live.res[5]]);
     gpuNote.classList.toggle('hidden', live.res[4].some(x => x !== null) || live.res[5].some(x => x !== null));
     log.replaceChildren(live.events.length ? h('table', {}, h('tbody', {}, live.events.slice(0, 60).map(e => h('tr', {}, h('td', {}, e.at), h('td', {}, e.type),
-      h('td', {}, e.type === 'sample' ? `${e.d.task_id} #${e.d.sample_index}: ${e.d.status}` : e.type === 'job' ? `${e.d.id} ${e.d.status}` : e.type === 'run' ? `${e.d.run_id} ${e.d.status}` : JSON.stringify(e.d).slice(0, 160)))))) : empty('No events yet.'));
+      h('td', {}, describeEvent(e.type, e.d)))))) : empty('No events yet.'));
   };
   let pending = false;
   const onEvent = (type, d) => {
