@@ -48,6 +48,10 @@ const base = await new Promise((ok, fail) => {
 });
 console.log(`server at ${base}`);
 
+if ((await (await fetch(`${base}/`)).text()).includes('assets not built')) {
+  server.kill('SIGTERM');
+  skip('the dashboard assets were not built (LCTE_WEB_ASSETS=OFF, or no node/npm at build time)');
+}
 const session = await (await fetch(`${base}/api/session`)).json();
 async function routeApi(query) {
   const r = await fetch(`${base}/api/route`, { method: 'POST', headers: { 'X-LCTE-Token': session.token, 'Content-Type': 'application/json' }, body: JSON.stringify({ query }) });
