@@ -170,9 +170,12 @@ try {
   await page.click('[data-task="HumanEval/0"]');
   await page.waitForSelector('#route-preview', { timeout: 10000 });
   check((await page.textContent('#route-preview')).includes('complexity score'), 'problem shows the router preview');
+  await page.selectOption('#try-form select[name=model]', ['auto', 'canonical']);  // side by side
   await page.click('#try-run');
-  await page.waitForSelector('#try-results .pass', { timeout: 30000 });
-  check((await page.textContent('#try-results')).includes('pass@1'), 'interactive run shows pass@1');
+  await page.waitForFunction(() => [...document.querySelectorAll('#try-results .card')].filter(c => c.textContent.includes('pass@1')).length === 2, null, { timeout: 30000 });
+  const cards = await page.$$eval('#try-results .card h2', hs => hs.map(x => x.textContent));
+  check(cards.length === 2 && cards[0].startsWith('auto → '), `interactive run on two models side by side (${cards.join(' | ')})`);
+  check((await page.$$('#try-results .pass')).length === 2, 'both samples passed');
   await shot('interactive');
 
   await open('#/about', 'about');

@@ -435,7 +435,7 @@ views.try = async (root) => {
 views.compare = async (root, _arg, params) => {
   root.append(h('h1', {}, 'Compare runs'));
   const ids = (params.get('ids') || '').split(',').filter(Boolean);
-  if (!ids.length) { root.append(empty('Select runs in the Experiments tab and press "Compare selected".')); return; }
+  if (!ids.length) { root.append(empty('Select runs in the Experiments tab and press "Compare selected". To see one problem on several models side by side, pick several models in the Interactive tab.')); return; }
   let c;
   try { c = await api(`/api/compare?ids=${encodeURIComponent(ids.join(','))}`); } catch (e) { root.append(errorBox(e)); return; }
   root.append(h('div', { class: 'toolbar' }, h('a', { class: 'button', href: withToken(`/api/summary.csv?ids=${encodeURIComponent(ids.join(','))}`), download: 'summary.csv' }, 'Download summary CSV')));
