@@ -8,6 +8,7 @@ LCTE_APT_PACKAGES=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libsqlite3-dev libpcre2-dev
   libcpp-httplib-dev libcurl4-openssl-dev libseccomp-dev libopenblas-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libssl-dev python3
+  nodejs npm chromium  # the dashboard's page is built with npm; chromium runs its browser test
 )
 
 # Idle OpenMP threads spin by default, which starves the other core on a

@@ -23,5 +23,6 @@ void add_eval_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_route_command(CLI::App& app);
 void add_distill_command(CLI::App& app);
+void add_dashboard_command(CLI::App& app);
 
 }  // namespace lcte::cli

@@ -1,0 +1,657 @@
+#include "web/dashboard.h"
+
+#include <httplib.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "eval/prompts.h"
+#include "eval/report.h"
+#include "eval/session.h"
+#include "report/report.h"
+#include "report/svg_chart.h"
+#include "route/offline.h"
+#include "store/store.h"
+
+#ifndef LCTE_WEB_ASSETS_DIR
+#define LCTE_WEB_ASSETS_DIR ""
+#endif
+
+namespace lcte::web {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string default_assets_dir() { return LCTE_WEB_ASSETS_DIR; }
+
+namespace {
+
+void send_json(httplib::Response& res, const json& j, int status = 200) {
+  res.status = status;
+  res.set_content(j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message) {
+  send_json(res, {{"error", message}}, status);
+}
+
+json parse_body(const httplib::Request& req) {
+  if (req.body.size() > (1 << 20)) fail("request body: larger than 1 MiB");
+  try {
+    return json::parse(req.body);
+  } catch (const json::parse_error& e) {
+    fail("request body: not JSON: {}", e.what());
+  }
+}
+
+std::string random_token() {
+  std::random_device rd;
+  std::string out;
+  for (int i = 0; i < 4; ++i) out += fmt::format("{:08x}", rd());
+  return out;
+}
+
+// Constant time in the length of the expected token.
+bool same_token(const std::string& given, const std::string& want) {
+  if (given.size() != want.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < want.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ want[i]);
+  return diff == 0;
+}
+
+std::string header_token(const httplib::Request& req) {
+  std::string t = req.get_header_value("X-LCTE-Token");
+  if (!t.empty()) return t;
+  std::string auth = req.get_header_value("Authorization");
+  if (auth.rfind("Bearer ", 0) == 0) return auth.substr(7);
+  return {};
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+json num(const std::optional<double>& v) { return v && std::isfinite(*v) ? json(*v) : json(nullptr); }
+json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+json run_json(const store::RunRecord& r) {
+  return {{"id", r.id},           {"experiment", r.experiment}, {"kind", r.kind},   {"name", r.name},
+          {"status", r.status},   {"started_at", r.started_at}, {"finished_at", r.finished_at},
+          {"config", r.config},   {"model", r.model_name},      {"model_path", r.model_path},
+          {"code_version", r.code_version}, {"machine", r.machine}, {"summary", r.summary}};
+}
+
+double mean_finite(const std::vector<double>& v) {
+  double s = 0;
+  size_t n = 0;
+  for (double x : v)
+    if (std::isfinite(x)) s += x, ++n;
+  return n ? s / double(n) : std::nan("");
+}
+
+json view_json(const report::RunView& v) {
+  json pass = json::object();
+  for (const auto& [k, value] : v.pass_at_k) pass["pass@" + std::to_string(k)] = value;
+  json per_task = json::object();
+  for (const auto& [task, c] : v.per_task) per_task[task] = {c.first, c.second};
+  return {{"run", run_json(v.run)},
+          {"label", v.label},
+          {"suite", v.suite},
+          {"pass_at_k", pass},
+          {"samples", v.samples},
+          {"passed", v.passed},
+          {"latency_p50_s", num(report::percentile(v.latency_s, 50))},
+          {"latency_p90_s", num(report::percentile(v.latency_s, 90))},
+          {"latency_mean_s", num(mean_finite(v.latency_s))},
+          {"exec_p50_s", num(report::percentile(v.exec_s, 50))},
+          {"exec_mean_s", num(mean_finite(v.exec_s))},
+          {"energy_j", num(v.energy_j)},
+          {"energy_estimated", v.energy_estimated},
+          {"peak_rss_bytes", num(v.peak_rss_bytes)},
+          {"completion_tokens", v.completion_tokens},
+          {"per_task", per_task}};
+}
+
+eval::SampleRow row_of(const store::StoredSample& s) {
+  eval::SampleRow r;
+  double nan = std::nan("");
+  r.task_id = s.task_id;
+  r.sample_index = int(s.sample_index);
+  r.status = s.status;
+  r.passed = s.passed;
+  r.error_type = s.error_type;
+  r.prompt_tokens = int(s.prompt_tokens);
+  r.completion_tokens = int(s.completion_tokens);
+  r.time_to_first_token_s = s.ttft_s.value_or(nan);
+  r.time_per_output_token_s = s.tpot_s.value_or(nan);
+  r.latency_s = s.latency_s.value_or(nan);
+  r.exec_seconds = s.exec_s.value_or(nan);
+  r.completion = s.completion;
+  return r;
+}
+
+std::string content_type_for(const std::string& path) {
+  static const std::map<std::string, std::string> kTypes = {
+      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
+      {".svg", "image/svg+xml"}, {".json", "application/json"}, {".png", "image/png"}};
+  auto it = kTypes.find(fs::path(path).extension().string());
+  return it == kTypes.end() ? "application/octet-stream" : it->second;
+}
+
+bool read_file(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+const char* kCsp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
+
+}  // namespace
+
+bool is_loopback_host(const std::string& host_header) {
+  std::string host = host_header;
+  if (!host.empty() && host[0] == '[') {
+    size_t close = host.find(']');
+    host = close == std::string::npos ? host : host.substr(1, close - 1);
+  } else {
+    size_t colon = host.rfind(':');
+    if (colon != std::string::npos && host.find(':') == colon) host = host.substr(0, colon);
+  }
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+std::string samples_csv_for_run(const std::string& store_path, const std::string& run_id) {
+  store::Store st(store_path);
+  auto run = st.find_run(run_id);
+  if (!run) fail("no run '{}'", run_id);
+  std::vector<store::StoredSample> samples = st.samples(run->id);
+  std::vector<eval::SampleRow> rows;
+  for (const auto& s : samples) rows.push_back(row_of(s));
+  std::string suite = samples.empty() ? run->config.value("suite", "") : samples.front().suite;
+  double temperature = samples.empty() ? run->config.value("temperature", 0.0) : samples.front().temperature;
+  return eval::samples_csv(suite, run->model_name, temperature, rows);
+}
+
+Dashboard::Dashboard(DashboardOptions options)
+    : options_(std::move(options)), token_(options_.token.empty() ? random_token() : options_.token),
+      rules_(options_.rules_path) {
+  if (!options_.loopback_only && options_.token.empty())
+    fail("--token: a dashboard reachable beyond loopback needs a token");
+  if (options_.assets_dir.empty()) options_.assets_dir = default_assets_dir();
+  if (!options_.backends) {
+    options_.backends = [](const std::string& model, const eval::Suite& suite) -> std::shared_ptr<eval::Backend> {
+      if (model == "canonical") return std::make_shared<eval::CanonicalBackend>(suite);
+      return nullptr;
+    };
+  }
+  if (std::find(options_.models.begin(), options_.models.end(), "canonical") == options_.models.end())
+    options_.models.insert(options_.models.begin(), "canonical");
+  store::Store st(options_.store_path);  // creates or migrates now: a bad path fails at start
+  JobOptions jo;
+  jo.store_path = options_.store_path;
+  jo.where = options_.where;
+  jo.backends = options_.backends;
+  jo.models = options_.models;
+  jo.executor = options_.executor;
+  jo.resource_rate_hz = options_.resource_rate_hz;
+  jobs_ = std::make_unique<JobManager>(std::move(jo), bus_);
+  if (options_.store_tail_ms > 0)
+    tail_ = std::make_unique<StoreTail>(options_.store_path, bus_, std::chrono::milliseconds(options_.store_tail_ms));
+}
+
+Dashboard::~Dashboard() { shutdown(); }
+
+void Dashboard::shutdown() {
+  tail_.reset();
+  bus_.close();
+  jobs_->stop_all();
+}
+
+bool Dashboard::allowed(const httplib::Request& req, httplib::Response& res, Access access) const {
+  std::string host = req.get_header_value("Host");
+  if (options_.loopback_only && !is_loopback_host(host)) {
+    send_error(res, 403, fmt::format("Host \"{}\" is not a loopback name; open the dashboard at 127.0.0.1", host));
+    return false;
+  }
+  if (access == Access::Write) {
+    std::string origin = req.get_header_value("Origin");
+    if (!origin.empty() && origin != "http://" + host && origin != "https://" + host) {
+      send_error(res, 403, fmt::format("Origin \"{}\" does not match Host \"{}\": cross-site requests cannot change state", origin, host));
+      return false;
+    }
+    if (!same_token(header_token(req), token_)) {
+      send_error(res, 403, "missing or wrong token: send it in the X-LCTE-Token header");
+      return false;
+    }
+    return true;
+  }
+  if (!options_.token.empty()) {
+    std::string given = header_token(req);
+    if (given.empty() && req.has_param("token")) given = req.get_param_value("token");
+    if (!same_token(given, token_)) {
+      send_error(res, 401, "this dashboard needs its token: open it as /?token=TOKEN");
+      return false;
+    }
+  }
+  return true;
+}
+
+Dashboard::Handler Dashboard::guard(Access access, Handler handler) {
+  return [this, access, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Cache-Control", "no-store");
+    if (!allowed(req, res, access)) return;
+    try {
+      handler(req, res);
+    } catch (const Error& e) {
+      std::string what = e.what();
+      int status = what.find("still running") != std::string::npos ? 409 : 400;
+      send_error(res, status, what);
+    } catch (const std::exception& e) {
+      spdlog::warn("dashboard: {} {}: {}", req.method, req.path, e.what());
+      send_error(res, 500, std::string("internal error: ") + e.what());
+    }
+  };
+}
+
+json Dashboard::route(const std::string& query, bool log) {
+  auto rules = rules_.get();
+  auto t0 = std::chrono::steady_clock::now();
+  int64_t n = options_.count_tokens ? options_.count_tokens(query) : approximate_tokens(query);
+  RouteOutcome o = route_query(*rules, query, n);
+  double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  json j = {{"tier", o.tier},          {"model", o.model},       {"score", o.decision.score},
+            {"n_tokens", o.n_tokens},  {"policy", o.policy},     {"reason", o.decision.reason},
+            {"override", o.override_applied}, {"rules_version", o.rules_version}, {"decision_us", us},
+            {"token_count", options_.count_tokens ? "tokenizer" : "approximate"}};
+  if (log) {
+    store::StoredDecision d;
+    d.time = eval::utc_now_iso8601();
+    d.query_hash = fmt::format("{:016x}", route::query_hash(query));
+    d.n_tokens = n;
+    d.score = o.decision.score;
+    d.policy = o.policy;
+    d.policy_version = std::to_string(o.rules_version);
+    d.tier = o.tier;
+    d.override_applied = o.override_applied;
+    d.decision_us = us;
+    d.reason = o.decision.reason;
+    store::Store st(options_.store_path);
+    j["id"] = st.add_decision(d);
+    j["time"] = d.time;
+    j["query_hash"] = d.query_hash;
+    bus_.publish("decision", j);
+  }
+  return j;
+}
+
+void Dashboard::serve_index(httplib::Response& res) const {
+  std::string html;
+  if (!options_.assets_dir.empty() && read_file(options_.assets_dir + "/index.html", html)) {
+    res.set_header("Content-Security-Policy", kCsp);
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_content(html, "text/html; charset=utf-8");
+    return;
+  }
+  res.status = 200;
+  res.set_content(fmt::format("<!doctype html><meta charset=utf-8><title>lcte dashboard</title>"
+                              "<h1>lcte dashboard: assets not built</h1><p>The dashboard's page was not found in "
+                              "<code>{}</code>. It is built with npm at build time (<code>cmake --build build</code> "
+                              "runs <code>npm ci</code> and <code>node web/build.mjs</code> when node and npm are "
+                              "installed). The JSON API under <code>/api</code> works without it.</p>",
+                              report::html_escape(options_.assets_dir.empty() ? "(none configured)" : options_.assets_dir)),
+                  "text/html; charset=utf-8");
+}
+
+void Dashboard::mount(httplib::Server& svr) {
+  svr.Get("/", [this](const httplib::Request&, httplib::Response& res) { serve_index(res); });
+  svr.Get(R"(/static/([A-Za-z0-9_.\-]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    std::string name = req.matches[1];
+    std::string body;
+    if (name.find("..") != std::string::npos || options_.assets_dir.empty() ||
+        !read_file(options_.assets_dir + "/" + name, body)) {
+      res.status = 404;
+      res.set_content("not found", "text/plain");
+      return;
+    }
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_content(body, content_type_for(name));
+  });
+
+  svr.Get("/api/session", guard(Access::Read, [this](const httplib::Request&, httplib::Response& res) {
+            // A page from another site cannot read this (no CORS headers), and
+            // the Host check stops DNS rebinding; a user token is never given out.
+            if (options_.token.empty()) send_json(res, {{"token", token_}, {"token_required", false}});
+            else send_json(res, {{"token_required", true}});
+          }));
+  svr.Get("/api/info", guard(Access::Read, [this](const httplib::Request&, httplib::Response& res) {
+            send_json(res, {{"version", eval::lcte_version()},
+                            {"store", options_.store_path},
+                            {"rules_path", rules_.path()},
+                            {"models", options_.models},
+                            {"suites", known_suites()},
+                            {"token_count", options_.count_tokens ? "tokenizer" : "approximate"},
+                            {"loopback_only", options_.loopback_only}});
+          }));
+  svr.Get("/api/runs", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_runs(req, res); }));
+  svr.Get(R"(/api/runs/([A-Za-z0-9_.:\-]+))", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
+            get_run(req.matches[1], res);
+          }));
+  svr.Get(R"(/api/runs/([A-Za-z0-9_.:\-]+)/samples)", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
+            store::Store st(options_.store_path);
+            auto run = st.find_run(req.matches[1]);
+            if (!run) return send_error(res, 404, fmt::format("no run '{}'", std::string(req.matches[1])));
+            json out = json::array();
+            for (const auto& s : st.samples(run->id))
+              out.push_back({{"task_id", s.task_id}, {"sample_index", s.sample_index}, {"model", s.model},
+                             {"status", s.status}, {"passed", s.passed}, {"error_type", s.error_type},
+                             {"completion_tokens", s.completion_tokens}, {"latency_s", num(s.latency_s)},
+                             {"exec_s", num(s.exec_s)}, {"energy_j", num(s.energy_j)}, {"completion", s.completion}});
+            send_json(res, out);
+          }));
+  svr.Get(R"(/api/runs/([A-Za-z0-9_.:\-]+)/metrics)", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
+            store::Store st(options_.store_path);
+            auto run = st.find_run(req.matches[1]);
+            if (!run) return send_error(res, 404, fmt::format("no run '{}'", std::string(req.matches[1])));
+            json out = json::object();
+            for (const auto& m : st.metrics(run->id)) out[m.name].push_back({m.t, m.value});
+            send_json(res, out);
+          }));
+  svr.Get(R"(/api/runs/([A-Za-z0-9_.:\-]+)/samples\.csv)", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
+            std::string id = req.matches[1];
+            store::Store st(options_.store_path);
+            auto run = st.find_run(id);
+            if (!run) return send_error(res, 404, fmt::format("no run '{}'", id));
+            res.set_header("Content-Disposition", fmt::format("attachment; filename=\"{}-samples.csv\"", run->id));
+            res.set_content(samples_csv_for_run(options_.store_path, run->id), "text/csv; charset=utf-8");
+          }));
+  svr.Get("/api/summary.csv", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
+            std::vector<std::string> ids = split_commas(req.get_param_value("ids"));
+            if (ids.empty() || ids.size() > 50) return send_error(res, 400, "ids: give 1 to 50 run ids, comma-separated");
+            store::Store st(options_.store_path);
+            std::vector<report::RunView> views;
+            for (const auto& id : ids) views.push_back(report::load_run_view(st, id));
+            res.set_header("Content-Disposition", "attachment; filename=\"summary.csv\"");
+            res.set_content(report::summary_csv(views), "text/csv; charset=utf-8");
+          }));
+  svr.Get("/api/compare", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_compare(req, res); }));
+  svr.Get(R"(/api/suites/([a-z\-]+)/problems)", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_problems(req, res); }));
+  svr.Get("/api/problem", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_problem(req, res); }));
+  svr.Post("/api/try", guard(Access::Write, [this](const httplib::Request& req, httplib::Response& res) {
+             TryRequest rq = TryRequest::from_json(parse_body(req), options_.models);
+             send_json(res, jobs_->try_problem(rq, [this](const std::string& q) { return route(q); }));
+           }));
+  svr.Get("/api/evals", guard(Access::Read, [this](const httplib::Request&, httplib::Response& res) { send_json(res, jobs_->list()); }));
+  svr.Post("/api/evals", guard(Access::Write, [this](const httplib::Request& req, httplib::Response& res) {
+             send_json(res, jobs_->start(EvalRequest::from_json(parse_body(req), options_.models)), 202);
+           }));
+  svr.Post(R"(/api/evals/([A-Za-z0-9\-]+)/stop)", guard(Access::Write, [this](const httplib::Request& req, httplib::Response& res) {
+             if (!jobs_->stop(req.matches[1])) return send_error(res, 404, fmt::format("no job '{}'", std::string(req.matches[1])));
+             send_json(res, jobs_->get(req.matches[1]));
+           }));
+  svr.Get("/api/events", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { serve_events(req, res); }));
+  svr.Get("/api/routing/rules", guard(Access::Read, [this](const httplib::Request&, httplib::Response& res) {
+            send_json(res, rules_.get()->to_json());
+          }));
+  svr.Put("/api/routing/rules", guard(Access::Write, [this](const httplib::Request& req, httplib::Response& res) {
+            RoutingRules r = RoutingRules::from_json(parse_body(req));
+            auto applied = rules_.set(std::move(r));
+            json j = applied->to_json();
+            bus_.publish("rules", j);
+            send_json(res, j);
+          }));
+  svr.Post("/api/route", guard(Access::Write, [this](const httplib::Request& req, httplib::Response& res) {
+             json body = parse_body(req);
+             if (!body.is_object() || !body.contains("query") || !body["query"].is_string())
+               return send_error(res, 400, "query: expected a string");
+             std::string q = body["query"];
+             if (q.size() > (256 << 10)) return send_error(res, 400, "query: longer than 256 KiB");
+             send_json(res, route(q));
+           }));
+  svr.Get("/api/routing/decisions", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
+            size_t limit = 100;
+            if (req.has_param("limit")) limit = std::clamp<size_t>(std::strtoul(req.get_param_value("limit").c_str(), nullptr, 10), 1, 10000);
+            store::Store st(options_.store_path);
+            json out = json::array();
+            for (const auto& d : st.decisions(std::nullopt, limit))
+              out.push_back({{"time", d.time}, {"query_hash", d.query_hash}, {"n_tokens", d.n_tokens}, {"score", d.score},
+                             {"policy", d.policy}, {"rules_version", d.policy_version}, {"tier", d.tier},
+                             {"override", d.override_applied}, {"decision_us", d.decision_us}, {"reason", d.reason},
+                             {"outcome", d.outcome ? json(*d.outcome) : json(nullptr)}});
+            send_json(res, out);
+          }));
+  svr.Get("/api/routing/curve", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_curve(req, res); }));
+}
+
+void Dashboard::get_runs(const httplib::Request& req, httplib::Response& res) {
+  store::RunFilter f;
+  f.kind = req.get_param_value("kind");
+  f.model = req.get_param_value("model");
+  f.experiment = req.get_param_value("experiment");
+  std::string status = req.get_param_value("status");
+  store::Store st(options_.store_path);
+  json out = json::array();
+  for (const auto& r : st.list_runs(f)) {
+    if (!status.empty() && r.status != status) continue;
+    json j = run_json(r);
+    j.erase("machine");
+    if (j["summary"].is_object()) j["summary"].erase("per_task");  // the list needs the headline figures only
+    out.push_back(j);
+  }
+  send_json(res, out);
+}
+
+void Dashboard::get_run(const std::string& id, httplib::Response& res) {
+  store::Store st(options_.store_path);
+  auto run = st.find_run(id);
+  if (!run) return send_error(res, 404, fmt::format("no run '{}'", id));
+  json j = view_json(report::load_run_view(st, run->id));
+  j["params"] = st.params(run->id);
+  std::set<std::string> names;
+  for (const auto& m : st.metrics(run->id)) names.insert(m.name);
+  j["metrics"] = names;
+  send_json(res, j);
+}
+
+void Dashboard::get_compare(const httplib::Request& req, httplib::Response& res) {
+  std::vector<std::string> ids = split_commas(req.get_param_value("ids"));
+  if (ids.size() < 1 || ids.size() > 20) return send_error(res, 400, "ids: give 1 to 20 run ids, comma-separated");
+  store::Store st(options_.store_path);
+  json runs = json::array();
+  std::vector<route::OperatingPoint> points;
+  std::set<std::string> tasks;
+  std::vector<report::RunView> views;
+  for (const auto& id : ids) {
+    if (!st.find_run(id)) return send_error(res, 404, fmt::format("no run '{}'", id));
+    views.push_back(report::load_run_view(st, id));
+  }
+  for (const auto& v : views) {
+    json j = view_json(v);
+    runs.push_back(j);
+    route::OperatingPoint p;
+    p.policy = v.run.id;
+    p.accuracy = v.pass_at_k.count(1) ? v.pass_at_k.at(1) : 0.0;
+    double cost = mean_finite(v.latency_s);
+    if (!std::isfinite(cost) || cost <= 0) cost = mean_finite(v.exec_s);
+    p.cost = std::isfinite(cost) ? cost : 0.0;
+    points.push_back(p);
+    for (const auto& [t, c] : v.per_task) tasks.insert(t);
+  }
+  json front = json::array();
+  for (size_t i : route::pareto_front(points)) front.push_back(ids[i]);
+  json grid = json::array();
+  for (const auto& t : tasks) {
+    json row = {{"task_id", t}, {"results", json::array()}};
+    for (const auto& v : views) {
+      auto it = v.per_task.find(t);
+      row["results"].push_back(it == v.per_task.end() ? json(nullptr) : json({it->second.first, it->second.second}));
+    }
+    grid.push_back(row);
+  }
+  json scatter = json::array();
+  for (size_t i = 0; i < points.size(); ++i)
+    scatter.push_back({{"run_id", ids[i]}, {"label", views[i].label}, {"accuracy", points[i].accuracy}, {"cost_s", points[i].cost},
+                       {"energy_j", num(views[i].energy_j)}});
+  send_json(res, {{"runs", runs}, {"points", scatter}, {"pareto", front}, {"grid", grid},
+                  {"cost_unit", "mean latency per sample (s), or execution time when latency is unknown"}});
+}
+
+void Dashboard::get_problems(const httplib::Request& req, httplib::Response& res) {
+  std::string name = req.matches[1];
+  const eval::Suite& s = jobs_->suite(name);
+  std::string q = req.get_param_value("q");
+  std::transform(q.begin(), q.end(), q.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  json out = json::array();
+  for (const auto& t : s.tasks) {
+    std::string text = t.task_id + "\n" + t.entry_point + "\n" + t.prompt + "\n" + t.description;
+    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    if (!q.empty() && text.find(q) == std::string::npos) continue;
+    std::string summary = t.description.empty() ? t.prompt : t.description;
+    if (summary.size() > 160) summary = summary.substr(0, 160) + "...";
+    out.push_back({{"task_id", t.task_id}, {"entry_point", t.entry_point}, {"summary", summary}});
+  }
+  send_json(res, {{"suite", name}, {"total", s.tasks.size()}, {"problems", out}});
+}
+
+void Dashboard::get_problem(const httplib::Request& req, httplib::Response& res) {
+  const eval::Suite& s = jobs_->suite(req.get_param_value("suite"));
+  std::string id = req.get_param_value("task_id");
+  long i = eval::find_task(s, id);
+  if (i < 0) return send_error(res, 404, fmt::format("task_id: no task \"{}\" in {}", id, s.name));
+  const eval::Task& t = s.tasks[size_t(i)];
+  eval::Prompt p = eval::build_prompt(s, t, {});
+  json decision = route(p.text, false);
+  send_json(res, {{"task_id", t.task_id}, {"entry_point", t.entry_point}, {"prompt", p.text}, {"description", t.description},
+                  {"tests", t.tests}, {"reference", t.reference}, {"route", decision}});
+}
+
+void Dashboard::get_curve(const httplib::Request& req, httplib::Response& res) {
+  std::vector<std::string> ids = split_commas(req.get_param_value("runs"));
+  if (ids.size() != 2) return send_error(res, 400, "runs: give two run ids, the cheap tier's first, comma-separated");
+  store::Store st(options_.store_path);
+  std::vector<report::RunView> views;
+  for (const auto& id : ids) {
+    if (!st.find_run(id)) return send_error(res, 404, fmt::format("no run '{}'", id));
+    views.push_back(report::load_run_view(st, id));
+  }
+  if (views[0].suite != views[1].suite || views[0].suite.empty())
+    return send_error(res, 400, fmt::format("runs: both must be on the same suite (got \"{}\" and \"{}\")", views[0].suite, views[1].suite));
+  const eval::Suite& s = jobs_->suite(views[0].suite);
+  std::vector<double> cost(2);
+  for (int t = 0; t < 2; ++t) {
+    double c = mean_finite(views[t].latency_s);
+    if (!std::isfinite(c) || c <= 0) c = mean_finite(views[t].exec_s);
+    cost[t] = std::isfinite(c) ? c : 0.0;
+  }
+  std::vector<route::ProblemRecord> problems;
+  std::vector<double> by_tokens, by_hash;
+  auto rules = rules_.get();
+  std::vector<size_t> rule_tiers;
+  for (const auto& [task_id, c0] : views[0].per_task) {
+    auto it = views[1].per_task.find(task_id);
+    long i = eval::find_task(s, task_id);
+    if (it == views[1].per_task.end() || i < 0) continue;
+    route::ProblemRecord p;
+    p.task_id = task_id;
+    p.query = eval::build_prompt(s, s.tasks[size_t(i)], {}).text;
+    p.n_tokens = options_.count_tokens ? options_.count_tokens(p.query) : approximate_tokens(p.query);
+    p.pass = {double(c0.first) / c0.second, double(it->second.first) / it->second.second};
+    p.cost = cost;
+    p.visible_pass = {std::nullopt, std::nullopt};
+    by_tokens.push_back(double(p.n_tokens));
+    by_hash.push_back(double(route::query_hash(p.query) >> 11));
+    RouteOutcome o = route_query(*rules, p.query, p.n_tokens);
+    rule_tiers.push_back(o.decision.tier == 0 ? 0 : 1);
+    problems.push_back(std::move(p));
+  }
+  if (problems.empty()) return send_error(res, 400, "runs: no problem appears in both runs");
+  auto point_json = [](const route::OperatingPoint& p) {
+    return json{{"policy", p.policy}, {"parameter", p.parameter}, {"accuracy", p.accuracy}, {"cost", p.cost}, {"strong_share", p.strong_share}};
+  };
+  std::vector<route::OperatingPoint> all;
+  json curves = json::object();
+  for (auto& [name, prio] : std::vector<std::pair<std::string, std::vector<double>*>>{{"threshold (tokens)", &by_tokens}, {"random", &by_hash}}) {
+    json c = json::array();
+    for (const auto& p : route::priority_curve(problems, *prio, name)) {
+      c.push_back(point_json(p));
+      all.push_back(p);
+    }
+    curves[name] = c;
+  }
+  route::OperatingPoint current = route::evaluate_assignment(problems, rule_tiers, "current rules", rules->version);
+  route::OperatingPoint oracle = route::oracle_point(problems);
+  all.push_back(current);
+  all.push_back(oracle);
+  json front = json::array();
+  for (size_t i : route::pareto_front(all)) front.push_back(point_json(all[i]));
+  route::GapMetrics g = route::gap_metrics(route::priority_curve(problems, by_tokens, "threshold"),
+                                           route::evaluate_assignment(problems, std::vector<size_t>(problems.size(), 0), "weak", 0).accuracy,
+                                           route::evaluate_assignment(problems, std::vector<size_t>(problems.size(), 1), "strong", 0).accuracy);
+  send_json(res, {{"problems", problems.size()}, {"curves", curves}, {"current", point_json(current)}, {"oracle", point_json(oracle)},
+                  {"pareto", front}, {"apgr", g.apgr ? json(*g.apgr) : json(nullptr)},
+                  {"cost_unit", "mean latency per sample (s), or execution time when latency is unknown"},
+                  {"tiers", {views[0].label, views[1].label}}});
+}
+
+void Dashboard::serve_events(const httplib::Request& req, httplib::Response& res) {
+  uint64_t after = bus_.last_id();
+  std::string from = req.get_header_value("Last-Event-ID");
+  if (from.empty() && req.has_param("after")) from = req.get_param_value("after");
+  if (!from.empty()) after = std::strtoull(from.c_str(), nullptr, 10);
+  if (event_streams_->fetch_add(1) >= options_.max_event_streams) {
+    event_streams_->fetch_sub(1);
+    return send_error(res, 503, fmt::format("too many open event streams (at most {}); close a dashboard tab", options_.max_event_streams));
+  }
+  res.set_header("Cache-Control", "no-store");
+  res.set_header("X-Accel-Buffering", "no");
+  auto cursor = std::make_shared<uint64_t>(after);
+  auto first = std::make_shared<bool>(true);
+  res.set_chunked_content_provider("text/event-stream", [this, cursor, first](size_t, httplib::DataSink& sink) {
+    if (*first) {
+      // Tells the browser how soon to reconnect, and gets headers out at once.
+      std::string hello = "retry: 2000\n: connected\n\n";
+      *first = false;
+      return sink.write(hello.data(), hello.size());
+    }
+    // Short waits with a ping: a closed browser tab is only noticed when a
+    // write fails, and its worker thread is needed back.
+    std::vector<Event> events = bus_.wait_after(*cursor, std::chrono::seconds(1));
+    if (bus_.closed()) {
+      sink.done();
+      return true;
+    }
+    if (events.empty()) {
+      std::string ping = ": ping\n\n";
+      return sink.write(ping.data(), ping.size());
+    }
+    std::string out;
+    for (const Event& e : events) {
+      out += sse_frame(e);
+      *cursor = e.id;
+    }
+    return sink.write(out.data(), out.size());
+  }, [streams = event_streams_](bool) { streams->fetch_sub(1); });
+}
+
+}  // namespace lcte::web

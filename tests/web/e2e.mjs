@@ -1,0 +1,192 @@
+// Browser end-to-end test of the dashboard: starts `lcte dashboard` on a free
+// loopback port with an empty store, drives Debian's chromium with
+// playwright-core, and checks every tab: a canonical evaluation started from
+// the Live tab updates the live charts over SSE, lands in the store, its run
+// page draws charts and its CSV download has one row per sample; a routing
+// rule changed in the UI takes effect on the next API request. Screenshots
+// of every tab go to --out. Exits 77 (skipped) when a prerequisite is absent.
+//
+//   node tests/web/e2e.mjs --lcte build/src/cli/lcte --out build/web-e2e [--data ../shared/data]
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
+const lcte = resolve(args.lcte || 'build/src/cli/lcte');
+const out = resolve(args.out || 'build/web-e2e');
+const data = process.env.LCTE_DATA_DIR || args.data || resolve(here, '../../../shared/data');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const webDir = resolve(here, '../../web');
+
+function skip(why) { console.log(`SKIP: ${why}`); process.exit(77); }
+if (!existsSync(chromiumPath)) skip(`no chromium at ${chromiumPath} (apt-get install chromium, or set CHROMIUM)`);
+if (!existsSync(join(webDir, 'node_modules', 'playwright-core'))) skip(`web/node_modules is missing (cd web && npm ci)`);
+if (!existsSync(lcte)) skip(`no lcte binary at ${lcte}`);
+if (!existsSync(join(data, 'humaneval', 'HumanEval.jsonl.gz'))) skip(`data file absent: ${join(data, 'humaneval/HumanEval.jsonl.gz')} (set LCTE_DATA_DIR)`);
+const { chromium } = createRequire(join(webDir, 'package.json'))('playwright-core');
+
+let failures = 0;
+function check(cond, what) { console.log(`${cond ? 'ok  ' : 'FAIL'} ${what}`); if (!cond) failures++; }
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+const started = Date.now();
+
+// The server, on a port the kernel picks; its first stdout line names the URL.
+const server = spawn(lcte, ['dashboard', '--port', '0', '--store', join(out, 'store.sqlite'), '--rules', join(out, 'rules.json'), '--offline'],
+  { env: { ...process.env, LCTE_DATA_DIR: data }, stdio: ['ignore', 'pipe', 'pipe'] });
+let serverLog = '';
+server.stderr.on('data', d => { serverLog += d; });
+const base = await new Promise((ok, fail) => {
+  let text = '';
+  const timer = setTimeout(() => fail(new Error(`lcte dashboard did not start: ${text}${serverLog}`)), 20000);
+  server.stdout.on('data', d => { text += d; const m = text.match(/listening on (http:\/\/\S+)/); if (m) { clearTimeout(timer); ok(m[1].replace(/\/$/, '')); } });
+  server.on('exit', code => fail(new Error(`lcte dashboard exited with ${code}: ${serverLog}`)));
+});
+console.log(`server at ${base}`);
+
+if ((await (await fetch(`${base}/`)).text()).includes('assets not built')) {
+  server.kill('SIGTERM');
+  skip('the dashboard assets were not built (LCTE_WEB_ASSETS=OFF, or no node/npm at build time)');
+}
+const session = await (await fetch(`${base}/api/session`)).json();
+async function routeApi(query) {
+  const r = await fetch(`${base}/api/route`, { method: 'POST', headers: { 'X-LCTE-Token': session.token, 'Content-Type': 'application/json' }, body: JSON.stringify({ query }) });
+  return r.json();
+}
+
+const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+try {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 820 }, acceptDownloads: true });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  // The invalid rule below is refused with HTTP 400 on purpose; the browser logs that.
+  page.on('console', m => { if (m.type() === 'error' && !m.text().includes('status of 400')) consoleErrors.push(m.text()); });
+  page.on('pageerror', e => consoleErrors.push(String(e)));
+  const open = async (hash, view) => {
+    await page.goto(`${base}/${hash}`);
+    await page.waitForSelector(`[data-view="${view}"][data-ready]`, { timeout: 20000 });
+  };
+  const shot = name => page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
+
+  // Experiments, empty.
+  await open('#/runs', 'runs');
+  check((await page.textContent('#view')).includes('No runs in the store yet'), 'empty store explained on the Experiments tab');
+  await shot('experiments-empty');
+
+  // Live monitor: start a canonical evaluation (5 tasks x 2 samples) from the UI.
+  await open('#/live', 'live');
+  await page.waitForSelector('#conn.on', { timeout: 10000 });
+  const points = () => page.evaluate(() => document.querySelector('#live-charts .chart').plot.data[0].length);
+  check(await points() === 0, 'live progress chart starts empty');
+  await page.fill('#start-form input[name=limit]', '5');
+  await page.fill('#start-form input[name=n]', '2');
+  await page.click('#start-eval');
+  await page.waitForFunction(() => (document.querySelector('#live-samples')?.textContent ?? '0') !== '0', null, { timeout: 60000 });
+  const early = await points();
+  await page.waitForFunction(() => document.querySelector('#live-job-status')?.textContent === 'finished', null, { timeout: 90000 });
+  const late = await points();
+  check(early >= 1 && late === 10, `live chart updated from pushed events (${early} then ${late} points)`);
+  check((await page.textContent('#live-done')) === '10/10', 'live monitor shows 10/10 samples');
+  await shot('live-monitor');
+  await page.setViewportSize({ width: 2560, height: 1200 });
+  await shot('live-monitor-wide');
+  await page.setViewportSize({ width: 1366, height: 820 });
+
+  // The run is in the store; its page has charts and a samples table.
+  await open('#/runs', 'runs');
+  const rows = await page.$$('#runs-table tbody tr');
+  check(rows.length === 1, `one run listed (${rows.length})`);
+  const runId = await rows[0].getAttribute('data-run');
+  await page.click(`#runs-table a[href="#/run/${runId}"]`);
+  await page.waitForSelector('[data-view="run"][data-ready]', { timeout: 20000 });
+  const charts = await page.$$eval('#run-charts .uplot, #run-charts svg', els => els.length);
+  check(charts >= 3, `run page draws charts (${charts})`);
+  check((await page.$$('#samples-table tbody tr')).length === 10, 'run page lists 10 samples');
+  check((await page.textContent('#view')).includes('100.0%'), 'pass@1 of the reference solutions is 100%');
+  await shot('run-page');
+
+  // CSV download of the samples.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#samples-csv')]);
+  const csvPath = join(out, 'samples.csv');
+  await download.saveAs(csvPath);
+  const lines = readFileSync(csvPath, 'utf8').trim().split('\n');
+  const header = lines[0].split(',');
+  check(header[1] === 'task_id' && header[5] === 'status', `CSV header ${lines[0].slice(0, 60)}...`);
+  const dataRows = lines.slice(1).filter(l => /^humaneval,HumanEval\/\d+,/.test(l));
+  check(dataRows.length === 10, `CSV has 10 sample rows (${dataRows.length})`);
+  check(dataRows.every(l => l.split(',')[5] === 'passed'), 'every CSV row passed');
+  check(new Set(dataRows.map(l => l.split(',')[1])).size === 5, 'CSV covers 5 tasks');
+
+  // A second run (one sample per task), started through the API, to compare with.
+  const second = await (await fetch(`${base}/api/evals`, { method: 'POST', headers: { 'X-LCTE-Token': session.token, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ suite: 'humaneval', models: ['canonical'], n: 1, limit: 5 }) })).json();
+  for (let i = 0; i < 600; i++) {
+    const jobs = await (await fetch(`${base}/api/evals`)).json();
+    if (jobs.find(j => j.id === second.id)?.status !== 'running') break;
+    await new Promise(ok => setTimeout(ok, 100));
+  }
+  await open('#/runs', 'runs');
+  const boxes = await page.$$('#runs-table tbody input[type=checkbox]');
+  check(boxes.length === 2, `two runs listed (${boxes.length})`);
+  for (const b of boxes) await b.check();
+  await page.click('#compare-selected');
+  await page.waitForSelector('[data-view="compare"][data-ready]', { timeout: 20000 });
+  const gridRows = await page.$$eval('#grid-table tbody tr', trs => trs.map(tr => tr.querySelectorAll('td.cell-pass').length));
+  check(gridRows.length === 5 && gridRows.every(n => n === 2), `per-problem grid: 5 problems passed by both runs (${JSON.stringify(gridRows)})`);
+  check((await page.$$('[data-view="compare"] svg')).length >= 2, 'accuracy-cost scatter and pass@k bars drawn');
+  check((await page.textContent('#compare-table')).includes('yes'), 'Pareto column marks a run');
+  await shot('compare');
+
+  // Routing: a rule changed in the UI takes effect on the next API request.
+  const before = await routeApi('def f(x):\n    return x');
+  check(before.tier === 'small' && before.override === false, `before: routed to ${before.tier}`);
+  await open('#/routing', 'routing');
+  await page.selectOption('#rules-form select[name=forced_tier]', 'large');
+  await page.click('#save-rules');
+  await page.waitForSelector('#rules-msg .pass', { timeout: 10000 });
+  const after = await routeApi('def f(x):\n    return x');
+  check(after.tier === 'large' && after.override === true && after.rules_version === 1, `after: routed to ${after.tier} (forced, rules v${after.rules_version})`);
+  await page.fill('#rules-form input[name=max_score]', '6,9');
+  await page.click('#save-rules');
+  await page.waitForSelector('#rules-msg .error', { timeout: 10000 });
+  check((await page.textContent('#rules-msg')).includes('tiers.max_score[1]'), 'invalid rule rejected, naming the field');
+  await page.waitForFunction(() => document.querySelectorAll('#decision-log tbody tr').length >= 2, null, { timeout: 10000 });
+  check(true, 'decision log shows the API requests');
+  await page.fill('#route-query', 'a b c');
+  await page.click('#route-btn');
+  await page.waitForSelector('#route-result p', { timeout: 10000 });
+  check((await page.textContent('#route-result')).includes('large'), 'routing a query in the UI uses the forced tier');
+  await page.click('#curve-draw');
+  await page.waitForSelector('#curve svg', { timeout: 20000 });
+  check((await page.textContent('#curve')).includes('APGR'), 'cost-quality curve drawn from the two stored runs');
+  await shot('routing');
+
+  // Interactive: one problem, router's choice.
+  await open('#/try', 'try');
+  await page.click('[data-task="HumanEval/0"]');
+  await page.waitForSelector('#route-preview', { timeout: 10000 });
+  check((await page.textContent('#route-preview')).includes('complexity score'), 'problem shows the router preview');
+  await page.selectOption('#try-form select[name=model]', ['auto', 'canonical']);  // side by side
+  await page.click('#try-run');
+  await page.waitForFunction(() => [...document.querySelectorAll('#try-results .card')].filter(c => c.textContent.includes('pass@1')).length === 2, null, { timeout: 30000 });
+  const cards = await page.$$eval('#try-results .card h2', hs => hs.map(x => x.textContent));
+  check(cards.length === 2 && cards[0].startsWith('auto → '), `interactive run on two models side by side (${cards.join(' | ')})`);
+  check((await page.$$('#try-results .pass')).length === 2, 'both samples passed');
+  await shot('interactive');
+
+  await open('#/about', 'about');
+  check((await page.textContent('#view')).includes('pass@k'), 'About explains pass@k');
+  await shot('about');
+  check(consoleErrors.length === 0, `no console errors${consoleErrors.length ? ': ' + consoleErrors.join(' | ') : ''}`);
+} finally {
+  await browser.close();
+  server.kill('SIGTERM');
+}
+const code = await new Promise(ok => (server.exitCode !== null ? ok(server.exitCode) : server.on('exit', c => ok(c))));
+check(code === 0, `lcte dashboard stopped cleanly on SIGTERM (${code})`);
+console.log(`${failures ? 'FAILED' : 'passed'} in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${out}`);
+process.exit(failures ? 1 : 0);

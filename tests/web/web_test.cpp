@@ -1,0 +1,638 @@
+// The dashboard's C++ side: routing rules (validation, persistence, the
+// 150/151-token rule), SSE framing and the event bus, and the HTTP API served
+// on a loopback port: JSON endpoints, CSV rows, token / Origin / Host checks,
+// the live event stream and an evaluation started over HTTP.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common/test_data.h"
+#include "core/error.h"
+#include "store/store.h"
+#include "web/dashboard.h"
+
+namespace lcte::web {
+namespace {
+
+using nlohmann::json;
+using lcte::testing::temp_dir;
+
+// ---------- routing rules ----------
+
+TEST(RoutingRules, DefaultReproducesThe150TokenRule) {
+  RoutingRules r = *RulesHolder().get();
+  r.validate();
+  EXPECT_EQ(route_query(r, "q", 150).tier, "small");
+  EXPECT_EQ(route_query(r, "q", 150).decision.score, 6);
+  EXPECT_EQ(route_query(r, "q", 151).tier, "large");
+  EXPECT_EQ(route_query(r, "q", 151).decision.score, 7);
+  EXPECT_EQ(route_query(r, "q", 1).decision.score, 1);
+}
+
+TEST(RoutingRules, ForcedTierOverridesThePolicy) {
+  RoutingRules r = *RulesHolder().get();
+  r.forced_tier = "large";
+  r.validate();
+  RouteOutcome o = route_query(r, "short", 3);
+  EXPECT_EQ(o.tier, "large");
+  EXPECT_TRUE(o.override_applied);
+  EXPECT_NE(o.decision.reason.find("small"), std::string::npos);  // says what the policy would have done
+}
+
+TEST(RoutingRules, AlwaysPolicyPicksItsTier) {
+  RoutingRules r = *RulesHolder().get();
+  r.policy = "always";
+  r.always_tier = "large";
+  r.validate();
+  EXPECT_EQ(route_query(r, "q", 1).tier, "large");
+}
+
+void expect_invalid(const json& j, const std::string& field) {
+  try {
+    RoutingRules r = RoutingRules::from_json(j);
+    r.validate();
+    ADD_FAILURE() << "accepted " << j.dump();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+  }
+}
+
+TEST(RoutingRules, ValidationNamesTheField) {
+  json good = RulesHolder().get()->to_json();
+  json j = good;
+  j["scale"]["upper_bounds"] = {10, 20, 15};
+  expect_invalid(j, "scale.upper_bounds[2]");
+  j = good;
+  j["tiers"]["max_score"] = {6, 9};  // the last tier must take score 10
+  expect_invalid(j, "tiers.max_score[1]");
+  j = good;
+  j["forced_tier"] = "huge";
+  expect_invalid(j, "forced_tier");
+  j = good;
+  j["policy"] = "best";
+  expect_invalid(j, "policy");
+  j = good;
+  j["colour"] = 1;
+  expect_invalid(j, "colour");
+  j = good;
+  j["random_share"] = "half";
+  expect_invalid(j, "random_share");
+  j = good;
+  j["models"] = {"canonical"};
+  expect_invalid(j, "models");
+  j = good;
+  j["tiers"]["names"] = {"small", "small"};
+  expect_invalid(j, "tiers.names[1]");
+}
+
+TEST(RoutingRules, HolderPersistsAndReloads) {
+  std::string dir = temp_dir(), path = dir + "/rules.json";
+  {
+    RulesHolder h(path);
+    RoutingRules r = *h.get();
+    r.scale.upper_bounds = {10, 20, 30, 40, 50, 60, 70, 80, 90};
+    auto applied = h.set(r);
+    EXPECT_EQ(applied->version, 1);
+    RoutingRules bad = *h.get();
+    bad.tiers.max_score = {11, 10};
+    EXPECT_THROW(h.set(bad), Error);
+    EXPECT_EQ(h.get()->version, 1);  // a rejected change leaves the rules alone
+  }
+  RulesHolder again(path);
+  EXPECT_EQ(again.get()->version, 1);
+  EXPECT_EQ(again.get()->scale.upper_bounds.front(), 10);
+  std::ofstream(path) << "{\"policy\": 3}";
+  try {
+    RulesHolder broken(path);
+    ADD_FAILURE() << "loaded a broken rules file";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("policy"), std::string::npos);
+  }
+}
+
+TEST(RoutingRules, ApproximateTokens) {
+  EXPECT_EQ(approximate_tokens(""), 0);
+  EXPECT_EQ(approximate_tokens("def foo(x):"), 6);   // def, foo, (, x, ), :
+  EXPECT_EQ(approximate_tokens("abcdefghi"), 3);     // 9 characters: ceil(9 / 4)
+  EXPECT_EQ(approximate_tokens("  a \n\t b  "), 2);
+}
+
+// ---------- events ----------
+
+TEST(Events, SseFrameIsOneDataLine) {
+  Event e{7, "sample", json{{"text", "a\nb"}, {"n", 2}}};
+  EXPECT_EQ(sse_frame(e), "id: 7\nevent: sample\ndata: {\"n\":2,\"text\":\"a\\nb\"}\n\n");
+}
+
+TEST(Events, BusDeliversInOrderAndTimesOut) {
+  EventBus bus(3);
+  EXPECT_TRUE(bus.wait_after(0, std::chrono::milliseconds(20)).empty());
+  for (int i = 0; i < 5; ++i) bus.publish("x", i);
+  auto got = bus.wait_after(0, std::chrono::milliseconds(0));
+  ASSERT_EQ(got.size(), 3u);  // the ring keeps the last three
+  EXPECT_EQ(got[0].id, 3u);
+  EXPECT_EQ(got[2].data.get<int>(), 4);
+  EXPECT_EQ(bus.wait_after(4, std::chrono::milliseconds(0)).size(), 1u);
+  std::thread later([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    bus.publish("y", "late");
+  });
+  auto woke = bus.wait_after(5, std::chrono::seconds(5));
+  later.join();
+  ASSERT_EQ(woke.size(), 1u);
+  EXPECT_EQ(woke[0].type, "y");
+  bus.close();
+  EXPECT_TRUE(bus.wait_after(0, std::chrono::seconds(5)).empty());
+}
+
+TEST(Events, StoreTailFollowsRunsOfOtherProcesses) {
+  std::string path = temp_dir() + "/store.sqlite";
+  store::Store st(path);
+  store::RunRecord r;
+  r.id = "other-process-run";
+  r.kind = "eval";
+  r.model_name = "m";
+  r.started_at = "2026-11-27T12:00:00Z";
+  st.begin_run(r);
+  store::StoredSample x;
+  x.suite = "humaneval";
+  x.model = "m";
+  x.status = "passed";
+  x.passed = true;
+  x.task_id = "HumanEval/0";
+  st.add_sample(r.id, x);
+  EventBus bus;
+  StoreTail tail(path, bus, std::chrono::milliseconds(20));
+  auto next_store_event = [&](uint64_t& after) {
+    for (int i = 0; i < 200; ++i)
+      for (const Event& e : bus.wait_after(after, std::chrono::milliseconds(50))) {
+        after = e.id;
+        if (e.type == "store") return e.data;
+      }
+    return json();
+  };
+  uint64_t after = 0;
+  json first = next_store_event(after);
+  EXPECT_EQ(first["run_id"], r.id);
+  EXPECT_EQ(first["samples"], 1);
+  x.task_id = "HumanEval/1";
+  x.passed = false;
+  x.status = "failed";
+  st.add_sample(r.id, x);
+  json second = next_store_event(after);
+  EXPECT_EQ(second["samples"], 2);
+  EXPECT_EQ(second["passed"], 1);
+  st.finish_run(r.id, "finished", json::object());
+  EXPECT_EQ(next_store_event(after)["status"], "ended");
+}
+
+// ---------- HTTP ----------
+
+// Passes a program unless it contains the word BUG; stands in for the sandbox.
+class FakeExecutor final : public eval::Executor {
+ public:
+  sandbox::Result run(const sandbox::Program& p, const sandbox::Limits&) override {
+    sandbox::Result r;
+    bool bad = p.code.find("BUG") != std::string::npos;
+    r.status = bad ? sandbox::Status::Failed : sandbox::Status::Passed;
+    if (bad) r.error_type = "AssertionError";
+    r.wall_seconds = 0.01;
+    return r;
+  }
+  std::string describe() const override { return "fake"; }
+};
+
+// "half": the reference for even task numbers, a failing answer for odd ones.
+class HalfBackend final : public eval::Backend {
+ public:
+  explicit HalfBackend(const eval::Suite& s) : canonical_(s) {}
+  std::string name() const override { return "half"; }
+  std::string model() const override { return "half"; }
+  std::vector<eval::Generation> generate(const eval::GenerationRequest& r) override {
+    auto out = canonical_.generate(r);
+    int number = std::stoi(r.task_id.substr(r.task_id.find('/') + 1));
+    for (auto& g : out)
+      if (number % 2 == 1) g.text = "    return 'BUG'\n";
+    return out;
+  }
+
+ private:
+  eval::CanonicalBackend canonical_;
+};
+
+struct Served {
+  std::unique_ptr<Dashboard> dashboard;
+  httplib::Server server;
+  std::thread thread;
+  int port = 0;
+  explicit Served(DashboardOptions o) {
+    dashboard = std::make_unique<Dashboard>(std::move(o));
+    dashboard->mount(server);
+    port = server.bind_to_any_port("127.0.0.1");
+    thread = std::thread([this] { server.listen_after_bind(); });
+    while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~Served() {
+    dashboard->shutdown();
+    server.stop();
+    thread.join();
+  }
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(30, 0);
+    return c;
+  }
+  httplib::Headers auth() const { return {{"X-LCTE-Token", dashboard->token()}}; }
+};
+
+store::StoredSample sample(const std::string& task, int index, bool passed, double latency, std::string completion) {
+  store::StoredSample s;
+  s.suite = "humaneval";
+  s.task_id = task;
+  s.model = "m1";
+  s.sample_index = index;
+  s.status = passed ? "passed" : "failed";
+  s.passed = passed;
+  s.latency_s = latency;
+  s.exec_s = 0.1;
+  s.completion = std::move(completion);
+  return s;
+}
+
+std::string seed_store(const std::string& path) {
+  store::Store st(path);
+  store::RunRecord r;
+  r.id = "20261127-120000-humaneval-m1-abcd";
+  r.kind = "eval";
+  r.model_name = "m1";
+  r.started_at = "2026-11-27T12:00:00Z";
+  r.config = {{"suite", "humaneval"}};
+  st.begin_run(r);
+  st.add_sample(r.id, sample("HumanEval/0", 0, true, 1.0, "    return 1\n"));
+  st.add_sample(r.id, sample("HumanEval/1", 0, false, 3.0, "    return \"a, \"\"b\"\n"));
+  st.add_sample(r.id, sample("HumanEval/2", 0, true, 2.0, "    pass"));
+  st.add_metrics(r.id, {{"cpu_cores", 0, 0.0, 0.5}, {"cpu_cores", 1, 0.5, 0.75}});
+  st.finish_run(r.id, "finished", {{"suite", "humaneval"}});
+  return r.id;
+}
+
+// RFC 4180 rows (quoted fields may hold commas, quotes and newlines).
+std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows(1);
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') field += '"', ++i;
+      else if (c == '"') quoted = false;
+      else field += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      rows.back().push_back(field), field.clear();
+    } else if (c == '\n') {
+      rows.back().push_back(field), field.clear();
+      rows.emplace_back();
+    } else if (c != '\r') {
+      field += c;
+    }
+  }
+  if (!field.empty() || !rows.back().empty()) rows.back().push_back(field);
+  else rows.pop_back();
+  return rows;
+}
+
+DashboardOptions options_in(const std::string& dir) {
+  DashboardOptions o;
+  o.store_path = dir + "/store.sqlite";
+  o.rules_path = dir + "/rules.json";
+  o.assets_dir = dir + "/no-assets";
+  o.where.data_dirs = {lcte::testing::data_dir()};
+  o.where.cache_dir = dir + "/cache";
+  o.where.allow_download = false;
+  o.executor = [] { return std::make_unique<FakeExecutor>(); };
+  o.models = {"canonical", "half"};
+  o.backends = [](const std::string& model, const eval::Suite& s) -> std::shared_ptr<eval::Backend> {
+    if (model == "canonical") return std::make_shared<eval::CanonicalBackend>(s);
+    if (model == "half") return std::make_shared<HalfBackend>(s);
+    return nullptr;
+  };
+  o.resource_rate_hz = 10;
+  o.store_tail_ms = 0;
+  return o;
+}
+
+TEST(DashboardHttp, RunsRunPageAndCsv) {
+  std::string dir = temp_dir();
+  DashboardOptions o = options_in(dir);
+  std::string id = seed_store(o.store_path);
+  Served s(o);
+  auto c = s.client();
+
+  auto runs = c.Get("/api/runs");
+  ASSERT_TRUE(runs);
+  ASSERT_EQ(runs->status, 200);
+  json list = json::parse(runs->body);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["id"], id);
+
+  auto run = c.Get(("/api/runs/" + id).c_str());
+  ASSERT_EQ(run->status, 200);
+  json v = json::parse(run->body);
+  EXPECT_NEAR(v["pass_at_k"]["pass@1"].get<double>(), 2.0 / 3.0, 1e-12);  // 2 of 3 problems
+  EXPECT_DOUBLE_EQ(v["latency_p50_s"].get<double>(), 2.0);                 // median of 1, 3, 2
+  EXPECT_EQ(v["samples"], 3);
+
+  auto metrics = c.Get(("/api/runs/" + id + "/metrics").c_str());
+  json m = json::parse(metrics->body);
+  ASSERT_EQ(m["cpu_cores"].size(), 2u);
+  EXPECT_DOUBLE_EQ(m["cpu_cores"][1][1].get<double>(), 0.75);
+
+  auto csv = c.Get(("/api/runs/" + id + "/samples.csv").c_str());
+  ASSERT_EQ(csv->status, 200);
+  EXPECT_NE(csv->get_header_value("Content-Type").find("text/csv"), std::string::npos);
+  auto rows = parse_csv(csv->body);
+  ASSERT_EQ(rows.size(), 4u);  // header + 3 samples
+  EXPECT_EQ(rows[0][1], "task_id");
+  EXPECT_EQ(rows[0].back(), "completion");
+  EXPECT_EQ(rows[2][1], "HumanEval/1");
+  EXPECT_EQ(rows[2].back(), "    return \"a, \"\"b\"\n");  // quotes and comma survive
+  EXPECT_EQ(rows[2][6], "0");                               // passed
+
+  auto summary = c.Get(("/api/summary.csv?ids=" + id).c_str());
+  auto srows = parse_csv(summary->body);
+  ASSERT_EQ(srows.size(), 2u);
+  EXPECT_EQ(srows[1][0], id);
+
+  EXPECT_EQ(c.Get("/api/runs/nope")->status, 404);
+  EXPECT_EQ(c.Get("/api/summary.csv")->status, 400);
+
+  auto cmp = c.Get(("/api/compare?ids=" + id).c_str());
+  ASSERT_EQ(cmp->status, 200);
+  json cj = json::parse(cmp->body);
+  ASSERT_EQ(cj["grid"].size(), 3u);
+  EXPECT_EQ(cj["grid"][1]["results"][0], json({0, 1}));
+
+  auto index = c.Get("/");
+  EXPECT_EQ(index->status, 200);
+  EXPECT_NE(index->body.find("assets not built"), std::string::npos);
+}
+
+TEST(DashboardHttp, StateChangesNeedTokenSameOriginAndLoopbackHost) {
+  std::string dir = temp_dir();
+  Served s(options_in(dir));
+  auto c = s.client();
+  std::string body = R"({"query": "def f(): pass"})";
+  EXPECT_EQ(c.Post("/api/route", body, "application/json")->status, 403);  // no token
+  EXPECT_EQ(c.Post("/api/route", {{"X-LCTE-Token", "wrong"}}, body, "application/json")->status, 403);
+  auto cross = c.Post("/api/route", {{"X-LCTE-Token", s.dashboard->token()}, {"Origin", "http://evil.example"}}, body,
+                      "application/json");
+  EXPECT_EQ(cross->status, 403);
+  EXPECT_NE(cross->body.find("Origin"), std::string::npos);
+  std::string origin = "http://127.0.0.1:" + std::to_string(s.port);
+  auto ok = c.Post("/api/route", {{"X-LCTE-Token", s.dashboard->token()}, {"Origin", origin}}, body, "application/json");
+  ASSERT_EQ(ok->status, 200);
+  EXPECT_EQ(json::parse(ok->body)["tier"], "small");
+  // DNS rebinding: a page at evil.example resolving to 127.0.0.1.
+  EXPECT_EQ(c.Get("/api/runs", {{"Host", "evil.example:" + std::to_string(s.port)}})->status, 403);
+  // The loopback page learns the session token from /api/session.
+  json session = json::parse(c.Get("/api/session")->body);
+  EXPECT_EQ(session["token"], s.dashboard->token());
+  EXPECT_EQ(c.Post("/api/route", s.auth(), "not json", "application/json")->status, 400);
+}
+
+TEST(DashboardHttp, UserTokenGuardsReadsToo) {
+  std::string dir = temp_dir();
+  DashboardOptions o = options_in(dir);
+  o.token = "0123456789abcdef-secret";
+  o.loopback_only = false;
+  Served s(o);
+  auto c = s.client();
+  EXPECT_EQ(c.Get("/api/runs")->status, 401);
+  EXPECT_EQ(c.Get("/api/runs?token=0123456789abcdef-secret")->status, 200);
+  EXPECT_EQ(c.Get("/api/runs", {{"Authorization", "Bearer 0123456789abcdef-secret"}})->status, 200);
+  auto session = c.Get("/api/session?token=0123456789abcdef-secret");
+  EXPECT_EQ(session->body.find("secret"), std::string::npos);  // never handed out
+  DashboardOptions open = options_in(dir);
+  open.loopback_only = false;
+  EXPECT_THROW(Dashboard{open}, Error);  // beyond loopback without a token
+}
+
+TEST(DashboardHttp, RulesChangeTakesEffectOnTheNextRequestAndPersists) {
+  std::string dir = temp_dir();
+  DashboardOptions o = options_in(dir);
+  Served s(o);
+  auto c = s.client();
+  std::string query = "a b c d e f g h i j k l";  // 12 tokens
+  auto route = [&] { return json::parse(c.Post("/api/route", s.auth(), json{{"query", query}}.dump(), "application/json")->body); };
+  EXPECT_EQ(route()["tier"], "small");
+  EXPECT_EQ(route()["n_tokens"], 12);
+  json rules = json::parse(c.Get("/api/routing/rules")->body);
+  rules["scale"]["upper_bounds"] = {1, 2, 3, 4, 5, 6, 7, 8, 9};  // 12 tokens now scores 10
+  auto put = c.Put("/api/routing/rules", s.auth(), rules.dump(), "application/json");
+  ASSERT_EQ(put->status, 200) << put->body;
+  json d = route();
+  EXPECT_EQ(d["tier"], "large");
+  EXPECT_EQ(d["score"], 10);
+  EXPECT_EQ(d["rules_version"], 1);
+  rules["tiers"]["max_score"] = {6, 12};
+  auto bad = c.Put("/api/routing/rules", s.auth(), rules.dump(), "application/json");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("tiers.max_score[1]"), std::string::npos);
+  EXPECT_EQ(c.Put("/api/routing/rules", rules.dump(), "application/json")->status, 403);
+  RulesHolder reloaded(o.rules_path);
+  EXPECT_EQ(reloaded.get()->version, 1);
+  EXPECT_EQ(reloaded.get()->scale.upper_bounds.front(), 1);
+  json log = json::parse(c.Get("/api/routing/decisions")->body);
+  ASSERT_EQ(log.size(), 3u);  // the three routed requests, newest first
+  EXPECT_EQ(log[0]["tier"], "large");
+}
+
+// Reads the event stream until `enough` says stop (or 20 s pass).
+std::vector<std::pair<std::string, json>> read_events(const Served& s, const std::string& path,
+                                                       const std::function<bool(const std::vector<std::pair<std::string, json>>&)>& enough) {
+  httplib::Client c("127.0.0.1", s.port);
+  c.set_read_timeout(20, 0);
+  std::string buffer;
+  std::vector<std::pair<std::string, json>> events;
+  c.Get(path.c_str(), [&](const char* data, size_t n) {
+    buffer.append(data, n);
+    size_t end;
+    while ((end = buffer.find("\n\n")) != std::string::npos) {
+      std::string frame = buffer.substr(0, end);
+      buffer.erase(0, end + 2);
+      std::string type, payload;
+      std::istringstream lines(frame);
+      for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("event: ", 0) == 0) type = line.substr(7);
+        if (line.rfind("data: ", 0) == 0) payload = line.substr(6);
+      }
+      if (!type.empty()) events.emplace_back(type, json::parse(payload));
+    }
+    return !enough(events);
+  });
+  return events;
+}
+
+TEST(DashboardHttp, EventStreamCarriesPublishedEvents) {
+  std::string dir = temp_dir();
+  Served s(options_in(dir));
+  std::thread publisher([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    s.dashboard->events().publish("test", {{"x", 1}});
+    s.dashboard->events().publish("test", {{"x", 2}});
+  });
+  auto events = read_events(s, "/api/events", [](const auto& e) { return e.size() >= 2; });
+  publisher.join();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].first, "test");
+  EXPECT_EQ(events[1].second["x"], 2);
+  // Streams beyond the limit are refused, and a closed one frees its place.
+  {
+    std::filesystem::create_directories(dir + "/limit");
+    DashboardOptions one = options_in(dir + "/limit");
+    one.max_event_streams = 1;
+    Served limited(one);
+    std::thread holder([&] {
+      read_events(limited, "/api/events", [&](const auto& e) { return !e.empty(); });
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto refused = limited.client().Get("/api/events");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 503);
+    limited.dashboard->events().publish("test", 1);
+    holder.join();
+    std::this_thread::sleep_for(std::chrono::milliseconds(3000));  // the next pings notice the closed stream
+    std::vector<std::pair<std::string, json>> got;
+    std::thread again([&] {
+      got = read_events(limited, "/api/events", [&](const auto& e) { return !e.empty(); });
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    limited.dashboard->events().publish("test", 2);
+    again.join();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].second, 2);
+  }
+  // Reconnecting with the last id seen gets what was missed.
+  auto replay = read_events(s, "/api/events?after=1", [](const auto& e) { return !e.empty(); });
+  ASSERT_EQ(replay.size(), 1u);
+  EXPECT_EQ(replay[0].second["x"], 2);
+}
+
+TEST(DashboardHttp, EvaluationStartedOverHttpIsStoredAndStreamed) {
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  std::string dir = temp_dir();
+  DashboardOptions o = options_in(dir);
+  Served s(o);
+  auto c = s.client();
+  auto bad = c.Post("/api/evals", s.auth(), R"({"suite": "humaneval", "models": ["gpt-9"]})", "application/json");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("models[0]"), std::string::npos);
+  EXPECT_EQ(c.Post("/api/evals", s.auth(), R"({"suite": "humaneval", "models": ["half"], "n": 0})", "application/json")->status, 400);
+
+  std::vector<std::pair<std::string, json>> events;
+  std::thread reader([&] {
+    events = read_events(s, "/api/events", [](const auto& e) {
+      return !e.empty() && e.back().first == "job" && e.back().second["status"] != "running";
+    });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto start = c.Post("/api/evals", s.auth(), R"({"suite": "humaneval", "models": ["half"], "n": 2, "limit": 4})", "application/json");
+  ASSERT_EQ(start->status, 202) << start->body;
+  reader.join();
+  size_t samples = 0;
+  for (const auto& [type, data] : events) samples += type == "sample";
+  EXPECT_EQ(samples, 8u);  // 4 tasks x 2 samples, each pushed as it finished
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().second["status"], "finished");
+  std::string run_id = events.back().second["run_ids"][0];
+
+  json v = json::parse(c.Get(("/api/runs/" + run_id).c_str())->body);
+  EXPECT_EQ(v["run"]["status"], "finished");
+  EXPECT_DOUBLE_EQ(v["pass_at_k"]["pass@1"].get<double>(), 0.5);  // tasks 0 and 2 of 0-3 pass
+  auto rows = parse_csv(c.Get(("/api/runs/" + run_id + "/samples.csv").c_str())->body);
+  EXPECT_EQ(rows.size(), 9u);
+  json metrics = json::parse(c.Get(("/api/runs/" + run_id + "/metrics").c_str())->body);
+  EXPECT_TRUE(metrics.contains("pass_rate"));
+  EXPECT_EQ(metrics["samples_done"].size(), 8u);
+}
+
+// Slow enough that a stop lands in the middle of the run.
+class SlowExecutor final : public eval::Executor {
+ public:
+  sandbox::Result run(const sandbox::Program& p, const sandbox::Limits& l) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return FakeExecutor().run(p, l);
+  }
+  std::string describe() const override { return "slow fake"; }
+};
+
+TEST(DashboardHttp, StopEndsTheRunAsKilled) {
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  std::string dir = temp_dir();
+  DashboardOptions o = options_in(dir);
+  o.executor = [] { return std::make_unique<SlowExecutor>(); };
+  Served s(o);
+  auto c = s.client();
+  std::vector<std::pair<std::string, json>> events;
+  std::thread reader([&] {
+    events = read_events(s, "/api/events", [](const auto& e) {
+      return !e.empty() && e.back().first == "job" && e.back().second["status"] != "running";
+    });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto start = c.Post("/api/evals", s.auth(), R"({"suite": "humaneval", "models": ["canonical"], "n": 5, "limit": 40, "workers": 2})", "application/json");
+  ASSERT_EQ(start->status, 202) << start->body;
+  std::string job = json::parse(start->body)["id"];
+  // A second job while one runs is refused.
+  EXPECT_EQ(c.Post("/api/evals", s.auth(), R"({"suite": "humaneval", "models": ["canonical"]})", "application/json")->status, 409);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(c.Post(("/api/evals/" + job + "/stop").c_str(), s.auth(), "{}", "application/json")->status, 200);
+  EXPECT_EQ(c.Post("/api/evals/job-99/stop", s.auth(), "{}", "application/json")->status, 404);
+  reader.join();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().second["status"], "stopped");
+  std::string run_id = events.back().second["run_ids"][0];
+  json v = json::parse(c.Get(("/api/runs/" + run_id).c_str())->body);
+  EXPECT_EQ(v["run"]["status"], "killed");
+  EXPECT_GT(v["samples"].get<int>(), 0);
+  EXPECT_LT(v["samples"].get<int>(), 200);  // stopped before the 40 x 5 samples
+}
+
+TEST(DashboardHttp, ProblemsAndInteractiveTry) {
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  std::string dir = temp_dir();
+  Served s(options_in(dir));
+  auto c = s.client();
+  json all = json::parse(c.Get("/api/suites/humaneval/problems")->body);
+  EXPECT_EQ(all["problems"].size(), 164u);
+  json found = json::parse(c.Get("/api/suites/humaneval/problems?q=has_close_elements")->body);
+  ASSERT_EQ(found["problems"].size(), 1u);
+  EXPECT_EQ(found["problems"][0]["task_id"], "HumanEval/0");
+  EXPECT_EQ(c.Get("/api/suites/nosuch/problems")->status, 400);
+  uint64_t before = s.dashboard->events().last_id();
+  auto r = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/1", "model": "half", "n": 2, "client_id": "c1"})", "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  json t = json::parse(r->body);
+  EXPECT_EQ(t["passed"], 0);
+  EXPECT_EQ(t["samples"].size(), 2u);
+  size_t pushed = 0;  // each sample went out on the event stream as it finished
+  for (const Event& e : s.dashboard->events().wait_after(before, std::chrono::milliseconds(0)))
+    if (e.type == "try" && e.data["client_id"] == "c1" && e.data["status"] == "failed") ++pushed;
+  EXPECT_EQ(pushed, 2u);
+  auto a = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/0", "model": "auto"})", "application/json");
+  ASSERT_EQ(a->status, 200) << a->body;
+  json at = json::parse(a->body);
+  EXPECT_EQ(at["route"]["model"], "canonical");  // the default rules map both tiers to canonical
+  EXPECT_EQ(at["passed"], 1);
+}
+
+}  // namespace
+}  // namespace lcte::web
