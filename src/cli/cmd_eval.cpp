@@ -124,7 +124,7 @@ void run(CLI::App& command, EvalArgs& args) {
                   e.value("source", "").c_str());
     }
     if (!args.publish.store_path.empty())
-      std::printf("store    %s (run %s)\n", args.publish.store_path.c_str(), result.run_id.c_str());
+      std::printf("store    %s (run %s)\n", args.publish.store_path.c_str(), published.store_run_id.c_str());
     if (!published.report_dir.empty()) std::printf("report   %s/report.html\n", published.report_dir.c_str());
   }
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <set>
 
 #include "core/error.h"
 #include "eval/io.h"
@@ -26,6 +27,22 @@ std::string resumed_run_id(const std::string& run, const std::string& out_dir) {
   dir = dir.lexically_normal();
   std::string id = dir.filename().string();
   return id.empty() ? dir.parent_path().filename().string() : id;
+}
+
+std::optional<std::string> store_run_for(store::Store& store, const std::string& run_dir) {
+  store::RunFilter f;
+  f.kind = "eval";
+  for (const store::RunRecord& r : store.list_runs(f))
+    if (r.run_dir == run_dir) return r.id;
+  return std::nullopt;
+}
+
+std::string unused_id(store::Store& store, const std::string& wanted) {
+  std::set<std::string> ids;
+  for (const store::RunRecord& r : store.list_runs()) ids.insert(r.id);
+  std::string id = wanted;
+  for (int i = 2; ids.count(id); ++i) id = wanted + "-" + std::to_string(i);
+  return id;
 }
 
 store::RunRecord run_record(const eval::EvalConfig& c, const std::string& id) {
@@ -87,14 +104,21 @@ EvalExperimentResult run_eval_experiment(const eval::EvalConfig& config, eval::S
                        : session.run_id.empty() ? eval::make_run_id(config.suite, config.backend)
                                                 : session.run_id;
   session.run_id = resume.empty() ? run_id : "";
+  std::string run_dir = resume.empty() ? fs::absolute(fs::path(session.out_dir) / run_id).string()
+                                       : fs::absolute(fs::is_regular_file(fs::path(resume) / "run.sqlite")
+                                                          ? fs::path(resume)
+                                                          : fs::path(session.out_dir) / resume).string();
   store::Store store(options.store_path);
-  store::RunRecord record = run_record(config, run_id);
+  // A store row belongs to one run directory: a resumed run finds its row by
+  // directory, and a new run whose name an older run in the store already
+  // has (another --out, say) gets a suffixed id rather than the older row.
+  std::optional<std::string> existing = resume.empty() ? std::nullopt : store_run_for(store, run_dir);
+  std::string store_id = existing ? *existing : unused_id(store, run_id);
+  store::RunRecord record = run_record(config, store_id);
   record.experiment = options.experiment;
-  record.run_dir = resume.empty() ? fs::absolute(fs::path(session.out_dir) / run_id).string()
-                                  : fs::absolute(fs::is_regular_file(fs::path(resume) / "run.sqlite")
-                                                     ? fs::path(resume)
-                                                     : fs::path(session.out_dir) / resume).string();
-  RunRecorder recorder(store, record, options.recorder, !resume.empty());
+  record.run_dir = run_dir;
+  RunRecorder recorder(store, record, options.recorder, existing.has_value());
+  result.store_run_id = store_id;
 
   std::string model = record.model_name;
   std::string suite = config.suite;
@@ -125,9 +149,9 @@ EvalExperimentResult run_eval_experiment(const eval::EvalConfig& config, eval::S
 
   if (options.write_report) {
     result.report_dir = (fs::path(result.session.run_dir) / "report").string();
-    report::ReportFiles files = report::write_report(store, {run_id}, result.report_dir, "lcte eval " + run_id);
-    store.add_artifact(run_id, {"report.html", files.html, "report"});
-    store.add_artifact(run_id, {"samples.csv", (fs::path(result.session.run_dir) / "samples.csv").string(), "csv"});
+    report::ReportFiles files = report::write_report(store, {store_id}, result.report_dir, "lcte eval " + run_id);
+    store.add_artifact(store_id, {"report.html", files.html, "report"});
+    store.add_artifact(store_id, {"samples.csv", (fs::path(result.session.run_dir) / "samples.csv").string(), "csv"});
   }
   return result;
 }

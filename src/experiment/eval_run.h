@@ -24,6 +24,7 @@ struct EvalExperimentOptions {
 struct EvalExperimentResult {
   eval::SessionResult session;  // its summary includes "energy" and "resources" when published
   std::string report_dir;       // empty when no report was written
+  std::string store_run_id;     // the run's id in the store (the run id, suffixed if the store had it)
 };
 
 // A new run (`resume` empty) or a resumed one (`resume`: a run directory or a

@@ -153,6 +153,22 @@ TEST(EvalExperiment, CrashedRunIsFailedAndItsResumptionPublishesEachSampleOnce) 
   EXPECT_EQ(r.session.summary["pass_at_k"], store.find_run("crashy")->summary["pass_at_k"]);
 }
 
+TEST(EvalExperiment, ARunNameTheStoreAlreadyHasGetsItsOwnRow) {
+  Fixture fx;
+  FakeExecutor executor;
+  eval::SessionOptions first = fx.session(&executor);
+  first.run_id = "same";
+  EXPECT_EQ(run_eval_experiment(fx.config(), first, fx.publish()).store_run_id, "same");
+  eval::SessionOptions second = first;
+  second.out_dir = fx.dir + "/elsewhere";
+  EvalExperimentResult r = run_eval_experiment(fx.config(), second, fx.publish());
+  EXPECT_EQ(r.store_run_id, "same-2");
+  store::Store store(fx.store_path);
+  EXPECT_EQ(store.list_runs().size(), 2u);
+  EXPECT_EQ(store.samples("same-2").size(), 9u);
+  EXPECT_EQ(store.find_run("same-2")->run_dir, fs::absolute(r.session.run_dir).lexically_normal().string());
+}
+
 TEST(EvalExperiment, WithoutAStoreNothingIsPublished) {
   Fixture fx;
   FakeExecutor executor;
