@@ -123,6 +123,47 @@ TEST(VecDot, FloatRowsOfOddLength) {
   }
 }
 
+// The multi-row, multi-token float tiles with a length that is not a multiple
+// of 8 (their scalar tail), against a double-precision dot per output; and
+// every output is the same whether computed in a batch or one token at a time
+// (the float tiles sum each output in one fixed order, which the engine's
+// batched decoding relies on).
+TEST(Matmul, FloatTilesOfOddLengthAndShapeIndependent) {
+  for (GgmlType w : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
+    for (int64_t n : {13, 37, 264}) {
+      const int64_t nrows = 9, ntok = 5;
+      const size_t wb = row_bytes(w, n);
+      std::vector<uint8_t> wmat(wb * nrows);
+      std::vector<std::vector<float>> wv(nrows);
+      for (int64_t r = 0; r < nrows; ++r) {
+        const auto row = testing::random_row(w, n, 40 + static_cast<uint32_t>(r));
+        std::memcpy(wmat.data() + r * wb, row.data(), wb);
+        wv[r] = dequant(w, row, n);
+      }
+      std::vector<float> acts(static_cast<size_t>(n * ntok));
+      for (int64_t t = 0; t < ntok; ++t) {
+        const auto x = testing::random_floats(static_cast<size_t>(n), 70 + static_cast<uint32_t>(t));
+        std::copy(x.begin(), x.end(), acts.begin() + t * n);
+      }
+      for (Isa isa : testing::simd_isas()) {
+        std::vector<float> batch(static_cast<size_t>(nrows * ntok)), single(static_cast<size_t>(nrows));
+        kernels::matmul(w, n, wmat.data(), wb, nrows, acts.data(), n * sizeof(float), ntok, batch.data(), nrows, isa);
+        for (int64_t t = 0; t < ntok; ++t) {
+          const std::vector<float> x(acts.begin() + t * n, acts.begin() + (t + 1) * n);
+          kernels::vec_dot_rows(w, n, wmat.data(), wb, nrows, x.data(), single.data(), isa);
+          for (int64_t r = 0; r < nrows; ++r) {
+            EXPECT_NEAR(batch[t * nrows + r], exact_dot(wv[r], x), 1e-5 * magnitude(wv[r], x) + 1e-7)
+                << type_name(w) << " n=" << n << " r" << r << " t" << t;
+            if (isa == Isa::Avx2) {  // the AVX-512 float tiles are separate code
+              EXPECT_EQ(batch[t * nrows + r], single[r]) << type_name(w) << " n=" << n << " r" << r << " t" << t;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(ActivationQuant, SimdIsByteIdenticalToScalar) {
   for (GgmlType act : {GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8_K}) {
     const int64_t n = 256 * 6;
@@ -184,8 +225,10 @@ TEST(ActivationQuant, ErrorIsHalfAStepAndSumsMatch) {
 TEST(Matmul, MatchesVecDotForEveryIsa) {
   std::vector<Isa> isas = {Isa::Scalar};
   for (Isa isa : testing::simd_isas()) isas.push_back(isa);
+  // 5 and 7 tokens leave every remainder (1, 2, 3) of the 3- and 4-token tiles.
+  for (const int64_t ntok : {5, 7})
   for (GgmlType w : testing::weight_types()) {
-    const int64_t n = 512, nrows = 11, ntok = 7;
+    const int64_t n = 512, nrows = 11;
     const size_t wrow_bytes = row_bytes(w, n), w_stride = wrow_bytes + 64;
     const size_t arow_bytes = kernels::activation_row_bytes(w, n), a_stride = arow_bytes + 32;
     std::vector<uint8_t> wmat(w_stride * nrows), amat(a_stride * ntok);
