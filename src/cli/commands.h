@@ -21,5 +21,7 @@ void add_runs_command(CLI::App& app);
 void add_sandbox_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
+void add_models_command(CLI::App& app);
 
 }  // namespace lcte::cli

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   lcte::cli::add_sandbox_command(app);
   lcte::cli::add_eval_command(app);
   lcte::cli::add_train_command(app);
+  lcte::cli::add_serve_command(app);
+  lcte::cli::add_models_command(app);
 
   // Subcommands run from their callbacks inside parse(). They report bad input
   // by throwing lcte::Error, and a specific exit status with CLI::RuntimeError.

@@ -1,0 +1,161 @@
+// The lcte binary: `lcte serve` started on port 0 answers, stops on SIGTERM,
+// refuses bad setups; `lcte models list` checks a catalogue's models.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "common/run_command.h"
+#include "server_fixture.h"
+
+namespace lcte::server {
+namespace {
+
+using lcte::testing::lcte_binary;
+using lcte::testing::run_command;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// `lcte serve ...` in the background; the port is read from its first line.
+struct ServeProcess {
+  pid_t pid = -1;
+  int port = 0;
+  std::string out_path, err_path;
+
+  ServeProcess(const std::vector<std::string>& args, const std::string& dir) {
+    out_path = dir + "/serve.out";
+    err_path = dir + "/serve.err";
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<std::string> argv = {lcte_binary(), "serve"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> cargs;
+    for (auto& a : argv) cargs.push_back(a.data());
+    cargs.push_back(nullptr);
+    posix_spawn(&pid, cargs[0], &fa, nullptr, cargs.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    std::regex line("listening on http://[^:]+:([0-9]+)");
+    for (int i = 0; i < 3000 && port == 0; ++i) {  // up to 30 s: the model loads first
+      std::smatch m;
+      std::string out = slurp(out_path);
+      if (std::regex_search(out, m, line)) port = std::stoi(m[1]);
+      else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      int status;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        break;
+      }
+    }
+  }
+  // SIGTERM, then the exit status (-1: did not exit within 20 s).
+  int stop() {
+    if (pid < 0) return -1;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 2000; ++i) {
+      int status;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+  ~ServeProcess() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+TEST(ServeCli, ServesAGgufOnPortZeroAndStopsOnSigterm) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  const std::string dir = lcte::testing::temp_dir();
+  ServeProcess p({"-m", lcte::testing::data_path(testing::kModelFile), "--port", "0", "-t", "1"}, dir);
+  ASSERT_GT(p.port, 0) << slurp(p.err_path);
+  httplib::Client c("127.0.0.1", p.port);
+  auto res = c.Get("/v1/models");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(res->body.find("\"stories260K-f32\""), std::string::npos) << res->body;
+  res = c.Post("/v1/completions", R"({"model":"router","prompt":"Once upon a time","max_tokens":8,"temperature":0})",
+               "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_NE(res->body.find("\"routing\""), std::string::npos);
+  EXPECT_EQ(p.stop(), 0) << slurp(p.err_path);
+}
+
+TEST(ServeCli, RefusesBadSetups) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  const std::string dir = lcte::testing::temp_dir();
+  const std::string model = lcte::testing::data_path(testing::kModelFile);
+  auto r = run_command({lcte_binary(), "serve", "-m", model, "--host", "0.0.0.0", "--port", "0"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--api-key"), std::string::npos) << r.err;
+  r = run_command({lcte_binary(), "serve", "--port", "0"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--config"), std::string::npos) << r.err;
+  r = run_command({lcte_binary(), "serve", "-m", dir + "/missing.gguf", "--port", "0"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("missing.gguf"), std::string::npos) << r.err;
+}
+
+TEST(ModelsCli, ListChecksLocalFilesAndEndpoints) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  const std::string dir = lcte::testing::temp_dir();
+  testing::LiveServer live({{"stories", testing::load_engine("stories")}}, {});
+  std::string config = dir + "/models.toml";
+  {
+    std::ofstream out(config);
+    out << "[[model]]\nname = \"small\"\npath = \"" << lcte::testing::data_path(testing::kModelFile)
+        << "\"\ncost = 1\n\n[[model]]\nname = \"remote\"\nurl = \"" << live.url()
+        << "/v1\"\nmodel = \"stories\"\ncost = 5\n";
+  }
+  auto r = run_command({lcte_binary(), "models", "list", "--config", config, "--json"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["models"].size(), 2u);
+  EXPECT_EQ(j["models"][0]["name"], "small");
+  EXPECT_EQ(j["models"][0]["tier"], 0);
+  EXPECT_TRUE(j["models"][0]["ok"].get<bool>()) << j.dump();
+  EXPECT_NE(j["models"][0]["detail"].get<std::string>().find("llama"), std::string::npos);
+  EXPECT_EQ(j["models"][1]["tier"], 1);
+  EXPECT_EQ(j["models"][1]["cost"], 5.0);
+  EXPECT_TRUE(j["models"][1]["ok"].get<bool>()) << j.dump();
+
+  // A missing file, an endpoint that does not serve the model, one that is down.
+  {
+    std::ofstream out(config);
+    out << "[[model]]\nname = \"gone\"\npath = \"nothing.gguf\"\n\n[[model]]\nname = \"other\"\nurl = \"" << live.url()
+        << "\"\nmodel = \"gpt-5\"\n\n[[model]]\nname = \"down\"\nurl = \"http://127.0.0.1:1\"\nmodel = \"x\"\n";
+  }
+  r = run_command({lcte_binary(), "models", "list", "--config", config, "--timeout", "2"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("3 of 3 model(s)"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("nothing.gguf"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("does not serve 'gpt-5'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("NO"), std::string::npos) << r.out;
+  r = run_command({lcte_binary(), "models", "list", "--config", dir + "/none.toml"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("none.toml"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace lcte::server
