@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
 #include <chrono>
 #include <thread>
 
@@ -29,7 +30,7 @@ TEST(ServeLoad, ConcurrentStreamingClientsGetTheirOwnAnswers) {
   std::set<std::string> distinct(expected.begin(), expected.end());
   ASSERT_EQ(distinct.size(), expected.size());  // a mix-up would be visible
 
-  LiveServer s({{"stories", engine}}, {});
+  testing::LiveServer s({{"stories", engine}}, {});
   const int clients = 12;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(4);
   std::atomic<int> answered{0}, wrong{0}, failed{0};
