@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/run_command.h"
+#include "eval/run_store.h"
 #include "server_fixture.h"
 
 namespace lcte::server {
@@ -100,6 +101,45 @@ TEST(ServeCli, ServesAGgufOnPortZeroAndStopsOnSigterm) {
   EXPECT_EQ(res->status, 200) << res->body;
   EXPECT_NE(res->body.find("\"routing\""), std::string::npos);
   EXPECT_EQ(p.stop(), 0) << slurp(p.err_path);
+}
+
+TEST(ServeCli, EvalThroughServeEqualsEvalWithTheEngine) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  const std::string dir = lcte::testing::temp_dir();
+  const std::string model = lcte::testing::data_path(testing::kModelFile);
+  setenv("LCTE_DATA_DIR", lcte::testing::data_dir().c_str(), 1);
+  std::vector<std::string> common = {"--suite", "humaneval", "--limit", "3", "--max-tokens", "16", "--offline",
+                                     "--out", dir + "/runs"};
+  std::vector<std::string> engine = {lcte_binary(), "eval", "--backend", "engine", "--model", model, "--threads", "1",
+                                     "--run-id", "engine"};
+  engine.insert(engine.end(), common.begin(), common.end());
+  auto r = run_command(engine, dir);
+  if (r.exit_code != 0 && r.err.find("sandbox") != std::string::npos) GTEST_SKIP() << "no sandbox here: " << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  ServeProcess p({"-m", model, "--port", "0", "-t", "1"}, dir);
+  ASSERT_GT(p.port, 0) << slurp(p.err_path);
+  std::vector<std::string> http = {lcte_binary(), "eval", "--backend", "http", "--base-url",
+                                   "http://127.0.0.1:" + std::to_string(p.port) + "/v1", "--model", "stories260K-f32",
+                                   "--run-id", "http"};
+  http.insert(http.end(), common.begin(), common.end());
+  r = run_command(http, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto a = eval::RunStore::open(dir + "/runs/engine").rows();
+  auto b = eval::RunStore::open(dir + "/runs/http").rows();
+  ASSERT_EQ(a.size(), 3u);
+  ASSERT_EQ(b.size(), 3u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].task_id, b[i].task_id);
+    EXPECT_EQ(a[i].completion, b[i].completion) << a[i].task_id;
+    EXPECT_EQ(a[i].status, b[i].status) << a[i].task_id;
+  }
+  nlohmann::json sa = nlohmann::json::parse(slurp(dir + "/runs/engine/summary.json"));
+  nlohmann::json sb = nlohmann::json::parse(slurp(dir + "/runs/http/summary.json"));
+  EXPECT_EQ(sa["status_counts"], sb["status_counts"]);
+  EXPECT_EQ(sa["pass_at_k"], sb["pass_at_k"]);
+  EXPECT_EQ(p.stop(), 0);
 }
 
 TEST(ServeCli, RefusesBadSetups) {
