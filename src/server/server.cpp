@@ -284,7 +284,13 @@ int Server::start() {
   }
   started_ = true;
   thread_ = std::thread([this] { http_->listen_after_bind(); });
-  while (!http_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // listen_after_bind sets is_running as its first step; a thread that has
+  // not got there within 10 s means something is badly wrong.
+  for (int i = 0; i < 10000 && !http_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (!http_->is_running()) {
+    stop();
+    fail("serve: {}:{} did not start listening", options_.host, port_);
+  }
   return port_;
 }
 
