@@ -142,6 +142,48 @@ TEST(ServeCli, EvalThroughServeEqualsEvalWithTheEngine) {
   EXPECT_EQ(p.stop(), 0);
 }
 
+TEST(ServeCli, ServesACatalogueOfLocalAndRemoteModelsWithTheRouter) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  const std::string dir = lcte::testing::temp_dir();
+  // The "large" tier is another server, reached through the HTTP backend.
+  testing::LiveServer upstream({{"upstream-stories", testing::load_engine("upstream-stories")}}, {});
+  std::string config = dir + "/models.toml";
+  {
+    std::ofstream out(config);
+    out << "[[model]]\nname = \"small\"\npath = \"" << lcte::testing::data_path(testing::kModelFile)
+        << "\"\ncost = 1\n\n[[model]]\nname = \"large\"\nurl = \"" << upstream.url()
+        << "/v1\"\nmodel = \"upstream-stories\"\ncost = 10\n\n[routing]\ntiers = [\"small\", \"large\"]\n"
+           "max_score = [1, 10]\n";
+  }
+  ServeProcess p({"--config", config, "--port", "0", "-t", "1", "--ctx", "1024"}, dir);
+  ASSERT_GT(p.port, 0) << slurp(p.err_path);
+  httplib::Client c("127.0.0.1", p.port);
+  auto ask = [&](const std::string& model, const std::string& prompt, bool stream) {
+    nlohmann::json r = {{"model", model}, {"prompt", prompt}, {"max_tokens", 12}, {"temperature", 0}, {"stream", stream}};
+    auto res = c.Post("/v1/completions", r.dump(), "application/json");
+    EXPECT_TRUE(res);
+    return res ? std::make_pair(res->status, res->body) : std::make_pair(-1, std::string());
+  };
+  auto [s1, small] = ask("small", "Once upon a time", false);
+  auto [s2, large] = ask("large", "Once upon a time", false);
+  ASSERT_EQ(s1, 200) << small;
+  ASSERT_EQ(s2, 200) << large;
+  // Same weights behind both: the proxied answer is the local one.
+  EXPECT_EQ(nlohmann::json::parse(small)["choices"][0]["text"], nlohmann::json::parse(large)["choices"][0]["text"]);
+  auto [s3, streamed] = ask("large", "Once upon a time", true);
+  EXPECT_EQ(s3, 200);
+  EXPECT_NE(streamed.find("data: [DONE]"), std::string::npos) << streamed;
+  // 4 tokens score 1 (small); 30 tokens score 2 (large).
+  auto [s4, routed_small] = ask("router", "Once upon a time", false);
+  EXPECT_EQ(nlohmann::json::parse(routed_small)["model"], "small") << routed_small;
+  std::string longer;
+  for (int i = 0; i < 8; ++i) longer += "Once upon a time ";
+  auto [s5, routed_large] = ask("router", longer, false);
+  EXPECT_EQ(nlohmann::json::parse(routed_large)["model"], "large") << routed_large;
+  EXPECT_EQ(upstream.server->metrics().requests("upstream-stories"), 3u);
+  EXPECT_EQ(p.stop(), 0);
+}
+
 TEST(ServeCli, RefusesBadSetups) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   const std::string dir = lcte::testing::temp_dir();
