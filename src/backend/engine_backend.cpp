@@ -143,16 +143,27 @@ std::vector<Generation> EngineBackend::generate(const GenerationRequest& request
     fail("engine {}: the prompt has {} tokens; the context holds {}", options_.name, prompt.size(), options_.n_ctx);
 
   std::vector<double> first_piece(n, kUnknown);
+  struct Cancelled {};  // thrown out of the generator's stream callback to stop it
   model::StreamFn stream = [&](int seq, std::string_view piece) {
     if (std::isnan(first_piece[static_cast<size_t>(seq)])) first_piece[static_cast<size_t>(seq)] = since(start);
     if (on_text) on_text(request.sample_indices[static_cast<size_t>(seq)], piece);
+    if (request.cancelled && request.cancelled()) throw Cancelled{};
   };
   std::vector<model::Completion> out;
   model::GenerateStats stats;
-  {
+  try {
     std::lock_guard<FifoMutex> lock(queue_);
+    if (request.cancelled && request.cancelled()) throw Cancelled{};
     model::Generator generator(*context_, *text_);
     out = generator.generate(prompt, o, stream, &stats);
+  } catch (const Cancelled&) {
+    std::vector<Generation> result(n);
+    for (size_t i = 0; i < n; ++i) {
+      result[i].sample_index = request.sample_indices[i];
+      result[i].finish_reason = "cancelled";
+      result[i].latency_s = since(start);
+    }
+    return result;
   }
   const double latency = since(start);
 

@@ -37,6 +37,10 @@ struct GenerationRequest {
   std::vector<std::string> stops;     // the text ends before the first of these
   SamplingParams sampling;
   std::vector<int> sample_indices = {0};  // which samples (0-based) to produce
+  // Polled while generating by backends that can stop early (the engine):
+  // true ends every sample where it is, finish_reason "cancelled". The
+  // server sets it when a streaming client has gone away.
+  std::function<bool()> cancelled;
 };
 
 constexpr double kUnknown = std::numeric_limits<double>::quiet_NaN();

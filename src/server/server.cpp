@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -222,13 +223,15 @@ void Server::handle_completion(const httplib::Request& req, httplib::Response& r
       "text/event-stream",
       [this, r, id, model_name, routing, backend, start](size_t, httplib::DataSink& sink) {
         std::mutex write_mutex;
-        bool gone = false;
-        // A client that went away is not written to again; its generation
-        // still runs to the end (backends cannot be interrupted).
+        std::atomic<bool> gone{false};
+        // A client that went away is not written to again, and its
+        // generation is cancelled where the backend allows (the engine).
         auto write = [&](const std::string& text) {
           std::lock_guard<std::mutex> lock(write_mutex);
           if (!gone && !sink.write(text.data(), text.size())) gone = true;
         };
+        backend::GenerationRequest generation = r.generation;
+        generation.cancelled = [&gone] { return gone.load(); };
         metrics_.in_flight(1);
         if (!routing.is_null()) {
           json first = stream_chunk(r, id, model_name, 0, "", nullptr);
@@ -239,7 +242,7 @@ void Server::handle_completion(const httplib::Request& req, httplib::Response& r
         std::vector<backend::Generation> gens;
         std::string failure;
         try {
-          gens = backend->generate(r.generation, [&](int index, std::string_view piece) {
+          gens = backend->generate(generation, [&](int index, std::string_view piece) {
             write(sse_event(stream_chunk(r, id, model_name, index, piece, nullptr)));
           });
           for (const auto& g : gens)

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 #include "backend/openai_client.h"
@@ -149,6 +150,57 @@ TEST(Serve, SeededSamplingIsReproducibleAndEqualsTheEngine) {
   r["seed"] = backend::sample_seed(1234, "", 1);
   Answer one = post(s, "/v1/completions", r.dump());
   EXPECT_EQ(one.body["choices"][0]["text"], a.body["choices"][1]["text"]);
+}
+
+TEST(EngineBackend, CancelledRequestStopsAtTheNextPiece) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  auto engine = engine_f32();
+  backend::GenerationRequest r;
+  r.prompt = "Once upon a time";
+  r.sampling.max_tokens = 200;
+  r.sample_indices = {0, 1};
+  int pieces = 0;
+  r.cancelled = [&pieces] { return pieces >= 3; };
+  auto out = engine->generate(r, [&](int, std::string_view) { pieces++; });
+  EXPECT_EQ(pieces, 3);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].finish_reason, "cancelled");
+  EXPECT_EQ(out[1].sample_index, 1);
+  // Not cancelled: the whole 200 tokens (the story has no end-of-text by then).
+  r.cancelled = [] { return false; };
+  out = engine->generate(r);
+  EXPECT_EQ(out[0].completion_tokens, 200);
+  EXPECT_EQ(out[0].finish_reason, "length");
+}
+
+TEST(Serve, ClientThatHangsUpMidStreamIsCountedAndTheServerGoesOn) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  ServerOptions o;
+  o.limits.max_tokens = 480;
+  LiveServer s({{"stories", engine_f32()}}, o);
+  {
+    httplib::Client c = s.client();
+    json r = completion("Once upon a time", 480);
+    r["stream"] = true;
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/completions";
+    req.body = r.dump();
+    req.set_header("Content-Type", "application/json");
+    size_t received = 0;
+    req.content_receiver = [&](const char*, size_t n, uint64_t, uint64_t) {
+      received += n;
+      return false;  // hang up after the first piece
+    };
+    c.send(req);
+    EXPECT_GT(received, 0u);
+  }
+  for (int i = 0; i < 2000 && s.server->metrics().errors("stories") == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(s.server->metrics().errors("stories"), 1u);
+  EXPECT_NE(s.server->metrics().prometheus().find("type=\"client_disconnected\""), std::string::npos);
+  Answer ok = post(s, "/v1/completions", completion("Once upon a time", 4).dump());
+  EXPECT_EQ(ok.status, 200);
 }
 
 TEST(Serve, RouterChoosesTheTierAndExplains) {
