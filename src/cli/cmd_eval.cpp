@@ -158,7 +158,8 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--temperature", c.temperature, "Sampling temperature")->capture_default_str();
   command->add_option("--top-p", c.top_p, "Nucleus sampling threshold")->capture_default_str();
   command->add_option("--max-tokens", c.max_tokens, "Most tokens per completion")->capture_default_str();
-  command->add_option("--workers", args->workers, "Parallel samples (default: number of cores)");
+  command->add_option("--workers", args->workers,
+                      "Parallel samples (default: number of cores; http: at least --max-in-flight)");
   command->add_option("--timeout", c.timeout, "Seconds per sample (wall clock and CPU)")->capture_default_str();
   command->add_option("--limit", c.limit, "Only the first N selected tasks");
   command->add_option("--tasks", args->tasks_text, "Only these task ids, comma-separated (Mbpp/11 or 11)");

@@ -276,6 +276,10 @@ SessionResult execute(const EvalConfig& c, Prepared& p, RunStore& store, const s
   store.set_meta("sandbox", p.executor->describe());
   RunnerOptions runner;
   runner.workers = options.workers;
+  // A worker waits on its request; without enough of them the in-flight cap
+  // would never be reached (each worker also runs its samples' tests).
+  if (runner.workers == 0 && c.backend == "http")
+    runner.workers = std::max(default_workers(), options.http.max_in_flight);
   runner.limits = limits_for(c);
   runner.sampling = {c.temperature, c.top_p, c.max_tokens, c.seed};
   runner.prompt = {parse_style(c.style), c.few_shot};
