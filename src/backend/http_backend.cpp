@@ -24,9 +24,7 @@ Generation HttpBackend::one(const GenerationRequest& request, int index, const S
   Generation g;
   g.sample_index = index;
   try {
-    // A retried request starts over; the stream shows only what the caller
-    // would have seen once, so pieces are passed on as they come and a
-    // retry's repeat is the caller's to tolerate (the returned text is exact).
+    // A retried stream is not repeated to on_text (OpenAIClient::complete).
     CompletionResult out = client_.complete(r, on_text ? TokenCallback([&](int, std::string_view piece) {
       on_text(index, piece);
     }) : TokenCallback{});
