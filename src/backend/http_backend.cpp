@@ -1,5 +1,7 @@
 #include "backend/http_backend.h"
 
+#include <algorithm>
+#include <atomic>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -48,10 +50,14 @@ std::vector<Generation> HttpBackend::generate(const GenerationRequest& request, 
     out[0] = one(request, request.sample_indices[0], on_text);
     return out;
   }
-  // The client's in-flight cap bounds how many of these wait on the network.
+  // As many threads as may have requests in flight, taking samples in turn.
+  std::atomic<size_t> next{0};
+  size_t n_threads = std::min(n, static_cast<size_t>(client_.options().max_in_flight));
   std::vector<std::thread> threads;
-  for (size_t i = 0; i < n; ++i)
-    threads.emplace_back([&, i] { out[i] = one(request, request.sample_indices[i], on_text); });
+  for (size_t t = 0; t < n_threads; ++t)
+    threads.emplace_back([&] {
+      for (size_t i = next++; i < n; i = next++) out[i] = one(request, request.sample_indices[i], on_text);
+    });
   for (std::thread& t : threads) t.join();
   return out;
 }

@@ -1,5 +1,7 @@
 #include "server/api.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <ctime>
 
 #include <fmt/format.h>
