@@ -309,9 +309,39 @@ CompletionResult OpenAIClient::complete(const CompletionRequest& request, const 
 
   std::mt19937_64 rng(std::hash<std::thread::id>{}(std::this_thread::get_id()) ^
                       static_cast<uint64_t>(Clock::now().time_since_epoch().count()));
+  // A retried stream starts over. Pieces already passed on are not passed on
+  // again: each attempt's text is compared with what was forwarded, and only
+  // the part beyond it goes out. Should a retry's text differ (sampling
+  // without a seed), that choice's stream stops; the returned text is exact.
+  std::vector<std::string> forwarded, current;
+  std::vector<bool> diverged;
+  TokenCallback filtered;
+  if (on_token) {
+    filtered = [&](int index, std::string_view piece) {
+      size_t k = static_cast<size_t>(index);
+      if (k >= current.size()) {
+        current.resize(k + 1);
+        forwarded.resize(k + 1);
+        diverged.resize(k + 1, false);
+      }
+      current[k].append(piece);
+      if (diverged[k]) return;
+      const std::string& now = current[k];
+      std::string& sent = forwarded[k];
+      size_t common = std::min(now.size(), sent.size());
+      if (now.compare(0, common, sent, 0, common) != 0) {
+        diverged[k] = true;
+        return;
+      }
+      if (now.size() <= sent.size()) return;
+      on_token(index, std::string_view(now).substr(sent.size()));
+      sent = now;
+    };
+  }
   Attempt a;
   for (int n = 1;; ++n) {
-    bool ok = attempt(request, on_token, a);
+    for (std::string& text : current) text.clear();
+    bool ok = attempt(request, filtered, a);
     if (ok) {
       a.result.attempts = n;
       CompletionResult& r = a.result;

@@ -14,12 +14,9 @@
 #include <string_view>
 #include <vector>
 
-namespace lcte::backend {
+#include "backend/generation.h"
 
-struct ChatMessage {
-  std::string role;  // "system", "user", "assistant"
-  std::string content;
-};
+namespace lcte::backend {
 
 struct HttpOptions {
   std::string base_url;            // e.g. http://127.0.0.1:8000 (with or without /v1)

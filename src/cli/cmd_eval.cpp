@@ -26,6 +26,11 @@ struct EvalArgs {
   std::string run_id;
   std::string resume;
   int workers = 0;
+  int threads = 0;
+  int max_in_flight = 8;
+  int retries = 4;
+  double request_timeout = 600;
+  bool no_stream = false;
   bool json = false;
   bool offline = false;
   experiment::EvalExperimentOptions publish;
@@ -85,6 +90,11 @@ void run(CLI::App& command, EvalArgs& args) {
   options.out_dir = args.out_dir;
   options.run_id = args.run_id;
   options.workers = args.workers;
+  options.engine_threads = args.threads;
+  options.http.max_in_flight = args.max_in_flight;
+  options.http.max_retries = args.retries;
+  options.http.request_timeout_s = args.request_timeout;
+  options.http.stream = !args.no_stream;
   options.where.allow_download = !args.offline;
   ProgressPrinter printer;
   options.progress = [&printer](const eval::Progress& p) { printer(p); };
@@ -100,7 +110,8 @@ void run(CLI::App& command, EvalArgs& args) {
         {"--model", "model"},     {"--samples", "samples_file"}, {"--n", "n"},
         {"--k", "k"},             {"--temperature", "temperature"}, {"--top-p", "top_p"},
         {"--max-tokens", "max_tokens"}, {"--timeout", "timeout"}, {"--seed", "seed"},
-        {"--style", "style"},     {"--few-shot", "few_shot"}};
+        {"--style", "style"},     {"--few-shot", "few_shot"},   {"--base-url", "base_url"},
+        {"--api-key-env", "api_key_env"}, {"--ctx", "ctx"}};
     nlohmann::json all = args.config.to_json(), given = nlohmann::json::object();
     for (const auto& [flag, key] : kOptionKeys)
       if (command.count(flag) > 0) given[key] = all[key];
@@ -127,6 +138,12 @@ void run(CLI::App& command, EvalArgs& args) {
       std::printf("store    %s (run %s)\n", args.publish.store_path.c_str(), published.store_run_id.c_str());
     if (!published.report_dir.empty()) std::printf("report   %s/report.html\n", published.report_dir.c_str());
   }
+  if (!result.failures.empty()) {
+    const eval::SampleFailure& f = result.failures.front();
+    fail("{} sample(s) could not be generated (first: {} sample {}: {}); the finished samples are kept in {}; "
+         "ask for the rest with --resume {}",
+         result.failures.size(), f.task_id, f.sample_index, f.message, result.run_dir, result.run_dir);
+  }
 }
 
 }  // namespace
@@ -136,15 +153,28 @@ void add_eval_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand("eval", "Score code completions by running the suite's tests (pass@k)");
   auto& c = args->config;
   command->add_option("--suite", c.suite, "humaneval, mbpp, mbpp-sanitized, humaneval-fix, mbpp-fix, mbpp-sanitized-fix, or a suite .jsonl file");
-  command->add_option("--backend", c.backend, "canonical (reference solutions) or file (--samples)");
-  command->add_option("--model", c.model, "Model label for the reports");
+  command->add_option("--backend", c.backend,
+                      "canonical (reference solutions), file (--samples), engine (--model FILE.gguf) or http "
+                      "(--base-url, --model)");
+  command->add_option("--model", c.model,
+                      "engine: the GGUF file; http: the server's model name; otherwise a label for the reports");
+  command->add_option("--base-url", c.base_url, "http: the OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1");
+  command->add_option("--api-key-env", c.api_key_env, "http: environment variable holding the API key");
+  command->add_option("--max-in-flight", args->max_in_flight, "http: most requests at once")->capture_default_str();
+  command->add_option("--retries", args->retries, "http: retries after a failed attempt (429, 5xx, connection)")
+      ->capture_default_str();
+  command->add_option("--request-timeout", args->request_timeout, "http: seconds per request")->capture_default_str();
+  command->add_flag("--no-stream", args->no_stream, "http: ask for whole responses instead of SSE streams");
+  command->add_option("--ctx", c.ctx, "engine: context size (prompt + completion)")->capture_default_str();
+  command->add_option("--threads", args->threads, "engine: threads for the forward pass (default: cores, at most 8)");
   command->add_option("--samples", c.samples_file, "Samples JSONL ({\"task_id\", \"completion\"} per line) for --backend file");
   command->add_option("--n", c.n, "Samples per task (default 1, or all in the samples file)");
   command->add_option("--k", args->k_text, "pass@k values, e.g. 1,5,10 (default 1 and 10/100 where n allows)");
   command->add_option("--temperature", c.temperature, "Sampling temperature")->capture_default_str();
   command->add_option("--top-p", c.top_p, "Nucleus sampling threshold")->capture_default_str();
   command->add_option("--max-tokens", c.max_tokens, "Most tokens per completion")->capture_default_str();
-  command->add_option("--workers", args->workers, "Parallel samples (default: number of cores)");
+  command->add_option("--workers", args->workers,
+                      "Parallel samples (default: number of cores; http: at least --max-in-flight)");
   command->add_option("--timeout", c.timeout, "Seconds per sample (wall clock and CPU)")->capture_default_str();
   command->add_option("--limit", c.limit, "Only the first N selected tasks");
   command->add_option("--tasks", args->tasks_text, "Only these task ids, comma-separated (Mbpp/11 or 11)");

@@ -14,7 +14,7 @@ CanonicalBackend::CanonicalBackend(const Suite& suite) {
   for (const auto& task : suite.tasks) references_[task.task_id] = task.reference;
 }
 
-std::vector<Generation> CanonicalBackend::generate(const GenerationRequest& request) {
+std::vector<Generation> CanonicalBackend::generate(const GenerationRequest& request, const StreamFn&) {
   auto it = references_.find(request.task_id);
   if (it == references_.end()) fail("canonical backend: unknown task \"{}\"", request.task_id);
   if (it->second.empty()) fail("canonical backend: task \"{}\" has no reference solution", request.task_id);
@@ -70,7 +70,7 @@ int FileBackend::available_samples(const std::string& task_id) const {
   return it == samples_.end() ? 0 : int(it->second.size());
 }
 
-std::vector<Generation> FileBackend::generate(const GenerationRequest& request) {
+std::vector<Generation> FileBackend::generate(const GenerationRequest& request, const StreamFn&) {
   auto it = samples_.find(request.task_id);
   std::vector<Generation> out;
   for (int index : request.sample_indices) {

@@ -1,9 +1,9 @@
-// Where completions come from. The runner asks a backend for some samples of
-// one task's prompt; the backend reports the text and what it cost (tokens,
-// time to first token, time per output token, latency). Backends here:
-// `canonical` (the suite's reference solutions: a self-check of the suite and
-// the sandbox) and `file` (human-eval samples JSONL). The engine and HTTP
-// backends implement the same interface later.
+// Where completions come from. The runner asks a backend (backend/generation.h)
+// for some samples of one task's prompt; the backend reports the text and what
+// it cost (tokens, time to first token, time per output token, latency).
+// Suite-bound backends here: `canonical` (the suite's reference solutions: a
+// self-check of the suite and the sandbox) and `file` (human-eval samples
+// JSONL). The engine and HTTP backends are in backend/.
 #pragma once
 
 #include <cstdint>
@@ -13,49 +13,19 @@
 #include <string>
 #include <vector>
 
+#include "backend/generation.h"
 #include "eval/prompts.h"
 #include "eval/suite.h"
 
 namespace lcte::eval {
 
-struct SamplingParams {
-  double temperature = 0.0;
-  double top_p = 1.0;
-  int max_tokens = 512;
-  uint64_t seed = 0;  // a backend derives each sample's seed from this, the task id and the sample index
-};
-
-struct GenerationRequest {
-  std::string task_id;
-  Prompt prompt;  // text or messages, and the stop sequences to honour
-  SamplingParams sampling;
-  std::vector<int> sample_indices;  // which samples (0-based) to produce
-};
-
-constexpr double kUnknown = std::numeric_limits<double>::quiet_NaN();
-
-struct Generation {
-  int sample_index = 0;
-  std::string text;  // the completion, already cut at the stop sequences
-  int prompt_tokens = -1;      // -1 when the backend cannot tell
-  int completion_tokens = -1;
-  double time_to_first_token_s = kUnknown;
-  double time_per_output_token_s = kUnknown;
-  double latency_s = kUnknown;  // request to last token
-  std::string finish_reason;    // "stop", "length", or empty
-};
-
-class Backend {
- public:
-  virtual ~Backend() = default;
-  virtual std::string name() const = 0;
-  virtual std::string model() const = 0;
-  // How many samples the backend has for a task; -1 when it can make any number.
-  virtual int available_samples(const std::string& task_id) const { return -1; }
-  // One Generation per requested index, in that order. Called from several
-  // worker threads at once; throws lcte::Error when it cannot generate.
-  virtual std::vector<Generation> generate(const GenerationRequest& request) = 0;
-};
+// The generic interface lives in backend/; eval adds the suite-bound backends.
+using backend::Backend;
+using backend::Generation;
+using backend::GenerationRequest;
+using backend::kUnknown;
+using backend::SamplingParams;
+using backend::StreamFn;
 
 // Returns each task's reference solution for every sample.
 class CanonicalBackend final : public Backend {
@@ -63,7 +33,7 @@ class CanonicalBackend final : public Backend {
   explicit CanonicalBackend(const Suite& suite);
   std::string name() const override { return "canonical"; }
   std::string model() const override { return "reference"; }
-  std::vector<Generation> generate(const GenerationRequest& request) override;
+  std::vector<Generation> generate(const GenerationRequest& request, const StreamFn& on_text = {}) override;
 
  private:
   std::map<std::string, std::string> references_;
@@ -79,7 +49,7 @@ class FileBackend final : public Backend {
   std::string name() const override { return "file"; }
   std::string model() const override { return model_; }
   int available_samples(const std::string& task_id) const override;
-  std::vector<Generation> generate(const GenerationRequest& request) override;
+  std::vector<Generation> generate(const GenerationRequest& request, const StreamFn& on_text = {}) override;
   const std::string& path() const { return path_; }
 
  private:

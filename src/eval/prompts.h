@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/generation.h"
 #include "eval/suite.h"
 
 namespace lcte::eval {
@@ -15,10 +16,7 @@ enum class Style { Completion, Instruct };
 Style parse_style(const std::string& text);  // "completion" | "instruct"; throws lcte::Error
 const char* style_name(Style style);
 
-struct ChatMessage {
-  std::string role;  // "system", "user", "assistant"
-  std::string content;
-};
+using ChatMessage = backend::ChatMessage;
 
 struct Prompt {
   Style style = Style::Completion;

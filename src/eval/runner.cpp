@@ -1,10 +1,12 @@
 #include "eval/runner.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -64,6 +66,13 @@ class Pool {
   }
 
   size_t executed() const { return executed_; }
+  std::vector<SampleFailure> failures() const {
+    std::vector<SampleFailure> out = failures_;
+    std::sort(out.begin(), out.end(), [](const SampleFailure& a, const SampleFailure& b) {
+      return std::tie(a.task_id, a.sample_index) < std::tie(b.task_id, b.sample_index);
+    });
+    return out;
+  }
 
  private:
   void work() {
@@ -82,23 +91,47 @@ class Pool {
 
   void run_unit(const WorkUnit& unit) {
     const Task& task = suite_.tasks[unit.task_index];
+    const Prompt prompt = build_prompt(suite_, task, options_.prompt);
     GenerationRequest request;
     request.task_id = task.task_id;
-    request.prompt = build_prompt(suite_, task, options_.prompt);
+    request.chat = prompt.style == Style::Instruct;
+    request.prompt = prompt.text;
+    request.messages = prompt.messages;
+    request.stops = prompt.stops;
     request.sampling = options_.sampling;
     request.sample_indices = unit.sample_indices;
-    std::vector<Generation> generations = backend_.generate(request);
+    std::vector<Generation> generations;
+    try {
+      generations = backend_.generate(request);
+    } catch (const Error& e) {
+      for (int index : unit.sample_indices) fail_sample(task.task_id, index, e.what());
+      return;
+    }
     if (generations.size() != unit.sample_indices.size())
       fail("backend {} returned {} samples for task {}, asked for {}", backend_.name(), generations.size(),
            task.task_id, unit.sample_indices.size());
     for (const Generation& generation : generations) {
       if (stop_.load()) return;
-      sandbox::Program program = assemble_program(task, request.prompt, generation.text);
+      if (!generation.error.empty()) {
+        fail_sample(task.task_id, generation.sample_index, generation.error);
+        continue;
+      }
+      sandbox::Program program = assemble_program(task, prompt, generation.text);
       sandbox::Result result = executor_.run(program, options_.limits);
       SampleRow row = make_row(task.task_id, generation, program, result);
       sink_.write(row);
       report(row.passed);
     }
+  }
+
+  void fail_sample(const std::string& task_id, int index, const std::string& message) {
+    spdlog::error("{} sample {}: {}", task_id, index, message);
+    std::lock_guard lock(progress_mutex_);
+    failures_.push_back({task_id, index, message});
+    progress_.done++;
+    progress_.failed++;
+    progress_.elapsed_s = std::chrono::duration<double>(Clock::now() - started_).count();
+    if (progress_fn_) progress_fn_(progress_);
   }
 
   void report(bool passed) {
@@ -122,6 +155,7 @@ class Pool {
   std::mutex progress_mutex_;
   Progress progress_;
   size_t executed_ = 0;
+  std::vector<SampleFailure> failures_;
   std::exception_ptr error_;
   Clock::time_point started_;
 };
@@ -170,6 +204,7 @@ RunnerStats run_plan(const Suite& suite, const std::vector<PlanItem>& plan, cons
   pool.run(workers);
   RunnerStats stats;
   stats.executed = pool.executed();
+  stats.failures = pool.failures();
   stats.skipped = start.skipped;
   stats.wall_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return stats;

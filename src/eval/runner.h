@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "eval/backend.h"
@@ -29,22 +30,35 @@ struct RunnerOptions {
 };
 
 struct Progress {
-  size_t done = 0;     // samples finished in this session (including skipped ones from before)
+  size_t done = 0;     // samples finished in this session (including skipped ones from before, and failed ones)
   size_t total = 0;    // samples in the plan
   size_t passed = 0;   // of those finished in this session
   size_t skipped = 0;  // already in the run when it started
+  size_t failed = 0;   // samples the backend could not generate
   double elapsed_s = 0;
 };
 using ProgressFn = std::function<void(const Progress&)>;
+
+// A sample the backend could not generate (the server kept failing, the
+// prompt did not fit, ...). It is not written to the sink, so resuming the
+// run asks for it again.
+struct SampleFailure {
+  std::string task_id;
+  int sample_index = 0;
+  std::string message;
+};
 
 struct RunnerStats {
   size_t executed = 0;  // samples run in this session
   size_t skipped = 0;   // samples found finished
   double wall_seconds = 0;
+  std::vector<SampleFailure> failures;  // ordered by task, then sample
 };
 
-// Throws the first error a worker hit (backend or executor failure); the
-// samples written before it stay in the sink.
+// A backend's failure to generate a sample (lcte::Error from generate(), or
+// Generation::error) is recorded in RunnerStats::failures and the run goes on.
+// Throws the first other error a worker hit (an executor failure, a backend
+// returning the wrong samples); the samples written before it stay in the sink.
 RunnerStats run_plan(const Suite& suite, const std::vector<PlanItem>& plan, const std::set<SampleKey>& finished,
                      Backend& backend, Executor& executor, SampleSink& sink, const RunnerOptions& options,
                      const ProgressFn& progress = {});

@@ -12,6 +12,8 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "backend/engine_backend.h"
+#include "backend/http_backend.h"
 #include "eval/backend.h"
 #include "eval/io.h"
 #include "eval/mutate.h"
@@ -38,6 +40,9 @@ json EvalConfig::to_json() const {
           {"backend", backend},
           {"model", model},
           {"samples_file", samples_file},
+          {"base_url", base_url},
+          {"api_key_env", api_key_env},
+          {"ctx", ctx},
           {"n", n},
           {"k", k},
           {"temperature", temperature},
@@ -60,6 +65,10 @@ EvalConfig EvalConfig::from_json(const json& j) {
     c.backend = j.at("backend").get<std::string>();
     c.model = j.at("model").get<std::string>();
     c.samples_file = j.at("samples_file").get<std::string>();
+    // Absent from runs made before the engine and HTTP backends.
+    c.base_url = j.value("base_url", std::string());
+    c.api_key_env = j.value("api_key_env", std::string());
+    c.ctx = j.value("ctx", int64_t{4096});
     c.n = j.at("n").get<int>();
     c.k = j.at("k").get<std::vector<int>>();
     c.temperature = j.at("temperature").get<double>();
@@ -94,10 +103,15 @@ std::string make_run_id(const std::string& suite, const std::string& backend) {
 namespace {
 
 void validate(const EvalConfig& c) {
-  if (c.backend != "canonical" && c.backend != "file")
-    fail("--backend: unknown backend \"{}\" (available: canonical, file)", c.backend);
+  if (c.backend != "canonical" && c.backend != "file" && c.backend != "engine" && c.backend != "http")
+    fail("--backend: unknown backend \"{}\" (available: canonical, file, engine, http)", c.backend);
   if (c.backend == "file" && c.samples_file.empty()) fail("--backend file needs --samples FILE");
   if (c.backend != "file" && !c.samples_file.empty()) fail("--samples is only used with --backend file");
+  if (c.backend == "engine" && c.model.empty()) fail("--backend engine needs --model FILE.gguf");
+  if (c.backend == "http" && (c.base_url.empty() || c.model.empty()))
+    fail("--backend http needs --base-url URL and --model NAME (the server's model name)");
+  if (c.backend != "http" && !c.base_url.empty()) fail("--base-url is only used with --backend http");
+  if (c.ctx < 16) fail("--ctx: must be at least 16, got {}", c.ctx);
   if (c.n < 0) fail("--n: must be positive, got {}", c.n);
   if (!(c.timeout > 0) || c.timeout > 3600) fail("--timeout: must be in (0, 3600] seconds, got {}", c.timeout);
   if (!(c.temperature >= 0)) fail("--temperature: must be >= 0, got {}", c.temperature);
@@ -149,8 +163,22 @@ Selection select(const EvalConfig& c, const SessionOptions& options, const std::
   return out;
 }
 
-std::unique_ptr<Backend> make_backend(const EvalConfig& c, const Suite& suite) {
+std::unique_ptr<Backend> make_backend(const EvalConfig& c, const Suite& suite, const SessionOptions& options) {
   if (c.backend == "canonical") return std::make_unique<CanonicalBackend>(suite);
+  if (c.backend == "engine") {
+    backend::EngineOptions o;
+    o.path = c.model;
+    o.n_ctx = c.ctx;
+    o.threads = options.engine_threads;
+    return std::make_unique<backend::EngineBackend>(o);
+  }
+  if (c.backend == "http") {
+    backend::HttpOptions o = options.http;
+    o.base_url = c.base_url;
+    o.model = c.model;
+    o.api_key_env = c.api_key_env;
+    return std::make_unique<backend::HttpBackend>(o);
+  }
   return std::make_unique<FileBackend>(c.samples_file, suite, c.model);
 }
 
@@ -236,7 +264,7 @@ Prepared prepare(const EvalConfig& c, const SessionOptions& options) {
     return *p.executor;
   };
   p.selection = select(c, options, executor);
-  p.backend = make_backend(c, p.selection.suite);
+  p.backend = make_backend(c, p.selection.suite, options);
   p.plan = make_plan(c, p.selection, *p.backend);
   executor();
   return p;
@@ -263,6 +291,10 @@ SessionResult execute(const EvalConfig& c, Prepared& p, RunStore& store, const s
   store.set_meta("sandbox", p.executor->describe());
   RunnerOptions runner;
   runner.workers = options.workers;
+  // A worker waits on its request; without enough of them the in-flight cap
+  // would never be reached (each worker also runs its samples' tests).
+  if (runner.workers == 0 && c.backend == "http")
+    runner.workers = std::max(default_workers(), options.http.max_in_flight);
   runner.limits = limits_for(c);
   runner.sampling = {c.temperature, c.top_p, c.max_tokens, c.seed};
   runner.prompt = {parse_style(c.style), c.few_shot};
@@ -283,11 +315,17 @@ SessionResult execute(const EvalConfig& c, Prepared& p, RunStore& store, const s
   input.session = stats;
   json summary = summarize(input);
   if (!p.selection.dropped.empty()) summary["dropped_tasks"] = p.selection.dropped;
+  if (!stats.failures.empty()) {
+    json failures = json::array();
+    for (const SampleFailure& f : stats.failures)
+      failures.push_back({{"task_id", f.task_id}, {"sample_index", f.sample_index}, {"message", f.message}});
+    summary["generation_failures"] = failures;
+  }
   write_file_atomic((fs::path(store.dir()) / "samples.csv").string(),
                     samples_csv(p.selection.suite.name, p.backend->model(), c.temperature, input.rows));
   write_file_atomic((fs::path(store.dir()) / "summary.json").string(), summary.dump(2) + "\n");
   store.set_meta("status", summary.value("complete", false) ? "complete" : "incomplete");
-  return {run_id, store.dir(), resumed, summary, p.selection.dropped};
+  return {run_id, store.dir(), resumed, summary, p.selection.dropped, stats.failures};
 }
 
 json stored_form(EvalConfig c) {
@@ -303,6 +341,7 @@ SessionResult run_eval(const EvalConfig& config, const SessionOptions& options) 
   validate(config);
   EvalConfig c = config;
   if (!c.samples_file.empty()) c.samples_file = fs::absolute(c.samples_file).string();
+  if (c.backend == "engine") c.model = fs::absolute(c.model).string();
   if (c.split.empty()) c.split = "test";
   std::string run_id = options.run_id.empty() ? make_run_id(c.suite, c.backend) : options.run_id;
   if (run_id.find('/') != std::string::npos || run_id == "." || run_id == "..")
@@ -325,7 +364,8 @@ SessionResult resume_eval(const std::string& run, const json& given, const Sessi
   std::vector<std::string> differences;
   for (const auto& [key, value] : given.items()) {
     json want = value;
-    if (key == "samples_file" && value.is_string() && !value.get<std::string>().empty())
+    if ((key == "samples_file" || (key == "model" && stored.value("backend", "") == "engine")) && value.is_string() &&
+        !value.get<std::string>().empty())
       want = fs::absolute(value.get<std::string>()).string();
     if (key == "split" && value == "") want = "test";
     if (!stored.contains(key) || stored[key] != want)

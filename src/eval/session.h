@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/openai_client.h"
 #include "eval/datasets.h"
 #include "eval/executor.h"
 #include "eval/run_store.h"
@@ -26,8 +27,13 @@ struct EvalConfig {
   std::vector<std::string> tasks;
   size_t limit = 0;
   std::string backend = "canonical";
-  std::string model;         // label (the file backend defaults to the samples file's name)
+  // canonical/file: a label (the file backend defaults to the samples file's
+  // name); engine: the GGUF file; http: the server's model name.
+  std::string model;
   std::string samples_file;  // file backend
+  std::string base_url;      // http backend
+  std::string api_key_env;   // http backend: the variable holding the key ("" for none)
+  int64_t ctx = 4096;        // engine backend: context size
   int n = 0;                 // samples per task; 0: 1, or every sample the file has
   std::vector<int> k;        // empty: 1, 10 and 100 where n allows
   double temperature = 0.0;
@@ -48,6 +54,10 @@ struct SessionOptions {
   int workers = 0;     // 0: one per hardware thread
   DatasetLocations where = default_dataset_locations();
   Executor* executor = nullptr;  // null: the sandbox, running `python`
+  int engine_threads = 0;        // engine backend: 0 for the default
+  // http backend: retries, timeouts, the in-flight cap, streaming (base URL,
+  // model and key variable come from the configuration).
+  backend::HttpOptions http;
   std::string python = "python3";
   ProgressFn progress;
   // Sees every sample row as it is committed to the run (from worker threads):
@@ -61,6 +71,7 @@ struct SessionResult {
   bool resumed = false;
   nlohmann::json summary;
   std::vector<std::string> dropped;  // fix suites: tasks without a confirmed bug
+  std::vector<SampleFailure> failures;  // samples the backend could not generate (not stored)
 };
 
 SessionResult run_eval(const EvalConfig& config, const SessionOptions& options);

@@ -41,6 +41,8 @@ std::vector<Completion> Generator::generate(std::span<const int32_t> prompt, con
   if (prompt.empty()) fail("generate: the prompt has no tokens");
   if (o.n_sequences < 1 || o.n_sequences > 4096) fail("generate: {} sequences is out of range (1..4096)", o.n_sequences);
   if (o.max_tokens < 0) fail("generate: max tokens {} is negative", o.max_tokens);
+  if (!o.sequence_seeds.empty() && o.sequence_seeds.size() != static_cast<size_t>(o.n_sequences))
+    fail("generate: {} sequence seeds for {} sequences", o.sequence_seeds.size(), o.n_sequences);
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
   if (n_prompt >= o.n_ctx)
     fail("generate: the prompt has {} tokens, which leaves no room in a context of {}", n_prompt, o.n_ctx);
@@ -56,8 +58,14 @@ std::vector<Completion> Generator::generate(std::span<const int32_t> prompt, con
   t0 = Clock::now();
 
   std::vector<std::unique_ptr<Active>> seqs;
+  auto sampler_for = [&o](int i) {
+    if (o.sequence_seeds.empty()) return sampling::Sampler(o.sampling, static_cast<uint64_t>(i));
+    sampling::SamplingParams p = o.sampling;
+    p.seed = o.sequence_seeds[static_cast<size_t>(i)];
+    return sampling::Sampler(p, 0);
+  };
   for (int i = 0; i < o.n_sequences; ++i)
-    seqs.push_back(std::make_unique<Active>(Active{i, root.fork(), sampling::Sampler(o.sampling, static_cast<uint64_t>(i)),
+    seqs.push_back(std::make_unique<Active>(Active{i, root.fork(), sampler_for(i),
                                                    sampling::StopMatcher(o.stop),
                                                    std::vector<int32_t>(prompt.begin(), prompt.end()), {}, false}));
 

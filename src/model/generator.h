@@ -34,6 +34,11 @@ struct GenerateOptions {
   int n_sequences = 1;
   std::vector<std::string> stop;  // stop strings; the text ends before the first one
   sampling::SamplingParams sampling;
+  // Empty: sequence i samples as Sampler(sampling, i). Otherwise one seed per
+  // sequence, and sequence i samples as a lone sequence seeded with seeds[i]
+  // (Sampler(sampling with seed = seeds[i], 0)), so that a sample can be
+  // reproduced by itself (backends that serve one sample per request).
+  std::vector<uint64_t> sequence_seeds;
   int64_t n_ctx = 4096;  // the most positions a sequence may reach (prompt included)
   KvType kv_type = KvType::F16;
 };

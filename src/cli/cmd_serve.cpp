@@ -1,0 +1,117 @@
+// lcte serve [--host 127.0.0.1] [--port 8080] (--config FILE | -m MODEL.gguf)
+//   [--api-key KEY] [-t THREADS] [--ctx N] [--max-n N] [--max-tokens N]
+// Serves the catalogue's models (or one GGUF file) through the OpenAI API
+// until SIGINT or SIGTERM.
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "backend/catalogue.h"
+#include "backend/engine_backend.h"
+#include "backend/open.h"
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "server/router.h"
+#include "server/server.h"
+
+namespace lcte::cli {
+namespace {
+
+struct ServeArgs {
+  std::string config, model_file, api_key, api_key_env;
+  server::ServerOptions server;
+  backend::EngineOptions engine;
+  double upstream_timeout = 600;
+  int upstream_retries = 4;
+};
+
+// The router counts tokens with the catalogue's routing tokenizer when that
+// model is local (its backend is already loaded), and estimates otherwise.
+server::TokenCounter token_counter(const backend::Catalogue& c, const std::vector<server::ServedModel>& models) {
+  for (const server::ServedModel& m : models)
+    if (m.name == c.routing.tokenizer)
+      if (auto engine = std::dynamic_pointer_cast<backend::EngineBackend>(m.backend))
+        return [engine](const std::string& text) { return engine->count_tokens(text); };
+  return {};
+}
+
+void run(ServeArgs& a) {
+  if (a.config.empty() == a.model_file.empty()) fail("give exactly one of --config FILE and -m MODEL.gguf");
+  if (!a.api_key_env.empty()) {
+    const char* key = std::getenv(a.api_key_env.c_str());
+    if (key == nullptr || *key == '\0') fail("--api-key-env: {} is not set", a.api_key_env);
+    a.server.api_key = key;
+  }
+  // Checked before any model is loaded, so a refused bind fails fast.
+  if (!server::is_loopback(a.server.host) && a.server.api_key.empty())
+    fail("--host {}: serving beyond this machine needs --api-key (every request must then present it)", a.server.host);
+
+  std::vector<server::ServedModel> models;
+  server::RouteFn router;
+  backend::HttpOptions http;
+  http.request_timeout_s = a.upstream_timeout;
+  http.max_retries = a.upstream_retries;
+  if (!a.model_file.empty()) {
+    a.engine.path = a.model_file;
+    auto engine = std::make_shared<backend::EngineBackend>(a.engine);
+    models.push_back({engine->model(), engine});
+    backend::RoutingSettings single;
+    single.tiers = {engine->model()};
+    single.max_score = {10};
+    router = server::make_threshold_router(single, [engine](const std::string& t) { return engine->count_tokens(t); });
+  } else {
+    backend::Catalogue c = backend::load_catalogue(a.config);
+    for (const backend::ModelEntry& entry : c.models) {
+      spdlog::info("loading {} ({})", entry.name, entry.is_local() ? entry.path : entry.url);
+      models.push_back({entry.name, backend::open_backend(entry, a.engine, http)});
+    }
+    router = server::make_threshold_router(c.routing, token_counter(c, models));
+  }
+
+  // SIGINT/SIGTERM are taken by sigwait below, so every thread must block them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::string names;
+  for (const server::ServedModel& m : models) names += " " + m.name;
+  server::Server server(std::move(models), a.server, router);
+  int port = server.start();
+  // Tests and scripts read the port from this line (--port 0).
+  std::printf("lcte serve: listening on http://%s:%d (models:%s, router)\n", a.server.host.c_str(), port, names.c_str());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("serve: signal {}, stopping", sig);
+  server.stop();
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("serve", "Serve models through the OpenAI API (/v1/completions, /v1/chat/completions)");
+  auto a = std::make_shared<ServeArgs>();
+  cmd->add_option("--host", a->server.host, "Address to bind (non-loopback needs --api-key)")->capture_default_str();
+  cmd->add_option("--port", a->server.port, "Port (0: any free port, printed)")->capture_default_str();
+  cmd->add_option("--config", a->config, "Model catalogue (TOML)");
+  cmd->add_option("-m,--model", a->model_file, "Serve this one GGUF file");
+  cmd->add_option("--api-key", a->server.api_key, "Key every request must present (Authorization: Bearer KEY)");
+  cmd->add_option("--api-key-env", a->api_key_env, "Environment variable holding that key");
+  cmd->add_option("-t,--threads", a->engine.threads, "Engine threads per local model (default: cores, at most 8)");
+  cmd->add_option("--ctx", a->engine.n_ctx, "Engine context size per sequence")->capture_default_str();
+  cmd->add_option("--chat-template", a->engine.chat_template, "Chat template family instead of the detected one");
+  cmd->add_option("--max-n", a->server.limits.max_n, "Most choices (n) per request")->capture_default_str();
+  cmd->add_option("--max-tokens", a->server.limits.max_tokens, "Most max_tokens per request")->capture_default_str();
+  cmd->add_option("--max-body", a->server.max_body_bytes, "Largest request body in bytes")->capture_default_str();
+  cmd->add_option("--http-threads", a->server.http_threads, "Connections served at once")->capture_default_str();
+  cmd->add_option("--upstream-timeout", a->upstream_timeout, "Seconds per request to remote models")->capture_default_str();
+  cmd->add_option("--upstream-retries", a->upstream_retries, "Retries of failed requests to remote models")
+      ->capture_default_str();
+  cmd->callback([a] { run(*a); });
+}
+
+}  // namespace lcte::cli

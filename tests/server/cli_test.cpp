@@ -1,0 +1,243 @@
+// The lcte binary: `lcte serve` started on port 0 answers, stops on SIGTERM,
+// refuses bad setups; `lcte models list` checks a catalogue's models.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "common/run_command.h"
+#include "eval/run_store.h"
+#include "server_fixture.h"
+
+namespace lcte::server {
+namespace {
+
+using lcte::testing::lcte_binary;
+using lcte::testing::run_command;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// `lcte serve ...` in the background; the port is read from its first line.
+struct ServeProcess {
+  pid_t pid = -1;
+  int port = 0;
+  std::string out_path, err_path;
+
+  ServeProcess(const std::vector<std::string>& args, const std::string& dir) {
+    out_path = dir + "/serve.out";
+    err_path = dir + "/serve.err";
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<std::string> argv = {lcte_binary(), "serve"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> cargs;
+    for (auto& a : argv) cargs.push_back(a.data());
+    cargs.push_back(nullptr);
+    posix_spawn(&pid, cargs[0], &fa, nullptr, cargs.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    std::regex line("listening on http://[^:]+:([0-9]+)");
+    for (int i = 0; i < 3000 && port == 0; ++i) {  // up to 30 s: the model loads first
+      std::smatch m;
+      std::string out = slurp(out_path);
+      if (std::regex_search(out, m, line)) port = std::stoi(m[1]);
+      else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      int status;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        break;
+      }
+    }
+  }
+  // SIGTERM, then the exit status (-1: did not exit within 20 s).
+  int stop() {
+    if (pid < 0) return -1;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 2000; ++i) {
+      int status;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+  ~ServeProcess() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+TEST(ServeCli, ServesAGgufOnPortZeroAndStopsOnSigterm) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  const std::string dir = lcte::testing::temp_dir();
+  ServeProcess p({"-m", lcte::testing::data_path(testing::kModelFile), "--port", "0", "-t", "1"}, dir);
+  ASSERT_GT(p.port, 0) << slurp(p.err_path);
+  httplib::Client c("127.0.0.1", p.port);
+  auto res = c.Get("/v1/models");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(res->body.find("\"stories260K-f32\""), std::string::npos) << res->body;
+  res = c.Post("/v1/completions", R"({"model":"router","prompt":"Once upon a time","max_tokens":8,"temperature":0})",
+               "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_NE(res->body.find("\"routing\""), std::string::npos);
+  EXPECT_EQ(p.stop(), 0) << slurp(p.err_path);
+}
+
+TEST(ServeCli, EvalThroughServeEqualsEvalWithTheEngine) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  const std::string dir = lcte::testing::temp_dir();
+  const std::string model = lcte::testing::data_path(testing::kModelFile);
+  setenv("LCTE_DATA_DIR", lcte::testing::data_dir().c_str(), 1);
+  std::vector<std::string> common = {"--suite", "humaneval", "--limit", "3", "--max-tokens", "16", "--offline",
+                                     "--out", dir + "/runs"};
+  std::vector<std::string> engine = {lcte_binary(), "eval", "--backend", "engine", "--model", model, "--threads", "1",
+                                     "--run-id", "engine"};
+  engine.insert(engine.end(), common.begin(), common.end());
+  auto r = run_command(engine, dir);
+  if (r.exit_code != 0 && r.err.find("sandbox") != std::string::npos) GTEST_SKIP() << "no sandbox here: " << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  ServeProcess p({"-m", model, "--port", "0", "-t", "1"}, dir);
+  ASSERT_GT(p.port, 0) << slurp(p.err_path);
+  std::vector<std::string> http = {lcte_binary(), "eval", "--backend", "http", "--base-url",
+                                   "http://127.0.0.1:" + std::to_string(p.port) + "/v1", "--model", "stories260K-f32",
+                                   "--run-id", "http"};
+  http.insert(http.end(), common.begin(), common.end());
+  r = run_command(http, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto a = eval::RunStore::open(dir + "/runs/engine").rows();
+  auto b = eval::RunStore::open(dir + "/runs/http").rows();
+  ASSERT_EQ(a.size(), 3u);
+  ASSERT_EQ(b.size(), 3u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].task_id, b[i].task_id);
+    EXPECT_EQ(a[i].completion, b[i].completion) << a[i].task_id;
+    EXPECT_EQ(a[i].status, b[i].status) << a[i].task_id;
+  }
+  nlohmann::json sa = nlohmann::json::parse(slurp(dir + "/runs/engine/summary.json"));
+  nlohmann::json sb = nlohmann::json::parse(slurp(dir + "/runs/http/summary.json"));
+  EXPECT_EQ(sa["status_counts"], sb["status_counts"]);
+  EXPECT_EQ(sa["pass_at_k"], sb["pass_at_k"]);
+  EXPECT_EQ(p.stop(), 0);
+}
+
+TEST(ServeCli, ServesACatalogueOfLocalAndRemoteModelsWithTheRouter) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  const std::string dir = lcte::testing::temp_dir();
+  // The "large" tier is another server, reached through the HTTP backend.
+  testing::LiveServer upstream({{"upstream-stories", testing::load_engine("upstream-stories")}}, {});
+  std::string config = dir + "/models.toml";
+  {
+    std::ofstream out(config);
+    out << "[[model]]\nname = \"small\"\npath = \"" << lcte::testing::data_path(testing::kModelFile)
+        << "\"\ncost = 1\n\n[[model]]\nname = \"large\"\nurl = \"" << upstream.url()
+        << "/v1\"\nmodel = \"upstream-stories\"\ncost = 10\n\n[routing]\ntiers = [\"small\", \"large\"]\n"
+           "max_score = [1, 10]\n";
+  }
+  ServeProcess p({"--config", config, "--port", "0", "-t", "1", "--ctx", "1024"}, dir);
+  ASSERT_GT(p.port, 0) << slurp(p.err_path);
+  httplib::Client c("127.0.0.1", p.port);
+  auto ask = [&](const std::string& model, const std::string& prompt, bool stream) {
+    nlohmann::json r = {{"model", model}, {"prompt", prompt}, {"max_tokens", 12}, {"temperature", 0}, {"stream", stream}};
+    auto res = c.Post("/v1/completions", r.dump(), "application/json");
+    EXPECT_TRUE(res);
+    return res ? std::make_pair(res->status, res->body) : std::make_pair(-1, std::string());
+  };
+  auto [s1, small] = ask("small", "Once upon a time", false);
+  auto [s2, large] = ask("large", "Once upon a time", false);
+  ASSERT_EQ(s1, 200) << small;
+  ASSERT_EQ(s2, 200) << large;
+  // Same weights behind both: the proxied answer is the local one.
+  EXPECT_EQ(nlohmann::json::parse(small)["choices"][0]["text"], nlohmann::json::parse(large)["choices"][0]["text"]);
+  auto [s3, streamed] = ask("large", "Once upon a time", true);
+  EXPECT_EQ(s3, 200);
+  EXPECT_NE(streamed.find("data: [DONE]"), std::string::npos) << streamed;
+  // 4 tokens score 1 (small); 30 tokens score 2 (large).
+  auto [s4, routed_small] = ask("router", "Once upon a time", false);
+  EXPECT_EQ(nlohmann::json::parse(routed_small)["model"], "small") << routed_small;
+  std::string longer;
+  for (int i = 0; i < 8; ++i) longer += "Once upon a time ";
+  auto [s5, routed_large] = ask("router", longer, false);
+  EXPECT_EQ(nlohmann::json::parse(routed_large)["model"], "large") << routed_large;
+  EXPECT_EQ(upstream.server->metrics().requests("upstream-stories"), 3u);
+  EXPECT_EQ(p.stop(), 0);
+}
+
+TEST(ServeCli, RefusesBadSetups) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  const std::string dir = lcte::testing::temp_dir();
+  const std::string model = lcte::testing::data_path(testing::kModelFile);
+  auto r = run_command({lcte_binary(), "serve", "-m", model, "--host", "0.0.0.0", "--port", "0"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--api-key"), std::string::npos) << r.err;
+  r = run_command({lcte_binary(), "serve", "--port", "0"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--config"), std::string::npos) << r.err;
+  r = run_command({lcte_binary(), "serve", "-m", dir + "/missing.gguf", "--port", "0"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("missing.gguf"), std::string::npos) << r.err;
+}
+
+TEST(ModelsCli, ListChecksLocalFilesAndEndpoints) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  const std::string dir = lcte::testing::temp_dir();
+  testing::LiveServer live({{"stories", testing::load_engine("stories")}}, {});
+  std::string config = dir + "/models.toml";
+  {
+    std::ofstream out(config);
+    out << "[[model]]\nname = \"small\"\npath = \"" << lcte::testing::data_path(testing::kModelFile)
+        << "\"\ncost = 1\n\n[[model]]\nname = \"remote\"\nurl = \"" << live.url()
+        << "/v1\"\nmodel = \"stories\"\ncost = 5\n";
+  }
+  auto r = run_command({lcte_binary(), "models", "list", "--config", config, "--json"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["models"].size(), 2u);
+  EXPECT_EQ(j["models"][0]["name"], "small");
+  EXPECT_EQ(j["models"][0]["tier"], 0);
+  EXPECT_TRUE(j["models"][0]["ok"].get<bool>()) << j.dump();
+  EXPECT_NE(j["models"][0]["detail"].get<std::string>().find("llama"), std::string::npos);
+  EXPECT_EQ(j["models"][1]["tier"], 1);
+  EXPECT_EQ(j["models"][1]["cost"], 5.0);
+  EXPECT_TRUE(j["models"][1]["ok"].get<bool>()) << j.dump();
+
+  // A missing file, an endpoint that does not serve the model, one that is down.
+  {
+    std::ofstream out(config);
+    out << "[[model]]\nname = \"gone\"\npath = \"nothing.gguf\"\n\n[[model]]\nname = \"other\"\nurl = \"" << live.url()
+        << "\"\nmodel = \"gpt-5\"\n\n[[model]]\nname = \"down\"\nurl = \"http://127.0.0.1:1\"\nmodel = \"x\"\n";
+  }
+  r = run_command({lcte_binary(), "models", "list", "--config", config, "--timeout", "2"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("3 of 3 model(s)"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("nothing.gguf"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("does not serve 'gpt-5'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("NO"), std::string::npos) << r.out;
+  r = run_command({lcte_binary(), "models", "list", "--config", dir + "/none.toml"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("none.toml"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace lcte::server

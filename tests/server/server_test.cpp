@@ -1,0 +1,400 @@
+// lcte serve in-process on a loopback port: answers checked against llama2.c's
+// documented greedy story, streamed and whole answers agree, the router seam,
+// and every kind of bad request gets OpenAI's error object with the right
+// status while the server keeps serving.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+#include <sstream>
+
+#include "backend/openai_client.h"
+#include "backend/sse.h"
+#include "core/error.h"
+#include "server/api.h"
+#include "server_fixture.h"
+
+namespace lcte::server {
+namespace {
+
+using nlohmann::json;
+using testing::Answer;
+using testing::LiveServer;
+using testing::load_engine;
+
+std::string story() {
+  std::ifstream in(lcte::testing::data_path("models/stories260K.greedy256.expected.txt"));
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::shared_ptr<backend::EngineBackend> engine_f32(const std::string& name = "stories") {
+  backend::EngineOptions o;
+  o.path = lcte::testing::data_path(testing::kModelFile);
+  o.name = name;
+  o.threads = 1;
+  o.n_ctx = 512;
+  o.kv_type = "f32";
+  return std::make_shared<backend::EngineBackend>(o);
+}
+
+json completion(const std::string& prompt, int max_tokens) {
+  return {{"model", "stories"}, {"prompt", prompt}, {"max_tokens", max_tokens}, {"temperature", 0}};
+}
+
+// The text of an SSE answer, per choice, and whether it ended with [DONE].
+struct Streamed {
+  std::map<int, std::string> text;
+  std::map<int, std::string> finish;
+  bool done = false;
+  json usage;
+  std::vector<json> errors;
+};
+
+Streamed parse_stream(const std::string& body, bool chat) {
+  Streamed out;
+  backend::SseParser parser([&](const std::string& data) {
+    if (data == "[DONE]") {
+      out.done = true;
+      return;
+    }
+    json j = json::parse(data);
+    if (j.contains("error")) out.errors.push_back(j);
+    if (j.contains("usage")) out.usage = j["usage"];
+    for (const json& c : j.value("choices", json::array())) {
+      int i = c["index"];
+      if (chat && c["delta"].contains("content")) out.text[i] += c["delta"]["content"].get<std::string>();
+      if (!chat) out.text[i] += c["text"].get<std::string>();
+      if (c["finish_reason"].is_string()) out.finish[i] = c["finish_reason"];
+    }
+  });
+  parser.feed(body);
+  parser.finish();
+  return out;
+}
+
+TEST(Serve, CompletionEqualsLlama2cGreedyStoryStreamedOrNot) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  LCTE_REQUIRE_DATA("models/stories260K.greedy256.expected.txt");
+  LiveServer s({{"stories", engine_f32()}}, {});
+  Answer a = post(s, "/v1/completions", completion("Once upon a time", 40).dump());
+  ASSERT_EQ(a.status, 200) << a.text;
+  const std::string text = a.body["choices"][0]["text"];
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ("Once upon a time" + text, story().substr(0, 16 + text.size()));
+  EXPECT_EQ(a.body["object"], "text_completion");
+  EXPECT_EQ(a.body["model"], "stories");
+  EXPECT_EQ(a.body["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(a.body["usage"]["completion_tokens"], 40);
+  EXPECT_EQ(a.body["usage"]["prompt_tokens"], 5);  // BOS + "Once upon a time" (403 407 261 378)
+
+  json streamed = completion("Once upon a time", 40);
+  streamed["stream"] = true;
+  streamed["stream_options"] = {{"include_usage", true}};
+  Answer b = post(s, "/v1/completions", streamed.dump());
+  ASSERT_EQ(b.status, 200);
+  Streamed st = parse_stream(b.text, false);
+  EXPECT_TRUE(st.done);
+  EXPECT_EQ(st.text[0], text);
+  EXPECT_EQ(st.finish[0], "length");
+  EXPECT_EQ(st.usage["completion_tokens"], 40);
+}
+
+TEST(Serve, StopSequencesNAndChat) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  LiveServer s({{"stories", engine_f32()}}, {});
+  json r = completion("Once upon a time", 100);
+  r["stop"] = "Lily";
+  r["n"] = 3;
+  Answer a = post(s, "/v1/completions", r.dump());
+  ASSERT_EQ(a.status, 200) << a.text;
+  ASSERT_EQ(a.body["choices"].size(), 3u);
+  for (int i = 0; i < 3; ++i) {  // greedy: three equal choices
+    EXPECT_EQ(a.body["choices"][i]["text"], ", there was a little girl named ");
+    EXPECT_EQ(a.body["choices"][i]["finish_reason"], "stop");
+    EXPECT_EQ(a.body["choices"][i]["index"], i);
+  }
+
+  // Chat on a base model: the Plain template renders the message text alone,
+  // so the answer continues it like the completion does.
+  json chat = {{"model", "stories"},
+               {"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}},
+               {"max_tokens", 12},
+               {"temperature", 0}};
+  Answer c = post(s, "/v1/chat/completions", chat.dump());
+  ASSERT_EQ(c.status, 200) << c.text;
+  EXPECT_EQ(c.body["object"], "chat.completion");
+  EXPECT_EQ(c.body["choices"][0]["message"]["role"], "assistant");
+  const std::string reply = c.body["choices"][0]["message"]["content"];
+  EXPECT_EQ("Once upon a time" + reply, story().substr(0, 16 + reply.size()));
+  chat["stream"] = true;
+  Answer d = post(s, "/v1/chat/completions", chat.dump());
+  ASSERT_EQ(d.status, 200);
+  EXPECT_EQ(parse_stream(d.text, true).text[0], reply);
+}
+
+TEST(Serve, SeededSamplingIsReproducibleAndEqualsTheEngine) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  auto engine = engine_f32();
+  LiveServer s({{"stories", engine}}, {});
+  json r = {{"model", "stories"}, {"prompt", "Once upon a time"}, {"max_tokens", 24}, {"temperature", 1.0},
+            {"seed", 1234}, {"n", 2}};
+  Answer a = post(s, "/v1/completions", r.dump());
+  Answer b = post(s, "/v1/completions", r.dump());
+  ASSERT_EQ(a.status, 200);
+  EXPECT_EQ(a.body["choices"], b.body["choices"]);
+  EXPECT_NE(a.body["choices"][0]["text"], a.body["choices"][1]["text"]);
+  // Choice 1 asked alone, with its own seed, is the same sample (sample_seed).
+  r["n"] = 1;
+  r["seed"] = backend::sample_seed(1234, "", 1);
+  Answer one = post(s, "/v1/completions", r.dump());
+  EXPECT_EQ(one.body["choices"][0]["text"], a.body["choices"][1]["text"]);
+}
+
+TEST(EngineBackend, CancelledRequestStopsAtTheNextPiece) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  auto engine = engine_f32();
+  backend::GenerationRequest r;
+  r.prompt = "Once upon a time";
+  r.sampling.max_tokens = 200;
+  r.sample_indices = {0, 1};
+  int pieces = 0;
+  r.cancelled = [&pieces] { return pieces >= 3; };
+  auto out = engine->generate(r, [&](int, std::string_view) { pieces++; });
+  EXPECT_EQ(pieces, 3);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].finish_reason, "cancelled");
+  EXPECT_EQ(out[1].sample_index, 1);
+  // Not cancelled: the whole 200 tokens (the story has no end-of-text by then).
+  r.cancelled = [] { return false; };
+  out = engine->generate(r);
+  EXPECT_EQ(out[0].completion_tokens, 200);
+  EXPECT_EQ(out[0].finish_reason, "length");
+}
+
+TEST(Serve, ClientThatHangsUpMidStreamIsCountedAndTheServerGoesOn) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  ServerOptions o;
+  o.limits.max_tokens = 480;
+  LiveServer s({{"stories", engine_f32()}}, o);
+  {
+    httplib::Client c = s.client();
+    json r = completion("Once upon a time", 480);
+    r["stream"] = true;
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/completions";
+    req.body = r.dump();
+    req.set_header("Content-Type", "application/json");
+    size_t received = 0;
+    req.content_receiver = [&](const char*, size_t n, uint64_t, uint64_t) {
+      received += n;
+      return false;  // hang up after the first piece
+    };
+    c.send(req);
+    EXPECT_GT(received, 0u);
+  }
+  for (int i = 0; i < 2000 && s.server->metrics().errors("stories") == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(s.server->metrics().errors("stories"), 1u);
+  EXPECT_NE(s.server->metrics().prometheus().find("type=\"client_disconnected\""), std::string::npos);
+  Answer ok = post(s, "/v1/completions", completion("Once upon a time", 4).dump());
+  EXPECT_EQ(ok.status, 200);
+}
+
+TEST(Serve, RouterChoosesTheTierAndExplains) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  auto small = engine_f32("small");
+  auto large = engine_f32("large");
+  backend::RoutingSettings rs;
+  rs.tiers = {"small", "large"};
+  rs.max_score = {6, 10};
+  RouteFn router = make_threshold_router(rs, [small](const std::string& t) { return small->count_tokens(t); });
+  LiveServer s({{"small", small}, {"large", large}}, {}, router);
+  json r = {{"model", "router"}, {"prompt", "Once upon a time"}, {"max_tokens", 4}, {"temperature", 0}};
+  Answer a = post(s, "/v1/completions", r.dump());
+  ASSERT_EQ(a.status, 200) << a.text;
+  EXPECT_EQ(a.body["model"], "small");
+  EXPECT_EQ(a.body["routing"]["model"], "small");
+  EXPECT_EQ(a.body["routing"]["tokens"], 4);  // "Once upon a time": 4 tokens without BOS
+  EXPECT_EQ(a.body["routing"]["score"], 1);
+  std::string long_prompt;
+  for (int i = 0; i < 60; ++i) long_prompt += "Once upon a time ";  // 240 tokens: score 7
+  r["prompt"] = long_prompt;
+  r["model"] = "auto";
+  a = post(s, "/v1/completions", r.dump());
+  ASSERT_EQ(a.status, 200) << a.text;
+  EXPECT_EQ(a.body["model"], "large");
+  EXPECT_EQ(a.body["routing"]["score"], 7);
+  Answer models = get(s, "/v1/models");
+  ASSERT_EQ(models.status, 200);
+  std::vector<std::string> ids;
+  for (const json& m : models.body["data"]) ids.push_back(m["id"]);
+  EXPECT_EQ(ids, (std::vector<std::string>{"small", "large", "router"}));
+}
+
+void expect_error(const Answer& a, int status, const std::string& param, const std::string& code = "") {
+  EXPECT_EQ(a.status, status) << a.text;
+  ASSERT_TRUE(a.body.is_object()) << a.text;
+  ASSERT_TRUE(a.body.contains("error")) << a.text;
+  const json& e = a.body["error"];
+  EXPECT_TRUE(e["message"].is_string() && !e["message"].get<std::string>().empty()) << a.text;
+  EXPECT_TRUE(e["type"].is_string()) << a.text;
+  EXPECT_TRUE(e.contains("param") && e.contains("code")) << a.text;
+  if (!param.empty()) {
+    EXPECT_EQ(e["param"], param) << a.text;
+  }
+  if (!code.empty()) {
+    EXPECT_EQ(e["code"], code) << a.text;
+  }
+}
+
+TEST(Serve, BadRequestsGetTheErrorObjectAndTheServerKeepsServing) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  ServerOptions o;
+  o.max_body_bytes = 4096;
+  o.limits.max_n = 4;
+  o.limits.max_tokens = 64;
+  LiveServer s({{"stories", engine_f32()}}, o);
+  auto with = [](std::function<void(json&)> change) {
+    json r = completion("Once upon a time", 4);
+    change(r);
+    return r.dump();
+  };
+  expect_error(post(s, "/v1/completions", "{\"model\": \"stories\", \"prompt\": "), 400, "", "invalid_json");
+  expect_error(post(s, "/v1/completions", "[1, 2]"), 400, "", "invalid_json");
+  expect_error(post(s, "/v1/completions", ""), 400, "", "invalid_json");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r.erase("model"); })), 400, "model");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["model"] = 7; })), 400, "model", "invalid_type");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["model"] = "gpt-4"; })), 404, "model", "model_not_found");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["model"] = "router"; })), 404, "model", "model_not_found");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r.erase("prompt"); })), 400, "prompt");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["prompt"] = {1, 2, 3}; })), 400, "prompt");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["temperature"] = "hot"; })), 400, "temperature", "invalid_type");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["temperature"] = 3; })), 400, "temperature");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["top_p"] = 0; })), 400, "top_p");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["max_tokens"] = -5; })), 400, "max_tokens");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["max_tokens"] = 1.5; })), 400, "max_tokens", "invalid_type");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["max_tokens"] = 65; })), 400, "max_tokens");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["n"] = 5; })), 400, "n");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["n"] = 0; })), 400, "n");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["stream"] = "yes"; })), 400, "stream", "invalid_type");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["stop"] = {"a", 5}; })), 400, "stop", "invalid_type");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["stop"] = ""; })), 400, "stop");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["seed"] = "x"; })), 400, "seed", "invalid_type");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["logprobs"] = 5; })), 400, "logprobs", "unsupported_parameter");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["stream_options"] = {{"include_usage", true}}; })), 400,
+               "stream_options");
+  json chat = {{"model", "stories"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+  auto chat_with = [&](std::function<void(json&)> change) {
+    json r = chat;
+    change(r);
+    return r.dump();
+  };
+  expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["messages"] = json::array(); })), 400, "messages");
+  expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["messages"] = "hi"; })), 400, "messages");
+  expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["messages"][0]["role"] = "wizard"; })), 400,
+               "messages[0].role");
+  expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["messages"][0].erase("content"); })), 400,
+               "messages[0].content");
+  expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["messages"][0] = 3; })), 400, "messages[0]");
+  // The body limit, an unknown route, a known route with the wrong method.
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["prompt"] = std::string(5000, 'a'); })), 413, "",
+               "request_too_large");
+  expect_error(post(s, "/v1/nothing", "{}"), 404, "", "unknown_url");
+  expect_error(get(s, "/v1/completions"), 404, "", "unknown_url");
+  // A prompt longer than the context: the engine refuses it, the server answers 400.
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["prompt"] = std::string(3000, 'x'); })), 400, "");
+  // A raw garbage request line.
+  {
+    httplib::Client c = s.client();
+    auto res = c.Get("/%zz");
+    ASSERT_TRUE(res);
+    EXPECT_GE(res->status, 400);
+  }
+
+  // Still serving, and the metrics counted the errors.
+  Answer ok = post(s, "/v1/completions", completion("Once upon a time", 4).dump());
+  EXPECT_EQ(ok.status, 200) << ok.text;
+  Answer health = get(s, "/health");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body["status"], "ok");
+  Answer metrics = get(s, "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.text.find("lcte_requests_total{model=\"stories\",status=\"200\"} 1"), std::string::npos)
+      << metrics.text;
+  EXPECT_NE(metrics.text.find("lcte_errors_total{model=\"-\",type=\"model_not_found\"} 2"), std::string::npos)
+      << metrics.text;
+  EXPECT_NE(metrics.text.find("lcte_completion_tokens_total{model=\"stories\"} 4"), std::string::npos) << metrics.text;
+  EXPECT_NE(metrics.text.find("lcte_request_duration_seconds_count{model=\"stories\"} 1"), std::string::npos);
+}
+
+TEST(Serve, ApiKeyIsRequiredOnEveryRouteWhenSet) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  ServerOptions o;
+  o.api_key = "sk-lcte-test";
+  LiveServer s({{"stories", engine_f32()}}, o);
+  std::string body = completion("Once upon a time", 2).dump();
+  expect_error(post(s, "/v1/completions", body), 401, "", "invalid_api_key");
+  expect_error(post(s, "/v1/completions", body, {{"Authorization", "Bearer sk-lcte-wrong"}}), 401, "", "invalid_api_key");
+  expect_error(post(s, "/v1/completions", body, {{"Authorization", "sk-lcte-test"}}), 401, "", "invalid_api_key");
+  expect_error(get(s, "/v1/models"), 401, "", "invalid_api_key");
+  expect_error(get(s, "/metrics"), 401, "", "invalid_api_key");
+  expect_error(get(s, "/nowhere"), 401, "", "invalid_api_key");
+  Answer ok = post(s, "/v1/completions", body, {{"Authorization", "Bearer sk-lcte-test"}});
+  EXPECT_EQ(ok.status, 200) << ok.text;
+
+  // The HTTP client sends the key from its variable.
+  setenv("LCTE_SERVE_TEST_KEY", "sk-lcte-test", 1);
+  backend::HttpOptions h;
+  h.base_url = s.url() + "/v1";
+  h.model = "stories";
+  h.api_key_env = "LCTE_SERVE_TEST_KEY";
+  backend::OpenAIClient client(h);
+  EXPECT_EQ(client.list_models(), std::vector<std::string>{"stories"});
+}
+
+TEST(Serve, NonLoopbackNeedsAKeyAndBindErrorsAreClear) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  auto engine = engine_f32();
+  ServerOptions o;
+  o.host = "0.0.0.0";
+  EXPECT_THROW(Server({{"stories", engine}}, o), Error);
+  EXPECT_TRUE(is_loopback("127.0.0.1"));
+  EXPECT_TRUE(is_loopback("localhost"));
+  EXPECT_FALSE(is_loopback("10.0.0.1"));
+  EXPECT_THROW(Server({}, ServerOptions{}), Error);
+  EXPECT_THROW(Server({{"router", engine}}, ServerOptions{}), Error);
+  EXPECT_THROW(Server({{"a", engine}, {"a", engine}}, ServerOptions{}), Error);
+  LiveServer first({{"stories", engine}}, {});
+  ServerOptions same;
+  same.port = first.port;
+  Server second({{"stories", engine}}, same);
+  EXPECT_THROW(second.start(), Error);
+}
+
+TEST(Serve, MountHookAddsRoutesBehindTheSameKey) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  ServerOptions o;
+  o.port = 0;
+  o.api_key = "k";
+  Server server({{"stories", engine_f32()}}, o);
+  server.mount([](httplib::Server& h) {
+    h.Get("/dashboard", [](const httplib::Request&, httplib::Response& res) { res.set_content("<html>", "text/html"); });
+  });
+  int port = server.start();
+  httplib::Client c("127.0.0.1", port);
+  auto denied = c.Get("/dashboard");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 401);
+  auto res = c.Get("/dashboard", {{"Authorization", "Bearer k"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "<html>");
+  server.stop();
+  server.stop();  // idempotent
+}
+
+}  // namespace
+}  // namespace lcte::server
