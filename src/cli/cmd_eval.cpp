@@ -111,7 +111,7 @@ void run(CLI::App& command, EvalArgs& args) {
         {"--k", "k"},             {"--temperature", "temperature"}, {"--top-p", "top_p"},
         {"--max-tokens", "max_tokens"}, {"--timeout", "timeout"}, {"--seed", "seed"},
         {"--style", "style"},     {"--few-shot", "few_shot"},   {"--base-url", "base_url"},
-        {"--api-key-env", "api_key_env"}, {"--ctx", "ctx"}};
+        {"--api-key-env", "api_key_env"}, {"--ctx", "ctx"}, {"--config", "catalogue"}, {"--policy", "policy"}};
     nlohmann::json all = args.config.to_json(), given = nlohmann::json::object();
     for (const auto& [flag, key] : kOptionKeys)
       if (command.count(flag) > 0) given[key] = all[key];
@@ -158,6 +158,8 @@ void add_eval_command(CLI::App& app) {
                       "(--base-url, --model)");
   command->add_option("--model", c.model,
                       "engine: the GGUF file; http: the server's model name; otherwise a label for the reports");
+  command->add_option("--config", c.catalogue, "router: the model catalogue whose tiers and [routing] the router uses");
+  command->add_option("--policy", c.policy, "router: threshold, learned, random or always-<tier> (default: the catalogue's)");
   command->add_option("--base-url", c.base_url, "http: the OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1");
   command->add_option("--api-key-env", c.api_key_env, "http: environment variable holding the API key");
   command->add_option("--max-in-flight", args->max_in_flight, "http: most requests at once")->capture_default_str();

@@ -5,6 +5,8 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <map>
 #include <memory>
 
 #include "backend/catalogue.h"
@@ -15,6 +17,8 @@
 #include "core/log.h"
 #include "server/router.h"
 #include "server/server.h"
+#include "store/store.h"
+#include "web/dashboard.h"
 
 namespace lcte::cli {
 namespace {
@@ -25,7 +29,32 @@ struct ServeArgs {
   backend::EngineOptions engine;
   double upstream_timeout = 600;
   int upstream_retries = 4;
+  std::string store = store::Store::default_path();
+  std::string rules;  // routing rules JSON the dashboard edits; "" : in memory
+  bool no_dashboard = false;
 };
+
+// The dashboard's routing rules, seeded from the catalogue's [routing] table
+// the first time (a rules file, once written, wins: it holds the user's edits).
+web::RoutingRules rules_from(const backend::RoutingSettings& r) {
+  web::RoutingRules rules;
+  rules.tiers.tiers = r.tiers;
+  rules.tiers.max_score = r.max_score;
+  rules.models = r.tiers;  // catalogue tiers are model names
+  if (!r.token_bounds.empty()) rules.scale.upper_bounds = r.token_bounds;
+  if (r.policy == "random") {
+    rules.policy = "random";
+    rules.random_share = r.random_share;
+  } else if (r.policy.rfind("always-", 0) == 0) {
+    rules.policy = "always";
+    rules.always_tier = r.policy.substr(7);
+  } else if (r.policy != "threshold") {
+    spdlog::warn("[routing] policy {}: the live server routes with threshold, random or always-<tier>; using threshold",
+                 r.policy);
+  }
+  rules.forced_tier = r.forced_tier;
+  return rules;
+}
 
 // The router counts tokens with the catalogue's routing tokenizer when that
 // model is local (its backend is already loaded), and estimates otherwise.
@@ -50,6 +79,8 @@ void run(ServeArgs& a) {
 
   std::vector<server::ServedModel> models;
   server::RouteFn router;
+  backend::RoutingSettings routing;
+  server::TokenCounter count;
   backend::HttpOptions http;
   http.request_timeout_s = a.upstream_timeout;
   http.max_retries = a.upstream_retries;
@@ -57,17 +88,19 @@ void run(ServeArgs& a) {
     a.engine.path = a.model_file;
     auto engine = std::make_shared<backend::EngineBackend>(a.engine);
     models.push_back({engine->model(), engine});
-    backend::RoutingSettings single;
-    single.tiers = {engine->model()};
-    single.max_score = {10};
-    router = server::make_threshold_router(single, [engine](const std::string& t) { return engine->count_tokens(t); });
+    routing.tiers = {engine->model()};
+    routing.max_score = {10};
+    count = [engine](const std::string& t) { return engine->count_tokens(t); };
+    router = server::make_threshold_router(routing, count);
   } else {
     backend::Catalogue c = backend::load_catalogue(a.config);
     for (const backend::ModelEntry& entry : c.models) {
       spdlog::info("loading {} ({})", entry.name, entry.is_local() ? entry.path : entry.url);
       models.push_back({entry.name, backend::open_backend(entry, a.engine, http)});
     }
-    router = server::make_threshold_router(c.routing, token_counter(c, models));
+    routing = c.routing;
+    count = token_counter(c, models);
+    router = server::make_threshold_router(routing, count);
   }
 
   // SIGINT/SIGTERM are taken by sigwait below, so every thread must block them.
@@ -77,16 +110,46 @@ void run(ServeArgs& a) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // The dashboard at /, with the live routing rules: "router"/"auto" requests
+  // are routed by the rules it edits, so a change applies to the next request.
+  std::unique_ptr<web::Dashboard> dashboard;
+  if (!a.no_dashboard) {
+    web::DashboardOptions o;
+    o.store_path = a.store;
+    o.rules_path = a.rules;
+    o.loopback_only = server::is_loopback(a.server.host);
+    o.token = o.loopback_only ? "" : a.server.api_key;
+    o.count_tokens = count;
+    std::map<std::string, std::shared_ptr<backend::Backend>> by_name;
+    for (const server::ServedModel& m : models) by_name[m.name] = m.backend;
+    o.models = {"canonical"};
+    for (const auto& [name, b] : by_name) o.models.push_back(name);
+    o.backends = [by_name](const std::string& model, const eval::Suite&) -> std::shared_ptr<eval::Backend> {
+      auto it = by_name.find(model);
+      return it == by_name.end() ? nullptr : it->second;
+    };
+    dashboard = std::make_unique<web::Dashboard>(o);
+    if (a.rules.empty() || !std::filesystem::exists(a.rules)) dashboard->rules().set(rules_from(routing));
+    web::Dashboard* d = dashboard.get();
+    router = [d](const std::string& text) {
+      nlohmann::json j = d->route(text);
+      return server::RouteChoice{j.value("model", ""), j};
+    };
+  }
+
   std::string names;
   for (const server::ServedModel& m : models) names += " " + m.name;
   server::Server server(std::move(models), a.server, router);
+  if (dashboard) server.mount([&](httplib::Server& http) { dashboard->mount(http); });
   int port = server.start();
   // Tests and scripts read the port from this line (--port 0).
-  std::printf("lcte serve: listening on http://%s:%d (models:%s, router)\n", a.server.host.c_str(), port, names.c_str());
+  std::printf("lcte serve: listening on http://%s:%d (models:%s, router%s)\n", a.server.host.c_str(), port,
+              names.c_str(), dashboard ? ", dashboard at /" : "");
   std::fflush(stdout);
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("serve: signal {}, stopping", sig);
+  if (dashboard) dashboard->shutdown();  // ends the event streams, so the server can stop
   server.stop();
 }
 
@@ -111,6 +174,9 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--upstream-timeout", a->upstream_timeout, "Seconds per request to remote models")->capture_default_str();
   cmd->add_option("--upstream-retries", a->upstream_retries, "Retries of failed requests to remote models")
       ->capture_default_str();
+  cmd->add_option("--store", a->store, "Experiment store (dashboard, decision log)")->capture_default_str();
+  cmd->add_option("--rules", a->rules, "Routing rules JSON the dashboard edits (default: in memory, from the catalogue)");
+  cmd->add_flag("--no-dashboard", a->no_dashboard, "Serve the API only (routing by the catalogue's threshold rule)");
   cmd->callback([a] { run(*a); });
 }
 

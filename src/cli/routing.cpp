@@ -2,26 +2,12 @@
 
 #include <filesystem>
 
+#include "backend/router_backend.h"
 #include "core/error.h"
 
 namespace lcte::cli {
 
-route::RouterConfig router_config(const backend::Catalogue& catalogue) {
-  const backend::RoutingSettings& r = catalogue.routing;
-  route::RouterConfig c;
-  c.tiers = r.tiers;
-  c.max_score = r.max_score;
-  c.token_bounds = r.token_bounds;
-  c.policy = r.policy;
-  c.forced_tier = r.forced_tier;
-  c.random_share = r.random_share;
-  c.learned_target = r.learned_target;
-  c.learned_model = r.learned_model;
-  // A relative learned-model path is relative to the catalogue, like model paths.
-  if (!c.learned_model.empty() && std::filesystem::path(c.learned_model).is_relative())
-    c.learned_model = (std::filesystem::path(catalogue.path).parent_path() / c.learned_model).string();
-  return c;
-}
+route::RouterConfig router_config(const backend::Catalogue& catalogue) { return backend::router_config(catalogue); }
 
 std::shared_ptr<const tokenizer::Tokenizer> routing_tokenizer(const backend::Catalogue* catalogue,
                                                               const std::string& tokenizer) {

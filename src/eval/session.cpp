@@ -15,6 +15,9 @@
 #include "backend/engine_backend.h"
 #include "backend/http_backend.h"
 #include "eval/backend.h"
+#include "backend/catalogue.h"
+#include "backend/open.h"
+#include "backend/router_backend.h"
 #include "eval/io.h"
 #include "eval/mutate.h"
 #include "eval/passk.h"
@@ -43,6 +46,8 @@ json EvalConfig::to_json() const {
           {"base_url", base_url},
           {"api_key_env", api_key_env},
           {"ctx", ctx},
+          {"catalogue", catalogue},
+          {"policy", policy},
           {"n", n},
           {"k", k},
           {"temperature", temperature},
@@ -69,6 +74,8 @@ EvalConfig EvalConfig::from_json(const json& j) {
     c.base_url = j.value("base_url", std::string());
     c.api_key_env = j.value("api_key_env", std::string());
     c.ctx = j.value("ctx", int64_t{4096});
+    c.catalogue = j.value("catalogue", std::string());
+    c.policy = j.value("policy", std::string());
     c.n = j.at("n").get<int>();
     c.k = j.at("k").get<std::vector<int>>();
     c.temperature = j.at("temperature").get<double>();
@@ -103,8 +110,11 @@ std::string make_run_id(const std::string& suite, const std::string& backend) {
 namespace {
 
 void validate(const EvalConfig& c) {
-  if (c.backend != "canonical" && c.backend != "file" && c.backend != "engine" && c.backend != "http")
-    fail("--backend: unknown backend \"{}\" (available: canonical, file, engine, http)", c.backend);
+  if (c.backend != "canonical" && c.backend != "file" && c.backend != "engine" && c.backend != "http" &&
+      c.backend != "router")
+    fail("--backend: unknown backend \"{}\" (available: canonical, file, engine, http, router)", c.backend);
+  if (c.backend == "router" && c.catalogue.empty()) fail("--backend router needs --config CATALOGUE");
+  if (c.backend != "router" && !c.catalogue.empty()) fail("--config is only used with --backend router");
   if (c.backend == "file" && c.samples_file.empty()) fail("--backend file needs --samples FILE");
   if (c.backend != "file" && !c.samples_file.empty()) fail("--samples is only used with --backend file");
   if (c.backend == "engine" && c.model.empty()) fail("--backend engine needs --model FILE.gguf");
@@ -163,6 +173,27 @@ Selection select(const EvalConfig& c, const SessionOptions& options, const std::
   return out;
 }
 
+// Every tier of the catalogue opened (local models loaded once), routed by the
+// catalogue's [routing] (policy overridable); token counts by the routing
+// tokenizer's engine when that tier is local.
+std::unique_ptr<Backend> make_router_backend(const EvalConfig& c, const SessionOptions& options) {
+  backend::Catalogue catalogue = backend::load_catalogue(c.catalogue);
+  route::RouterConfig config = backend::router_config(catalogue);
+  if (!c.policy.empty()) config.policy = c.policy;
+  backend::EngineOptions engine;
+  engine.n_ctx = c.ctx;
+  engine.threads = options.engine_threads;
+  std::map<std::string, std::shared_ptr<Backend>> tiers;
+  route::TokenCounter count;
+  for (const std::string& tier : config.tiers) {
+    tiers[tier] = backend::open_backend(catalogue.get(tier), engine, options.http);
+    if (tier == catalogue.routing.tokenizer)
+      if (auto e = std::dynamic_pointer_cast<backend::EngineBackend>(tiers[tier]))
+        count = [e](std::string_view text) { return static_cast<int64_t>(e->count_tokens(std::string(text))); };
+  }
+  return std::make_unique<backend::RouterBackend>(config, count, tiers, options.on_decision);
+}
+
 std::unique_ptr<Backend> make_backend(const EvalConfig& c, const Suite& suite, const SessionOptions& options) {
   if (c.backend == "canonical") return std::make_unique<CanonicalBackend>(suite);
   if (c.backend == "engine") {
@@ -179,6 +210,7 @@ std::unique_ptr<Backend> make_backend(const EvalConfig& c, const Suite& suite, c
     o.api_key_env = c.api_key_env;
     return std::make_unique<backend::HttpBackend>(o);
   }
+  if (c.backend == "router") return make_router_backend(c, options);
   return std::make_unique<FileBackend>(c.samples_file, suite, c.model);
 }
 
@@ -315,6 +347,8 @@ SessionResult execute(const EvalConfig& c, Prepared& p, RunStore& store, const s
   input.session = stats;
   json summary = summarize(input);
   if (!p.selection.dropped.empty()) summary["dropped_tasks"] = p.selection.dropped;
+  if (auto* routed = dynamic_cast<backend::RouterBackend*>(p.backend.get()))
+    summary["routing"] = {{"tier_requests_this_session", routed->tier_counts()}};
   if (!stats.failures.empty()) {
     json failures = json::array();
     for (const SampleFailure& f : stats.failures)
@@ -341,6 +375,7 @@ SessionResult run_eval(const EvalConfig& config, const SessionOptions& options) 
   validate(config);
   EvalConfig c = config;
   if (!c.samples_file.empty()) c.samples_file = fs::absolute(c.samples_file).string();
+  if (!c.catalogue.empty()) c.catalogue = fs::absolute(c.catalogue).string();
   if (c.backend == "engine") c.model = fs::absolute(c.model).string();
   if (c.split.empty()) c.split = "test";
   std::string run_id = options.run_id.empty() ? make_run_id(c.suite, c.backend) : options.run_id;
@@ -368,6 +403,8 @@ SessionResult resume_eval(const std::string& run, const json& given, const Sessi
         !value.get<std::string>().empty())
       want = fs::absolute(value.get<std::string>()).string();
     if (key == "split" && value == "") want = "test";
+    if (key == "catalogue" && value.is_string() && !value.get<std::string>().empty())
+      want = fs::absolute(value.get<std::string>()).string();
     if (!stored.contains(key) || stored[key] != want)
       differences.push_back(fmt::format("{} (run: {}, now: {})", key, stored.value(key, json()).dump(), want.dump()));
   }

@@ -14,6 +14,7 @@
 #include "eval/datasets.h"
 #include "eval/executor.h"
 #include "eval/run_store.h"
+#include "route/router.h"
 #include "eval/runner.h"
 
 namespace lcte::eval {
@@ -34,6 +35,8 @@ struct EvalConfig {
   std::string base_url;      // http backend
   std::string api_key_env;   // http backend: the variable holding the key ("" for none)
   int64_t ctx = 4096;        // engine backend: context size
+  std::string catalogue;     // router backend: the model catalogue (tiers and [routing])
+  std::string policy;        // router backend: overrides [routing] policy ("" keeps it)
   int n = 0;                 // samples per task; 0: 1, or every sample the file has
   std::vector<int> k;        // empty: 1, 10 and 100 where n allows
   double temperature = 0.0;
@@ -63,6 +66,8 @@ struct SessionOptions {
   // Sees every sample row as it is committed to the run (from worker threads):
   // how an experiment publishes rows to the central store as they are made.
   std::function<void(const SampleRow&)> on_sample;
+  // Router backend: sees every routing decision (from worker threads).
+  std::function<void(const route::RouteResult&, const std::string& text)> on_decision;
 };
 
 struct SessionResult {

@@ -123,6 +123,23 @@ EvalExperimentResult run_eval_experiment(const eval::EvalConfig& config, eval::S
   std::string model = record.model_name;
   std::string suite = config.suite;
   double temperature = config.temperature;
+  session.on_decision = [&](const route::RouteResult& r, const std::string& text) {
+    route::DecisionRecord d = route::to_record(r, text);
+    store::StoredDecision s;
+    s.run_id = store_id;
+    s.time = d.time;
+    s.query_hash = d.query_hash;
+    s.n_tokens = d.n_tokens;
+    s.features = json(d.features);
+    s.score = d.score;
+    s.policy = d.policy;
+    s.policy_version = d.policy_version;
+    s.tier = d.tier;
+    s.override_applied = d.override_applied;
+    s.decision_us = d.decision_us;
+    s.reason = d.reason;
+    store.add_decision(s);
+  };
   session.on_sample = [&](const eval::SampleRow& row) {
     recorder.add_sample(stored_sample(row, suite, model, temperature));
   };

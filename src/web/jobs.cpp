@@ -100,9 +100,9 @@ class StoppableBackend final : public eval::Backend {
   std::string name() const override { return inner_->name(); }
   std::string model() const override { return inner_->model(); }
   int available_samples(const std::string& id) const override { return inner_->available_samples(id); }
-  std::vector<eval::Generation> generate(const eval::GenerationRequest& r) override {
+  std::vector<eval::Generation> generate(const eval::GenerationRequest& r, const backend::StreamFn& on_text) override {
     if (stop_) fail("stopped from the dashboard");
-    return inner_->generate(r);
+    return inner_->generate(r, on_text);
   }
 
  private:

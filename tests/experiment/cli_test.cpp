@@ -70,8 +70,18 @@ TEST(RouteCommand, DecideEvalAndLog) {
   EXPECT_EQ(e["problems"], 3);
   EXPECT_NEAR(e["weak"].get<double>(), 1.0 / 3, 1e-9);
   EXPECT_EQ(e["strong"], 1.0);
-  for (const auto& p : e["points"])
+  bool saw_cascade = false;
+  for (const auto& p : e["points"]) {
     if (p["policy"] == "oracle") EXPECT_EQ(p["accuracy"], 1.0);
+    // The weak answer to HumanEval/0 passes the prompt's doctests and is kept;
+    // those to /1 and /2 fail theirs (checked in the real sandbox) and escalate.
+    if (p["policy"] == "cascade") {
+      saw_cascade = true;
+      EXPECT_EQ(p["accuracy"], 1.0);
+      EXPECT_NEAR(p["strong_share"].get<double>(), 2.0 / 3, 1e-9);
+    }
+  }
+  EXPECT_TRUE(saw_cascade);
   EXPECT_TRUE(fs::exists(s.dir + "/route/route_points.csv"));
   EXPECT_TRUE(fs::exists(s.dir + "/route/route_curve.svg"));
 

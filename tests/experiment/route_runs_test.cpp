@@ -75,7 +75,7 @@ struct Fixture {
 };
 
 TEST(VisibleTests, DoctestsThenAssertsThenNothing) {
-  EXPECT_NE(visible_tests(tasks()[0].prompt).find("doctest"), std::string::npos);
+  EXPECT_NE(visible_tests(tasks()[0].prompt).find("assert _lcte_visible(\"double(3)\", \"6\")"), std::string::npos);
   EXPECT_EQ(visible_tests(tasks()[2].prompt), "assert inc(1) == 2\n");
   EXPECT_EQ(visible_tests(tasks()[3].prompt), "");
 }
