@@ -24,5 +24,7 @@ void add_train_command(CLI::App& app);
 void add_route_command(CLI::App& app);
 void add_distill_command(CLI::App& app);
 void add_dashboard_command(CLI::App& app);
+void add_registry_commands(CLI::App& app);
+void add_study_command(CLI::App& app);
 
 }  // namespace lcte::cli
