@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "common/test_data.h"
 #include "core/error.h"
@@ -145,6 +146,24 @@ TEST(Registry, CorruptManifestIsNamed) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("size_bytes"), std::string::npos) << e.what();
   }
+}
+
+TEST(Registry, ConcurrentAddsOfOneFileKeepOneCopyAndEveryTag) {
+  Fixture fx;
+  std::string root = fx.dir + "/reg";
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      Registry reg(root);  // each its own handle, as separate processes would
+      reg.add(fx.a, {.name = "tiny", .version = "1", .tags = {"t" + std::to_string(i)}});
+    });
+  for (auto& t : threads) t.join();
+  Registry reg(root);
+  ASSERT_EQ(reg.list().size(), 1u);
+  EXPECT_EQ(reg.list()[0].tags.size(), 4u);
+  EXPECT_EQ(count_files(root + "/models"), 1u);
+  EXPECT_EQ(count_files(root + "/manifests"), 1u);
+  EXPECT_EQ(eval::sha256_file_hex(reg.resolve("tiny@1")), eval::sha256_file_hex(fx.a));
 }
 
 TEST(Registry, DefaultDirectoryFollowsEnvironment) {
