@@ -221,5 +221,38 @@ TEST(Study, QuantizeStepRegistersTheModelWithLineage) {
   EXPECT_FALSE(run_study(spec, dry).plan[0].cached);  // an output that is gone is made again
 }
 
+// A [[model]] given by registry reference resolves to the stored file: its
+// eval step's identity is the registered hash; an unknown reference is named.
+TEST(Study, RegistryReferencesResolveToTheStoredModel) {
+  Fixture fx;
+  demo::SyntheticModelSpec ms;
+  ms.dim = 32;
+  ms.ffn_dim = 64;
+  std::string base = fx.dir + "/base.gguf";
+  demo::write_synthetic_model(ms, base);
+  registry::Registry reg(fx.dir + "/registry");
+  registry::Manifest m = reg.add(base, {.name = "base", .version = "3"});
+  reg.tag("base@3", "prod");
+  auto study = [&](const std::string& ref) {
+    std::ofstream(fx.dir + "/r.toml") << "[study]\nregistry = \"registry\"\nstore = \"store.sqlite\"\n"
+                                         "[[model]]\nname = \"m\"\nref = \"" << ref << "\"\n"
+                                         "[eval]\nsuites = [\"suite.jsonl\"]\n";
+    StudyOptions dry = fx.options(nullptr);
+    dry.dry_run = true;
+    return run_study(load_study(fx.dir + "/r.toml"), dry);
+  };
+  StudyResult r = study("prod");
+  ASSERT_EQ(r.plan.size(), 2u);  // one eval, the report (no routing with one model)
+  EXPECT_EQ(r.plan[0].inputs["model_sha256"], m.sha256);
+  EXPECT_EQ(r.plan[0].inputs["config"]["model"], m.file);
+  EXPECT_EQ(r.plan[0].inputs["config"]["backend"], "engine");
+  try {
+    study("base@9");
+    FAIL() << "an unknown reference was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("base@9"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace lcte::study
