@@ -163,6 +163,31 @@ TEST(Study, KilledAfterAStepResumesWithTheSameResults) {
   EXPECT_EQ(results_of(rest.summary), results_of(reference.summary));
 }
 
+// Killed inside an eval (the sandbox breaks after 3 samples): --resume
+// continues that run (same id, the samples already judged kept) and the
+// results match an uninterrupted study.
+TEST(Study, AnEvalBrokenMidwayIsContinuedWithResume) {
+  std::string root = lcte::testing::temp_dir();
+  Fixture whole(root + "/whole"), cut(root + "/cut");
+  eval::testing::FakeExecutor good;
+  StudyResult reference = run_study(load_study(whole.file), whole.options(&good));
+
+  StudySpec spec = load_study(cut.file);
+  eval::testing::FakeExecutor broken(3);
+  StudyOptions o = cut.options(&broken);
+  EXPECT_ANY_THROW(run_study(spec, o));
+  json state = json::parse(slurp(spec.output + "/study-state.json"));
+  ASSERT_EQ(state["steps"]["eval:weak:suite"]["status"], "started");
+  std::string started = state["steps"]["eval:weak:suite"]["run_id"];
+
+  eval::testing::FakeExecutor rest;
+  StudyOptions resume = cut.options(&rest);
+  resume.resume = true;
+  StudyResult r = run_study(spec, resume);
+  EXPECT_EQ(r.summary["runs"][0]["run_id"], started);
+  EXPECT_EQ(results_of(r.summary), results_of(reference.summary));
+}
+
 TEST(Study, CorruptStateIsNamed) {
   Fixture fx;
   StudySpec spec = load_study(fx.file);
