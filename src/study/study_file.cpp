@@ -130,6 +130,8 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
       read(t, "samples_file", m.samples_file, origin, tn);
       std::string at = where(t, origin);
       if (m.name.empty()) fail("{}: '{}.name' is required", at, tn);
+      // Step ids are "<kind>:<model>:<suite>".
+      if (m.name.find(':') != std::string::npos) fail("{}: '{}.name' must not contain ':'", at, tn);
       if (!names.insert(m.name).second) fail("{}: '{}.name': model '{}' is named twice", at, tn, m.name);
       if (m.backend != "engine" && m.backend != "canonical" && m.backend != "file")
         fail("{}: '{}.backend' must be engine, canonical or file, not '{}'", at, tn, m.backend);
@@ -184,6 +186,11 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
   if (s.suites.empty()) fail("{}: 'eval.suites' is required (e.g. suites = [\"humaneval\"])", origin);
   for (auto& suite : s.suites)
     if (!is_builtin_suite(suite)) suite = absolute_from(base, suite);
+  std::set<std::string> labels;
+  for (const auto& suite : s.suites) {
+    std::string label = is_builtin_suite(suite) ? suite : fs::path(suite).stem().string();
+    if (!labels.insert(label).second) fail("{}: 'eval.suites': two suites are both called '{}'", origin, label);
+  }
   if (s.n < 1) fail("{}: 'eval.n' must be at least 1", origin);
   for (int k : s.k)
     if (k < 1 || k > s.n) fail("{}: 'eval.k': {} is outside 1..n ({})", origin, k, s.n);

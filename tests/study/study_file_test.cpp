@@ -80,6 +80,8 @@ TEST(StudyFile, ErrorsNameTheKey) {
   EXPECT_NE(error_of(with("backend = \"canonical\"", "backend = \"file\"")).find("model[1].samples_file"),
             std::string::npos);
   EXPECT_NE(error_of(with("path = \"models/small.gguf\"", "")).find("'path'"), std::string::npos);
+  EXPECT_NE(error_of(with("\"humaneval\", ", "\"other/mine.jsonl\", ")).find("eval.suites"), std::string::npos);
+  EXPECT_NE(error_of(with("name = \"big\"", "name = \"a:b\"")).find("model[1].name"), std::string::npos);
   // TOML syntax: file and line.
   EXPECT_NE(error_of(with("n = 2", "n = = 2")).find("/tmp/dir/study.toml:"), std::string::npos);
   EXPECT_NE(error_of("[study]\nname = \"x\"\n").find("[[model]]"), std::string::npos);
