@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <signal.h>
+
 #include "common/run_command.h"
 #include "common/test_data.h"
 #include "demo/synthetic_model.h"
@@ -60,8 +62,7 @@ TEST(ModelsCli, AddListShowTagRm) {
   EXPECT_NE(r.err.find("base@1"), std::string::npos) << r.err;
 }
 
-TEST(StudyCli, RunsWithTheSandboxThenCachesAndRejectsBadFiles) {
-  std::string dir = temp_dir();
+void write_study(const std::string& dir) {
   {
     std::ofstream suite(dir + "/suite.jsonl");
     for (int i = 0; i < 3; ++i)
@@ -84,6 +85,11 @@ TEST(StudyCli, RunsWithTheSandboxThenCachesAndRejectsBadFiles) {
            "[[model]]\nname = \"strong\"\nbackend = \"canonical\"\ntier = 1\ncost = 4\n"
            "[eval]\nsuites = [\"suite.jsonl\"]\n[measure]\nsample_rate_hz = 0\n";
   }
+}
+
+TEST(StudyCli, RunsWithTheSandboxThenCachesAndRejectsBadFiles) {
+  std::string dir = temp_dir();
+  write_study(dir);
   CommandResult r = lcte({"study", "run", dir + "/study.toml", "--dry-run"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("[to run] eval:weak:suite"), std::string::npos) << r.out;
@@ -119,6 +125,53 @@ TEST(StudyCli, RunsWithTheSandboxThenCachesAndRejectsBadFiles) {
   r = lcte({"study", "run", dir + "/bad.toml"}, dir);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("model[0].tier"), std::string::npos) << r.err;
+}
+
+// SIGKILL of `lcte study run` once its first step is recorded; the state file
+// is whole, and `--resume` skips that step and ends with the hand-computed results.
+TEST(StudyCli, KilledAfterTheFirstStepResumes) {
+  std::string dir = temp_dir();
+  write_study(dir);
+  std::string state_path = dir + "/out/study-state.json";
+  std::vector<std::string> argv = {lcte_binary(), "study", "run", dir + "/study.toml"};
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  bool killed = false;
+  for (int i = 0; i < 30000 && !killed; ++i) {  // at most ~60 s
+    std::ifstream in(state_path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (ss.str().find("\"finished\"") != std::string::npos) {
+      kill(pid, SIGKILL);
+      killed = true;
+    } else {
+      usleep(2000);
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFSIGNALED(status)) GTEST_SKIP() << "the study ended before it could be killed";
+  std::ifstream in(state_path);
+  json state = json::parse(in);  // written atomically: never half a file
+  ASSERT_EQ(state["steps"]["eval:weak:suite"]["status"], "finished");
+  EXPECT_FALSE(fs::exists(dir + "/out/study.json"));
+
+  CommandResult r = lcte({"study", "run", dir + "/study.toml", "--resume"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("eval:weak:suite: cached"), std::string::npos) << r.out;
+  std::ifstream sj(dir + "/out/study.json");
+  json summary = json::parse(sj);
+  EXPECT_EQ(summary["runs"][0]["run_id"], state["steps"]["eval:weak:suite"]["result"]["run_id"]);
+  EXPECT_NEAR(summary["runs"][0]["pass_at_k"]["pass@1"].get<double>(), 1.0 / 3, 1e-12);
+  EXPECT_DOUBLE_EQ(summary["runs"][1]["pass_at_k"]["pass@1"].get<double>(), 1.0);
 }
 
 }  // namespace
