@@ -2,6 +2,7 @@
 // cost weights, each checked: a local GGUF file's header and tokenizer are
 // readable, an endpoint answers GET /v1/models with the entry's model id.
 #include <cstdio>
+#include <filesystem>
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include "backend/catalogue.h"
 #include "backend/open.h"
 #include "cli/commands.h"
+#include "registry/registry.h"
 #include "core/error.h"
 
 namespace lcte::cli {
@@ -70,14 +72,25 @@ void run(const ModelsArgs& a) {
 }  // namespace
 
 void add_models_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("models", "The model catalogue");
+  auto* cmd = app.add_subcommand("models", "The model catalogue (list --config) and the model registry (add, list, show, rm, tag)");
   cmd->require_subcommand(1);
   auto a = std::make_shared<ModelsArgs>();
   auto* list = cmd->add_subcommand("list", "List the catalogue's models and check that each is reachable or loadable");
   list->add_option("--config", a->config, "Model catalogue (TOML; default $LCTE_MODELS or models.toml)");
   list->add_flag("--json", a->json, "Print JSON");
   list->add_option("--timeout", a->timeout, "Seconds to wait for an endpoint")->capture_default_str();
-  list->callback([a] { run(*a); });
+  list->callback([a, cmd] {
+    // `models --registry DIR list`, or no catalogue named or found: the
+    // registry is what the user asks for (its option lives on `models`).
+    const CLI::Option* reg = cmd->get_option_no_throw("--registry");
+    bool asked = reg != nullptr && reg->count() > 0;
+    bool catalogue = !a->config.empty() || std::getenv("LCTE_MODELS") != nullptr || std::filesystem::exists("models.toml");
+    if (asked || !catalogue) {
+      list_registry(asked ? reg->as<std::string>() : registry::default_registry_dir(), a->json);
+      return;
+    }
+    run(*a);
+  });
 }
 
 }  // namespace lcte::cli

@@ -26,5 +26,9 @@ void add_distill_command(CLI::App& app);
 void add_dashboard_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_models_command(CLI::App& app);
+void add_registry_commands(CLI::App& app);
+// The registry's models, for `lcte models list` when no catalogue is named.
+void list_registry(const std::string& root_dir, bool as_json);
+void add_study_command(CLI::App& app);
 
 }  // namespace lcte::cli

@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   lcte::cli::add_dashboard_command(app);
   lcte::cli::add_serve_command(app);
   lcte::cli::add_models_command(app);
+  lcte::cli::add_registry_commands(app);
+  lcte::cli::add_study_command(app);
 
   // Subcommands run from their callbacks inside parse(). They report bad input
   // by throwing lcte::Error, and a specific exit status with CLI::RuntimeError.

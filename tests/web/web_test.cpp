@@ -214,7 +214,7 @@ class HalfBackend final : public eval::Backend {
   explicit HalfBackend(const eval::Suite& s) : canonical_(s) {}
   std::string name() const override { return "half"; }
   std::string model() const override { return "half"; }
-  std::vector<eval::Generation> generate(const eval::GenerationRequest& r) override {
+  std::vector<eval::Generation> generate(const eval::GenerationRequest& r, const backend::StreamFn&) override {
     auto out = canonical_.generate(r);
     int number = std::stoi(r.task_id.substr(r.task_id.find('/') + 1));
     for (auto& g : out)

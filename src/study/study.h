@@ -1,0 +1,86 @@
+// A study: one TOML file that says which models (local GGUF files or registry
+// references) to compress how, which suites to evaluate them on, and which
+// routers to evaluate offline over the results. `lcte study run` plans the
+// steps, runs what is missing and records each finished step in
+// <output>/study-state.json, so a killed study resumes where it stopped and a
+// step whose inputs changed (file hash, settings) is redone.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "eval/executor.h"
+
+namespace lcte::study {
+
+struct ModelSpec {
+  std::string name;          // label in reports and the tier name for routing
+  std::string path;          // local GGUF (absolute), or
+  std::string ref;           // a registry reference (name@version, tag, hash)
+  int tier = 0;              // routing order: lower is cheaper
+  double cost = 1.0;         // cost weight per query for routing
+  std::string backend = "engine";  // engine, canonical or file (eval backends)
+  std::string samples_file;        // file backend (absolute)
+};
+
+struct CompressSpec {
+  std::string model;               // a [[model]] name
+  std::vector<std::string> types;  // quant types, e.g. Q4_K_M
+  std::string imatrix;             // importance matrix file (absolute), or ""
+};
+
+struct StudySpec {
+  std::string path;  // the study file
+  std::string name;
+  std::string output;    // absolute
+  std::string registry;  // "" : the default registry
+  std::string store;     // "" : the default store
+  std::vector<ModelSpec> models;
+  std::vector<CompressSpec> compress;
+  std::vector<std::string> suites;  // names (humaneval, mbpp, ...) or JSONL paths (absolute)
+  int n = 1;
+  double temperature = 0.0;
+  std::vector<int> k;
+  size_t limit = 0;
+  double timeout = 10.0;
+  int workers = 0;
+  uint64_t seed = 0;
+  std::vector<std::string> policies = {"threshold", "random", "cascade", "oracle", "always"};
+  std::string routing_cost = "weights";  // weights (the models' cost), latency, tokens, energy, auto
+  int folds = 5;
+  double sample_rate_hz = 1.0;
+};
+
+// Throws lcte::Error naming the file, line or key.
+StudySpec parse_study(const std::string& text, const std::string& origin);
+StudySpec load_study(const std::string& path);
+
+// One step of the plan.
+struct Step {
+  std::string id;    // quantize:<model>:<type>, eval:<model>:<suite>, route:<suite>, report
+  std::string kind;  // quantize, eval, route, report
+  nlohmann::json inputs;  // what decides its result; a change redoes the step
+  bool cached = false;    // finished before with the same inputs
+};
+
+struct StudyOptions {
+  bool resume = false;   // continue an eval run a previous invocation left unfinished
+  bool dry_run = false;  // plan and print only
+  eval::Executor* executor = nullptr;  // null: the sandbox
+  std::function<void(const std::string&)> print;  // progress lines; empty: stdout
+  // Called after each step is recorded (tests make it throw to simulate a kill).
+  std::function<void(const Step&)> after_step;
+};
+
+struct StudyResult {
+  std::vector<Step> plan;
+  std::vector<std::string> ran;  // step ids run by this invocation
+  nlohmann::json summary;        // study.json
+};
+
+StudyResult run_study(const StudySpec& spec, const StudyOptions& options);
+
+}  // namespace lcte::study

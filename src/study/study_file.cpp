@@ -1,0 +1,226 @@
+// The study file (TOML): see docs/formats.md and examples/study.toml.
+#include <toml++/toml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "quant/mix.h"
+#include "study/study.h"
+
+namespace lcte::study {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string where(const toml::node& n, const std::string& origin) {
+  const auto& s = n.source();
+  return s.begin.line > 0 ? fmt::format("{}:{}", origin, s.begin.line) : origin;
+}
+
+void check_known_keys(const toml::table& t, const std::set<std::string>& known, const std::string& origin,
+                      const std::string& table) {
+  for (const auto& [k, v] : t)
+    if (!known.count(std::string(k.str())))
+      fail("{}: unknown key '{}{}'", where(v, origin), table.empty() ? "" : table + ".", k.str());
+}
+
+// Reads t[key] as T (or leaves `out` as it is), naming the key on a wrong type.
+template <class T>
+void read(const toml::table& t, const char* key, T& out, const std::string& origin, const std::string& table) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return;
+  std::string name = table.empty() ? key : table + "." + key;
+  if constexpr (std::is_same_v<T, std::string>) {
+    auto v = n->value<std::string>();
+    if (!v) fail("{}: '{}' must be a string", where(*n, origin), name);
+    out = *v;
+  } else if constexpr (std::is_same_v<T, double>) {
+    auto v = n->value<double>();
+    if (!v) fail("{}: '{}' must be a number", where(*n, origin), name);
+    out = *v;
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>> || std::is_same_v<T, std::vector<int>>) {
+    using E = typename T::value_type;
+    const toml::array* a = n->as_array();
+    if (a == nullptr) fail("{}: '{}' must be an array", where(*n, origin), name);
+    out.clear();
+    for (const toml::node& item : *a) {
+      auto v = item.value<E>();
+      if (!v) fail("{}: '{}' must hold only {}", where(item, origin), name,
+                   std::is_same_v<E, int> ? "integers" : "strings");
+      out.push_back(*v);
+    }
+  } else {
+    auto v = n->value<int64_t>();
+    if (!v) fail("{}: '{}' must be an integer", where(*n, origin), name);
+    if (*v < 0) fail("{}: '{}' must not be negative", where(*n, origin), name);
+    out = static_cast<T>(*v);
+  }
+}
+
+std::string absolute_from(const fs::path& base, const std::string& p) {
+  if (p.empty()) return p;
+  fs::path path(p);
+  return (path.is_absolute() ? path : base / path).lexically_normal().string();
+}
+
+// Suite names lcte knows stay names; anything else is a JSONL path.
+bool is_builtin_suite(const std::string& s) {
+  return s.find('/') == std::string::npos && s.find(".json") == std::string::npos;
+}
+
+const toml::array* array_of_tables(const toml::table& root, const char* key, const std::string& origin) {
+  const toml::node* n = root.get(key);
+  if (n == nullptr) return nullptr;
+  const toml::array* a = n->as_array();
+  if (a == nullptr || !a->is_array_of_tables()) fail("{}: '{}' must be an array of tables ([[{}]])", where(*n, origin), key, key);
+  return a;
+}
+
+}  // namespace
+
+StudySpec parse_study(const std::string& text, const std::string& origin) {
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    fail("{}:{}:{}: {}", origin, e.source().begin.line, e.source().begin.column, e.description());
+  }
+  check_known_keys(root, {"study", "model", "compress", "eval", "routing", "measure"}, origin, "");
+  fs::path base = fs::absolute(fs::path(origin)).parent_path();
+  StudySpec s;
+  s.path = origin;
+
+  auto table = [&](const char* key) -> const toml::table* {
+    const toml::node* n = root.get(key);
+    if (n == nullptr) return nullptr;
+    if (!n->is_table()) fail("{}: '{}' must be a table ([{}])", where(*n, origin), key, key);
+    return n->as_table();
+  };
+
+  std::string output = "study-out";
+  if (const toml::table* t = table("study")) {
+    check_known_keys(*t, {"name", "output", "registry", "store"}, origin, "study");
+    read(*t, "name", s.name, origin, "study");
+    read(*t, "output", output, origin, "study");
+    read(*t, "registry", s.registry, origin, "study");
+    read(*t, "store", s.store, origin, "study");
+  }
+  if (s.name.empty()) s.name = fs::path(origin).stem().string();
+  s.output = absolute_from(base, output);
+  s.registry = absolute_from(base, s.registry);
+  s.store = absolute_from(base, s.store);
+
+  std::set<std::string> names;
+  if (const toml::array* models = array_of_tables(root, "model", origin)) {
+    int index = 0;
+    for (const toml::node& node : *models) {
+      const toml::table& t = *node.as_table();
+      std::string tn = fmt::format("model[{}]", index++);
+      check_known_keys(t, {"name", "path", "ref", "tier", "cost", "backend", "samples_file"}, origin, tn);
+      ModelSpec m;
+      read(t, "name", m.name, origin, tn);
+      read(t, "path", m.path, origin, tn);
+      read(t, "ref", m.ref, origin, tn);
+      read(t, "tier", m.tier, origin, tn);
+      read(t, "cost", m.cost, origin, tn);
+      read(t, "backend", m.backend, origin, tn);
+      read(t, "samples_file", m.samples_file, origin, tn);
+      std::string at = where(t, origin);
+      if (m.name.empty()) fail("{}: '{}.name' is required", at, tn);
+      // Step ids are "<kind>:<model>:<suite>".
+      if (m.name.find(':') != std::string::npos) fail("{}: '{}.name' must not contain ':'", at, tn);
+      if (!names.insert(m.name).second) fail("{}: '{}.name': model '{}' is named twice", at, tn, m.name);
+      if (m.backend != "engine" && m.backend != "canonical" && m.backend != "file")
+        fail("{}: '{}.backend' must be engine, canonical or file, not '{}'", at, tn, m.backend);
+      if (m.backend == "engine" && m.path.empty() == m.ref.empty())
+        fail("{}: '{}': give exactly one of 'path' (a GGUF file) or 'ref' (a registry model)", at, tn);
+      if (m.backend == "file" && m.samples_file.empty())
+        fail("{}: '{}.samples_file' is required with backend = \"file\"", at, tn);
+      if (m.cost <= 0) fail("{}: '{}.cost' must be positive", at, tn);
+      m.path = absolute_from(base, m.path);
+      m.samples_file = absolute_from(base, m.samples_file);
+      s.models.push_back(m);
+    }
+  }
+  if (s.models.empty()) fail("{}: no models: add at least one [[model]]", origin);
+
+  if (const toml::array* cs = array_of_tables(root, "compress", origin)) {
+    int index = 0;
+    for (const toml::node& node : *cs) {
+      const toml::table& t = *node.as_table();
+      std::string tn = fmt::format("compress[{}]", index++);
+      check_known_keys(t, {"model", "types", "imatrix"}, origin, tn);
+      CompressSpec c;
+      read(t, "model", c.model, origin, tn);
+      read(t, "types", c.types, origin, tn);
+      read(t, "imatrix", c.imatrix, origin, tn);
+      std::string at = where(t, origin);
+      auto m = std::find_if(s.models.begin(), s.models.end(), [&](const ModelSpec& x) { return x.name == c.model; });
+      if (m == s.models.end()) fail("{}: '{}.model': no [[model]] named '{}'", at, tn, c.model);
+      if (m->backend != "engine") fail("{}: '{}.model': '{}' is not a GGUF model (backend {})", at, tn, c.model, m->backend);
+      if (c.types.empty()) fail("{}: '{}.types' is required", at, tn);
+      for (const auto& type : c.types) {
+        if (!quant::parse_file_type(type)) fail("{}: '{}.types': unknown quant type '{}'", at, tn, type);
+        std::string derived = c.model + "-" + type;
+        if (!names.insert(derived).second) fail("{}: '{}.types': model '{}' would be made twice", at, tn, derived);
+      }
+      c.imatrix = absolute_from(base, c.imatrix);
+      s.compress.push_back(c);
+    }
+  }
+
+  if (const toml::table* t = table("eval")) {
+    check_known_keys(*t, {"suites", "n", "temperature", "k", "limit", "timeout", "workers", "seed"}, origin, "eval");
+    read(*t, "suites", s.suites, origin, "eval");
+    read(*t, "n", s.n, origin, "eval");
+    read(*t, "temperature", s.temperature, origin, "eval");
+    read(*t, "k", s.k, origin, "eval");
+    read(*t, "limit", s.limit, origin, "eval");
+    read(*t, "timeout", s.timeout, origin, "eval");
+    read(*t, "workers", s.workers, origin, "eval");
+    read(*t, "seed", s.seed, origin, "eval");
+  }
+  if (s.suites.empty()) fail("{}: 'eval.suites' is required (e.g. suites = [\"humaneval\"])", origin);
+  for (auto& suite : s.suites)
+    if (!is_builtin_suite(suite)) suite = absolute_from(base, suite);
+  std::set<std::string> labels;
+  for (const auto& suite : s.suites) {
+    std::string label = is_builtin_suite(suite) ? suite : fs::path(suite).stem().string();
+    if (!labels.insert(label).second) fail("{}: 'eval.suites': two suites are both called '{}'", origin, label);
+  }
+  if (s.n < 1) fail("{}: 'eval.n' must be at least 1", origin);
+  for (int k : s.k)
+    if (k < 1 || k > s.n) fail("{}: 'eval.k': {} is outside 1..n ({})", origin, k, s.n);
+
+  if (const toml::table* t = table("routing")) {
+    check_known_keys(*t, {"policies", "cost", "folds"}, origin, "routing");
+    read(*t, "policies", s.policies, origin, "routing");
+    read(*t, "cost", s.routing_cost, origin, "routing");
+    read(*t, "folds", s.folds, origin, "routing");
+    static const std::set<std::string> known = {"threshold", "learned", "random", "cascade", "oracle", "always"};
+    for (const auto& p : s.policies)
+      if (!known.count(p)) fail("{}: 'routing.policies': unknown policy '{}'", origin, p);
+    static const std::set<std::string> costs = {"weights", "latency", "tokens", "energy", "auto"};
+    if (!costs.count(s.routing_cost)) fail("{}: 'routing.cost' must be weights, latency, tokens, energy or auto", origin);
+    if (s.folds < 2) fail("{}: 'routing.folds' must be at least 2", origin);
+  }
+  if (const toml::table* t = table("measure")) {
+    check_known_keys(*t, {"sample_rate_hz"}, origin, "measure");
+    read(*t, "sample_rate_hz", s.sample_rate_hz, origin, "measure");
+    if (s.sample_rate_hz < 0) fail("{}: 'measure.sample_rate_hz' must not be negative", origin);
+  }
+  return s;
+}
+
+StudySpec load_study(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail("{}: cannot read the study file", path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_study(ss.str(), path);
+}
+
+}  // namespace lcte::study
