@@ -493,7 +493,9 @@ void JobManager::run_model(const std::shared_ptr<Job>& job, const std::string& m
   in.session = stats;
   json summary = eval::summarize(in);
   summary["energy"] = energy_json(sampler);
-  std::string status = failure.empty() ? "finished" : job->stop ? "killed" : "failed";
+  // A stop makes the remaining samples fail fast (the runner goes on past
+  // failed samples), so the flag, not an exception, says the run was killed.
+  std::string status = job->stop ? "killed" : failure.empty() ? "finished" : "failed";
   if (!failure.empty()) summary["error"] = failure;
   st.finish_run(run.id, status, summary);
   bus_.publish("run", {{"job", job->id}, {"run_id", run.id}, {"model", model}, {"status", status},

@@ -4,6 +4,10 @@
 
 #include <signal.h>
 #include <spawn.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include "store/store.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,6 +105,49 @@ TEST(ServeCli, ServesAGgufOnPortZeroAndStopsOnSigterm) {
   EXPECT_EQ(res->status, 200) << res->body;
   EXPECT_NE(res->body.find("\"routing\""), std::string::npos);
   EXPECT_EQ(p.stop(), 0) << slurp(p.err_path);
+}
+
+TEST(ServeCli, MountsTheDashboardWhoseRulesRouteTheApi) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  const std::string dir = lcte::testing::temp_dir();
+  const std::string rules = dir + "/rules.json", store = dir + "/store.sqlite";
+  const std::vector<std::string> args = {"-m", lcte::testing::data_path(testing::kModelFile), "--port", "0", "-t", "1",
+                                         "--store", store, "--rules", rules};
+  const std::string ask = R"({"model":"router","prompt":"Once upon a time","max_tokens":4,"temperature":0})";
+  {
+    ServeProcess p(args, dir);
+    ASSERT_GT(p.port, 0) << slurp(p.err_path);
+    httplib::Client c("127.0.0.1", p.port);
+    auto page = c.Get("/");
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->status, 200);
+    EXPECT_NE(page->body.find("lcte dashboard"), std::string::npos);
+    auto res = c.Post("/v1/completions", ask, "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    auto routing = nlohmann::json::parse(res->body)["routing"];
+    EXPECT_EQ(routing["tier"], "stories260K-f32");
+    EXPECT_EQ(routing["override"], false);
+    EXPECT_EQ(p.stop(), 0) << slurp(p.err_path);
+  }
+  // The rules were seeded from the command line's one model and saved; a
+  // forced tier written into them is what the next server routes by.
+  nlohmann::json saved = nlohmann::json::parse(slurp(rules));
+  EXPECT_EQ(saved["models"], nlohmann::json::array({"stories260K-f32"}));
+  saved["forced_tier"] = saved["tiers"]["names"][0];
+  {
+    std::ofstream out(rules);
+    out << saved.dump();
+  }
+  ServeProcess p(args, dir);
+  ASSERT_GT(p.port, 0) << slurp(p.err_path);
+  httplib::Client c("127.0.0.1", p.port);
+  auto res = c.Post("/v1/completions", ask, "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(nlohmann::json::parse(res->body)["routing"]["override"], true) << res->body;
+  EXPECT_EQ(p.stop(), 0);
+  lcte::store::Store st(store);
+  EXPECT_EQ(st.decisions(std::nullopt).size(), 2u);  // both requests' decisions logged
 }
 
 TEST(ServeCli, EvalThroughServeEqualsEvalWithTheEngine) {
