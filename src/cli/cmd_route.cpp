@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "eval/executor.h"
 #include "eval/io.h"
+#include "experiment/eval_run.h"
 #include "experiment/route_runs.h"
 #include "route/decision_log.h"
 #include "store/store.h"
@@ -111,19 +112,7 @@ void add_decide(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
     if (!a->log.empty()) route::DecisionLog(a->log).append(record);
     if (!a->no_store) {
       store::Store s(*store_path);
-      store::StoredDecision d;
-      d.time = record.time;
-      d.query_hash = record.query_hash;
-      d.n_tokens = record.n_tokens;
-      d.features = json(record.features);
-      d.score = record.score;
-      d.policy = record.policy;
-      d.policy_version = record.policy_version;
-      d.tier = record.tier;
-      d.override_applied = record.override_applied;
-      d.decision_us = record.decision_us;
-      d.reason = record.reason;
-      s.add_decision(d);
+      s.add_decision(experiment::stored_decision(record));
     }
     json features = json::object();
     for (size_t i = 0; i < route::Features::names().size() && i < r.features.values.size(); ++i)

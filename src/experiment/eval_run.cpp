@@ -68,6 +68,24 @@ store::RunRecord run_record(const eval::EvalConfig& c, const std::string& id) {
 
 }  // namespace
 
+store::StoredDecision stored_decision(const route::DecisionRecord& d, std::optional<std::string> run_id) {
+  store::StoredDecision s;
+  s.run_id = std::move(run_id);
+  s.time = d.time;
+  s.query_hash = d.query_hash;
+  s.n_tokens = d.n_tokens;
+  s.features = json(d.features);
+  s.score = d.score;
+  s.policy = d.policy;
+  s.policy_version = d.policy_version;
+  s.tier = d.tier;
+  s.override_applied = d.override_applied;
+  s.decision_us = d.decision_us;
+  s.reason = d.reason;
+  s.outcome = d.outcome;
+  return s;
+}
+
 store::StoredSample stored_sample(const eval::SampleRow& row, const std::string& suite, const std::string& model,
                                   double temperature) {
   store::StoredSample s;
@@ -124,21 +142,7 @@ EvalExperimentResult run_eval_experiment(const eval::EvalConfig& config, eval::S
   std::string suite = config.suite;
   double temperature = config.temperature;
   session.on_decision = [&](const route::RouteResult& r, const std::string& text) {
-    route::DecisionRecord d = route::to_record(r, text);
-    store::StoredDecision s;
-    s.run_id = store_id;
-    s.time = d.time;
-    s.query_hash = d.query_hash;
-    s.n_tokens = d.n_tokens;
-    s.features = json(d.features);
-    s.score = d.score;
-    s.policy = d.policy;
-    s.policy_version = d.policy_version;
-    s.tier = d.tier;
-    s.override_applied = d.override_applied;
-    s.decision_us = d.decision_us;
-    s.reason = d.reason;
-    store.add_decision(s);
+    store.add_decision(stored_decision(route::to_record(r, text), store_id));
   };
   session.on_sample = [&](const eval::SampleRow& row) {
     recorder.add_sample(stored_sample(row, suite, model, temperature));

@@ -7,10 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 
 #include "eval/session.h"
 #include "experiment/recorder.h"
+#include "route/decision_log.h"
 
 namespace lcte::experiment {
 
@@ -32,6 +34,9 @@ struct EvalExperimentResult {
 EvalExperimentResult run_eval_experiment(const eval::EvalConfig& config, eval::SessionOptions session,
                                          const EvalExperimentOptions& options, const std::string& resume = "",
                                          const nlohmann::json& given = nlohmann::json::object());
+
+// The store's form of a routing decision (run_id: the run it belongs to, if any).
+store::StoredDecision stored_decision(const route::DecisionRecord& d, std::optional<std::string> run_id = std::nullopt);
 
 // The store's form of a run's sample row.
 store::StoredSample stored_sample(const eval::SampleRow& row, const std::string& suite, const std::string& model,

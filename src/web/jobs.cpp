@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "eval/passk.h"
+#include "experiment/eval_run.h"
 #include "eval/prompts.h"
 #include "eval/report.h"
 #include "eval/runner.h"
@@ -68,27 +69,6 @@ void check_sampling(int n, int max_n, double temperature, int max_tokens, double
 
 std::optional<double> finite(double v) { return std::isfinite(v) ? std::optional<double>(v) : std::nullopt; }
 
-store::StoredSample stored(const eval::SampleRow& row, const std::string& suite, const std::string& model,
-                           double temperature) {
-  store::StoredSample s;
-  s.suite = suite;
-  s.task_id = row.task_id;
-  s.model = model;
-  s.sample_index = row.sample_index;
-  s.temperature = temperature;
-  s.status = row.status;
-  s.passed = row.passed;
-  s.error_type = row.error_type;
-  s.prompt_tokens = row.prompt_tokens;
-  s.completion_tokens = row.completion_tokens;
-  s.ttft_s = finite(row.time_to_first_token_s);
-  s.tpot_s = finite(row.time_per_output_token_s);
-  s.latency_s = finite(row.latency_s);
-  s.exec_s = finite(row.exec_seconds);
-  s.completion = row.completion;
-  return s;
-}
-
 json num_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 // Makes a stop request end the run: the next generation a worker asks for
@@ -120,7 +100,7 @@ class StoreSink final : public eval::SampleSink {
 
   void write(const eval::SampleRow& row) override {
     std::lock_guard lock(mutex_);
-    store_.add_sample(run_id_, stored(row, suite_, model_, temperature_));
+    store_.add_sample(run_id_, experiment::stored_sample(row, suite_, model_, temperature_));
     rows_.push_back(row);
     passed_ += row.passed ? 1 : 0;
     double t = std::chrono::duration<double>(Clock::now() - started_).count();
