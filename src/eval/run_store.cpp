@@ -110,15 +110,6 @@ void configure(sqlite3* db, const std::string& path) {
 
 }  // namespace
 
-std::string utc_now_iso8601() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
-
 RunStore::RunStore(std::string dir, sqlite3* db) : dir_(std::move(dir)), db_(db) {}
 
 RunStore::RunStore(RunStore&& other) noexcept : dir_(std::move(other.dir_)), db_(other.db_) { other.db_ = nullptr; }

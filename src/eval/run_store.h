@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/clock.h"
+
 struct sqlite3;
 
 namespace lcte::eval {
@@ -72,6 +74,6 @@ class RunStore final : public SampleSink {
   mutable std::mutex mutex_;
 };
 
-std::string utc_now_iso8601();
+using lcte::utc_now_iso8601;  // core/clock.h
 
 }  // namespace lcte::eval

@@ -14,6 +14,7 @@
 #include <random>
 #include <sstream>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "eval/sha256.h"
 #include "gguf/gguf.h"
@@ -24,15 +25,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-std::string now_iso() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 bool is_hex(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
@@ -270,7 +262,7 @@ Manifest Registry::add(const std::string& file, const AddOptions& options) {
   if (existed) m = read_manifest(manifest_path(sha));
   if (!existed) {
     m.sha256 = sha;
-    m.created_at = now_iso();
+    m.created_at = utc_now_iso8601();
     m.format = "gguf";
     m.name = !options.name.empty() ? options.name : (!s.name.empty() ? s.name : fs::path(file).stem().string());
     m.version = options.version;

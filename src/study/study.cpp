@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "eval/session.h"
 #include "eval/sha256.h"
@@ -30,15 +31,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-std::string now_iso() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string suite_label(const std::string& suite) {
   return suite.find('/') == std::string::npos ? suite : fs::path(suite).stem().string();
@@ -138,7 +130,7 @@ class Runner {
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         // Inputs are recomputed: a step that made a model now knows its hash.
         state_.set_step(id, {{"status", "finished"}, {"inputs", describe(id).inputs}, {"result", r},
-                             {"finished_at", now_iso()}, {"seconds", seconds}});
+                             {"finished_at", utc_now_iso8601()}, {"seconds", seconds}});
         result.ran.push_back(id);
         print_(fmt::format("step {}/{} {}: done in {:.1f} s", index, ids.size(), id, seconds));
         if (options_.after_step) options_.after_step(s);

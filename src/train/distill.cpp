@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "model/forward.h"
@@ -41,15 +42,6 @@ std::string hms(double s) {
   if (!(s >= 0) || s > 1e8) return "?";
   const long t = std::lround(s);
   return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60) : fmt::format("{}:{:02}", t / 60, t % 60);
-}
-
-std::string iso_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::string short_sha(const std::string& text) {
@@ -211,7 +203,7 @@ nlohmann::json hyper_parameters(const DistillOptions& o) {
 
 std::string new_run_id() {
   std::random_device rd;
-  return fmt::format("distill-{}-{:08x}", iso_now(), rd());
+  return fmt::format("distill-{}-{:08x}", utc_now_iso8601(), rd());
 }
 
 // The experiment store, when one was asked for: a run of kind "distill" and
@@ -225,7 +217,7 @@ class StoreLog {
     r.id = new_run_id();
     r.kind = "distill";
     r.name = o.name;
-    r.started_at = iso_now();
+    r.started_at = utc_now_iso8601();
     r.config = hyper_parameters(o);
     r.config["teacher"] = o.teacher;
     r.config["data"] = o.data;
