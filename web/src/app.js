@@ -497,11 +497,16 @@ views.routing = async (root) => {
   root.append(form, msg, h('h2', {}, 'Try a query'), h('div', { class: 'card' }, query, h('div', { class: 'toolbar' }, tryBtn), result));
   const logBox = h('div', { class: 'scroll', id: 'decision-log' });
   root.append(h('h2', {}, 'Decision log (live)'), logBox);
+  // Events can arrive faster than the fetches return, and responses can come
+  // back out of order: only the newest request may redraw the table.
+  let logGeneration = 0;
   const drawLog = async () => {
+    const mine = ++logGeneration;
     try { const ds = await api('/api/routing/decisions?limit=100');
+      if (mine !== logGeneration) return;
       logBox.replaceChildren(ds.length ? h('table', {}, h('thead', {}, h('tr', {}, ['time', 'tokens', 'score', 'policy', 'rules', 'tier', 'override', 'µs', 'reason'].map(x => h('th', {}, x)))),
         h('tbody', {}, ds.map(d => h('tr', {}, h('td', {}, d.time), h('td', { class: 'num' }, d.n_tokens), h('td', { class: 'num' }, d.score), h('td', {}, d.policy), h('td', {}, d.rules_version), h('td', {}, d.tier), h('td', {}, d.override ? 'yes' : ''), h('td', { class: 'num' }, fmt(d.decision_us)), h('td', {}, d.reason))))) : empty('No routing decisions yet. Route a query above, or send requests to lcte serve.'));
-    } catch (e) { logBox.replaceChildren(errorBox(e)); }
+    } catch (e) { if (mine === logGeneration) logBox.replaceChildren(errorBox(e)); }
   };
   const onEvent = (type) => { if ((type === 'decision' || type === 'rules') && root.isConnected) drawLog(); };
   listeners.add(onEvent); root.cleanup = () => listeners.delete(onEvent);
