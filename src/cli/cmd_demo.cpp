@@ -1,52 +1,48 @@
-// lcte demo: lcte's main job on data it makes itself, no download and no
-// ../shared needed. Each step prints what it did and what it measured.
-#include <chrono>
+// lcte demo: lcte's main job on models and data it makes itself (see
+// demo/pipeline.h); no download and no ../shared needed.
 #include <cstdio>
-#include <filesystem>
 
 #include "cli/commands.h"
-#include "demo/synthetic_model.h"
-#include "gguf/gguf.h"
-#include "gguf/model_info.h"
+#include "demo/pipeline.h"
 
 namespace lcte::cli {
 namespace {
 
-struct DemoOptions {
-  std::string out_dir = "lcte-demo";
-  uint64_t seed = 1;
-};
-
-void run_demo(const DemoOptions& opt) {
-  std::filesystem::create_directories(opt.out_dir);
-  std::printf("lcte demo: everything below runs on models and data lcte makes itself.\n");
-  std::printf("Note: the models here are tiny, with random weights; point the same commands at a real GGUF.\n\n");
-
-  auto t0 = std::chrono::steady_clock::now();
-  demo::SyntheticModelSpec spec;
-  spec.seed = opt.seed;
-  std::string model = opt.out_dir + "/synthetic-f32.gguf";
-  uint64_t n_params = demo::write_synthetic_model(spec, model);
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("[1] wrote %s: %llu parameters in %.1f ms\n", model.c_str(), static_cast<unsigned long long>(n_params), ms);
-
-  gguf::File file = gguf::File::open(model);
-  gguf::ModelSummary s = gguf::summarize(file);
-  std::printf("[2] read it back (lcte inspect %s):\n", model.c_str());
-  std::printf("    architecture %s, %zu tensors, %.2f bits per weight, vocabulary of %llu tokens\n",
-              s.architecture.c_str(), file.tensors().size(), s.bits_per_weight,
-              static_cast<unsigned long long>(s.vocab_size));
-  std::printf("\nDone. Files are in %s/.\n", opt.out_dir.c_str());
+void print_summary(const demo::DemoResult& r) {
+  std::printf("\nThese are tiny models (well under a million parameters) trained in minutes on tasks lcte made up;\n"
+              "the trade-offs are real measurements, the absolute numbers say nothing about real code models.\n"
+              "Point the same study at real GGUF files: edit %s (docs/guide.md explains how).\n\n",
+              r.study_file.c_str());
+  std::printf("Report:    %s/report.html (and report.md, CSVs)\n", r.report_dir.c_str());
+  std::printf("Dashboard: lcte serve   (then open http://127.0.0.1:8080/ ; the runs are in the store)\n");
+  std::printf("Models:    lcte models --registry %s list\n",
+              r.summary.value("registry", std::string()).empty() ? "<out>/registry"
+                                                                 : r.summary["registry"].get<std::string>().c_str());
 }
 
 }  // namespace
 
 void add_demo_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("demo", "Run lcte's pipeline end to end on models and data it makes itself");
-  auto opt = std::make_shared<DemoOptions>();
-  cmd->add_option("-o,--out", opt->out_dir, "Output directory")->capture_default_str();
-  cmd->add_option("--seed", opt->seed, "Seed for the synthetic models")->capture_default_str();
-  cmd->callback([opt] { run_demo(*opt); });
+  auto* cmd = app.add_subcommand("demo", "Run lcte's whole loop on tiny models it trains itself (no download)");
+  auto o = std::make_shared<demo::DemoOptions>();
+  cmd->add_option("-o,--out", o->out_dir, "Output directory (models, suite, study, report)")->capture_default_str();
+  cmd->add_option("--store", o->store, "Experiment store (default: the user's store)");
+  cmd->add_option("--registry", o->registry, "Model registry (default: <out>/registry)");
+  cmd->add_option("--seed", o->seed, "Seed of the suite, the models and the training")->capture_default_str();
+  cmd->add_option("-t,--threads", o->threads, "Training threads (0: one per core)")->capture_default_str();
+  cmd->add_option("--teacher-steps", o->teacher_steps, "Optimiser steps of the teacher")->capture_default_str();
+  cmd->add_option("--student-steps", o->student_steps, "Optimiser steps of the student's distillation")
+      ->capture_default_str();
+  cmd->add_option("--held-out", o->test_per_level, "Held-out tasks per difficulty level")->capture_default_str();
+  cmd->add_flag("!--no-public-suites", o->public_suites, "Skip HumanEval/MBPP even where the data is present");
+  cmd->add_flag("--resume", o->resume, "Continue an evaluation an interrupted demo left unfinished");
+  cmd->callback([o] {
+    demo::DemoResult r = demo::run_demo(*o, [](const std::string& line) {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    });
+    print_summary(r);
+  });
 }
 
 }  // namespace lcte::cli

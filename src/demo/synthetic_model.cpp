@@ -5,59 +5,16 @@
 #include <vector>
 
 #include "core/error.h"
+#include "demo/vocab.h"
 #include "gguf/gguf.h"
 
 namespace lcte::demo {
-namespace {
-
-// Token types as llama.cpp numbers them.
-constexpr int32_t kNormal = 1, kUnknown = 2, kControl = 3, kByte = 6;
-
-struct Vocab {
-  std::vector<std::string> tokens;
-  std::vector<float> scores;
-  std::vector<int32_t> types;
-  void add(std::string t, float score, int32_t type) {
-    tokens.push_back(std::move(t));
-    scores.push_back(score);
-    types.push_back(type);
-  }
-};
-
-// <unk>, <s>, </s>, the 256 byte-fallback tokens, then printable ASCII with
-// U+2581 standing for a space, and a few common English and Python pieces.
-Vocab make_vocab() {
-  Vocab v;
-  v.add("<unk>", 0, kUnknown);
-  v.add("<s>", 0, kControl);
-  v.add("</s>", 0, kControl);
-  for (int b = 0; b < 256; ++b) v.add(fmt::format("<0x{:02X}>", b), 0, kByte);
-  const std::string space = "\xe2\x96\x81";
-  float score = -1.f;
-  for (char c = 33; c < 127; ++c) v.add(std::string(1, c), score -= 0.01f, kNormal);
-  v.add(space, score -= 0.01f, kNormal);
-  for (const char* piece : {"th", "he", "in", "er", "an", "re", "on", "at", "en", "nd", "de", "ef", "def",
-                            "return", "self", "if", "for", "in", "or"}) {
-    v.add(piece, score -= 0.01f, kNormal);
-    v.add(space + piece, score -= 0.01f, kNormal);
-  }
-  // SentencePiece vocabularies hold each piece once.
-  Vocab unique;
-  for (size_t i = 0; i < v.tokens.size(); ++i) {
-    bool seen = false;
-    for (const std::string& t : unique.tokens) seen = seen || t == v.tokens[i];
-    if (!seen) unique.add(v.tokens[i], v.scores[i], v.types[i]);
-  }
-  return unique;
-}
-
-}  // namespace
 
 uint64_t write_synthetic_model(const SyntheticModelSpec& spec, const std::string& path) {
   if (spec.dim % spec.n_heads != 0 || spec.n_heads % spec.n_kv_heads != 0)
     fail("synthetic model: dim {} must divide into {} heads, and heads into {} KV heads", spec.dim, spec.n_heads,
          spec.n_kv_heads);
-  Vocab vocab = make_vocab();
+  const Vocab vocab = spec.vocab.empty() ? fixed_vocab() : spec.vocab;
   const int n_vocab = static_cast<int>(vocab.tokens.size());
   const int head_dim = spec.dim / spec.n_heads;
   const int kv_dim = head_dim * spec.n_kv_heads;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -31,6 +32,22 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+
+// The threshold policy's highest score per tier: the published rule (1-6 to
+// the first tier) with the others spread over 7-10, or, past five tiers, all
+// tiers spread evenly over 1-10. Scores must rise strictly from tier to tier.
+std::vector<int> default_max_scores(size_t n_tiers) {
+  if (n_tiers > 10) fail("study: the threshold policy's 1-10 score cannot separate {} tiers (at most 10)", n_tiers);
+  std::vector<int> out;
+  const double n = static_cast<double>(n_tiers);
+  for (size_t i = 0; i + 1 < n_tiers; ++i) {
+    const double d = static_cast<double>(i);
+    out.push_back(n_tiers <= 5 ? (i == 0 ? 6 : static_cast<int>(std::lround(6 + 4 * d / (n - 1))))
+                               : static_cast<int>(std::lround(10 * (d + 1) / n)));
+  }
+  out.push_back(10);
+  return out;
+}
 
 std::string suite_label(const std::string& suite) {
   return suite.find('/') == std::string::npos ? suite : fs::path(suite).stem().string();
@@ -86,7 +103,7 @@ class Runner {
     print_ = options.print ? options.print : [](const std::string& s) { std::cout << s << std::endl; };
     for (const ModelSpec& m : spec.models) models_.push_back({m, "", "", ""});
     for (const CompressSpec& c : spec.compress) {
-      const ModelSpec& base = model(c.model).spec;
+      const ModelSpec base = model(c.model).spec;  // a copy: models_ grows below
       for (const std::string& type : c.types) {
         Model d;
         d.spec = base;
@@ -211,7 +228,9 @@ class Runner {
   eval::EvalConfig eval_config(const Model& m, const std::string& suite) {
     eval::EvalConfig c;
     c.suite = suite;
-    c.limit = spec_.limit;
+    auto own = spec_.suite_limits.find(suite_label(suite));
+    c.limit = own != spec_.suite_limits.end() ? own->second : spec_.limit;
+    c.max_tokens = spec_.max_tokens;
     c.backend = m.spec.backend;
     c.model = m.spec.backend == "engine" ? model_file(m) : m.spec.name;
     c.samples_file = m.spec.samples_file;
@@ -395,12 +414,7 @@ class Runner {
     data.tiers = s.inputs["tiers"].get<std::vector<std::string>>();
     route::RouterConfig rule;
     rule.tiers = data.tiers;
-    if (data.tiers.size() != 2) {
-      rule.max_score = {6};
-      for (size_t i = 1; i + 1 < data.tiers.size(); ++i)
-        rule.max_score.push_back(static_cast<int>(6 + (4 * i) / (data.tiers.size() - 1)));
-      rule.max_score.push_back(10);
-    }
+    rule.max_score = default_max_scores(data.tiers.size());
     experiment::RouteEvaluation e = experiment::evaluate_policies(data, spec_.policies, rule, spec_.folds, spec_.seed);
     std::string dir = spec_.output + "/route/" + label;
     fs::create_directories(dir);

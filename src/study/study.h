@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,9 @@ struct StudySpec {
   int n = 1;
   double temperature = 0.0;
   std::vector<int> k;
-  size_t limit = 0;
+  size_t limit = 0;                          // first N tasks of every suite (0: all)
+  std::map<std::string, size_t> suite_limits;  // by suite label: overrides `limit`
+  int max_tokens = 512;                      // per completion
   double timeout = 10.0;
   int workers = 0;
   uint64_t seed = 0;

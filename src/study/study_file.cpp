@@ -173,12 +173,23 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
   }
 
   if (const toml::table* t = table("eval")) {
-    check_known_keys(*t, {"suites", "n", "temperature", "k", "limit", "timeout", "workers", "seed"}, origin, "eval");
+    check_known_keys(*t, {"suites", "n", "temperature", "k", "limit", "suite_limits", "max_tokens", "timeout", "workers", "seed"},
+                     origin, "eval");
     read(*t, "suites", s.suites, origin, "eval");
     read(*t, "n", s.n, origin, "eval");
     read(*t, "temperature", s.temperature, origin, "eval");
     read(*t, "k", s.k, origin, "eval");
     read(*t, "limit", s.limit, origin, "eval");
+    read(*t, "max_tokens", s.max_tokens, origin, "eval");
+    if (const toml::node* n = t->get("suite_limits")) {
+      const toml::table* lt = n->as_table();
+      if (lt == nullptr) fail("{}: 'eval.suite_limits' must be a table (suite label = limit)", where(*n, origin));
+      for (const auto& [k, v] : *lt) {
+        size_t limit = 0;
+        read(*lt, std::string(k.str()).c_str(), limit, origin, "eval.suite_limits");
+        s.suite_limits[std::string(k.str())] = limit;
+      }
+    }
     read(*t, "timeout", s.timeout, origin, "eval");
     read(*t, "workers", s.workers, origin, "eval");
     read(*t, "seed", s.seed, origin, "eval");
@@ -191,6 +202,10 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
     std::string label = is_builtin_suite(suite) ? suite : fs::path(suite).stem().string();
     if (!labels.insert(label).second) fail("{}: 'eval.suites': two suites are both called '{}'", origin, label);
   }
+  for (const auto& [label, limit] : s.suite_limits)
+    if (!labels.count(label))
+      fail("{}: 'eval.suite_limits.{}' names no suite in 'eval.suites'", origin, label);
+  if (s.max_tokens < 1) fail("{}: 'eval.max_tokens' must be at least 1", origin);
   if (s.n < 1) fail("{}: 'eval.n' must be at least 1", origin);
   for (int k : s.k)
     if (k < 1 || k > s.n) fail("{}: 'eval.k': {} is outside 1..n ({})", origin, k, s.n);

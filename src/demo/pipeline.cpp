@@ -1,0 +1,300 @@
+#include "demo/pipeline.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "demo/synthetic_model.h"
+#include "demo/synthetic_suite.h"
+#include "demo/vocab.h"
+#include "eval/datasets.h"
+#include "eval/sha256.h"
+#include "gguf/gguf.h"
+#include "gguf/model_info.h"
+#include "registry/registry.h"
+#include "study/study.h"
+#include "tokenizer/tokenizer.h"
+#include "train/run.h"
+
+namespace lcte::demo {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path(path).parent_path());
+  registry::write_file_atomic(path, text);
+}
+
+// A step's output is reused when it exists and the recipe it was made from
+// (every input that decides it) is the same as now.
+bool cached(const std::string& output, const json& recipe) {
+  const std::string recipe_file = output + ".recipe.json";
+  if (!fs::exists(output) || !fs::exists(recipe_file)) return false;
+  try {
+    return json::parse(read_text(recipe_file)) == recipe;
+  } catch (const json::exception&) {
+    return false;  // a torn or edited recipe: make the output again
+  }
+}
+void record(const std::string& output, const json& recipe) { write_text(output + ".recipe.json", recipe.dump(2) + "\n"); }
+
+std::vector<std::string> corpus(const std::vector<SyntheticTask>& tasks) {
+  std::vector<std::string> texts;
+  for (const SyntheticTask& t : tasks) texts.push_back(t.prompt + t.reference);
+  return texts;
+}
+
+// {"prompt": [...], "completion": [...]} per training task: the prompt as the
+// engine will see it (with BOS), the completion as the tokens that follow it in
+// the whole text, then EOS so the model learns to stop.
+void write_training_tokens(const std::vector<SyntheticTask>& tasks, const tokenizer::Tokenizer& tok,
+                           const std::string& path) {
+  std::string out;
+  for (const SyntheticTask& t : tasks) {
+    std::vector<tokenizer::Token> prompt = tok.tokenize(t.prompt, true);
+    std::vector<tokenizer::Token> whole = tok.tokenize(t.prompt + t.reference, true);
+    if (whole.size() <= prompt.size() || !std::equal(prompt.begin(), prompt.end(), whole.begin()))
+      fail("demo: task {}: the prompt's tokens are not a prefix of the whole text's (the vocabulary merges across "
+           "the newline that ends the prompt)",
+           t.task_id);
+    std::vector<tokenizer::Token> completion(whole.begin() + static_cast<long>(prompt.size()), whole.end());
+    completion.push_back(tok.eos());
+    out += json{{"prompt", prompt}, {"completion", completion}}.dump() + "\n";
+  }
+  write_text(path, out);
+}
+
+SyntheticModelSpec model_spec(const ModelShape& s, const Vocab& vocab, uint64_t seed, const std::string& name) {
+  SyntheticModelSpec m;
+  m.name = name;
+  m.dim = s.dim;
+  m.n_layers = s.n_layers;
+  m.n_heads = s.n_heads;
+  m.n_kv_heads = s.n_kv_heads;
+  m.ffn_dim = s.ffn_dim;
+  m.context_length = 2048;  // room for HumanEval prompts; the models are trained on short ones
+  m.seed = seed;
+  m.vocab = vocab;
+  return m;
+}
+
+json shape_json(const ModelShape& s) {
+  return {{"dim", s.dim}, {"n_layers", s.n_layers}, {"n_heads", s.n_heads}, {"n_kv_heads", s.n_kv_heads},
+          {"ffn_dim", s.ffn_dim}};
+}
+
+train::RunOptions training_options(const DemoOptions& o, const std::string& data, int64_t steps) {
+  train::RunOptions r;
+  r.data = data;
+  r.train.batch = o.batch;
+  r.train.seq = o.seq;
+  r.train.steps = steps;
+  r.train.lr.max_lr = o.lr;
+  r.train.lr.min_lr = o.lr / 10;
+  r.train.lr.warmup = std::max<int64_t>(1, steps / 20);
+  r.train.adamw.weight_decay = 0.01;
+  r.seed = o.seed;
+  r.threads = o.threads;
+  r.valid_fraction = 0.05;
+  r.log_every = std::max<int64_t>(1, steps / 10);
+  return r;
+}
+
+uint64_t parameters_of(const std::string& gguf_path) { return gguf::summarize(gguf::File::open(gguf_path)).n_parameters; }
+
+std::string toml_string(const std::string& s) { return json(s).dump(); }  // JSON string syntax is valid TOML
+
+std::string study_toml(const DemoOptions& o, const DemoResult& r, double student_cost,
+                       const std::vector<std::string>& suites) {
+  std::string t;
+  t += "# Written by `lcte demo`: the study it runs on the tiny models it trained.\n";
+  t += "# To run the same study on real models, replace the paths below with GGUF files\n";
+  t += "# (or registry references, ref = \"name@version\"), and the held-out suite with\n";
+  t += "# humaneval or mbpp; see docs/guide.md.\n\n";
+  t += "[study]\nname = \"lcte-demo\"\noutput = \"study\"\n";
+  t += "registry = " + toml_string(o.registry.empty() ? (fs::path(o.out_dir) / "registry").string() : o.registry) + "\n";
+  if (!o.store.empty()) t += "store = " + toml_string(o.store) + "\n";
+  t += "\n[[model]]\nname = \"student\"\npath = " + toml_string(r.student) + "\ntier = 0\n";
+  t += fmt::format("cost = {:.4f}   # its parameters over the teacher's\n", student_cost);
+  t += "\n[[model]]\nname = \"teacher\"\npath = " + toml_string(r.teacher) + "\ntier = 1\ncost = 1.0\n";
+  std::string types;
+  for (const std::string& q : o.quant_types) types += (types.empty() ? "" : ", ") + toml_string(q);
+  for (const char* m : {"student", "teacher"})
+    t += fmt::format("\n[[compress]]\nmodel = \"{}\"\ntypes = [{}]\n", m, types);
+  std::string suite_list, limits;
+  for (const std::string& s : suites) {
+    suite_list += (suite_list.empty() ? "" : ", ") + toml_string(s);
+    if (s.find('/') == std::string::npos) limits += (limits.empty() ? "" : ", ") + fmt::format("{} = {}", s, o.public_limit);
+  }
+  t += "\n[eval]\nsuites = [" + suite_list + "]\n";
+  if (!limits.empty()) t += "suite_limits = { " + limits + " }   # tiny models only need a glimpse of these\n";
+  t += "n = 1\ntemperature = 0.0\nk = [1]\nmax_tokens = 96\ntimeout = 10.0\nseed = 0\n";
+  t += "\n[routing]\npolicies = [\"threshold\", \"learned\", \"random\", \"cascade\", \"oracle\", \"always\"]\n";
+  t += "cost = \"weights\"\nfolds = 5\n";
+  t += "\n[measure]\nsample_rate_hz = 2.0\n";
+  return t;
+}
+
+}  // namespace
+
+DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
+  const auto t_start = std::chrono::steady_clock::now();
+  DemoResult r;
+  const fs::path out = fs::absolute(o.out_dir);
+  fs::create_directories(out / "models");
+  DemoOptions opt = o;
+  opt.out_dir = out.string();
+  if (opt.registry.empty()) opt.registry = (out / "registry").string();
+
+  // 1. The suite.
+  SuiteSpec suite_spec;
+  suite_spec.seed = o.seed;
+  suite_spec.train_per_level = o.train_per_level;
+  suite_spec.test_per_level = o.test_per_level;
+  SyntheticSuite suite = make_synthetic_suite(suite_spec);
+  const std::string train_file = (out / "suite" / "synthetic-train.jsonl").string();
+  const std::string test_file = (out / "suite" / "synthetic-heldout.jsonl").string();
+  fs::create_directories(out / "suite");
+  write_suite_jsonl(suite.train, train_file);
+  write_suite_jsonl(suite.test, test_file);
+  print(fmt::format("[1/6] synthetic Python suite: {} training tasks, {} held-out tasks in 3 levels ({})",
+                    suite.train.size(), suite.test.size(), (out / "suite").string()));
+
+  // 2. Vocabulary and the teacher's random start.
+  const json suite_recipe = {{"seed", o.seed}, {"train_per_level", o.train_per_level},
+                             {"test_per_level", o.test_per_level}, {"train_sha256", eval::sha256_file_hex(train_file)}};
+  const std::string init = (out / "models" / "teacher-init.gguf").string();
+  const json init_recipe = {{"suite", suite_recipe}, {"merges", o.vocab_merges}, {"shape", shape_json(o.teacher)}};
+  if (!cached(init, init_recipe)) {
+    Vocab vocab = learn_vocab(corpus(suite.train), o.vocab_merges);
+    write_synthetic_model(model_spec(o.teacher, vocab, o.seed, "lcte-demo-teacher"), init);
+    record(init, init_recipe);
+  }
+  tokenizer::Tokenizer tok = tokenizer::load_tokenizer(init);
+  const std::string tokens_file = (out / "suite" / "synthetic-train.tokens.jsonl").string();
+  write_training_tokens(suite.train, tok, tokens_file);
+  print(fmt::format("[2/6] vocabulary of {} pieces learnt from the training tasks; teacher initialised ({} parameters)",
+                    tok.n_tokens(), parameters_of(init)));
+
+  // 3. The teacher, trained from scratch on the training tasks.
+  r.teacher = (out / "models" / "teacher.gguf").string();
+  const json teacher_recipe = {{"init", init_recipe},   {"steps", o.teacher_steps}, {"batch", o.batch},
+                               {"seq", o.seq},          {"lr", o.lr},               {"seed", o.seed},
+                               {"threads", o.threads}};
+  if (cached(r.teacher, teacher_recipe)) {
+    print(fmt::format("[3/6] teacher: reused {} (same recipe)", r.teacher));
+  } else {
+    print(fmt::format("[3/6] teacher: training {} steps of {} x {} tokens from scratch ...", o.teacher_steps, o.batch,
+                      o.seq));
+    auto t0 = std::chrono::steady_clock::now();
+    train::RunOptions ro = training_options(o, tokens_file, o.teacher_steps);
+    ro.init = init;
+    ro.train.loss.alpha = 1.0;
+    ro.out = r.teacher;
+    ro.name = "lcte-demo-teacher";
+    train::RunResult tr = train::run_training(ro);
+    record(r.teacher, teacher_recipe);
+    print(fmt::format("      done in {:.0f} s: loss {:.3f}{}", seconds_since(t0), tr.final_loss,
+                      tr.valid ? fmt::format(", held-out loss {:.3f}", tr.valid->loss) : ""));
+  }
+
+  // 4. The student: every second teacher layer, distilled from the teacher.
+  r.student = (out / "models" / "student.gguf").string();
+  const json student_recipe = {{"teacher_sha256", eval::sha256_file_hex(r.teacher)},
+                               {"layers", o.student_layers},
+                               {"steps", o.student_steps},
+                               {"alpha", o.alpha},
+                               {"temperature", o.temperature},
+                               {"top_k", o.top_k},
+                               {"batch", o.batch},
+                               {"seq", o.seq},
+                               {"lr", o.lr},
+                               {"seed", o.seed},
+                               {"threads", o.threads}};
+  if (cached(r.student, student_recipe)) {
+    print(fmt::format("[4/6] student: reused {} (same recipe)", r.student));
+  } else {
+    print(fmt::format("[4/6] student: teacher layers {}, distilled for {} steps (forward KL on the teacher's top-{}, "
+                      "hard-label weight {}) ...",
+                      o.student_layers, o.student_steps, o.top_k, o.alpha));
+    auto t0 = std::chrono::steady_clock::now();
+    train::RunOptions ro = training_options(o, tokens_file, o.student_steps);
+    ro.teacher = r.teacher;
+    ro.student.pick = train::LayerPick::parse(o.student_layers);
+    ro.top_k = o.top_k;
+    ro.train.loss.alpha = o.alpha;
+    ro.train.loss.temperature = o.temperature;
+    ro.out = r.student;
+    ro.name = "lcte-demo-student";
+    train::RunResult tr = train::run_training(ro);
+    record(r.student, student_recipe);
+    print(fmt::format("      done in {:.0f} s: loss {:.3f}{}", seconds_since(t0), tr.final_loss,
+                      tr.valid ? fmt::format(", held-out loss {:.3f}", tr.valid->loss) : ""));
+  }
+
+  // 5. The registry: both models with their lineage (the student's names the
+  // teacher's hash and the distillation settings, from its GGUF keys).
+  registry::Registry reg(opt.registry);
+  registry::AddOptions add;
+  add.name = "demo-teacher";
+  add.made_by = "lcte demo (trained from scratch on the synthetic suite)";
+  add.tags = {"demo-teacher"};
+  registry::Manifest teacher_m = reg.add(r.teacher, add);
+  add.name = "demo-student";
+  add.made_by = "lcte demo (distilled from demo-teacher)";
+  add.tags = {"demo-student"};
+  registry::Manifest student_m = reg.add(r.student, add);
+  print(fmt::format("[5/6] registry {}: demo-teacher@{} ({}), demo-student@{} ({}, parent {})", opt.registry,
+                    teacher_m.version, teacher_m.sha256.substr(0, 12), student_m.version,
+                    student_m.sha256.substr(0, 12),
+                    student_m.lineage.parents.empty() ? "none" : student_m.lineage.parents.front().substr(0, 12)));
+
+  // 6. The study.
+  std::vector<std::string> suites = {test_file};
+  if (o.public_suites) {
+    eval::DatasetLocations where = eval::default_dataset_locations();
+    where.allow_download = false;
+    for (const auto* d : {&eval::humaneval_dataset(), &eval::mbpp_dataset()}) {
+      try {
+        eval::resolve_dataset(*d, where);
+        suites.push_back(d == &eval::humaneval_dataset() ? "humaneval" : "mbpp");
+      } catch (const Error&) {
+        // Absent: the demo runs on the synthetic suite alone.
+      }
+    }
+  }
+  const double student_cost =
+      static_cast<double>(parameters_of(r.student)) / static_cast<double>(parameters_of(r.teacher));
+  r.study_file = (out / "study.toml").string();
+  write_text(r.study_file, study_toml(opt, r, student_cost, suites));
+  print(fmt::format("[6/6] study {} on {}:", r.study_file, fmt::join(suites, ", ")));
+  study::StudySpec spec = study::load_study(r.study_file);
+  study::StudyOptions so;
+  so.resume = o.resume;
+  so.print = [&](const std::string& line) { print("      " + line); };
+  study::StudyResult sr = study::run_study(spec, so);
+  r.summary = sr.summary;
+  r.report_dir = (fs::path(spec.output) / "report").string();
+  print(fmt::format("Demo finished in {:.0f} s.", seconds_since(t_start)));
+  return r;
+}
+
+}  // namespace lcte::demo

@@ -1,0 +1,74 @@
+// The demo end to end at a tiny size: models trained, registered with their
+// lineage, the study run on them, and a second run reusing every model and
+// every study step.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/test_data.h"
+#include "demo/pipeline.h"
+#include "eval/executor.h"
+#include "registry/registry.h"
+
+using namespace lcte;
+namespace fs = std::filesystem;
+
+namespace {
+demo::DemoOptions tiny(const std::string& dir) {
+  demo::DemoOptions o;
+  o.out_dir = dir;
+  o.store = dir + "/store.sqlite";
+  o.train_per_level = 60;
+  o.test_per_level = 3;
+  o.vocab_merges = 100;
+  o.teacher = {32, 2, 2, 1, 64};
+  o.teacher_steps = 3;
+  o.student_steps = 2;
+  o.batch = 4;
+  o.seq = 96;
+  o.threads = 1;
+  o.public_suites = false;
+  return o;
+}
+}  // namespace
+
+TEST(DemoPipeline, TrainsRegistersStudiesAndReusesEverythingOnASecondRun) {
+  if (!eval::have_sandbox()) GTEST_SKIP() << "this build has no sandbox library";
+  std::string dir = (fs::path(lcte::testing::temp_dir()) / "demo").string();
+  fs::remove_all(dir);
+  std::vector<std::string> lines;
+  auto print = [&](const std::string& l) { lines.push_back(l); };
+  demo::DemoResult r = demo::run_demo(tiny(dir), print);
+
+  // Both models, and the study's four quantized versions, evaluated on the 9 held-out tasks.
+  EXPECT_TRUE(fs::exists(r.teacher));
+  EXPECT_TRUE(fs::exists(r.student));
+  ASSERT_TRUE(r.summary.contains("runs")) << r.summary.dump(2);
+  const nlohmann::json& results = r.summary["runs"];
+  EXPECT_EQ(results.size(), 6u) << results.dump(2);
+  for (const auto& row : results) EXPECT_EQ(row.value("tasks", 0), 9) << row.dump();
+  EXPECT_TRUE(fs::exists(r.report_dir + "/report.html"));
+
+  // The registry's lineage of the student names its teacher and the distillation settings.
+  registry::Registry reg(dir + "/registry");
+  registry::Manifest teacher = reg.find("demo-teacher");
+  registry::Manifest student = reg.find("demo-student");
+  ASSERT_EQ(student.lineage.parents.size(), 1u);
+  EXPECT_EQ(student.lineage.parents[0], teacher.sha256);
+  std::string settings = student.lineage.settings.dump();
+  EXPECT_NE(settings.find("distill"), std::string::npos) << settings;
+  EXPECT_NE(settings.find("\\\"alpha\\\":0.3"), std::string::npos) << settings;
+  EXPECT_NE(settings.find("\"teacher_layers\":\"0\""), std::string::npos) << settings;
+
+  // Second run: nothing trained or evaluated again, same results.
+  lines.clear();
+  demo::DemoResult again = demo::run_demo(tiny(dir), print);
+  std::string all;
+  for (const auto& l : lines) all += l + "\n";
+  EXPECT_NE(all.find("teacher: reused"), std::string::npos) << all;
+  EXPECT_NE(all.find("student: reused"), std::string::npos) << all;
+  EXPECT_EQ(all.find("[to run]"), std::string::npos) << all;
+  EXPECT_EQ(again.summary["runs"], results);
+}
