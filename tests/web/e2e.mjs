@@ -170,6 +170,7 @@ try {
   await page.waitForSelector('[data-view="run"][data-ready]', { timeout: 20000 });
   const charts = await page.$$eval('#run-charts .uplot, #run-charts svg', els => els.length);
   check(charts >= 3, `run page draws charts (${charts})`);
+  check((await page.textContent('#run-charts')).includes('GPU utilisation'), 'run page charts the stored GPU utilisation');
   check((await page.$$('#samples-table tbody tr')).length === 10, 'run page lists 10 samples');
   check((await page.textContent('#view')).includes('100.0%'), 'pass@1 of the reference solutions is 100%');
   await shot('run-page');

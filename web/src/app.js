@@ -163,9 +163,11 @@ function connectEvents() {
 }
 // Resolves once the page has handled event `id`: a result returned over HTTP
 // is then drawn after the pieces the server pushed before it, whichever
-// connection was faster. Gives up after `ms` (the stream is down).
+// connection was faster. Gives up at once when the stream is closed, and
+// after `ms` while it is reconnecting.
 function eventsThrough(id, ms = 3000) {
   if (!id || lastEventId >= id) return Promise.resolve(true);
+  if (!source || source.readyState === EventSource.CLOSED) return Promise.resolve(false);
   return new Promise(ok => {
     const done = v => { clearTimeout(timer); listeners.delete(check); ok(v); };
     const check = () => { if (lastEventId >= id) done(true); };
