@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include "core/error.h"
@@ -547,9 +548,10 @@ json JobManager::try_problem(const TryRequest& rq, const std::function<json(cons
     std::lock_guard lock(mutex_);
     try_id = fmt::format("try-{}", ++tries_);
   }
-  // Without a client id the try's own id stands in (it is unique).
-  std::string client_id = rq.client_id.empty() ? try_id : rq.client_id;
-  ClientClaim claim(mutex_, active_clients_, client_id);
+  // A try without a client id (an API user's) is told apart by its try id.
+  const std::string& client_id = rq.client_id;
+  std::optional<ClientClaim> claim;
+  if (!client_id.empty()) claim.emplace(mutex_, active_clients_, client_id);
   const eval::Suite& s = suite(rq.suite);
   long index = eval::find_task(s, rq.task_id);
   if (index < 0) fail("task_id: no task \"{}\" in {}", rq.task_id, rq.suite);

@@ -96,7 +96,7 @@ class JobManager {
   // each executed sample as a "try" event; all carry the try's id and client
   // id. The result's `events_through` is the bus id of the last event published
   // before it returned: a page that has seen that id has every piece.
-  // lcte::Error ("still running", HTTP 409) when client_id is in use.
+  // lcte::Error ("still running", HTTP 409) when a non-empty client_id is in use.
   nlohmann::json try_problem(const TryRequest& request,
                              const std::function<nlohmann::json(const std::string& query)>& route);
   const eval::Suite& suite(const std::string& name);  // loaded once, then cached

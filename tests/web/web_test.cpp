@@ -795,6 +795,16 @@ TEST(DashboardHttp, TryStreamsTheTextInOrderThenTheResult) {
   t = json::parse(r->body);
   EXPECT_EQ(check_streams(events_of(s.dashboard->events(), before, "c1"), t), 2u);
   EXPECT_NE(t["try_id"], json(nullptr));
+
+  // Without a client id, the try id tells the events apart.
+  before = s.dashboard->events().last_id();
+  r = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/2", "model": "pieces"})", "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  t = json::parse(r->body);
+  std::vector<Event> mine;
+  for (const Event& e : s.dashboard->events().wait_after(before, std::chrono::milliseconds(0)))
+    if (e.data.value("try_id", "") == t["try_id"]) mine.push_back(e);
+  EXPECT_EQ(check_streams(mine, t), (canonical.size() + 4) / 5);
 }
 
 TEST(DashboardHttp, ConcurrentTriesKeepTheirStreamsApart) {
