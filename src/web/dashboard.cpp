@@ -215,6 +215,7 @@ Dashboard::Dashboard(DashboardOptions options)
   jo.models = options_.models;
   jo.executor = options_.executor;
   jo.resource_rate_hz = options_.resource_rate_hz;
+  jo.try_stream = options_.try_stream;
   jobs_ = std::make_unique<JobManager>(std::move(jo), bus_);
   if (options_.store_tail_ms > 0)
     tail_ = std::make_unique<StoreTail>(options_.store_path, bus_, std::chrono::milliseconds(options_.store_tail_ms));

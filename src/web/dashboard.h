@@ -53,6 +53,8 @@ struct DashboardOptions {
   // Each open event stream holds one of httplib's worker threads (8 here);
   // beyond this many the server answers 503 so plain requests still get served.
   int max_event_streams = 4;
+  // How the interactive tab's streamed text is batched into events.
+  TokenStreamOptions try_stream;
 };
 
 // The directory the build put the assets in (LCTE_WEB_ASSETS_DIR), or "".

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include "core/error.h"
@@ -88,6 +89,38 @@ class StoppableBackend final : public eval::Backend {
  private:
   std::shared_ptr<eval::Backend> inner_;
   const std::atomic<bool>& stop_;
+};
+
+// Passes the backend's text pieces to a TokenStream while it generates, and
+// after it returns sends what is still waiting; a sample that produced no
+// piece (backends that do not stream: canonical, file) goes out whole.
+class StreamingTap final : public eval::Backend {
+ public:
+  StreamingTap(std::shared_ptr<eval::Backend> inner, TokenStream& stream) : inner_(std::move(inner)), stream_(stream) {}
+  std::string name() const override { return inner_->name(); }
+  std::string model() const override { return inner_->model(); }
+  int available_samples(const std::string& id) const override { return inner_->available_samples(id); }
+  std::vector<eval::Generation> generate(const eval::GenerationRequest& r, const backend::StreamFn& on_text) override {
+    auto tap = [&](int index, std::string_view piece) {
+      stream_.add(index, piece);
+      if (on_text) on_text(index, piece);
+    };
+    std::vector<eval::Generation> out;
+    try {
+      out = inner_->generate(r, tap);
+    } catch (...) {
+      stream_.flush();
+      throw;
+    }
+    for (const eval::Generation& g : out)
+      if (stream_.received(g.sample_index) == 0 && g.error.empty()) stream_.add(g.sample_index, g.text);
+    stream_.flush();
+    return out;
+  }
+
+ private:
+  std::shared_ptr<eval::Backend> inner_;
+  TokenStream& stream_;
 };
 
 // Writes every sample to the store and the event bus as it finishes.
@@ -483,12 +516,47 @@ void JobManager::run_model(const std::shared_ptr<Job>& job, const std::string& m
   if (!failure.empty()) fail("{}", failure);
 }
 
+namespace {
+
+// Holds a client id for the length of one try, so two running tries never
+// share one and a page never mixes their streams.
+class ClientClaim {
+ public:
+  ClientClaim(std::mutex& mutex, std::set<std::string>& active, std::string id)
+      : mutex_(mutex), active_(active), id_(std::move(id)) {
+    std::lock_guard lock(mutex_);
+    if (!active_.insert(id_).second) fail("client_id: \"{}\" belongs to a try that is still running", id_);
+  }
+  ~ClientClaim() {
+    std::lock_guard lock(mutex_);
+    active_.erase(id_);
+  }
+  ClientClaim(const ClientClaim&) = delete;
+  ClientClaim& operator=(const ClientClaim&) = delete;
+
+ private:
+  std::mutex& mutex_;
+  std::set<std::string>& active_;
+  std::string id_;
+};
+
+}  // namespace
+
 json JobManager::try_problem(const TryRequest& rq, const std::function<json(const std::string&)>& route) {
+  std::string try_id;
+  {
+    std::lock_guard lock(mutex_);
+    try_id = fmt::format("try-{}", ++tries_);
+  }
+  // A try without a client id (an API user's) is told apart by its try id.
+  const std::string& client_id = rq.client_id;
+  std::optional<ClientClaim> claim;
+  if (!client_id.empty()) claim.emplace(mutex_, active_clients_, client_id);
   const eval::Suite& s = suite(rq.suite);
   long index = eval::find_task(s, rq.task_id);
   if (index < 0) fail("task_id: no task \"{}\" in {}", rq.task_id, rq.suite);
   const eval::Task& task = s.tasks[size_t(index)];
-  json out = {{"suite", rq.suite}, {"task_id", task.task_id}};
+  json out = {{"suite", rq.suite}, {"task_id", task.task_id}, {"try_id", try_id}, {"client_id", client_id}};
   std::string model = rq.model;
   if (model == "auto") {
     eval::Prompt prompt = eval::build_prompt(s, task, {});
@@ -497,8 +565,17 @@ json JobManager::try_problem(const TryRequest& rq, const std::function<json(cons
     out["route"] = decision;
   }
   out["model"] = model;
-  std::shared_ptr<eval::Backend> backend = options_.backends ? options_.backends(model, s) : nullptr;
-  if (!backend) fail("model: no backend for \"{}\"", model);
+  std::shared_ptr<eval::Backend> made = options_.backends ? options_.backends(model, s) : nullptr;
+  if (!made) fail("model: no backend for \"{}\"", model);
+  json tag = {{"try_id", try_id}, {"client_id", client_id}, {"task_id", task.task_id}, {"model", model}};
+  TokenStream stream(
+      [&](int sample_index, int chunk, const std::string& text) {
+        json e = tag;
+        e.update(json{{"sample_index", sample_index}, {"chunk", chunk}, {"text", text}});
+        bus_.publish("try_token", std::move(e));
+      },
+      options_.try_stream);
+  StreamingTap backend(made, stream);
   auto executor = make_executor();
   eval::RunnerOptions ro;
   ro.workers = std::min(rq.n, 4);
@@ -506,14 +583,14 @@ json JobManager::try_problem(const TryRequest& rq, const std::function<json(cons
   ro.limits.cpu_seconds = rq.timeout;
   ro.sampling.temperature = rq.temperature;
   ro.sampling.max_tokens = rq.max_tokens;
-  TrySink sink(bus_, {{"client_id", rq.client_id}, {"task_id", task.task_id}, {"model", model}});
+  TrySink sink(bus_, tag);
   measure::ResourceSampler::Options so;
   so.rate_hz = 10;
   so.gpus = true;
   measure::ResourceSampler sampler(so);
   sampler.start();
   auto t0 = Clock::now();
-  eval::run_plan(s, {{size_t(index), rq.n}}, {}, *backend, *executor, sink, ro);
+  eval::run_plan(s, {{size_t(index), rq.n}}, {}, backend, *executor, sink, ro);
   double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   sampler.stop();
   std::vector<eval::SampleRow> rows = eval::order_rows(s, sink.rows);
@@ -543,6 +620,7 @@ json JobManager::try_problem(const TryRequest& rq, const std::function<json(cons
   out["pass_at_k"] = pass;
   out["wall_s"] = wall;
   out["energy"] = energy_json(sampler);
+  out["events_through"] = bus_.last_id();
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "eval/executor.h"
 #include "eval/suite.h"
 #include "web/event_bus.h"
+#include "web/token_stream.h"
 
 namespace lcte::web {
 
@@ -56,7 +58,9 @@ struct TryRequest {
   double temperature = 0.0;
   int max_tokens = 512;
   double timeout = 10.0;
-  std::string client_id;  // echoed in the "try" events of each finished sample
+  // Echoed in the try's events ("try_token" pieces, "try" per finished
+  // sample), so a page can tell its own; unique among running tries.
+  std::string client_id;
   static TryRequest from_json(const nlohmann::json& j, const std::vector<std::string>& models);
 };
 
@@ -68,6 +72,7 @@ struct JobOptions {
   // null: the sandbox (python3). Tests plug in their own.
   std::function<std::unique_ptr<eval::Executor>()> executor;
   double resource_rate_hz = 2.0;
+  TokenStreamOptions try_stream;  // how the interactive tab's text is batched into events
 };
 
 class JobManager {
@@ -85,7 +90,13 @@ class JobManager {
   nlohmann::json list() const;
   nlohmann::json get(const std::string& job_id) const;  // null when unknown
   // Runs one problem now (blocking) and returns what the tab shows; `route`
-  // turns "auto" into a model and the routing explanation.
+  // turns "auto" into a model and the routing explanation. While it runs,
+  // the text of each sample goes out as "try_token" events as the backend
+  // makes it (the whole text at once from backends that do not stream), and
+  // each executed sample as a "try" event; all carry the try's id and client
+  // id. The result's `events_through` is the bus id of the last event published
+  // before it returned: a page that has seen that id has every piece.
+  // lcte::Error ("still running", HTTP 409) when a non-empty client_id is in use.
   nlohmann::json try_problem(const TryRequest& request,
                              const std::function<nlohmann::json(const std::string& query)>& route);
   const eval::Suite& suite(const std::string& name);  // loaded once, then cached
@@ -101,6 +112,8 @@ class JobManager {
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Job>> jobs_;
   std::vector<std::thread> threads_;
+  std::set<std::string> active_clients_;  // client ids of running tries (guarded by mutex_)
+  uint64_t tries_ = 0;                     // guarded by mutex_
   std::mutex suites_mutex_;
   std::map<std::string, std::unique_ptr<eval::Suite>> suites_;
 };

@@ -5,6 +5,11 @@
 // page draws charts and its CSV download has one row per sample; a routing
 // rule changed in the UI takes effect on the next API request. Screenshots
 // of every tab go to --out. Exits 77 (skipped) when a prerequisite is absent.
+// A fake nvidia-smi (tests/measure/fake-bin) is first on the server's PATH,
+// so the live monitor's GPU chart is exercised on machines without a GPU.
+// With models/stories260K-f32.gguf in the data, `lcte serve` runs that tiny
+// model and the interactive tab must show its text streaming in before the
+// result.
 //
 //   node tests/web/e2e.mjs --lcte build/src/cli/lcte --out build/web-e2e [--data ../shared/data]
 import { spawn } from 'node:child_process';
@@ -20,6 +25,8 @@ const out = resolve(args.out || 'build/web-e2e');
 const data = process.env.LCTE_DATA_DIR || args.data || resolve(here, '../../../shared/data');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const webDir = resolve(here, '../../web');
+const fakeBin = resolve(here, '../measure/fake-bin');
+const tinyModel = join(data, 'models', 'stories260K-f32.gguf');
 
 function skip(why) { console.log(`SKIP: ${why}`); process.exit(77); }
 if (!existsSync(chromiumPath)) skip(`no chromium at ${chromiumPath} (apt-get install chromium, or set CHROMIUM)`);
@@ -35,17 +42,24 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const started = Date.now();
 
-// The server, on a port the kernel picks; its first stdout line names the URL.
-const server = spawn(lcte, ['dashboard', '--port', '0', '--store', join(out, 'store.sqlite'), '--rules', join(out, 'rules.json'), '--offline'],
-  { env: { ...process.env, LCTE_DATA_DIR: data }, stdio: ['ignore', 'pipe', 'pipe'] });
-let serverLog = '';
-server.stderr.on('data', d => { serverLog += d; });
-const base = await new Promise((ok, fail) => {
-  let text = '';
-  const timer = setTimeout(() => fail(new Error(`lcte dashboard did not start: ${text}${serverLog}`)), 20000);
-  server.stdout.on('data', d => { text += d; const m = text.match(/listening on (http:\/\/\S+)/); if (m) { clearTimeout(timer); ok(m[1].replace(/\/$/, '')); } });
-  server.on('exit', code => fail(new Error(`lcte dashboard exited with ${code}: ${serverLog}`)));
-});
+// A server on a port the kernel picks; its first stdout line names the URL.
+const serverEnv = { ...process.env, LCTE_DATA_DIR: data, PATH: `${fakeBin}:${process.env.PATH}` };
+function startServer(argv, name) {
+  const proc = spawn(lcte, argv, { env: serverEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stderr.on('data', d => { log += d; });
+  const url = new Promise((ok, fail) => {
+    let text = '';
+    const timer = setTimeout(() => fail(new Error(`${name} did not start: ${text}${log}`)), 20000);
+    proc.stdout.on('data', d => { text += d; const m = text.match(/listening on (http:\/\/\S+)/); if (m) { clearTimeout(timer); ok(m[1].replace(/\/$/, '')); } });
+    proc.on('exit', code => fail(new Error(`${name} exited with ${code}: ${log}`)));
+  });
+  return { proc, url };
+}
+const exited = proc => new Promise(ok => (proc.exitCode !== null ? ok(proc.exitCode) : proc.on('exit', c => ok(c))));
+const dashboardServer = startServer(['dashboard', '--port', '0', '--store', join(out, 'store.sqlite'), '--rules', join(out, 'rules.json'), '--offline'], 'lcte dashboard');
+const server = dashboardServer.proc;
+const base = await dashboardServer.url;
 console.log(`server at ${base}`);
 
 if ((await (await fetch(`${base}/`)).text()).includes('assets not built')) {
@@ -56,6 +70,51 @@ const session = await (await fetch(`${base}/api/session`)).json();
 async function routeApi(query) {
   const r = await fetch(`${base}/api/route`, { method: 'POST', headers: { 'X-LCTE-Token': session.token, 'Content-Type': 'application/json' }, body: JSON.stringify({ query }) });
   return r.json();
+}
+
+// The interactive tab on a model that streams: `lcte serve` with the tiny
+// engine model. A MutationObserver sees every state the page passes through,
+// so "text shown while the result is not" is observed, not raced for.
+async function streamingCheck(browser) {
+  if (!existsSync(tinyModel)) { console.log(`SKIP streaming check: data file absent: ${tinyModel}`); return; }
+  const serve = startServer(['serve', '-m', tinyModel, '--port', '0', '-t', '1', '--ctx', '1024', '--store', join(out, 'serve-store.sqlite')], 'lcte serve');
+  try {
+    const url = await serve.url;
+    const model = (await (await fetch(`${url}/api/info`)).json()).models.find(m => m !== 'canonical');
+    const page = await browser.newPage({ viewport: { width: 1366, height: 820 } });
+    const errors = [];
+    page.on('pageerror', e => errors.push(String(e)));
+    await page.goto(`${url}/#/try`);
+    await page.waitForSelector('[data-view="try"][data-ready]', { timeout: 20000 });
+    await page.waitForSelector('#conn.on', { timeout: 10000 });
+    await page.click('[data-task="HumanEval/2"]');
+    await page.waitForSelector('#try-form', { timeout: 10000 });
+    await page.selectOption('#try-form select[name=model]', [model]);
+    await page.fill('#try-form input[name=max_tokens]', '48');
+    await page.evaluate(() => {
+      const seen = window.streamSeen = { before: '', states: 0 };
+      new MutationObserver(() => {
+        const card = document.querySelector('#try-results .try-card');
+        const pre = card?.querySelector('.try-stream');
+        if (pre && !card.querySelector('.stats') && card.querySelector('.try-sample .muted')?.textContent === 'generating…' && pre.textContent.length > seen.before.length) {
+          seen.before = pre.textContent; seen.states++;
+        }
+      }).observe(document.querySelector('#try-results'), { childList: true, subtree: true, characterData: true });
+    });
+    await page.click('#try-run');
+    await page.waitForSelector('#try-results .try-card[data-done]', { timeout: 30000 });
+    const seen = await page.evaluate(() => window.streamSeen);
+    const final = await page.textContent('#try-results .try-card pre');
+    check(seen.before.length > 0 && final.startsWith(seen.before),
+      `${model}: streamed text shown before its result (${seen.states} partial states, ${seen.before.length} of ${final.length} characters)`);
+    check((await page.textContent('#try-results .try-card')).includes('pass@1'), `${model}: result card with pass@1 after the stream`);
+    check(errors.length === 0, `no page errors on the served model${errors.length ? ': ' + errors.join(' | ') : ''}`);
+    await page.screenshot({ path: join(out, 'interactive-streamed.png'), fullPage: true });
+    await page.close();
+  } finally {
+    serve.proc.kill('SIGTERM');
+  }
+  check(await exited(serve.proc) === 0, 'lcte serve stopped cleanly on SIGTERM');
 }
 
 const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
@@ -91,6 +150,12 @@ try {
   const late = await points();
   check(early >= 1 && late === 10, `live chart updated from pushed events (${early} then ${late} points)`);
   check((await page.textContent('#live-done')) === '10/10', 'live monitor shows 10/10 samples');
+  // GPU readings (the fake nvidia-smi: 37% and 12% busy, 123.45 W and [N/A])
+  // reach the GPU chart, and the "no GPU" note goes away.
+  await page.waitForFunction(() => document.querySelector('#gpu-note')?.classList.contains('hidden'), null, { timeout: 10000 });
+  const gpu = await page.evaluate(() => { const d = document.querySelector('#live-gpu').plot.data; return { util: d[1].filter(x => x !== null), power: d[2].filter(x => x !== null) }; });
+  check(gpu.util.length >= 1 && gpu.util.every(x => Math.abs(x - 24.5) < 1e-9) && gpu.power.every(x => Math.abs(x - 123.45) < 1e-9),
+    `live GPU chart has points (${gpu.util.length}: mean utilisation ${gpu.util[0]}%, power ${gpu.power[0]} W) and the no-GPU note is hidden`);
   await shot('live-monitor');
   await page.setViewportSize({ width: 2560, height: 1200 });
   await shot('live-monitor-wide');
@@ -105,6 +170,7 @@ try {
   await page.waitForSelector('[data-view="run"][data-ready]', { timeout: 20000 });
   const charts = await page.$$eval('#run-charts .uplot, #run-charts svg', els => els.length);
   check(charts >= 3, `run page draws charts (${charts})`);
+  check((await page.textContent('#run-charts')).includes('GPU utilisation'), 'run page charts the stored GPU utilisation');
   check((await page.$$('#samples-table tbody tr')).length === 10, 'run page lists 10 samples');
   check((await page.textContent('#view')).includes('100.0%'), 'pass@1 of the reference solutions is 100%');
   await shot('run-page');
@@ -177,6 +243,7 @@ try {
   check(cards.length === 2 && cards[0].startsWith('auto → '), `interactive run on two models side by side (${cards.join(' | ')})`);
   check((await page.$$('#try-results .pass')).length === 2, 'both samples passed');
   await shot('interactive');
+  await streamingCheck(browser);
 
   await open('#/about', 'about');
   check((await page.textContent('#view')).includes('pass@k'), 'About explains pass@k');
@@ -186,7 +253,7 @@ try {
   await browser.close();
   server.kill('SIGTERM');
 }
-const code = await new Promise(ok => (server.exitCode !== null ? ok(server.exitCode) : server.on('exit', c => ok(c))));
+const code = await exited(server);
 check(code === 0, `lcte dashboard stopped cleanly on SIGTERM (${code})`);
 console.log(`${failures ? 'FAILED' : 'passed'} in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${out}`);
 process.exit(failures ? 1 : 0);

@@ -6,6 +6,10 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <future>
+#include <iostream>
+#include <map>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -14,7 +18,9 @@
 #include "common/test_data.h"
 #include "core/error.h"
 #include "store/store.h"
+#include "backend/engine_backend.h"
 #include "web/dashboard.h"
+#include "web/token_stream.h"
 
 namespace lcte::web {
 namespace {
@@ -632,6 +638,246 @@ TEST(DashboardHttp, ProblemsAndInteractiveTry) {
   json at = json::parse(a->body);
   EXPECT_EQ(at["route"]["model"], "canonical");  // the default rules map both tiers to canonical
   EXPECT_EQ(at["passed"], 1);
+}
+
+
+// ---------- streamed text of the interactive tab ----------
+
+TEST(TokenStream, Utf8PrefixStopsBeforeACutCharacter) {
+  EXPECT_EQ(complete_utf8_prefix("abc"), 3u);
+  EXPECT_EQ(complete_utf8_prefix(""), 0u);
+  EXPECT_EQ(complete_utf8_prefix("a\xE2\x82\xAC"), 4u);  // a€: whole
+  EXPECT_EQ(complete_utf8_prefix("a\xE2\x82"), 1u);      // € cut after 2 of 3 bytes
+  EXPECT_EQ(complete_utf8_prefix("a\xE2"), 1u);
+  EXPECT_EQ(complete_utf8_prefix("\xC3\xA9"), 2u);         // é
+  EXPECT_EQ(complete_utf8_prefix("x\xC3"), 1u);
+  EXPECT_EQ(complete_utf8_prefix("\xF0\x9F\x98\x80"), 4u);  // one 4-byte emoji
+  EXPECT_EQ(complete_utf8_prefix("\xF0\x9F\x98"), 0u);
+  EXPECT_EQ(complete_utf8_prefix("a\x80"), 2u);  // a stray continuation byte is not held back
+}
+
+struct Sent {
+  int sample, chunk;
+  std::string text;
+  bool operator==(const Sent&) const = default;
+};
+
+TEST(TokenStream, SendsBySizeKeepsOrderAndWholeCharacters) {
+  std::vector<Sent> sent;
+  TokenStream ts([&](int s, int c, const std::string& t) { sent.push_back({s, c, t}); },
+                 {std::chrono::hours(1), 4});
+  ts.add(0, "ab");
+  ts.add(1, "x");
+  EXPECT_TRUE(sent.empty());  // 3 bytes wait
+  ts.add(0, "\xE2");          // 4 bytes: sample 0 goes out without its cut character
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0], (Sent{0, 0, "ab"}));
+  EXPECT_EQ(sent[1], (Sent{1, 0, "x"}));
+  ts.add(0, "\x82\xAC");  // € completed; 3 bytes wait
+  ts.add(1, "yz");          // 5 bytes
+  ASSERT_EQ(sent.size(), 4u);
+  EXPECT_EQ(sent[2], (Sent{0, 1, "\xE2\x82\xAC"}));
+  EXPECT_EQ(sent[3], (Sent{1, 1, "yz"}));
+  ts.add(0, "q\xC3");
+  ts.flush();  // the end: everything goes, a cut character included
+  ASSERT_EQ(sent.size(), 5u);
+  EXPECT_EQ(sent[4], (Sent{0, 2, "q\xC3"}));
+  EXPECT_EQ(ts.received(0), 7u);
+  EXPECT_EQ(ts.received(1), 3u);
+  EXPECT_EQ(ts.received(7), 0u);
+  ts.flush();
+  EXPECT_EQ(sent.size(), 5u);  // nothing left to send
+}
+
+TEST(TokenStream, ZeroIntervalSendsEveryPiece) {
+  std::vector<Sent> sent;
+  TokenStream ts([&](int s, int c, const std::string& t) { sent.push_back({s, c, t}); },
+                 {std::chrono::milliseconds(0), 1 << 20});
+  for (const char* p : {"de", "f ", "g"}) ts.add(3, p);
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[2], (Sent{3, 2, "g"}));
+}
+
+// Streams the reference solution in 5-byte pieces (a stand-in for a model),
+// optionally waiting at a gate after the first piece.
+class PiecesBackend final : public eval::Backend {
+ public:
+  PiecesBackend(const eval::Suite& s, std::shared_future<void> gate = {}) : canonical_(s), gate_(std::move(gate)) {}
+  std::string name() const override { return "pieces"; }
+  std::string model() const override { return "pieces"; }
+  std::vector<eval::Generation> generate(const eval::GenerationRequest& r, const backend::StreamFn& on_text) override {
+    auto out = canonical_.generate(r);
+    for (auto& g : out) {
+      for (size_t i = 0; i < g.text.size(); i += 5) {
+        if (on_text) on_text(g.sample_index, std::string_view(g.text).substr(i, 5));
+        if (i == 0 && gate_.valid()) gate_.wait();
+      }
+    }
+    return out;
+  }
+
+ private:
+  eval::CanonicalBackend canonical_;
+  std::shared_future<void> gate_;
+};
+
+// The events of one try (by client id), in bus order.
+std::vector<Event> events_of(EventBus& bus, uint64_t after, const std::string& client) {
+  std::vector<Event> out;
+  for (const Event& e : bus.wait_after(after, std::chrono::milliseconds(0)))
+    if ((e.type == "try_token" || e.type == "try") && e.data.value("client_id", "") == client) out.push_back(e);
+  return out;
+}
+
+// Checks that each sample's try_token texts, in order with chunks 0, 1, ...,
+// make its completion, all before that sample's "try" event; returns the
+// number of try_token events.
+size_t check_streams(const std::vector<Event>& events, const json& result) {
+  std::map<int, std::string> text;
+  std::map<int, int> next_chunk;
+  std::set<int> done;
+  size_t tokens = 0;
+  for (const Event& e : events) {
+    EXPECT_EQ(e.data["try_id"], result["try_id"]);
+    int i = e.data["sample_index"];
+    if (e.type == "try_token") {
+      ++tokens;
+      EXPECT_FALSE(done.contains(i)) << "text of sample " << i << " after its result";
+      EXPECT_EQ(e.data["chunk"].get<int>(), next_chunk[i]++);
+      text[i] += e.data["text"].get<std::string>();
+    } else {
+      done.insert(i);
+      EXPECT_EQ(e.data["completion"], text[i]);
+    }
+    EXPECT_LE(e.id, result["events_through"].get<uint64_t>());
+  }
+  for (const json& sample : result["samples"]) {
+    int i = sample["sample_index"];
+    EXPECT_TRUE(done.contains(i));
+    EXPECT_EQ(text[i], sample["completion"].get<std::string>()) << "sample " << i;
+  }
+  return tokens;
+}
+
+DashboardOptions streaming_options(const std::string& dir, std::shared_future<void> gate = {}) {
+  DashboardOptions o = options_in(dir);
+  o.models = {"canonical", "pieces", "gated"};
+  o.backends = [gate](const std::string& model, const eval::Suite& s) -> std::shared_ptr<eval::Backend> {
+    if (model == "canonical") return std::make_shared<eval::CanonicalBackend>(s);
+    if (model == "pieces") return std::make_shared<PiecesBackend>(s);
+    if (model == "gated") return std::make_shared<PiecesBackend>(s, gate);
+    return nullptr;
+  };
+  o.try_stream.interval = std::chrono::milliseconds(0);
+  return o;
+}
+
+TEST(DashboardHttp, TryStreamsTheTextInOrderThenTheResult) {
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  std::string dir = temp_dir();
+  Served s(streaming_options(dir));
+  auto c = s.client();
+  uint64_t before = s.dashboard->events().last_id();
+  auto r = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/2", "model": "pieces", "n": 3, "client_id": "p1"})", "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  json t = json::parse(r->body);
+  ASSERT_EQ(t["samples"].size(), 3u);
+  EXPECT_EQ(t["client_id"], "p1");
+  std::string canonical = t["samples"][0]["completion"];
+  ASSERT_GT(canonical.size(), 10u);
+  size_t tokens = check_streams(events_of(s.dashboard->events(), before, "p1"), t);
+  EXPECT_EQ(tokens, 3 * ((canonical.size() + 4) / 5));  // one event per 5-byte piece (interval 0)
+
+  // A backend that cannot stream sends each sample's text once, whole.
+  before = s.dashboard->events().last_id();
+  r = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/2", "model": "canonical", "n": 2, "client_id": "c1"})", "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  t = json::parse(r->body);
+  EXPECT_EQ(check_streams(events_of(s.dashboard->events(), before, "c1"), t), 2u);
+  EXPECT_NE(t["try_id"], json(nullptr));
+
+  // Without a client id, the try id tells the events apart.
+  before = s.dashboard->events().last_id();
+  r = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/2", "model": "pieces"})", "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  t = json::parse(r->body);
+  std::vector<Event> mine;
+  for (const Event& e : s.dashboard->events().wait_after(before, std::chrono::milliseconds(0)))
+    if (e.data.value("try_id", "") == t["try_id"]) mine.push_back(e);
+  EXPECT_EQ(check_streams(mine, t), (canonical.size() + 4) / 5);
+}
+
+TEST(DashboardHttp, ConcurrentTriesKeepTheirStreamsApart) {
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  std::string dir = temp_dir();
+  std::promise<void> open_gate;
+  Served s(streaming_options(dir, open_gate.get_future().share()));
+  uint64_t before = s.dashboard->events().last_id();
+  // A try held at its gate after its first piece...
+  auto held = std::async(std::launch::async, [&] {
+    auto c = s.client();
+    return c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/3", "model": "gated", "client_id": "same"})", "application/json");
+  });
+  uint64_t seen = before;
+  bool started = false;
+  for (int i = 0; i < 100 && !started; ++i)
+    for (const Event& e : s.dashboard->events().wait_after(seen, std::chrono::milliseconds(100))) {
+      seen = e.id;
+      started = started || (e.type == "try_token" && e.data["client_id"] == "same");
+    }
+  ASSERT_TRUE(started);
+  // ...keeps its client id: a second try with it is refused, another runs.
+  auto c = s.client();
+  auto dup = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/4", "model": "pieces", "client_id": "same"})", "application/json");
+  EXPECT_EQ(dup->status, 409) << dup->body;
+  EXPECT_NE(dup->body.find("client_id"), std::string::npos);
+  auto other = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/4", "model": "pieces", "client_id": "other"})", "application/json");
+  ASSERT_EQ(other->status, 200) << other->body;
+  open_gate.set_value();
+  auto first = held.get();
+  ASSERT_EQ(first->status, 200) << first->body;
+  json a = json::parse(first->body), b = json::parse(other->body);
+  EXPECT_NE(a["try_id"], b["try_id"]);
+  EXPECT_NE(a["samples"][0]["completion"], b["samples"][0]["completion"]);
+  EXPECT_GT(check_streams(events_of(s.dashboard->events(), before, "same"), a), 1u);
+  EXPECT_GT(check_streams(events_of(s.dashboard->events(), before, "other"), b), 1u);
+  // Once done, the id is free again.
+  auto again = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/4", "model": "pieces", "client_id": "same"})", "application/json");
+  EXPECT_EQ(again->status, 200) << again->body;
+}
+
+// The real engine on a 260K-parameter model: its pieces as the generator
+// makes them, for two samples (each its own request, run side by side).
+TEST(DashboardHttp, TryStreamsTheEnginesPieces) {
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  LCTE_REQUIRE_DATA("models/stories260K-f32.gguf");
+  std::string dir = temp_dir();
+  DashboardOptions o = options_in(dir);
+  backend::EngineOptions eo;
+  eo.path = lcte::testing::data_path("models/stories260K-f32.gguf");
+  eo.name = "stories";
+  eo.threads = 1;
+  eo.n_ctx = 1024;
+  auto engine = std::make_shared<backend::EngineBackend>(eo);
+  o.models = {"canonical", "stories"};
+  o.backends = [engine](const std::string& model, const eval::Suite& s) -> std::shared_ptr<eval::Backend> {
+    if (model == "canonical") return std::make_shared<eval::CanonicalBackend>(s);
+    return model == "stories" ? engine : nullptr;
+  };
+  o.try_stream.interval = std::chrono::milliseconds(0);
+  Served s(o);
+  auto c = s.client();
+  uint64_t before = s.dashboard->events().last_id();
+  auto r = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/2", "model": "stories", "n": 2, "temperature": 0.8, "max_tokens": 40, "client_id": "e1"})", "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  json t = json::parse(r->body);
+  ASSERT_EQ(t["samples"].size(), 2u);
+  std::vector<Event> events = events_of(s.dashboard->events(), before, "e1");
+  size_t tokens = check_streams(events, t);
+  std::cout << "engine: " << tokens << " try_token events for " << t["samples"][0]["completion_tokens"] << " + "
+            << t["samples"][1]["completion_tokens"] << " tokens\n";
+  for (const json& sample : t["samples"]) EXPECT_FALSE(sample["completion"].get<std::string>().empty());
+  EXPECT_GE(tokens, 4u);  // several pieces per sample, not the whole text once
 }
 
 }  // namespace

@@ -151,14 +151,31 @@ function scatterChart(title, points, front, xLabel, yLabel, lines = []) {
 // ---------- live events ----------
 const listeners = new Set();
 let source = null;
+let lastEventId = 0;  // the newest event this page has handled (ids grow in publication order)
 function connectEvents() {
   source = new EventSource(withToken('/api/events'));
   const conn = $('#conn');
   source.onopen = () => { conn.textContent = 'live'; conn.classList.add('on'); };
   source.onerror = () => { conn.textContent = 'reconnecting'; conn.classList.remove('on'); };
-  for (const type of ['progress', 'sample', 'resources', 'job', 'run', 'decision', 'rules', 'store', 'try'])
-    source.addEventListener(type, ev => { const data = JSON.parse(ev.data); live.ingest(type, data); for (const l of listeners) l(type, data); });
+  for (const type of ['progress', 'sample', 'resources', 'job', 'run', 'decision', 'rules', 'store', 'try', 'try_token'])
+    source.addEventListener(type, ev => { const data = JSON.parse(ev.data); lastEventId = Math.max(lastEventId, Number(ev.lastEventId) || 0);
+      live.ingest(type, data); for (const l of listeners) l(type, data); });
 }
+// Resolves once the page has handled event `id`: a result returned over HTTP
+// is then drawn after the pieces the server pushed before it, whichever
+// connection was faster. Gives up at once when the stream is closed, and
+// after `ms` while it is reconnecting.
+function eventsThrough(id, ms = 3000) {
+  if (!id || lastEventId >= id) return Promise.resolve(true);
+  if (!source || source.readyState === EventSource.CLOSED) return Promise.resolve(false);
+  return new Promise(ok => {
+    const done = v => { clearTimeout(timer); listeners.delete(check); ok(v); };
+    const check = () => { if (lastEventId >= id) done(true); };
+    const timer = setTimeout(() => done(false), ms);
+    listeners.add(check);
+  });
+}
+function randomId() { return Array.from(crypto.getRandomValues(new Uint32Array(2)), x => x.toString(36)).join(''); }
 // Keeps the current job's series whichever tab is open, so the monitor shows
 // everything since the page was loaded.
 const live = {
@@ -176,7 +193,7 @@ const live = {
     if (type === 'resources') { const t = this.now();
       this.res[0].push(t); this.res[1].push(d.cpu_cores); this.res[2].push(d.rss_bytes / 2 ** 20);
       this.res[3].push(d.energy_j); this.res[4].push(d.gpu_util !== undefined ? 100 * d.gpu_util : null); this.res[5].push(d.gpu_power_w ?? null); }
-    if (type !== 'resources') { this.events.unshift({ type, d, at: new Date().toLocaleTimeString() }); this.events.length = Math.min(this.events.length, 200); }
+    if (type !== 'resources' && type !== 'try_token') { this.events.unshift({ type, d, at: new Date().toLocaleTimeString() }); this.events.length = Math.min(this.events.length, 200); }
   },
 };
 
@@ -326,7 +343,8 @@ views.live = async (root) => {
   const c5 = lineChart('Memory', 'RSS (MiB)', ['resident set'], [[], []]);
   const c6 = lineChart('Energy', 'energy (J, cumulative)', ['energy'], [[], []]);
   const c7 = lineChart('GPU', 'utilisation (%) / power (W)', ['utilisation', 'power'], [[], [], []]);
-  const gpuNote = h('p', { class: 'muted' }, 'No GPU readings yet: the server reports GPUs only where NVML or nvidia-smi is present.');
+  c7.id = 'live-gpu';
+  const gpuNote = h('p', { class: 'muted', id: 'gpu-note' }, 'No GPU readings yet: the server reports GPUs only where NVML or nvidia-smi is present.');
   c7.append(gpuNote);
   grid.append(c1, c2, c3, c4, c5, c6, c7);
   const draw = () => {
@@ -357,8 +375,11 @@ views.live = async (root) => {
       h('td', {}, describeEvent(e.type, e.d)))))) : empty('No events yet.'));
   };
   let pending = false;
+  let jobFetch = 0;  // only the newest job refresh is applied (responses can land out of order)
   const onEvent = (type, d) => {
-    if (type === 'progress' && live.job) { api(`/api/evals`).then(js => { const j = js.find(x => x.id === live.job?.id); if (j && live.job.status === 'running') live.job = j; }).catch(() => {}); }
+    if (type === 'try_token') return;
+    if (type === 'progress' && live.job) { const mine = ++jobFetch;
+      api(`/api/evals`).then(js => { if (mine !== jobFetch) return; const j = js.find(x => x.id === live.job?.id); if (j && live.job.status === 'running') live.job = j; }).catch(() => {}); }
     if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; if (root.isConnected) draw(); }); }
   };
   listeners.add(onEvent);
@@ -374,10 +395,13 @@ views.try = async (root) => {
   const pane = h('div', {});
   root.append(h('div', { class: 'split' }, h('div', {}, h('div', { class: 'toolbar' }, h('label', {}, 'Suite', suiteSel), h('label', {}, 'Search', search)), list), pane));
   let problems = [];
+  // A newer suite or problem choice wins over an older request still in flight.
+  let loadGeneration = 0, openGeneration = 0;
   const load = async () => {
+    const mine = ++loadGeneration;
     list.replaceChildren(h('div', { class: 'muted' }, 'Loading…'));
-    try { const r = await api(`/api/suites/${suiteSel.value}/problems`); problems = r.problems; show(); }
-    catch (e) { list.replaceChildren(errorBox(e)); }
+    try { const r = await api(`/api/suites/${suiteSel.value}/problems`); if (mine !== loadGeneration) return; problems = r.problems; show(); }
+    catch (e) { if (mine === loadGeneration) list.replaceChildren(errorBox(e)); }
   };
   const show = () => {
     const q = search.value.toLowerCase();
@@ -386,9 +410,12 @@ views.try = async (root) => {
       h('b', {}, p.task_id), ' ', h('span', { class: 'muted' }, p.entry_point))) : [empty('No problem matches.')]));
   };
   const open = async (taskId) => {
+    const mine = ++openGeneration;
     pane.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
     let p;
-    try { p = await api(`/api/problem?suite=${encodeURIComponent(suiteSel.value)}&task_id=${encodeURIComponent(taskId)}`); } catch (e) { pane.replaceChildren(errorBox(e)); return; }
+    try { p = await api(`/api/problem?suite=${encodeURIComponent(suiteSel.value)}&task_id=${encodeURIComponent(taskId)}`); }
+    catch (e) { if (mine === openGeneration) pane.replaceChildren(errorBox(e)); return; }
+    if (mine !== openGeneration) return;
     const form = h('form', { class: 'inline', id: 'try-form' },
       h('label', {}, 'Models (several: side by side)', h('select', { name: 'model', multiple: true, size: Math.min(4, info.models.length + 1) },
         h('option', { value: 'auto', selected: true }, 'auto (router)'), info.models.map(m => h('option', { value: m }, m)))),
@@ -405,26 +432,57 @@ views.try = async (root) => {
       e.preventDefault();
       const f = new FormData(form);
       const models = f.getAll('model').length ? f.getAll('model') : ['auto'];
+      const n = +f.get('n');
+      const run = $('#try-run', form);
+      run.disabled = true;
       out.replaceChildren();
-      await Promise.all(models.map(async (m) => {
-        const card = h('div', { class: 'card' }, h('h2', {}, m), h('p', { class: 'muted' }, 'Running…'));
-        out.append(card);
-        // Each sample is pushed over the event stream as soon as it is executed.
-        const clientId = Math.random().toString(36).slice(2);
-        const onTry = (type, d) => { if (type !== 'try' || d.client_id !== clientId) return;
-          card.append(h('div', {}, h('p', {}, `sample ${d.sample_index}: `, h('span', { class: d.passed ? 'pass' : 'fail' }, d.status), ` · execution ${fmt(d.exec_s)} s`), h('pre', {}, d.completion))); };
-        listeners.add(onTry);
-        try {
-          const res = await api('/api/try', { method: 'POST', body: { suite: suiteSel.value, task_id: p.task_id, model: m, temperature: +f.get('temperature'), max_tokens: +f.get('max_tokens'), n: +f.get('n'), client_id: clientId } });
-          listeners.delete(onTry);
-          card.replaceChildren(h('h2', {}, m === 'auto' ? `auto → ${res.model}` : m),
-            res.route ? h('p', { class: 'muted' }, `score ${res.route.score}, tier ${res.route.tier}: ${res.route.reason}`) : '',
-            h('div', { class: 'stats' }, ...Object.entries(res.pass_at_k).map(([k, x]) => stat(k, pct(x))), stat('passed', `${res.passed}/${res.n}`),
-              stat('wall time (s)', fmt(res.wall_s)), stat(res.energy.estimated ? 'energy (J, estimate)' : 'energy (J)', fmt(res.energy.total_joules))),
-            ...res.samples.map(x => h('div', {}, h('p', {}, `sample ${x.sample_index}: `, h('span', { class: x.passed ? 'pass' : 'fail' }, x.status), x.error_type ? ` (${x.error_type})` : '',
-              ` · latency ${fmt(x.latency_s)} s · execution ${fmt(x.exec_s)} s · tokens ${x.completion_tokens >= 0 ? x.completion_tokens : '–'}`), h('pre', {}, x.completion))));
-        } catch (err) { listeners.delete(onTry); card.replaceChildren(h('h2', {}, m), errorBox(err)); }
-      }));
+      await Promise.all(models.map(m => tryOne(m, { suite: suiteSel.value, task_id: p.task_id, model: m, temperature: +f.get('temperature'), max_tokens: +f.get('max_tokens'), n })));
+      run.disabled = false;
+    };
+    // One model's card: each sample's text streams into its box as the server
+    // pushes it, then its test result; the totals when the request returns.
+    const tryOne = async (m, body) => {
+      const samples = Array.from({ length: body.n }, (_, i) => {
+        const text = document.createTextNode('');
+        const head = h('p', {}, `sample ${i}: `, h('span', { class: 'muted' }, 'generating…'));
+        const pre = h('pre', { class: 'try-stream' }, text);
+        return { text, head, pre, el: h('div', { class: 'try-sample', 'data-sample': i }, head, pre), chunk: 0, done: false };
+      });
+      const card = h('div', { class: 'card try-card', 'data-model': m }, h('h2', {}, m), h('p', { class: 'muted' }, 'Running…'), ...samples.map(x => x.el));
+      out.append(card);
+      // The server refuses a client id another running try holds, so these
+      // events are this card's alone.
+      const clientId = randomId();
+      let finished = false;
+      const onTry = (type, d) => {
+        if (finished || d.client_id !== clientId || (type !== 'try' && type !== 'try_token')) return;
+        const x = samples[d.sample_index];
+        if (!x || x.done) return;
+        if (type === 'try_token') {
+          if (d.chunk !== x.chunk) return;  // a gap: the sample's result brings the whole text
+          x.chunk++;
+          x.text.appendData(d.text);
+          x.pre.scrollTop = x.pre.scrollHeight;
+        } else {
+          x.done = true;
+          x.head.replaceChildren(`sample ${d.sample_index}: `, h('span', { class: d.passed ? 'pass' : 'fail' }, d.status), ` · execution ${fmt(d.exec_s)} s`);
+          x.text.data = d.completion;
+        }
+      };
+      listeners.add(onTry);
+      try {
+        const res = await api('/api/try', { method: 'POST', body: { ...body, client_id: clientId } });
+        await eventsThrough(res.events_through);
+        finished = true;
+        listeners.delete(onTry);
+        card.replaceChildren(h('h2', {}, m === 'auto' ? `auto → ${res.model}` : m),
+          res.route ? h('p', { class: 'muted' }, `score ${res.route.score}, tier ${res.route.tier}: ${res.route.reason}`) : '',
+          h('div', { class: 'stats' }, ...Object.entries(res.pass_at_k).map(([k, x]) => stat(k, pct(x))), stat('passed', `${res.passed}/${res.n}`),
+            stat('wall time (s)', fmt(res.wall_s)), stat(res.energy.estimated ? 'energy (J, estimate)' : 'energy (J)', fmt(res.energy.total_joules))),
+          ...res.samples.map(x => h('div', { class: 'try-sample', 'data-sample': x.sample_index }, h('p', {}, `sample ${x.sample_index}: `, h('span', { class: x.passed ? 'pass' : 'fail' }, x.status), x.error_type ? ` (${x.error_type})` : '',
+            ` · latency ${fmt(x.latency_s)} s · execution ${fmt(x.exec_s)} s · tokens ${x.completion_tokens >= 0 ? x.completion_tokens : '–'}`), h('pre', {}, x.completion))));
+        card.dataset.done = '';
+      } catch (err) { finished = true; listeners.delete(onTry); card.replaceChildren(h('h2', {}, m), errorBox(err)); }
     };
   };
   suiteSel.onchange = load; search.oninput = show;
