@@ -6,7 +6,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <thread>
 
 #include "core/error.h"
 #include "demo/synthetic_model.h"
@@ -16,6 +18,10 @@
 #include "eval/sha256.h"
 #include "gguf/gguf.h"
 #include "gguf/model_info.h"
+#include "model/forward.h"
+#include "model/kld.h"
+#include "model/model.h"
+#include "model/thread_pool.h"
 #include "registry/registry.h"
 #include "study/study.h"
 #include "tokenizer/tokenizer.h"
@@ -153,6 +159,35 @@ std::string study_toml(const DemoOptions& o, const DemoResult& r, double student
   return t;
 }
 
+
+// How far each compressed model's next-token distributions are from the model
+// it was made from, on the held-out tasks' text (llama-perplexity's KLD).
+json fidelity(const std::vector<std::pair<std::string, std::string>>& pairs_of_files,
+              const std::vector<std::string>& names, const std::vector<SyntheticTask>& held_out, int threads) {
+  json rows = json::array();
+  if (pairs_of_files.empty()) return rows;
+  tokenizer::Tokenizer tok = tokenizer::load_tokenizer(pairs_of_files.front().first);
+  std::vector<int32_t> tokens;
+  for (const SyntheticTask& t : held_out) {
+    std::vector<tokenizer::Token> ids = tok.tokenize(t.prompt + t.reference, false);
+    tokens.insert(tokens.end(), ids.begin(), ids.end());
+  }
+  model::ThreadPool pool(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  model::KldOptions ko;
+  ko.n_ctx = 128;
+  ko.bos = tok.bos();
+  for (size_t i = 0; i < pairs_of_files.size(); ++i) {
+    auto base = model::Model::load(pairs_of_files[i].first);
+    auto other = model::Model::load(pairs_of_files[i].second);
+    model::Context bc(*base, pool), oc(*other, pool);
+    model::KldReport k = model::compare_models(bc, oc, tokens, ko);
+    rows.push_back({{"model", names[i]}, {"kld_mean", k.kld_mean}, {"kld_p99", k.kld_p99},
+                    {"top1_agreement", k.top1_agreement}, {"ppl_base", k.ppl_base}, {"ppl", k.ppl_other},
+                    {"scored_tokens", k.n_scored}});
+  }
+  return rows;
+}
+
 }  // namespace
 
 DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
@@ -253,6 +288,7 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
   // 5. The registry: both models with their lineage (the student's names the
   // teacher's hash and the distillation settings, from its GGUF keys).
   registry::Registry reg(opt.registry);
+  r.registry = opt.registry;
   registry::AddOptions add;
   add.name = "demo-teacher";
   add.made_by = "lcte demo (trained from scratch on the synthetic suite)";
@@ -293,8 +329,75 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
   study::StudyResult sr = study::run_study(spec, so);
   r.summary = sr.summary;
   r.report_dir = (fs::path(spec.output) / "report").string();
+
+  // 7. Fidelity: each compressed model against the model it was made from.
+  std::vector<std::pair<std::string, std::string>> pairs{{r.teacher, r.student}};
+  std::vector<std::string> names{"student"};
+  for (const char* parent : {"student", "teacher"})
+    for (const std::string& q : o.quant_types) {
+      names.push_back(fmt::format("{}-{}", parent, q));
+      pairs.emplace_back(parent == std::string("student") ? r.student : r.teacher,
+                         (fs::path(spec.output) / "models" / (names.back() + ".gguf")).string());
+    }
+  r.fidelity = fidelity(pairs, names, suite.test, o.threads);
+  write_text((fs::path(spec.output) / "fidelity.json").string(), r.fidelity.dump(2) + "\n");
   print(fmt::format("Demo finished in {:.0f} s.", seconds_since(t_start)));
   return r;
+}
+
+std::string summary_text(const DemoResult& r) {
+  std::string out;
+  // Models: cost, size, pass@1 per suite, fidelity against the parent.
+  std::map<std::string, std::map<std::string, double>> pass;  // model -> suite -> pass@1
+  std::vector<std::string> suites;
+  for (const json& run : r.summary.value("runs", json::array())) {
+    std::string suite = run.value("suite", "");
+    if (std::find(suites.begin(), suites.end(), suite) == suites.end()) suites.push_back(suite);
+    pass[run.value("model", "")][suite] = run["pass_at_k"].value("pass@1", 0.0);
+  }
+  std::map<std::string, json> fid;
+  for (const json& f : r.fidelity) fid[f.value("model", "")] = f;
+  out += fmt::format("{:<14} {:>6} {:>9}", "model", "cost", "size KiB");
+  for (const std::string& s : suites) out += fmt::format(" {:>18}", "pass@1 " + s.substr(0, 11));
+  out += fmt::format(" {:>10} {:>7}\n", "KLD", "top-1");
+  for (const json& m : r.summary.value("models", json::array())) {
+    std::string name = m.value("name", "");
+    std::string file = name == "teacher" ? r.teacher : name == "student" ? r.student
+                       : (fs::path(r.summary.value("output", "")) / "models" / (name + ".gguf")).string();
+    std::error_code ec;
+    auto bytes = fs::file_size(file, ec);
+    out += fmt::format("{:<14} {:>6.3f} {:>9.0f}", name, m.value("cost", 0.0), ec ? 0.0 : bytes / 1024.0);
+    for (const std::string& s : suites) {
+      auto it = pass[name].find(s);
+      out += it == pass[name].end() ? fmt::format(" {:>18}", "-") : fmt::format(" {:>17.1f}%", 100 * it->second);
+    }
+    if (fid.count(name))
+      out += fmt::format(" {:>10.4f} {:>6.1f}%", fid[name].value("kld_mean", 0.0), 100 * fid[name].value("top1_agreement", 0.0));
+    else
+      out += fmt::format(" {:>10} {:>7}", "(source)", "");
+    out += "\n";
+  }
+  out += "(cost: routing weight, parameters x bytes per weight relative to the teacher; KLD and top-1: against the "
+         "model it was made from, the student against the teacher)\n";
+  // Routing on each suite: the operating points of the policies.
+  const json routing = r.summary.value("routing", json::object());  // items() must not outlive it
+  for (const auto& [suite, route] : routing.items()) {
+    std::string file = route.value("dir", "") + "/evaluation.json";
+    if (!fs::exists(file)) continue;
+    json e = json::parse(read_text(file));
+    out += fmt::format("\nRouting on {} ({} problems; cheapest tier {:.1f}%, strongest {:.1f}%):\n", suite,
+                       e.value("problems", 0), 100 * e.value("weak", 0.0), 100 * e.value("strong", 0.0));
+    out += fmt::format("  {:<22} {:>9} {:>8} {:>13}\n", "policy", "pass@1", "cost", "strong share");
+    for (const json& p : e.value("points", json::array()))
+      out += fmt::format("  {:<22} {:>8.1f}% {:>8.3f} {:>12.1f}%\n", p.value("policy", ""), 100 * p.value("accuracy", 0.0),
+                         p.value("cost", 0.0), 100 * p.value("strong_share", 0.0));
+    for (const json& c : e.value("curves", json::array()))
+      if (!c["apgr"].is_null())
+        out += fmt::format("  {} curve: APGR {:.3f}{}\n", c.value("policy", ""), c["apgr"].get<double>(),
+                           c["cpt80"].is_null() ? "" : fmt::format(", 80% of the gap recovered with {:.0f}% strong calls",
+                                                                   100 * c["cpt80"].get<double>()));
+  }
+  return out;
 }
 
 }  // namespace lcte::demo

@@ -58,11 +58,19 @@ struct DemoResult {
   std::string study_file;
   std::string report_dir;
   std::string teacher, student;  // GGUF paths
+  std::string registry;          // where both are registered
   nlohmann::json summary;        // the study's study.json
+  // Per compressed model: KL divergence and top-1 agreement against the model
+  // it was made from (the student against the teacher), on the held-out text.
+  nlohmann::json fidelity;
 };
 
 using PrintFn = std::function<void(const std::string&)>;
 
 DemoResult run_demo(const DemoOptions& options, const PrintFn& print);
+
+// The closing tables: each model's cost, size, pass@1 per suite and fidelity,
+// then each suite's routing policies (pass@1 against cost).
+std::string summary_text(const DemoResult& result);
 
 }  // namespace lcte::demo

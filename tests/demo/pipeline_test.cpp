@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "common/test_data.h"
@@ -50,6 +51,21 @@ TEST(DemoPipeline, TrainsRegistersStudiesAndReusesEverythingOnASecondRun) {
   EXPECT_EQ(results.size(), 6u) << results.dump(2);
   for (const auto& row : results) EXPECT_EQ(row.value("tasks", 0), 9) << row.dump();
   EXPECT_TRUE(fs::exists(r.report_dir + "/report.html"));
+
+  // Fidelity of each compressed model against its source: the student against
+  // the teacher, and each quantized file; Q4_0 drifts further than Q8_0.
+  ASSERT_EQ(r.fidelity.size(), 5u) << r.fidelity.dump(2);
+  std::map<std::string, double> kld;
+  for (const auto& f : r.fidelity) {
+    kld[f.value("model", "")] = f.value("kld_mean", -1.0);
+    EXPECT_GE(f.value("kld_mean", -1.0), 0.0) << f.dump();
+    EXPECT_GT(f.value("scored_tokens", 0), 0) << f.dump();
+  }
+  EXPECT_LT(kld["teacher-Q8_0"], kld["teacher-Q4_0"]);
+  EXPECT_LT(kld["student-Q8_0"], kld["student-Q4_0"]);
+  std::string table = demo::summary_text(r);
+  for (const char* m : {"teacher", "student", "teacher-Q4_0", "student-Q8_0", "threshold rule", "oracle"})
+    EXPECT_NE(table.find(m), std::string::npos) << m << " missing from\n" << table;
 
   // The registry's lineage of the student names its teacher and the distillation settings.
   registry::Registry reg(dir + "/registry");

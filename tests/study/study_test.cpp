@@ -279,5 +279,58 @@ TEST(Study, RegistryReferencesResolveToTheStoredModel) {
   }
 }
 
+
+// Several [[compress]] entries with several types each: every derived model
+// keeps its own source (the planner once held a reference into the model list
+// while appending to it), and the threshold scores of six tiers rise strictly.
+TEST(Study, SeveralCompressEntriesPlanEveryDerivedModelFromItsOwnSource) {
+  Fixture fx;
+  std::ofstream(fx.dir + "/c.toml") << "[study]\nname = \"c\"\noutput = \"cout\"\nstore = \"store.sqlite\"\n"
+                                       "registry = \"registry\"\n"
+                                       "[[model]]\nname = \"a\"\npath = \"a.gguf\"\ntier = 0\n"
+                                       "[[model]]\nname = \"b\"\npath = \"b.gguf\"\ntier = 1\n"
+                                       "[[compress]]\nmodel = \"a\"\ntypes = [\"Q8_0\", \"Q4_0\"]\n"
+                                       "[[compress]]\nmodel = \"b\"\ntypes = [\"Q8_0\", \"Q4_0\"]\n"
+                                       "[eval]\nsuites = [\"suite.jsonl\"]\nmax_tokens = 64\n";
+  demo::SyntheticModelSpec ms;
+  demo::write_synthetic_model(ms, fx.dir + "/a.gguf");
+  ms.seed = 2;
+  demo::write_synthetic_model(ms, fx.dir + "/b.gguf");
+  StudySpec spec = load_study(fx.dir + "/c.toml");
+  EXPECT_EQ(spec.max_tokens, 64);
+  StudyOptions dry = fx.options(nullptr);
+  dry.dry_run = true;
+  StudyResult plan = run_study(spec, dry);
+  std::vector<std::string> ids;
+  for (const Step& s : plan.plan) ids.push_back(s.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"quantize:a:Q8_0", "quantize:a:Q4_0", "quantize:b:Q8_0", "quantize:b:Q4_0",
+                                           "eval:a:suite", "eval:b:suite", "eval:a-Q8_0:suite", "eval:a-Q4_0:suite",
+                                           "eval:b-Q8_0:suite", "eval:b-Q4_0:suite", "route:suite", "report"}));
+  EXPECT_EQ(plan.plan[2].inputs["source_sha256"], eval::sha256_file_hex(fx.dir + "/b.gguf")) << plan.plan[2].inputs;
+  EXPECT_EQ(plan.plan[0].inputs["source_sha256"], eval::sha256_file_hex(fx.dir + "/a.gguf")) << plan.plan[0].inputs;
+}
+
+TEST(StudyFile, SuiteLimitsAndMaxTokensAreReadAndChecked) {
+  StudySpec s = parse_study("[[model]]\nname = \"m\"\nbackend = \"canonical\"\n"
+                            "[eval]\nsuites = [\"humaneval\", \"mbpp\"]\nlimit = 5\nsuite_limits = { humaneval = 2 }\n"
+                            "max_tokens = 100\n",
+                            "s.toml");
+  EXPECT_EQ(s.limit, 5u);
+  EXPECT_EQ(s.suite_limits.at("humaneval"), 2u);
+  EXPECT_EQ(s.max_tokens, 100);
+  try {
+    parse_study("[[model]]\nname = \"m\"\nbackend = \"canonical\"\n[eval]\nsuites = [\"humaneval\"]\n"
+                "suite_limits = { mbpp = 2 }\n",
+                "s.toml");
+    ADD_FAILURE() << "a limit for a suite not evaluated was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("eval.suite_limits.mbpp"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_study("[[model]]\nname = \"m\"\nbackend = \"canonical\"\n[eval]\nsuites = [\"humaneval\"]\n"
+                           "max_tokens = 0\n",
+                           "s.toml"),
+               Error);
+}
+
 }  // namespace
 }  // namespace lcte::study
