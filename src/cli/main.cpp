@@ -1,13 +1,32 @@
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/log.h"
 
+namespace {
+
+// libgomp reads OMP_WAIT_POLICY when it is loaded, before main. Its default
+// lets idle OpenMP threads spin, which on a small machine shared with other
+// work (the sandbox's Python processes, a second lcte) makes training several
+// times slower; so unless the user chose a policy, lcte restarts itself once
+// with the passive one. Should the restart fail, lcte simply goes on.
+void prefer_passive_openmp(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  if (setenv("OMP_WAIT_POLICY", "passive", 0) != 0) return;
+  execv("/proc/self/exe", argv);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  prefer_passive_openmp(argv);
   CLI::App app{"lcte: the LLM Compression Trade-off Evaluator"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lcte 0.1.0");

@@ -254,7 +254,8 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
   // 4. The student: every second teacher layer, distilled from the teacher.
   r.student = (out / "models" / "student.gguf").string();
   const json student_recipe = {{"teacher_sha256", eval::sha256_file_hex(r.teacher)},
-                               {"layers", o.student_layers},
+                               {"shape", shape_json(o.student)},
+                               {"layers", o.student.dim > 0 ? "" : o.student_layers},
                                {"steps", o.student_steps},
                                {"alpha", o.alpha},
                                {"temperature", o.temperature},
@@ -267,13 +268,24 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
   if (cached(r.student, student_recipe)) {
     print(fmt::format("[4/6] student: reused {} (same recipe)", r.student));
   } else {
-    print(fmt::format("[4/6] student: teacher layers {}, distilled for {} steps (forward KL on the teacher's top-{}, "
+    print(fmt::format("[4/6] student: {}, distilled for {} steps (forward KL on the teacher's top-{}, "
                       "hard-label weight {}) ...",
-                      o.student_layers, o.student_steps, o.top_k, o.alpha));
+                      o.student.dim > 0 ? fmt::format("{} layers of width {} from a random start", o.student.n_layers,
+                                                      o.student.dim)
+                                        : "teacher layers " + o.student_layers,
+                      o.student_steps, o.top_k, o.alpha));
     auto t0 = std::chrono::steady_clock::now();
     train::RunOptions ro = training_options(o, tokens_file, o.student_steps);
     ro.teacher = r.teacher;
-    ro.student.pick = train::LayerPick::parse(o.student_layers);
+    if (o.student.dim > 0) {
+      ro.student.dim = o.student.dim;
+      ro.student.n_layers = o.student.n_layers;
+      ro.student.n_heads = o.student.n_heads;
+      ro.student.n_kv_heads = o.student.n_kv_heads;
+      ro.student.ffn_dim = o.student.ffn_dim;
+    } else {
+      ro.student.pick = train::LayerPick::parse(o.student_layers);
+    }
     ro.top_k = o.top_k;
     ro.train.loss.alpha = o.alpha;
     ro.train.loss.temperature = o.temperature;
