@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -128,8 +129,24 @@ uint64_t parameters_of(const std::string& gguf_path) { return gguf::summarize(gg
 
 std::string toml_string(const std::string& s) { return json(s).dump(); }  // JSON string syntax is valid TOML
 
+// The published 1-10 scale rescaled to this suite: its nine bounds at the
+// deciles of the training prompts' token counts (rising strictly), so that
+// "scores 1-6 go to the small tier" sends the shorter 60% there, as the
+// 150-token rule does on HumanEval-sized prompts.
+std::vector<int64_t> decile_bounds(const std::vector<SyntheticTask>& train, const tokenizer::Tokenizer& tok) {
+  std::vector<int64_t> n;
+  for (const SyntheticTask& t : train) n.push_back(static_cast<int64_t>(tok.tokenize(t.prompt, true).size()));
+  std::sort(n.begin(), n.end());
+  std::vector<int64_t> bounds;
+  for (int d = 1; d <= 9; ++d) {
+    int64_t b = n.empty() ? d : n[n.size() * static_cast<size_t>(d) / 10];
+    bounds.push_back(bounds.empty() ? std::max<int64_t>(b, 1) : std::max(b, bounds.back() + 1));
+  }
+  return bounds;
+}
+
 std::string study_toml(const DemoOptions& o, const DemoResult& r, double student_cost,
-                       const std::vector<std::string>& suites) {
+                       const std::vector<std::string>& suites, const std::vector<int64_t>& token_bounds) {
   std::string t;
   t += "# Written by `lcte demo`: the study it runs on the tiny models it trained.\n";
   t += "# To run the same study on real models, replace the paths below with GGUF files\n";
@@ -155,6 +172,10 @@ std::string study_toml(const DemoOptions& o, const DemoResult& r, double student
   t += "n = 1\ntemperature = 0.0\nk = [1]\nmax_tokens = 96\ntimeout = 10.0\nseed = 0\n";
   t += "\n[routing]\npolicies = [\"threshold\", \"learned\", \"random\", \"cascade\", \"oracle\", \"always\"]\n";
   t += "cost = \"weights\"\nfolds = 5\n";
+  t += fmt::format("token_bounds = [{}]   # the 1-10 scale at the deciles of this suite's prompt lengths\n",
+                   fmt::join(token_bounds, ", "));
+  t += "online = [\"threshold\"]   # also run the suite through the live router\n";
+  t += "online_tiers = [\"student\", \"teacher\"]\n";
   t += "\n[measure]\nsample_rate_hz = 2.0\n";
   return t;
 }
@@ -332,7 +353,7 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
   const double student_cost =
       static_cast<double>(parameters_of(r.student)) / static_cast<double>(parameters_of(r.teacher));
   r.study_file = (out / "study.toml").string();
-  write_text(r.study_file, study_toml(opt, r, student_cost, suites));
+  write_text(r.study_file, study_toml(opt, r, student_cost, suites, decile_bounds(suite.train, tok)));
   print(fmt::format("[6/6] study {} on {}:", r.study_file, fmt::join(suites, ", ")));
   study::StudySpec spec = study::load_study(r.study_file);
   study::StudyOptions so;
@@ -387,6 +408,16 @@ std::string summary_text(const DemoResult& r) {
       out += fmt::format(" {:>10.4f} {:>6.1f}%", fid[name].value("kld_mean", 0.0), 100 * fid[name].value("top1_agreement", 0.0));
     else
       out += fmt::format(" {:>10} {:>7}", "(source)", "");
+    out += "\n";
+  }
+  // Online routers: evaluated live through the router, so no fixed cost weight.
+  for (const auto& [name, per_suite] : pass) {
+    if (name.rfind("router-", 0) != 0) continue;
+    out += fmt::format("{:<14} {:>6} {:>9}", name, "live", "");
+    for (const std::string& s : suites) {
+      auto it = per_suite.find(s);
+      out += it == per_suite.end() ? fmt::format(" {:>18}", "-") : fmt::format(" {:>17.1f}%", 100 * it->second);
+    }
     out += "\n";
   }
   out += "(cost: routing weight, parameters x bytes per weight relative to the teacher; KLD and top-1: against the "

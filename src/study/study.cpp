@@ -184,6 +184,8 @@ class Runner {
       for (const std::string& suite : spec_.suites) ids.push_back("eval:" + m.spec.name + ":" + suite_label(suite));
     if (models_.size() >= 2 && !spec_.policies.empty())
       for (const std::string& suite : spec_.suites) ids.push_back("route:" + suite_label(suite));
+    for (const std::string& suite : spec_.suites)
+      for (const std::string& policy : spec_.online) ids.push_back("routed:" + policy + ":" + suite_label(suite));
     ids.push_back("report");
     return ids;
   }
@@ -268,6 +270,42 @@ class Runner {
     return r != nullptr ? r->value("cost", m.spec.cost) : m.spec.cost;
   }
 
+  std::vector<int> max_scores(size_t n_tiers) const {
+    if (spec_.max_score.empty()) return default_max_scores(n_tiers);
+    if (spec_.max_score.size() != n_tiers)
+      fail("{}: 'routing.max_score' has {} bounds for {} tiers", spec_.path, spec_.max_score.size(), n_tiers);
+    return spec_.max_score;
+  }
+
+  // The online router's tiers, cheapest first.
+  std::vector<const Model*> online_tiers() {
+    std::vector<const Model*> out;
+    if (spec_.online_tiers.empty()) {
+      for (const auto& [m, run] : tiers(spec_.suites.front())) out.push_back(m);
+    } else {
+      for (const std::string& name : spec_.online_tiers) out.push_back(&model(name));
+    }
+    return out;
+  }
+
+  std::string suite_path(const std::string& label) const {
+    return *std::find_if(spec_.suites.begin(), spec_.suites.end(),
+                         [&](const std::string& x) { return suite_label(x) == label; });
+  }
+
+  // Every eval run the report covers: each model's, then each online router's.
+  std::vector<std::string> report_runs() {
+    std::vector<std::string> runs;
+    for (const std::string& suite : spec_.suites) {
+      for (const auto& [m, run] : tiers(suite)) runs.push_back(run);
+      for (const std::string& policy : spec_.online) {
+        const json* r = finished_result("routed:" + policy + ":" + suite_label(suite));
+        runs.push_back(r != nullptr ? r->value("run_id", "") : "");
+      }
+    }
+    return runs;
+  }
+
   Step describe(const std::string& id) {
     Step s;
     s.id = id;
@@ -306,14 +344,31 @@ class Runner {
             weights.push_back(cost_of(*m));
           }
       s.inputs = {{"run_ids", run_ids}, {"tiers", names}, {"weights", weights}, {"policies", spec_.policies},
-                  {"cost", spec_.routing_cost}, {"folds", spec_.folds}, {"seed", spec_.seed}};
+                  {"cost", spec_.routing_cost}, {"folds", spec_.folds}, {"seed", spec_.seed},
+                  {"token_bounds", spec_.token_bounds}, {"max_score", max_scores(names.size())}};
+    } else if (s.kind == "routed") {
+      std::string rest = id.substr(7);
+      std::string policy = rest.substr(0, rest.rfind(':'));
+      std::string suite = suite_path(rest.substr(rest.rfind(':') + 1));
+      json tiers = json::array();
+      for (const Model* m : online_tiers()) {
+        std::string identity = model_identity(*m);
+        known = known && !identity.empty();
+        tiers.push_back({{"name", m->spec.name}, {"sha256", identity}, {"cost", cost_of(*m)}});
+      }
+      eval::EvalConfig c = eval_config(*online_tiers().front(), suite);
+      c.backend = "router";
+      c.model = "router-" + policy;
+      c.policy = policy;
+      s.inputs = {{"tiers", tiers}, {"policy", policy}, {"token_bounds", spec_.token_bounds},
+                  {"max_score", max_scores(tiers.size())}, {"config", c.to_json()}};
+      if (fs::path(suite).is_absolute()) s.inputs["suite_sha256"] = file_hash(suite);
     } else {
       json runs = json::array();
-      for (const std::string& suite : spec_.suites)
-        for (const auto& [m, run] : tiers(suite)) {
-          known = known && !run.empty();
-          runs.push_back(run);
-        }
+      for (const std::string& run : report_runs()) {
+        known = known && !run.empty();
+        runs.push_back(run);
+      }
       s.inputs = {{"run_ids", runs}};
     }
     s.cached = known && state_.finished(id, s.inputs);
@@ -324,6 +379,7 @@ class Runner {
     if (s.kind == "quantize") return run_quantize(s);
     if (s.kind == "eval") return run_eval_step(s);
     if (s.kind == "route") return run_route(s, store);
+    if (s.kind == "routed") return run_routed(s);
     return run_report(store);
   }
 
@@ -357,6 +413,44 @@ class Runner {
     std::string rest = s.id.substr(5);
     const Model& m = model(rest.substr(0, rest.rfind(':')));
     eval::EvalConfig config = eval::EvalConfig::from_json(s.inputs["config"]);
+    json out = run_eval(s, config);
+    if (m.derived() || !m.spec.ref.empty()) {
+      std::string sha = s.inputs["model_sha256"];
+      json metrics;
+      for (const auto& [k, v] : out["pass_at_k"].items()) metrics[suite_label(config.suite) + "/" + k] = v;
+      if (reg().try_find(sha)) reg().set_metrics(sha, metrics);
+    }
+    out["model_sha256"] = s.inputs["model_sha256"];
+    return out;
+  }
+
+  // The online router over the online tiers: a catalogue of their files and
+  // costs with the study's routing rule, evaluated like any model.
+  json run_routed(const Step& s) {
+    std::string rest = s.id.substr(7);
+    std::string policy = rest.substr(0, rest.rfind(':'));
+    std::string dir = spec_.output + "/route";
+    fs::create_directories(dir);
+    std::string catalogue = dir + "/catalogue-" + policy + "-" + rest.substr(rest.rfind(':') + 1) + ".toml";
+    std::string text = "# Written by lcte study run: the online router's tiers and rule.\n";
+    std::vector<std::string> names;
+    for (const Model* m : online_tiers()) {
+      names.push_back(json(m->spec.name).dump());
+      text += fmt::format("[[model]]\nname = {}\npath = {}\ncost = {}\n\n", json(m->spec.name).dump(),
+                          json(model_file(*m)).dump(), cost_of(*m));
+    }
+    text += fmt::format("[routing]\ntiers = [{}]\nmax_score = {}\npolicy = {}\n", fmt::join(names, ", "),
+                        s.inputs["max_score"].dump(), json(policy).dump());
+    if (!spec_.token_bounds.empty()) text += "token_bounds = " + s.inputs["token_bounds"].dump() + "\n";
+    registry::write_file_atomic(catalogue, text);
+    eval::EvalConfig config = eval::EvalConfig::from_json(s.inputs["config"]);
+    config.catalogue = catalogue;
+    json out = run_eval(s, config);
+    out["catalogue"] = catalogue;
+    return out;
+  }
+
+  json run_eval(const Step& s, const eval::EvalConfig& config) {
     eval::SessionOptions session;
     session.out_dir = spec_.output + "/runs";
     session.workers = spec_.workers;
@@ -385,14 +479,8 @@ class Runner {
     }
     experiment::EvalExperimentResult r = experiment::run_eval_experiment(config, session, publish, resume);
     json pass = r.session.summary.value("pass_at_k", json::object());
-    if (m.derived() || !m.spec.ref.empty()) {
-      std::string sha = s.inputs["model_sha256"];
-      json metrics;
-      for (const auto& [k, v] : pass.items()) metrics[suite_label(config.suite) + "/" + k] = v;
-      if (reg().try_find(sha)) reg().set_metrics(sha, metrics);
-    }
     return {{"run_id", r.session.run_id}, {"run_dir", r.session.run_dir}, {"pass_at_k", pass},
-            {"tasks", r.session.summary.value("tasks", 0)}, {"model_sha256", s.inputs["model_sha256"]}};
+            {"tasks", r.session.summary.value("tasks", 0)}};
   }
 
   json run_route(const Step& s, store::Store& store) {
@@ -414,7 +502,8 @@ class Runner {
     data.tiers = s.inputs["tiers"].get<std::vector<std::string>>();
     route::RouterConfig rule;
     rule.tiers = data.tiers;
-    rule.max_score = default_max_scores(data.tiers.size());
+    rule.max_score = s.inputs["max_score"].get<std::vector<int>>();
+    rule.token_bounds = s.inputs["token_bounds"].get<std::vector<int64_t>>();
     experiment::RouteEvaluation e = experiment::evaluate_policies(data, spec_.policies, rule, spec_.folds, spec_.seed);
     std::string dir = spec_.output + "/route/" + label;
     fs::create_directories(dir);
@@ -428,9 +517,7 @@ class Runner {
   }
 
   json run_report(store::Store& store) {
-    std::vector<std::string> runs;
-    for (const std::string& suite : spec_.suites)
-      for (const auto& [m, run] : tiers(suite)) runs.push_back(run);
+    std::vector<std::string> runs = report_runs();
     std::string dir = spec_.output + "/report";
     report::ReportFiles f = report::write_report(store, runs, dir, "Study " + spec_.name);
     return {{"dir", dir}, {"html", f.html}};
@@ -483,6 +570,18 @@ class Runner {
                         {"tasks", r["tasks"]}, {"pass_at_k", r["pass_at_k"]}});
         csv += fmt::format("{},{},{},{},{},{}", m.spec.name, m.spec.tier, cost_of(m), suite_label(suite),
                            r["run_id"].get<std::string>(), r["tasks"].dump());
+        for (int k : ks) {
+          const json& v = r["pass_at_k"].value("pass@" + std::to_string(k), json());
+          csv += "," + (v.is_number() ? fmt::format("{}", v.get<double>()) : std::string());
+        }
+        csv += "\n";
+      }
+      for (const std::string& policy : spec_.online) {
+        const json& r = *finished_result("routed:" + policy + ":" + suite_label(suite));
+        runs.push_back({{"model", "router-" + policy}, {"suite", suite_label(suite)}, {"run_id", r["run_id"]},
+                        {"tasks", r["tasks"]}, {"pass_at_k", r["pass_at_k"]}, {"online", true}});
+        csv += fmt::format("router-{},,,{},{},{}", policy, suite_label(suite), r["run_id"].get<std::string>(),
+                           r["tasks"].dump());
         for (int k : ks) {
           const json& v = r["pass_at_k"].value("pass@" + std::to_string(k), json());
           csv += "," + (v.is_number() ? fmt::format("{}", v.get<double>()) : std::string());

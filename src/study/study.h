@@ -54,6 +54,15 @@ struct StudySpec {
   std::vector<std::string> policies = {"threshold", "random", "cascade", "oracle", "always"};
   std::string routing_cost = "weights";  // weights (the models' cost), latency, tokens, energy, auto
   int folds = 5;
+  // The threshold rule's scale and tier bounds (empty: the published defaults,
+  // spread over the tiers); used offline and online.
+  std::vector<int64_t> token_bounds;
+  std::vector<int> max_score;
+  // Online: each policy here runs the suite through the router over
+  // `online_tiers` (default: every model, cheapest first) as one more eval,
+  // "router-<policy>", with its own pass@k, latency and energy.
+  std::vector<std::string> online;
+  std::vector<std::string> online_tiers;
   double sample_rate_hz = 1.0;
 };
 
@@ -63,8 +72,8 @@ StudySpec load_study(const std::string& path);
 
 // One step of the plan.
 struct Step {
-  std::string id;    // quantize:<model>:<type>, eval:<model>:<suite>, route:<suite>, report
-  std::string kind;  // quantize, eval, route, report
+  std::string id;    // quantize:<model>:<type>, eval:<model>:<suite>, route:<suite>, routed:<policy>:<suite>, report
+  std::string kind;  // quantize, eval, route, routed, report
   nlohmann::json inputs;  // what decides its result; a change redoes the step
   bool cached = false;    // finished before with the same inputs
 };

@@ -211,10 +211,25 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
     if (k < 1 || k > s.n) fail("{}: 'eval.k': {} is outside 1..n ({})", origin, k, s.n);
 
   if (const toml::table* t = table("routing")) {
-    check_known_keys(*t, {"policies", "cost", "folds"}, origin, "routing");
+    check_known_keys(*t, {"policies", "cost", "folds", "token_bounds", "max_score", "online", "online_tiers"}, origin,
+                     "routing");
     read(*t, "policies", s.policies, origin, "routing");
     read(*t, "cost", s.routing_cost, origin, "routing");
     read(*t, "folds", s.folds, origin, "routing");
+    std::vector<int> bounds;
+    read(*t, "token_bounds", bounds, origin, "routing");
+    s.token_bounds.assign(bounds.begin(), bounds.end());
+    read(*t, "max_score", s.max_score, origin, "routing");
+    read(*t, "online", s.online, origin, "routing");
+    read(*t, "online_tiers", s.online_tiers, origin, "routing");
+    for (size_t i = 0; i < s.token_bounds.size(); ++i)
+      if (s.token_bounds[i] < 1 || (i > 0 && s.token_bounds[i] <= s.token_bounds[i - 1]))
+        fail("{}: 'routing.token_bounds' must be positive and rising (nine bounds give scores 1-10)", origin);
+    if (!s.token_bounds.empty() && s.token_bounds.size() != 9)
+      fail("{}: 'routing.token_bounds' needs nine bounds (scores 1-10), not {}", origin, s.token_bounds.size());
+    for (const auto& p : s.online)
+      if (p != "threshold" && p != "random" && p.rfind("always-", 0) != 0)
+        fail("{}: 'routing.online': policy '{}' cannot run online (threshold, random or always-<model>)", origin, p);
     static const std::set<std::string> known = {"threshold", "learned", "random", "cascade", "oracle", "always"};
     for (const auto& p : s.policies)
       if (!known.count(p)) fail("{}: 'routing.policies': unknown policy '{}'", origin, p);
@@ -227,6 +242,16 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
     read(*t, "sample_rate_hz", s.sample_rate_hz, origin, "measure");
     if (s.sample_rate_hz < 0) fail("{}: 'measure.sample_rate_hz' must not be negative", origin);
   }
+  // Online tiers and always-<model> must name models (given or derived).
+  std::set<std::string> all_models;
+  for (const auto& m : s.models) all_models.insert(m.name);
+  for (const auto& c : s.compress)
+    for (const auto& ty : c.types) all_models.insert(c.model + "-" + ty);
+  for (const auto& t : s.online_tiers)
+    if (!all_models.count(t)) fail("{}: 'routing.online_tiers': no model '{}'", origin, t);
+  for (const auto& p : s.online)
+    if (p.rfind("always-", 0) == 0 && !all_models.count(p.substr(7)))
+      fail("{}: 'routing.online': '{}' names no model", origin, p);
   return s;
 }
 

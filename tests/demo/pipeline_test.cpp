@@ -43,13 +43,15 @@ TEST(DemoPipeline, TrainsRegistersStudiesAndReusesEverythingOnASecondRun) {
   auto print = [&](const std::string& l) { lines.push_back(l); };
   demo::DemoResult r = demo::run_demo(tiny(dir), print);
 
-  // Both models, and the study's four quantized versions, evaluated on the 9 held-out tasks.
+  // Both models, the study's four quantized versions and the online router
+  // over student and teacher, evaluated on the 9 held-out tasks.
   EXPECT_TRUE(fs::exists(r.teacher));
   EXPECT_TRUE(fs::exists(r.student));
   ASSERT_TRUE(r.summary.contains("runs")) << r.summary.dump(2);
   const nlohmann::json& results = r.summary["runs"];
-  EXPECT_EQ(results.size(), 6u) << results.dump(2);
+  EXPECT_EQ(results.size(), 7u) << results.dump(2);  // six models and the online router
   for (const auto& row : results) EXPECT_EQ(row.value("tasks", 0), 9) << row.dump();
+  EXPECT_EQ(results.back().value("model", ""), "router-threshold") << results.dump(2);
   EXPECT_TRUE(fs::exists(r.report_dir + "/report.html"));
 
   // Fidelity of each compressed model against its source: the student against
@@ -64,7 +66,8 @@ TEST(DemoPipeline, TrainsRegistersStudiesAndReusesEverythingOnASecondRun) {
   EXPECT_LT(kld["teacher-Q8_0"], kld["teacher-Q4_0"]);
   EXPECT_LT(kld["student-Q8_0"], kld["student-Q4_0"]);
   std::string table = demo::summary_text(r);
-  for (const char* m : {"teacher", "student", "teacher-Q4_0", "student-Q8_0", "threshold rule", "oracle"})
+  for (const char* m : {"teacher", "student", "teacher-Q4_0", "student-Q8_0", "router-threshold", "threshold rule",
+                        "oracle"})
     EXPECT_NE(table.find(m), std::string::npos) << m << " missing from\n" << table;
 
   // The registry's lineage of the student names its teacher and the distillation settings.
@@ -76,7 +79,8 @@ TEST(DemoPipeline, TrainsRegistersStudiesAndReusesEverythingOnASecondRun) {
   std::string settings = student.lineage.settings.dump();
   EXPECT_NE(settings.find("distill"), std::string::npos) << settings;
   EXPECT_NE(settings.find("\\\"alpha\\\":0.3"), std::string::npos) << settings;
-  EXPECT_NE(settings.find("\"teacher_layers\":\"0\""), std::string::npos) << settings;
+  EXPECT_NE(settings.find("\"method\":\"distill\""), std::string::npos) << settings;
+  EXPECT_NE(settings.find("fkl"), std::string::npos) << settings;
 
   // Second run: nothing trained or evaluated again, same results.
   lines.clear();

@@ -332,5 +332,31 @@ TEST(StudyFile, SuiteLimitsAndMaxTokensAreReadAndChecked) {
                Error);
 }
 
+TEST(StudyFile, OnlineRoutingKeysAreCheckedAgainstTheModels) {
+  const std::string models =
+      "[[model]]\nname = \"a\"\npath = \"a.gguf\"\n[[model]]\nname = \"b\"\npath = \"b.gguf\"\ntier = 1\n"
+      "[[compress]]\nmodel = \"a\"\ntypes = [\"Q4_0\"]\n[eval]\nsuites = [\"humaneval\"]\n";
+  StudySpec s = parse_study(models + "[routing]\nonline = [\"threshold\", \"always-a-Q4_0\"]\n"
+                                     "online_tiers = [\"a-Q4_0\", \"b\"]\n"
+                                     "token_bounds = [5, 10, 15, 20, 25, 30, 35, 40, 45]\n",
+                            "s.toml");
+  EXPECT_EQ(s.online, (std::vector<std::string>{"threshold", "always-a-Q4_0"}));
+  EXPECT_EQ(s.online_tiers, (std::vector<std::string>{"a-Q4_0", "b"}));
+  EXPECT_EQ(s.token_bounds.size(), 9u);
+  auto error_of = [&](const std::string& routing) {
+    try {
+      parse_study(models + "[routing]\n" + routing, "s.toml");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_NE(error_of("online = [\"cascade\"]\n").find("cannot run online"), std::string::npos);
+  EXPECT_NE(error_of("online = [\"always-c\"]\n").find("'always-c' names no model"), std::string::npos);
+  EXPECT_NE(error_of("online_tiers = [\"c\"]\n").find("routing.online_tiers"), std::string::npos);
+  EXPECT_NE(error_of("token_bounds = [5, 4, 6, 7, 8, 9, 10, 11, 12]\n").find("rising"), std::string::npos);
+  EXPECT_NE(error_of("token_bounds = [1, 2, 3]\n").find("nine bounds"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace lcte::study
