@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 
 #include "core/error.h"
@@ -80,7 +81,7 @@ size_t prefix_end(std::string_view text, size_t from) {
     p = text.find(' ', p);
     if (p == std::string_view::npos) break;
     const auto before = static_cast<unsigned char>(text[p - 1]);
-    if (before > 0x20 && before < 0x7F) return p;
+    if (std::isalnum(before) != 0 && before < 0x80) return p;
   }
   return text.size();
 }

@@ -48,11 +48,13 @@ struct TokenCount {
 // The tokens of `text` as far as `stop_above`: exact when the text has at
 // most that many (or no place to stop); otherwise the count of a prefix that
 // already has more, so the decision pays for a prefix, not the whole query.
-// Prefixes end before a space that follows a printable ASCII character: for
+// Prefixes end before a space that follows an ASCII letter or digit: for
 // every tokenizer lcte reads (byte-level BPE pre-tokenizer regexes, words of
 // SentencePiece vocabularies whose tokens never span "x\u2581", WordPiece)
 // that is a word boundary, so a prefix's tokens are the first tokens of the
-// whole text and its count a lower bound. Prefixes grow from a guess of four
+// whole text and its count a lower bound (tests/tokenizer/prefix_test.cpp
+// checks this for every vocabulary in the shared data). After a symbol it
+// need not be one: deepseek-coder keeps " == " in one piece. Prefixes grow from a guess of four
 // bytes per token by the ratio each count shows.
 TokenCount count_tokens_up_to(const TokenCounter& count, std::string_view text, int64_t stop_above);
 
