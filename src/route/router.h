@@ -54,8 +54,8 @@ struct TokenCount {
 // that is a word boundary, so a prefix's tokens are the first tokens of the
 // whole text and its count a lower bound (tests/tokenizer/prefix_test.cpp
 // checks this for every vocabulary in the shared data). After a symbol it
-// need not be one: deepseek-coder keeps " == " in one piece. Prefixes grow from a guess of four
-// bytes per token by the ratio each count shows.
+// need not be one: deepseek-coder keeps " == " in one piece. Prefixes grow
+// from a guess of 3.5 bytes per token by the ratio each count shows.
 TokenCount count_tokens_up_to(const TokenCounter& count, std::string_view text, int64_t stop_above);
 
 // How far the router counts: a policy's score needs the count only up to the

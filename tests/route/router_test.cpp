@@ -220,7 +220,7 @@ TEST(Router, AStoppedCountScoresAsTheFullCountAtEveryBound) {
     } else {
       EXPECT_EQ(r.n_tokens, n);
     }
-    // Up to 4 bytes per token of the limit are counted in one go; beyond that it stops.
+    // Up to 3.5 bytes per token of the limit are counted in one go; beyond that it stops.
     if (n >= 8000) EXPECT_TRUE(r.n_tokens_at_least) << n << " tokens were all counted";
   }
 }
