@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <limits>
 
 #include "core/error.h"
 
@@ -89,10 +90,11 @@ size_t prefix_end(std::string_view text, size_t from) {
 }  // namespace
 
 TokenCount count_tokens_up_to(const TokenCounter& count, std::string_view text, int64_t stop_above) {
-  const int64_t want = std::max<int64_t>(stop_above, 0) + 1;
+  const int64_t want = std::clamp<int64_t>(stop_above, 0, std::numeric_limits<int64_t>::max() - 1) + 1;
   // 3.5 bytes per token: code under the code tokenizers here takes 2.9-3.3,
   // English prose about 4 (then a second, longer prefix is counted).
-  size_t guess = static_cast<size_t>(want) * 7 / 2;
+  auto at_most_text = [&](double bytes) { return bytes >= static_cast<double>(text.size()) ? text.size() : static_cast<size_t>(bytes); };
+  size_t guess = at_most_text(3.5 * static_cast<double>(want));
   for (;;) {
     const size_t end = prefix_end(text, guess);
     if (end >= text.size()) return {count(text), false};
@@ -101,13 +103,15 @@ TokenCount count_tokens_up_to(const TokenCounter& count, std::string_view text, 
     // Too short: grow by the bytes per token this prefix showed, a quarter
     // more to make another round unlikely.
     const double bytes_per_token = static_cast<double>(end) / static_cast<double>(std::max<int64_t>(n, 1));
-    guess = end + 64 + static_cast<size_t>(1.25 * bytes_per_token * static_cast<double>(want - n));
+    guess = at_most_text(static_cast<double>(end + 64) + 1.25 * bytes_per_token * static_cast<double>(want - n));
   }
 }
 
 int64_t count_limit(const RouterConfig& config) {
   const int64_t last_bound = config.token_bounds.empty() ? ComplexityScale{}.upper_bounds.back() : config.token_bounds.back();
-  return std::max(last_bound, kFeatureTokenCap) + kCountMargin;
+  const int64_t needed = std::max(last_bound, kFeatureTokenCap);
+  return needed > std::numeric_limits<int64_t>::max() - kCountMargin ? std::numeric_limits<int64_t>::max()
+                                                                     : needed + kCountMargin;
 }
 
 std::unique_ptr<Policy> make_policy(const RouterConfig& c) {

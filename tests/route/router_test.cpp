@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <memory>
 
 #include "common/test_data.h"
@@ -188,6 +189,13 @@ TEST(CountUpTo, TheLimitCoversTheLastBoundAndTheFeatures) {
   RouterConfig wide;
   wide.token_bounds = {10, 20, 30, 40, 50, 60, 70, 80, 5000};
   EXPECT_EQ(count_limit(wide), 5000 + kCountMargin);
+  RouterConfig huge;
+  huge.token_bounds = {1, 2, 3, 4, 5, 6, 7, 8, std::numeric_limits<int64_t>::max()};
+  EXPECT_EQ(count_limit(huge), std::numeric_limits<int64_t>::max());  // no overflow
+  Router all(huge, bytes);
+  RouteResult r = all.route(std::string(3000, 'a') + " b");
+  EXPECT_EQ(r.n_tokens, 3002);
+  EXPECT_FALSE(r.n_tokens_at_least);
   RouterConfig narrow;
   narrow.token_bounds = {1, 2, 3, 4, 5, 6, 7, 8, 9};
   EXPECT_EQ(count_limit(narrow), kFeatureTokenCap + kCountMargin);  // the features still need 1200
