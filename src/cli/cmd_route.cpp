@@ -118,17 +118,25 @@ void add_decide(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
     for (size_t i = 0; i < route::Features::names().size() && i < r.features.values.size(); ++i)
       features[route::Features::names()[i]] = r.features.values[i];
     if (a->json) {
-      json out = {{"tier", r.tier},         {"tier_index", r.tier_index}, {"score", r.decision.score},
-                  {"n_tokens", r.n_tokens}, {"tokens_estimated", !b.count}, {"features", features},
-                  {"policy", r.policy},     {"override", r.override_applied}, {"reason", r.decision.reason},
+      json out = {{"tier", r.tier},
+                  {"tier_index", r.tier_index},
+                  {"score", r.decision.score},
+                  {"n_tokens", r.n_tokens},
+                  {"n_tokens_at_least", r.n_tokens_at_least},
+                  {"tokens_estimated", !b.count},
+                  {"features", features},
+                  {"policy", r.policy},
+                  {"override", r.override_applied},
+                  {"reason", r.decision.reason},
                   {"decision_us", r.decision_us}};
       if (!r.decision.p_pass.empty()) out["p_pass"] = r.decision.p_pass;
       std::printf("%s\n", out.dump(2).c_str());
       return;
     }
     std::printf("tier      %s%s\n", r.tier.c_str(), r.override_applied ? " (override)" : "");
-    std::printf("score     %d  (%lld tokens%s)\n", r.decision.score, static_cast<long long>(r.n_tokens),
-                b.count ? "" : ", estimated");
+    std::printf("score     %d  (%s%lld tokens%s)\n", r.decision.score, r.n_tokens_at_least ? "at least " : "",
+                static_cast<long long>(r.n_tokens),
+                !b.count ? ", estimated" : r.n_tokens_at_least ? "; counting stopped, the score was settled" : "");
     std::printf("policy    %s\n", r.policy.c_str());
     std::printf("reason    %s\n", r.decision.reason.c_str());
     for (size_t i = 0; i < r.decision.p_pass.size(); ++i)
@@ -284,12 +292,14 @@ void add_log(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
       for (size_t i = from; i < rows.size(); ++i) std::printf("%s\n", rows[i].dump().c_str());
       return;
     }
-    std::printf("%-24s %-16s %6s %5s %-12s %-10s %3s %9s\n", "time", "query", "tokens", "score", "policy", "tier", "ovr",
+    std::printf("%-24s %-16s %7s %5s %-12s %-10s %3s %9s\n", "time", "query", "tokens", "score", "policy", "tier", "ovr",
                 "us");
     for (size_t i = from; i < rows.size(); ++i) {
       const json& r = rows[i];
-      std::printf("%-24s %-16s %6lld %5d %-12s %-10s %3s %9.1f\n", r.value("time", "").c_str(),
-                  r.value("query_hash", "").c_str(), static_cast<long long>(r.value("n_tokens", 0)), r.value("score", 0),
+      // "1216+": counting stopped there (the query has at least that many).
+      std::string tokens = std::to_string(r.value("n_tokens", int64_t{0})) + (r.value("n_tokens_at_least", false) ? "+" : "");
+      std::printf("%-24s %-16s %7s %5d %-12s %-10s %3s %9.1f\n", r.value("time", "").c_str(),
+                  r.value("query_hash", "").c_str(), tokens.c_str(), r.value("score", 0),
                   r.value("policy", "").c_str(), r.value("tier", "").c_str(), r.value("override", false) ? "yes" : "",
                   r.value("decision_us", 0.0));
     }

@@ -15,7 +15,13 @@ struct Features {
   std::vector<double> values;  // in the order of names()
 };
 
-// n_tokens comes from the routing tokenizer (the caller's choice).
+// The token features (log_tokens, bias_free_len) count tokens only up to this:
+// longer queries are all "long", and the router can then stop counting there
+// (count_limit). The same cap applies at training and at decision time.
+inline constexpr int64_t kFeatureTokenCap = 1200;
+
+// n_tokens comes from the routing tokenizer (the caller's choice); any count
+// above kFeatureTokenCap, exact or a lower bound, gives the same features.
 Features extract_features(std::string_view query, int64_t n_tokens);
 
 }  // namespace lcte::route

@@ -17,6 +17,7 @@ struct Query {
   std::string text;
   int64_t n_tokens = 0;
   Features features;
+  bool n_tokens_at_least = false;  // the count stopped early (Router): at least n_tokens
 };
 
 struct Decision {

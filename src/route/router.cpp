@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <limits>
 
 #include "core/error.h"
 
@@ -71,6 +73,47 @@ void RouterConfig::validate() const {
 
 int64_t estimate_tokens(std::string_view text) { return static_cast<int64_t>((text.size() + 3) / 4); }
 
+namespace {
+
+// The first place at or after `from` where a prefix may end (see
+// count_tokens_up_to); text.size() when there is none.
+size_t prefix_end(std::string_view text, size_t from) {
+  for (size_t p = std::max<size_t>(from, 1); p < text.size(); ++p) {
+    p = text.find(' ', p);
+    if (p == std::string_view::npos) break;
+    const auto before = static_cast<unsigned char>(text[p - 1]);
+    if (std::isalnum(before) != 0 && before < 0x80) return p;
+  }
+  return text.size();
+}
+
+}  // namespace
+
+TokenCount count_tokens_up_to(const TokenCounter& count, std::string_view text, int64_t stop_above) {
+  const int64_t want = std::clamp<int64_t>(stop_above, 0, std::numeric_limits<int64_t>::max() - 1) + 1;
+  // 3.5 bytes per token: code under the code tokenizers here takes 2.9-3.3,
+  // English prose about 4 (then a second, longer prefix is counted).
+  auto at_most_text = [&](double bytes) { return bytes >= static_cast<double>(text.size()) ? text.size() : static_cast<size_t>(bytes); };
+  size_t guess = at_most_text(3.5 * static_cast<double>(want));
+  for (;;) {
+    const size_t end = prefix_end(text, guess);
+    if (end >= text.size()) return {count(text), false};
+    const int64_t n = count(text.substr(0, end));
+    if (n >= want) return {n, true};
+    // Too short: grow by the bytes per token this prefix showed, a quarter
+    // more to make another round unlikely.
+    const double bytes_per_token = static_cast<double>(end) / static_cast<double>(std::max<int64_t>(n, 1));
+    guess = at_most_text(static_cast<double>(end + 64) + 1.25 * bytes_per_token * static_cast<double>(want - n));
+  }
+}
+
+int64_t count_limit(const RouterConfig& config) {
+  const int64_t last_bound = config.token_bounds.empty() ? ComplexityScale{}.upper_bounds.back() : config.token_bounds.back();
+  const int64_t needed = std::max(last_bound, kFeatureTokenCap);
+  return needed > std::numeric_limits<int64_t>::max() - kCountMargin ? std::numeric_limits<int64_t>::max()
+                                                                     : needed + kCountMargin;
+}
+
 std::unique_ptr<Policy> make_policy(const RouterConfig& c) {
   c.validate();
   ComplexityScale scale = scale_of(c);
@@ -92,14 +135,19 @@ std::unique_ptr<Policy> make_policy(const RouterConfig& c) {
 }
 
 Router::Router(RouterConfig config, TokenCounter count_tokens)
-    : config_(std::move(config)), count_(std::move(count_tokens)), policy_(make_policy(config_)) {}
+    : config_(std::move(config)),
+      count_(std::move(count_tokens)),
+      count_limit_(count_limit(config_)),
+      policy_(make_policy(config_)) {}
 
 RouteResult Router::route(std::string_view text, const std::string& requested) const {
   auto start = std::chrono::steady_clock::now();
   RouteResult r;
-  r.n_tokens = count_ ? count_(text) : estimate_tokens(text);
+  TokenCount n = count_ ? count_tokens_up_to(count_, text, count_limit_) : TokenCount{estimate_tokens(text), false};
+  r.n_tokens = n.n;
+  r.n_tokens_at_least = n.at_least;
   r.features = extract_features(text, r.n_tokens);
-  Query q{std::string(text), r.n_tokens, r.features};
+  Query q{std::string(text), r.n_tokens, r.features, r.n_tokens_at_least};
   r.decision = policy_->decide(q);
   r.policy = policy_->name();
   r.policy_version = policy_->version();
@@ -123,6 +171,7 @@ DecisionRecord to_record(const RouteResult& r, std::string_view text) {
   d.time = utc_now_iso8601();
   d.query_hash = fmt::format("{:016x}", query_hash(std::string(text)));
   d.n_tokens = r.n_tokens;
+  d.n_tokens_at_least = r.n_tokens_at_least;
   d.features = r.features.values;
   d.score = r.decision.score;
   d.policy = r.policy;

@@ -189,11 +189,13 @@ void Tokenizer::tokenize_spm(std::string_view text, std::vector<Token>& out) con
   struct Symbol {
     uint32_t offset, n;  // n == 0: merged into its left neighbour
     int32_t prev, next;
+    Token id;  // the token of a merged symbol; kNoToken: not looked up yet
   };
   struct Bigram {
     float score;
     int32_t left, right;
     uint32_t size;
+    Token id;  // the token of the joined text
   };
   auto lower_priority = [](const Bigram& a, const Bigram& b) {
     return a.score < b.score || (a.score == b.score && a.left > b.left);
@@ -203,7 +205,7 @@ void Tokenizer::tokenize_spm(std::string_view text, std::vector<Token>& out) con
   sym.reserve(text.size());
   for (size_t off = 0; off < text.size();) {
     size_t n = std::min(utf8_seq_len(static_cast<uint8_t>(text[off])), text.size() - off);
-    sym.push_back({uint32_t(off), uint32_t(n), -1, -1});
+    sym.push_back({uint32_t(off), uint32_t(n), -1, -1, kNoToken});
     off += n;
   }
   auto is_marker = [&](size_t i) { return text.substr(sym[i].offset, sym[i].n) == kSpaceMarker; };
@@ -214,7 +216,7 @@ void Tokenizer::tokenize_spm(std::string_view text, std::vector<Token>& out) con
     std::string_view joined = text.substr(sym[l].offset, sym[l].n + sym[r].n);
     Token id = v.find(joined);
     if (id == kNoToken) return;
-    heap.push_back({v.score(id), l, r, uint32_t(joined.size())});
+    heap.push_back({v.score(id), l, r, uint32_t(joined.size()), id});
     std::push_heap(heap.begin(), heap.end(), lower_priority);
   };
 
@@ -233,6 +235,7 @@ void Tokenizer::tokenize_spm(std::string_view text, std::vector<Token>& out) con
       Symbol& r = sym[bg.right];
       if (l.n == 0 || r.n == 0 || l.n + r.n != bg.size) continue;  // stale
       l.n += r.n;
+      l.id = bg.id;
       r.n = 0;
       l.next = r.next;
       if (r.next >= 0) sym[r.next].prev = bg.left;
@@ -245,7 +248,7 @@ void Tokenizer::tokenize_spm(std::string_view text, std::vector<Token>& out) con
     // equal the text of a merge of two or more characters.)
     for (int32_t i = a; i != -1; i = sym[i].next) {
       std::string_view s = text.substr(sym[i].offset, sym[i].n);
-      Token id = v.find(s);
+      Token id = sym[i].id != kNoToken ? sym[i].id : v.find(s);
       if (id != kNoToken) {
         out.push_back(id);
         continue;
@@ -260,16 +263,41 @@ void Tokenizer::tokenize_spm(std::string_view text, std::vector<Token>& out) con
   };
 
   const int32_t n = int32_t(sym.size());
-  int32_t start = 0;
-  if (v.spm_words_independent()) {
-    for (int32_t i = 1; i < n; ++i) {
-      if (is_marker(size_t(i)) && !is_marker(size_t(i - 1))) {
-        merge_and_emit(start, i);
-        start = i;
-      }
+  if (!v.spm_words_independent()) {
+    if (n > 0) merge_and_emit(0, n);
+    return;
+  }
+  // Words: symbols [a, b), cut where a run of markers starts.
+  std::vector<std::pair<int32_t, int32_t>> words;
+  for (int32_t i = 1, start = 0; i <= n; ++i) {
+    if (i == n || (is_marker(size_t(i)) && !is_marker(size_t(i - 1)))) {
+      words.emplace_back(start, i);
+      start = i;
     }
   }
-  if (start < n) merge_and_emit(start, n);
+  // Words repeat (indentation, keywords, names), and a word's tokens depend
+  // on nothing else, so each distinct word is merged once per call: the
+  // table maps a word's text to where its tokens first went in `out`.
+  struct Seen {
+    uint32_t offset = 0, length = 0;   // the word, in text; length 0: empty slot
+    uint32_t out_begin = 0, out_n = 0;  // its tokens, in out
+  };
+  std::vector<Seen> seen(std::bit_ceil(words.size() * 2 + 2));
+  const size_t mask = seen.size() - 1;
+  for (auto [a, b] : words) {
+    const uint32_t begin = sym[a].offset, end = b < n ? sym[b].offset : uint32_t(text.size());
+    const std::string_view word = text.substr(begin, end - begin);
+    size_t slot = hash_bytes(word) & mask;
+    while (seen[slot].length != 0 && text.substr(seen[slot].offset, seen[slot].length) != word) slot = (slot + 1) & mask;
+    Seen& e = seen[slot];
+    if (e.length != 0) {
+      for (uint32_t k = 0; k < e.out_n; ++k) out.push_back(out[e.out_begin + k]);
+      continue;
+    }
+    const size_t before = out.size();
+    merge_and_emit(a, b);
+    e = {begin, end - begin, uint32_t(before), uint32_t(out.size() - before)};
+  }
 }
 
 // Buffers reused for every word of one tokenize call.

@@ -1,4 +1,8 @@
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
 
 #include <cmath>
 #include <fstream>
@@ -79,6 +83,72 @@ TEST(Features, CountExamplesDocstringAndHardWords) {
   EXPECT_DOUBLE_EQ(at("log_tokens"), std::log1p(40.0));
   EXPECT_GT(at("docstring_chars"), 0);
   EXPECT_DOUBLE_EQ(at("lines"), 6);
+}
+
+// The features as first written, one std::string::find loop per pattern: the
+// reference the one-pass PatternSet must reproduce.
+namespace reference {
+
+size_t count(std::string_view s, std::string_view needle) {
+  size_t n = 0;
+  for (size_t at = s.find(needle); at != std::string_view::npos; at = s.find(needle, at + needle.size())) ++n;
+  return n;
+}
+
+std::vector<double> features(std::string_view query, int64_t n_tokens) {
+  std::string lower(query);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  size_t hard = 0;
+  for (std::string_view w : {"recurs", "dynamic", "matrix", "prime", "permutation", "combination", "subsequence",
+                             "substring", "palindrome", "binary", "tree", "graph", "path", "sort", "regex", "parse",
+                             "nested", "fibonacci", "maximum", "minimum", "optimal", "shortest", "longest",
+                             "count the number", "bit"})
+    hard += count(lower, w) > 0 ? 1 : 0;
+  size_t doc = 0;
+  for (std::string_view q : {std::string_view("\"\"\""), std::string_view("'''")}) {
+    size_t open = query.find(q);
+    if (open == std::string_view::npos) continue;
+    size_t close = query.find(q, open + 3);
+    if (close != std::string_view::npos) {
+      doc = close - open - 3;
+      break;
+    }
+  }
+  const double tokens = static_cast<double>(std::clamp<int64_t>(n_tokens, 0, 1200));
+  return {std::log1p(tokens),
+          static_cast<double>(count(query, "\n") + 1),
+          static_cast<double>(count(query, ">>>")),
+          static_cast<double>(count(query, "assert ")),
+          std::log1p(static_cast<double>(doc)),
+          static_cast<double>(count(query, "def ")),
+          static_cast<double>(hard),
+          count(query, "class ") > 0 ? 1.0 : 0.0,
+          tokens / 100.0};
+}
+
+}  // namespace reference
+
+TEST(Features, OnePassCountsAsOneFindLoopPerPattern) {
+  std::vector<std::string> queries = {
+      "", "d", ">>>>>>> >>>> >>", "assert assert  assertassert ", "DEF def Def def", "Class class classclass ",
+      "COUNT THE NUMBER of Binary TREES", "\"\"\" x \"\"\"", "bibitbit", "\xc3\x89T\xc3\xa9 sort\n\n"};
+  if (lcte::testing::data_exists("mbpp/sanitized-mbpp.json")) {
+    std::ifstream in(lcte::testing::data_path("mbpp/sanitized-mbpp.json"));
+    for (const auto& task : nlohmann::json::parse(in)) {
+      queries.push_back(task.at("prompt").get<std::string>() + "\n" + task.at("code").get<std::string>());
+      if (task.contains("test_list"))
+        for (const auto& t : task["test_list"]) queries.back() += "\n" + t.get<std::string>();
+    }
+  }
+  for (const std::string& q : queries)
+    for (int64_t n : {int64_t{0}, int64_t{7}, int64_t{1200}, int64_t{5000}})
+      EXPECT_EQ(extract_features(q, n).values, reference::features(q, n)) << q;
+}
+
+TEST(Features, TokenFeaturesSaturateSoAStoppedCountChangesNothing) {
+  const std::string q = "def f(x):\n    return x\n";
+  EXPECT_EQ(extract_features(q, kFeatureTokenCap).values, extract_features(q, 100000).values);
+  EXPECT_NE(extract_features(q, kFeatureTokenCap - 1).values, extract_features(q, kFeatureTokenCap).values);
 }
 
 TEST(RandomPolicy, IsDeterministicAndSendsTheRequestedShare) {
