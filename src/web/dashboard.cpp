@@ -21,6 +21,7 @@
 #include "eval/session.h"
 #include "report/report.h"
 #include "report/svg_chart.h"
+#include "route/router.h"
 #include "route/offline.h"
 #include "store/store.h"
 
@@ -279,13 +280,18 @@ Dashboard::Handler Dashboard::guard(Access access, Handler handler) {
 json Dashboard::route(const std::string& query, bool log) {
   auto rules = rules_.get();
   auto t0 = std::chrono::steady_clock::now();
-  int64_t n = options_.count_tokens ? options_.count_tokens(query) : approximate_tokens(query);
+  // Counted only as far as the scale's last bound: above it the score is the top one.
+  route::TokenCount count{approximate_tokens(query), false};
+  if (options_.count_tokens)
+    count = route::count_tokens_up_to([&](std::string_view t) { return options_.count_tokens(std::string(t)); },
+                                      query, rules->scale.upper_bounds.back() + route::kCountMargin);
+  const int64_t n = count.n;
   RouteOutcome o = route_query(*rules, query, n);
   double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
   json j = {{"tier", o.tier},          {"model", o.model},       {"score", o.decision.score},
             {"n_tokens", o.n_tokens},  {"policy", o.policy},     {"reason", o.decision.reason},
             {"override", o.override_applied}, {"rules_version", o.rules_version}, {"decision_us", us},
-            {"token_count", options_.count_tokens ? "tokenizer" : "approximate"}};
+            {"token_count", options_.count_tokens ? "tokenizer" : "approximate"}, {"n_tokens_at_least", count.at_least}};
   if (log) {
     store::StoredDecision d;
     d.time = eval::utc_now_iso8601();
