@@ -6,7 +6,8 @@
 # run every configuration back to back; the table gives medians.
 #
 # Usage: bench/eval/canonical_humaneval.sh [BUILD_DIR]   (default: build)
-# Env: LCTE_DATA_DIR (default ../shared/data), REPEATS (default 3).
+# Env: LCTE_DATA_DIR (default ../shared/data), REPEATS (default 3), OTHER_LCTE
+# (another lcte binary, e.g. an earlier commit's build, timed alongside).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"

@@ -17,7 +17,7 @@
 # is kept where the sample cannot reach it: see _lcte_install_hook).
 
 
-def _lcte_sample(allowed_pids, permit, prepared=None):
+def _lcte_sample(allowed_pids, permit, prepared=None, checker=None):
     # permit(True) lifts the audit veto for a few C-level reads that call no
     # sample code; the function is only ever held in driver locals.
     import sys, builtins, gc, posix, _signal
@@ -153,7 +153,10 @@ def _lcte_sample(allowed_pids, permit, prepared=None):
         report(e)
     snapshot = snapshot_now(suite_imports)
     after_setup = _dict(ns)
-    cmp, chain, guard = make_checker()
+    # A zygote makes the comparator once, before it forks (no sample has run
+    # in it, and each child gets its own copy); otherwise it is made here.
+    cmp, chain, guard = checker if checker is not None else make_checker()
+    del checker
 
     try:
         _exec(sample_code, ns)
@@ -581,6 +584,7 @@ def _lcte_zygote(preload):
         except ImportError:
             pass
     permit = _lcte_install_hook()  # after the preloads, which may look at frames
+    checker = _lcte_checker()  # bound to the pristine builtins, like a child's own
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
     ctl = _socket.socket(fileno=3)
@@ -686,7 +690,7 @@ def _lcte_zygote(preload):
             posix.setresgid(SAMPLE_UID, SAMPLE_UID, SAMPLE_UID)
             posix.setresuid(SAMPLE_UID, SAMPLE_UID, SAMPLE_UID)
             _signal.signal(_signal.SIGINT, _signal.default_int_handler)
-            _lcte_sample((1, me, posix.getpid()), permit, prepared)
+            _lcte_sample((1, me, posix.getpid()), permit, prepared, checker)
         except BaseException as e:
             try:
                 posix.write(2, f'lcte sandbox: child setup failed: {e!r}\n'.encode())
