@@ -4,7 +4,8 @@ lcte against OpenAI's human-eval harness (reproduced in human_eval_reference.py)
 with 1 and 2 workers. Each repetition runs every configuration once, back to
 back, so that load from other users of the machine falls on all of them alike;
 the table gives every run, the median, and the CPU time per sample of the
-whole process tree from one more run under `perf stat` (where perf exists).
+whole process tree (median of three more runs under `perf stat`, where perf
+exists).
 
 Timed from outside, as whole processes: interpreter or program start, reading
 the suite, running every sample, writing the results (lcte: run.sqlite,
@@ -58,7 +59,7 @@ def cpu_ms_per_sample(argv, env, samples):
     for line in done.stderr.splitlines():
         fields = line.split(",")
         if len(fields) > 2 and fields[2] == "task-clock":
-            return float(fields[0]) / samples
+            return float(fields[0]) / samples if done.returncode == 0 else None
     return None
 
 
@@ -101,15 +102,15 @@ def main():
     configs = []
     for workers in (1, 2):
         configs.append(("lcte eval --no-store", workers, lambda r, w=workers: lcte_run(w, False, f"n{w}-{r}"),
-                        lambda w=workers: lcte_argv(w, False, f"cpu-n{w}")))
+                        lambda k, w=workers: lcte_argv(w, False, f"cpu-n{w}-{k}")))
         configs.append(("lcte eval (store + report)", workers, lambda r, w=workers: lcte_run(w, True, f"s{w}-{r}"),
-                        lambda w=workers: lcte_argv(w, True, f"cpu-s{w}")))
+                        lambda k, w=workers: lcte_argv(w, True, f"cpu-s{w}-{k}")))
         if other:
             configs.append(("other lcte build --no-store", workers,
                             lambda r, w=workers: lcte_run(w, False, f"o{w}-{r}", other),
-                            lambda w=workers: lcte_argv(w, False, f"cpu-o{w}", other)))
+                            lambda k, w=workers: lcte_argv(w, False, f"cpu-o{w}-{k}", other)))
         configs.append(("human-eval (reproduced)", workers, lambda r, w=workers: reference_run(w),
-                        lambda w=workers: reference_argv(w)))
+                        lambda k, w=workers: reference_argv(w)))
     results = {i: [] for i in range(len(configs))}
     print(f"machine: {os.cpu_count()} cores; {sys.version.split()[0]}; {repeats} repetitions", flush=True)
     for r in range(repeats):
@@ -119,7 +120,10 @@ def main():
             print(f"  rep {r} {name:<28} w{workers}: {passed}/{n} passed, {seconds:6.2f} s, "
                   f"{n / seconds:6.1f} samples/s (machine busy {100 * load:.0f}%)", flush=True)
     print()
-    cpu = {i: cpu_ms_per_sample(argv(), env, 164) for i, (_, _, _, argv) in enumerate(configs)}
+    cpu = {}
+    for i, (_, _, _, argv) in enumerate(configs):  # median of three perf runs
+        got = [cpu_ms_per_sample(argv(k), env, 164) for k in range(3)]
+        cpu[i] = statistics.median(got) if None not in got else None
     print(f"{'harness':<30} {'workers':>7} {'passed':>7} {'median s':>9} {'samples/s':>10} {'cpu ms/sample':>13} "
           f"{'runs (samples/s)':<24} machine busy")
     for i, (name, workers, _, _) in enumerate(configs):
