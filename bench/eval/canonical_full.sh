@@ -21,7 +21,7 @@ status=0
 for suite in humaneval mbpp mbpp-sanitized; do
   echo "== $suite"
   LCTE_DATA_DIR="$data" "$lcte" --log-level warn eval --suite "$suite" --backend canonical --split all \
-    --workers "$workers" --timeout "${TIMEOUT:-30}" --out "$out" --run-id "$suite"
+    --workers "$workers" --timeout "${TIMEOUT:-30}" --out "$out" --run-id "$suite" --no-store
   python3 - "$out/$suite/summary.json" <<'PY' || status=1
 import json, sys
 s = json.load(open(sys.argv[1]))

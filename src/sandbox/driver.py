@@ -17,12 +17,12 @@
 # is kept where the sample cannot reach it: see _lcte_install_hook).
 
 
-def _lcte_sample(allowed_pids, permit):
+def _lcte_sample(allowed_pids, permit, prepared=None, checker=None):
     # permit(True) lifts the audit veto for a few C-level reads that call no
     # sample code; the function is only ever held in driver locals.
     import sys, builtins, gc, posix, _signal
     restore, require_alone, snapshot_now = _lcte_restore, _lcte_require_alone, _lcte_snapshot
-    rewrite, make_checker = _lcte_rewrite, _lcte_checker
+    compile_suite, make_checker = _lcte_compile_suite, _lcte_checker
 
     # Everything the driver needs after untrusted code ran is bound here, before,
     # so that patched modules or builtins cannot redirect it.
@@ -43,7 +43,7 @@ def _lcte_sample(allowed_pids, permit):
     gc_disable, sigmask, SIG_BLOCK = gc.disable, _signal.pthread_sigmask, _signal.SIG_BLOCK
     all_signals = _signal.valid_signals()
     CTL = 3
-    reserve = bytearray(1 << 20)  # released on MemoryError so that reporting still works
+    reserve = _lcte_reserve()  # released on MemoryError so that reporting still works
     streams = (sys.stdout, sys.stderr)
     flush_stream = type(sys.stdout).flush  # the C method: an instance attribute cannot replace it
 
@@ -120,23 +120,17 @@ def _lcte_sample(allowed_pids, permit):
     del frame
 
     # The suite's parts are trusted; compile them first so that a broken suite
-    # is not blamed on the sample. Comparisons in tests and check go through
-    # the strict comparator (see _lcte_checker).
-    try:
-        setup_tree, setup_imports = rewrite(setup, '<setup>')
-        tests_tree, tests_imports = rewrite(tests, '<tests>')
-        check_tree, check_imports = rewrite(check, '<check>')
-        setup_code = _compile(setup, '<setup>', 'exec', dont_inherit=True)
-        tests_code = _compile(tests_tree, '<tests>', 'exec', dont_inherit=True)
-        check_code = _compile(check_tree, '<check>', 'exec', dont_inherit=True)
-        suite_imports = setup_imports + tests_imports + check_imports
-    except _BaseException as e:
-        if _isinstance(e, _SyntaxError):
-            detail = f'{first_line(e.msg)} ({_str(e.filename)[1:-1]} line {e.lineno})'
-        else:
-            detail = first_line(_str(e))
-        send('E', 'SuiteError', f'{type_name(_type(e))} in the suite: {detail}')
+    # is not blamed on the sample. A zygote may have compiled them already
+    # (its cache is keyed by their text; it is used only for the very same text).
+    if prepared is not None and prepared[0] == setup and prepared[1] == tests and prepared[2] == check:
+        suite = prepared[3]
+    else:
+        suite = compile_suite(setup, tests, check)
+    if suite[0] != 'ok':
+        send('E', 'SuiteError', suite[1])
         exit_now(0)
+    _ok, setup_code, tests_code, check_code, suite_imports = suite
+    del suite, prepared
     try:
         sample_code = _compile(code, '<completion>', 'exec', dont_inherit=True)
     except (_SyntaxError, _ValueError) as e:
@@ -159,7 +153,10 @@ def _lcte_sample(allowed_pids, permit):
         report(e)
     snapshot = snapshot_now(suite_imports)
     after_setup = _dict(ns)
-    cmp, chain, guard = make_checker()
+    # A zygote makes the comparator once, before it forks (no sample has run
+    # in it, and each child gets its own copy); otherwise it is made here.
+    cmp, chain, guard = checker if checker is not None else make_checker()
+    del checker
 
     try:
         _exec(sample_code, ns)
@@ -200,6 +197,41 @@ def _lcte_sample(allowed_pids, permit):
     set_blocking(CTL, True)
     send('P', token)
     exit_now(0)
+
+
+def _lcte_compile_suite(setup, tests, check, _compile=compile, _type=type, _str=str, _len=len,
+                        _isinstance=isinstance, _SyntaxError=SyntaxError, _BaseException=BaseException):
+    # The trusted parts compiled, comparisons in tests and check rewritten into
+    # calls of the strict comparator (see _lcte_checker): ('ok', setup, tests,
+    # check code, modules they import), or ('error', message) for a suite that
+    # does not compile.
+    def first_line(text, limit=400):
+        text = text.strip().split('\n', 1)[0] if text else ''
+        return text if _len(text) <= limit else text[:limit] + '...'
+
+    rewrite = _lcte_rewrite
+    try:
+        setup_tree, setup_imports = rewrite(setup, '<setup>')
+        tests_tree, tests_imports = rewrite(tests, '<tests>')
+        check_tree, check_imports = rewrite(check, '<check>')
+        setup_code = _compile(setup, '<setup>', 'exec', dont_inherit=True)
+        tests_code = _compile(tests_tree, '<tests>', 'exec', dont_inherit=True)
+        check_code = _compile(check_tree, '<check>', 'exec', dont_inherit=True)
+        return ('ok', setup_code, tests_code, check_code, setup_imports + tests_imports + check_imports)
+    except _BaseException as e:
+        if _isinstance(e, _SyntaxError):
+            detail = f'{first_line(e.msg)} ({_str(e.filename)[1:-1]} line {e.lineno})'
+        else:
+            detail = first_line(_str(e))
+        return ('error', f'{_type(e).__name__} in the suite: {detail}')
+
+
+def _lcte_reserve(size=1 << 20, _mmap=__import__('mmap')):
+    # Address space held back for reporting a MemoryError. RLIMIT_AS counts
+    # mappings, not touched pages, so an untouched private mapping does the
+    # job of a zero-filled 1 MiB buffer without its 256 page faults (about
+    # 1 ms of CPU in every forked sample); dropping it unmaps it.
+    return _mmap.mmap(-1, size, flags=_mmap.MAP_PRIVATE)
 
 
 def _lcte_require_alone(allowed_pids, send, exit_now, listdir, _sleep=__import__('time').sleep,
@@ -540,8 +572,10 @@ def _lcte_zygote(preload):
     # process in the worker's PID namespace is killed and the work directory
     # emptied, so the next sample starts from the same state.
     #
-    # Control socket (fd 3, SOCK_SEQPACKET): request "AS CPU FSIZE NPROC NOFILE"
-    # with three descriptors (stdout, stderr, sample socket) attached; 'K'
+    # Control socket (fd 3, SOCK_SEQPACKET): request "AS CPU FSIZE NPROC NOFILE\n"
+    # followed by the suite's setup, tests and check (each u32 length + UTF-8,
+    # or nothing), with three descriptors (stdout, stderr, sample socket)
+    # attached; 'K'
     # kills the running sample; reply "R exit|signal VALUE CPU MAXRSS_KB STOP".
     import sys, posix, resource, _signal, select, _socket, time, gc
     for name in preload:
@@ -550,11 +584,13 @@ def _lcte_zygote(preload):
         except ImportError:
             pass
     permit = _lcte_install_hook()  # after the preloads, which may look at frames
+    checker = _lcte_checker()  # bound to the pristine builtins, like a child's own
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
     ctl = _socket.socket(fileno=3)
     me = posix.getpid()
     SAMPLE_UID = 65534
+    SUITE_MAX = 64 << 10  # the harness sends larger suites to the child only
     WORK = '/tmp/w'
     limit_ids = (resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_FSIZE,
                  resource.RLIMIT_NPROC, resource.RLIMIT_NOFILE)
@@ -634,7 +670,7 @@ def _lcte_zygote(preload):
             time.sleep(0.0002)
         return False
 
-    def start(values, out_fd, err_fd, sample_fd):
+    def start(values, prepared, out_fd, err_fd, sample_fd):
         # Objects moved to the permanent generation are never traversed by the
         # child's collector, which would otherwise write to (and so copy) the
         # pages of every object the zygote holds.
@@ -654,7 +690,7 @@ def _lcte_zygote(preload):
             posix.setresgid(SAMPLE_UID, SAMPLE_UID, SAMPLE_UID)
             posix.setresuid(SAMPLE_UID, SAMPLE_UID, SAMPLE_UID)
             _signal.signal(_signal.SIGINT, _signal.default_int_handler)
-            _lcte_sample((1, me, posix.getpid()), permit)
+            _lcte_sample((1, me, posix.getpid()), permit, prepared, checker)
         except BaseException as e:
             try:
                 posix.write(2, f'lcte sandbox: child setup failed: {e!r}\n'.encode())
@@ -662,26 +698,53 @@ def _lcte_zygote(preload):
                 posix._exit(126)
         posix._exit(0)
 
+    def prepare(frame):
+        # The suite's trusted parts, when the harness sent them along with the
+        # request, compiled here once for every sample of the task (and once,
+        # warm, rather than in each cold forked child): None if not sent,
+        # False if malformed. Never sample code: that goes to the child only.
+        if not frame:
+            return None
+        entry = compiled.get(frame)
+        if entry is None:
+            parts, pos = [], 0
+            for _ in range(3):
+                n = int.from_bytes(frame[pos:pos + 4], 'little')
+                if pos + 4 + n > len(frame):
+                    return False
+                parts.append(frame[pos + 4:pos + 4 + n].decode('utf-8', 'replace'))
+                pos += 4 + n
+            if pos != len(frame):
+                return False
+            entry = (*parts, _lcte_compile_suite(*parts))
+            while len(compiled) >= 16:
+                del compiled[next(iter(compiled))]
+            compiled[frame] = entry
+        return entry
+
+    compiled = {}
     fresh_workdir()
     ctl.sendall(b'ready')
     while True:
         try:
-            msg, fds = _lcte_recv_fds(ctl, 4096, 3)
+            msg, fds = _lcte_recv_fds(ctl, 4096 + SUITE_MAX, 3)
         except OSError:
             break
         if not msg:
             break
+        header, _, suite = msg.partition(b'\n')
         try:
-            values = [int(x) for x in msg.decode().split()]
+            values = [int(x) for x in header.decode().split()]
         except ValueError:
             values = []
-        if len(fds) != 3 or len(values) != 5:
+        prepared = prepare(suite) if len(fds) == 3 and len(values) == 5 else None
+        if len(fds) != 3 or len(values) != 5 or prepared is False:
             for fd in fds:
                 posix.close(fd)
             ctl.sendall(b'X bad request')
             continue
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        pid = start(values, *fds)
+        pid = start(values, prepared, *fds)
         for fd in fds:
             posix.close(fd)
         pidfd = posix.pidfd_open(pid)

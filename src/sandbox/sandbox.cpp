@@ -533,6 +533,20 @@ void Sandbox::Impl::destroy(std::unique_ptr<Worker>& worker) {
 
 namespace {
 
+// The suite's trusted parts for the zygote to compile once per task (the
+// child still gets the whole program and uses the zygote's code only for the
+// very same text); empty when too large for one control message.
+std::string zygote_suite_part(const Program& p) {
+  constexpr size_t kMaxSuiteBytes = 64u << 10;  // SUITE_MAX in driver.py
+  if (p.setup.size() + p.tests.size() + p.check.size() + 12 > kMaxSuiteBytes) return {};
+  std::string out;
+  for (const std::string* part : {&p.setup, &p.tests, &p.check}) {
+    put_u32(out, part->size());
+    out += *part;
+  }
+  return out;
+}
+
 // Sends a request and the sample's three descriptors to a zygote.
 bool send_request(int control, const std::string& request, const SampleIo& io) {
   int passed_fds[3] = {io.out_child.get(), io.err_child.get(), io.channel_child.get()};
@@ -556,8 +570,9 @@ bool send_request(int control, const std::string& request, const SampleIo& io) {
 Result Sandbox::Impl::run_zygote(const Program& program, const Limits& limits) {
   std::string token = random_token();
   SampleIo io(program, limits, token);
-  std::string request = fmt::format("{} {} {} {} {}", limits.memory_bytes, whole_seconds(limits.cpu_seconds),
+  std::string request = fmt::format("{} {} {} {} {}\n", limits.memory_bytes, whole_seconds(limits.cpu_seconds),
                                     limits.file_bytes, limits.max_processes, limits.max_open_files);
+  request += zygote_suite_part(program);
 
   // A worker may have died while idle (its control socket then fails): retry
   // with a fresh one.

@@ -683,6 +683,56 @@ TEST_P(SandboxTest, DescribeNamesTheProtections) {
   EXPECT_NE(text.find("rlimits"), std::string::npos) << text;
 }
 
+// The zygote compiles a task's tests once and keeps them by their text: a
+// sample must always be judged by the tests it was sent with, whatever ran
+// before it on the same worker, and a broken suite stays the suite's error.
+TEST_P(DriverTest, EachSampleIsJudgedByItsOwnTests) {
+  const std::string code = "def f():\n    return 1\n";
+  const std::string wants_one = "assert f() == 1\n", wants_two = "assert f() == 2\n";
+  for (int round = 0; round < 3; ++round) {
+    Result one = run(code, wants_one, "");
+    EXPECT_EQ(one.status, Status::Passed) << "round " << round << ": " << describe(one);
+    Result two = run(code, wants_two, "");
+    EXPECT_EQ(two.status, Status::Failed) << "round " << round << ": " << describe(two);
+    Result check_differs = run(code, "def check(g):\n    assert g() == 1\n", "check(f)");
+    EXPECT_EQ(check_differs.status, Status::Passed) << describe(check_differs);
+    Result check_fails = run(code, "def check(g):\n    assert g() == 1\n", "check(f)\nassert f() == 3");
+    EXPECT_EQ(check_fails.status, Status::Failed) << describe(check_fails);
+    Result broken = run(code, "assert f() ==\n", "");
+    EXPECT_EQ(broken.status, Status::Error) << describe(broken);
+    EXPECT_EQ(broken.error_type, "SuiteError");
+  }
+  // More than the zygote keeps (16): the first tests are compiled again.
+  for (int i = 0; i < 20; ++i) {
+    Result r = run(code, fmt::format("assert f() == {}\n", i == 1 ? 1 : 0), "");
+    EXPECT_EQ(r.status, i == 1 ? Status::Passed : Status::Failed) << i << ": " << describe(r);
+  }
+}
+
+// Tests too large to travel with the zygote's request are compiled in the
+// sample's own process, with the same outcome.
+TEST_P(DriverTest, LargeTestsAreCompiledInTheSample) {
+  std::string big = "table = [" ;
+  for (int i = 0; i < 20000; ++i) big += std::to_string(i) + ", ";
+  big += "]\nassert add(len(table), 1) == 20001\n";
+  ASSERT_GT(big.size(), 64u << 10);
+  Result passes = run(kAdd, big, "");
+  EXPECT_EQ(passes.status, Status::Passed) << describe(passes);
+  Result fails = run("def add(a, b):\n    return a\n", big, "");
+  EXPECT_EQ(fails.status, Status::Failed) << describe(fails);
+}
+
+// Running out of memory must still be reported as such after the reserve the
+// driver holds for reporting became an untouched mapping: an allocation that
+// fails well before the tests (setup-free, at the top of the completion).
+TEST_P(DriverTest, MemoryErrorIsReportedWithTheReserveReleased) {
+  Limits limits = quick_limits();
+  limits.memory_bytes = 160ull << 20;
+  Result r = run("x = bytearray(150 << 20)\n" + std::string(kAdd), kAddTests, "check(add)", limits);
+  EXPECT_EQ(r.status, Status::OutOfMemory) << describe(r);
+  EXPECT_EQ(r.error_type, "MemoryError");
+}
+
 const Mode kModes[] = {
     {"spawn", "namespaces", false},
     {"zygote", "namespaces", true},
