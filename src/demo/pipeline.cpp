@@ -382,15 +382,17 @@ std::string summary_text(const DemoResult& r) {
   std::string out;
   // Models: cost, size, pass@1 per suite, fidelity against the parent.
   std::map<std::string, std::map<std::string, double>> pass;  // model -> suite -> pass@1
+  std::map<std::string, json> online;                          // router-<policy> -> its run on the first suite
   std::vector<std::string> suites;
   for (const json& run : r.summary.value("runs", json::array())) {
     std::string suite = run.value("suite", "");
     if (std::find(suites.begin(), suites.end(), suite) == suites.end()) suites.push_back(suite);
     pass[run.value("model", "")][suite] = run["pass_at_k"].value("pass@1", 0.0);
+    if (run.value("online", false) && !online.count(run.value("model", ""))) online[run.value("model", "")] = run;
   }
   std::map<std::string, json> fid;
   for (const json& f : r.fidelity) fid[f.value("model", "")] = f;
-  out += fmt::format("{:<14} {:>6} {:>9}", "model", "cost", "size KiB");
+  out += fmt::format("{:<16} {:>6} {:>9}", "model", "cost", "size KiB");
   for (const std::string& s : suites) out += fmt::format(" {:>18}", "pass@1 " + s.substr(0, 11));
   out += fmt::format(" {:>10} {:>7}\n", "KLD", "top-1");
   for (const json& m : r.summary.value("models", json::array())) {
@@ -399,7 +401,7 @@ std::string summary_text(const DemoResult& r) {
                        : (fs::path(r.summary.value("output", "")) / "models" / (name + ".gguf")).string();
     std::error_code ec;
     auto bytes = fs::file_size(file, ec);
-    out += fmt::format("{:<14} {:>6.3f} {:>9.0f}", name, m.value("cost", 0.0), ec ? 0.0 : bytes / 1024.0);
+    out += fmt::format("{:<16} {:>6.3f} {:>9.0f}", name, m.value("cost", 0.0), ec ? 0.0 : bytes / 1024.0);
     for (const std::string& s : suites) {
       auto it = pass[name].find(s);
       out += it == pass[name].end() ? fmt::format(" {:>18}", "-") : fmt::format(" {:>17.1f}%", 100 * it->second);
@@ -413,12 +415,19 @@ std::string summary_text(const DemoResult& r) {
   // Online routers: evaluated live through the router, so no fixed cost weight.
   for (const auto& [name, per_suite] : pass) {
     if (name.rfind("router-", 0) != 0) continue;
-    out += fmt::format("{:<14} {:>6} {:>9}", name, "live", "");
+    const json& run = online[name];
+    const json cost = run.value("cost", json());
+    out += fmt::format("{:<16} {:>6} {:>9}", name, cost.is_number() ? fmt::format("{:.3f}", cost.get<double>()) : "live",
+                       "");
     for (const std::string& s : suites) {
       auto it = per_suite.find(s);
       out += it == per_suite.end() ? fmt::format(" {:>18}", "-") : fmt::format(" {:>17.1f}%", 100 * it->second);
     }
-    out += "\n";
+    std::vector<std::string> split;
+    const json requests = run.value("tier_requests", json::object());  // items() must not outlive it
+    for (const auto& [tier, n] : requests.items())
+      split.push_back(fmt::format("{} {}", n.dump(), tier));
+    out += split.empty() ? "\n" : fmt::format("   (live: {} on {})\n", fmt::join(split, ", "), suites.front());
   }
   out += "(cost: routing weight, parameters x bytes per weight relative to the teacher; KLD and top-1: against the "
          "model it was made from, the student against the teacher)\n";

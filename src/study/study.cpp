@@ -447,6 +447,19 @@ class Runner {
     config.catalogue = catalogue;
     json out = run_eval(s, config);
     out["catalogue"] = catalogue;
+    // What the live router spent: each tier's share of the requests at its cost weight.
+    std::ifstream in(out.value("run_dir", "") + "/summary.json");
+    json summary = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    json requests = summary.is_object() ? summary.value("routing", json::object()).value("tier_requests_this_session", json::object())
+                                        : json::object();
+    double total = 0, cost = 0;
+    for (const auto& t : s.inputs["tiers"]) {
+      double n = requests.value(t.value("name", ""), 0.0);
+      total += n;
+      cost += n * t.value("cost", 0.0);
+    }
+    out["tier_requests"] = requests;
+    if (total > 0) out["cost"] = cost / total;
     return out;
   }
 
@@ -579,7 +592,8 @@ class Runner {
       for (const std::string& policy : spec_.online) {
         const json& r = *finished_result("routed:" + policy + ":" + suite_label(suite));
         runs.push_back({{"model", "router-" + policy}, {"suite", suite_label(suite)}, {"run_id", r["run_id"]},
-                        {"tasks", r["tasks"]}, {"pass_at_k", r["pass_at_k"]}, {"online", true}});
+                        {"tasks", r["tasks"]}, {"pass_at_k", r["pass_at_k"]}, {"online", true},
+                        {"cost", r.value("cost", json())}, {"tier_requests", r.value("tier_requests", json::object())}});
         csv += fmt::format("router-{},,,{},{},{}", policy, suite_label(suite), r["run_id"].get<std::string>(),
                            r["tasks"].dump());
         for (int k : ks) {
