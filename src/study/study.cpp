@@ -215,6 +215,8 @@ class Runner {
   // hash, or the backend name for the reference solutions.
   std::string model_identity(const Model& m) {
     if (m.spec.backend == "canonical") return "canonical";
+    // An endpoint has no file to hash: it is what the URL and model name say.
+    if (m.spec.backend == "http") return "http:" + m.spec.url + "#" + m.spec.remote_model;
     if (m.spec.backend == "file") {
       std::string h = file_hash(m.spec.samples_file);
       if (h.empty()) fail("{}: model '{}': samples file {} not found", spec_.path, m.spec.name, m.spec.samples_file);
@@ -234,7 +236,9 @@ class Runner {
     c.limit = own != spec_.suite_limits.end() ? own->second : spec_.limit;
     c.max_tokens = spec_.max_tokens;
     c.backend = m.spec.backend;
-    c.model = m.spec.backend == "engine" ? model_file(m) : m.spec.name;
+    c.model = m.spec.backend == "engine" ? model_file(m) : m.spec.backend == "http" ? m.spec.remote_model : m.spec.name;
+    c.base_url = m.spec.url;
+    c.api_key_env = m.spec.api_key_env;
     c.samples_file = m.spec.samples_file;
     c.n = spec_.n;
     c.k = spec_.k;
@@ -436,8 +440,15 @@ class Runner {
     std::vector<std::string> names;
     for (const Model* m : online_tiers()) {
       names.push_back(json(m->spec.name).dump());
-      text += fmt::format("[[model]]\nname = {}\npath = {}\ncost = {}\n\n", json(m->spec.name).dump(),
-                          json(model_file(*m)).dump(), cost_of(*m));
+      if (m->spec.backend == "http") {
+        text += fmt::format("[[model]]\nname = {}\nurl = {}\nmodel = {}\n", json(m->spec.name).dump(),
+                            json(m->spec.url).dump(), json(m->spec.remote_model).dump());
+        if (!m->spec.api_key_env.empty()) text += "api_key_env = " + json(m->spec.api_key_env).dump() + "\n";
+        text += fmt::format("cost = {}\n\n", cost_of(*m));
+      } else {
+        text += fmt::format("[[model]]\nname = {}\npath = {}\ncost = {}\n\n", json(m->spec.name).dump(),
+                            json(model_file(*m)).dump(), cost_of(*m));
+      }
     }
     text += fmt::format("[routing]\ntiers = [{}]\nmax_score = {}\npolicy = {}\n", fmt::join(names, ", "),
                         s.inputs["max_score"].dump(), json(policy).dump());

@@ -23,8 +23,13 @@ struct ModelSpec {
   std::string ref;           // a registry reference (name@version, tag, hash)
   int tier = 0;              // routing order: lower is cheaper
   double cost = 1.0;         // cost weight per query for routing
-  std::string backend = "engine";  // engine, canonical or file (eval backends)
+  std::string backend = "engine";  // engine, http, canonical or file (eval backends)
   std::string samples_file;        // file backend (absolute)
+  // http: an OpenAI-compatible endpoint (vLLM, TGI, llama.cpp's server, Ollama,
+  // lcte serve); `url` implies backend = "http".
+  std::string url;           // base URL, e.g. http://gpu-box:8000/v1
+  std::string remote_model;  // the model name the server knows (TOML key `model`)
+  std::string api_key_env;   // the variable holding the key ("" for none)
 };
 
 struct CompressSpec {

@@ -119,7 +119,8 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
     for (const toml::node& node : *models) {
       const toml::table& t = *node.as_table();
       std::string tn = fmt::format("model[{}]", index++);
-      check_known_keys(t, {"name", "path", "ref", "tier", "cost", "backend", "samples_file"}, origin, tn);
+      check_known_keys(t, {"name", "path", "ref", "tier", "cost", "backend", "samples_file", "url", "model", "api_key_env"},
+                       origin, tn);
       ModelSpec m;
       read(t, "name", m.name, origin, tn);
       read(t, "path", m.path, origin, tn);
@@ -128,13 +129,22 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
       read(t, "cost", m.cost, origin, tn);
       read(t, "backend", m.backend, origin, tn);
       read(t, "samples_file", m.samples_file, origin, tn);
+      read(t, "url", m.url, origin, tn);
+      read(t, "model", m.remote_model, origin, tn);
+      read(t, "api_key_env", m.api_key_env, origin, tn);
+      if (!m.url.empty() && t.get("backend") == nullptr) m.backend = "http";
       std::string at = where(t, origin);
       if (m.name.empty()) fail("{}: '{}.name' is required", at, tn);
       // Step ids are "<kind>:<model>:<suite>".
       if (m.name.find(':') != std::string::npos) fail("{}: '{}.name' must not contain ':'", at, tn);
       if (!names.insert(m.name).second) fail("{}: '{}.name': model '{}' is named twice", at, tn, m.name);
-      if (m.backend != "engine" && m.backend != "canonical" && m.backend != "file")
-        fail("{}: '{}.backend' must be engine, canonical or file, not '{}'", at, tn, m.backend);
+      if (m.backend != "engine" && m.backend != "http" && m.backend != "canonical" && m.backend != "file")
+        fail("{}: '{}.backend' must be engine, http, canonical or file, not '{}'", at, tn, m.backend);
+      if (m.backend == "http" && (m.url.empty() || m.remote_model.empty()))
+        fail("{}: '{}': an endpoint needs 'url' (e.g. http://host:8000/v1) and 'model' (the server's model name)", at,
+             tn);
+      if (m.backend != "http" && (!m.url.empty() || !m.remote_model.empty() || !m.api_key_env.empty()))
+        fail("{}: '{}': 'url', 'model' and 'api_key_env' are for endpoints (backend = \"http\")", at, tn);
       if (m.backend == "engine" && m.path.empty() == m.ref.empty())
         fail("{}: '{}': give exactly one of 'path' (a GGUF file) or 'ref' (a registry model)", at, tn);
       if (m.backend == "file" && m.samples_file.empty())

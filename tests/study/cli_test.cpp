@@ -1,6 +1,7 @@
 // The lcte binary: `lcte models ...` on a registry directory and `lcte study
 // run` on a small user suite with the real sandbox (two model-free tiers).
 #include <gtest/gtest.h>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <signal.h>
 
 #include "common/run_command.h"
+#include "common/serve_process.h"
 #include "common/test_data.h"
 #include "demo/synthetic_model.h"
 #include "eval/sha256.h"
@@ -125,6 +127,50 @@ TEST(StudyCli, RunsWithTheSandboxThenCachesAndRejectsBadFiles) {
   r = lcte({"study", "run", dir + "/bad.toml"}, dir);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("model[0].tier"), std::string::npos) << r.err;
+}
+
+// An endpoint as a study tier: `lcte serve` with a seeded random model plays
+// the remote fleet. Its eval goes through the HTTP backend (the run's backend
+// is "http", every task sampled), its identity is the URL and model name, and
+// a second run caches it.
+TEST(StudyCli, AnEndpointIsATierEvaluatedThroughTheApi) {
+  std::string dir = temp_dir();
+  write_study(dir);
+  demo::SyntheticModelSpec ms;
+  demo::write_synthetic_model(ms, dir + "/served.gguf");
+  ServeProcess serve({"-m", dir + "/served.gguf", "--port", "0", "-t", "1", "--no-dashboard"}, dir);
+  ASSERT_GT(serve.port, 0) << slurp(serve.err_path);
+  std::ofstream(dir + "/remote.toml")
+      << "[study]\nname = \"remote\"\noutput = \"rout\"\nstore = \"store.sqlite\"\nregistry = \"reg\"\n"
+         "[[model]]\nname = \"weak\"\nbackend = \"file\"\nsamples_file = \"weak.jsonl\"\n"
+         "[[model]]\nname = \"fleet\"\nurl = \"http://127.0.0.1:"
+      << serve.port
+      << "/v1\"\nmodel = \"served\"\ntier = 1\ncost = 4\n"
+         "[eval]\nsuites = [\"suite.jsonl\"]\nmax_tokens = 8\n[measure]\nsample_rate_hz = 0\n";
+  CommandResult r = lcte({"study", "run", dir + "/remote.toml"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  std::ifstream in(dir + "/rout/study.json");
+  json summary = json::parse(in);
+  ASSERT_EQ(summary["runs"].size(), 2u) << summary.dump(2);
+  EXPECT_EQ(summary["runs"][1]["model"], "fleet");
+  EXPECT_EQ(summary["runs"][1]["tasks"], 3);
+  EXPECT_EQ(summary["models"][1]["sha256"], fmt::format("http:http://127.0.0.1:{}/v1#served", serve.port));
+  std::string run_dir = json::parse(std::ifstream(dir + "/rout/study-state.json"))["steps"]["eval:fleet:suite"]["result"]["run_dir"];
+  json fleet = json::parse(std::ifstream(run_dir + "/summary.json"));
+  EXPECT_EQ(fleet["backend"], "http") << fleet.dump(2);
+  EXPECT_EQ(fleet["samples"], 3) << fleet.dump(2);
+  r = lcte({"study", "run", dir + "/remote.toml"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("0 steps run, 4 cached"), std::string::npos) << r.out;
+  EXPECT_EQ(serve.stop(), 0);
+
+  // An endpoint without its model name is refused, naming the entry.
+  std::ofstream(dir + "/bad-remote.toml") << "[[model]]\nname = \"m\"\nurl = \"http://127.0.0.1:1/v1\"\n"
+                                             "[eval]\nsuites = [\"suite.jsonl\"]\n";
+  r = lcte({"study", "run", dir + "/bad-remote.toml"}, dir);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("model[0]"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("'model'"), std::string::npos) << r.err;
 }
 
 // SIGKILL of `lcte study run` once its first step is recorded; the state file
