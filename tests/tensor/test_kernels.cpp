@@ -225,8 +225,10 @@ TEST(ActivationQuant, ErrorIsHalfAStepAndSumsMatch) {
 TEST(Matmul, MatchesVecDotForEveryIsa) {
   std::vector<Isa> isas = {Isa::Scalar};
   for (Isa isa : testing::simd_isas()) isas.push_back(isa);
-  // 5 and 7 tokens leave every remainder (1, 2, 3) of the 3- and 4-token tiles.
-  for (const int64_t ntok : {5, 7})
+  // 5 and 7 tokens leave every remainder (1, 2, 3) of the 3- and 4-token
+  // tiles; 8 or more go through the 32-block formats' 8-token groups (9 and
+  // 19: a group plus leftover tokens; 64: several groups).
+  for (const int64_t ntok : {1, 2, 3, 5, 7, 8, 9, 19, 64})
   for (GgmlType w : testing::weight_types()) {
     const int64_t n = 512, nrows = 11;
     const size_t wrow_bytes = row_bytes(w, n), w_stride = wrow_bytes + 64;
