@@ -128,9 +128,11 @@ void fill_avx512(KernelTable& t) {
   set_kernels<FloatKernel512<F32W512, F32W>, 4, 4, 4>(t, GgmlType::F32);
   set_kernels<FloatKernel512<F16W512, F16W>, 4, 4, 4>(t, GgmlType::F16);
   set_kernels<FloatKernel512<BF16W512, BF16W>, 4, 4, 4>(t, GgmlType::BF16);
-  set_kernels<Block32Kernel512<Q4_0W>, 4, 4, 4>(t, GgmlType::Q4_0);
-  set_kernels<Block32Kernel512<Q5_0W>, 4, 4, 4>(t, GgmlType::Q5_0);
-  set_kernels<Block32Kernel512<Q8_0W>, 4, 4, 4>(t, GgmlType::Q8_0);
+  // Prompts keep the token-lane tiles of kernels_x86.inc (8-token groups);
+  // single tokens and leftovers take the 512-bit element-lane tiles.
+  set_block32_prompt<Q4_0W, Block32Kernel512<Q4_0W>, 4, 4, 4, 4>(t, GgmlType::Q4_0);
+  set_block32_prompt<Q5_0W, Block32Kernel512<Q5_0W>, 4, 4, 4, 4>(t, GgmlType::Q5_0);
+  set_block32_prompt<Q8_0W, Block32Kernel512<Q8_0W>, 4, 4, 4, 4>(t, GgmlType::Q8_0);
 }
 
 }  // namespace lcte::kernels::detail
