@@ -46,19 +46,14 @@ Context::Context(const Model& model, ThreadPool& pool, int64_t max_batch)
   rope_.resize(B * std::max<int64_t>(c.rope_dims, 1));
   // Quantized activations only for quantized weights: F32/F16/BF16 weights
   // take the F32 rows as they are.
-  size_t act_row = 0, packed_group = 0;
+  size_t act_row = 0;
   for (const Matrix* w : all_matrices(model))
-    if (kernels::activation_type(w->type) != GgmlType::F32) {
+    if (kernels::activation_type(w->type) != GgmlType::F32)
       act_row = std::max(act_row, kernels::activation_row_bytes(w->type, w->cols));
-      packed_group = std::max(packed_group, kernels::packed_group_bytes(w->type, w->cols, isa_));
-    }
   rope_freqs_ = ops::rope_frequencies(c.rope_dims, c.rope_base, c.rope_freq_scale,
                                      c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data());
   acts_.resize(kMaxJobs);
-  for (ActBuffer& a : acts_) {
-    a.bytes.resize(act_row * B);
-    a.packed.resize(packed_group * (B / 8));
-  }
+  for (ActBuffer& a : acts_) a.bytes.resize(act_row * B);
 }
 
 void Context::eval(KvCache& cache, std::span<const int32_t> tokens, Logits which, std::vector<float>& logits) {
@@ -226,9 +221,10 @@ void Context::ffn_block(const Layer& layer, int64_t ntok) {
 Context::Acts Context::activations(const Matrix& w, const float* x, int64_t ntok) {
   if (observer_) observer_(w.name, x, ntok, w.cols);
   const GgmlType at = kernels::activation_type(w.type);
-  if (at == GgmlType::F32) return {reinterpret_cast<const uint8_t*>(x), static_cast<size_t>(w.cols) * sizeof(float), nullptr};
-  const size_t st = kernels::activation_row_bytes(w.type, w.cols);
   const int64_t n = w.cols;
+  const size_t group = ntok >= 8 ? kernels::packed_group_bytes(w.type, n, isa_) : 0;
+  if (at == GgmlType::F32 && group == 0)
+    return {reinterpret_cast<const uint8_t*>(x), static_cast<size_t>(n) * sizeof(float), nullptr};
   ActBuffer* slot = nullptr;
   for (ActBuffer& a : acts_)
     if (a.src == x && a.type == at) slot = &a;
@@ -239,17 +235,25 @@ Context::Acts Context::activations(const Matrix& w, const float* x, int64_t ntok
     slot->src = x;
     slot->type = at;
     slot->packed_ready = false;
-    uint8_t* dst = slot->bytes.data();
-    for_tokens(ntok, n, [&](int64_t t) {
-      kernels::quantize_activations(at, x + t * n, dst + static_cast<size_t>(t) * st, n, isa_);
-    });
+    if (at != GgmlType::F32) {
+      uint8_t* dst = slot->bytes.data();
+      const size_t st = kernels::activation_row_bytes(w.type, n);
+      for_tokens(ntok, n, [&](int64_t t) {
+        kernels::quantize_activations(at, x + t * n, dst + static_cast<size_t>(t) * st, n, isa_);
+      });
+    }
   }
-  // Weight types with the same activation format share the packed form.
-  const size_t group = kernels::packed_group_bytes(w.type, n, isa_);
-  const int64_t ngroups = ntok / 8;
-  if (group == 0 || ngroups == 0) return {slot->bytes.data(), st, nullptr};
+  // F32 activations are used in place; quantized ones from the buffer.
+  const uint8_t* rows = at == GgmlType::F32 ? reinterpret_cast<const uint8_t*>(x) : slot->bytes.data();
+  const size_t st = at == GgmlType::F32 ? static_cast<size_t>(n) * sizeof(float) : kernels::activation_row_bytes(w.type, n);
+  if (group == 0) return {rows, st, nullptr};
+  // Weight types with the same activation format share the packed form. The
+  // buffer grows to the largest prompt seen (one more copy of the batch's
+  // activations: 10/8 bytes per element and token for the 32-blocks, 4 for
+  // float weights).
   if (!slot->packed_ready) {
-    const uint8_t* rows = slot->bytes.data();
+    const int64_t ngroups = ntok / 8;
+    if (slot->packed.size() < group * static_cast<size_t>(ngroups)) slot->packed.resize(group * static_cast<size_t>(ngroups));
     uint8_t* packed = slot->packed.data();
     for_tokens(ngroups, 8 * n, [&](int64_t g) {
       kernels::pack_activation_group(w.type, n, rows + static_cast<size_t>(8 * g) * st, st,
@@ -257,7 +261,7 @@ Context::Acts Context::activations(const Matrix& w, const float* x, int64_t ntok
     });
     slot->packed_ready = true;
   }
-  return {slot->bytes.data(), st, slot->packed.data()};
+  return {rows, st, slot->packed.data()};
 }
 
 void Context::mat_rows(const Matrix& w, int64_t r0, int64_t r1, const Acts& act, int64_t ntok, float* out,

@@ -82,8 +82,8 @@ class Context {
   void ffn_block(const Layer& layer, int64_t ntok);
 
   // Activation rows for a product: `rows` apart by `stride`, and, where the
-  // kernels have a packed form for the weight type (8-token groups of the
-  // 32-block formats), the packed groups (else null).
+  // kernels have a packed form for the weight type (8-token groups, for the
+  // 32-block and float formats), the packed groups (else null).
   struct Acts {
     const uint8_t* rows;
     size_t stride;
