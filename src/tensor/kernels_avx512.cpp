@@ -128,6 +128,14 @@ void fill_avx512(KernelTable& t) {
   set_kernels<FloatKernel512<F32W512, F32W>, 4, 4, 4>(t, GgmlType::F32);
   set_kernels<FloatKernel512<F16W512, F16W>, 4, 4, 4>(t, GgmlType::F16);
   set_kernels<FloatKernel512<BF16W512, BF16W>, 4, 4, 4>(t, GgmlType::BF16);
+  // The float formats keep the 512-bit tiles for prompts too (no packed form):
+  // the 256-bit token-lane float tiles have not been compared with them on an
+  // AVX-512 CPU.
+  for (GgmlType f : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
+    t.matmul_packed[static_cast<int>(f)] = nullptr;
+    t.pack_group[static_cast<int>(f)] = nullptr;
+    t.packed_group_bytes[static_cast<int>(f)] = 0;
+  }
   // Prompts keep the token-lane tiles of kernels_x86.inc (8-token groups);
   // single tokens and leftovers take the 512-bit element-lane tiles.
   set_block32_prompt<Q4_0W, Block32Kernel512<Q4_0W>, 4, 4, 4, 4>(t, GgmlType::Q4_0);
