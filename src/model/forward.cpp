@@ -266,8 +266,12 @@ Context::Acts Context::activations(const Matrix& w, const float* x, int64_t ntok
 
 void Context::mat_rows(const Matrix& w, int64_t r0, int64_t r1, const Acts& act, int64_t ntok, float* out,
                        size_t out_stride) const {
-  kernels::matmul_packed(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act.rows, act.stride, act.packed, ntok,
-                         out + r0, out_stride, isa_);
+  if (act.packed == nullptr)
+    kernels::matmul(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act.rows, act.stride, ntok, out + r0, out_stride,
+                    isa_);
+  else
+    kernels::matmul_packed(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act.rows, act.stride, act.packed, ntok,
+                           out + r0, out_stride, isa_);
 }
 
 void Context::plan_chunks(std::span<const Matrix* const> mats, int64_t ntok) {
