@@ -32,7 +32,9 @@ def main():
     print('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|')
     for m in a.models:
         path = os.path.join(a.data, 'models', m + '.gguf')
-        for test, args in (('pp' + a.p, ['-p', a.p, '-n', '0']), ('tg' + a.n, ['-p', '0', '-n', a.n])):
+        tests = [('pp' + a.p, ['-p', a.p, '-n', '0'])] if a.p != '0' else []
+        tests += [('tg' + a.n, ['-p', '0', '-n', a.n])] if a.n != '0' else []
+        for test, args in tests:
             samples = {'before': [], 'after': []}
             cpu = {'before': [], 'after': []}
             ratios = []
