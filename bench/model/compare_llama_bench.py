@@ -7,9 +7,13 @@ usage: compare_llama_bench.py [--lcte build/src/cli/lcte] [--baseline OTHER_LCTE
                               [-p 128] [-n 64] [-t 1,2] [-r 3] [models...]
 
 --baseline runs a second lcte binary on each model right after the first (an
-A/B in the same minute, so both see the same load) and adds its CPU-time
-rate. tg rows also get the weight bytes read per second of CPU time
+A/B in the same minute, so both see the same load) and adds its wall-clock
+rate, its ratio to llama.cpp and its CPU-time rate. tg rows also get the weight bytes read per second of CPU time
 (file tensor bytes x t/CPU-s), to set against a streaming-read figure.
+
+"best t/s" is the fastest of the -r timed runs: on a machine shared with
+other work it is the run least disturbed by it (llama.cpp's figures are
+means on an idle machine, so compare both columns).
 
 Also reports lcte's tokens per CPU-second (user + system time of all its
 threads during the timed runs): on a shared machine the wall-clock t/s move
@@ -67,11 +71,12 @@ def main():
         return json.loads(out)
 
     print('load average at start: %s' % ' '.join(open('/proc/loadavg').read().split()[:3]))
-    head = '| model | threads | test | lcte t/s | llama.cpp t/s | lcte / llama.cpp | lcte t/CPU-s | t/CPU-s / llama.cpp |'
-    sep = '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
+    head = ('| model | threads | test | lcte t/s | llama.cpp t/s | lcte / llama.cpp | lcte best t/s | best / llama.cpp |'
+            ' lcte t/CPU-s | t/CPU-s / llama.cpp |')
+    sep = '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
     if a.baseline:
-        head += ' baseline t/CPU-s |'
-        sep += ' ---: |'
+        head += ' baseline t/s | baseline / llama.cpp | baseline best t/s | baseline best / llama.cpp | baseline t/CPU-s |'
+        sep += ' ---: | ---: | ---: | ---: | ---: |'
     head += ' tg GB/CPU-s |'
     sep += ' ---: |'
     print(head)
@@ -88,10 +93,19 @@ def main():
                 theirs = lref[1] if lref else 'n/a'
                 ratio = '%.2f' % (r['tps_mean'] / lref[0]) if lref else ''
                 cpu_ratio = '%.2f' % (r['cpu_tps'] / lref[0]) if lref else ''
-                line = '| %s | %s | %s | %s | %s | %s | %.0f | %s |' % (os.path.basename(m), t, r['test'], ours, theirs,
-                                                                      ratio, r['cpu_tps'], cpu_ratio)
+                best = max(r['tps_samples'])
+                best_ratio = '%.2f' % (best / lref[0]) if lref else ''
+                line = '| %s | %s | %s | %s | %s | %s | %.0f | %s | %.0f | %s |' % (
+                    os.path.basename(m), t, r['test'], ours, theirs, ratio, best, best_ratio, r['cpu_tps'], cpu_ratio)
                 if a.baseline:
-                    line += ' %.0f |' % base[r['test']]['cpu_tps'] if r['test'] in base else ' |'
+                    br = base.get(r['test'])
+                    if br:
+                        bbest = max(br['tps_samples'])
+                        line += ' %.0f ± %.0f | %s | %.0f | %s | %.0f |' % (
+                            br['tps_mean'], br['tps_stddev'], '%.2f' % (br['tps_mean'] / lref[0]) if lref else '',
+                            bbest, '%.2f' % (bbest / lref[0]) if lref else '', br['cpu_tps'])
+                    else:
+                        line += ' | | | | |'
                 gbs = r['size_bytes'] * r['cpu_tps'] / 1e9 if r['test'].startswith('tg') else None
                 line += ' %.1f |' % gbs if gbs else ' |'
                 print(line)

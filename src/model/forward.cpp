@@ -218,34 +218,60 @@ void Context::ffn_block(const Layer& layer, int64_t ntok) {
   matmuls({&down, 1}, hb_.data(), ntok);
 }
 
-const uint8_t* Context::activations(const Matrix& w, const float* x, int64_t ntok, size_t* stride) {
+Context::Acts Context::activations(const Matrix& w, const float* x, int64_t ntok) {
   if (observer_) observer_(w.name, x, ntok, w.cols);
   const GgmlType at = kernels::activation_type(w.type);
-  if (at == GgmlType::F32) {
-    *stride = static_cast<size_t>(w.cols) * sizeof(float);
-    return reinterpret_cast<const uint8_t*>(x);
-  }
-  *stride = kernels::activation_row_bytes(w.type, w.cols);
-  for (ActBuffer& a : acts_)
-    if (a.src == x && a.type == at) return a.bytes.data();
+  const int64_t n = w.cols;
+  const size_t group = ntok >= 8 ? kernels::packed_group_bytes(w.type, n, isa_) : 0;
+  if (at == GgmlType::F32 && group == 0)
+    return {reinterpret_cast<const uint8_t*>(x), static_cast<size_t>(n) * sizeof(float), nullptr};
   ActBuffer* slot = nullptr;
   for (ActBuffer& a : acts_)
-    if (a.src == nullptr) slot = &a;
-  if (slot == nullptr) fail("internal: more than {} activation formats in one product", acts_.size());
-  slot->src = x;
-  slot->type = at;
-  uint8_t* dst = slot->bytes.data();
-  const size_t st = *stride;
-  const int64_t n = w.cols;
-  for_tokens(ntok, n, [&](int64_t t) {
-    kernels::quantize_activations(at, x + t * n, dst + static_cast<size_t>(t) * st, n, isa_);
-  });
-  return dst;
+    if (a.src == x && a.type == at) slot = &a;
+  if (slot == nullptr) {
+    for (ActBuffer& a : acts_)
+      if (a.src == nullptr) slot = &a;
+    if (slot == nullptr) fail("internal: more than {} activation formats in one product", acts_.size());
+    slot->src = x;
+    slot->type = at;
+    slot->packed_ready = false;
+    if (at != GgmlType::F32) {
+      uint8_t* dst = slot->bytes.data();
+      const size_t st = kernels::activation_row_bytes(w.type, n);
+      for_tokens(ntok, n, [&](int64_t t) {
+        kernels::quantize_activations(at, x + t * n, dst + static_cast<size_t>(t) * st, n, isa_);
+      });
+    }
+  }
+  // F32 activations are used in place; quantized ones from the buffer.
+  const uint8_t* rows = at == GgmlType::F32 ? reinterpret_cast<const uint8_t*>(x) : slot->bytes.data();
+  const size_t st = at == GgmlType::F32 ? static_cast<size_t>(n) * sizeof(float) : kernels::activation_row_bytes(w.type, n);
+  if (group == 0) return {rows, st, nullptr};
+  // Weight types with the same activation format share the packed form. The
+  // buffer grows to the largest prompt seen (one more copy of the batch's
+  // activations: 10/8 bytes per element and token for the 32-blocks, 4 for
+  // float weights).
+  if (!slot->packed_ready) {
+    const int64_t ngroups = ntok / 8;
+    if (slot->packed.size() < group * static_cast<size_t>(ngroups)) slot->packed.resize(group * static_cast<size_t>(ngroups));
+    uint8_t* packed = slot->packed.data();
+    for_tokens(ngroups, 8 * n, [&](int64_t g) {
+      kernels::pack_activation_group(w.type, n, rows + static_cast<size_t>(8 * g) * st, st,
+                                     packed + static_cast<size_t>(g) * group, isa_);
+    });
+    slot->packed_ready = true;
+  }
+  return {rows, st, slot->packed.data()};
 }
 
-void Context::mat_rows(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
-                       int64_t ntok, float* out, size_t out_stride) const {
-  kernels::matmul(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act, act_stride, ntok, out + r0, out_stride, isa_);
+void Context::mat_rows(const Matrix& w, int64_t r0, int64_t r1, const Acts& act, int64_t ntok, float* out,
+                       size_t out_stride) const {
+  if (act.packed == nullptr)
+    kernels::matmul(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act.rows, act.stride, ntok, out + r0, out_stride,
+                    isa_);
+  else
+    kernels::matmul_packed(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act.rows, act.stride, act.packed, ntok,
+                           out + r0, out_stride, isa_);
 }
 
 void Context::plan_chunks(std::span<const Matrix* const> mats, int64_t ntok) {
@@ -268,11 +294,10 @@ void Context::plan_chunks(std::span<const Matrix* const> mats, int64_t ntok) {
 void Context::matmuls(std::span<const MatJob> jobs, const float* x, int64_t ntok) {
   if (jobs.size() > kMaxJobs) fail("internal: {} products in one region", jobs.size());
   const Matrix* mats[kMaxJobs];
-  const uint8_t* act[kMaxJobs];
-  size_t act_stride[kMaxJobs];
+  Acts act[kMaxJobs];
   for (size_t j = 0; j < jobs.size(); ++j) {
     mats[j] = jobs[j].w;
-    act[j] = activations(*jobs[j].w, x, ntok, &act_stride[j]);
+    act[j] = activations(*jobs[j].w, x, ntok);
   }
   for (ActBuffer& a : acts_) a.src = nullptr;  // the input changes after this region
   plan_chunks({mats, jobs.size()}, ntok);
@@ -281,7 +306,7 @@ void Context::matmuls(std::span<const MatJob> jobs, const float* x, int64_t ntok
       const Chunk& ch = chunks_[static_cast<size_t>(ci)];
       const MatJob& job = jobs[static_cast<size_t>(ch.job)];
       const int64_t R = job.w->rows;
-      mat_rows(*job.w, ch.r0, ch.r1, act[ch.job], act_stride[ch.job], ntok, job.out, static_cast<size_t>(R));
+      mat_rows(*job.w, ch.r0, ch.r1, act[ch.job], ntok, job.out, static_cast<size_t>(R));
       for (int64_t t = 0; t < ntok; ++t) {
         float* o = job.out + t * R;
         if (job.bias != nullptr)
@@ -295,9 +320,8 @@ void Context::matmuls(std::span<const MatJob> jobs, const float* x, int64_t ntok
 
 void Context::gate_up(const Layer& layer, int64_t ntok) {
   const int64_t F = layer.w_gate.rows;
-  size_t gs = 0, us = 0;
-  const uint8_t* ga = activations(layer.w_gate, xb_.data(), ntok, &gs);
-  const uint8_t* ua = activations(layer.w_up, xb_.data(), ntok, &us);
+  const Acts ga = activations(layer.w_gate, xb_.data(), ntok);
+  const Acts ua = activations(layer.w_up, xb_.data(), ntok);
   for (ActBuffer& a : acts_) a.src = nullptr;
   // Chunks over the FFN rows; each computes the same rows of gate and up, so
   // the SwiGLU of those rows can follow at once.
@@ -306,8 +330,8 @@ void Context::gate_up(const Layer& layer, int64_t ntok) {
   pool_.parallel_for(static_cast<int64_t>(chunks_.size()), 1, [&](int64_t c0, int64_t c1, int) {
     for (int64_t ci = c0; ci < c1; ++ci) {
       const Chunk& ch = chunks_[static_cast<size_t>(ci)];
-      mat_rows(layer.w_gate, ch.r0, ch.r1, ga, gs, ntok, hb_.data(), static_cast<size_t>(F));
-      mat_rows(layer.w_up, ch.r0, ch.r1, ua, us, ntok, hb2_.data(), static_cast<size_t>(F));
+      mat_rows(layer.w_gate, ch.r0, ch.r1, ga, ntok, hb_.data(), static_cast<size_t>(F));
+      mat_rows(layer.w_up, ch.r0, ch.r1, ua, ntok, hb2_.data(), static_cast<size_t>(F));
       for (int64_t t = 0; t < ntok; ++t)
         vec::swiglu(hb_.data() + t * F + ch.r0, hb2_.data() + t * F + ch.r0, ch.r1 - ch.r0);
     }

@@ -18,6 +18,9 @@ using MatmulFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t nro
                           size_t act_stride, int64_t ntok, float* out, size_t out_stride);
 using QuantizeFn = void (*)(const float* x, void* dst, int64_t n);
 using DequantFn = void (*)(const void* src, float* dst, int64_t n);
+using PackGroupFn = void (*)(int64_t n, const void* acts, size_t act_stride, void* dst);
+using MatmulPackedFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t nrows, const void* acts,
+                                size_t act_stride, const void* packed, int64_t ntok, float* out, size_t out_stride);
 
 // Indexed by the raw GgmlType id (all ids are below 40).
 constexpr int kTypeSlots = 40;
@@ -27,6 +30,11 @@ struct KernelTable {
   MatmulFn matmul[kTypeSlots];      // by weight type; also serves vec_dot_rows (ntok = 1)
   QuantizeFn quantize[kTypeSlots];  // by activation type
   DequantFn dequant[kTypeSlots];    // by stored type
+  // Packed 8-token activation groups (see kernels.h), by weight type; null
+  // (and 0 bytes per element) where the ISA has no packed path.
+  PackGroupFn pack_group[kTypeSlots];
+  MatmulPackedFn matmul_packed[kTypeSlots];
+  size_t packed_group_bytes[kTypeSlots];  // bytes of one packed group per element of a row
 };
 
 void fill_scalar(KernelTable& t);

@@ -190,4 +190,31 @@ void matmul(GgmlType w, int64_t n, const void* w_rows, size_t w_stride, int64_t 
   fn(n, w_rows, w_stride, nrows, acts, act_stride, ntok, out, out_stride);
 }
 
+size_t packed_group_bytes(GgmlType w, int64_t n, Isa isa) {
+  const TypeTraits& tr = checked_traits(w, "packed_group_bytes");
+  check_length(tr, n, "packed_group_bytes");
+  return table(isa).packed_group_bytes[static_cast<int>(w)] * static_cast<size_t>(n);
+}
+
+void pack_activation_group(GgmlType w, int64_t n, const void* acts, size_t act_stride, void* dst, Isa isa) {
+  const TypeTraits& tr = checked_traits(w, "pack_activation_group");
+  detail::PackGroupFn fn = table(isa).pack_group[static_cast<int>(w)];
+  if (fn == nullptr) fail("pack_activation_group: no packed form for weight type {} ({})", tr.name, isa_name(isa));
+  check_length(tr, n, "pack_activation_group");
+  fn(n, acts, act_stride, dst);
+}
+
+void matmul_packed(GgmlType w, int64_t n, const void* w_rows, size_t w_stride, int64_t nrows, const void* acts,
+                   size_t act_stride, const void* packed, int64_t ntok, float* out, size_t out_stride, Isa isa) {
+  checked_traits(w, "matmul");
+  detail::MatmulPackedFn fn = table(isa).matmul_packed[static_cast<int>(w)];
+  if (fn == nullptr || packed == nullptr) {
+    matmul(w, n, w_rows, w_stride, nrows, acts, act_stride, ntok, out, out_stride, isa);
+    return;
+  }
+  check_length(type_traits(w), n, "matmul");
+  if (nrows <= 0 || ntok <= 0) return;
+  fn(n, w_rows, w_stride, nrows, acts, act_stride, packed, ntok, out, out_stride);
+}
+
 }  // namespace lcte::kernels

@@ -60,4 +60,25 @@ void vec_dot_rows(GgmlType w, int64_t n, const void* w_rows, size_t w_stride, in
 void matmul(GgmlType w, int64_t n, const void* w_rows, size_t w_stride, int64_t nrows, const void* acts,
             size_t act_stride, int64_t ntok, float* out, size_t out_stride, Isa isa = best_isa());
 
+// Prompt processing with 32-block weights (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) on
+// x86 goes through tiles that read the activations of 8 tokens interleaved
+// ("packed": see kernels_x86.inc). matmul() packs them itself on every call;
+// a caller that runs many row ranges over the same activations (one call per
+// thread chunk) packs them once and calls matmul_packed.
+//
+// Bytes of one packed group of 8 tokens for weights of type w and rows of n
+// elements; 0 where this type and ISA have no packed path (then use matmul).
+size_t packed_group_bytes(GgmlType w, int64_t n, Isa isa = best_isa());
+// Packs 8 activation rows (activation_type(w) format, act_stride bytes apart,
+// starting at acts) into dst, which holds packed_group_bytes(w, n) bytes.
+void pack_activation_group(GgmlType w, int64_t n, const void* acts, size_t act_stride, void* dst,
+                           Isa isa = best_isa());
+// matmul with the ntok / 8 full groups of tokens already packed (group g at
+// packed + g * packed_group_bytes(w, n)); tokens after the last full group
+// are read from acts, as are all of them where there is no packed path.
+// The same results as matmul.
+void matmul_packed(GgmlType w, int64_t n, const void* w_rows, size_t w_stride, int64_t nrows, const void* acts,
+                   size_t act_stride, const void* packed, int64_t ntok, float* out, size_t out_stride,
+                   Isa isa = best_isa());
+
 }  // namespace lcte::kernels

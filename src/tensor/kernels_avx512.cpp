@@ -128,9 +128,19 @@ void fill_avx512(KernelTable& t) {
   set_kernels<FloatKernel512<F32W512, F32W>, 4, 4, 4>(t, GgmlType::F32);
   set_kernels<FloatKernel512<F16W512, F16W>, 4, 4, 4>(t, GgmlType::F16);
   set_kernels<FloatKernel512<BF16W512, BF16W>, 4, 4, 4>(t, GgmlType::BF16);
-  set_kernels<Block32Kernel512<Q4_0W>, 4, 4, 4>(t, GgmlType::Q4_0);
-  set_kernels<Block32Kernel512<Q5_0W>, 4, 4, 4>(t, GgmlType::Q5_0);
-  set_kernels<Block32Kernel512<Q8_0W>, 4, 4, 4>(t, GgmlType::Q8_0);
+  // The float formats keep the 512-bit tiles for prompts too (no packed form):
+  // the 256-bit token-lane float tiles have not been compared with them on an
+  // AVX-512 CPU.
+  for (GgmlType f : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
+    t.matmul_packed[static_cast<int>(f)] = nullptr;
+    t.pack_group[static_cast<int>(f)] = nullptr;
+    t.packed_group_bytes[static_cast<int>(f)] = 0;
+  }
+  // Prompts keep the token-lane tiles of kernels_x86.inc (8-token groups);
+  // single tokens and leftovers take the 512-bit element-lane tiles.
+  set_block32_prompt<Q4_0W, Block32Kernel512<Q4_0W>, 4, 4, 4, 4>(t, GgmlType::Q4_0);
+  set_block32_prompt<Q5_0W, Block32Kernel512<Q5_0W>, 4, 4, 4, 4>(t, GgmlType::Q5_0);
+  set_block32_prompt<Q8_0W, Block32Kernel512<Q8_0W>, 4, 4, 4, 4>(t, GgmlType::Q8_0);
 }
 
 }  // namespace lcte::kernels::detail

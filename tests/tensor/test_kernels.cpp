@@ -125,13 +125,15 @@ TEST(VecDot, FloatRowsOfOddLength) {
 
 // The multi-row, multi-token float tiles with a length that is not a multiple
 // of 8 (their scalar tail), against a double-precision dot per output; and
-// every output is the same whether computed in a batch or one token at a time
-// (the float tiles sum each output in one fixed order, which the engine's
-// batched decoding relies on).
+// below 8 tokens every output is the same whether computed in a batch or one
+// token at a time (the element-lane tiles sum each output in one fixed order,
+// so up to 7 forked sequences decode exactly like one). 8 and 19 tokens: the
+// token-lane groups (with the packing's odd tail) and leftovers.
 TEST(Matmul, FloatTilesOfOddLengthAndShapeIndependent) {
   for (GgmlType w : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
-    for (int64_t n : {13, 37, 264}) {
-      const int64_t nrows = 9, ntok = 5;
+    for (int64_t n : {13, 37, 264})
+    for (int64_t ntok : {5, 8, 19}) {
+      const int64_t nrows = 9;
       const size_t wb = row_bytes(w, n);
       std::vector<uint8_t> wmat(wb * nrows);
       std::vector<std::vector<float>> wv(nrows);
@@ -154,7 +156,11 @@ TEST(Matmul, FloatTilesOfOddLengthAndShapeIndependent) {
           for (int64_t r = 0; r < nrows; ++r) {
             EXPECT_NEAR(batch[t * nrows + r], exact_dot(wv[r], x), 1e-5 * magnitude(wv[r], x) + 1e-7)
                 << type_name(w) << " n=" << n << " r" << r << " t" << t;
-            if (isa == Isa::Avx2) {  // the AVX-512 float tiles are separate code
+            // Below 8 tokens (the element-lane tiles) a batch gives the
+            // bits of one token at a time; 8-token groups sum in another
+            // order (checked above against the exact dot only). The AVX-512
+            // float tiles are separate code.
+            if (isa == Isa::Avx2 && ntok < 8) {
               EXPECT_EQ(batch[t * nrows + r], single[r]) << type_name(w) << " n=" << n << " r" << r << " t" << t;
             }
           }
@@ -225,8 +231,10 @@ TEST(ActivationQuant, ErrorIsHalfAStepAndSumsMatch) {
 TEST(Matmul, MatchesVecDotForEveryIsa) {
   std::vector<Isa> isas = {Isa::Scalar};
   for (Isa isa : testing::simd_isas()) isas.push_back(isa);
-  // 5 and 7 tokens leave every remainder (1, 2, 3) of the 3- and 4-token tiles.
-  for (const int64_t ntok : {5, 7})
+  // 5 and 7 tokens leave every remainder (1, 2, 3) of the 3- and 4-token
+  // tiles; 8 or more go through the 32-block formats' 8-token groups (9 and
+  // 19: a group plus leftover tokens; 64: several groups).
+  for (const int64_t ntok : {1, 2, 3, 5, 7, 8, 9, 19, 64})
   for (GgmlType w : testing::weight_types()) {
     const int64_t n = 512, nrows = 11;
     const size_t wrow_bytes = row_bytes(w, n), w_stride = wrow_bytes + 64;
@@ -263,6 +271,78 @@ TEST(Matmul, MatchesVecDotForEveryIsa) {
         for (size_t r = nrows; r < out_stride; ++r) EXPECT_EQ(out[t * out_stride + r], -1.0f) << "wrote past a row";
       }
     }
+  }
+}
+
+// The prompt path of the 32-block formats (8-token groups, tokens in lanes)
+// against dequantize-then-multiply in double: short odd rows (3 blocks), a
+// row count that is not a multiple of the 4-row tile, groups plus leftovers.
+TEST(Matmul, BlockFormatsBatchMatchesDequantizedDot) {
+  const GgmlType types[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0};
+  const int64_t n = 96, nrows = 7;
+  for (GgmlType w : types)
+    for (const int64_t ntok : {8, 23, 64}) {
+      const size_t wb = row_bytes(w, n), ab = kernels::activation_row_bytes(w, n);
+      std::vector<uint8_t> wmat(wb * nrows), amat(ab * ntok);
+      std::vector<std::vector<float>> wv(nrows), av(ntok);
+      for (int64_t r = 0; r < nrows; ++r) {
+        const auto row = testing::random_row(w, n, 70 + static_cast<uint32_t>(r));
+        std::memcpy(wmat.data() + r * wb, row.data(), wb);
+        wv[r] = dequant(w, row, n);
+      }
+      for (int64_t t = 0; t < ntok; ++t) {
+        const Quantized a = quantize_act(w, testing::random_floats(static_cast<size_t>(n), 40 + static_cast<uint32_t>(t)));
+        std::memcpy(amat.data() + t * ab, a.bytes.data(), ab);
+        av[t] = a.values;
+      }
+      std::vector<float> out(static_cast<size_t>(nrows * ntok));
+      kernels::matmul(w, n, wmat.data(), wb, nrows, amat.data(), ab, ntok, out.data(), nrows);
+      for (int64_t t = 0; t < ntok; ++t)
+        for (int64_t r = 0; r < nrows; ++r) {
+          std::vector<uint8_t> wrow(wmat.begin() + r * wb, wmat.begin() + (r + 1) * wb);
+          const double tol = 2e-6 * magnitude(wv[r], av[t]) + min_term_slack(w, wrow, av[t], n) + 1e-6;
+          EXPECT_NEAR(out[t * nrows + r], exact_dot(wv[r], av[t]), tol) << type_name(w) << " r" << r << " t" << t;
+        }
+    }
+}
+
+// Activations packed once (what the engine does for all threads' chunks)
+// give exactly what matmul gives when it packs them itself; where an ISA has
+// no packed form, matmul_packed is matmul.
+TEST(Matmul, PackedActivationsGiveTheSameBits) {
+  std::vector<Isa> isas = {Isa::Scalar};
+  for (Isa isa : testing::simd_isas()) isas.push_back(isa);
+  for (GgmlType w : testing::weight_types())
+    for (Isa isa : isas)
+      for (const int64_t ntok : {3, 8, 19}) {
+        const int64_t n = 256, nrows = 10;
+        const size_t wb = row_bytes(w, n), ab = kernels::activation_row_bytes(w, n) + 16;
+        std::vector<uint8_t> wmat(wb * nrows), amat(ab * ntok);
+        for (int64_t r = 0; r < nrows; ++r) {
+          const auto row = testing::random_row(w, n, 3 + static_cast<uint32_t>(r));
+          std::memcpy(wmat.data() + r * wb, row.data(), wb);
+        }
+        for (int64_t t = 0; t < ntok; ++t) {
+          const Quantized a = quantize_act(w, testing::random_floats(static_cast<size_t>(n), 9 + static_cast<uint32_t>(t)));
+          std::memcpy(amat.data() + t * ab, a.bytes.data(), a.bytes.size());
+        }
+        const size_t group = kernels::packed_group_bytes(w, n, isa);
+        std::vector<uint8_t> packed(group * static_cast<size_t>(ntok / 8) + 1);  // +1: never empty
+        for (int64_t g = 0; g < ntok / 8 && group > 0; ++g)
+          kernels::pack_activation_group(w, n, amat.data() + 8 * g * ab, ab, packed.data() + g * group, isa);
+        std::vector<float> plain(static_cast<size_t>(nrows * ntok)), viapack(plain.size());
+        kernels::matmul(w, n, wmat.data(), wb, nrows, amat.data(), ab, ntok, plain.data(), nrows, isa);
+        // Rows in two ranges, as two threads' chunks would take them.
+        for (const auto& [r0, r1] : {std::pair<int64_t, int64_t>{0, 4}, {4, nrows}})
+          kernels::matmul_packed(w, n, wmat.data() + r0 * wb, wb, r1 - r0, amat.data(), ab, packed.data(), ntok,
+                                 viapack.data() + r0, nrows, isa);
+        EXPECT_EQ(plain, viapack) << type_name(w) << " " << kernels::isa_name(isa) << " ntok " << ntok;
+      }
+  // The packed path exists where the tiles are (AVX2 and up) for the 32-blocks only.
+  EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q4_0, 256, Isa::Scalar), 0u);
+  EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q6_K, 256), 0u);
+  if (kernels::isa_available(Isa::Avx2)) {
+    EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q8_0, 256, Isa::Avx2), 8u * 320u);
   }
 }
 
