@@ -439,6 +439,12 @@ std::string summary_text(const DemoResult& r) {
     json e = json::parse(read_text(file));
     out += fmt::format("\nRouting on {} ({} problems; cheapest tier {:.1f}%, strongest {:.1f}%):\n", suite,
                        e.value("problems", 0), 100 * e.value("weak", 0.0), 100 * e.value("strong", 0.0));
+    bool any_pass = false;
+    for (const json& p : e.value("points", json::array())) any_pass = any_pass || p.value("accuracy", 0.0) > 0;
+    if (!any_pass) {
+      out += "  no model passes any of these tasks: there is nothing for a router to gain here\n";
+      continue;
+    }
     out += fmt::format("  {:<22} {:>9} {:>8} {:>13}\n", "policy", "pass@1", "cost", "strong share");
     for (const json& p : e.value("points", json::array()))
       out += fmt::format("  {:<22} {:>8.1f}% {:>8.3f} {:>12.1f}%\n", p.value("policy", ""), 100 * p.value("accuracy", 0.0),
