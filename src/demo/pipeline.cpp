@@ -125,6 +125,16 @@ train::RunOptions training_options(const DemoOptions& o, const std::string& data
   return r;
 }
 
+// Trains, then records the recipe beside the output (only a finished model
+// gets one, so an interrupted run trains again).
+void train_and_record(const train::RunOptions& ro, const json& recipe, const PrintFn& print) {
+  auto t0 = std::chrono::steady_clock::now();
+  train::RunResult tr = train::run_training(ro);
+  record(ro.out, recipe);
+  print(fmt::format("      done in {:.0f} s: loss {:.3f}{}", seconds_since(t0), tr.final_loss,
+                    tr.valid ? fmt::format(", held-out loss {:.3f}", tr.valid->loss) : ""));
+}
+
 uint64_t parameters_of(const std::string& gguf_path) { return gguf::summarize(gguf::File::open(gguf_path)).n_parameters; }
 
 std::string toml_string(const std::string& s) { return json(s).dump(); }  // JSON string syntax is valid TOML
@@ -260,19 +270,15 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
   } else {
     print(fmt::format("[3/6] teacher: training {} steps of {} x {} tokens from scratch ...", o.teacher_steps, o.batch,
                       o.seq));
-    auto t0 = std::chrono::steady_clock::now();
     train::RunOptions ro = training_options(o, tokens_file, o.teacher_steps);
     ro.init = init;
     ro.train.loss.alpha = 1.0;
     ro.out = r.teacher;
     ro.name = "lcte-demo-teacher";
-    train::RunResult tr = train::run_training(ro);
-    record(r.teacher, teacher_recipe);
-    print(fmt::format("      done in {:.0f} s: loss {:.3f}{}", seconds_since(t0), tr.final_loss,
-                      tr.valid ? fmt::format(", held-out loss {:.3f}", tr.valid->loss) : ""));
+    train_and_record(ro, teacher_recipe, print);
   }
 
-  // 4. The student: every second teacher layer, distilled from the teacher.
+  // 4. The student: narrower and shallower (or picked teacher layers), distilled from the teacher.
   r.student = (out / "models" / "student.gguf").string();
   const json student_recipe = {{"teacher_sha256", eval::sha256_file_hex(r.teacher)},
                                {"shape", shape_json(o.student)},
@@ -295,7 +301,6 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
                                                       o.student.dim)
                                         : "teacher layers " + o.student_layers,
                       o.student_steps, o.top_k, o.alpha));
-    auto t0 = std::chrono::steady_clock::now();
     train::RunOptions ro = training_options(o, tokens_file, o.student_steps);
     ro.teacher = r.teacher;
     if (o.student.dim > 0) {
@@ -312,10 +317,7 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
     ro.train.loss.temperature = o.temperature;
     ro.out = r.student;
     ro.name = "lcte-demo-student";
-    train::RunResult tr = train::run_training(ro);
-    record(r.student, student_recipe);
-    print(fmt::format("      done in {:.0f} s: loss {:.3f}{}", seconds_since(t0), tr.final_loss,
-                      tr.valid ? fmt::format(", held-out loss {:.3f}", tr.valid->loss) : ""));
+    train_and_record(ro, student_recipe, print);
   }
 
   // 5. The registry: both models with their lineage (the student's names the

@@ -66,8 +66,13 @@ TEST(DemoPipeline, TrainsRegistersStudiesAndReusesEverythingOnASecondRun) {
   EXPECT_LT(kld["teacher-Q8_0"], kld["teacher-Q4_0"]);
   EXPECT_LT(kld["student-Q8_0"], kld["student-Q4_0"]);
   std::string table = demo::summary_text(r);
-  for (const char* m : {"teacher", "student", "teacher-Q4_0", "student-Q8_0", "router-threshold", "threshold rule",
-                        "oracle"})
+  for (const char* m : {"teacher", "student", "teacher-Q4_0", "student-Q8_0", "router-threshold"})
+    EXPECT_NE(table.find(m), std::string::npos) << m << " missing from\n" << table;
+  // Models this tiny may pass nothing; the routing table then says so instead.
+  bool any_pass = false;
+  for (const auto& row : results) any_pass = any_pass || row["pass_at_k"].value("pass@1", 0.0) > 0;
+  for (const char* m : any_pass ? std::vector<const char*>{"threshold rule", "oracle"}
+                                : std::vector<const char*>{"nothing for a router to gain"})
     EXPECT_NE(table.find(m), std::string::npos) << m << " missing from\n" << table;
 
   // The registry's lineage of the student names its teacher and the distillation settings.
