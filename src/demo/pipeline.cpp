@@ -16,7 +16,7 @@
 #include "demo/synthetic_suite.h"
 #include "demo/vocab.h"
 #include "eval/datasets.h"
-#include "eval/sha256.h"
+#include "core/sha256.h"
 #include "gguf/gguf.h"
 #include "gguf/model_info.h"
 #include "model/forward.h"
@@ -246,7 +246,7 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
 
   // 2. Vocabulary and the teacher's random start.
   const json suite_recipe = {{"seed", o.seed}, {"train_per_level", o.train_per_level},
-                             {"test_per_level", o.test_per_level}, {"train_sha256", eval::sha256_file_hex(train_file)}};
+                             {"test_per_level", o.test_per_level}, {"train_sha256", lcte::sha256_file_hex(train_file)}};
   const std::string init = (out / "models" / "teacher-init.gguf").string();
   const json init_recipe = {{"suite", suite_recipe}, {"merges", o.vocab_merges}, {"shape", shape_json(o.teacher)}};
   if (!cached(init, init_recipe)) {
@@ -280,7 +280,7 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
 
   // 4. The student: narrower and shallower (or picked teacher layers), distilled from the teacher.
   r.student = (out / "models" / "student.gguf").string();
-  const json student_recipe = {{"teacher_sha256", eval::sha256_file_hex(r.teacher)},
+  const json student_recipe = {{"teacher_sha256", lcte::sha256_file_hex(r.teacher)},
                                {"shape", shape_json(o.student)},
                                {"layers", o.student.dim > 0 ? "" : o.student_layers},
                                {"steps", o.student_steps},

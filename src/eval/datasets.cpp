@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "eval/sha256.h"
+#include "core/sha256.h"
 
 namespace lcte::eval {
 namespace fs = std::filesystem;

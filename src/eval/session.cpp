@@ -22,7 +22,7 @@
 #include "eval/mutate.h"
 #include "eval/passk.h"
 #include "eval/report.h"
-#include "eval/sha256.h"
+#include "core/sha256.h"
 
 #ifndef LCTE_VERSION
 #define LCTE_VERSION "unknown"

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "eval/io.h"
-#include "eval/sha256.h"
+#include "core/sha256.h"
 #include "measure/machine.h"
 #include "report/report.h"
 
@@ -56,10 +56,10 @@ store::RunRecord run_record(const eval::EvalConfig& c, const std::string& id) {
   // A model given as a file is identified by its content, not its name.
   if (!c.model.empty() && fs::is_regular_file(c.model)) {
     r.model_path = fs::absolute(c.model).string();
-    r.model_sha256 = eval::sha256_file_hex(c.model);
+    r.model_sha256 = lcte::sha256_file_hex(c.model);
   } else if (!c.samples_file.empty() && fs::is_regular_file(c.samples_file)) {
     r.model_path = fs::absolute(c.samples_file).string();
-    r.model_sha256 = eval::sha256_file_hex(c.samples_file);
+    r.model_sha256 = lcte::sha256_file_hex(c.samples_file);
   }
   r.code_version = eval::lcte_version();
   r.machine = measure::describe_machine();

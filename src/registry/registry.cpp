@@ -16,7 +16,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
-#include "eval/sha256.h"
+#include "core/sha256.h"
 #include "gguf/gguf.h"
 #include "gguf/model_info.h"
 
@@ -221,7 +221,7 @@ Manifest Registry::add(const std::string& file, const AddOptions& options) {
   if (!fs::is_regular_file(file)) fail("{}: no such file", file);
   gguf::File g = gguf::File::open(file);  // throws naming the file when it is not GGUF
   gguf::ModelSummary s = gguf::summarize(g);
-  std::string sha = eval::sha256_file_hex(file);
+  std::string sha = lcte::sha256_file_hex(file);
 
   Lineage from_file;
   for (const char* key : {"lcte.lineage.teacher_sha256", "lcte.lineage.init_sha256"})

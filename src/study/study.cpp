@@ -18,7 +18,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "eval/session.h"
-#include "eval/sha256.h"
+#include "core/sha256.h"
 #include "experiment/eval_run.h"
 #include "experiment/route_runs.h"
 #include "quant/imatrix.h"
@@ -199,7 +199,7 @@ class Runner {
     json key = {{"size", static_cast<uint64_t>(st.st_size)}, {"mtime", static_cast<int64_t>(st.st_mtim.tv_sec)},
                 {"mtime_ns", static_cast<int64_t>(st.st_mtim.tv_nsec)}};
     if (cache.is_object() && cache.value("key", json()) == key) return cache["sha256"];
-    std::string sha = eval::sha256_file_hex(path);
+    std::string sha = lcte::sha256_file_hex(path);
     cache = {{"key", key}, {"sha256", sha}};
     return sha;
   }

@@ -17,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/sha256.h"
 #include "core/log.h"
 #include "model/forward.h"
 #include "model/generator.h"
@@ -386,7 +387,7 @@ DistillResult run_distill(const DistillOptions& o) {
   // The teacher: its file (mapped), identity and tokenizer.
   // Optional so that its mapping is dropped while the student trains.
   std::optional<gguf::File> teacher_file = gguf::File::open(o.teacher);
-  const std::string teacher_sha = file_sha256(o.teacher);
+  const std::string teacher_sha = sha256_file_hex(o.teacher);
   const tokenizer::Tokenizer tok = tokenizer::load_tokenizer(o.teacher);
   const int vocab = static_cast<int>(teacher_file->get_string_array("tokenizer.ggml.tokens").size());
 
@@ -569,7 +570,7 @@ DistillResult run_distill(const DistillOptions& o) {
   add("teacher_sha256", gguf::Value::string(teacher_sha));
   if (student_file) {
     add("init", gguf::Value::string(fs::path(o.student).filename().string()));
-    add("init_sha256", gguf::Value::string(file_sha256(o.student)));
+    add("init_sha256", gguf::Value::string(sha256_file_hex(o.student)));
   }
   if (!kept.empty()) {
     std::string s;
@@ -577,7 +578,7 @@ DistillResult run_distill(const DistillOptions& o) {
     add("teacher_layers", gguf::Value::string(s));
   }
   add("data", gguf::Value::string(o.data));
-  add("data_sha256", gguf::Value::string(file_sha256(o.data)));
+  add("data_sha256", gguf::Value::string(sha256_file_hex(o.data)));
   add("data_tokens_sha256", gguf::Value::string(cache.key.data_sha256));
   add("loss", gguf::Value::string(std::string(divergence_name(tc.loss.divergence))));
   add("hyperparameters", gguf::Value::string(hyper_parameters(recorded).dump()));

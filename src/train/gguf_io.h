@@ -73,7 +73,4 @@ void save_lora_adapter_gguf(const Model<float>& m, const std::string& path, cons
 // converter, F32/F16 tensors) into a model whose base is already loaded.
 void load_lora_adapter(const gguf::File& f, Model<float>& m);
 
-// Hex sha256 of a file's bytes (for lineage metadata).
-std::string file_sha256(const std::string& path);
-
 }  // namespace lcte::train

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/sha256.h"
 #include "core/log.h"
 #include "train/ops.h"
 
@@ -117,7 +118,7 @@ RunResult run_training(const RunOptions& o) {
   std::string data_desc;
   if (!o.data.empty()) {
     examples = read_token_jsonl(o.data, mc.vocab);
-    data_desc = std::filesystem::path(o.data).filename().string() + " sha256:" + file_sha256(o.data);
+    data_desc = std::filesystem::path(o.data).filename().string() + " sha256:" + sha256_file_hex(o.data);
   } else if (o.sample > 0) {
     if (!teacher) fail("train: --sample needs a teacher");
     const int32_t bos = static_cast<int32_t>(teacher_file->get_u64("tokenizer.ggml.bos_token_id", 1));
@@ -178,11 +179,11 @@ RunResult run_training(const RunOptions& o) {
   add("method", gguf::Value::string(lora ? "lora" : (teacher ? "distill" : "finetune")));
   if (teacher_file) {
     add("teacher", gguf::Value::string(std::filesystem::path(o.teacher).filename().string()));
-    add("teacher_sha256", gguf::Value::string(file_sha256(o.teacher)));
+    add("teacher_sha256", gguf::Value::string(sha256_file_hex(o.teacher)));
   }
   if (init_file) {
     add("init", gguf::Value::string(std::filesystem::path(o.init).filename().string()));
-    add("init_sha256", gguf::Value::string(file_sha256(o.init)));
+    add("init_sha256", gguf::Value::string(sha256_file_hex(o.init)));
   }
   if (!kept.empty()) add("teacher_layers", gguf::Value::string(join(kept)));
   add("data", gguf::Value::string(data_desc));

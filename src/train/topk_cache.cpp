@@ -1,6 +1,5 @@
 #include "train/topk_cache.h"
 
-#include <openssl/evp.h>
 
 #include <cmath>
 #include <cstdio>
@@ -10,6 +9,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/sha256.h"
 
 namespace lcte::train {
 namespace {
@@ -80,9 +80,8 @@ uint64_t TopkCache::add_example(Example e) {
 }
 
 std::string data_sha256(const std::vector<Example>& examples, const std::string& recipe) {
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  auto feed = [&](const void* p, size_t n) { EVP_DigestUpdate(ctx.get(), p, n); };
+  Sha256 hash;
+  auto feed = [&](const void* p, size_t n) { hash.update(p, n); };
   const uint64_t n_ex = examples.size();
   feed(&n_ex, sizeof n_ex);
   for (const Example& e : examples) {
@@ -97,12 +96,7 @@ std::string data_sha256(const std::vector<Example>& examples, const std::string&
     }
   }
   feed(recipe.data(), recipe.size());
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  std::string hex;
-  for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
-  return hex;
+  return hash.finish_hex();
 }
 
 void write_topk_cache(const std::string& path, const TopkCache& c) {

@@ -11,8 +11,9 @@
 #include "core/error.h"
 #include "eval/datasets.h"
 #include "eval/io.h"
-#include "eval/sha256.h"
+#include "core/sha256.h"
 
+using namespace lcte;
 using namespace lcte::eval;
 namespace fs = std::filesystem;
 

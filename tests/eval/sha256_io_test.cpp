@@ -6,8 +6,9 @@
 #include "common/test_data.h"
 #include "core/error.h"
 #include "eval/io.h"
-#include "eval/sha256.h"
+#include "core/sha256.h"
 
+using namespace lcte;
 using namespace lcte::eval;
 
 TEST(EvalSha256, Fips180Vectors) {

@@ -9,7 +9,7 @@
 #include "common/test_data.h"
 #include "core/error.h"
 #include "demo/synthetic_model.h"
-#include "eval/sha256.h"
+#include "core/sha256.h"
 #include "gguf/gguf.h"
 #include "registry/registry.h"
 
@@ -41,11 +41,11 @@ TEST(Registry, AddStoresOnceByHashWithManifest) {
   Fixture fx;
   Registry reg(fx.dir + "/reg");
   Manifest m = reg.add(fx.a, {.name = "tiny", .version = "1", .made_by = "test"});
-  EXPECT_EQ(m.sha256, eval::sha256_file_hex(fx.a));
+  EXPECT_EQ(m.sha256, lcte::sha256_file_hex(fx.a));
   EXPECT_EQ(m.n_parameters, fx.params_a);
   EXPECT_EQ(m.size_bytes, fs::file_size(fx.a));
   EXPECT_EQ(m.quant_type, "F32");  // the synthetic model is written in F32
-  EXPECT_EQ(eval::sha256_file_hex(m.file), m.sha256);
+  EXPECT_EQ(lcte::sha256_file_hex(m.file), m.sha256);
 
   // The same bytes again (a copy under another name): still one file and one manifest.
   fs::copy_file(fx.a, fx.dir + "/copy.gguf");
@@ -163,7 +163,7 @@ TEST(Registry, ConcurrentAddsOfOneFileKeepOneCopyAndEveryTag) {
   EXPECT_EQ(reg.list()[0].tags.size(), 4u);
   EXPECT_EQ(count_files(root + "/models"), 1u);
   EXPECT_EQ(count_files(root + "/manifests"), 1u);
-  EXPECT_EQ(eval::sha256_file_hex(reg.resolve("tiny@1")), eval::sha256_file_hex(fx.a));
+  EXPECT_EQ(lcte::sha256_file_hex(reg.resolve("tiny@1")), lcte::sha256_file_hex(fx.a));
 }
 
 TEST(Registry, DefaultDirectoryFollowsEnvironment) {

@@ -14,7 +14,7 @@
 #include "common/serve_process.h"
 #include "common/test_data.h"
 #include "demo/synthetic_model.h"
-#include "eval/sha256.h"
+#include "core/sha256.h"
 
 namespace lcte::testing {
 namespace {
@@ -34,7 +34,7 @@ TEST(ModelsCli, AddListShowTagRm) {
   demo::write_synthetic_model(s, dir + "/a.gguf");
   s.seed = 7;
   demo::write_synthetic_model(s, dir + "/b.gguf");
-  std::string sha_a = eval::sha256_file_hex(dir + "/a.gguf");
+  std::string sha_a = lcte::sha256_file_hex(dir + "/a.gguf");
 
   CommandResult r = lcte({"models", "--registry", reg, "add", dir + "/a.gguf", "--name", "base"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -13,7 +13,7 @@
 #include "core/error.h"
 #include "demo/synthetic_model.h"
 #include "eval/fake_executor.h"
-#include "eval/sha256.h"
+#include "core/sha256.h"
 #include "registry/registry.h"
 #include "store/store.h"
 #include "study/study.h"
@@ -233,9 +233,9 @@ TEST(Study, QuantizeStepRegistersTheModelWithLineage) {
   ASSERT_TRUE(fs::exists(made));
   registry::Registry reg(fx.dir + "/registry");
   registry::Manifest m = reg.find("base-Q8_0");
-  EXPECT_EQ(m.sha256, eval::sha256_file_hex(made));
+  EXPECT_EQ(m.sha256, lcte::sha256_file_hex(made));
   EXPECT_EQ(m.quant_type, "Q8_0");
-  EXPECT_EQ(m.lineage.parents, std::vector<std::string>{eval::sha256_file_hex(base)});
+  EXPECT_EQ(m.lineage.parents, std::vector<std::string>{lcte::sha256_file_hex(base)});
   EXPECT_EQ(m.lineage.settings["type"], "Q8_0");
   EXPECT_LT(m.size_bytes, fs::file_size(base));
 
@@ -306,8 +306,8 @@ TEST(Study, SeveralCompressEntriesPlanEveryDerivedModelFromItsOwnSource) {
   EXPECT_EQ(ids, (std::vector<std::string>{"quantize:a:Q8_0", "quantize:a:Q4_0", "quantize:b:Q8_0", "quantize:b:Q4_0",
                                            "eval:a:suite", "eval:b:suite", "eval:a-Q8_0:suite", "eval:a-Q4_0:suite",
                                            "eval:b-Q8_0:suite", "eval:b-Q4_0:suite", "route:suite", "report"}));
-  EXPECT_EQ(plan.plan[2].inputs["source_sha256"], eval::sha256_file_hex(fx.dir + "/b.gguf")) << plan.plan[2].inputs;
-  EXPECT_EQ(plan.plan[0].inputs["source_sha256"], eval::sha256_file_hex(fx.dir + "/a.gguf")) << plan.plan[0].inputs;
+  EXPECT_EQ(plan.plan[2].inputs["source_sha256"], lcte::sha256_file_hex(fx.dir + "/b.gguf")) << plan.plan[2].inputs;
+  EXPECT_EQ(plan.plan[0].inputs["source_sha256"], lcte::sha256_file_hex(fx.dir + "/a.gguf")) << plan.plan[0].inputs;
 }
 
 TEST(StudyFile, SuiteLimitsAndMaxTokensAreReadAndChecked) {

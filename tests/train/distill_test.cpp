@@ -17,6 +17,7 @@
 #include "common/run_command.h"
 #include "common/test_data.h"
 #include "core/error.h"
+#include "core/sha256.h"
 #include "gguf/gguf.h"
 #include "model/forward.h"
 #include "model/generator.h"
@@ -348,8 +349,8 @@ TEST(Distill, CommandEndToEndThenTheEngineGenerates) {
   // Lineage.
   const gguf::File f = gguf::File::open(out);
   EXPECT_EQ(f.get_string("lcte.lineage.method"), "distill");
-  EXPECT_EQ(f.get_string("lcte.lineage.teacher_sha256"), file_sha256(testing::data_path(kTeacher)));
-  EXPECT_EQ(f.get_string("lcte.lineage.data_sha256"), file_sha256(data));
+  EXPECT_EQ(f.get_string("lcte.lineage.teacher_sha256"), sha256_file_hex(testing::data_path(kTeacher)));
+  EXPECT_EQ(f.get_string("lcte.lineage.data_sha256"), sha256_file_hex(data));
   EXPECT_EQ(f.get_string("lcte.lineage.loss"), "fkl");
   EXPECT_EQ(f.get_string("lcte.lineage.teacher_layers"), "0,2,4");
   EXPECT_EQ(f.get_u64("lcte.lineage.steps"), 4u);
@@ -361,7 +362,7 @@ TEST(Distill, CommandEndToEndThenTheEngineGenerates) {
   const testing::CommandResult ins = testing::run_command({testing::lcte_binary(), "inspect", out, "--metadata"}, dir);
   ASSERT_EQ(ins.exit_code, 0) << ins.err;
   EXPECT_NE(ins.out.find("lcte.lineage.teacher_sha256"), std::string::npos);
-  EXPECT_NE(ins.out.find(file_sha256(data)), std::string::npos);
+  EXPECT_NE(ins.out.find(sha256_file_hex(data)), std::string::npos);
 
   // The engine loads the student and generates with the teacher's tokenizer.
   std::unique_ptr<model::Model> m = model::Model::load(out);
@@ -394,11 +395,11 @@ TEST(Distill, CommandEndToEndThenTheEngineGenerates) {
   for (const auto& p : s.metrics(runs[0].id, "top5_agreement")) EXPECT_TRUE(p.value >= 0 && p.value <= 1);
 
   // A rerun reuses the cache and, being deterministic, writes the same model.
-  const std::string first = file_sha256(out);
+  const std::string first = sha256_file_hex(out);
   const testing::CommandResult again = testing::run_command(argv, dir);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.err.find("reusing the teacher top-k cache"), std::string::npos) << again.err;
-  EXPECT_EQ(file_sha256(out), first);
+  EXPECT_EQ(sha256_file_hex(out), first);
 }
 
 TEST(Distill, CommandRefusesAStudentWithAnotherTokenizer) {

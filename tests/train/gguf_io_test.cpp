@@ -11,6 +11,7 @@
 
 #include "common/test_data.h"
 #include "core/error.h"
+#include "core/sha256.h"
 #include "demo/synthetic_model.h"
 #include "gguf/gguf.h"
 #include "tensor/fp16.h"
@@ -241,7 +242,7 @@ TEST(TrainGguf, WrongShapeIsRefusedByName) {
 TEST(TrainGguf, Sha256OfKnownBytes) {
   const std::string path = testing::temp_dir() + "/abc.txt";
   std::ofstream(path) << "abc";
-  EXPECT_EQ(file_sha256(path), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_file_hex(path), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 }  // namespace

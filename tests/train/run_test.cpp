@@ -8,6 +8,7 @@
 #include "common/run_command.h"
 #include "common/test_data.h"
 #include "core/error.h"
+#include "core/sha256.h"
 #include "demo/synthetic_model.h"
 #include "train/run.h"
 
@@ -55,7 +56,7 @@ TEST(TrainRun, DistilsAndWritesAModelWithLineage) {
   EXPECT_GT(r.student_plan.total(), 0u);
   gguf::File f = gguf::File::open(o.out);
   EXPECT_EQ(f.get_string("lcte.lineage.method"), "distill");
-  EXPECT_EQ(f.get_string("lcte.lineage.teacher_sha256"), file_sha256(o.teacher));
+  EXPECT_EQ(f.get_string("lcte.lineage.teacher_sha256"), sha256_file_hex(o.teacher));
   EXPECT_EQ(f.get_string("lcte.lineage.teacher_layers"), "0");
   EXPECT_EQ(f.get_u64("lcte.lineage.steps"), 6u);
   EXPECT_NE(f.get_string("lcte.lineage.hyperparameters").find("\"temperature\":2.0"), std::string::npos);

@@ -1,5 +1,6 @@
-// SHA-256 (FIPS 180-4), used to verify downloaded datasets against the sums
-// published for them. Written here so the project does not need OpenSSL.
+// SHA-256 (FIPS 180-4): downloaded datasets checked against their published
+// sums, models identified by content (registry, study, lineage metadata).
+// Written here so the project does not need OpenSSL.
 #pragma once
 
 #include <array>
@@ -7,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace lcte::eval {
+namespace lcte {
 
 class Sha256 {
  public:
@@ -29,4 +30,4 @@ std::string sha256_hex(std::string_view data);
 // Throws lcte::Error naming the file when it cannot be read.
 std::string sha256_file_hex(const std::string& path);
 
-}  // namespace lcte::eval
+}  // namespace lcte

@@ -1,4 +1,4 @@
-#include "eval/sha256.h"
+#include "core/sha256.h"
 
 #include <cstdio>
 #include <cstring>
@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 
-namespace lcte::eval {
+namespace lcte {
 namespace {
 
 constexpr uint32_t kRound[64] = {
@@ -107,4 +107,4 @@ std::string sha256_file_hex(const std::string& path) {
   return hash.finish_hex();
 }
 
-}  // namespace lcte::eval
+}  // namespace lcte
