@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/routing.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "eval/executor.h"
 #include "eval/io.h"
 #include "experiment/eval_run.h"
@@ -22,15 +23,6 @@ namespace lcte::cli {
 namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 struct RouterArgs {
   std::string config;     // model catalogue
@@ -62,7 +54,7 @@ BuiltRouter build_router(const RouterArgs& a) {
     catalogue = backend::load_catalogue(a.config);
     b.config = router_config(*catalogue);
   } else if (!a.tiers.empty()) {
-    b.config.tiers = split_list(a.tiers);
+    b.config.tiers = split_commas(a.tiers);
     if (b.config.tiers.size() == 1) b.config.max_score = {10};
     else if (b.config.tiers.size() != 2) {
       // The published two-tier rule; more tiers split scores 7-10 evenly.
@@ -158,7 +150,7 @@ experiment::RoutingData load_data(const RunsArgs& a, const std::string& store_pa
   if (!a.config.empty()) catalogue = backend::load_catalogue(a.config);
   o.count_tokens = token_counter(routing_tokenizer(catalogue ? &*catalogue : nullptr, a.tokenizer));
   o.cost = a.cost;
-  for (const auto& w : split_list(a.weights)) {
+  for (const auto& w : split_commas(a.weights)) {
     try {
       o.weights.push_back(std::stod(w));
     } catch (const std::exception&) {
@@ -166,7 +158,7 @@ experiment::RoutingData load_data(const RunsArgs& a, const std::string& store_pa
     }
   }
   o.executor = executor;
-  return experiment::load_routing_data(s, split_list(a.runs), o);
+  return experiment::load_routing_data(s, split_commas(a.runs), o);
 }
 
 void add_runs_options(CLI::App* cmd, RunsArgs& a) {
@@ -215,7 +207,7 @@ void add_eval(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
   cmd->add_option("--seed", x->seed, "Seed of the folds and the random policy")->capture_default_str();
   cmd->add_flag("--json", x->json, "Print JSON");
   cmd->callback([a, x, store_path] {
-    std::vector<std::string> policies = split_list(x->policies);
+    std::vector<std::string> policies = split_commas(x->policies);
     std::unique_ptr<eval::Executor> executor;
     if (std::find(policies.begin(), policies.end(), "cascade") != policies.end()) {
       sandbox::Options so;

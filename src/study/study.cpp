@@ -355,12 +355,13 @@ class Runner {
       std::string policy = rest.substr(0, rest.rfind(':'));
       std::string suite = suite_path(rest.substr(rest.rfind(':') + 1));
       json tiers = json::array();
-      for (const Model* m : online_tiers()) {
+      const std::vector<const Model*> online = online_tiers();
+      for (const Model* m : online) {
         std::string identity = model_identity(*m);
         known = known && !identity.empty();
         tiers.push_back({{"name", m->spec.name}, {"sha256", identity}, {"cost", cost_of(*m)}});
       }
-      eval::EvalConfig c = eval_config(*online_tiers().front(), suite);
+      eval::EvalConfig c = eval_config(*online.front(), suite);
       c.backend = "router";
       c.model = "router-" + policy;
       c.policy = policy;
@@ -459,10 +460,8 @@ class Runner {
     json out = run_eval(s, config);
     out["catalogue"] = catalogue;
     // What the live router spent: each tier's share of the requests at its cost weight.
-    std::ifstream in(out.value("run_dir", "") + "/summary.json");
-    json summary = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    json requests = summary.is_object() ? summary.value("routing", json::object()).value("tier_requests_this_session", json::object())
-                                        : json::object();
+    const json requests = out.value("routing", json::object()).value("tier_requests_this_session", json::object());
+    out.erase("routing");
     double total = 0, cost = 0;
     for (const auto& t : s.inputs["tiers"]) {
       double n = requests.value(t.value("name", ""), 0.0);
@@ -503,8 +502,10 @@ class Runner {
     }
     experiment::EvalExperimentResult r = experiment::run_eval_experiment(config, session, publish, resume);
     json pass = r.session.summary.value("pass_at_k", json::object());
-    return {{"run_id", r.session.run_id}, {"run_dir", r.session.run_dir}, {"pass_at_k", pass},
-            {"tasks", r.session.summary.value("tasks", 0)}};
+    json out = {{"run_id", r.session.run_id}, {"run_dir", r.session.run_dir}, {"pass_at_k", pass},
+                {"tasks", r.session.summary.value("tasks", 0)}};
+    if (r.session.summary.contains("routing")) out["routing"] = r.session.summary["routing"];  // router runs only
+    return out;
   }
 
   json run_route(const Step& s, store::Store& store) {

@@ -178,16 +178,8 @@ nlohmann::json toml_to_json(const toml::table& t, const std::string& path) {
 
 nlohmann::json hyper_parameters(const DistillOptions& o) {
   const TrainConfig& t = o.train;
-  nlohmann::json j;
-  j["batch"] = t.batch;
-  j["seq"] = t.seq;
-  j["accum"] = t.accum;
-  j["steps"] = t.steps;
+  nlohmann::json j = t.to_json();
   j["epochs"] = o.epochs;
-  j["lr"] = {{"max", t.lr.max_lr}, {"min", t.lr.min_lr}, {"warmup", t.lr.warmup}, {"total", t.lr.total}};
-  j["adamw"] = {{"beta1", t.adamw.beta1}, {"beta2", t.adamw.beta2}, {"eps", t.adamw.eps},
-                {"weight_decay", t.adamw.weight_decay}};
-  j["clip"] = t.clip;
   j["seed"] = o.seed;
   j["loss"] = {{"divergence", std::string(divergence_name(t.loss.divergence))},
                {"beta", t.loss.beta},

@@ -21,15 +21,7 @@ std::string join(const std::vector<int>& xs) { return fmt::format("{}", fmt::joi
 
 nlohmann::json hyper_parameters(const RunOptions& o) {
   const TrainConfig& t = o.train;
-  nlohmann::json j;
-  j["batch"] = t.batch;
-  j["seq"] = t.seq;
-  j["accum"] = t.accum;
-  j["steps"] = t.steps;
-  j["lr"] = {{"max", t.lr.max_lr}, {"min", t.lr.min_lr}, {"warmup", t.lr.warmup}, {"total", t.lr.total}};
-  j["adamw"] = {{"beta1", t.adamw.beta1}, {"beta2", t.adamw.beta2}, {"eps", t.adamw.eps},
-                {"weight_decay", t.adamw.weight_decay}};
-  j["clip"] = t.clip;
+  nlohmann::json j = t.to_json();
   j["seed"] = o.seed;
   if (!o.teacher.empty()) {
     j["loss"] = {{"divergence", std::string(divergence_name(t.loss.divergence))},

@@ -13,6 +13,19 @@
 
 namespace lcte::train {
 
+nlohmann::json TrainConfig::to_json() const {
+  nlohmann::json j;
+  j["batch"] = batch;
+  j["seq"] = seq;
+  j["accum"] = accum;
+  j["steps"] = steps;
+  j["lr"] = {{"max", lr.max_lr}, {"min", lr.min_lr}, {"warmup", lr.warmup}, {"total", lr.total}};
+  j["adamw"] = {{"beta1", adamw.beta1}, {"beta2", adamw.beta2}, {"eps", adamw.eps},
+                {"weight_decay", adamw.weight_decay}};
+  j["clip"] = clip;
+  return j;
+}
+
 void TrainConfig::validate() const {
   if (batch < 1 || seq < 1 || accum < 1) fail("train: batch {}, seq {} and accum {} must be >= 1", batch, seq, accum);
   if (steps < 1) fail("train: steps {} must be >= 1", steps);

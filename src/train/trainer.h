@@ -3,6 +3,8 @@
 // learning-rate schedule and AdamW; checkpoints that resume bit for bit.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <functional>
 #include <string>
 
@@ -23,6 +25,8 @@ struct TrainConfig {
   double clip = 1.0;    // max global gradient norm; <= 0 disables
   LossConfig loss;
   void validate() const;
+  // batch, seq, accum, steps, lr, adamw and clip, as run records and lineage store them.
+  nlohmann::json to_json() const;
 };
 
 // Fills `out` with the teacher's top-k for every position of the batch.

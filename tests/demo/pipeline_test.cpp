@@ -3,6 +3,7 @@
 // every study step.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -52,6 +53,16 @@ TEST(DemoPipeline, TrainsRegistersStudiesAndReusesEverythingOnASecondRun) {
   EXPECT_EQ(results.size(), 7u) << results.dump(2);  // six models and the online router
   for (const auto& row : results) EXPECT_EQ(row.value("tasks", 0), 9) << row.dump();
   EXPECT_EQ(results.back().value("model", ""), "router-threshold") << results.dump(2);
+  // The live router's requests per tier add up to the tasks, and its cost per
+  // request lies between its two tiers' weights (at this tiny size the
+  // default student is the larger model).
+  int routed = 0;
+  for (const auto& [tier, n] : results.back()["tier_requests"].items()) routed += n.get<int>();
+  EXPECT_EQ(routed, 9) << results.back().dump();
+  ASSERT_TRUE(results.back()["cost"].is_number()) << results.back().dump();
+  const double student_cost = r.summary["models"][0].value("cost", 0.0), teacher_cost = 1.0;
+  EXPECT_GE(results.back()["cost"].get<double>(), std::min(student_cost, teacher_cost) - 1e-9);
+  EXPECT_LE(results.back()["cost"].get<double>(), std::max(student_cost, teacher_cost) + 1e-9);
   EXPECT_TRUE(fs::exists(r.report_dir + "/report.html"));
 
   // Fidelity of each compressed model against its source: the student against
