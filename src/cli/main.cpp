@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <string_view>
 
 #include "cli/commands.h"
 #include "core/error.h"
@@ -12,12 +13,26 @@
 
 namespace {
 
+// The command's name: the first argument that is not an option (nor the
+// value of --log-level, the one option before it that takes a value).
+std::string_view command_of(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--log-level") ++i;
+    else if (!a.empty() && a[0] != '-') return a;
+  }
+  return {};
+}
+
 // libgomp reads OMP_WAIT_POLICY when it is loaded, before main. Its default
 // lets idle OpenMP threads spin, which on a small machine shared with other
 // work (the sandbox's Python processes, a second lcte) makes training several
-// times slower; so unless the user chose a policy, lcte restarts itself once
-// with the passive one. Should the restart fail, lcte simply goes on.
-void prefer_passive_openmp(char** argv) {
+// times slower; so for the commands that train (the only OpenMP users), unless
+// the user chose a policy, lcte restarts itself once with the passive one.
+// Should the restart fail, lcte simply goes on.
+void prefer_passive_openmp(int argc, char** argv) {
+  const std::string_view cmd = command_of(argc, argv);
+  if (cmd != "train" && cmd != "distill" && cmd != "demo") return;
   if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   if (setenv("OMP_WAIT_POLICY", "passive", 0) != 0) return;
   execv("/proc/self/exe", argv);
@@ -26,7 +41,7 @@ void prefer_passive_openmp(char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  prefer_passive_openmp(argv);
+  prefer_passive_openmp(argc, argv);
   CLI::App app{"lcte: the LLM Compression Trade-off Evaluator"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lcte 0.1.0");
