@@ -2,7 +2,7 @@
 // protections are in effect on this machine.
 //
 //   lcte sandbox info [--isolation I] [--no-zygote]
-//   lcte sandbox run --code FILE [--setup FILE] [--tests FILE] [--check EXPR]
+//   lcte sandbox run --code FILE [--setup FILE] [--helpers FILE] [--tests FILE] [--check EXPR]
 //                    [--wall S] [--cpu S] [--memory-mb N] [--file-mb N]
 //                    [--processes N] [--open-files N] [--output-kb N]
 //                    [--isolation I] [--no-zygote]
@@ -32,7 +32,7 @@ std::string read_text(const std::string& path) {
 struct SandboxArgs {
   std::string isolation = "auto";
   bool no_zygote = false;
-  std::string code, setup, tests, check;
+  std::string code, setup, helpers, tests, check;
   sandbox::Limits limits;
   double memory_mb = 0, file_mb = 0, output_kb = 0;
 };
@@ -46,13 +46,14 @@ sandbox::Options options_of(const SandboxArgs& a) {
 
 void add_common(CLI::App* cmd, SandboxArgs& a) {
   cmd->add_option("--isolation", a.isolation, "auto, namespaces, user-namespaces or processes")->capture_default_str();
-  cmd->add_flag("--no-zygote", a.no_zygote, "start one interpreter per sample instead of forking a warm one");
+  cmd->add_flag("--no-zygote", a.no_zygote, "start a new jail per sample instead of using a warm worker");
 }
 
 void run_command(const SandboxArgs& a) {
   sandbox::Program program;
   program.code = read_text(a.code);
   if (!a.setup.empty()) program.setup = read_text(a.setup);
+  if (!a.helpers.empty()) program.helpers = read_text(a.helpers);
   if (!a.tests.empty()) program.tests = read_text(a.tests);
   program.check = a.check;
   sandbox::Limits limits = a.limits;
@@ -74,6 +75,8 @@ void run_command(const SandboxArgs& a) {
       {"peak_memory_bytes", r.peak_memory_bytes},
       {"exit_code", r.exit_code},
       {"signal", r.signal},
+      {"isolation", r.isolation},
+      {"redefined_helpers", r.redefined_helpers},
   };
   std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
@@ -89,11 +92,14 @@ void add_sandbox_command(CLI::App& app) {
   add_common(info, *args);
   info->callback([args] { std::cout << sandbox::Sandbox(options_of(*args)).describe(); });
 
-  auto* run = cmd->add_subcommand("run", "Run setup, code, tests and check; print the result as JSON");
+  auto* run = cmd->add_subcommand("run", "Run code in a sample process judged by setup, helpers, tests and check; "
+                                          "print the result as JSON");
   add_common(run, *args);
   run->add_option("--code", args->code, "the untrusted program (a Python file)")->required()->check(CLI::ExistingFile);
-  run->add_option("--setup", args->setup, "trusted code run before it")->check(CLI::ExistingFile);
-  run->add_option("--tests", args->tests, "trusted test code run after it")->check(CLI::ExistingFile);
+  run->add_option("--setup", args->setup, "trusted code the judge runs before the tests")->check(CLI::ExistingFile);
+  run->add_option("--helpers", args->helpers, "trusted prompt code whose names the tests may use")
+      ->check(CLI::ExistingFile);
+  run->add_option("--tests", args->tests, "trusted test code the judge runs")->check(CLI::ExistingFile);
   run->add_option("--check", args->check, "final statement, e.g. 'check(add)'");
   run->add_option("--wall", args->limits.wall_seconds, "wall-clock limit, seconds")->capture_default_str();
   run->add_option("--cpu", args->limits.cpu_seconds, "CPU limit, seconds")->capture_default_str();

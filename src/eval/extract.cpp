@@ -153,6 +153,7 @@ sandbox::Program assemble_program(const Task& task, const Prompt& prompt, const 
   program.setup = task.setup;
   program.tests = task.tests;
   program.check = task.check;
+  program.helpers = task.context;  // the prompt's own helpers are what the tests call
   if (prompt.style == Style::Completion) {
     std::string body = completion;
     if (!prompt.text.empty() && body.starts_with(prompt.text)) body = body.substr(prompt.text.size());

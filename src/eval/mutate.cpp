@@ -203,7 +203,7 @@ std::string commented(const std::string& code) {
 }
 
 sandbox::Program program_for(const Task& task, const std::string& reference) {
-  return {task.setup, task.prompt + reference, task.tests, task.check};
+  return {task.setup, task.prompt + reference, task.tests, task.check, task.context};
 }
 
 // A confirmed bug for one task, or the reason there is none.

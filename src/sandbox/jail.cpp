@@ -36,7 +36,7 @@ namespace {
 enum Step : int32_t {
   kFds = 1, kDeathSignal, kSync, kSetsid, kPrivate, kRootTmpfs, kMkdir, kLink, kBind, kRemount,
   kDevice, kProc, kTmp, kPivot, kChdirRoot, kUmountOld, kRootReadonly, kHostname, kPipes, kFork,
-  kUserns, kUidMap, kRlimit, kGroups, kUid, kCaps, kNoNewPrivs, kSeccomp, kChdir, kExec,
+  kUserns, kUidMap, kRlimit, kGroups, kUid, kCaps, kNoNewPrivs, kSeccomp, kChdir, kExec, kDumpable,
 };
 
 constexpr const char* kStepNames[] = {
@@ -48,12 +48,13 @@ constexpr const char* kStepNames[] = {
     "creating sync pipes", "forking python", "entering a user namespace", "writing the uid map",
     "setrlimit", "setgroups", "dropping to the sample user", "dropping capabilities",
     "setting no_new_privs", "loading the seccomp filter", "chdir to the work directory",
-    "executing the interpreter",
+    "executing the interpreter", "making init undumpable",
 };
 
 constexpr int kReportFd = 4;  // init's report pipe in the child
 constexpr int kSyncFd = 5;    // UserNamespaces: the harness writes a byte once the uid map is set
-constexpr const char* kIdMapText = "0 0 1\n65534 65534 1\n";
+// uid 0 (the worker's coordinator), the judge's and the sample's uids.
+constexpr const char* kIdMapText = "0 0 1\n65533 65533 2\n";
 
 // A fork that runs no atfork handlers: the harness may be multi-threaded and
 // another thread may hold malloc's or stdio's locks at this moment.
@@ -112,6 +113,40 @@ void make_mountpoint(const BindMount& b) {
   }
 }
 
+// init is a copy of the harness, so /proc/1/cmdline inside the jail would
+// show the harness's command line (readable by every process that can see
+// pid 1, whatever hidepid says to the group it exempts). Blank init's copy
+// of it: the range comes from /proc/self/stat (fields 48 and 49, arg_start
+// and arg_end), read and parsed without allocating. Best effort: nothing
+// else depends on it.
+void blank_command_line() {
+  char buf[2048];
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return;
+  buf[n] = '\0';
+  const char* p = nullptr;
+  for (ssize_t i = n - 1; i >= 0; --i)
+    if (buf[i] == ')') {
+      p = buf + i + 2;  // field 3 (state) starts here
+      break;
+    }
+  if (p == nullptr) return;
+  unsigned long field[2] = {0, 0};
+  for (int index = 3; *p && index <= 49; ++index) {
+    unsigned long value = 0;
+    while (*p >= '0' && *p <= '9') value = value * 10 + static_cast<unsigned long>(*p++ - '0');
+    if (index == 48) field[0] = value;
+    if (index == 49) field[1] = value;
+    while (*p && *p != ' ') ++p;
+    if (*p == ' ') ++p;
+  }
+  if (field[0] != 0 && field[1] > field[0] && field[1] - field[0] < (1ul << 24))
+    std::memset(reinterpret_cast<void*>(field[0]), 0, field[1] - field[0]);
+}
+
 // The new root: a small tmpfs holding read-only binds of the system and the
 // interpreter, a fresh /proc, a few devices and a private /tmp; the host's
 // root is detached, so nothing else of the host is reachable.
@@ -132,7 +167,10 @@ void build_root(const JailPlan& plan, const JailRun& run) {
     check(mount(d.source.c_str(), d.target.c_str(), nullptr, MS_BIND, nullptr) == 0, kDevice);
   }
   check(mkdir(plan.proc_dir.c_str(), 0555) == 0 || errno == EEXIST, kMkdir);
-  check(mount("proc", plan.proc_dir.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0, kProc);
+  // hidepid=2: a process sees in /proc only those it could ptrace, so the
+  // sample sees neither init (whose command line is the harness's) nor the
+  // judge.
+  check(mount("proc", plan.proc_dir.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2") == 0, kProc);
   check(mkdir(plan.tmp_dir.c_str(), 0755) == 0 || errno == EEXIST, kMkdir);
   check(mount("tmpfs", plan.tmp_dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, run.tmp_options.c_str()) == 0, kTmp);
   check(mkdir(plan.old_root.c_str(), 0700) == 0, kMkdir);
@@ -235,6 +273,10 @@ void drop_all_capabilities(bool bounding_set) {
   close_from(sync >= 0 ? kSyncFd + 1 : kReportFd + 1);  // nothing else of the harness survives
 
   if (run.die_with_parent) check(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == 0, kDeathSignal);
+  // init is a copy of the harness (its memory, environment and command line):
+  // not dumpable, so nothing in the jail can read them through /proc.
+  check(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0, kDumpable);
+  blank_command_line();
   if (sync >= 0) {
     char byte;
     check(read(kSyncFd, &byte, 1) == 1, kSync);

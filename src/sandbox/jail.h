@@ -30,6 +30,7 @@ enum class Isolation {
 const char* isolation_name(Isolation isolation);
 
 inline constexpr uid_t kSampleUid = 65534;  // "nobody": what samples run as, in and outside the namespace
+inline constexpr uid_t kJudgeUid = 65533;   // the judge, under namespaces: a uid the sample cannot signal or trace
 
 struct BindMount {
   std::string source;     // on the host

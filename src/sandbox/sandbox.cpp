@@ -15,7 +15,10 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <sstream>
+
+#include <fmt/ranges.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -114,10 +117,10 @@ void put_u32(std::string& out, size_t n) {
   for (int i = 0; i < 4; ++i) out += static_cast<char>((n >> (8 * i)) & 0xff);
 }
 
-// The program frame the driver reads first (see driver.py).
+// The program frame the judge reads first (see driver.py).
 std::string program_frame(const Program& p, const std::string& token) {
   std::string body;
-  for (const std::string* part : {&p.setup, &p.code, &p.tests, &p.check, &token}) {
+  for (const std::string* part : {&p.setup, &p.helpers, &p.tests, &p.check, &p.code, &token}) {
     put_u32(body, part->size());
     body += *part;
   }
@@ -151,7 +154,7 @@ struct Capture {
   }
 };
 
-// The sample socket: the program goes out, the driver's one report comes back.
+// The report socket: the program goes out to the judge, its one report comes back.
 struct Channel {
   Fd fd;
   std::string pending;  // still to send
@@ -184,8 +187,9 @@ struct Channel {
   }
 };
 
-// One sample's stdout, stderr and report channel: the harness's ends, and
-// the child's until they are handed to the jail or the zygote.
+// One sample's stdout and stderr (the sample process's) and the judge's
+// report socket: the harness's ends, and the child ends until they are
+// handed to the jail or the worker.
 struct SampleIo {
   Capture out, err;
   Channel channel;
@@ -222,6 +226,13 @@ struct SampleIo {
     seen.stderr_text = std::move(err.text);
   }
 };
+
+std::vector<std::string> split_words(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
 
 int poll_for(std::vector<pollfd>& fds, Clock::time_point until) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
@@ -274,7 +285,7 @@ struct Sandbox::Impl {
   SeccompFilter filter;
   JailPlan plan;
   bool zygote = false;
-  std::string degraded;  // why the isolation is weaker than asked, if it is
+  std::string degraded;  // why the isolation is weaker than the strongest, if it is
   Fd devnull;
 
   std::mutex mutex;  // guards idle
@@ -285,11 +296,14 @@ struct Sandbox::Impl {
   void choose_isolation();
   bool probe(Isolation isolation, std::string* why);
 
-  std::vector<std::string> interpreter_argv(const std::string& mode, const std::string& arg) const {
-    return {python.executable, "-S", "-I", "-B", "-X", "utf8", "-c", std::string(kDriverSource), mode, arg};
+  std::vector<std::string> interpreter_argv(std::vector<std::string> args) const {
+    std::vector<std::string> argv{python.executable, "-S", "-I", "-B", "-X", "utf8", "-c", std::string(kDriverSource)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
   }
+  Result run_dispatch(const Program& program, const Limits& limits);
   Result run_once(const Program& program, const Limits& limits);
-  Result run_zygote(const Program& program, const Limits& limits);
+  Result run_on_worker(const Program& program, const Limits& limits);
 
   std::unique_ptr<Worker> start_worker(const Limits& limits);
   std::unique_ptr<Worker> acquire(const Limits& limits);
@@ -302,35 +316,38 @@ Sandbox::Impl::Impl(Options o) : options(std::move(o)) {
   filter = build_seccomp_filter();
   devnull.reset(open("/dev/null", O_RDWR | O_CLOEXEC));
   choose_isolation();
-  zygote = options.zygote && plan.isolation == Isolation::Namespaces;
 }
 
 Sandbox::Impl::~Impl() {
   for (auto& w : idle) destroy(w);
 }
 
-// Tries the requested isolation (or, for "auto", the strongest first) with a
-// real jail running a trivial script, and keeps the first that works.
+// Tries the requested isolation (or, for "auto", namespaces and then user
+// namespaces) with a real jail running a trivial program, and keeps the first
+// that works. "auto" never settles for processes: a sample there can read
+// the user's files, so it takes the user's explicit choice.
 void Sandbox::Impl::choose_isolation() {
   bool automatic = false;
   Isolation wanted = parse_isolation(options.isolation, &automatic);
   std::vector<Isolation> order{wanted};
-  if (automatic) order = {Isolation::Namespaces, Isolation::UserNamespaces, Isolation::Processes};
+  if (automatic) order = {Isolation::Namespaces, Isolation::UserNamespaces};
   std::string reasons;
   for (Isolation isolation : order) {
     std::string why;
     if (probe(isolation, &why)) {
-      if (isolation == Isolation::Processes && options.require_isolation)
-        fail("sandbox: namespaces are not available here and require_isolation is set ({})", reasons);
-      if (!reasons.empty()) {
-        degraded = reasons;
-        spdlog::warn("sandbox: using {} isolation: {}", isolation_name(isolation), reasons);
-      }
+      if (!reasons.empty()) degraded = reasons;
       return;
     }
     reasons += fmt::format("{}{}: {}", reasons.empty() ? "" : "; ", isolation_name(isolation), why);
   }
-  fail("sandbox: no isolation works on this machine: {}", reasons);
+  if (automatic)
+    fail("sandbox: no namespace isolation works on this machine ({}). Without it a sample runs with rlimits and "
+         "seccomp only and can read and write what your user can (your files, the store, other programs' "
+         "sockets). Run as root or enable unprivileged user namespaces (kernel.unprivileged_userns_clone=1; on "
+         "Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0), or pass --isolation processes to "
+         "accept the weaker isolation",
+         reasons);
+  fail("sandbox: {} isolation does not work on this machine: {}", isolation_name(wanted), reasons);
 }
 
 bool Sandbox::Impl::probe(Isolation isolation, std::string* why) {
@@ -340,15 +357,18 @@ bool Sandbox::Impl::probe(Isolation isolation, std::string* why) {
   }
   try {
     plan = make_plan(isolation, python, filter);
+    zygote = options.zygote && isolation == Isolation::Namespaces;
     Limits limits;
     Program program{"", "ok = 1", "assert ok == 1", ""};
-    Result r = run_once(program, limits);
+    Result r = run_dispatch(program, limits);
     if (r.status == Status::Passed) return true;
     *why = fmt::format("a trivial program ended as {} ({} {})", status_name(r.status), r.error_type,
                        r.error_message + r.stderr_text.substr(0, 300));
   } catch (const Error& e) {
     *why = e.what();
   }
+  for (auto& w : idle) destroy(w);
+  idle.clear();
   return false;
 }
 
@@ -361,7 +381,15 @@ Result Sandbox::run(const Program& program, const Limits& limits) {
     fail("sandbox: invalid limits (wall {} s, cpu {} s, memory {} B, processes {}, open files {})",
          limits.wall_seconds, limits.cpu_seconds, limits.memory_bytes, limits.max_processes,
          limits.max_open_files);
-  return impl_->zygote ? impl_->run_zygote(program, limits) : impl_->run_once(program, limits);
+  return impl_->run_dispatch(program, limits);
+}
+
+// Without namespaces one judge process forks its sample; with them, a worker
+// (pooled, or new for this sample only) holds both in a jail.
+Result Sandbox::Impl::run_dispatch(const Program& program, const Limits& limits) {
+  Result r = plan.isolation == Isolation::Processes ? run_once(program, limits) : run_on_worker(program, limits);
+  r.isolation = isolation_name(plan.isolation);
+  return r;
 }
 
 Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
@@ -386,7 +414,7 @@ Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
   } remove_workdir{workdir};
 
   JailRun run;
-  run.argv = interpreter_argv("once", plan.isolation == Isolation::Processes ? "" : "1,2");
+  run.argv = interpreter_argv({"once", "-1", "-1"});  // judge and sample share the uid jail.cpp gives
   run.sample_user = true;
   run.die_with_parent = true;
   // The interpreter is uid 65534 under root namespaces; with unprivileged
@@ -452,15 +480,12 @@ Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
            records[i].error == EACCES ? " (can uid 65534 read the interpreter and its library?)" : "");
   const JailReport& ended = records[1];
   seen.wall_seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  if (report_bytes == sizeof records && ended.kind != JailReport::None) {
-    seen.ended = true;
-    seen.exited = ended.kind == JailReport::Exited;
-    seen.value = ended.value;
-    seen.stop_signal = ended.stop_signal;
-  }
-  seen.cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-                     static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
-  seen.peak_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;
+  double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+               static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+  if (report_bytes == sizeof records && ended.kind != JailReport::None)  // how the judge ended
+    seen.judge = Ending{ended.kind == JailReport::Exited, ended.value, ended.stop_signal, cpu, 0};
+  seen.cpu_seconds = cpu;  // the judge and the sample it reaped
+  seen.peak_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // replaced by the sample's own when reported
   io.fill(seen, limits);
   return classify(seen, limits, token);
 }
@@ -472,9 +497,13 @@ std::unique_ptr<Worker> Sandbox::Impl::start_worker(const Limits& limits) {
   make_pipe(worker->errors, errors_w);
   worker->tmp_bytes = tmp_size(limits);
 
+  // Under namespaces the judge and the sample get uids of their own; with
+  // unprivileged user namespaces only one uid exists inside.
+  bool own_uids = plan.isolation == Isolation::Namespaces;
   JailRun run;
-  run.argv = interpreter_argv("zygote", kPreload);
-  run.sample_user = false;      // the zygote drops each child itself
+  run.argv = interpreter_argv({"zygote", kPreload, own_uids ? std::to_string(kJudgeUid) : "-1",
+                               own_uids ? std::to_string(kSampleUid) : "-1"});
+  run.sample_user = false;      // the worker drops each child itself
   run.die_with_parent = false;  // it outlives the calling thread; it exits when the harness closes control
   // Enough descriptors to walk down any tree the inode limit allows when
   // emptying the work directory (samples set their own, lower limit).
@@ -533,14 +562,14 @@ void Sandbox::Impl::destroy(std::unique_ptr<Worker>& worker) {
 
 namespace {
 
-// The suite's trusted parts for the zygote to compile once per task (the
-// child still gets the whole program and uses the zygote's code only for the
-// very same text); empty when too large for one control message.
+// The suite's trusted parts for the judge zygote to compile once per task
+// (the judge still gets the whole program and uses the zygote's code only for
+// the very same text); empty when too large for one control message.
 std::string zygote_suite_part(const Program& p) {
-  constexpr size_t kMaxSuiteBytes = 64u << 10;  // SUITE_MAX in driver.py
-  if (p.setup.size() + p.tests.size() + p.check.size() + 12 > kMaxSuiteBytes) return {};
+  constexpr size_t kMaxSuiteBytes = 64u << 10;  // the driver's receive buffer
+  if (p.setup.size() + p.helpers.size() + p.tests.size() + p.check.size() + 16 > kMaxSuiteBytes) return {};
   std::string out;
-  for (const std::string* part : {&p.setup, &p.tests, &p.check}) {
+  for (const std::string* part : {&p.setup, &p.helpers, &p.tests, &p.check}) {
     put_u32(out, part->size());
     out += *part;
   }
@@ -567,7 +596,7 @@ bool send_request(int control, const std::string& request, const SampleIo& io) {
 
 }  // namespace
 
-Result Sandbox::Impl::run_zygote(const Program& program, const Limits& limits) {
+Result Sandbox::Impl::run_on_worker(const Program& program, const Limits& limits) {
   std::string token = random_token();
   SampleIo io(program, limits, token);
   std::string request = fmt::format("{} {} {} {} {}\n", limits.memory_bytes, whole_seconds(limits.cpu_seconds),
@@ -578,7 +607,7 @@ Result Sandbox::Impl::run_zygote(const Program& program, const Limits& limits) {
   // with a fresh one.
   std::unique_ptr<Worker> worker;
   for (int attempt = 0;; ++attempt) {
-    worker = acquire(limits);
+    worker = zygote ? acquire(limits) : start_worker(limits);
     if (send_request(worker->control.get(), request, io)) break;
     int e = errno;
     destroy(worker);
@@ -631,19 +660,24 @@ Result Sandbox::Impl::run_zygote(const Program& program, const Limits& limits) {
   }
   seen.wall_seconds = std::chrono::duration<double>(Clock::now() - started).count();
 
-  // "R exit|signal VALUE CPU MAXRSS_KB STOP"
-  std::istringstream parsed(reply);
-  std::string tag, kind;
-  long long peak_kib = 0;
-  if (replied && parsed >> tag >> kind >> seen.value >> seen.cpu_seconds >> peak_kib >> seen.stop_signal && tag == "R") {
-    seen.ended = true;
-    seen.exited = kind == "exit";
-    seen.peak_bytes = static_cast<uint64_t>(std::max(0LL, peak_kib)) * 1024;
+  // "R <sample end> <judge end>", each "exit|signal VALUE CPU MAXRSS_KIB STOP"
+  auto words = split_words(reply);
+  std::optional<Ending> sample_end, judge_end;
+  if (words.size() == 11 && words[0] == "R") {
+    auto join = [&](size_t from) { return fmt::format("{}", fmt::join(words.begin() + from, words.begin() + from + 5, " ")); };
+    sample_end = parse_ending(join(1));
+    judge_end = parse_ending(join(6));
+  }
+  if (sample_end && judge_end) {
+    seen.sample = sample_end;
+    seen.judge = judge_end;
+    seen.cpu_seconds = sample_end->cpu_seconds + judge_end->cpu_seconds;
+    seen.peak_bytes = sample_end->peak_bytes;
   } else if (replied) {
-    seen.infrastructure_error = "the zygote sent a malformed reply: " + reply.substr(0, 100);
+    seen.infrastructure_error = "the worker sent a malformed reply: " + reply.substr(0, 100);
     broken = true;
   }
-  if (broken) destroy(worker);
+  if (broken || !zygote) destroy(worker);
   else release(std::move(worker));
   io.fill(seen, limits);
   return classify(seen, limits, token);
@@ -655,12 +689,12 @@ std::string Sandbox::describe() const {
   std::string out;
   switch (p.isolation) {
     case Isolation::Namespaces:
-      out += "isolation: namespaces: new PID, mount, network, IPC and UTS namespaces per jail; the interpreter "
+      out += "isolation: namespaces: new PID, mount, network, IPC and UTS namespaces per jail; the sample "
              "in its own user namespace as uid 65534 (nobody) without capabilities\n";
       break;
     case Isolation::UserNamespaces:
       out += "isolation: user namespaces: new user, PID, mount, network, IPC and UTS namespaces; the interpreter "
-             "is uid 0 inside with every capability and the bounding set dropped\n";
+             "is uid 0 inside with no capabilities and an empty bounding set\n";
       break;
     case Isolation::Processes:
       out += "isolation: processes only (no namespaces): own session, rlimits and seccomp; the sample runs as ";
@@ -673,8 +707,9 @@ std::string Sandbox::describe() const {
   if (p.isolation != Isolation::Processes) {
     out += "filesystem: private root (tmpfs, read-only) with read-only binds of";
     for (const auto& b : p.binds) out += " " + b.source;
-    out += "; a fresh /proc; /dev/{null,zero,full,random,urandom}; a private /tmp (tmpfs, 4 x file limit, "
-           "at least 16 MiB) as the work directory; the host's root is detached\n";
+    out += "; a fresh /proc (hidepid=2: only the processes one may trace are visible); "
+           "/dev/{null,zero,full,random,urandom}; a private /tmp (tmpfs, 4 x file limit, at least 16 MiB) as "
+           "the work directory; the host's root is detached\n";
     out += "network: empty network namespace (no interfaces up)\n";
   } else {
     out += "filesystem: a fresh host temp dir as the work directory, deleted afterwards; nothing else "
@@ -685,11 +720,17 @@ std::string Sandbox::describe() const {
          "(RLIMIT_NPROC";
   out += p.isolation == Isolation::Processes ? ", shared by every process of that uid" : ", per user namespace";
   out += "), open files; core dumps off; no_new_privs\n";
-  out += fmt::format("python: {} {} started with -S -I -B; the driver's audit hook hides frames, gc, ctypes "
-                     "and /proc from the sample\n", d.python.executable, d.python.version);
-  out += d.zygote ? "mode: zygote (one warm interpreter per concurrent caller, forked per sample; the worker's "
-                    "processes are killed and its /tmp emptied between samples)\n"
-                  : "mode: one interpreter started per sample\n";
+  out += fmt::format("python: {} {} started with -S -I -B\n", d.python.executable, d.python.version);
+  out += "verdicts: a judge process runs the suite's setup, prompt helpers, tests and check; the completion runs "
+         "in a separate sample process that answers the tests' calls with plain data over a socket and holds "
+         "no tests, expected values, token or report channel";
+  out += p.isolation == Isolation::Namespaces ? "; judge uid 65533, sample uid 65534\n"
+                                              : "; both non-dumpable to each other's /proc\n";
+  out += d.zygote ? "mode: worker (one warm jail per concurrent caller: a coordinator forks each sample, a judge "
+                    "zygote each judge; the worker's other processes are killed and its /tmp emptied between "
+                    "samples)\n"
+                  : p.isolation == Isolation::Processes ? "mode: one judge interpreter per sample, forking the sample\n"
+                                                        : "mode: a new jail per sample\n";
   return out;
 }
 

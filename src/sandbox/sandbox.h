@@ -1,18 +1,21 @@
-// Runs untrusted Python (a model's completion) against trusted test code in a
-// separate, confined process, and says how it ended. This is the only place
-// that knows about namespaces, rlimits and seccomp.
+// Runs untrusted Python (a model's completion) against trusted test code and
+// says how it ended. This is the only place that knows about namespaces,
+// rlimits and seccomp.
 //
 // Threat model: the completion may be hostile or broken (fork bombs, memory
-// bombs, endless loops, network access, writes outside its directory, exits or
-// kills that try to fake success, patching the test helpers). The harness must
-// survive it, nothing outside the sandbox may change, and only a test run that
-// reached its end counts as passed.
+// bombs, endless loops, network access, writes outside its directory, and
+// any trick that tries to make a wrong answer pass). The harness must
+// survive it, nothing outside the sandbox may change, and the verdict is
+// computed by a judge process that never runs sample code: the completion
+// runs in a separate confined process and answers the tests' calls with
+// plain data (docs/parts/sandbox.md).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace lcte::sandbox {
 
@@ -30,14 +33,20 @@ struct Limits {
 enum class Status { Passed, Failed, Error, SyntaxError, Timeout, OutOfMemory, Killed };
 std::string_view status_name(Status s);  // "passed", "failed", "error", "syntax_error", ...
 
-// What to run. `code` is untrusted; `setup`, `tests` and `check` are the
-// suite's. They run in this order in one interpreter: setup, code, tests, check.
-// Passed means `check` ran to its end without an exception.
+// What to run. `code` is untrusted and runs alone in the sample process;
+// `helpers`, `setup`, `tests` and `check` are the suite's and run, in that
+// order, in the judge process, where every name the code defines is a
+// handle on the sample's object. Passed means `check` ran to its end without
+// an exception.
 struct Program {
-  std::string setup;  // imports / test_setup_code run before the code (may be empty)
-  std::string code;   // the model's program (prompt + completion), untrusted
-  std::string tests;  // test definitions or asserts
-  std::string check;  // the final statement, e.g. "check(add)"; may be empty
+  std::string setup;    // test imports / test_setup_code (may be empty)
+  std::string code;     // the model's program (prompt + completion), untrusted
+  std::string tests;    // test definitions or asserts
+  std::string check;    // the final statement, e.g. "check(add)"; may be empty
+  // The trusted part of the prompt that the tests may call (HumanEval's
+  // `poly`, `encode_cyclic`): the judge defines these names itself, so a
+  // completion that redefines one cannot change what the tests compute.
+  std::string helpers;
 };
 
 struct Result {
@@ -50,20 +59,24 @@ struct Result {
   double wall_seconds = 0;
   double cpu_seconds = 0;
   uint64_t peak_memory_bytes = 0;
-  int exit_code = -1;  // of the interpreter, when it exited
+  int exit_code = -1;  // of the sample's interpreter, when it exited
   int signal = 0;      // that killed it, when one did
+  std::string isolation;  // "namespaces", "user-namespaces" or "processes": what confined this sample
+  // Prompt helpers the completion redefined (the tests used the prompt's own).
+  std::vector<std::string> redefined_helpers;
 };
 
 struct Options {
   std::string python = "python3";  // interpreter to run, found on PATH if not absolute
-  bool require_isolation = false;  // fail instead of degrading if namespaces/seccomp are unavailable
-  // "auto" takes the strongest that works on this machine; or force one of
+  // "auto" takes the strongest namespace isolation that works on this
+  // machine and refuses to run samples when none does; or force one of
   // "namespaces" (needs root), "user-namespaces" (unprivileged user
-  // namespaces) or "processes" (rlimits + seccomp only; files unprotected).
+  // namespaces) or "processes" (rlimits + seccomp only: the sample can read
+  // the user's files; only when asked for by name).
   std::string isolation = "auto";
-  // Fork each sample from a warm interpreter (one per concurrent caller) that
-  // has the common modules imported. Only with "namespaces" isolation;
-  // otherwise, or when false, one interpreter is started per sample.
+  // Fork each sample from a warm worker (one per concurrent caller) that has
+  // the common modules imported. Only with "namespaces" isolation;
+  // otherwise, or when false, a new jail is started per sample.
   bool zygote = true;
 };
 

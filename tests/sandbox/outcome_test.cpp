@@ -8,8 +8,11 @@
 namespace lcte::sandbox::detail {
 namespace {
 
+using namespace std::string_literals;
+
 const std::string kToken = "0123456789abcdef0123456789abcdef";
-const std::string kPass = std::string("P\0", 2) + kToken;
+const std::string kPass = "P\0"s + kToken + "\0\0\0"s;
+const std::string kGone = "G\0the sample process ended\0\0\0"s;
 
 std::string frame(const std::string& payload) {
   std::string out;
@@ -17,18 +20,15 @@ std::string frame(const std::string& payload) {
   return out + payload;
 }
 
-Observation exited(int code, std::vector<std::string> frames = {}) {
-  Observation o;
-  o.ended = o.exited = true;
-  o.value = code;
-  o.frames = std::move(frames);
-  return o;
-}
+Ending exit_with(int code) { return Ending{true, code, 0, 0.01, 10u << 20}; }
+Ending killed_by(int sig) { return Ending{false, sig, 0, 0.01, 10u << 20}; }
 
-Observation signaled(int sig) {
+// The judge exited cleanly after sending `frames`; the sample ended as given.
+Observation judged(std::vector<std::string> frames, Ending sample = exit_with(0)) {
   Observation o;
-  o.ended = true;
-  o.value = sig;
+  o.frames = std::move(frames);
+  o.judge = exit_with(0);
+  o.sample = sample;
   return o;
 }
 
@@ -47,44 +47,75 @@ TEST(Outcome, ParsesFramesAndFlagsLeftovers) {
   EXPECT_TRUE(malformed);
 }
 
-TEST(Outcome, PassNeedsTheTokenAndACleanExit) {
-  Limits limits;
-  EXPECT_EQ(classify(exited(0, {kPass}), limits, kToken).status, Status::Passed);
+TEST(Outcome, ParsesEndings) {
+  auto e = parse_ending("signal 24 1.5 2048 0");
+  ASSERT_TRUE(e);
+  EXPECT_FALSE(e->exited);
+  EXPECT_EQ(e->value, SIGXCPU);
+  EXPECT_DOUBLE_EQ(e->cpu_seconds, 1.5);
+  EXPECT_EQ(e->peak_bytes, 2048u * 1024);
+  auto x = parse_ending("exit 0 0.02 100 19");
+  ASSERT_TRUE(x);
+  EXPECT_TRUE(x->exited);
+  EXPECT_EQ(x->stop_signal, SIGSTOP);
+  EXPECT_FALSE(parse_ending("R exit 0"));
+  EXPECT_FALSE(parse_ending("exited 0 0 0 0"));
+  EXPECT_FALSE(parse_ending(""));
+}
 
-  Result forged = classify(exited(0, {std::string("P\0", 2) + "not-the-token"}), limits, kToken);
+TEST(Outcome, PassNeedsTheTokenAndAJudgeThatExitedCleanly) {
+  Limits limits;
+  EXPECT_EQ(classify(judged({kPass}), limits, kToken).status, Status::Passed);
+  // How the sample process ended does not matter once the judge passed it.
+  EXPECT_EQ(classify(judged({kPass}, killed_by(SIGKILL)), limits, kToken).status, Status::Passed);
+
+  Result forged = classify(judged({"P\0not-the-token\0\0\0"s}), limits, kToken);
   EXPECT_EQ(forged.status, Status::Error);
   EXPECT_EQ(forged.error_type, "ProtocolViolation");
 
-  // Reported, then died of SIGXCPU: how it ended wins.
-  Observation late = signaled(SIGXCPU);
-  late.frames = {kPass};
+  // Reported, then the judge died of SIGXCPU: how it ended wins.
+  Observation late = judged({kPass});
+  late.judge = killed_by(SIGXCPU);
   EXPECT_EQ(classify(late, limits, kToken).status, Status::Timeout);
 }
 
 TEST(Outcome, ExactlyOneFrame) {
-  Result r = classify(exited(0, {kPass, kPass}), Limits{}, kToken);
+  Result r = classify(judged({kPass, kPass}), Limits{}, kToken);
   EXPECT_EQ(r.status, Status::Error);
   EXPECT_EQ(r.error_type, "ProtocolViolation");
-  Observation stray = exited(0, {kPass});
+  Observation stray = judged({kPass});
   stray.frames_malformed = true;
   EXPECT_EQ(classify(stray, Limits{}, kToken).status, Status::Error);
 }
 
-TEST(Outcome, DriverReportsMapToStatuses) {
-  auto report = [](const std::string& payload) { return classify(exited(0, {payload}), Limits{}, kToken); };
-  using namespace std::string_literals;
-  Result failed = report("F\0AssertionError\0(tests line 3)"s);
+TEST(Outcome, JudgeReportsMapToStatuses) {
+  auto report = [](const std::string& payload) { return classify(judged({payload}), Limits{}, kToken); };
+  Result failed = report("F\0AssertionError\0(tests line 3)\0\0"s);
   EXPECT_EQ(failed.status, Status::Failed);
   EXPECT_EQ(failed.error_type, "AssertionError");
   EXPECT_EQ(failed.error_message, "(tests line 3)");
-  EXPECT_EQ(report("E\0NameError\0name 'x' is not defined"s).status, Status::Error);
-  EXPECT_EQ(report("S\0SyntaxError\0invalid syntax (line 1)"s).status, Status::SyntaxError);
-  EXPECT_EQ(report("M\0MemoryError\0"s).status, Status::OutOfMemory);
-  EXPECT_EQ(report("Q\0?\0"s).error_type, "ProtocolViolation");
+  EXPECT_EQ(report("E\0NameError\0name 'x' is not defined\0\0"s).status, Status::Error);
+  EXPECT_EQ(report("S\0SyntaxError\0invalid syntax (line 1)\0\0"s).status, Status::SyntaxError);
+  EXPECT_EQ(report("M\0MemoryError\0\0\0"s).status, Status::OutOfMemory);
+  EXPECT_EQ(report("Q\0?\0\0\0"s).error_type, "ProtocolViolation");
+  Result protocol = report("G\0the sample broke the protocol: unexpected answer\0\0\0"s);
+  EXPECT_EQ(protocol.status, Status::Error);
+  EXPECT_EQ(protocol.error_type, "ProtocolViolation");
+  Result exit_call = report("G\0the sample raised SystemExit during a call\0\0\0"s);
+  EXPECT_EQ(exit_call.status, Status::Error);
+  EXPECT_EQ(exit_call.error_type, "SystemExit");
+}
+
+TEST(Outcome, RedefinedHelpersComeFromTheNotes) {
+  Result r = classify(judged({"F\0AssertionError\0x\0redefined=poly,encode_cyclic\0"s}), Limits{}, kToken);
+  EXPECT_EQ(r.redefined_helpers, (std::vector<std::string>{"poly", "encode_cyclic"}));
+  Result p = classify(judged({"P\0"s + kToken + "\0\0redefined=poly\0"s}), Limits{}, kToken);
+  EXPECT_EQ(p.status, Status::Passed);
+  EXPECT_EQ(p.redefined_helpers, std::vector<std::string>{"poly"});
 }
 
 TEST(Outcome, OurKillsComeFirst) {
-  Observation o = exited(0, {kPass});
+  Observation o = judged({kPass});
   o.wall_timeout = true;
   EXPECT_EQ(classify(o, Limits{}, kToken).status, Status::Timeout);
   o.wall_timeout = false;
@@ -94,38 +125,60 @@ TEST(Outcome, OurKillsComeFirst) {
   EXPECT_EQ(r.error_type, "OutputLimit");
 }
 
-TEST(Outcome, UnreportedEndings) {
+TEST(Outcome, TheSampleEndingBeforeTheTestsIsClassifiedByHowItEnded) {
   Limits limits;
   limits.cpu_seconds = 2;
   limits.memory_bytes = 1000 << 20;
 
-  Result early = classify(exited(0), limits, kToken);  // os._exit(0) before the tests
+  Result early = classify(judged({kGone}, exit_with(0)), limits, kToken);  // os._exit(0)
   EXPECT_EQ(early.status, Status::Error);
   EXPECT_EQ(early.error_type, "EarlyExit");
   EXPECT_EQ(early.exit_code, 0);
 
-  EXPECT_EQ(classify(signaled(SIGXCPU), limits, kToken).status, Status::Timeout);
-  Observation hard = signaled(SIGKILL);
+  EXPECT_EQ(classify(judged({kGone}, killed_by(SIGXCPU)), limits, kToken).status, Status::Timeout);
+  Ending hard = killed_by(SIGKILL);
   hard.cpu_seconds = 3.0;  // past the soft limit: the kernel's SIGKILL at the hard one
-  EXPECT_EQ(classify(hard, limits, kToken).status, Status::Timeout);
+  EXPECT_EQ(classify(judged({kGone}, hard), limits, kToken).status, Status::Timeout);
 
-  Observation crash = signaled(SIGSEGV);
+  Ending crash = killed_by(SIGSEGV);
   crash.peak_bytes = 900u << 20;  // near the address-space limit
-  EXPECT_EQ(classify(crash, limits, kToken).status, Status::OutOfMemory);
+  EXPECT_EQ(classify(judged({kGone}, crash), limits, kToken).status, Status::OutOfMemory);
   crash.peak_bytes = 20u << 20;
-  Result killed = classify(crash, limits, kToken);
+  Result killed = classify(judged({kGone}, crash), limits, kToken);
   EXPECT_EQ(killed.status, Status::Killed);
   EXPECT_EQ(killed.signal, SIGSEGV);
 
-  Observation stopped = signaled(SIGKILL);
+  Ending stopped = killed_by(SIGKILL);
   stopped.stop_signal = SIGSTOP;
-  Result s = classify(stopped, limits, kToken);
+  Result s = classify(judged({kGone}, stopped), limits, kToken);
   EXPECT_EQ(s.status, Status::Killed);
   EXPECT_EQ(s.signal, SIGSTOP);
+
+  // Once mode: the judge reaped the sample and wrote how it ended into the frame.
+  Observation once;
+  once.frames = {"G\0the sample process ended\0\0\0signal 24 2.1 4096 0"s};
+  once.judge = exit_with(0);
+  Result cpu = classify(once, limits, kToken);
+  EXPECT_EQ(cpu.status, Status::Timeout);
+  EXPECT_EQ(cpu.error_type, "CpuLimit");
+  EXPECT_EQ(cpu.peak_memory_bytes, 4096u * 1024);
+}
+
+TEST(Outcome, AJudgeThatEndsWithoutAReport) {
+  Limits limits;
+  Observation cpu;
+  cpu.judge = killed_by(SIGXCPU);
+  EXPECT_EQ(classify(cpu, limits, kToken).status, Status::Timeout);
+  Observation crashed;
+  crashed.judge = exit_with(125);
+  Result r = classify(crashed, limits, kToken);
+  EXPECT_EQ(r.status, Status::Error);
+  EXPECT_EQ(r.error_type, "JudgeError");
+  EXPECT_EQ(classify(Observation{}, limits, kToken).error_type, "NoResult");
 }
 
 TEST(Outcome, InfrastructureFailureIsAnError) {
-  Observation o = exited(0, {kPass});
+  Observation o = judged({kPass});
   o.infrastructure_error = "the sandbox worker died";
   Result r = classify(o, Limits{}, kToken);
   EXPECT_EQ(r.status, Status::Error);

@@ -3,8 +3,9 @@
 // this (the harness) process alive, leave no process of the sample user
 // behind and change nothing outside the sandbox.
 //
-// The hostile set runs in every mode the machine allows: one interpreter per
-// sample ("spawn"), the zygote, and forced unprivileged user namespaces.
+// The hostile set runs in every mode the machine allows: a new jail per
+// sample ("spawn"), pooled workers ("zygote"), and forced unprivileged user
+// namespaces. Attempts to forge a verdict have their own file, forgery_test.cpp.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -52,7 +53,6 @@ Sandbox* sandbox_for(const Mode& mode, std::string* skip) {
     Options options;
     options.isolation = mode.isolation;
     options.zygote = mode.zygote;
-    options.require_isolation = std::string(mode.isolation) != "processes";
     return (made[mode.name] = std::make_unique<Sandbox>(options)).get();
   } catch (const Error& e) {
     *skip = failed[mode.name] = e.what();
@@ -110,7 +110,7 @@ std::map<int, unsigned> descendants() {
   return below;
 }
 
-// Descendants that were not there `before`; a zygote worker started during
+// Descendants that were not there `before`; a pooled worker started during
 // the test is expected to stay, so in zygote mode only the sample user counts.
 int leftovers(const std::map<int, unsigned>& before, bool sample_user_only) {
   int count = 0;
@@ -383,6 +383,9 @@ TEST_P(SandboxTest, FilesOutsideCannotBeWrittenReadOrDeleted) {
       "attempt('create', lambda: open('{1}/new', 'w').write('x'))\n"
       "attempt('rmtree', lambda: shutil.rmtree('{1}'))\n"
       "attempt('environ', lambda: open('/proc/{2}/environ').read())\n"
+      // init is a copy of the harness: its command line and environment
+      "attempt('init_cmdline', lambda: open('/proc/1/cmdline').read())\n"
+      "attempt('init_environ', lambda: open('/proc/1/environ').read())\n"
       "attempt('usr', lambda: open('/usr/lcte-sandbox-probe', 'w').write('x'))\n"
       "attempt('root', lambda: open('/lcte-sandbox-probe', 'w').write('x'))\n"
       "attempt('chmod', lambda: os.chmod('/usr/bin', 0o777))\n"
@@ -391,7 +394,12 @@ TEST_P(SandboxTest, FilesOutsideCannotBeWrittenReadOrDeleted) {
       canary, dir, getpid());
   Result r = run(code + "def add(a, b):\n    return 0\n");
   EXPECT_EQ(r.status, Status::Failed) << describe(r);
-  for (const char* name : {"read", "write", "append", "delete", "create", "rmtree", "environ", "usr", "root", "chmod"})
+  std::vector<std::string> names = {"read", "write", "append", "delete", "create", "rmtree", "environ", "usr", "root",
+                                    "chmod"};
+  if (std::string(GetParam().isolation) != "processes") names.push_back("init_environ");
+  // init's command line is blanked (or hidden): the harness's never shows.
+  EXPECT_EQ(r.stdout_text.find("sandbox_test"), std::string::npos) << r.stdout_text;
+  for (const std::string& name : names)
     EXPECT_EQ(r.stdout_text.find(std::string(name) + " SUCCEEDED"), std::string::npos) << r.stdout_text;
   EXPECT_NE(r.stdout_text.find("workdir SUCCEEDED"), std::string::npos) << r.stdout_text;
   EXPECT_NE(r.stdout_text.find("fine"), std::string::npos);
@@ -461,14 +469,19 @@ TEST_P(SandboxTest, RunsWithoutPrivileges) {
 }
 
 TEST_P(SandboxTest, KillingTheParentOrEveryoneIsRefused) {
-  for (const char* code : {"import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n",
-                           "import os, signal\nos.kill(-1, signal.SIGKILL)\n",
+  for (const char* code : {"import os, signal\nos.kill(-1, signal.SIGKILL)\n",
                            "import os, signal\nos.kill(0, signal.SIGKILL)\n",
+                           "import os, signal\nos.kill(1, signal.SIGKILL)\n",
                            "import os, signal\nos.killpg(os.getpgid(0), signal.SIGKILL)\n"}) {
     Result r = run(code + std::string(kAdd));
     EXPECT_EQ(r.status, Status::Error) << code << describe(r);
     EXPECT_EQ(r.error_type, "PermissionError") << code;
   }
+  // The parent is the worker's coordinator: another uid under namespaces;
+  // with user namespaces (one uid inside) killing it ends this sample's jail.
+  Result parent = run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + std::string(kAdd));
+  EXPECT_EQ(parent.status, Status::Error) << describe(parent);
+  if (std::string(GetParam().isolation) == "namespaces") EXPECT_EQ(parent.error_type, "PermissionError");
   // The harness's own pid means nothing inside the PID namespace.
   Result r = run(fmt::format("import os, signal\ntry:\n    os.kill({}, signal.SIGKILL)\nexcept OSError:\n    pass\n",
                              getpid()) + "def add(a, b):\n    return 0\n");
@@ -500,14 +513,14 @@ TEST_P(DriverTest, OutputFloodIsCutAndKilled) {
 TEST_P(DriverTest, ClosingTheOutputsDoesNotFakeAnything) {
   Result r = run("import os, sys\nos.close(1)\nos.close(2)\ndef add(a, b):\n    return 0\n");
   EXPECT_EQ(r.status, Status::Failed) << describe(r);
-  // Closing the report channel only loses the report.
+  // Closing its socket to the judge only loses its answers.
   Result closed = run("import os\nos.close(3)\n" + std::string(kAdd));
   EXPECT_EQ(closed.status, Status::Error) << describe(closed);
 }
 
 TEST_P(SandboxTest, FakeSuccessMarkersDoNotPass) {
   // Printing what a naive harness looks for, and writing a pass frame with a
-  // made-up token on the report channel.
+  // made-up token on the only socket the sample has (the judge's).
   std::string code =
       "import os, struct\n"
       "print('passed')\nprint('All tests passed')\n"
@@ -564,8 +577,9 @@ TEST_P(DriverTest, PatchingBuiltinsAndHelpersDoesNotPass) {
 }
 
 TEST_P(DriverTest, ObjectsThatAgreeWithEverythingDoNotPass) {
-  // An int subclass is compared as the int it holds (0 here), so it fails
-  // as a wrong answer; objects that only pretend are refused outright.
+  // An int subclass travels as the int it holds (0 here), so it fails as a
+  // wrong answer; other objects stay in the sample, and the judge's handle on
+  // one equals only itself and has no arithmetic.
   Result as_int = run("class Yes(int):\n    def __eq__(self, other):\n        return True\n"
                       "def add(a, b):\n    return Yes(0)\n");
   EXPECT_EQ(as_int.status, Status::Failed) << describe(as_int);
@@ -580,65 +594,85 @@ TEST_P(DriverTest, ObjectsThatAgreeWithEverythingDoNotPass) {
       "    def __hash__(cls):\n        return hash(int)\n"
       "class Yes(metaclass=Meta):\n    def __eq__(self, other):\n        return True\n"
       "def add(a, b):\n    return Yes()\n",
-      // arithmetic that cancels whatever it is compared against
-      "class Zero:\n    def __sub__(self, other):\n        return 0\n    def __rsub__(self, other):\n        return 0\n"
-      "def add(a, b):\n    return Zero()\n",
   };
   std::string tests =
       "def check(candidate):\n"
-      "    assert candidate(1, 2) == 3\n"
-      "    assert candidate(1, 2) == [3]\n"
-      "    assert abs(candidate(2, 2) - 4) < 1e-9\n";
+      "    assert candidate(1, 2) == 3 or candidate(1, 2) == [3]\n";
   for (const auto& code : codes) {
     Result r = run(code, tests, "check(add)");
     EXPECT_EQ(r.status, Status::Failed) << code << describe(r);
-    EXPECT_EQ(r.error_type, "UntrustedValue") << code << describe(r);
+    EXPECT_EQ(r.error_type, "AssertionError") << code << describe(r);
   }
+  // Arithmetic that would cancel whatever it is compared against is not there.
+  Result zero = run("class Zero:\n    def __sub__(self, other):\n        return 0\n"
+                    "    def __rsub__(self, other):\n        return 0\n"
+                    "def add(a, b):\n    return Zero()\n",
+                    "def check(candidate):\n    assert abs(candidate(2, 2) - 4) < 1e-9\n", "check(add)");
+  EXPECT_EQ(zero.status, Status::Error) << describe(zero);
+  EXPECT_EQ(zero.error_type, "TypeError");
 }
 
-TEST_P(DriverTest, IntrospectionOfTheDriverIsRefused) {
-  // Frames, gc walks, tracing, ctypes and /proc would reach the driver's
-  // state (the run's token); each is refused.
-  struct Case {
-    const char* code;
-    const char* type;
-  };
-  for (Case c : {Case{"import sys\nsys._getframe(1)\n", "ValueError"},
-                 Case{"import gc\ngc.get_objects()\n", "RuntimeError"},
-                 Case{"import sys\nsys.settrace(lambda *a: None)\n", "RuntimeError"},
-                 Case{"import ctypes\n", "ImportError"},
-                 Case{"open('/proc/self/mem', 'rb')\n", "PermissionError"},
-                 Case{"import os\nos.symlink('/proc/self/mem', 'm')\nopen('m', 'rb')\n", "PermissionError"},
-                 Case{"import os\nos.chdir('/proc/self')\nopen('mem', 'rb')\n", "PermissionError"},
-                 // a link deeper than PATH_MAX, so that only the kernel can resolve it
-                 Case{"import os\nfor i in range(2100):\n    os.mkdir('dd')\n    os.chdir('dd')\n"
-                      "os.symlink('/proc/self/mem', 'm')\nopen('m', 'rb')\n", "PermissionError"},
-                 Case{"try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    e.__traceback__.tb_frame\n", "AttributeError"}}) {
-    Result r = run(std::string(kAdd) + c.code);
-    EXPECT_EQ(r.status, Status::Error) << c.code << describe(r);
-    EXPECT_EQ(r.error_type, c.type) << c.code;
-  }
-  // An audit hook of its own is silently not installed (Python's rule when
-  // an existing hook refuses), so it never sees the driver's events.
-  Result r = run("import sys\nsys.addaudithook(lambda event, args: print('HOOKED', event))\n"
-                 "open('probe', 'w').close()\n" + std::string(kAdd));
+TEST_P(DriverTest, SampleObjectsAreUsableThroughHandles) {
+  // What tests do with objects that are not plain data (MBPP 367 and 927
+  // build trees of the solution's Node class in test_setup_code): construct,
+  // set and read attributes, call methods, iterate, index, len, str.
+  std::string code =
+      "class Node:\n"
+      "    def __init__(self, v):\n        self.v = v\n        self.left = self.right = None\n"
+      "    def size(self):\n"
+      "        return 1 + (self.left.size() if self.left else 0) + (self.right.size() if self.right else 0)\n"
+      "    def __repr__(self):\n        return f'Node({self.v})'\n"
+      "def height(n):\n"
+      "    return 0 if n is None else 1 + max(height(n.left), height(n.right))\n"
+      "def squares(n):\n"
+      "    for i in range(n):\n        yield i * i\n"
+      "class Bag:\n"
+      "    def __init__(self):\n        self.items = {}\n"
+      "    def __setitem__(self, k, v):\n        self.items[k] = v\n"
+      "    def __getitem__(self, k):\n        return self.items[k]\n"
+      "    def __len__(self):\n        return len(self.items)\n"
+      "    def __iter__(self):\n        return iter(sorted(self.items))\n";
+  std::string tests =
+      "root = Node(1)\nroot.left = Node(2)\nroot.left.left = Node(3)\nroot.right = Node(4)\n"
+      "assert height(root) == 3\nassert root.size() == 4\nassert root.left.v == 2\n"
+      "assert repr(root) == 'Node(1)' and str(root.right) == 'Node(4)'\n"
+      "assert root.left is root.left and root.left != root.right\n"
+      "assert list(squares(4)) == [0, 1, 4, 9] and sum(squares(3)) == 5\n"
+      "b = Bag()\nb['x'] = [1, 2]\nb['a'] = 3\n"
+      "assert len(b) == 2 and b['x'] == [1, 2] and list(b) == ['a', 'x'] and 'x' in b and 'q' not in b\n";
+  Result r = run(code, tests, "");
   EXPECT_EQ(r.status, Status::Passed) << describe(r);
-  EXPECT_EQ(r.stdout_text.find("HOOKED"), std::string::npos) << r.stdout_text;
 }
 
-TEST_P(DriverTest, ThreadsAndProcessesLeftRunningDoNotPass) {
+TEST_P(DriverTest, ExceptionsKeepTheirBuiltinClass) {
+  std::string code =
+      "class Negative(ValueError):\n    pass\n"
+      "def root(x):\n"
+      "    if x < 0:\n        raise Negative('negative input')\n"
+      "    return x ** 0.5\n";
+  std::string tests =
+      "try:\n    root(-1)\n    raise AssertionError('no exception')\n"
+      "except ValueError as e:\n    assert 'negative input' in str(e)\n"
+      "assert root(9) == 3.0\n";
+  EXPECT_EQ(run(code, tests, "").status, Status::Passed);
+  Result r = run(code, "root(-4)\n", "");
+  EXPECT_EQ(r.status, Status::Error) << describe(r);
+  EXPECT_EQ(r.error_type, "ValueError");
+  EXPECT_NE(r.error_message.find("Negative"), std::string::npos) << r.error_message;
+  EXPECT_NE(r.error_message.find("completion line 5"), std::string::npos) << r.error_message;
+}
+
+TEST_P(DriverTest, ThreadsAndProcessesLeftRunningDoNotMatter) {
+  // They cannot reach the verdict, so ordinary code that leaves them is
+  // judged on its answers; the worker kills them afterwards (TearDown checks).
   Result threads = run("import threading, time\nthreading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n" +
                        std::string(kAdd));
-  EXPECT_EQ(threads.status, Status::Error) << describe(threads);
-  EXPECT_EQ(threads.error_type, "LeftoverThreads");
-  if (std::string(GetParam().isolation) != "processes") {
-    Result procs = run("import subprocess\nsubprocess.Popen(['sleep', '30'])\n" + std::string(kAdd));
-    EXPECT_EQ(procs.status, Status::Error) << describe(procs);
-    EXPECT_EQ(procs.error_type, "LeftoverProcesses");
-  }
-  Result joined = run("import threading\nt = threading.Thread(target=lambda: None)\nt.start()\nt.join()\n" +
-                      std::string(kAdd));
-  EXPECT_EQ(joined.status, Status::Passed) << describe(joined);
+  EXPECT_EQ(threads.status, Status::Passed) << describe(threads);
+  Result procs = run("import subprocess\nsubprocess.Popen(['sleep', '30'])\n" + std::string(kAdd));
+  EXPECT_EQ(procs.status, Status::Passed) << describe(procs);
+  Result wrong = run("import threading, time\nthreading.Thread(target=time.sleep, args=(30,)).start()\n"
+                     "def add(a, b):\n    return 1\n");
+  EXPECT_EQ(wrong.status, Status::Failed) << describe(wrong);
 }
 
 TEST_P(SandboxTest, SamplesDoNotSeeEachOther) {
@@ -683,9 +717,10 @@ TEST_P(SandboxTest, DescribeNamesTheProtections) {
   EXPECT_NE(text.find("rlimits"), std::string::npos) << text;
 }
 
-// The zygote compiles a task's tests once and keeps them by their text: a
-// sample must always be judged by the tests it was sent with, whatever ran
-// before it on the same worker, and a broken suite stays the suite's error.
+// The judge zygote compiles a task's tests once and keeps them by their
+// text: a sample must always be judged by the tests it was sent with,
+// whatever ran before it on the same worker, and a broken suite stays the
+// suite's error.
 TEST_P(DriverTest, EachSampleIsJudgedByItsOwnTests) {
   const std::string code = "def f():\n    return 1\n";
   const std::string wants_one = "assert f() == 1\n", wants_two = "assert f() == 2\n";
@@ -702,16 +737,16 @@ TEST_P(DriverTest, EachSampleIsJudgedByItsOwnTests) {
     EXPECT_EQ(broken.status, Status::Error) << describe(broken);
     EXPECT_EQ(broken.error_type, "SuiteError");
   }
-  // More than the zygote keeps (16): the first tests are compiled again.
+  // More than the judge zygote keeps (16): the first tests are compiled again.
   for (int i = 0; i < 20; ++i) {
     Result r = run(code, fmt::format("assert f() == {}\n", i == 1 ? 1 : 0), "");
     EXPECT_EQ(r.status, i == 1 ? Status::Passed : Status::Failed) << i << ": " << describe(r);
   }
 }
 
-// Tests too large to travel with the zygote's request are compiled in the
-// sample's own process, with the same outcome.
-TEST_P(DriverTest, LargeTestsAreCompiledInTheSample) {
+// Tests too large to travel with the worker's request are compiled by the
+// judge itself, with the same outcome.
+TEST_P(DriverTest, LargeTestsAreCompiledByTheJudge) {
   std::string big = "table = [" ;
   for (int i = 0; i < 20000; ++i) big += std::to_string(i) + ", ";
   big += "]\nassert add(len(table), 1) == 20001\n";
@@ -722,10 +757,8 @@ TEST_P(DriverTest, LargeTestsAreCompiledInTheSample) {
   EXPECT_EQ(fails.status, Status::Failed) << describe(fails);
 }
 
-// Running out of memory must still be reported as such after the reserve the
-// driver holds for reporting became an untouched mapping: an allocation that
-// fails well before the tests (setup-free, at the top of the completion).
-TEST_P(DriverTest, MemoryErrorIsReportedWithTheReserveReleased) {
+// Running out of memory while the completion itself runs (before any test).
+TEST_P(DriverTest, MemoryErrorWhileRunningTheCodeIsOutOfMemory) {
   Limits limits = quick_limits();
   limits.memory_bytes = 160ull << 20;
   Result r = run("x = bytearray(150 << 20)\n" + std::string(kAdd), kAddTests, "check(add)", limits);

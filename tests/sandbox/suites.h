@@ -44,9 +44,12 @@ inline std::vector<Task> load_humaneval(const std::string& path) {
 }
 
 // The program HumanEval's own harness runs: prompt + completion, the test
-// module, then check(entry_point).
+// module, then check(entry_point); the prompt before the entry point (its
+// imports and helpers such as `poly`) is what the tests call.
 inline Program humaneval_program(const Task& t, const std::string& completion) {
-  return Program{"", t.prompt + completion, t.tests, "check(" + t.entry_point + ")"};
+  size_t cut = t.prompt.find("def " + t.entry_point + "(");
+  std::string helpers = cut == std::string::npos ? "" : t.prompt.substr(0, cut);
+  return Program{"", t.prompt + completion, t.tests, "check(" + t.entry_point + ")", helpers};
 }
 
 // mbpp.jsonl: task_id, code, test_setup_code, test_list. MBPP's own harness
