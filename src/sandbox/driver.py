@@ -9,9 +9,10 @@
 #              and alone talks to the harness (the report socket);
 #   the sample runs the completion and answers the judge's calls.
 # They share nothing but a socket on which only plain data travels (None,
-# bool, int, float, complex, str, bytes, bytearray, range, Decimal, Fraction
-# and lists, tuples, dicts, sets, frozensets, deques, OrderedDicts and
-# Counters of them), decoded by a strict decoder: every other object stays in
+# bool, int, float, complex, str, bytes, bytearray, range, Decimal, Fraction,
+# Ellipsis, the builtins module's own classes (int, str, ValueError...) and
+# lists, tuples, dicts, sets, frozensets, deques, OrderedDicts and Counters
+# of them), decoded by a strict decoder: every other object stays in
 # the sample and the judge holds an opaque handle to it, on which it can call,
 # get and set attributes and items, iterate, take len/bool/str/repr, and
 # compare by identity only. The sample never sees the tests, the expected
@@ -66,6 +67,8 @@ def _lcte_codec(Remote=None, handle_of=None):
     q_unpack, d_unpack, c_unpack, I_unpack = (_struct.Struct(f).unpack_from for f in ('<q', '<d', '<dd', '<I'))
     MAX_DEPTH = 200
     MAX_BYTES = 64 << 20
+    import builtins as _builtins
+    BUILTIN_CLASSES = {name: value for name, value in vars(_builtins).items() if type(value) is type}
 
     class TooBig(Exception):
         pass
@@ -158,6 +161,8 @@ def _lcte_codec(Remote=None, handle_of=None):
             put_int(v.denominator, out)
         elif v is Ellipsis:
             out += b'E'
+        elif t is type and BUILTIN_CLASSES.get(getattr(v, '__name__', None)) is v:
+            put_bytes(b'B', v.__name__.encode(), out)  # int, str, ValueError: the same class on both sides
         elif Remote is not None and t is Remote:
             out += b'h'
             out += I_pack(v._lcte_id)
@@ -321,6 +326,12 @@ def _lcte_codec(Remote=None, handle_of=None):
             return Fraction(num, den), pos
         if tag == 69:  # 'E'
             return Ellipsis, pos
+        if tag == 66:  # 'B'
+            data, pos = get_text(buf, pos)
+            cls = BUILTIN_CLASSES.get(data.decode('ascii', 'replace'))
+            if cls is None:
+                raise _LcteProtocol('unknown builtin class')
+            return cls, pos
         if tag == 104:  # 'h'
             ident, pos = get_u32(buf, pos)
             need(buf, pos, 1)
