@@ -437,21 +437,14 @@ def _lcte_first_line(text, limit=400, len=len):
 
 # ---- the sample ---------------------------------------------------------
 
-def _lcte_sample_main(rpc):
-    # Runs the completion and answers the judge's requests until told to
-    # stop. Holds nothing worth stealing: no tests, no expected values, no
-    # token, no descriptor to the harness.
-    # Bound now: in the sample these run after its code, which may have
-    # replaced the builtins (builtins.len = ...).
-    (len, type, isinstance, callable, getattr, setattr, iter, next, bool, repr, str, int, float, complex,
-     bytes, bytearray, memoryview, list, tuple, dict, set, frozenset, range, chr, min, id, hash, all, zip,
-     Exception, BaseException, TypeError, ValueError, OverflowError, MemoryError, RecursionError, SyntaxError,
-     OSError) = _lcte_builtins()
-    import posix, sys, builtins, _struct
-    send_frame, recv_frame = _lcte_framing()
-    I_unpack = _struct.Struct('<I').unpack_from
-    exit_now = posix._exit
-    builtin_classes = {id(v): v for v in vars(builtins).values() if isinstance(v, type)}
+def _lcte_sample_kit():
+    # What the sample process needs, made once in the coordinator before it
+    # forks (importing an extension module or building closures in every
+    # forked child costs milliseconds of copy-on-write faults) and exercised
+    # once so that the child finds warm code. Holds no sample's state: the
+    # handle table is empty when a child is forked.
+    import posix, builtins, _struct
+    len, type, isinstance, callable, id = builtins.len, builtins.type, builtins.isinstance, builtins.callable, builtins.id
     objects, ids, kinds = {}, {}, {}
     CLASS, FUNCTION, OBJECT = b'c', b'f', b'o'
 
@@ -471,8 +464,49 @@ def _lcte_sample_main(rpc):
                 raise _LcteProtocol(f'no object with handle {ident}')
             return objects[ident]
 
+        def clear(self):
+            objects.clear(), ids.clear(), kinds.clear()
+
     handles = Handles()
-    encode, decode, TooBig = _lcte_codec(handle_of=handles)
+    encode, decode, too_big = _lcte_codec(handle_of=handles)
+    send_frame, recv_frame = _lcte_framing()
+    decode(encode(_lcte_warm_value(handles)))
+    handles.clear()
+    return {
+        'handles': handles, 'encode': encode, 'decode': decode, 'too_big': too_big,
+        'send': send_frame, 'recv': recv_frame, 'exit': posix._exit,
+        'I_unpack': _struct.Struct('<I').unpack_from,
+        'classes': {id(v): v for v in vars(builtins).values() if isinstance(v, type)},
+    }
+
+
+def _lcte_warm_value(handles=None):
+    # One of each kind of value the codec carries, to run every path once.
+    from decimal import Decimal
+    from fractions import Fraction
+    import collections
+    value = [None, True, False, 1, 1 << 70, -2.5, 1j, 'text', b'b', bytearray(b'a'), range(3), (1,), {1: 'a'},
+             {2}, frozenset({3}), collections.deque([1], 4), collections.OrderedDict(a=1),
+             collections.Counter('ab'), Decimal('1.5'), Fraction(1, 3), Ellipsis, int, ValueError]
+    if handles is not None:
+        value.append(object())
+    return value
+
+
+def _lcte_sample_main(rpc, kit):
+    # Runs the completion and answers the judge's requests until told to
+    # stop. Holds nothing worth stealing: no tests, no expected values, no
+    # token, no descriptor to the harness.
+    # Bound now: in the sample these run after its code, which may have
+    # replaced the builtins (builtins.len = ...).
+    (len, type, isinstance, callable, getattr, setattr, iter, next, bool, repr, str, int, float, complex,
+     bytes, bytearray, memoryview, list, tuple, dict, set, frozenset, range, chr, min, id, hash, all, zip,
+     Exception, BaseException, TypeError, ValueError, OverflowError, MemoryError, RecursionError, SyntaxError,
+     OSError) = _lcte_builtins()
+    import sys, builtins
+    handles, encode, decode, TooBig = kit['handles'], kit['encode'], kit['decode'], kit['too_big']
+    send_frame, recv_frame, exit_now = kit['send'], kit['recv'], kit['exit']
+    I_unpack, builtin_classes = kit['I_unpack'], kit['classes']
 
     def reply(kind, payload=b''):
         send_frame(rpc, kind + payload)
@@ -694,13 +728,34 @@ def _lcte_remote_class(call):
     return Remote
 
 
-def _lcte_judge_main(report, rpc, prepared, sample_end=None):
+def _lcte_judge_kit():
+    # What the judge needs, made once in the judge zygote before it forks
+    # (see _lcte_sample_kit); `bind(call)` gives the handles their channel.
+    import builtins, _struct
+    channel = []
+
+    def call(op, ident, argument):
+        return channel[0](op, ident, argument)
+
+    Remote = _lcte_remote_class(call)
+    encode, decode, _too_big = _lcte_codec(Remote=Remote)
+    send_frame, recv_frame = _lcte_framing()
+    decode(encode(_lcte_warm_value()))
+    return {
+        'Remote': Remote, 'encode': encode, 'decode': decode, 'send': send_frame, 'recv': recv_frame,
+        'I_pack': _struct.Struct('<I').pack, 'bind': channel.append,
+        'exceptions': {name: value for name, value in vars(builtins).items()
+                       if isinstance(value, type) and issubclass(value, Exception)},
+    }
+
+
+def _lcte_judge_main(report, rpc, prepared, kit, sample_end=None):
     # Reads the program from the harness, hands the code to the sample, runs
     # the trusted parts with the sample's names as handles, and sends the one
     # report. `sample_end()` (once mode) says how the sample ended.
-    import posix, sys, builtins, _struct
-    send_frame, recv_frame = _lcte_framing()
-    I_pack = _struct.Struct('<I').pack
+    import posix, sys
+    send_frame, recv_frame, I_pack = kit['send'], kit['recv'], kit['I_pack']
+    encode, decode, Remote, exceptions = kit['encode'], kit['decode'], kit['Remote'], kit['exceptions']
     broken = []  # why the sample can no longer be trusted to answer, if it cannot
 
     def report_frame(kind, first, message, notes_text):
@@ -750,9 +805,6 @@ def _lcte_judge_main(report, rpc, prepared, sample_end=None):
             raise RuntimeError(f'the sample raised {name} from a call')
         raise sample_exception(base, name, message, spot)
 
-    exceptions = {name: value for name, value in vars(builtins).items()
-                  if isinstance(value, type) and issubclass(value, Exception)}
-
     def sample_exception(base, name, message, spot):
         # The builtin class it derives from, raised here with its message; a
         # sample that ends itself (SystemExit, KeyboardInterrupt) in a call
@@ -767,8 +819,7 @@ def _lcte_judge_main(report, rpc, prepared, sample_end=None):
             e = Exception(f'{name}: {message}{where}')
         return e
 
-    Remote = _lcte_remote_class(call)
-    encode, decode, _TooBig = _lcte_codec(Remote=Remote)
+    kit['bind'](call)
 
     head = recv_frame(report, 1 << 30)
     if head is None:
@@ -946,7 +997,7 @@ def _lcte_set_limits(values):
             resource.setrlimit(rid, (value, value + 1 if rid == resource.RLIMIT_CPU else value))
 
 
-def _lcte_start_sample(out_fd, err_fd, rpc_fd, limits, uid, workdir):
+def _lcte_start_sample(out_fd, err_fd, rpc_fd, limits, uid, workdir, kit):
     # Fork the sample process: its descriptors are stdout, stderr and the
     # socket to the judge, nothing else. Returns its pid.
     import posix, _signal
@@ -964,7 +1015,7 @@ def _lcte_start_sample(out_fd, err_fd, rpc_fd, limits, uid, workdir):
         _lcte_become(uid)
         _signal.signal(_signal.SIGINT, _signal.default_int_handler)
         _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
-        _lcte_sample_main(3)
+        _lcte_sample_main(3, kit)
     except BaseException as e:
         try:
             posix.write(2, f'lcte sandbox: sample setup failed: {e!r}\n'.encode())
@@ -1010,7 +1061,7 @@ def _lcte_once(judge_uid, sample_uid):
     import posix, _socket, resource
     _lcte_undumpable()
     a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    sample = _lcte_start_sample(1, 2, b.fileno(), (0, 0, 0, 0, 0), sample_uid, None)
+    sample = _lcte_start_sample(1, 2, b.fileno(), (0, 0, 0, 0, 0), sample_uid, None, _lcte_sample_kit())
     b.close()
     null = posix.open('/dev/null', posix.O_RDWR)
     for fd in (0, 1, 2):
@@ -1029,7 +1080,7 @@ def _lcte_once(judge_uid, sample_uid):
             ended.append(_lcte_end_text(status, usage, stop))
         return ended[0]
 
-    _lcte_judge_main(3, a.fileno(), None, sample_end)
+    _lcte_judge_main(3, a.fileno(), None, _lcte_judge_kit(), sample_end)
 
 
 def _lcte_judge_zygote(link, judge_uid):
@@ -1044,6 +1095,7 @@ def _lcte_judge_zygote(link, judge_uid):
         _lcte_become(judge_uid)  # a change of uid also makes it undumpable
     else:
         _lcte_undumpable()
+    kit = _lcte_judge_kit()
     compiled = {}
 
     def prepare(frame):
@@ -1096,7 +1148,7 @@ def _lcte_judge_zygote(link, judge_uid):
                 posix.closerange(5, 1 << 16)
                 _lcte_set_limits(limits)
                 _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
-                _lcte_judge_main(3, 4, prepared)
+                _lcte_judge_main(3, 4, prepared, kit)
             except BaseException as e:
                 posix._exit(125)
             posix._exit(0)
@@ -1142,6 +1194,10 @@ def _lcte_zygote(preload, judge_uid, sample_uid):
     JUDGE_MEMORY = 1 << 30
     _lcte_undumpable()
 
+    # Extension modules the forked children use: loaded here once, not by
+    # every child (each dlopen costs a child milliseconds).
+    import select, array, resource
+    kit = _lcte_sample_kit()
     link, link_child = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     judges = posix.fork()
     if judges == 0:
@@ -1263,13 +1319,12 @@ def _lcte_zygote(preload, judge_uid, sample_uid):
         posix.close(report_fd)
         a.close()
         gc.freeze()
-        sample = _lcte_start_sample(out_fd, err_fd, b.fileno(), limits, sample_uid, WORK)
+        sample = _lcte_start_sample(out_fd, err_fd, b.fileno(), limits, sample_uid, WORK, kit)
         b.close()
         posix.close(out_fd)
         posix.close(err_fd)
 
         sample_pidfd = posix.pidfd_open(sample)
-        import select
         sample_end = judge_end = None
         sample_stop = 0
         while sample_end is None or judge_end is None:

@@ -661,6 +661,7 @@ Result Sandbox::Impl::run_on_worker(const Program& program, const Limits& limits
   seen.wall_seconds = std::chrono::duration<double>(Clock::now() - started).count();
 
   // "R <sample end> <judge end>", each "exit|signal VALUE CPU MAXRSS_KIB STOP"
+  spdlog::debug("sandbox: worker reply '{}'", reply);
   auto words = split_words(reply);
   std::optional<Ending> sample_end, judge_end;
   if (words.size() == 11 && words[0] == "R") {
