@@ -67,7 +67,7 @@ std::string samples_csv(const std::string& suite, const std::string& model, doub
                         const std::vector<SampleRow>& rows) {
   std::string out =
       "suite,task_id,model,sample_index,temperature,status,passed,error_type,prompt_tokens,completion_tokens,"
-      "ttft_s,tpot_s,latency_s,exec_s,completion\n";
+      "ttft_s,tpot_s,latency_s,exec_s,completion,isolation,notes\n";
   for (const auto& row : rows) {
     std::vector<std::string> fields = {csv_field(suite),
                                        csv_field(row.task_id),
@@ -83,7 +83,9 @@ std::string samples_csv(const std::string& suite, const std::string& model, doub
                                        number(row.time_per_output_token_s),
                                        number(row.latency_s),
                                        number(row.exec_seconds),
-                                       csv_field(row.completion)};
+                                       csv_field(row.completion),
+                                       csv_field(row.isolation),
+                                       csv_field(row.notes)};
     for (size_t i = 0; i < fields.size(); i++) out += (i ? "," : "") + fields[i];
     out += "\n";
   }
@@ -130,11 +132,14 @@ json summarize(const SummaryInput& input) {
 
   json status_counts = {{"passed", 0}, {"failed", 0}, {"error", 0}, {"syntax_error", 0},
                         {"timeout", 0}, {"out_of_memory", 0}, {"killed", 0}};
-  std::map<std::string, int> error_types;
+  std::map<std::string, int> error_types, isolation;
+  int redefined_helpers = 0;
   std::vector<double> exec, latency, ttft, tpot;
   for (const auto& row : input.rows) {
     status_counts[row.status] = status_counts.value(row.status, 0) + 1;
     if (!row.error_type.empty()) error_types[row.error_type]++;
+    isolation[row.isolation.empty() ? "unrecorded" : row.isolation]++;
+    redefined_helpers += row.notes.find("redefined=") != std::string::npos;
     exec.push_back(row.exec_seconds);
     latency.push_back(row.latency_s);
     ttft.push_back(row.time_to_first_token_s);
@@ -153,6 +158,10 @@ json summarize(const SummaryInput& input) {
       {"pass_at_k", pass_at},
       {"status_counts", status_counts},
       {"error_types", error_types},
+      // samples per isolation level that confined them: a run is only as
+      // trustworthy as its weakest sample
+      {"isolation", isolation},
+      {"samples_redefining_prompt_helpers", redefined_helpers},
       {"timings",
        {{"session_wall_seconds", input.session.wall_seconds},
         {"session_samples", input.session.executed},
@@ -191,6 +200,12 @@ std::string summary_table(const json& summary) {
   for (const auto& [name, count] : summary["status_counts"].items())
     if (count.get<int>() > 0) statuses += fmt::format("{}{} {}", statuses.empty() ? "" : ", ", name, count.get<int>());
   out += fmt::format("status   {}\n", statuses.empty() ? "-" : statuses);
+  if (summary.contains("isolation")) {
+    std::string levels;
+    for (const auto& [name, count] : summary["isolation"].items())
+      levels += fmt::format("{}{} {}", levels.empty() ? "" : ", ", name, count.get<int>());
+    if (!levels.empty()) out += fmt::format("sandbox  {}\n", levels);
+  }
   const json& timings = summary["timings"];
   out += fmt::format("time     {:.2f} s for {} samples ({:.1f} samples/s)", timings["session_wall_seconds"].get<double>(),
                      timings["session_samples"].get<size_t>(), timings["session_samples_per_second"].get<double>());

@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,8 +33,17 @@ CREATE TABLE IF NOT EXISTS samples (
   completion TEXT NOT NULL,
   code TEXT NOT NULL,
   finished_at TEXT NOT NULL,
+  isolation TEXT,
+  notes TEXT,
   PRIMARY KEY (task_id, sample_index)
 );
+)sql";
+
+// Schema 1 had neither the isolation nor the notes column.
+const char* kUpgradeFrom1 = R"sql(
+ALTER TABLE samples ADD COLUMN isolation TEXT;
+ALTER TABLE samples ADD COLUMN notes TEXT;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
 )sql";
 
 std::string db_path(const std::string& dir) { return (fs::path(dir) / "run.sqlite").string(); }
@@ -146,6 +155,12 @@ RunStore RunStore::open(const std::string& dir) {
   } catch (const Error& e) {
     fail("{}: not an lcte run database ({})", path, e.what());
   }
+  if (version == "1") {
+    exec(db, path, "BEGIN IMMEDIATE;");
+    exec(db, path, kUpgradeFrom1);
+    exec(db, path, "COMMIT;");
+    version = store.meta("schema_version");
+  }
   if (version != std::to_string(kSchemaVersion))
     fail("{}: run database schema version \"{}\", this lcte reads {}", path, version, kSchemaVersion);
   return store;
@@ -184,7 +199,7 @@ void RunStore::write(const SampleRow& row) {
   Statement stmt(db_, path,
                  "INSERT INTO samples(task_id, sample_index, status, passed, error_type, error_message, "
                  "prompt_tokens, completion_tokens, ttft_s, tpot_s, latency_s, exec_s, completion, code, "
-                 "finished_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)");
+                 "finished_at, isolation, notes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)");
   stmt.bind(1, row.task_id);
   stmt.bind(2, row.sample_index);
   stmt.bind(3, row.status);
@@ -200,6 +215,8 @@ void RunStore::write(const SampleRow& row) {
   stmt.bind(13, row.completion);
   stmt.bind(14, row.code);
   stmt.bind(15, row.finished_at);
+  stmt.bind(16, row.isolation);
+  stmt.bind(17, row.notes);
   stmt.step();
 }
 
@@ -225,8 +242,8 @@ std::vector<SampleRow> RunStore::rows() const {
   std::string path = db_path(dir_);
   Statement stmt(db_, path,
                  "SELECT task_id, sample_index, status, passed, error_type, error_message, prompt_tokens, "
-                 "completion_tokens, ttft_s, tpot_s, latency_s, exec_s, completion, code, finished_at "
-                 "FROM samples ORDER BY task_id, sample_index");
+                 "completion_tokens, ttft_s, tpot_s, latency_s, exec_s, completion, code, finished_at, "
+                 "isolation, notes FROM samples ORDER BY task_id, sample_index");
   std::vector<SampleRow> rows;
   while (stmt.step()) {
     SampleRow row;
@@ -245,6 +262,8 @@ std::vector<SampleRow> RunStore::rows() const {
     row.completion = stmt.text(12);
     row.code = stmt.text(13);
     row.finished_at = stmt.text(14);
+    row.isolation = stmt.text(15);
+    row.notes = stmt.text(16);
     rows.push_back(std::move(row));
   }
   return rows;

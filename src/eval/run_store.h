@@ -2,7 +2,8 @@
 // committed in its own transaction the moment it finishes, so a killed run
 // loses at most the samples that were executing; resuming skips the rows
 // present (unique key: task_id, sample_index). The run's configuration is
-// stored once, and a resume with a different one is refused.
+// stored once, and a resume with a different one is refused. Databases of
+// schema 1 are upgraded in place on open (two columns added).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -35,6 +36,12 @@ struct SampleRow {
   std::string completion;   // what the backend returned
   std::string code;         // the program's code part as executed
   std::string finished_at;  // UTC, ISO 8601
+  // What confined the sample ("namespaces", "user-namespaces", "processes";
+  // empty for rows of runs made before this was recorded).
+  std::string isolation;
+  // What the judge noticed besides the verdict: "redefined=poly" when the
+  // completion redefined prompt helpers that the tests used in the prompt's version.
+  std::string notes;
 };
 
 // Where rows go; the runner writes through this so that tests can collect

@@ -1,5 +1,7 @@
 #include "eval/runner.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -37,6 +39,8 @@ SampleRow make_row(const std::string& task_id, const Generation& generation, con
   row.completion = generation.text;
   row.code = program.code;
   row.finished_at = utc_now_iso8601();
+  row.isolation = result.isolation;
+  if (!result.redefined_helpers.empty()) row.notes = "redefined=" + fmt::format("{}", fmt::join(result.redefined_helpers, ","));
   return row;
 }
 

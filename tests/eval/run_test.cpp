@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <fstream>
@@ -141,7 +142,42 @@ TEST(EvalRunStore, PersistsRowsAndConfig) {
   EXPECT_EQ(rows[0].prompt_tokens, -1);
   EXPECT_THROW(RunStore::open(lcte::testing::temp_dir() + "/nothing"), lcte::Error);
   // WAL mode, so readers do not block the writer.
-  EXPECT_TRUE(fs::exists(dir + "/run.sqlite-wal") || store.meta("schema_version") == "1");
+  EXPECT_TRUE(fs::exists(dir + "/run.sqlite-wal") || store.meta("schema_version") == "2");
+}
+
+TEST(EvalRunStore, UpgradesASchemaOneRunAndRecordsIsolation) {
+  // A run database as lcte wrote it before samples recorded their isolation.
+  std::string dir = lcte::testing::temp_dir();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir + "/run.sqlite").c_str(), &db), SQLITE_OK);
+    const char* v1 =
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE samples (task_id TEXT NOT NULL, sample_index INTEGER NOT NULL, status TEXT NOT NULL, "
+        "passed INTEGER NOT NULL, error_type TEXT, error_message TEXT, prompt_tokens INTEGER, "
+        "completion_tokens INTEGER, ttft_s REAL, tpot_s REAL, latency_s REAL, exec_s REAL, completion TEXT NOT NULL, "
+        "code TEXT NOT NULL, finished_at TEXT NOT NULL, PRIMARY KEY (task_id, sample_index));"
+        "INSERT INTO meta VALUES ('schema_version', '1'), ('config', '{}');"
+        "INSERT INTO samples VALUES ('t/1', 0, 'passed', 1, '', '', NULL, NULL, NULL, NULL, 0, 0.1, 'c', 'x', 'now');";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  RunStore store = RunStore::open(dir);
+  EXPECT_EQ(store.meta("schema_version"), "2");
+  SampleRow row;
+  row.task_id = "t/1";
+  row.sample_index = 1;
+  row.status = "failed";
+  row.isolation = "namespaces";
+  row.notes = "redefined=poly";
+  store.write(row);
+  auto rows = store.rows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].isolation, "");  // from before: unknown
+  EXPECT_EQ(rows[1].isolation, "namespaces");
+  EXPECT_EQ(rows[1].notes, "redefined=poly");
+  // Reopening an upgraded database changes nothing.
+  EXPECT_EQ(RunStore::open(dir).rows().size(), 2u);
 }
 
 TEST(EvalRunner, ExecutesEverySampleOnceAndSkipsFinished) {
@@ -215,12 +251,14 @@ TEST(EvalSession, FileBackendRunWritesCsvAndSummary) {
   auto csv = parse_csv(read_file(result.run_dir + "/samples.csv"));
   ASSERT_EQ(csv.size(), 10u);
   EXPECT_EQ(csv[0][0], "suite");
-  EXPECT_EQ(csv[0].back(), "completion");
+  EXPECT_EQ(csv[0][14], "completion");
+  EXPECT_EQ(csv[0][15], "isolation");
+  EXPECT_EQ(csv[0][16], "notes");
   for (const auto& row : csv) EXPECT_EQ(row.size(), csv[0].size());
   // Suite order, then sample index; the awkward completion survives quoting.
   EXPECT_EQ(csv[1][1], "t/a");
   EXPECT_EQ(csv[1][3], "0");
-  EXPECT_EQ(csv[1].back(), "    return 'PASS', \"quoted\"\n    # line2");
+  EXPECT_EQ(csv[1][14], "    return 'PASS', \"quoted\"\n    # line2");
   EXPECT_EQ(csv[3][3], "2");
   EXPECT_EQ(csv[4][1], "t/b");
   EXPECT_EQ(csv[9][5], "syntax_error");
