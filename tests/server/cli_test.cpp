@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include "store/store.h"
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -186,6 +187,55 @@ TEST(ServeCli, RefusesBadSetups) {
   r = run_command({lcte_binary(), "serve", "-m", dir + "/missing.gguf", "--port", "0"}, dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("missing.gguf"), std::string::npos) << r.err;
+}
+
+TEST(ServeCli, SecretsComeFromTheEnvironmentOrAFileNeverTheCommandLine) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  const std::string dir = lcte::testing::temp_dir();
+  const std::string model = lcte::testing::data_path(testing::kModelFile);
+  const std::string key = "sk-lcte-cli-0123456789";
+  // On argv the key is readable by every local user: refused, naming the alternatives.
+  auto r = run_command({lcte_binary(), "serve", "-m", model, "--port", "0", "--api-key", key}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--api-key-env"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--api-key-file"), std::string::npos) << r.err;
+  r = run_command({lcte_binary(), "dashboard", "--port", "0", "--token", "0123456789abcdef-x"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--token-file"), std::string::npos) << r.err;
+  r = run_command({lcte_binary(), "serve", "-m", model, "--port", "0", "--api-key-env", "LCTE_TEST_UNSET_KEY_VAR"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("LCTE_TEST_UNSET_KEY_VAR"), std::string::npos) << r.err;
+  r = run_command({lcte_binary(), "dashboard", "--host", "0.0.0.0", "--port", "0"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("token"), std::string::npos) << r.err;
+  r = run_command({lcte_binary(), "dashboard", "--port", "0", "--token-file", dir + "/none"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(dir + "/none"), std::string::npos) << r.err;
+
+  const std::string key_file = dir + "/key";
+  {
+    std::ofstream out(key_file);
+    out << key << "\n";
+  }
+  chmod(key_file.c_str(), 0600);
+  ServeProcess p({"-m", model, "--port", "0", "-t", "1", "--store", dir + "/store.sqlite", "--api-key-file", key_file},
+                 dir);
+  ASSERT_GT(p.port, 0) << slurp(p.err_path);
+  EXPECT_EQ(slurp("/proc/" + std::to_string(p.pid) + "/cmdline").find(key), std::string::npos);
+  httplib::Client c("127.0.0.1", p.port);
+  EXPECT_EQ(c.Get("/v1/models")->status, 401);
+  EXPECT_EQ(c.Get("/v1/models", {{"Authorization", "Bearer " + key}})->status, 200);
+  EXPECT_EQ(c.Get("/health")->status, 200);
+  // The dashboard under a key: the page loads, its data needs a login with the key.
+  EXPECT_EQ(c.Get("/")->status, 200);
+  EXPECT_EQ(c.Get("/api/runs")->status, 401);
+  auto login = c.Post("/api/login", nlohmann::json{{"token", key}}.dump(), "application/json");
+  ASSERT_TRUE(login);
+  ASSERT_EQ(login->status, 200) << login->body;
+  std::string cookie = login->get_header_value("Set-Cookie");
+  EXPECT_NE(cookie.find("HttpOnly; SameSite=Strict"), std::string::npos) << cookie;
+  EXPECT_EQ(c.Get("/api/runs", {{"Cookie", cookie.substr(0, cookie.find(';'))}})->status, 200);
+  EXPECT_EQ(p.stop(), 0) << slurp(p.err_path);
 }
 
 TEST(ModelsCli, ListChecksLocalFilesAndEndpoints) {
