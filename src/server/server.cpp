@@ -164,6 +164,29 @@ void Server::install_routes() {
          [this](const httplib::Request& req, httplib::Response& res) { handle_completion(req, res, true); });
 }
 
+namespace {
+
+// What the request asks beyond the basics must be something the model's
+// backend honours: an endpoint proxied by this server does not read log
+// probabilities back, and suite-bound backends sample nothing.
+void check_features(const ApiRequest& r, const ServedModel& m) {
+  const backend::Features f = m.backend->features();
+  const backend::SamplingParams& s = r.generation.sampling;
+  auto refuse = [&](const char* param, const char* what) {
+    throw ApiError(400,
+                   fmt::format("'{}': the model '{}' (backend '{}') cannot {}", param, m.name, m.backend->name(), what),
+                   "invalid_request_error", param, "unsupported_parameter");
+  };
+  if (r.generation.logprobs >= 0 && !f.logprobs) refuse("logprobs", "return log probabilities");
+  if (s.top_k > 0 && !f.top_k_min_p) refuse("top_k", "apply top_k");
+  if (s.min_p > 0 && !f.top_k_min_p) refuse("min_p", "apply min_p");
+  if (s.presence_penalty != 0 && !f.penalties) refuse("presence_penalty", "apply penalties");
+  if (s.frequency_penalty != 0 && !f.penalties) refuse("frequency_penalty", "apply penalties");
+  if (s.repetition_penalty != 1 && !f.penalties) refuse("repetition_penalty", "apply penalties");
+}
+
+}  // namespace
+
 std::shared_ptr<int> Server::generation_slot() {
   if (generations_.fetch_add(1) >= options_.max_generations) {
     generations_.fetch_sub(1);
@@ -200,6 +223,7 @@ void Server::handle_completion(const httplib::Request& req, httplib::Response& r
                                       router_ ? ", router" : ""),
                      "invalid_request_error", "model", "model_not_found");
     }
+    check_features(r, *model);
   } catch (const ApiError& e) {
     answer_error(res, e, model == nullptr ? "" : model_name);
     return;
@@ -267,6 +291,8 @@ void Server::handle_completion(const httplib::Request& req, httplib::Response& r
           first["routing"] = routing;
           write(sse_event(first));
         }
+        if (r.chat)
+          for (int index : r.generation.sample_indices) write(sse_event(role_chunk(r, id, model_name, index)));
         std::vector<backend::Generation> gens;
         std::string failure;
         try {
@@ -284,7 +310,7 @@ void Server::handle_completion(const httplib::Request& req, httplib::Response& r
           metrics_.record_error(model_name, 500, "stream_error");
         } else {
           for (const auto& g : gens)
-            write(sse_event(stream_chunk(r, id, model_name, g.sample_index, "", g.finish_reason.c_str())));
+            write(sse_event(stream_chunk(r, id, model_name, g.sample_index, "", g.finish_reason.c_str(), &g)));
           if (r.include_usage) {
             json u = stream_chunk(r, id, model_name, 0, "", nullptr);
             u["choices"] = json::array();
