@@ -273,7 +273,8 @@ void Server::handle_completion(const httplib::Request& req, httplib::Response& r
   if (!routing.is_null()) res.set_header("X-Lcte-Model", model_name);
   res.set_chunked_content_provider(
       "text/event-stream",
-      [this, r, id, model_name, routing, backend, start, slot](size_t, httplib::DataSink& sink) {
+      [this, r, id, model_name, routing, backend, start, held = std::make_shared<std::shared_ptr<int>>(slot)](
+          size_t, httplib::DataSink& sink) {
         std::mutex write_mutex;
         std::atomic<bool> gone{false};
         // A client that went away is not written to again, and its
@@ -304,6 +305,9 @@ void Server::handle_completion(const httplib::Request& req, httplib::Response& r
         } catch (const std::exception& e) {
           failure = e.what();
         }
+        // The generation is over: its slot is free before the client reads
+        // [DONE] and sends its next request.
+        held->reset();
         metrics_.in_flight(-1);
         if (!failure.empty()) {
           write(sse_event(error_body(ApiError(500, failure, "server_error"))));
