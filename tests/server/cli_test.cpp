@@ -32,9 +32,16 @@ using lcte::testing::run_command;
 using lcte::testing::ServeProcess;
 using lcte::testing::slurp;
 
+// The children publish to a store of the test's own, never the user's.
+std::string own_store(const std::string& dir) {
+  setenv("LCTE_STORE", (dir + "/store.sqlite").c_str(), 1);
+  return dir + "/store.sqlite";
+}
+
 TEST(ServeCli, ServesAGgufOnPortZeroAndStopsOnSigterm) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   const std::string dir = lcte::testing::temp_dir();
+  own_store(dir);
   ServeProcess p({"-m", lcte::testing::data_path(testing::kModelFile), "--port", "0", "-t", "1"}, dir);
   ASSERT_GT(p.port, 0) << slurp(p.err_path);
   httplib::Client c("127.0.0.1", p.port);
@@ -97,6 +104,7 @@ TEST(ServeCli, EvalThroughServeEqualsEvalWithTheEngine) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
   const std::string dir = lcte::testing::temp_dir();
+  own_store(dir);
   const std::string model = lcte::testing::data_path(testing::kModelFile);
   setenv("LCTE_DATA_DIR", lcte::testing::data_dir().c_str(), 1);
   std::vector<std::string> common = {"--suite", "humaneval", "--limit", "3", "--max-tokens", "16", "--offline",
@@ -135,6 +143,7 @@ TEST(ServeCli, EvalThroughServeEqualsEvalWithTheEngine) {
 TEST(ServeCli, ServesACatalogueOfLocalAndRemoteModelsWithTheRouter) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   const std::string dir = lcte::testing::temp_dir();
+  own_store(dir);
   // The "large" tier is another server, reached through the HTTP backend.
   testing::LiveServer upstream({{"upstream-stories", testing::load_engine("upstream-stories")}}, {});
   std::string config = dir + "/models.toml";
@@ -177,6 +186,7 @@ TEST(ServeCli, ServesACatalogueOfLocalAndRemoteModelsWithTheRouter) {
 TEST(ServeCli, RefusesBadSetups) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   const std::string dir = lcte::testing::temp_dir();
+  own_store(dir);
   const std::string model = lcte::testing::data_path(testing::kModelFile);
   auto r = run_command({lcte_binary(), "serve", "-m", model, "--host", "0.0.0.0", "--port", "0"}, dir);
   EXPECT_EQ(r.exit_code, 1);
@@ -193,6 +203,7 @@ TEST(ServeCli, SecretsComeFromTheEnvironmentOrAFileNeverTheCommandLine) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   const std::string dir = lcte::testing::temp_dir();
   const std::string model = lcte::testing::data_path(testing::kModelFile);
+  own_store(dir);
   const std::string key = "sk-lcte-cli-0123456789";
   // On argv the key is readable by every local user: refused, naming the alternatives.
   auto r = run_command({lcte_binary(), "serve", "-m", model, "--port", "0", "--api-key", key}, dir);
