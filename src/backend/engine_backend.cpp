@@ -37,17 +37,38 @@ int default_threads() {
   return static_cast<int>(std::clamp(n == 0 ? 1u : n, 1u, 8u));
 }
 
-// OpenAI-style settings as the engine's sampler chain: no top-k or min-p (the
-// API has neither), no penalties.
+// OpenAI-style settings as the engine's sampler chain (llama.cpp's order:
+// penalties, top-k, top-p, min-p, temperature). Penalties look at the last 64
+// tokens, prompt included, as llama.cpp's do.
 sampling::SamplingParams engine_sampling(const SamplingParams& s) {
   sampling::SamplingParams p;
   p.temperature = static_cast<float>(s.temperature);
-  p.top_k = 0;
+  p.top_k = s.top_k > 0 ? s.top_k : 0;
   p.top_p = s.top_p >= 1.0 ? 1.0f : static_cast<float>(s.top_p);
-  p.min_p = 0.0f;
-  p.repeat_penalty = 1.0f;
+  p.min_p = static_cast<float>(s.min_p);
+  p.repeat_penalty = static_cast<float>(s.repetition_penalty);
+  p.presence_penalty = static_cast<float>(s.presence_penalty);
+  p.frequency_penalty = static_cast<float>(s.frequency_penalty);
+  p.repeat_last_n = 64;
   p.seed = s.seed;
   return p;
+}
+
+// The chat templates know system, user and assistant: OpenAI's "developer"
+// is its newer name for system, and a tool's result is read as a user turn.
+std::string template_role(const std::string& role) {
+  if (role == "developer") return "system";
+  if (role == "tool") return "user";
+  return role;
+}
+
+// log(sum(exp(row))), in double.
+double log_sum_exp(const float* row, size_t n) {
+  float max = row[0];
+  for (size_t i = 1; i < n; ++i) max = std::max(max, row[i]);
+  double sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(row[i]) - max);
+  return max + std::log(sum);
 }
 
 const char* finish_reason(model::Finish f) {
@@ -112,7 +133,7 @@ std::vector<int32_t> EngineBackend::prompt_tokens(const GenerationRequest& reque
   if (!request.chat) return tokenizer_->tokenize(request.prompt, /*add_special=*/true, /*parse_special=*/false);
   chat::Family family = chat::parse_family(chat_family_);
   std::vector<chat::Message> messages;
-  for (const ChatMessage& m : request.messages) messages.push_back({chat::parse_role(m.role), m.content});
+  for (const ChatMessage& m : request.messages) messages.push_back({chat::parse_role(template_role(m.role)), m.content});
   const std::string text = chat::render(family, messages);
   // The end of the assistant's turn stops generation too, for vocabularies
   // that do not mark its token as end-of-generation.
@@ -128,6 +149,7 @@ std::vector<Generation> EngineBackend::generate(const GenerationRequest& request
     fail("engine {}: {} samples in one request; at most {}", options_.name, n, options_.max_samples);
   if (request.chat && request.messages.empty()) fail("engine {}: a chat request without messages", options_.name);
   if (request.sampling.max_tokens < 0) fail("engine {}: max_tokens {} is negative", options_.name, request.sampling.max_tokens);
+  if (request.logprobs > 20) fail("engine {}: at most 20 alternative tokens per position, asked {}", options_.name, request.logprobs);
 
   model::GenerateOptions o;
   o.max_tokens = request.sampling.max_tokens;
@@ -150,12 +172,15 @@ std::vector<Generation> EngineBackend::generate(const GenerationRequest& request
     if (request.cancelled && request.cancelled()) throw Cancelled{};
   };
   std::vector<model::Completion> out;
+  std::vector<std::vector<TokenLogprob>> scored;
   model::GenerateStats stats;
   try {
     std::lock_guard<FifoMutex> lock(queue_);
     if (request.cancelled && request.cancelled()) throw Cancelled{};
     model::Generator generator(*context_, *text_);
     out = generator.generate(prompt, o, stream, &stats);
+    if (request.logprobs >= 0)
+      for (const model::Completion& c : out) scored.push_back(score(prompt, c.tokens, c.text, request.logprobs));
   } catch (const Cancelled&) {
     std::vector<Generation> result(n);
     for (size_t i = 0; i < n; ++i) {
@@ -180,9 +205,53 @@ std::vector<Generation> EngineBackend::generate(const GenerationRequest& request
     g.time_to_first_token_s = std::isnan(first_piece[i]) ? latency : first_piece[i];
     g.time_per_output_token_s = time_per_output_token(latency, g.time_to_first_token_s, g.completion_tokens);
     g.finish_reason = finish_reason(out[i].finish);
+    if (i < scored.size()) g.logprobs = std::move(scored[i]);
     result.push_back(std::move(g));
   }
   return result;
+}
+
+std::vector<TokenLogprob> EngineBackend::score(const std::vector<int32_t>& prompt, const std::vector<int32_t>& completion,
+                                                const std::string& text, int alternatives) {
+  // The tokens whose text is in `text` (the rest lies beyond a stop string).
+  std::vector<std::string> pieces;
+  size_t offset = 0;
+  for (int32_t tok : completion) {
+    if (offset >= text.size()) break;
+    pieces.push_back(text_->piece(tok));
+    offset += pieces.back().size();
+  }
+  const size_t n = pieces.size();
+  std::vector<TokenLogprob> out;
+  if (n == 0) return out;
+  const size_t V = static_cast<size_t>(context_->n_vocab());
+  model::KvCache cache = context_->new_cache(options_.n_ctx, model::kv_type_from_name(options_.kv_type));
+  std::vector<float> logits;
+  context_->eval(cache, prompt, model::Logits::Last, logits);
+  std::vector<float> rows = std::move(logits);  // row j: the distribution token j was drawn from
+  // Feeding completion tokens 0..n-2 gives the rows of tokens 1..n-1; in
+  // chunks, so a long completion over a large vocabulary stays small.
+  std::vector<sampling::Candidate> best;
+  auto emit = [&](const float* row, size_t j) {
+    const double lse = log_sum_exp(row, V);
+    TokenLogprob t;
+    t.token = pieces[j];
+    t.logprob = row[static_cast<size_t>(completion[j])] - lse;
+    if (alternatives > 0) {
+      sampling::select_top_k({row, V}, alternatives, best);
+      for (const sampling::Candidate& c : best) t.top.push_back({text_->piece(c.id), c.logit - lse});
+    }
+    out.push_back(std::move(t));
+  };
+  emit(rows.data(), 0);
+  const size_t chunk = 32;
+  for (size_t start = 0; start + 1 < n; start += chunk) {
+    size_t end = std::min(n - 1, start + chunk);
+    std::span<const int32_t> feed(completion.data() + start, end - start);
+    context_->eval(cache, feed, model::Logits::All, logits);
+    for (size_t k = 0; k < feed.size(); ++k) emit(logits.data() + k * V, start + k + 1);
+  }
+  return out;
 }
 
 }  // namespace lcte::backend

@@ -64,6 +64,7 @@ class EngineBackend final : public Backend {
 
   std::string name() const override { return "engine"; }
   std::string model() const override { return options_.name; }
+  Features features() const override { return {true, true, true}; }
   std::vector<Generation> generate(const GenerationRequest& request, const StreamFn& on_text = {}) override;
 
   // Tokens of `text` as a completion prompt (for routing by length).
@@ -72,6 +73,10 @@ class EngineBackend final : public Backend {
 
  private:
   std::vector<int32_t> prompt_tokens(const GenerationRequest& request, std::vector<std::string>& stops) const;
+  // Log probabilities of the completion's tokens that make `text`, by scoring
+  // prompt + completion again (under the generation lock).
+  std::vector<TokenLogprob> score(const std::vector<int32_t>& prompt, const std::vector<int32_t>& completion,
+                                  const std::string& text, int alternatives);
 
   EngineOptions options_;
   std::unique_ptr<model::Model> model_;

@@ -18,7 +18,7 @@
 namespace lcte::backend {
 
 struct ChatMessage {
-  std::string role;  // "system", "user", "assistant"
+  std::string role;  // "system", "user", "assistant"; "developer", "tool" as OpenAI's API names them
   std::string content;
 };
 
@@ -27,6 +27,15 @@ struct SamplingParams {
   double top_p = 1.0;
   int max_tokens = 512;
   uint64_t seed = 0;  // see sample_seed()
+  // Off at these values; a backend that cannot honour one that is on says so
+  // (Features) rather than ignore it.
+  int top_k = 0;
+  double min_p = 0.0;
+  double presence_penalty = 0.0;
+  double frequency_penalty = 0.0;
+  double repetition_penalty = 1.0;
+  bool truncates() const { return top_k > 0 || min_p > 0; }
+  bool penalises() const { return presence_penalty != 0 || frequency_penalty != 0 || repetition_penalty != 1; }
 };
 
 struct GenerationRequest {
@@ -37,6 +46,9 @@ struct GenerationRequest {
   std::vector<std::string> stops;     // the text ends before the first of these
   SamplingParams sampling;
   std::vector<int> sample_indices = {0};  // which samples (0-based) to produce
+  // -1: no log probabilities; 0..20: each generated token's, and this many
+  // of the likeliest alternatives at its position (Generation::logprobs).
+  int logprobs = -1;
   // Polled while generating by backends that can stop early (the engine):
   // true ends every sample where it is, finish_reason "cancelled". The
   // server sets it when a streaming client has gone away.
@@ -44,6 +56,19 @@ struct GenerationRequest {
 };
 
 constexpr double kUnknown = std::numeric_limits<double>::quiet_NaN();
+
+// A token of a completion with its log probability under the model (the raw
+// distribution: temperature 1, no truncation or penalties) and the likeliest
+// alternatives at its position, best first.
+struct TokenLogprob {
+  std::string token;  // its text (bytes; may be part of a UTF-8 character)
+  double logprob = 0;
+  struct Alternative {
+    std::string token;
+    double logprob = 0;
+  };
+  std::vector<Alternative> top;
+};
 
 struct Generation {
   int sample_index = 0;
@@ -57,6 +82,15 @@ struct Generation {
   // Non-empty when this sample could not be generated (the server kept
   // failing, ...): the other samples of the request are still good.
   std::string error;
+  // When the request asked for them: the tokens whose text makes `text`.
+  std::vector<TokenLogprob> logprobs;
+};
+
+// What a backend honours beyond temperature, top_p, stops, seeds and n.
+struct Features {
+  bool logprobs = false;
+  bool top_k_min_p = false;
+  bool penalties = false;
 };
 
 // Called with each piece of text as it is made: (sample index, text).
@@ -67,6 +101,7 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;   // "engine", "http", "canonical", ...
   virtual std::string model() const = 0;  // what the samples come from
+  virtual Features features() const { return {}; }
   // How many samples the backend has for a task; -1 when it can make any number.
   virtual int available_samples(const std::string& task_id) const { return -1; }
   // One Generation per requested index, in that order. Called from several

@@ -23,6 +23,11 @@ Generation HttpBackend::one(const GenerationRequest& request, int index, const S
   r.stop = request.stops;
   r.n = 1;
   r.seed = sample_seed(request.sampling.seed, request.task_id, index);
+  r.top_k = request.sampling.top_k;
+  r.min_p = request.sampling.min_p;
+  r.presence_penalty = request.sampling.presence_penalty;
+  r.frequency_penalty = request.sampling.frequency_penalty;
+  r.repetition_penalty = request.sampling.repetition_penalty;
   Generation g;
   g.sample_index = index;
   try {
@@ -44,6 +49,7 @@ Generation HttpBackend::one(const GenerationRequest& request, int index, const S
 }
 
 std::vector<Generation> HttpBackend::generate(const GenerationRequest& request, const StreamFn& on_text) {
+  if (request.logprobs >= 0) fail("{} (an endpoint): log probabilities are not read back from remote servers", model());
   const size_t n = request.sample_indices.size();
   std::vector<Generation> out(n);
   if (n == 1) {

@@ -57,6 +57,11 @@ std::string request_body(const HttpOptions& o, const CompletionRequest& r) {
   j["n"] = r.n;
   if (!r.stop.empty()) j["stop"] = r.stop;
   if (r.seed) j["seed"] = *r.seed;
+  if (r.top_k > 0) j["top_k"] = r.top_k;
+  if (r.min_p > 0) j["min_p"] = r.min_p;
+  if (r.presence_penalty != 0) j["presence_penalty"] = r.presence_penalty;
+  if (r.frequency_penalty != 0) j["frequency_penalty"] = r.frequency_penalty;
+  if (r.repetition_penalty != 1) j["repetition_penalty"] = r.repetition_penalty;
   if (o.stream) {
     j["stream"] = true;
     j["stream_options"] = {{"include_usage", true}};

@@ -42,6 +42,11 @@ struct CompletionRequest {
   std::vector<std::string> stop;
   int n = 1;
   std::optional<uint64_t> seed;
+  // Sent only when on (vLLM, llama.cpp's server and lcte serve take them; a
+  // server that does not refuses the request, which then fails loudly).
+  int top_k = 0;
+  double min_p = 0;
+  double presence_penalty = 0, frequency_penalty = 0, repetition_penalty = 1;
 };
 
 struct CompletionResult {

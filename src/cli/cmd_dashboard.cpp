@@ -1,13 +1,17 @@
-// lcte dashboard: the web dashboard on its own plain HTTP server (the same
-// routes `lcte serve` mounts), for development and the browser tests.
-#include <httplib.h>
+// lcte dashboard: the web dashboard on its own HTTP server (the same routes
+// and checks `lcte serve` mounts), for development and the browser tests.
+#include <signal.h>
+#include <sys/socket.h>
 
-#include <csignal>
 #include <cstdio>
+#include <thread>
 
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "server/http_front.h"
+#include "server/secret.h"
+#include "server/site.h"
 #include "store/store.h"
 #include "web/dashboard.h"
 
@@ -19,55 +23,70 @@ struct DashboardArgs {
   int port = 8080;
   std::string store = store::Store::default_path();
   std::string rules;
-  std::string token;
+  std::string token_on_argv, token_env, token_file;
   std::string assets;
   bool offline = false;
+  server::HttpLimits http = [] {
+    server::HttpLimits h;
+    h.workers = 16;  // 6 event streams at most, the rest for requests
+    return h;
+  }();
 };
-
-httplib::Server* g_server = nullptr;  // for the signal handler only
-
-void on_signal(int) {
-  if (g_server != nullptr) g_server->stop();
-}
-
-bool loopback_address(const std::string& host) {
-  return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
-}
 
 void run(const DashboardArgs& a) {
   if (a.port < 0 || a.port > 65535) fail("--port: {} is outside 0-65535", a.port);
-  bool loopback = loopback_address(a.host);
-  if (!loopback && a.token.empty())
-    fail("--host {}: listening beyond loopback needs --token (every request must then carry it)", a.host);
-  if (!a.token.empty() && a.token.size() < 16) fail("--token: use at least 16 characters");
+  if (!a.token_on_argv.empty())
+    fail("--token: a token on the command line is visible to every local user (ps, /proc/PID/cmdline); put it in "
+         "an environment variable (--token-env VAR) or a file (--token-file FILE)");
+  const std::string token = server::load_secret(a.token_env, a.token_file, "--token-env", "--token-file", 16);
+  const bool loopback = server::is_loopback_address(a.host);
+  if (!loopback && token.empty())
+    fail("--host {}: listening beyond loopback needs a token (--token-env VAR or --token-file FILE; the page asks "
+         "for it, scripts send it as Authorization: Bearer)",
+         a.host);
   web::DashboardOptions o;
   o.store_path = a.store;
   o.rules_path = a.rules;
-  o.token = a.token;
+  o.token = token;
   o.assets_dir = a.assets;
   o.loopback_only = loopback;
   o.where.allow_download = !a.offline;
+
+  // SIGINT/SIGTERM are taken by sigwait below, so every thread must block them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   web::Dashboard dashboard(o);
-  httplib::Server server;
-  dashboard.mount(server);
+  server::HttpFront http(a.http);
+  http.set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  http.add_admission([&dashboard](const httplib::Request& req) { return dashboard.admit(req); });
+  dashboard.mount(http);
   int port = a.port;
   if (port == 0) {
-    port = server.bind_to_any_port(a.host);
+    port = http.bind_to_any_port(a.host);
     if (port < 0) fail("--host {}: cannot bind", a.host);
-  } else if (!server.bind_to_port(a.host, port)) {
+  } else if (!http.bind_to_port(a.host, port)) {
     fail("--host {} --port {}: cannot bind (in use?)", a.host, port);
   }
+  std::thread listener([&http] { http.listen_after_bind(); });
+  for (int i = 0; i < 10000 && !http.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::string url = fmt::format("http://{}:{}/", a.host.find(':') != std::string::npos ? "[" + a.host + "]" : a.host, port);
-  // The line tests and scripts wait for; the token is only printed when the
-  // user did not choose it (it is theirs to know).
-  std::printf("lcte dashboard: listening on %s (store %s)\n", url.c_str(), a.store.c_str());
+  // The line tests and scripts wait for.
+  std::printf("lcte dashboard: listening on %s (store %s%s)\n", url.c_str(), a.store.c_str(),
+              token.empty() ? "" : ", login with the token");
   std::fflush(stdout);
-  g_server = &server;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  server.listen_after_bind();
-  g_server = nullptr;
-  dashboard.shutdown();
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("dashboard: signal {}, stopping", sig);
+  dashboard.shutdown();  // ends the event streams, so the server can stop
+  http.stop();
+  listener.join();
 }
 
 }  // namespace
@@ -75,12 +94,17 @@ void run(const DashboardArgs& a) {
 void add_dashboard_command(CLI::App& app) {
   auto args = std::make_shared<DashboardArgs>();
   CLI::App* c = app.add_subcommand("dashboard", "Serve the web dashboard alone (lcte serve mounts the same pages)");
-  c->add_option("--host", args->host, "Address to listen on; beyond loopback needs --token")->capture_default_str();
+  c->add_option("--host", args->host, "Address to listen on; beyond loopback needs a token")->capture_default_str();
   c->add_option("--port", args->port, "Port (0: any free one, printed)")->capture_default_str();
   c->add_option("--store", args->store, "Experiment store")->capture_default_str();
   c->add_option("--rules", args->rules, "Routing rules JSON, loaded and saved on every change (default: in memory)");
-  c->add_option("--token", args->token, "Access token (at least 16 characters); required beyond loopback");
+  c->add_option("--token-env", args->token_env,
+                "Environment variable holding the login token (at least 16 characters); required beyond loopback");
+  c->add_option("--token-file", args->token_file, "File holding the login token (one line)");
+  c->add_option("--token", args->token_on_argv, "Refused: use --token-env or --token-file")->group("");
   c->add_option("--assets", args->assets, "Directory of the built page (default: the build's web/dist)");
+  c->add_option("--max-connections", args->http.max_connections, "Open client connections at most")
+      ->capture_default_str();
   c->add_flag("--offline", args->offline, "Never download datasets");
   c->callback([args] { run(*args); });
 }

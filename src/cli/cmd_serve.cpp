@@ -1,5 +1,5 @@
 // lcte serve [--host 127.0.0.1] [--port 8080] (--config FILE | -m MODEL.gguf)
-//   [--api-key KEY] [-t THREADS] [--ctx N] [--max-n N] [--max-tokens N]
+//   [--api-key-env VAR | --api-key-file FILE] [-t THREADS] [--ctx N] [--max-n N] [--max-tokens N]
 // Serves the catalogue's models (or one GGUF file) through the OpenAI API
 // until SIGINT or SIGTERM.
 #include <signal.h>
@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "server/router.h"
+#include "server/secret.h"
 #include "server/server.h"
 #include "store/store.h"
 #include "web/dashboard.h"
@@ -24,7 +25,7 @@ namespace lcte::cli {
 namespace {
 
 struct ServeArgs {
-  std::string config, model_file, api_key, api_key_env;
+  std::string config, model_file, api_key_on_argv, api_key_env, api_key_file;
   server::ServerOptions server;
   backend::EngineOptions engine;
   double upstream_timeout = 600;
@@ -68,14 +69,15 @@ server::TokenCounter token_counter(const backend::Catalogue& c, const std::vecto
 
 void run(ServeArgs& a) {
   if (a.config.empty() == a.model_file.empty()) fail("give exactly one of --config FILE and -m MODEL.gguf");
-  if (!a.api_key_env.empty()) {
-    const char* key = std::getenv(a.api_key_env.c_str());
-    if (key == nullptr || *key == '\0') fail("--api-key-env: {} is not set", a.api_key_env);
-    a.server.api_key = key;
-  }
+  if (!a.api_key_on_argv.empty())
+    fail("--api-key: a key on the command line is visible to every local user (ps, /proc/PID/cmdline); put it in "
+         "an environment variable (--api-key-env VAR) or a file (--api-key-file FILE)");
+  a.server.api_key = server::load_secret(a.api_key_env, a.api_key_file, "--api-key-env", "--api-key-file");
   // Checked before any model is loaded, so a refused bind fails fast.
-  if (!server::is_loopback(a.server.host) && a.server.api_key.empty())
-    fail("--host {}: serving beyond this machine needs --api-key (every request must then present it)", a.server.host);
+  if (!server::is_loopback_address(a.server.host) && a.server.api_key.empty())
+    fail("--host {}: serving beyond this machine needs an API key (--api-key-env VAR or --api-key-file FILE; every "
+         "request must then present it)",
+         a.server.host);
 
   std::vector<server::ServedModel> models;
   server::RouteFn router;
@@ -117,8 +119,8 @@ void run(ServeArgs& a) {
     web::DashboardOptions o;
     o.store_path = a.store;
     o.rules_path = a.rules;
-    o.loopback_only = server::is_loopback(a.server.host);
-    o.token = o.loopback_only ? "" : a.server.api_key;
+    o.loopback_only = server::is_loopback_address(a.server.host);
+    o.token = a.server.api_key;  // the dashboard's login takes the API key
     o.count_tokens = count;
     std::map<std::string, std::shared_ptr<backend::Backend>> by_name;
     for (const server::ServedModel& m : models) by_name[m.name] = m.backend;
@@ -140,7 +142,9 @@ void run(ServeArgs& a) {
   std::string names;
   for (const server::ServedModel& m : models) names += " " + m.name;
   server::Server server(std::move(models), a.server, router);
-  if (dashboard) server.mount([&](httplib::Server& http) { dashboard->mount(http); });
+  if (dashboard)
+    server.mount([&](httplib::Server& http) { dashboard->mount(http); },
+                 [d = dashboard.get()](const httplib::Request& req) { return d->admit(req); });
   int port = server.start();
   // Tests and scripts read the port from this line (--port 0).
   std::printf("lcte serve: listening on http://%s:%d (models:%s, router%s)\n", a.server.host.c_str(), port,
@@ -158,19 +162,33 @@ void run(ServeArgs& a) {
 void add_serve_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Serve models through the OpenAI API (/v1/completions, /v1/chat/completions)");
   auto a = std::make_shared<ServeArgs>();
-  cmd->add_option("--host", a->server.host, "Address to bind (non-loopback needs --api-key)")->capture_default_str();
+  cmd->add_option("--host", a->server.host, "Address to bind (beyond loopback needs an API key)")->capture_default_str();
   cmd->add_option("--port", a->server.port, "Port (0: any free port, printed)")->capture_default_str();
   cmd->add_option("--config", a->config, "Model catalogue (TOML)");
   cmd->add_option("-m,--model", a->model_file, "Serve this one GGUF file");
-  cmd->add_option("--api-key", a->server.api_key, "Key every request must present (Authorization: Bearer KEY)");
-  cmd->add_option("--api-key-env", a->api_key_env, "Environment variable holding that key");
+  cmd->add_option("--api-key-env", a->api_key_env,
+                  "Environment variable holding the key every /v1 request must present (Authorization: Bearer KEY)");
+  cmd->add_option("--api-key-file", a->api_key_file, "File holding that key (one line)");
+  // Refused with a message: a secret on argv is readable by every local user.
+  cmd->add_option("--api-key", a->api_key_on_argv, "Refused: use --api-key-env or --api-key-file")->group("");
+  cmd->add_flag("--key-for-health", a->server.key_for_health, "/health and /metrics need the key too");
   cmd->add_option("-t,--threads", a->engine.threads, "Engine threads per local model (default: cores, at most 8)");
   cmd->add_option("--ctx", a->engine.n_ctx, "Engine context size per sequence")->capture_default_str();
   cmd->add_option("--chat-template", a->engine.chat_template, "Chat template family instead of the detected one");
   cmd->add_option("--max-n", a->server.limits.max_n, "Most choices (n) per request")->capture_default_str();
   cmd->add_option("--max-tokens", a->server.limits.max_tokens, "Most max_tokens per request")->capture_default_str();
-  cmd->add_option("--max-body", a->server.max_body_bytes, "Largest request body in bytes")->capture_default_str();
-  cmd->add_option("--http-threads", a->server.http_threads, "Connections served at once")->capture_default_str();
+  cmd->add_option("--max-body", a->server.http.max_body_bytes, "Largest request body in bytes")->capture_default_str();
+  cmd->add_option("--max-generations", a->server.max_generations,
+                  "Completion requests in progress at once (one more gets 503 with Retry-After)")
+      ->capture_default_str();
+  cmd->add_option("--max-connections", a->server.http.max_connections, "Open client connections at most")
+      ->capture_default_str();
+  cmd->add_option("--queue", a->server.http.queue, "Requests waiting for a worker at most (one more gets 503)")
+      ->capture_default_str();
+  cmd->add_option("--header-timeout", a->server.http.header_timeout_s, "Seconds a request's headers may take")
+      ->capture_default_str();
+  cmd->add_option("--body-timeout", a->server.http.body_timeout_s, "Seconds a request's body may take")
+      ->capture_default_str();
   cmd->add_option("--upstream-timeout", a->upstream_timeout, "Seconds per request to remote models")->capture_default_str();
   cmd->add_option("--upstream-retries", a->upstream_retries, "Retries of failed requests to remote models")
       ->capture_default_str();

@@ -117,20 +117,74 @@ std::vector<backend::ChatMessage> messages_of(const json& body) {
     auto role = m.find("role");
     if (role == m.end() || !role->is_string()) bad(param, fmt::format("'{}' must be a string", param), "invalid_type");
     std::string r = role->get<std::string>();
-    if (r != "system" && r != "user" && r != "assistant")
-      bad(param, fmt::format("'{}' must be 'system', 'user' or 'assistant', got '{}'", param, r));
+    if (r != "system" && r != "developer" && r != "user" && r != "assistant" && r != "tool")
+      bad(param, fmt::format("'{}' must be 'system', 'developer', 'user', 'assistant' or 'tool', got '{}'", param, r));
+    if (auto calls = m.find("tool_calls"); calls != m.end() && !calls->is_null() && !(calls->is_array() && calls->empty()))
+      bad(fmt::format("messages[{}].tool_calls", i), "tool calls are not supported (this server offers no tools)",
+          "unsupported_parameter");
     out.push_back({r, content_of(m, i)});
   }
   return out;
 }
 
+[[noreturn]] void unsupported(const std::string& param, const std::string& why) {
+  bad(param, fmt::format("'{}' is not supported: {}", param, why), "unsupported_parameter");
+}
+
+// Fields that would change the answer and that lcte cannot honour are
+// refused, never ignored. Fields that change nothing (user, store, metadata,
+// service_tier, parallel_tool_calls) are accepted.
 void reject_unsupported(const json& body) {
-  if (const json* f = field(body, "logprobs"); f != nullptr && !(f->is_boolean() && !f->get<bool>()))
-    bad("logprobs", "'logprobs' is not supported", "unsupported_parameter");
-  if (boolean(body, "echo", false)) bad("echo", "'echo' is not supported", "unsupported_parameter");
-  if (integer(body, "best_of", 1, 0, 1 << 20) > 1) bad("best_of", "'best_of' is not supported", "unsupported_parameter");
-  if (const json* f = field(body, "suffix"); f != nullptr) bad("suffix", "'suffix' is not supported", "unsupported_parameter");
-  if (const json* f = field(body, "tools"); f != nullptr) bad("tools", "'tools' is not supported", "unsupported_parameter");
+  if (boolean(body, "echo", false)) unsupported("echo", "the prompt is not repeated in the answer");
+  if (integer(body, "best_of", 1, 0, 1 << 20) > 1) unsupported("best_of", "ask for n choices instead");
+  if (field(body, "suffix") != nullptr) unsupported("suffix", "no fill-in-the-middle");
+  for (const char* name : {"tools", "functions"})
+    if (const json* f = field(body, name); f != nullptr && !(f->is_array() && f->empty()))
+      unsupported(name, "this server offers no tool calling");
+  if (field(body, "function_call") != nullptr) unsupported("function_call", "this server offers no tool calling");
+  if (const json* f = field(body, "tool_choice"); f != nullptr && !(f->is_string() && (*f == "none" || *f == "auto")))
+    unsupported("tool_choice", "this server offers no tool calling");
+  if (const json* f = field(body, "logit_bias"); f != nullptr && !(f->is_object() && f->empty()))
+    unsupported("logit_bias", "token biases are not applied");
+  if (const json* f = field(body, "modalities"); f != nullptr && *f != json::array({"text"}))
+    unsupported("modalities", "text only");
+  for (const char* name : {"audio", "prediction", "reasoning_effort", "web_search_options"})
+    if (field(body, name) != nullptr) unsupported(name, "not offered by this server");
+  if (const json* f = field(body, "response_format")) {
+    if (!f->is_object() || !f->contains("type") || !(*f)["type"].is_string())
+      bad("response_format", "'response_format' must be an object with a string 'type'", "invalid_type");
+    const std::string type = (*f)["type"];
+    if (type == "json_object" || type == "json_schema")
+      bad("response_format", fmt::format("'response_format' type '{}' is not supported: output is not constrained", type),
+          "unsupported_parameter");
+    if (type != "text") bad("response_format", fmt::format("'response_format' type must be 'text', got '{}'", type));
+  }
+}
+
+// top_k (-1 or 0: off), min_p, and the penalties, as vLLM and llama.cpp's
+// server take them.
+void sampling_extras(const json& body, backend::SamplingParams& s) {
+  int64_t k = integer(body, "top_k", 0, -1, 1 << 20);
+  s.top_k = k > 0 ? static_cast<int>(k) : 0;
+  s.min_p = number(body, "min_p", 0.0, 0.0, 1.0);
+  s.presence_penalty = number(body, "presence_penalty", 0.0, -2.0, 2.0);
+  s.frequency_penalty = number(body, "frequency_penalty", 0.0, -2.0, 2.0);
+  s.repetition_penalty = number(body, "repetition_penalty", 1.0, 0.0, 10.0);
+  if (s.repetition_penalty == 0.0) bad("repetition_penalty", "'repetition_penalty' must be greater than 0");
+}
+
+// -1 (none) or how many alternatives per token: completions take an integer
+// `logprobs`; chat takes `logprobs: true` and `top_logprobs`.
+int logprobs_of(const json& body, bool chat) {
+  if (chat) {
+    bool on = boolean(body, "logprobs", false);
+    const json* top = field(body, "top_logprobs");
+    if (top != nullptr && !on) bad("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+    return on ? static_cast<int>(integer(body, "top_logprobs", 0, 0, 20)) : -1;
+  }
+  const json* f = field(body, "logprobs");
+  if (f == nullptr || (f->is_boolean() && !f->get<bool>())) return -1;
+  return static_cast<int>(integer(body, "logprobs", 0, 0, 20));
 }
 
 }  // namespace
@@ -175,6 +229,8 @@ ApiRequest parse_request(std::string_view text, bool chat, const ApiLimits& limi
   g.sampling.top_p = number(body, "top_p", 1.0, 0.0, 1.0);
   if (g.sampling.top_p == 0.0) bad("top_p", "'top_p' must be greater than 0");
   g.sampling.seed = seed_of(body);
+  sampling_extras(body, g.sampling);
+  g.logprobs = logprobs_of(body, chat);
   g.stops = stops_of(body, limits.max_stops);
   int n = static_cast<int>(integer(body, "n", 1, 1, limits.max_n));
   g.sample_indices.clear();
@@ -195,16 +251,53 @@ json usage_json(const std::vector<backend::Generation>& gens) {
   return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
 }
 
+namespace {
+
+json byte_values(const std::string& s) {
+  json out = json::array();
+  for (unsigned char c : s) out.push_back(static_cast<int>(c));
+  return out;
+}
+
+}  // namespace
+
+json logprobs_json(const ApiRequest& r, const backend::Generation& g) {
+  if (r.generation.logprobs < 0) return nullptr;
+  if (r.chat) {
+    json content = json::array();
+    for (const backend::TokenLogprob& t : g.logprobs) {
+      json top = json::array();
+      for (const auto& a : t.top) top.push_back({{"token", a.token}, {"logprob", a.logprob}, {"bytes", byte_values(a.token)}});
+      content.push_back({{"token", t.token}, {"logprob", t.logprob}, {"bytes", byte_values(t.token)}, {"top_logprobs", top}});
+    }
+    return {{"content", content}, {"refusal", nullptr}};
+  }
+  json tokens = json::array(), token_logprobs = json::array(), top_logprobs = json::array(), offsets = json::array();
+  size_t offset = 0;
+  for (const backend::TokenLogprob& t : g.logprobs) {
+    tokens.push_back(t.token);
+    token_logprobs.push_back(t.logprob);
+    // The legacy format: a map of the alternatives and the chosen token.
+    json top = json::object();
+    for (const auto& a : t.top)
+      if (!top.contains(a.token)) top[a.token] = a.logprob;
+    if (!top.contains(t.token)) top[t.token] = t.logprob;
+    top_logprobs.push_back(top);
+    offsets.push_back(offset);
+    offset += t.token.size();
+  }
+  return {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top_logprobs}, {"text_offset", offsets}};
+}
+
 json completion_response(const ApiRequest& r, const std::string& id, const std::string& model,
                          const std::vector<backend::Generation>& gens, const json& routing) {
   json choices = json::array();
   for (size_t i = 0; i < gens.size(); ++i) {
-    json c = {{"index", i}, {"finish_reason", gens[i].finish_reason}};
+    json c = {{"index", i}, {"finish_reason", gens[i].finish_reason}, {"logprobs", logprobs_json(r, gens[i])}};
     if (r.chat) {
       c["message"] = {{"role", "assistant"}, {"content", gens[i].text}};
     } else {
       c["text"] = gens[i].text;
-      c["logprobs"] = nullptr;
     }
     choices.push_back(std::move(c));
   }
@@ -219,20 +312,27 @@ json completion_response(const ApiRequest& r, const std::string& id, const std::
 }
 
 json stream_chunk(const ApiRequest& r, const std::string& id, const std::string& model, int index, std::string_view text,
-                  const char* finish_reason) {
-  json c = {{"index", index}, {"finish_reason", finish_reason ? json(finish_reason) : json(nullptr)}};
+                  const char* finish_reason, const backend::Generation* last) {
+  json c = {{"index", index},
+            {"finish_reason", finish_reason ? json(finish_reason) : json(nullptr)},
+            {"logprobs", last != nullptr ? logprobs_json(r, *last) : json(nullptr)}};
   if (r.chat) {
     c["delta"] = json::object();
     if (!text.empty()) c["delta"]["content"] = std::string(text);
   } else {
     c["text"] = std::string(text);
-    c["logprobs"] = nullptr;
   }
   return {{"id", id},
           {"object", r.chat ? "chat.completion.chunk" : "text_completion"},
           {"created", static_cast<int64_t>(std::time(nullptr))},
           {"model", model},
           {"choices", json::array({c})}};
+}
+
+json role_chunk(const ApiRequest& r, const std::string& id, const std::string& model, int index) {
+  json c = stream_chunk(r, id, model, index, "", nullptr);
+  c["choices"][0]["delta"] = {{"role", "assistant"}, {"content", ""}};
+  return c;
 }
 
 std::string sse_event(const json& j) {

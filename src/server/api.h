@@ -45,15 +45,29 @@ struct ApiRequest {
 };
 
 // Throws ApiError (400, naming the field) for malformed JSON, a missing or
-// mistyped field, a value out of range or an unsupported option. Unknown
-// fields are ignored, as OpenAI clients send extras (user, ...).
+// mistyped field, a value out of range or an option that would change the
+// answer and that lcte does not honour (tools, logit_bias, response_format
+// json_object/json_schema, echo, ...). Unknown fields are ignored, as OpenAI
+// clients send extras (user, store, metadata, ...). Honoured beyond
+// OpenAI's basic set: top_k, min_p, presence/frequency/repetition penalties,
+// logprobs (completions: 0-20 alternatives; chat: logprobs + top_logprobs);
+// roles developer (as system) and tool.
 ApiRequest parse_request(std::string_view body, bool chat, const ApiLimits& limits);
 
 // Responses. `id` is the response id; `routing` is added when not null.
 nlohmann::json completion_response(const ApiRequest& r, const std::string& id, const std::string& model,
                                    const std::vector<backend::Generation>& gens, const nlohmann::json& routing);
+// A chunk of choice `index`; `last` (the finished choice) adds its log
+// probabilities when the request asked for them, in the chunk that carries
+// the finish reason.
 nlohmann::json stream_chunk(const ApiRequest& r, const std::string& id, const std::string& model, int index,
-                            std::string_view text, const char* finish_reason);
+                            std::string_view text, const char* finish_reason,
+                            const backend::Generation* last = nullptr);
+// The first chunk of a chat choice: delta {role: assistant, content: ""}.
+nlohmann::json role_chunk(const ApiRequest& r, const std::string& id, const std::string& model, int index);
+// Null when not asked for; chat's {content: [...]} or the completions'
+// {tokens, token_logprobs, top_logprobs, text_offset}.
+nlohmann::json logprobs_json(const ApiRequest& r, const backend::Generation& g);
 nlohmann::json usage_json(const std::vector<backend::Generation>& gens);
 std::string sse_event(const nlohmann::json& j);  // "data: {...}\n\n"
 

@@ -129,4 +129,24 @@ std::string Metrics::prometheus() const {
   return out;
 }
 
+std::string front_prometheus(const FrontStats& s) {
+  std::string out;
+  auto gauge = [&](const char* name, const char* help, int64_t v) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, help, name, name, v);
+  };
+  gauge("lcte_http_connections_open", "Client connections open now (slow and idle ones included).", s.connections_open);
+  gauge("lcte_http_requests_queued", "Requests read and waiting for a worker.", s.queued);
+  gauge("lcte_http_workers_busy", "Workers handling a request.", s.busy_workers);
+  out += "# HELP lcte_http_connections_total Connections accepted.\n# TYPE lcte_http_connections_total counter\n";
+  out += fmt::format("lcte_http_connections_total {}\n", s.accepted);
+  out += "# HELP lcte_http_refused_total Connections and requests the front answered itself, by reason.\n";
+  out += "# TYPE lcte_http_refused_total counter\n";
+  const std::pair<const char*, int64_t> reasons[] = {
+      {"too_many_connections", s.refused_connections}, {"queue_full", s.refused_queue_full},
+      {"header_timeout", s.header_timeouts},          {"headers_too_large", s.headers_too_large},
+      {"bad_head", s.refused_head},                    {"body_failed", s.body_failures}};
+  for (const auto& [reason, v] : reasons) out += fmt::format("lcte_http_refused_total{{reason=\"{}\"}} {}\n", reason, v);
+  return out;
+}
+
 }  // namespace lcte::server

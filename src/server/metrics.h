@@ -9,7 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "server/http_front.h"
+
 namespace lcte::server {
+
+// The HTTP front's connection counters in the same format.
+std::string front_prometheus(const FrontStats& s);
 
 class Metrics {
  public:

@@ -45,10 +45,6 @@ int completion_tokens(const std::vector<backend::Generation>& gens) {
 
 }  // namespace
 
-bool is_loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 Server::Server(std::vector<ServedModel> models, ServerOptions options, RouteFn router)
     : models_(std::move(models)), options_(std::move(options)), router_(std::move(router)) {
   if (models_.empty()) fail("serve: no models to serve");
@@ -58,21 +54,24 @@ Server::Server(std::vector<ServedModel> models, ServerOptions options, RouteFn r
     if (m.name == "router" || m.name == "auto") fail("serve: '{}' is reserved for the router; rename the model", m.name);
     if (!names.insert(m.name).second) fail("serve: two models are named '{}'", m.name);
   }
-  if (!is_loopback(options_.host) && options_.api_key.empty())
-    fail("--host {}: serving beyond this machine needs --api-key (every request must then present it)", options_.host);
-  if (options_.http_threads < 1) fail("serve: at least one HTTP thread is needed");
-  http_ = std::make_unique<httplib::Server>();
-  size_t threads = static_cast<size_t>(options_.http_threads);
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  if (!is_loopback_address(options_.host) && options_.api_key.empty())
+    fail("--host {}: serving beyond this machine needs an API key (--api-key-env or --api-key-file; every request "
+         "must then present it)",
+         options_.host);
+  if (options_.max_generations < 1) fail("serve: at least one generation at a time is needed");
+  if (options_.http.workers == 0) options_.http.workers = options_.max_generations + 16;
+  site_.loopback_only = is_loopback_address(options_.host);
+  http_ = std::make_unique<HttpFront>(options_.http);
   // httplib's default also sets SO_REUSEPORT, which lets a second server bind
   // a port in use and silently share its connections; only SO_REUSEADDR here.
   http_->set_socket_options([](int sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
-  http_->set_payload_max_length(options_.max_body_bytes);
-  http_->set_read_timeout(30, 0);
-  http_->set_write_timeout(30, 0);
+  http_->set_error_format([](int status, const std::string& code, const std::string& message) {
+    return dump(error_body(ApiError(status, message, status >= 500 ? "server_error" : "invalid_request_error", {}, code)));
+  });
+  http_->add_admission([this](const httplib::Request& req) { return admit(req); });
   install_routes();
 }
 
@@ -84,7 +83,28 @@ const ServedModel* Server::find(const std::string& name) const {
   return nullptr;
 }
 
-void Server::mount(const std::function<void(httplib::Server&)>& hook) { hook(*http_); }
+void Server::mount(const std::function<void(httplib::Server&)>& hook, Admission admission) {
+  hook(*http_);
+  mounted_ = std::move(admission);
+}
+
+std::optional<Refusal> Server::admit(const httplib::Request& req) {
+  const bool api = req.path.rfind("/v1/", 0) == 0 || req.path == "/v1";
+  if (auto r = check_request(site_, req, api)) {
+    metrics_.record_error("", r->status, r->code);
+    return r;
+  }
+  const bool open = (req.path == "/health" || req.path == "/metrics") && !options_.key_for_health;
+  if (!api && !open && mounted_) return mounted_(req);
+  if (options_.api_key.empty() || open) return std::nullopt;
+  const std::string auth = req.get_header_value("Authorization");
+  const std::string prefix = "Bearer ";
+  if (auth.rfind(prefix, 0) == 0 && constant_time_equal(auth.substr(prefix.size()), options_.api_key))
+    return std::nullopt;
+  metrics_.record_error("", 401, "invalid_api_key");
+  return Refusal{401, "invalid_api_key",
+                 auth.empty() ? "no API key: send the header 'Authorization: Bearer KEY'" : "incorrect API key"};
+}
 
 void Server::answer_error(httplib::Response& res, const ApiError& e, const std::string& model) {
   res.status = e.status;
@@ -94,19 +114,6 @@ void Server::answer_error(httplib::Response& res, const ApiError& e, const std::
 
 void Server::install_routes() {
   httplib::Server& h = *http_;
-  if (!options_.api_key.empty()) {
-    h.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      const std::string auth = req.get_header_value("Authorization");
-      const std::string prefix = "Bearer ";
-      if (auth.rfind(prefix, 0) == 0 && constant_time_equal(auth.substr(prefix.size()), options_.api_key))
-        return httplib::Server::HandlerResponse::Unhandled;
-      answer_error(res,
-                   ApiError(401, auth.empty() ? "no API key: send the header 'Authorization: Bearer KEY'" : "incorrect API key",
-                            "invalid_request_error", {}, "invalid_api_key"),
-                   "");
-      return httplib::Server::HandlerResponse::Handled;
-    });
-  }
   // Answers httplib makes itself (no route, body too large, unreadable
   // request) get the error object too; answers that have a body keep it.
   h.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
@@ -115,7 +122,7 @@ void Server::install_routes() {
     if (res.status == 404)
       e = ApiError(404, fmt::format("unknown route: {} {}", req.method, req.path), "invalid_request_error", {}, "unknown_url");
     else if (res.status == 413)
-      e = ApiError(413, fmt::format("the request body is larger than {} bytes", options_.max_body_bytes),
+      e = ApiError(413, fmt::format("the request body is larger than {} bytes", options_.http.max_body_bytes),
                    "invalid_request_error", {}, "request_too_large");
     else if (res.status == 400)
       e = ApiError(400, "malformed HTTP request", "invalid_request_error", {}, "bad_request");
@@ -141,7 +148,7 @@ void Server::install_routes() {
     res.set_content(dump({{"status", "ok"}, {"models", names}}), "application/json");
   });
   h.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_.prometheus(), "text/plain; version=0.0.4");
+    res.set_content(metrics_.prometheus() + front_prometheus(http_->stats()), "text/plain; version=0.0.4");
   });
   h.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     json data = json::array();
@@ -155,6 +162,40 @@ void Server::install_routes() {
          [this](const httplib::Request& req, httplib::Response& res) { handle_completion(req, res, false); });
   h.Post("/v1/chat/completions",
          [this](const httplib::Request& req, httplib::Response& res) { handle_completion(req, res, true); });
+}
+
+namespace {
+
+// What the request asks beyond the basics must be something the model's
+// backend honours: an endpoint proxied by this server does not read log
+// probabilities back, and suite-bound backends sample nothing.
+void check_features(const ApiRequest& r, const ServedModel& m) {
+  const backend::Features f = m.backend->features();
+  const backend::SamplingParams& s = r.generation.sampling;
+  auto refuse = [&](const char* param, const char* what) {
+    throw ApiError(400,
+                   fmt::format("'{}': the model '{}' (backend '{}') cannot {}", param, m.name, m.backend->name(), what),
+                   "invalid_request_error", param, "unsupported_parameter");
+  };
+  if (r.generation.logprobs >= 0 && !f.logprobs) refuse("logprobs", "return log probabilities");
+  if (s.top_k > 0 && !f.top_k_min_p) refuse("top_k", "apply top_k");
+  if (s.min_p > 0 && !f.top_k_min_p) refuse("min_p", "apply min_p");
+  if (s.presence_penalty != 0 && !f.penalties) refuse("presence_penalty", "apply penalties");
+  if (s.frequency_penalty != 0 && !f.penalties) refuse("frequency_penalty", "apply penalties");
+  if (s.repetition_penalty != 1 && !f.penalties) refuse("repetition_penalty", "apply penalties");
+}
+
+}  // namespace
+
+std::shared_ptr<int> Server::generation_slot() {
+  if (generations_.fetch_add(1) >= options_.max_generations) {
+    generations_.fetch_sub(1);
+    return nullptr;
+  }
+  return std::shared_ptr<int>(new int(0), [this](int* p) {
+    delete p;
+    generations_.fetch_sub(1);
+  });
 }
 
 void Server::handle_completion(const httplib::Request& req, httplib::Response& res, bool chat) {
@@ -182,8 +223,19 @@ void Server::handle_completion(const httplib::Request& req, httplib::Response& r
                                       router_ ? ", router" : ""),
                      "invalid_request_error", "model", "model_not_found");
     }
+    check_features(r, *model);
   } catch (const ApiError& e) {
     answer_error(res, e, model == nullptr ? "" : model_name);
+    return;
+  }
+  std::shared_ptr<int> slot = generation_slot();
+  if (!slot) {
+    res.set_header("Retry-After", std::to_string(options_.http.retry_after_s));
+    answer_error(res,
+                 ApiError(503, fmt::format("the server is generating {} completions, its most; retry after {} s",
+                                           options_.max_generations, options_.http.retry_after_s),
+                          "server_error", {}, "overloaded"),
+                 model_name);
     return;
   }
   const std::string id = fmt::format("{}-{:016x}", chat ? "chatcmpl" : "cmpl", next_id_++);
@@ -221,7 +273,8 @@ void Server::handle_completion(const httplib::Request& req, httplib::Response& r
   if (!routing.is_null()) res.set_header("X-Lcte-Model", model_name);
   res.set_chunked_content_provider(
       "text/event-stream",
-      [this, r, id, model_name, routing, backend, start](size_t, httplib::DataSink& sink) {
+      [this, r, id, model_name, routing, backend, start, held = std::make_shared<std::shared_ptr<int>>(slot)](
+          size_t, httplib::DataSink& sink) {
         std::mutex write_mutex;
         std::atomic<bool> gone{false};
         // A client that went away is not written to again, and its
@@ -239,6 +292,8 @@ void Server::handle_completion(const httplib::Request& req, httplib::Response& r
           first["routing"] = routing;
           write(sse_event(first));
         }
+        if (r.chat)
+          for (int index : r.generation.sample_indices) write(sse_event(role_chunk(r, id, model_name, index)));
         std::vector<backend::Generation> gens;
         std::string failure;
         try {
@@ -250,13 +305,16 @@ void Server::handle_completion(const httplib::Request& req, httplib::Response& r
         } catch (const std::exception& e) {
           failure = e.what();
         }
+        // The generation is over: its slot is free before the client reads
+        // [DONE] and sends its next request.
+        held->reset();
         metrics_.in_flight(-1);
         if (!failure.empty()) {
           write(sse_event(error_body(ApiError(500, failure, "server_error"))));
           metrics_.record_error(model_name, 500, "stream_error");
         } else {
           for (const auto& g : gens)
-            write(sse_event(stream_chunk(r, id, model_name, g.sample_index, "", g.finish_reason.c_str())));
+            write(sse_event(stream_chunk(r, id, model_name, g.sample_index, "", g.finish_reason.c_str(), &g)));
           if (r.include_usage) {
             json u = stream_chunk(r, id, model_name, 0, "", nullptr);
             u["choices"] = json::array();
@@ -285,6 +343,7 @@ int Server::start() {
       fail("serve: cannot bind {}:{} (in use, or not an address of this machine)", options_.host, options_.port);
     port_ = options_.port;
   }
+  site_.port = port_;
   started_ = true;
   thread_ = std::thread([this] { http_->listen_after_bind(); });
   // listen_after_bind sets is_running as its first step; a thread that has

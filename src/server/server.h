@@ -6,28 +6,30 @@
 // Every failure is answered with OpenAI's error object and the right status;
 // nothing a client sends stops the server.
 //
-// Loopback only by default; binding any other address needs an API key,
-// which every request must then present (Authorization: Bearer KEY).
-// Other parts (the dashboard) add their routes with mount() before start().
+// Connections go through HttpFront (limits on connections, heads, bodies,
+// time and queued requests). Loopback only by default, where the Host must
+// be a loopback name (DNS rebinding) and every request to /v1 must come from
+// no other site (Origin, Sec-Fetch-Site) and POST application/json (no simple
+// cross-site form or text/plain request gets through). Binding any other
+// address needs an API key, which every /v1 request must then present
+// (Authorization: Bearer KEY); /health and /metrics stay open unless
+// key_for_health. Other parts (the dashboard) add their routes with mount()
+// before start(), with an admission of their own for their paths.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "backend/generation.h"
 #include "server/api.h"
+#include "server/http_front.h"
 #include "server/metrics.h"
 #include "server/router.h"
-
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
 
 namespace lcte::server {
 
@@ -38,14 +40,23 @@ struct ServedModel {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;            // 0: any free port (start() returns it)
-  std::string api_key;        // required unless host is a loopback address
-  size_t max_body_bytes = 1 << 20;
-  int http_threads = 64;      // connections served at once (the engine queues their generations)
+  int port = 8080;              // 0: any free port (start() returns it)
+  std::string api_key;          // required unless host is a loopback address
+  bool key_for_health = false;  // /health and /metrics need the key too
+  // Completion requests in progress at once (the engine queues their
+  // generations); one more is answered 503 with Retry-After.
+  int max_generations = 64;
+  // Connection limits; http.workers 0: max_generations + 16, so /health,
+  // /metrics and the dashboard always find a worker.
+  HttpLimits http = default_http_limits();
   ApiLimits limits;
-};
 
-bool is_loopback(const std::string& host);
+  static HttpLimits default_http_limits() {
+    HttpLimits h;
+    h.workers = 0;
+    return h;
+  }
+};
 
 class Server {
  public:
@@ -57,10 +68,11 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Lets another part add routes (before start()); they sit behind the same
-  // API-key check.
-  void mount(const std::function<void(httplib::Server&)>& hook);
-  httplib::Server& http() { return *http_; }
+  // Lets another part add routes (before start()). Requests outside /v1,
+  // /health and /metrics pass the site checks and then `admission` (before
+  // their body is read); without one they need the API key when it is set.
+  void mount(const std::function<void(httplib::Server&)>& hook, Admission admission = {});
+  HttpFront& http() { return *http_; }
 
   // Binds and serves on a thread of its own; returns the port (the actual
   // one for port 0). Throws lcte::Error when it cannot bind.
@@ -72,6 +84,10 @@ class Server {
 
  private:
   void install_routes();
+  std::optional<Refusal> admit(const httplib::Request& req);
+  // Held while a completion is generated or streamed; null when
+  // max_generations are in progress.
+  std::shared_ptr<int> generation_slot();
   void handle_completion(const httplib::Request& req, httplib::Response& res, bool chat);
   void answer_error(httplib::Response& res, const ApiError& e, const std::string& model);
   const ServedModel* find(const std::string& name) const;
@@ -79,7 +95,10 @@ class Server {
   std::vector<ServedModel> models_;
   ServerOptions options_;
   RouteFn router_;
-  std::unique_ptr<httplib::Server> http_;
+  SitePolicy site_;
+  Admission mounted_;
+  std::atomic<int> generations_{0};
+  std::unique_ptr<HttpFront> http_;
   Metrics metrics_;
   std::thread thread_;
   std::atomic<uint64_t> next_id_{1};

@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <random>
 #include <set>
 #include <sstream>
 
@@ -55,21 +54,6 @@ json parse_body(const httplib::Request& req) {
   } catch (const json::parse_error& e) {
     fail("request body: not JSON: {}", e.what());
   }
-}
-
-std::string random_token() {
-  std::random_device rd;
-  std::string out;
-  for (int i = 0; i < 4; ++i) out += fmt::format("{:08x}", rd());
-  return out;
-}
-
-// Constant time in the length of the expected token.
-bool same_token(const std::string& given, const std::string& want) {
-  if (given.size() != want.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < want.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ want[i]);
-  return diff == 0;
 }
 
 std::string header_token(const httplib::Request& req) {
@@ -161,18 +145,7 @@ const char* kCsp = "default-src 'self'; img-src 'self' data:; style-src 'self'; 
 
 }  // namespace
 
-bool is_loopback_host(const std::string& host_header) {
-  std::string host = host_header;
-  if (!host.empty() && host[0] == '[') {
-    size_t close = host.find(']');
-    host = close == std::string::npos ? host : host.substr(1, close - 1);
-  } else {
-    size_t colon = host.rfind(':');
-    if (colon != std::string::npos && host.find(':') == colon) host = host.substr(0, colon);
-  }
-  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
+std::string session_cookie_name(int port) { return fmt::format("lcte_session_{}", port); }
 
 std::string samples_csv_for_run(const std::string& store_path, const std::string& run_id) {
   store::Store st(store_path);
@@ -187,10 +160,9 @@ std::string samples_csv_for_run(const std::string& store_path, const std::string
 }
 
 Dashboard::Dashboard(DashboardOptions options)
-    : options_(std::move(options)), token_(options_.token.empty() ? random_token() : options_.token),
-      rules_(options_.rules_path) {
+    : options_(std::move(options)), rules_(options_.rules_path) {
   if (!options_.loopback_only && options_.token.empty())
-    fail("--token: a dashboard reachable beyond loopback needs a token");
+    fail("a dashboard reachable beyond loopback needs a token (--token-env or --token-file)");
   if (options_.assets_dir.empty()) options_.assets_dir = default_assets_dir();
   if (!options_.backends) {
     options_.backends = [](const std::string& model, const eval::Suite& suite) -> std::shared_ptr<eval::Backend> {
@@ -222,40 +194,75 @@ void Dashboard::shutdown() {
   jobs_->stop_all();
 }
 
-bool Dashboard::allowed(const httplib::Request& req, httplib::Response& res, Access access) const {
-  std::string host = req.get_header_value("Host");
-  if (options_.loopback_only && !is_loopback_host(host)) {
-    send_error(res, 403, fmt::format("Host \"{}\" is not a loopback name; open the dashboard at 127.0.0.1", host));
-    return false;
-  }
-  if (access == Access::Write) {
-    std::string origin = req.get_header_value("Origin");
-    if (!origin.empty() && origin != "http://" + host && origin != "https://" + host) {
-      send_error(res, 403, fmt::format("Origin \"{}\" does not match Host \"{}\": cross-site requests cannot change state", origin, host));
-      return false;
-    }
-    if (!same_token(header_token(req), token_)) {
-      send_error(res, 403, "missing or wrong token: send it in the X-LCTE-Token header");
-      return false;
-    }
-    return true;
-  }
+namespace {
+
+// Pages and the login itself need no session: the page must load to offer
+// the login, and it holds no data.
+bool public_path(const std::string& path) {
+  return path.rfind("/api/", 0) != 0 || path == "/api/session" || path == "/api/login" || path == "/api/logout";
+}
+
+}  // namespace
+
+bool Dashboard::authenticated(const httplib::Request& req) {
+  if (sessions_.valid(cookie_value(req.get_header_value("Cookie"), session_cookie_name(req.local_port)))) return true;
+  return !options_.token.empty() && same_secret(header_token(req), options_.token);
+}
+
+std::optional<server::Refusal> Dashboard::access_refusal(const httplib::Request& req, Access access) {
+  server::SitePolicy site{options_.loopback_only, req.local_port};
+  if (auto r = server::check_request(site, req, false)) return r;
+  if (public_path(req.path) || authenticated(req)) return std::nullopt;
+  if (options_.token.empty() && access == Access::Read) return std::nullopt;
+  if (options_.token.empty())
+    return server::Refusal{403, "no_session",
+                           "no dashboard session: load the page (GET /) or GET /api/session first; its cookie "
+                           "authorises changes"};
+  return server::Refusal{401, "login_required",
+                         "this dashboard needs a login: POST /api/login {\"token\": ...} (the page offers it), or "
+                         "send the token in an Authorization: Bearer header"};
+}
+
+std::optional<server::Refusal> Dashboard::admit(const httplib::Request& req) {
+  const bool read = req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS";
+  return access_refusal(req, read ? Access::Read : Access::Write);
+}
+
+void Dashboard::start_session(const httplib::Request& req, httplib::Response& res) {
+  res.set_header("Set-Cookie", fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict",
+                                           session_cookie_name(req.local_port), sessions_.create()));
+}
+
+void Dashboard::login(const httplib::Request& req, httplib::Response& res) {
+  json body = parse_body(req);
+  if (!body.is_object() || (body.contains("token") && !body["token"].is_string()))
+    return send_error(res, 400, "token: expected {\"token\": string}");
   if (!options_.token.empty()) {
-    std::string given = header_token(req);
-    if (given.empty() && req.has_param("token")) given = req.get_param_value("token");
-    if (!same_token(given, token_)) {
-      send_error(res, 401, "this dashboard needs its token: open it as /?token=TOKEN");
-      return false;
+    if (int wait = throttle_.wait_seconds(); wait > 0) {
+      res.set_header("Retry-After", std::to_string(wait));
+      return send_error(res, 429, fmt::format("too many failed logins; try again in {} s", wait));
+    }
+    if (!same_secret(body.value("token", std::string()), options_.token)) {
+      throttle_.failed();
+      return send_error(res, 401, "token: wrong token");
     }
   }
-  return true;
+  start_session(req, res);
+  send_json(res, {{"authenticated", true}, {"login_required", !options_.token.empty()}});
+}
+
+void Dashboard::logout(const httplib::Request& req, httplib::Response& res) {
+  const std::string name = session_cookie_name(req.local_port);
+  sessions_.erase(cookie_value(req.get_header_value("Cookie"), name));
+  res.set_header("Set-Cookie", fmt::format("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", name));
+  send_json(res, {{"authenticated", false}, {"login_required", !options_.token.empty()}});
 }
 
 Dashboard::Handler Dashboard::guard(Access access, Handler handler) {
   return [this, access, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Cache-Control", "no-store");
-    if (!allowed(req, res, access)) return;
+    if (auto r = access_refusal(req, access)) return send_error(res, r->status, r->message);
     try {
       handler(req, res);
     } catch (const Error& e) {
@@ -305,7 +312,11 @@ json Dashboard::route(const std::string& query, bool log) {
   return j;
 }
 
-void Dashboard::serve_index(httplib::Response& res) const {
+void Dashboard::serve_index(const httplib::Request& req, httplib::Response& res) {
+  if (auto r = access_refusal(req, Access::Read)) return send_error(res, r->status, r->message);
+  // On a loopback server without a token, loading the page is the login.
+  if (options_.token.empty() && !authenticated(req)) start_session(req, res);
+  res.set_header("Cache-Control", "no-store");
   std::string html;
   if (!options_.assets_dir.empty() && read_file(options_.assets_dir + "/index.html", html)) {
     res.set_header("Content-Security-Policy", kCsp);
@@ -324,7 +335,7 @@ void Dashboard::serve_index(httplib::Response& res) const {
 }
 
 void Dashboard::mount(httplib::Server& svr) {
-  svr.Get("/", [this](const httplib::Request&, httplib::Response& res) { serve_index(res); });
+  svr.Get("/", [this](const httplib::Request& req, httplib::Response& res) { serve_index(req, res); });
   svr.Get(R"(/static/([A-Za-z0-9_.\-]+))", [this](const httplib::Request& req, httplib::Response& res) {
     std::string name = req.matches[1];
     std::string body;
@@ -338,12 +349,16 @@ void Dashboard::mount(httplib::Server& svr) {
     res.set_content(body, content_type_for(name));
   });
 
-  svr.Get("/api/session", guard(Access::Read, [this](const httplib::Request&, httplib::Response& res) {
-            // A page from another site cannot read this (no CORS headers), and
-            // the Host check stops DNS rebinding; a user token is never given out.
-            if (options_.token.empty()) send_json(res, {{"token", token_}, {"token_required", false}});
-            else send_json(res, {{"token_required", true}});
+  svr.Get("/api/session", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
+            bool in = authenticated(req);
+            if (!in && options_.token.empty()) {
+              start_session(req, res);
+              in = true;
+            }
+            send_json(res, {{"authenticated", in}, {"login_required", !options_.token.empty()}});
           }));
+  svr.Post("/api/login", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { login(req, res); }));
+  svr.Post("/api/logout", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { logout(req, res); }));
   svr.Get("/api/info", guard(Access::Read, [this](const httplib::Request&, httplib::Response& res) {
             send_json(res, {{"version", eval::lcte_version()},
                             {"store", options_.store_path},

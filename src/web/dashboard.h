@@ -5,11 +5,14 @@
 // mounts it next to its OpenAI-compatible API; `lcte dashboard` serves it
 // alone.
 //
-// Security: state changes (POST/PUT) need the session token in a header
-// (X-LCTE-Token or Authorization: Bearer), an Origin (when the browser sends
-// one) equal to the Host, and on a loopback binding a loopback Host name
-// (against DNS rebinding). With a user token (required beyond loopback) reads
-// need it too (header, or ?token= for EventSource and download links).
+// Security (docs/parts/dashboard.md): every request passes the site checks of
+// server/site.h (a loopback Host with this port, and for changes a matching
+// Origin and Content-Type: application/json). The browser's session is a
+// random id in an HttpOnly, SameSite=Strict cookie: issued when the page is
+// loaded on a loopback server without a token, else by POST /api/login with
+// the token. Changes always need the session (or, for scripts, the token in
+// an Authorization: Bearer or X-LCTE-Token header); reads need it when there
+// is a token. No secret is ever put in a URL or given to the page's scripts.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -17,6 +20,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +28,9 @@
 #include "eval/executor.h"
 #include "web/event_bus.h"
 #include "web/jobs.h"
+#include "server/site.h"
 #include "web/routing_rules.h"
+#include "web/session.h"
 #include "web/store_tail.h"
 
 namespace httplib {
@@ -39,7 +45,7 @@ struct DashboardOptions {
   std::string store_path;          // the experiment store (SQLite)
   std::string rules_path;          // routing rules JSON; "" keeps them in memory
   std::string assets_dir;          // built front end; "" : the build's default
-  std::string token;               // "" : a random session token (loopback only)
+  std::string token;               // the login secret; "" : none (loopback only)
   bool loopback_only = true;       // the server listens on loopback only
   BackendFactory backends;         // null: canonical only
   std::vector<std::string> models = {"canonical"};
@@ -50,9 +56,9 @@ struct DashboardOptions {
   double resource_rate_hz = 2.0;
   // How often the server looks for runs other processes write (0: never).
   int store_tail_ms = 1000;
-  // Each open event stream holds one of httplib's worker threads (8 here);
-  // beyond this many the server answers 503 so plain requests still get served.
-  int max_event_streams = 4;
+  // Each open event stream holds one of the server's workers; beyond this
+  // many the server answers 503 so plain requests still find a worker.
+  int max_event_streams = 6;
   // How the interactive tab's streamed text is batched into events.
   TokenStreamOptions try_stream;
 };
@@ -68,6 +74,10 @@ class Dashboard {
   Dashboard& operator=(const Dashboard&) = delete;
 
   void mount(httplib::Server& server);
+  // The access check of a request whose body is not read yet (site checks,
+  // then the session or token where one is needed). Serving processes run
+  // it as an HttpFront admission; the handlers run it again.
+  std::optional<server::Refusal> admit(const httplib::Request& req);
   // Ends event streams (so the server can stop) and stops running jobs.
   void shutdown();
 
@@ -76,13 +86,19 @@ class Dashboard {
   RulesHolder& rules() { return rules_; }
   nlohmann::json route(const std::string& query, bool log = true);
   EventBus& events() { return bus_; }
-  const std::string& token() const { return token_; }
 
  private:
   enum class Access { Read, Write };
-  bool allowed(const httplib::Request& req, httplib::Response& res, Access access) const;
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+  // Runs the access check (a Write always needs the session or token), then
+  // the handler, turning its errors into JSON answers.
   Handler guard(Access access, Handler handler);
+  std::optional<server::Refusal> access_refusal(const httplib::Request& req, Access access);
+  bool authenticated(const httplib::Request& req);
+  // Sets a new session cookie on `res`.
+  void start_session(const httplib::Request& req, httplib::Response& res);
+  void login(const httplib::Request& req, httplib::Response& res);
+  void logout(const httplib::Request& req, httplib::Response& res);
 
   void get_runs(const httplib::Request& req, httplib::Response& res);
   void get_run(const std::string& id, httplib::Response& res);
@@ -91,10 +107,11 @@ class Dashboard {
   void get_problem(const httplib::Request& req, httplib::Response& res);
   void get_curve(const httplib::Request& req, httplib::Response& res);
   void serve_events(const httplib::Request& req, httplib::Response& res);
-  void serve_index(httplib::Response& res) const;
+  void serve_index(const httplib::Request& req, httplib::Response& res);
 
   DashboardOptions options_;
-  std::string token_;
+  Sessions sessions_;
+  LoginThrottle throttle_;
   RulesHolder rules_;
   EventBus bus_;
   std::unique_ptr<JobManager> jobs_;
@@ -104,6 +121,8 @@ class Dashboard {
 
 // Shared by the handlers and the tests.
 std::string samples_csv_for_run(const std::string& store_path, const std::string& run_id);
-bool is_loopback_host(const std::string& host_header);  // "127.0.0.1:8080", "localhost", "[::1]:80"
+// The session cookie's name for a server on `port` (cookies do not tell
+// ports apart, so two servers on one host each need their own name).
+std::string session_cookie_name(int port);
 
 }  // namespace lcte::web

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include "store/store.h"
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,9 +32,16 @@ using lcte::testing::run_command;
 using lcte::testing::ServeProcess;
 using lcte::testing::slurp;
 
+// The children publish to a store of the test's own, never the user's.
+std::string own_store(const std::string& dir) {
+  setenv("LCTE_STORE", (dir + "/store.sqlite").c_str(), 1);
+  return dir + "/store.sqlite";
+}
+
 TEST(ServeCli, ServesAGgufOnPortZeroAndStopsOnSigterm) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   const std::string dir = lcte::testing::temp_dir();
+  own_store(dir);
   ServeProcess p({"-m", lcte::testing::data_path(testing::kModelFile), "--port", "0", "-t", "1"}, dir);
   ASSERT_GT(p.port, 0) << slurp(p.err_path);
   httplib::Client c("127.0.0.1", p.port);
@@ -96,6 +104,7 @@ TEST(ServeCli, EvalThroughServeEqualsEvalWithTheEngine) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
   const std::string dir = lcte::testing::temp_dir();
+  own_store(dir);
   const std::string model = lcte::testing::data_path(testing::kModelFile);
   setenv("LCTE_DATA_DIR", lcte::testing::data_dir().c_str(), 1);
   std::vector<std::string> common = {"--suite", "humaneval", "--limit", "3", "--max-tokens", "16", "--offline",
@@ -134,6 +143,7 @@ TEST(ServeCli, EvalThroughServeEqualsEvalWithTheEngine) {
 TEST(ServeCli, ServesACatalogueOfLocalAndRemoteModelsWithTheRouter) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   const std::string dir = lcte::testing::temp_dir();
+  own_store(dir);
   // The "large" tier is another server, reached through the HTTP backend.
   testing::LiveServer upstream({{"upstream-stories", testing::load_engine("upstream-stories")}}, {});
   std::string config = dir + "/models.toml";
@@ -176,6 +186,7 @@ TEST(ServeCli, ServesACatalogueOfLocalAndRemoteModelsWithTheRouter) {
 TEST(ServeCli, RefusesBadSetups) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   const std::string dir = lcte::testing::temp_dir();
+  own_store(dir);
   const std::string model = lcte::testing::data_path(testing::kModelFile);
   auto r = run_command({lcte_binary(), "serve", "-m", model, "--host", "0.0.0.0", "--port", "0"}, dir);
   EXPECT_EQ(r.exit_code, 1);
@@ -186,6 +197,56 @@ TEST(ServeCli, RefusesBadSetups) {
   r = run_command({lcte_binary(), "serve", "-m", dir + "/missing.gguf", "--port", "0"}, dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("missing.gguf"), std::string::npos) << r.err;
+}
+
+TEST(ServeCli, SecretsComeFromTheEnvironmentOrAFileNeverTheCommandLine) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  const std::string dir = lcte::testing::temp_dir();
+  const std::string model = lcte::testing::data_path(testing::kModelFile);
+  own_store(dir);
+  const std::string key = "sk-lcte-cli-0123456789";
+  // On argv the key is readable by every local user: refused, naming the alternatives.
+  auto r = run_command({lcte_binary(), "serve", "-m", model, "--port", "0", "--api-key", key}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--api-key-env"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--api-key-file"), std::string::npos) << r.err;
+  r = run_command({lcte_binary(), "dashboard", "--port", "0", "--token", "0123456789abcdef-x"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--token-file"), std::string::npos) << r.err;
+  r = run_command({lcte_binary(), "serve", "-m", model, "--port", "0", "--api-key-env", "LCTE_TEST_UNSET_KEY_VAR"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("LCTE_TEST_UNSET_KEY_VAR"), std::string::npos) << r.err;
+  r = run_command({lcte_binary(), "dashboard", "--host", "0.0.0.0", "--port", "0"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("token"), std::string::npos) << r.err;
+  r = run_command({lcte_binary(), "dashboard", "--port", "0", "--token-file", dir + "/none"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(dir + "/none"), std::string::npos) << r.err;
+
+  const std::string key_file = dir + "/key";
+  {
+    std::ofstream out(key_file);
+    out << key << "\n";
+  }
+  chmod(key_file.c_str(), 0600);
+  ServeProcess p({"-m", model, "--port", "0", "-t", "1", "--store", dir + "/store.sqlite", "--api-key-file", key_file},
+                 dir);
+  ASSERT_GT(p.port, 0) << slurp(p.err_path);
+  EXPECT_EQ(slurp("/proc/" + std::to_string(p.pid) + "/cmdline").find(key), std::string::npos);
+  httplib::Client c("127.0.0.1", p.port);
+  EXPECT_EQ(c.Get("/v1/models")->status, 401);
+  EXPECT_EQ(c.Get("/v1/models", {{"Authorization", "Bearer " + key}})->status, 200);
+  EXPECT_EQ(c.Get("/health")->status, 200);
+  // The dashboard under a key: the page loads, its data needs a login with the key.
+  EXPECT_EQ(c.Get("/")->status, 200);
+  EXPECT_EQ(c.Get("/api/runs")->status, 401);
+  auto login = c.Post("/api/login", nlohmann::json{{"token", key}}.dump(), "application/json");
+  ASSERT_TRUE(login);
+  ASSERT_EQ(login->status, 200) << login->body;
+  std::string cookie = login->get_header_value("Set-Cookie");
+  EXPECT_NE(cookie.find("HttpOnly; SameSite=Strict"), std::string::npos) << cookie;
+  EXPECT_EQ(c.Get("/api/runs", {{"Cookie", cookie.substr(0, cookie.find(';'))}})->status, 200);
+  EXPECT_EQ(p.stop(), 0) << slurp(p.err_path);
 }
 
 TEST(ModelsCli, ListChecksLocalFilesAndEndpoints) {

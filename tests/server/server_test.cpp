@@ -8,6 +8,7 @@
 #include <thread>
 #include <sstream>
 
+#include "backend/http_backend.h"
 #include "backend/openai_client.h"
 #include "backend/sse.h"
 #include "core/error.h"
@@ -253,7 +254,7 @@ void expect_error(const Answer& a, int status, const std::string& param, const s
 TEST(Serve, BadRequestsGetTheErrorObjectAndTheServerKeepsServing) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   ServerOptions o;
-  o.max_body_bytes = 4096;
+  o.http.max_body_bytes = 4096;
   o.limits.max_n = 4;
   o.limits.max_tokens = 64;
   LiveServer s({{"stories", engine_f32()}}, o);
@@ -283,7 +284,22 @@ TEST(Serve, BadRequestsGetTheErrorObjectAndTheServerKeepsServing) {
   expect_error(post(s, "/v1/completions", with([](json& r) { r["stop"] = {"a", 5}; })), 400, "stop", "invalid_type");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["stop"] = ""; })), 400, "stop");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["seed"] = "x"; })), 400, "seed", "invalid_type");
-  expect_error(post(s, "/v1/completions", with([](json& r) { r["logprobs"] = 5; })), 400, "logprobs", "unsupported_parameter");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["logprobs"] = 21; })), 400, "logprobs");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["logprobs"] = "5"; })), 400, "logprobs", "invalid_type");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["echo"] = true; })), 400, "echo", "unsupported_parameter");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["logit_bias"] = {{"50256", -100}}; })), 400, "logit_bias",
+               "unsupported_parameter");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["response_format"] = {{"type", "json_object"}}; })), 400,
+               "response_format", "unsupported_parameter");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["response_format"] = "json"; })), 400, "response_format",
+               "invalid_type");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["top_k"] = 2.5; })), 400, "top_k", "invalid_type");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["min_p"] = 1.5; })), 400, "min_p");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["presence_penalty"] = 3; })), 400, "presence_penalty");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["frequency_penalty"] = -2.5; })), 400, "frequency_penalty");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["repetition_penalty"] = 0; })), 400, "repetition_penalty");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["tools"] = {{{"type", "function"}}}; })), 400, "tools",
+               "unsupported_parameter");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["stream_options"] = {{"include_usage", true}}; })), 400,
                "stream_options");
   json chat = {{"model", "stories"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
@@ -299,6 +315,11 @@ TEST(Serve, BadRequestsGetTheErrorObjectAndTheServerKeepsServing) {
   expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["messages"][0].erase("content"); })), 400,
                "messages[0].content");
   expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["messages"][0] = 3; })), 400, "messages[0]");
+  expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["top_logprobs"] = 2; })), 400, "top_logprobs");
+  expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["logprobs"] = true; r["top_logprobs"] = 21; })),
+               400, "top_logprobs");
+  expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["messages"][0]["tool_calls"] = {{{"id", "1"}}}; })),
+               400, "messages[0].tool_calls", "unsupported_parameter");
   // The body limit, an unknown route, a known route with the wrong method.
   expect_error(post(s, "/v1/completions", with([](json& r) { r["prompt"] = std::string(5000, 'a'); })), 413, "",
                "request_too_large");
@@ -330,6 +351,127 @@ TEST(Serve, BadRequestsGetTheErrorObjectAndTheServerKeepsServing) {
   EXPECT_NE(metrics.text.find("lcte_request_duration_seconds_count{model=\"stories\"} 1"), std::string::npos);
 }
 
+// llama.cpp's logits for the story prompt and its 32 greedy tokens
+// (shared data, reference/logits): log-softmax by hand is what the server
+// must report for each token and its likeliest alternatives.
+TEST(Serve, LogprobsEqualLlamaCppsLogSoftmax) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  const char* kRef = "reference/logits/stories260K-f32.story.json";
+  LCTE_REQUIRE_DATA(kRef);
+  json ref = json::parse(std::ifstream(lcte::testing::data_path(kRef)));
+  LiveServer s({{"stories", engine_f32()}}, {});
+  json r = {{"model", "stories"}, {"prompt", ref["prompt"]}, {"max_tokens", 32}, {"temperature", 0}, {"logprobs", 5}};
+  Answer a = post(s, "/v1/completions", r.dump());
+  ASSERT_EQ(a.status, 200) << a.text;
+  EXPECT_EQ(a.body["usage"]["prompt_tokens"], ref["prompt_tokens"].size());
+  const json& lp = a.body["choices"][0]["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), 32u) << lp.dump();
+  std::string joined;
+  for (size_t j = 0; j < 32; ++j) {
+    const json& row = j == 0 ? ref["prompt_logits"].back() : ref["greedy_logits"][j - 1];
+    std::vector<double> logits = row.get<std::vector<double>>();
+    double max = *std::max_element(logits.begin(), logits.end()), sum = 0;
+    for (double x : logits) sum += std::exp(x - max);
+    const double lse = max + std::log(sum);
+    const int chosen = ref["greedy"][j];
+    EXPECT_NEAR(lp["token_logprobs"][j].get<double>(), logits[static_cast<size_t>(chosen)] - lse, 2e-3) << "token " << j;
+    // The five likeliest by hand, against the answer's alternatives (a map, so by value).
+    std::vector<double> best = logits;
+    std::sort(best.begin(), best.end(), std::greater<double>());
+    std::vector<double> got;
+    for (const auto& [tok, v] : lp["top_logprobs"][j].items()) got.push_back(v.get<double>());
+    std::sort(got.begin(), got.end(), std::greater<double>());
+    ASSERT_GE(got.size(), 4u) << lp["top_logprobs"][j].dump();  // two alternatives may share a text
+    for (size_t k = 0; k < 3; ++k) EXPECT_NEAR(got[k], best[k] - lse, 2e-3) << "token " << j << " rank " << k;
+    EXPECT_EQ(lp["text_offset"][j], joined.size());
+    joined += lp["tokens"][j].get<std::string>();
+  }
+  EXPECT_EQ(joined, a.body["choices"][0]["text"]);
+
+  // Chat: {content: [{token, logprob, bytes, top_logprobs}]}; greedy picks the best alternative.
+  json chat = {{"model", "stories"}, {"messages", {{{"role", "developer"}, {"content", "Once upon"}}, {{"role", "user"}, {"content", "a time"}}}},
+               {"max_tokens", 8}, {"temperature", 0}, {"logprobs", true}, {"top_logprobs", 2}, {"stop", "Lily"}};
+  Answer c = post(s, "/v1/chat/completions", chat.dump());
+  ASSERT_EQ(c.status, 200) << c.text;
+  const json& content = c.body["choices"][0]["logprobs"]["content"];
+  ASSERT_FALSE(content.empty());
+  std::string text;
+  for (const json& t : content) {
+    const std::string tok = t["token"];
+    std::string bytes;
+    for (int b : t["bytes"]) bytes += static_cast<char>(b);
+    EXPECT_EQ(bytes, tok);
+    ASSERT_EQ(t["top_logprobs"].size(), 2u);
+    EXPECT_LE(t["logprob"].get<double>(), 0.0);
+    EXPECT_NEAR(t["logprob"].get<double>(), t["top_logprobs"][0]["logprob"].get<double>(), 1e-9);
+    EXPECT_GE(t["top_logprobs"][0]["logprob"].get<double>(), t["top_logprobs"][1]["logprob"].get<double>());
+    text += tok;
+  }
+  EXPECT_EQ(text.substr(0, c.body["choices"][0]["message"]["content"].get<std::string>().size()),
+            c.body["choices"][0]["message"]["content"].get<std::string>());
+  // Streamed: each choice opens with its role, and its last chunk carries the log probabilities.
+  chat["stream"] = true;
+  chat["n"] = 2;
+  Answer d = post(s, "/v1/chat/completions", chat.dump());
+  ASSERT_EQ(d.status, 200);
+  std::map<int, json> first, last;
+  backend::SseParser parser([&](const std::string& data) {
+    if (data == "[DONE]") return;
+    json j = json::parse(data);
+    for (const json& ch : j["choices"]) {
+      int i = ch["index"];
+      if (!first.count(i)) first[i] = ch;
+      last[i] = ch;
+    }
+  });
+  parser.feed(d.text);
+  parser.finish();
+  ASSERT_EQ(first.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(first[i]["delta"], json({{"role", "assistant"}, {"content", ""}})) << first[i].dump();
+    EXPECT_EQ(last[i]["finish_reason"], "stop");
+    EXPECT_EQ(last[i]["logprobs"]["content"], content) << last[i].dump();
+  }
+}
+
+TEST(Serve, TopKMinPAndPenaltiesAreHonouredLocallyAndThroughAProxy) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  auto engine = engine_f32();
+  LiveServer s({{"stories", engine}}, {});
+  auto text = [&](const LiveServer& server, const json& extra) {
+    json r = completion("Once upon a time", 30);
+    r.update(extra);
+    Answer a = post(server, "/v1/completions", r.dump());
+    EXPECT_EQ(a.status, 200) << a.text;
+    return a.body["choices"][0].value("text", std::string());
+  };
+  const std::string greedy = text(s, json::object());
+  // top_k 1 and min_p 1 keep only the likeliest token: sampling hot is then greedy.
+  EXPECT_EQ(text(s, {{"temperature", 1.8}, {"top_k", 1}, {"seed", 7}}), greedy);
+  EXPECT_EQ(text(s, {{"temperature", 1.8}, {"min_p", 1.0}, {"seed", 7}}), greedy);
+  EXPECT_NE(text(s, {{"temperature", 1.8}, {"seed", 7}}), greedy);
+  // The greedy story repeats words; a penalty on repeats changes it.
+  const std::string penalised = text(s, {{"frequency_penalty", 2.0}});
+  EXPECT_NE(penalised, greedy);
+  EXPECT_NE(text(s, {{"presence_penalty", 2.0}}), greedy);
+  EXPECT_NE(text(s, {{"repetition_penalty", 1.5}}), greedy);
+
+  // Through a server proxying this one: the settings reach it.
+  backend::HttpOptions h;
+  h.base_url = s.url();
+  h.model = "stories";
+  h.max_retries = 0;
+  LiveServer proxy({{"remote", std::make_shared<backend::HttpBackend>(h)}}, {});
+  json remote = {{"model", "remote"}};
+  EXPECT_EQ(text(proxy, {{"model", "remote"}, {"frequency_penalty", 2.0}}), penalised);
+  EXPECT_EQ(text(proxy, {{"model", "remote"}, {"temperature", 1.8}, {"top_k", 1}, {"seed", 7}}), greedy);
+  // ... but log probabilities are not read back from an endpoint: refused, not dropped.
+  json r = completion("Once upon a time", 4);
+  r["model"] = "remote";
+  r["logprobs"] = 1;
+  expect_error(post(proxy, "/v1/completions", r.dump()), 400, "logprobs", "unsupported_parameter");
+}
+
 TEST(Serve, ApiKeyIsRequiredOnEveryRouteWhenSet) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   ServerOptions o;
@@ -340,10 +482,17 @@ TEST(Serve, ApiKeyIsRequiredOnEveryRouteWhenSet) {
   expect_error(post(s, "/v1/completions", body, {{"Authorization", "Bearer sk-lcte-wrong"}}), 401, "", "invalid_api_key");
   expect_error(post(s, "/v1/completions", body, {{"Authorization", "sk-lcte-test"}}), 401, "", "invalid_api_key");
   expect_error(get(s, "/v1/models"), 401, "", "invalid_api_key");
-  expect_error(get(s, "/metrics"), 401, "", "invalid_api_key");
   expect_error(get(s, "/nowhere"), 401, "", "invalid_api_key");
+  // Health checks and scrapers need no key unless the server says so.
+  EXPECT_EQ(get(s, "/health").status, 200);
+  EXPECT_EQ(get(s, "/metrics").status, 200);
   Answer ok = post(s, "/v1/completions", body, {{"Authorization", "Bearer sk-lcte-test"}});
   EXPECT_EQ(ok.status, 200) << ok.text;
+  o.key_for_health = true;
+  LiveServer closed({{"stories", engine_f32()}}, o);
+  expect_error(get(closed, "/health"), 401, "", "invalid_api_key");
+  expect_error(get(closed, "/metrics"), 401, "", "invalid_api_key");
+  EXPECT_EQ(get(closed, "/health", {{"Authorization", "Bearer sk-lcte-test"}}).status, 200);
 
   // The HTTP client sends the key from its variable.
   setenv("LCTE_SERVE_TEST_KEY", "sk-lcte-test", 1);
@@ -361,9 +510,8 @@ TEST(Serve, NonLoopbackNeedsAKeyAndBindErrorsAreClear) {
   ServerOptions o;
   o.host = "0.0.0.0";
   EXPECT_THROW(Server({{"stories", engine}}, o), Error);
-  EXPECT_TRUE(is_loopback("127.0.0.1"));
-  EXPECT_TRUE(is_loopback("localhost"));
-  EXPECT_FALSE(is_loopback("10.0.0.1"));
+  o.host = "127.0.0.1.rebind.example";  // a name, not a loopback address
+  EXPECT_THROW(Server({{"stories", engine}}, o), Error);
   EXPECT_THROW(Server({}, ServerOptions{}), Error);
   EXPECT_THROW(Server({{"router", engine}}, ServerOptions{}), Error);
   EXPECT_THROW(Server({{"a", engine}, {"a", engine}}, ServerOptions{}), Error);

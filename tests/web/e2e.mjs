@@ -9,11 +9,14 @@
 // so the live monitor's GPU chart is exercised on machines without a GPU.
 // With models/stories260K-f32.gguf in the data, `lcte serve` runs that tiny
 // model and the interactive tab must show its text streaming in before the
-// result.
+// result. axe-core checks every tab (WCAG 2.1 A and AA rules); sortable
+// headers, problem lists and sample rows are driven by keyboard; a second
+// server with a token checks the login and its HttpOnly, SameSite=Strict
+// session cookie.
 //
 //   node tests/web/e2e.mjs --lcte build/src/cli/lcte --out build/web-e2e [--data ../shared/data]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +34,9 @@ const tinyModel = join(data, 'models', 'stories260K-f32.gguf');
 function skip(why) { console.log(`SKIP: ${why}`); process.exit(77); }
 if (!existsSync(chromiumPath)) skip(`no chromium at ${chromiumPath} (apt-get install chromium, or set CHROMIUM)`);
 if (!existsSync(join(webDir, 'node_modules', 'playwright-core'))) skip(`web/node_modules is missing (cd web && npm ci)`);
+const axePath = join(webDir, 'node_modules', 'axe-core', 'axe.min.js');
+if (!existsSync(axePath)) { console.log(`FAIL: ${axePath} is missing: run npm ci in web/ (package-lock.json lists axe-core)`); process.exit(1); }
+const axeSource = readFileSync(axePath, 'utf8');
 if (!existsSync(lcte)) skip(`no lcte binary at ${lcte}`);
 if (!existsSync(join(data, 'humaneval', 'HumanEval.jsonl.gz'))) skip(`data file absent: ${join(data, 'humaneval/HumanEval.jsonl.gz')} (set LCTE_DATA_DIR)`);
 const { chromium } = createRequire(join(webDir, 'package.json'))('playwright-core');
@@ -66,10 +72,23 @@ if ((await (await fetch(`${base}/`)).text()).includes('assets not built')) {
   server.kill('SIGTERM');
   skip('the dashboard assets were not built (LCTE_WEB_ASSETS=OFF, or no node/npm at build time)');
 }
-const session = await (await fetch(`${base}/api/session`)).json();
+// A script's session: the cookie /api/session sets on a loopback server without a token.
+const sessionCookie = (await fetch(`${base}/api/session`)).headers.get('set-cookie').split(';')[0];
+const writeHeaders = { Cookie: sessionCookie, 'Content-Type': 'application/json' };
 async function routeApi(query) {
-  const r = await fetch(`${base}/api/route`, { method: 'POST', headers: { 'X-LCTE-Token': session.token, 'Content-Type': 'application/json' }, body: JSON.stringify({ query }) });
+  const r = await fetch(`${base}/api/route`, { method: 'POST', headers: writeHeaders, body: JSON.stringify({ query }) });
   return r.json();
+}
+
+// axe-core on the page as it is now: WCAG 2.1 A and AA rules. The script is
+// evaluated through the debugging protocol, which the page's CSP does not cover.
+const a11yFindings = [];
+async function a11y(page, name) {
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.evaluate(axeSource);
+  const r = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+    .then(x => x.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, target: v.nodes[0]?.target?.join(' '), help: v.help }))));
+  for (const v of r) a11yFindings.push(`${name}: ${v.id} (${v.impact}, ${v.nodes} nodes, e.g. ${v.target}): ${v.help}`);
+  check(r.length === 0, `axe-core: no WCAG 2.1 A/AA violations on ${name}${r.length ? ': ' + r.map(v => v.id).join(', ') : ''}`);
 }
 
 // The interactive tab on a model that streams: `lcte serve` with the tiny
@@ -117,6 +136,44 @@ async function streamingCheck(browser) {
   check(await exited(serve.proc) === 0, 'lcte serve stopped cleanly on SIGTERM');
 }
 
+// A dashboard with a token: the page asks for it, the session is an
+// HttpOnly, SameSite=Strict cookie, and the token never reaches a URL or the
+// page's scripts.
+async function loginCheck(browser) {
+  const secret = 'e2e-token-0123456789abcdef';
+  const tokenFile = join(out, 'token');
+  writeFileSync(tokenFile, secret + '\n', { mode: 0o600 });
+  const guarded = startServer(['dashboard', '--port', '0', '--store', join(out, 'guarded.sqlite'), '--offline', '--token-file', tokenFile], 'lcte dashboard --token-file');
+  try {
+    const url = await guarded.url;
+    check((await fetch(`${url}/api/runs`)).status === 401, 'with a token, the API refuses a request without a session');
+    const context = await browser.newContext({ viewport: { width: 1366, height: 820 } });
+    const page = await context.newPage();
+    await page.goto(`${url}/`);
+    await page.waitForSelector('#login-form', { timeout: 10000 });
+    await a11y(page, 'login');
+    await page.fill('#login-token', 'wrong-token-0123456789');
+    await page.click('#login-submit');
+    await page.waitForSelector('#login-msg .error', { timeout: 10000 });
+    check((await page.textContent('#login-msg')).includes('wrong token'), 'a wrong token is refused on the page');
+    await page.fill('#login-token', secret);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-view="runs"][data-ready]', { timeout: 10000 });
+    const cookies = await context.cookies();
+    check(cookies.length === 1 && cookies[0].httpOnly && cookies[0].sameSite === 'Strict' && !cookies[0].value.includes(secret),
+      `the session is one HttpOnly, SameSite=Strict cookie (${cookies.map(c => `${c.name} httpOnly=${c.httpOnly} sameSite=${c.sameSite}`).join('; ')})`);
+    check(await page.evaluate(() => document.cookie) === '', 'the page\'s scripts cannot read the session cookie');
+    check(!page.url().includes(secret) && !(await page.content()).includes(secret), 'the token is in no URL and not in the page');
+    await page.click('#logout');
+    await page.waitForSelector('#login-form', { timeout: 10000 });
+    check(true, 'logging out returns to the login');
+    await context.close();
+  } finally {
+    guarded.proc.kill('SIGTERM');
+  }
+  check(await exited(guarded.proc) === 0, 'the guarded dashboard stopped cleanly on SIGTERM');
+}
+
 const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
 try {
   const context = await browser.newContext({ viewport: { width: 1366, height: 820 }, acceptDownloads: true });
@@ -135,6 +192,7 @@ try {
   await open('#/runs', 'runs');
   check((await page.textContent('#view')).includes('No runs in the store yet'), 'empty store explained on the Experiments tab');
   await shot('experiments-empty');
+  await a11y(page, 'Experiments (empty)');
 
   // Live monitor: start a canonical evaluation (5 tasks x 2 samples) from the UI.
   await open('#/live', 'live');
@@ -157,6 +215,7 @@ try {
   check(gpu.util.length >= 1 && gpu.util.every(x => Math.abs(x - 24.5) < 1e-9) && gpu.power.every(x => Math.abs(x - 123.45) < 1e-9),
     `live GPU chart has points (${gpu.util.length}: mean utilisation ${gpu.util[0]}%, power ${gpu.power[0]} W) and the no-GPU note is hidden`);
   await shot('live-monitor');
+  await a11y(page, 'Live monitor');
   await page.setViewportSize({ width: 2560, height: 1200 });
   await shot('live-monitor-wide');
   await page.setViewportSize({ width: 1366, height: 820 });
@@ -174,6 +233,16 @@ try {
   check((await page.$$('#samples-table tbody tr')).length === 10, 'run page lists 10 samples');
   check((await page.textContent('#view')).includes('100.0%'), 'pass@1 of the reference solutions is 100%');
   await shot('run-page');
+  await a11y(page, 'run page');
+  // Every chart has its numbers as text: the pass@k bars' table says pass@1 = 1.
+  const tables = await page.$$eval('#run-charts figure', fs => fs.map(f => ({ label: f.querySelector('svg, [aria-label]')?.getAttribute('aria-label') || f.getAttribute('aria-label'), rows: f.querySelectorAll('details.chart-data tbody tr').length })));
+  check(tables.length >= 3 && tables.every(t => t.label && t.rows >= 1), `every chart has a label and a data table (${JSON.stringify(tables)})`);
+  check((await page.$$eval('#run-charts details.chart-data', ds => ds[0].textContent)).match(/pass@1\s*1\b/) !== null, 'the pass@k chart\'s table reads pass@1 1');
+  // A sample row by keyboard: its task cell is a button; Space shows the completion.
+  await page.focus('#samples-table tbody tr:first-child button.linkish');
+  await page.keyboard.press('Space');
+  await page.waitForSelector('#sample-detail:not(.hidden)', { timeout: 5000 });
+  check((await page.textContent('#sample-detail')).startsWith('HumanEval/'), 'a sample opens from the keyboard');
 
   // CSV download of the samples.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#samples-csv')]);
@@ -188,7 +257,7 @@ try {
   check(new Set(dataRows.map(l => l.split(',')[1])).size === 5, 'CSV covers 5 tasks');
 
   // A second run (one sample per task), started through the API, to compare with.
-  const second = await (await fetch(`${base}/api/evals`, { method: 'POST', headers: { 'X-LCTE-Token': session.token, 'Content-Type': 'application/json' },
+  const second = await (await fetch(`${base}/api/evals`, { method: 'POST', headers: writeHeaders,
     body: JSON.stringify({ suite: 'humaneval', models: ['canonical'], n: 1, limit: 5 }) })).json();
   for (let i = 0; i < 600; i++) {
     const jobs = await (await fetch(`${base}/api/evals`)).json();
@@ -196,6 +265,14 @@ try {
     await new Promise(ok => setTimeout(ok, 100));
   }
   await open('#/runs', 'runs');
+  // Sorting by keyboard: the header is a button that says its order.
+  await page.focus('#runs-table th[data-col="model"] button');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#runs-table th[data-col="model"][aria-sort="descending"]', { timeout: 5000 });
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#runs-table th[data-col="model"][aria-sort="ascending"]', { timeout: 5000 });
+  check(await page.evaluate(() => document.activeElement?.closest('th')?.dataset.col) === 'model', 'sortable headers work from the keyboard and keep the focus');
+  await a11y(page, 'Experiments (two runs)');
   const boxes = await page.$$('#runs-table tbody input[type=checkbox]');
   check(boxes.length === 2, `two runs listed (${boxes.length})`);
   for (const b of boxes) await b.check();
@@ -206,6 +283,7 @@ try {
   check((await page.$$('[data-view="compare"] svg')).length >= 2, 'accuracy-cost scatter and pass@k bars drawn');
   check((await page.textContent('#compare-table')).includes('yes'), 'Pareto column marks a run');
   await shot('compare');
+  await a11y(page, 'Compare');
 
   // Routing: a rule changed in the UI takes effect on the next API request.
   const before = await routeApi('def f(x):\n    return x');
@@ -230,10 +308,13 @@ try {
   await page.waitForSelector('#curve svg', { timeout: 20000 });
   check((await page.textContent('#curve')).includes('APGR'), 'cost-quality curve drawn from the two stored runs');
   await shot('routing');
+  await a11y(page, 'Routing');
 
-  // Interactive: one problem, router's choice.
+  // Interactive: one problem (picked by keyboard), router's choice.
   await open('#/try', 'try');
-  await page.click('[data-task="HumanEval/0"]');
+  await page.waitForSelector('[data-task="HumanEval/0"]', { timeout: 10000 });
+  await page.focus('[data-task="HumanEval/0"]');
+  await page.keyboard.press('Enter');
   await page.waitForSelector('#route-preview', { timeout: 10000 });
   check((await page.textContent('#route-preview')).includes('complexity score'), 'problem shows the router preview');
   await page.selectOption('#try-form select[name=model]', ['auto', 'canonical']);  // side by side
@@ -243,12 +324,16 @@ try {
   check(cards.length === 2 && cards[0].startsWith('auto → '), `interactive run on two models side by side (${cards.join(' | ')})`);
   check((await page.$$('#try-results .pass')).length === 2, 'both samples passed');
   await shot('interactive');
+  await a11y(page, 'Interactive');
   await streamingCheck(browser);
 
   await open('#/about', 'about');
   check((await page.textContent('#view')).includes('pass@k'), 'About explains pass@k');
   await shot('about');
+  await a11y(page, 'About');
+  await loginCheck(browser);
   check(consoleErrors.length === 0, `no console errors${consoleErrors.length ? ': ' + consoleErrors.join(' | ') : ''}`);
+  if (a11yFindings.length) console.log('axe-core findings:\n  ' + a11yFindings.join('\n  '));
 } finally {
   await browser.close();
   server.kill('SIGTERM');

@@ -1,9 +1,13 @@
 // The dashboard's C++ side: routing rules (validation, persistence, the
 // 150/151-token rule), SSE framing and the event bus, and the HTTP API served
-// on a loopback port: JSON endpoints, CSV rows, token / Origin / Host checks,
+// on a loopback port: JSON endpoints, CSV rows, session / Origin / Host checks,
 // the live event stream and an evaluation started over HTTP.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <future>
@@ -19,6 +23,7 @@
 #include "core/error.h"
 #include "store/store.h"
 #include "backend/engine_backend.h"
+#include "server/http_front.h"
 #include "web/dashboard.h"
 #include "web/token_stream.h"
 
@@ -232,13 +237,18 @@ class HalfBackend final : public eval::Backend {
   eval::CanonicalBackend canonical_;
 };
 
+// The dashboard as `lcte dashboard` serves it: behind the HTTP front, its
+// access check an admission (before any body is read).
 struct Served {
   std::unique_ptr<Dashboard> dashboard;
-  httplib::Server server;
+  server::HttpFront server;
   std::thread thread;
   int port = 0;
+  std::string cookie;  // "lcte_session_PORT=ID" once auth() has asked for it
   explicit Served(DashboardOptions o) {
     dashboard = std::make_unique<Dashboard>(std::move(o));
+    Dashboard* d = dashboard.get();
+    server.add_admission([d](const httplib::Request& req) { return d->admit(req); });
     dashboard->mount(server);
     port = server.bind_to_any_port("127.0.0.1");
     thread = std::thread([this] { server.listen_after_bind(); });
@@ -254,7 +264,15 @@ struct Served {
     c.set_read_timeout(30, 0);
     return c;
   }
-  httplib::Headers auth() const { return {{"X-LCTE-Token", dashboard->token()}}; }
+  // The session a page gets by loading /api/session on a loopback server.
+  httplib::Headers auth() {
+    if (cookie.empty()) {
+      auto r = client().Get("/api/session");
+      std::string set = r ? r->get_header_value("Set-Cookie") : "";
+      cookie = set.substr(0, set.find(';'));
+    }
+    return {{"Cookie", cookie}};
+  }
 };
 
 store::StoredSample sample(const std::string& task, int index, bool passed, double latency, std::string completion) {
@@ -391,44 +409,136 @@ TEST(DashboardHttp, RunsRunPageAndCsv) {
   EXPECT_NE(index->body.find("assets not built"), std::string::npos);
 }
 
-TEST(DashboardHttp, StateChangesNeedTokenSameOriginAndLoopbackHost) {
+TEST(DashboardHttp, StateChangesNeedTheSessionSameOriginJsonAndLoopbackHost) {
   std::string dir = temp_dir();
   Served s(options_in(dir));
   auto c = s.client();
+  const std::string port = std::to_string(s.port);
   std::string body = R"({"query": "def f(): pass"})";
-  EXPECT_EQ(c.Post("/api/route", body, "application/json")->status, 403);  // no token
-  EXPECT_EQ(c.Post("/api/route", {{"X-LCTE-Token", "wrong"}}, body, "application/json")->status, 403);
-  auto cross = c.Post("/api/route", {{"X-LCTE-Token", s.dashboard->token()}, {"Origin", "http://evil.example"}}, body,
-                      "application/json");
+  // The session: a random id in an HttpOnly, SameSite=Strict cookie, per port.
+  auto page = c.Get("/");
+  ASSERT_EQ(page->status, 200);
+  std::string set = page->get_header_value("Set-Cookie");
+  EXPECT_EQ(set.rfind("lcte_session_" + port + "=", 0), 0u) << set;
+  EXPECT_NE(set.find("; HttpOnly"), std::string::npos) << set;
+  EXPECT_NE(set.find("; SameSite=Strict"), std::string::npos) << set;
+  EXPECT_NE(set.find("; Path=/"), std::string::npos) << set;
+  const std::string id = set.substr(set.find('=') + 1, set.find(';') - set.find('=') - 1);
+  EXPECT_EQ(id.size(), 64u);
+  httplib::Headers cookie = {{"Cookie", "lcte_session_" + port + "=" + id}};
+  json session = json::parse(c.Get("/api/session", cookie)->body);
+  EXPECT_EQ(session, json({{"authenticated", true}, {"login_required", false}}));
+
+  EXPECT_EQ(c.Post("/api/route", body, "application/json")->status, 403);  // no session
+  EXPECT_EQ(c.Post("/api/route", {{"Cookie", "lcte_session_" + port + "=" + std::string(64, '0')}}, body,
+                   "application/json")->status, 403);
+  EXPECT_EQ(c.Post("/api/route", {{"Cookie", "lcte_session_1=" + id}}, body, "application/json")->status, 403);
+  httplib::Headers evil = cookie;
+  evil.emplace("Origin", "http://evil.example");
+  auto cross = c.Post("/api/route", evil, body, "application/json");
   EXPECT_EQ(cross->status, 403);
   EXPECT_NE(cross->body.find("Origin"), std::string::npos);
-  std::string origin = "http://127.0.0.1:" + std::to_string(s.port);
-  auto ok = c.Post("/api/route", {{"X-LCTE-Token", s.dashboard->token()}, {"Origin", origin}}, body, "application/json");
-  ASSERT_EQ(ok->status, 200);
+  // A cross-site page can send text/plain without a preflight, with the cookie
+  // where SameSite does not hold it back (another port of this host).
+  auto plain = c.Post("/api/route", cookie, body, "text/plain");
+  EXPECT_EQ(plain->status, 415);
+  httplib::Headers same_site = cookie;
+  same_site.emplace("Sec-Fetch-Site", "same-site");
+  EXPECT_EQ(c.Post("/api/route", same_site, body, "application/json")->status, 403);
+  httplib::Headers same_origin = cookie;
+  same_origin.emplace("Origin", "http://127.0.0.1:" + port);
+  same_origin.emplace("Sec-Fetch-Site", "same-origin");
+  auto ok = c.Post("/api/route", same_origin, body, "application/json");
+  ASSERT_EQ(ok->status, 200) << ok->body;
   EXPECT_EQ(json::parse(ok->body)["tier"], "small");
-  // DNS rebinding: a page at evil.example resolving to 127.0.0.1.
-  EXPECT_EQ(c.Get("/api/runs", {{"Host", "evil.example:" + std::to_string(s.port)}})->status, 403);
-  // The loopback page learns the session token from /api/session.
-  json session = json::parse(c.Get("/api/session")->body);
-  EXPECT_EQ(session["token"], s.dashboard->token());
+  // DNS rebinding: a page at a name of its own resolving to 127.0.0.1.
+  for (const std::string host : {std::string("evil.example:"), std::string("127.0.0.1.rebind.example:")}) {
+    EXPECT_EQ(c.Get("/api/runs", {{"Host", host + port}})->status, 403) << host;
+    auto rebound = c.Get("/api/session", {{"Host", host + port}});
+    EXPECT_EQ(rebound->status, 403) << host;
+    EXPECT_TRUE(rebound->get_header_value("Set-Cookie").empty());
+    EXPECT_EQ(c.Get("/", {{"Host", host + port}})->status, 403) << host;
+  }
+  EXPECT_EQ(c.Get("/api/runs", {{"Host", "127.0.0.1:1"}})->status, 403);  // another port
   EXPECT_EQ(c.Post("/api/route", s.auth(), "not json", "application/json")->status, 400);
+  // Logging out ends the session.
+  EXPECT_EQ(c.Post("/api/logout", cookie, "{}", "application/json")->status, 200);
+  EXPECT_EQ(c.Post("/api/route", cookie, body, "application/json")->status, 403);
 }
 
-TEST(DashboardHttp, UserTokenGuardsReadsToo) {
+TEST(DashboardHttp, UserTokenNeedsALoginAndNeverAppearsInUrlsOrAnswers) {
   std::string dir = temp_dir();
   DashboardOptions o = options_in(dir);
-  o.token = "0123456789abcdef-secret";
+  const std::string secret = "0123456789abcdef-secret";
+  o.token = secret;
   o.loopback_only = false;
   Served s(o);
   auto c = s.client();
   EXPECT_EQ(c.Get("/api/runs")->status, 401);
-  EXPECT_EQ(c.Get("/api/runs?token=0123456789abcdef-secret")->status, 200);
-  EXPECT_EQ(c.Get("/api/runs", {{"Authorization", "Bearer 0123456789abcdef-secret"}})->status, 200);
-  auto session = c.Get("/api/session?token=0123456789abcdef-secret");
-  EXPECT_EQ(session->body.find("secret"), std::string::npos);  // never handed out
+  EXPECT_EQ(c.Get(("/api/runs?token=" + secret).c_str())->status, 401);  // no secrets in URLs
+  EXPECT_EQ(c.Get("/api/runs", {{"Authorization", "Bearer " + secret}})->status, 200);  // scripts
+  auto page = c.Get("/");
+  EXPECT_EQ(page->status, 200);  // the page loads, to offer the login
+  EXPECT_TRUE(page->get_header_value("Set-Cookie").empty());
+  json before = json::parse(c.Get("/api/session")->body);
+  EXPECT_EQ(before, json({{"authenticated", false}, {"login_required", true}}));
+  auto wrong = c.Post("/api/login", json{{"token", "0123456789abcdef-wrong!"}}.dump(), "application/json");
+  EXPECT_EQ(wrong->status, 401);
+  EXPECT_TRUE(wrong->get_header_value("Set-Cookie").empty());
+  EXPECT_EQ(c.Post("/api/login", "token=" + secret, "application/x-www-form-urlencoded")->status, 415);
+  auto in = c.Post("/api/login", json{{"token", secret}}.dump(), "application/json");
+  ASSERT_EQ(in->status, 200) << in->body;
+  EXPECT_EQ(in->body.find("secret"), std::string::npos);
+  std::string set = in->get_header_value("Set-Cookie");
+  EXPECT_NE(set.find("HttpOnly"), std::string::npos);
+  EXPECT_EQ(set.find(secret), std::string::npos);  // a session id, not the token
+  httplib::Headers cookie = {{"Cookie", set.substr(0, set.find(';'))}};
+  EXPECT_EQ(c.Get("/api/runs", cookie)->status, 200);
+  int events_status = 0;  // the stream never ends: look at its status only
+  c.Get("/api/events?after=0", cookie, [&](const httplib::Response& r) { events_status = r.status; return false; },
+        [](const char*, size_t) { return false; });
+  EXPECT_EQ(events_status, 200);
+  EXPECT_EQ(c.Post("/api/route", cookie, R"({"query": "x"})", "application/json")->status, 200);
+  auto info = c.Get("/api/session", cookie);
+  EXPECT_EQ(json::parse(info->body)["authenticated"], true);
+  EXPECT_EQ(info->body.find("secret"), std::string::npos);
+  // Guessing is throttled: 10 failures a minute, then 429 with Retry-After.
+  int throttled = 0;
+  for (int i = 0; i < 12; ++i) {
+    auto r = c.Post("/api/login", json{{"token", "guess-" + std::to_string(i)}}.dump(), "application/json");
+    if (r->status == 429) {
+      ++throttled;
+      EXPECT_FALSE(r->get_header_value("Retry-After").empty());
+    }
+  }
+  EXPECT_EQ(throttled, 3);  // the first wrong login above counts too
   DashboardOptions open = options_in(dir);
   open.loopback_only = false;
   EXPECT_THROW(Dashboard{open}, Error);  // beyond loopback without a token
+}
+
+TEST(DashboardHttp, AccessIsCheckedBeforeTheBodyIsRead) {
+  std::string dir = temp_dir();
+  DashboardOptions o = options_in(dir);
+  o.token = "0123456789abcdef-secret";
+  Served s(o);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(s.port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  // A large body announced and never sent: only a check made on the head can answer.
+  std::string head = "POST /api/evals HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port) +
+                     "\r\nContent-Type: application/json\r\nContent-Length: 900000\r\n\r\n";
+  ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 5000), 1) << "no answer while the body was held back";
+  char buf[512] = {};
+  ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+  close(fd);
+  ASSERT_GT(n, 12);
+  EXPECT_EQ(std::string(buf, 12), "HTTP/1.1 401");
 }
 
 TEST(DashboardHttp, RulesChangeTakesEffectOnTheNextRequestAndPersists) {

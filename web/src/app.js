@@ -4,35 +4,54 @@
 // output, task text) only ever reaches the page as text nodes.
 
 // ---------- session and API ----------
-const session = { token: '', tokenRequired: false };
-
-function tokenQuery() { return session.token ? `token=${encodeURIComponent(session.token)}` : ''; }
-function withToken(url) { const q = tokenQuery(); return q ? url + (url.includes('?') ? '&' : '?') + q : url; }
+// The session lives in an HttpOnly, SameSite=Strict cookie the server sets
+// (on loading the page, or on logging in with the token): this script never
+// holds a secret and never puts one in a URL.
+const session = { loginRequired: false };
 
 async function api(path, opts = {}) {
-  const init = { method: opts.method || 'GET', headers: {} };
-  if (session.token) init.headers['X-LCTE-Token'] = session.token;
+  const init = { method: opts.method || 'GET', headers: {}, credentials: 'same-origin' };
   if (opts.body !== undefined) { init.headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(opts.body); }
   const res = await fetch(path, init);
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = { error: text }; }
-  if (!res.ok) throw new Error((data && data.error) || `${res.status} ${res.statusText}`);
+  if (!res.ok) {
+    const e = data && data.error;  // the dashboard's {error: text} or the API's {error: {message}}
+    const err = new Error((typeof e === 'string' ? e : e && e.message) || `${res.status} ${res.statusText}`);
+    err.status = res.status;
+    throw err;
+  }
   return data;
 }
 
+// True when the page may go on; false when it must ask for the token first.
 async function initSession() {
-  const params = new URLSearchParams(location.search);
-  if (params.get('token')) {
-    sessionStorage.setItem('lcte-token', params.get('token'));
-    history.replaceState(null, '', location.pathname + location.hash);
-  }
-  session.token = sessionStorage.getItem('lcte-token') || '';
-  if (!session.token) {
-    const s = await api('/api/session');
-    session.tokenRequired = s.token_required;
-    if (s.token) session.token = s.token;
-  }
+  if (new URLSearchParams(location.search).has('token')) history.replaceState(null, '', location.pathname + location.hash);
+  const s = await api('/api/session');
+  session.loginRequired = s.login_required;
+  return s.authenticated;
+}
+
+function loginView(onIn) {
+  const input = h('input', { type: 'password', id: 'login-token', name: 'token', autocomplete: 'current-password', required: true });
+  const msg = h('div', { id: 'login-msg', role: 'alert' });
+  const form = h('form', { class: 'card login', id: 'login-form' },
+    h('h1', {}, 'Log in'),
+    h('p', {}, 'This dashboard is protected by a token: the one given to lcte dashboard (--token-env or --token-file), or lcte serve\'s API key.'),
+    h('label', { for: 'login-token' }, 'Token', input),
+    h('div', { class: 'toolbar' }, h('button', { type: 'submit', id: 'login-submit' }, 'Log in')), msg);
+  form.onsubmit = async (e) => {
+    e.preventDefault(); msg.replaceChildren();
+    try { await api('/api/login', { method: 'POST', body: { token: input.value } }); input.value = ''; onIn(); }
+    catch (err) { msg.append(errorBox(err)); input.select(); }
+  };
+  $('#view').replaceChildren(form);
+  input.focus();
+}
+
+async function logout() {
+  try { await api('/api/logout', { method: 'POST', body: {} }); } finally { location.reload(); }
 }
 
 // ---------- DOM helpers ----------
@@ -61,14 +80,35 @@ function stat(label, value, id) { return h('div', { class: 'stat' }, h('b', { id
 function toast(msg) { const t = $('#toast'); t.textContent = msg; t.classList.remove('hidden'); clearTimeout(toast.timer); toast.timer = setTimeout(() => t.classList.add('hidden'), 4000); }
 function errorBox(e) { return h('div', { class: 'error', role: 'alert' }, String(e.message || e)); }
 function empty(text) { return h('div', { class: 'empty' }, text); }
+// A region that may scroll: focusable, so the keyboard can scroll it, and named.
+function scrollBox(label, ...children) { return h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': label }, ...children); }
 function badge(status) { return h('span', { class: `badge ${status}` }, status); }
 
 // ---------- charts ----------
-const palette = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#4b5563', '#ca8a04'];
+// Okabe-Ito, as the HTML reports use: told apart with any colour vision.
+const palette = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#F0E442', '#000000'];
 const charts = new Set();
-// A time-series chart (uPlot): x in seconds, one or more y series sharing a unit.
+
+// Every chart has its numbers as text too: a table under a disclosure, which
+// screen readers and keyboard users reach like any other content.
+function dataTable(caption, head, rows) {
+  return h('details', { class: 'chart-data' }, h('summary', {}, `${caption}: data as a table`),
+    h('table', {}, h('caption', { class: 'sr-only' }, caption), h('thead', {}, h('tr', {}, head.map(x => h('th', { scope: 'col' }, x)))),
+      h('tbody', {}, rows.map(r => h('tr', {}, r.map(v => h('td', { class: typeof v === 'number' ? 'num' : '' }, typeof v === 'number' ? fmt(v) : v)))))));
+}
+// A long series is summarised (points, range, last value) rather than listed.
+function seriesRows(names, data) {
+  const xs = data[0] || [];
+  return names.map((n, i) => {
+    const ys = (data[i + 1] || []).filter(v => v !== null && Number.isFinite(v));
+    return [n, ys.length, xs.length ? xs[0] : '–', xs.length ? xs[xs.length - 1] : '–', ys.length ? Math.min(...ys) : '–', ys.length ? Math.max(...ys) : '–', ys.length ? ys[ys.length - 1] : '–'];
+  });
+}
+
+// A time-series chart (uPlot): x in seconds, one or more y series sharing a
+// unit. box.update(data) redraws it and its text alternative.
 function lineChart(title, yLabel, names, data, { xLabel = 'time (s)', points = false, yRange = null } = {}) {
-  const box = h('div', { class: 'card chart' });
+  const box = h('figure', { class: 'card chart', 'aria-label': title });
   const width = () => Math.max(300, (box.clientWidth || 480) - 30);
   const opts = {
     title, width: 480, height: 220,
@@ -78,10 +118,22 @@ function lineChart(title, yLabel, names, data, { xLabel = 'time (s)', points = f
     legend: { show: true },
   };
   const plot = new uPlot(opts, data, box);
+  // The canvas says nothing to assistive technology; the table below does.
+  plot.root.setAttribute('aria-hidden', 'true');
   requestAnimationFrame(() => plot.setSize({ width: width(), height: 220 }));
   const entry = { plot, box, width };
   charts.add(entry);
   box.plot = plot;
+  const head = ['series', 'points', `first ${xLabel}`, `last ${xLabel}`, `min (${yLabel})`, `max (${yLabel})`, 'last value'];
+  let table = dataTable(title, head, seriesRows(names, data));
+  box.append(table);
+  box.update = (d) => {
+    plot.setData(d);
+    const next = dataTable(title, head, seriesRows(names, d));
+    next.open = table.open;
+    table.replaceWith(next);
+    table = next;
+  };
   return box;
 }
 window.addEventListener('resize', () => { for (const c of charts) if (c.box.isConnected) c.plot.setSize({ width: c.width(), height: 220 }); else charts.delete(c); });
@@ -121,7 +173,8 @@ function barChart(title, categories, series, yLabel, yMax) {
       f.svg.append(s('text', { x: x + bw / 2, y: f.Y(v) - 3, 'text-anchor': 'middle' }, fmt(v))); });
   });
   legend(f, series.map(x => x.name));
-  return h('div', { class: 'card' }, f.svg);
+  return h('figure', { class: 'card' }, f.svg,
+    dataTable(title, ['', ...series.map(x => x.name)], categories.map((c, i) => [c, ...series.map(x => Number.isFinite(x.values[i]) ? x.values[i] : '–')])));
 }
 function legend(f, names) {
   names.forEach((n, i) => { const x = f.m.l + i * 130, y = f.H - 16;
@@ -145,7 +198,9 @@ function scatterChart(title, points, front, xLabel, yLabel, lines = []) {
   names.forEach((n, i) => { const x = f.m.l + (i % 3) * 150, y = f.H - 28 + Math.floor(i / 3) * 14;
     const c = n === 'Pareto front' ? '#111827' : palette[i % palette.length];
     f.svg.append(s('rect', { x, y, width: 10, height: 10, fill: c })); f.svg.append(s('text', { x: x + 14, y: y + 9 }, n)); });
-  return h('div', { class: 'card' }, f.svg);
+  const rows = [...points.map(p => [p.label, p.group, p.x, p.y, front.some(q => q.x === p.x && q.y === p.y) ? 'yes' : '']),
+    ...lines.flatMap(l => l.points.map(p => [`${l.name} point`, l.name, p.x, p.y, front.some(q => q.x === p.x && q.y === p.y) ? 'yes' : '']))];
+  return h('figure', { class: 'card' }, f.svg, dataTable(title, ['point', 'group', xLabel, yLabel, 'on the Pareto front'], rows));
 }
 
 // ---------- live events ----------
@@ -153,7 +208,7 @@ const listeners = new Set();
 let source = null;
 let lastEventId = 0;  // the newest event this page has handled (ids grow in publication order)
 function connectEvents() {
-  source = new EventSource(withToken('/api/events'));
+  source = new EventSource('/api/events');
   const conn = $('#conn');
   source.onopen = () => { conn.textContent = 'live'; conn.classList.add('on'); };
   source.onerror = () => { conn.textContent = 'reconnecting'; conn.classList.remove('on'); };
@@ -238,7 +293,7 @@ views.runs = async (root) => {
   const update = () => {
     compareBtn.disabled = selected.size < 1;
     const ids = [...selected].join(',');
-    csvLink.href = selected.size ? withToken(`/api/summary.csv?ids=${encodeURIComponent(ids)}`) : '#';
+    csvLink.href = selected.size ? `/api/summary.csv?ids=${encodeURIComponent(ids)}` : '#';
   };
   compareBtn.onclick = () => { location.hash = `#/compare?ids=${encodeURIComponent([...selected].join(','))}`; };
   const render = () => {
@@ -250,12 +305,17 @@ views.runs = async (root) => {
     rows.sort((a, b) => { const x = key(a), y = key(b); return (x === y ? 0 : x === null ? 1 : y === null ? -1 : x < y ? -1 : 1) * sortDir; });
     if (!runs.length) { holder.append(empty(`No runs in the store yet (${info?.store ?? ''}). Start an evaluation in the Live monitor tab, or record runs with lcte eval / lcte study.`)); return; }
     if (!rows.length) { holder.append(empty('No run matches these filters.')); return; }
-    const head = h('tr', {}, cols.map(([name]) => name ? h('th', { class: 'sortable' + (['pass@1', 'samples', 'energy (J)'].includes(name) ? ' num' : ''), onclick: () => { sortDir = sortKey === name ? -sortDir : -1; sortKey = name; render(); } }, name + (sortKey === name ? (sortDir < 0 ? ' ▼' : ' ▲') : '')) : h('th', {}, '')));
+    // Each sortable header is a button (reachable and pressed by keyboard) and says its order.
+    const sortBy = name => { sortDir = sortKey === name ? -sortDir : -1; sortKey = name; render(); $(`#runs-table th[data-col="${name}"] button`)?.focus(); };
+    const head = h('tr', {}, cols.map(([name]) => name ? h('th', { scope: 'col', 'data-col': name, class: 'sortable' + (['pass@1', 'samples', 'energy (J)'].includes(name) ? ' num' : ''),
+      'aria-sort': sortKey === name ? (sortDir < 0 ? 'descending' : 'ascending') : 'none' },
+      h('button', { type: 'button', class: 'sort', onclick: () => sortBy(name) }, name, h('span', { 'aria-hidden': 'true' }, sortKey === name ? (sortDir < 0 ? ' ▼' : ' ▲') : ''))) :
+      h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'selected'))));
     const body = rows.map(r => h('tr', { 'data-run': r.id },
-      h('td', {}, h('input', { type: 'checkbox', checked: selected.has(r.id), onchange: e => { e.target.checked ? selected.add(r.id) : selected.delete(r.id); update(); } })),
+      h('td', {}, h('input', { type: 'checkbox', 'aria-label': `select run ${r.id}`, checked: selected.has(r.id), onchange: e => { e.target.checked ? selected.add(r.id) : selected.delete(r.id); update(); } })),
       h('td', {}, h('a', { href: `#/run/${encodeURIComponent(r.id)}` }, r.id)), h('td', {}, r.model), h('td', {}, r.kind), h('td', {}, r.config?.suite ?? ''),
       h('td', {}, badge(r.status)), h('td', {}, r.started_at), h('td', { class: 'num' }, pct(p1(r))), h('td', { class: 'num' }, fmt(cols[8][1](r))), h('td', { class: 'num' }, fmt(cols[9][1](r)))));
-    holder.append(h('div', { class: 'scroll' }, h('table', { id: 'runs-table' }, h('thead', {}, head), h('tbody', {}, body))));
+    holder.append(scrollBox('Runs', h('table', { id: 'runs-table' }, h('thead', {}, head), h('tbody', {}, body))));
   };
   for (const el of [q, kind, status]) el.addEventListener('input', render);
   render(); update();
@@ -267,8 +327,8 @@ views.run = async (root, id) => {
   const r = v.run;
   root.append(h('h1', {}, `Run ${r.id} `, badge(r.status)));
   root.append(h('div', { class: 'toolbar' },
-    h('a', { class: 'button', id: 'samples-csv', href: withToken(`/api/runs/${encodeURIComponent(r.id)}/samples.csv`), download: `${r.id}-samples.csv` }, 'Download samples CSV'),
-    h('a', { class: 'button', href: withToken(`/api/summary.csv?ids=${encodeURIComponent(r.id)}`), download: 'summary.csv' }, 'Download summary CSV')));
+    h('a', { class: 'button', id: 'samples-csv', href: `/api/runs/${encodeURIComponent(r.id)}/samples.csv`, download: `${r.id}-samples.csv` }, 'Download samples CSV'),
+    h('a', { class: 'button', href: `/api/summary.csv?ids=${encodeURIComponent(r.id)}`, download: 'summary.csv' }, 'Download summary CSV')));
   const stats = h('div', { class: 'stats' }, stat('model', r.model || '–'), stat('suite', v.suite || '–'), stat('samples', fmt(v.samples)), stat('passed', fmt(v.passed)),
     ...Object.entries(v.pass_at_k).map(([k, x]) => stat(k, pct(x))), stat('latency p50 (s)', fmt(v.latency_p50_s)), stat('execution p50 (s)', fmt(v.exec_p50_s)),
     stat(v.energy_estimated ? 'energy (J, estimate)' : 'energy (J)', fmt(v.energy_j)), stat('peak RSS (MiB)', v.peak_rss_bytes ? fmt(v.peak_rss_bytes / 2 ** 20) : '–'),
@@ -297,12 +357,14 @@ views.run = async (root, id) => {
   if (!cpu && !pr) grid.append(empty('No resource time series were recorded for this run (runs made outside the dashboard may not record them).'));
   root.append(h('h2', {}, `Samples (${samples.length})`));
   if (!samples.length) { root.append(empty('No samples stored for this run.')); return; }
-  const detail = h('pre', { class: 'hidden', id: 'sample-detail' });
-  const rows = samples.map(x => h('tr', { onclick: () => { detail.classList.remove('hidden'); detail.textContent = `${x.task_id} #${x.sample_index} (${x.status})\n\n${x.completion}`; } },
-    h('td', {}, x.task_id), h('td', { class: 'num' }, x.sample_index), h('td', { class: x.passed ? 'pass' : 'fail' }, x.status), h('td', {}, x.error_type || ''),
+  const detail = h('pre', { class: 'hidden', id: 'sample-detail', tabindex: '-1', 'aria-live': 'polite' });
+  // The row is clickable; its task cell is a button, so the keyboard gets there too.
+  const showSample = x => { detail.classList.remove('hidden'); detail.textContent = `${x.task_id} #${x.sample_index} (${x.status})\n\n${x.completion}`; };
+  const rows = samples.map(x => h('tr', { class: 'clickable', onclick: e => { if (e.target.tagName !== 'BUTTON') showSample(x); } },
+    h('td', {}, h('button', { type: 'button', class: 'linkish', onclick: () => { showSample(x); detail.focus(); } }, x.task_id)), h('td', { class: 'num' }, x.sample_index), h('td', { class: x.passed ? 'pass' : 'fail' }, x.status), h('td', {}, x.error_type || ''),
     h('td', { class: 'num' }, fmt(x.latency_s)), h('td', { class: 'num' }, fmt(x.exec_s)), h('td', { class: 'num' }, x.completion_tokens >= 0 ? x.completion_tokens : '–')));
-  root.append(h('div', { class: 'scroll' }, h('table', { id: 'samples-table' },
-    h('thead', {}, h('tr', {}, ['task', 'sample', 'status', 'error', 'latency (s)', 'execution (s)', 'tokens'].map(c => h('th', {}, c)))), h('tbody', {}, rows))), detail);
+  root.append(scrollBox('Samples', h('table', { id: 'samples-table' },
+    h('thead', {}, h('tr', {}, ['task (show the completion)', 'sample', 'status', 'error', 'latency (s)', 'execution (s)', 'tokens'].map(c => h('th', { scope: 'col' }, c)))), h('tbody', {}, rows))), detail);
 };
 
 views.live = async (root) => {
@@ -332,7 +394,7 @@ views.live = async (root) => {
   };
   const status = h('div', { class: 'card', id: 'live-status' });
   const grid = h('div', { class: 'grid', id: 'live-charts' });
-  const log = h('div', { class: 'scroll' });
+  const log = scrollBox('Events');
   const others = h('div', { id: 'store-runs' });
   root.append(status, h('h2', {}, 'Running in the store (any process)'), others, grid, h('h2', {}, 'Events'), log);
   if (!live.job) { try { const jobs = await api('/api/evals'); if (jobs.length) live.job = jobs[0]; } catch { /* shown as empty */ } }
@@ -363,13 +425,13 @@ views.live = async (root) => {
     others.replaceChildren(running.length ? h('table', {}, h('thead', {}, h('tr', {}, ['run', 'kind', 'model', 'samples', 'passed'].map(x => h('th', {}, x)))),
       h('tbody', {}, running.map(r => h('tr', {}, h('td', {}, h('a', { href: `#/run/${encodeURIComponent(r.run_id)}` }, r.run_id)), h('td', {}, r.kind), h('td', {}, r.model),
         h('td', { class: 'num' }, r.samples), h('td', { class: 'num' }, r.passed))))) : empty('No run is being written to the store right now (the server checks once a second).'));
-    c1.plot.setData([live.progress[0], live.progress[1]]);
-    c2.plot.setData([live.progress[0], live.progress[2]]);
-    c3.plot.setData(live.latency);
-    c4.plot.setData([live.res[0], live.res[1]]);
-    c5.plot.setData([live.res[0], live.res[2]]);
-    c6.plot.setData([live.res[0], live.res[3]]);
-    c7.plot.setData([live.res[0], live.res[4], live.res[5]]);
+    c1.update([live.progress[0], live.progress[1]]);
+    c2.update([live.progress[0], live.progress[2]]);
+    c3.update(live.latency);
+    c4.update([live.res[0], live.res[1]]);
+    c5.update([live.res[0], live.res[2]]);
+    c6.update([live.res[0], live.res[3]]);
+    c7.update([live.res[0], live.res[4], live.res[5]]);
     gpuNote.classList.toggle('hidden', live.res[4].some(x => x !== null) || live.res[5].some(x => x !== null));
     log.replaceChildren(live.events.length ? h('table', {}, h('tbody', {}, live.events.slice(0, 60).map(e => h('tr', {}, h('td', {}, e.at), h('td', {}, e.type),
       h('td', {}, describeEvent(e.type, e.d)))))) : empty('No events yet.'));
@@ -391,7 +453,7 @@ views.try = async (root) => {
   root.append(h('h1', {}, 'Interactive testing'));
   const suiteSel = h('select', { id: 'try-suite' }, info.suites.map(x => h('option', { value: x }, x)));
   const search = h('input', { type: 'text', placeholder: 'search problems', id: 'try-search' });
-  const list = h('div', { class: 'list', id: 'problem-list' });
+  const list = h('div', { class: 'list', id: 'problem-list', role: 'group', 'aria-label': 'Problems' });
   const pane = h('div', {});
   root.append(h('div', { class: 'split' }, h('div', {}, h('div', { class: 'toolbar' }, h('label', {}, 'Suite', suiteSel), h('label', {}, 'Search', search)), list), pane));
   let problems = [];
@@ -406,7 +468,10 @@ views.try = async (root) => {
   const show = () => {
     const q = search.value.toLowerCase();
     const rows = problems.filter(p => !q || `${p.task_id} ${p.entry_point} ${p.summary}`.toLowerCase().includes(q));
-    list.replaceChildren(...(rows.length ? rows.map(p => h('div', { 'data-task': p.task_id, onclick: (e) => { for (const d of list.children) d.classList.remove('sel'); e.currentTarget.classList.add('sel'); open(p.task_id); } },
+    // Buttons: reachable by Tab, pressed with Enter or Space.
+    list.replaceChildren(...(rows.length ? rows.map(p => h('button', { type: 'button', class: 'item', 'data-task': p.task_id, 'aria-pressed': 'false', onclick: (e) => {
+      for (const d of list.children) { d.classList.remove('sel'); d.setAttribute('aria-pressed', 'false'); }
+      e.currentTarget.classList.add('sel'); e.currentTarget.setAttribute('aria-pressed', 'true'); open(p.task_id); } },
       h('b', {}, p.task_id), ' ', h('span', { class: 'muted' }, p.entry_point))) : [empty('No problem matches.')]));
   };
   const open = async (taskId) => {
@@ -496,14 +561,14 @@ views.compare = async (root, _arg, params) => {
   if (!ids.length) { root.append(empty('Select runs in the Experiments tab and press "Compare selected". To see one problem on several models side by side, pick several models in the Interactive tab.')); return; }
   let c;
   try { c = await api(`/api/compare?ids=${encodeURIComponent(ids.join(','))}`); } catch (e) { root.append(errorBox(e)); return; }
-  root.append(h('div', { class: 'toolbar' }, h('a', { class: 'button', href: withToken(`/api/summary.csv?ids=${encodeURIComponent(ids.join(','))}`), download: 'summary.csv' }, 'Download summary CSV')));
+  root.append(h('div', { class: 'toolbar' }, h('a', { class: 'button', href: `/api/summary.csv?ids=${encodeURIComponent(ids.join(','))}`, download: 'summary.csv' }, 'Download summary CSV')));
   // Two runs of one model need telling apart: add the run id's last characters.
   const counts = {};
   for (const r of c.runs) counts[r.label] = (counts[r.label] || 0) + 1;
   for (const r of c.runs) if (counts[r.label] > 1) r.label = `${r.label} ·${r.run.id.slice(-4)}`;
   for (const p of c.points) p.label = c.runs.find(r => r.run.id === p.run_id).label;
   const ks = [...new Set(c.runs.flatMap(r => Object.keys(r.pass_at_k)))];
-  root.append(h('div', { class: 'scroll' }, h('table', { id: 'compare-table' }, h('thead', {}, h('tr', {}, ['run', 'model', 'suite', 'samples', ...ks, 'latency p50 (s)', 'execution p50 (s)', 'energy (J)', 'Pareto'].map(x => h('th', {}, x)))),
+  root.append(scrollBox('Compared runs', h('table', { id: 'compare-table' }, h('thead', {}, h('tr', {}, ['run', 'model', 'suite', 'samples', ...ks, 'latency p50 (s)', 'execution p50 (s)', 'energy (J)', 'Pareto'].map(x => h('th', {}, x)))),
     h('tbody', {}, c.runs.map(r => h('tr', {}, h('td', {}, h('a', { href: `#/run/${encodeURIComponent(r.run.id)}` }, r.run.id)), h('td', {}, r.label), h('td', {}, r.suite), h('td', { class: 'num' }, r.samples),
       ...ks.map(k => h('td', { class: 'num' }, pct(r.pass_at_k[k]))), h('td', { class: 'num' }, fmt(r.latency_p50_s)), h('td', { class: 'num' }, fmt(r.exec_p50_s)), h('td', { class: 'num' }, fmt(r.energy_j)),
       h('td', {}, c.pareto.includes(r.run.id) ? 'yes' : '')))))));
@@ -512,7 +577,7 @@ views.compare = async (root, _arg, params) => {
     scatterChart('Accuracy against cost', c.points.map(p => ({ x: p.cost_s, y: p.accuracy, label: p.label, group: p.label })), front, 'cost: mean seconds per sample', 'pass@1 (0-1)'),
     barChart('pass@k by run', ks, c.runs.map(r => ({ name: r.label, values: ks.map(k => r.pass_at_k[k] ?? NaN) })), 'pass rate (0-1)', 1)));
   root.append(h('p', { class: 'muted' }, `Cost: ${c.cost_unit}.`), h('h2', {}, `Per-problem grid (${c.grid.length} problems)`));
-  root.append(h('div', { class: 'scroll' }, h('table', { id: 'grid-table' }, h('thead', {}, h('tr', {}, h('th', {}, 'task'), c.runs.map(r => h('th', {}, r.label)))),
+  root.append(scrollBox('Per-problem grid', h('table', { id: 'grid-table' }, h('thead', {}, h('tr', {}, h('th', {}, 'task'), c.runs.map(r => h('th', {}, r.label)))),
     h('tbody', {}, c.grid.map(row => h('tr', {}, h('td', {}, row.task_id), row.results.map(x => x === null ? h('td', { class: 'cell-none' }, '–') :
       h('td', { class: x[0] === x[1] ? 'cell-pass' : x[0] === 0 ? 'cell-fail' : 'cell-part' }, `${x[0]}/${x[1]}`))))))));
 };
@@ -547,13 +612,14 @@ views.routing = async (root) => {
     try { rules = await api('/api/routing/rules', { method: 'PUT', body }); fill(rules); msg.append(h('p', { class: 'pass' }, `Applied: version ${rules.version}.`)); }
     catch (err) { msg.append(errorBox(err)); }
   };
-  const query = h('textarea', { id: 'route-query', placeholder: 'A query to route, e.g. a HumanEval prompt' });
+  const query = h('textarea', { id: 'route-query', 'aria-label': 'Query to route', placeholder: 'A query to route, e.g. a HumanEval prompt' });
   const result = h('div', { id: 'route-result' });
   const tryBtn = h('button', { type: 'button', id: 'route-btn', onclick: async () => { result.replaceChildren();
     try { const d = await api('/api/route', { method: 'POST', body: { query: query.value } }); result.append(h('p', {}, `score ${d.score}/10 from ${d.n_tokens} tokens → tier `, h('b', {}, d.tier), ` (${d.model}) by ${d.policy}${d.override ? ' (forced)' : ''}: ${d.reason}`)); }
     catch (err) { result.append(errorBox(err)); } } }, 'Route');
   root.append(form, msg, h('h2', {}, 'Try a query'), h('div', { class: 'card' }, query, h('div', { class: 'toolbar' }, tryBtn), result));
-  const logBox = h('div', { class: 'scroll', id: 'decision-log' });
+  const logBox = scrollBox('Decision log');
+  logBox.id = 'decision-log';
   root.append(h('h2', {}, 'Decision log (live)'), logBox);
   // Events can arrive faster than the fetches return, and responses can come
   // back out of order: only the newest request may redraw the table.
@@ -626,10 +692,18 @@ async function route() {
   root.dataset.ready = '1';
 }
 
-(async () => {
-  try { await initSession(); info = await api('/api/info'); }
-  catch (e) { $('#view').replaceChildren(errorBox(e), h('p', {}, session.tokenRequired ? 'This dashboard needs its token: open it as /?token=TOKEN.' : '')); return; }
+async function start() {
+  try { info = await api('/api/info'); }
+  catch (e) { $('#view').replaceChildren(errorBox(e)); return; }
+  if (session.loginRequired) $('#logout').classList.remove('hidden');
   connectEvents();
   window.addEventListener('hashchange', route);
   route();
+}
+
+(async () => {
+  $('#logout').addEventListener('click', logout);
+  let ready = false;
+  try { ready = await initSession(); } catch (e) { $('#view').replaceChildren(errorBox(e)); return; }
+  if (ready) start(); else loginView(start);
 })();
