@@ -385,9 +385,9 @@ TEST(DashboardHttp, RunsRunPageAndCsv) {
   auto rows = parse_csv(csv->body);
   ASSERT_EQ(rows.size(), 4u);  // header + 3 samples
   EXPECT_EQ(rows[0][1], "task_id");
-  EXPECT_EQ(rows[0].back(), "completion");
+  EXPECT_EQ(rows[0][14], "completion");
   EXPECT_EQ(rows[2][1], "HumanEval/1");
-  EXPECT_EQ(rows[2].back(), "    return \"a, \"\"b\"\n");  // quotes and comma survive
+  EXPECT_EQ(rows[2][14], "    return \"a, \"\"b\"\n");  // quotes and comma survive
   EXPECT_EQ(rows[2][6], "0");                               // passed
 
   auto summary = c.Get(("/api/summary.csv?ids=" + id).c_str());
