@@ -64,6 +64,15 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 }  // namespace
 
+uint32_t tiktoken_match_cp(uint32_t cp) {
+  using tiktoken_unicode::kStandIns;
+  const auto* end = kStandIns + tiktoken_unicode::kStandInCount;
+  if (cp < kStandIns[0].first) return cp;
+  const auto* it = std::upper_bound(kStandIns, end, cp, [](uint32_t c, const tiktoken_unicode::CpStandIn& r) { return c < r.first; });
+  --it;
+  return cp <= it->last ? it->stand_in : cp;
+}
+
 const std::vector<TiktokenEncoding>& tiktoken_encodings() {
   static const std::vector<TiktokenEncoding> encodings = {
       {"cl100k_base",

@@ -12,6 +12,8 @@
 // byte_pair_merge does.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +28,20 @@ struct TiktokenEncoding {
   std::string pattern;  // pre-tokenizer regex (tiktoken's pat_str)
   std::vector<std::pair<std::string, Token>> special_tokens;
 };
+
+// The patterns run on PCRE2, whose Unicode tables are 14.0; the official
+// tiktoken's are 16.0. The few code points whose class (as the patterns see
+// it: Lu, Ll, Lt, Lm, Lo, M, N or none) differs are matched as a stand-in of
+// their 16.0 class (generated table, tiktoken_unicode.cpp).
+namespace tiktoken_unicode {
+struct CpStandIn {
+  uint32_t first, last, stand_in;
+};
+extern const CpStandIn kStandIns[];
+extern const size_t kStandInCount;
+}  // namespace tiktoken_unicode
+// `cp`, or its stand-in when Unicode 16.0 classes it otherwise than 14.0.
+uint32_t tiktoken_match_cp(uint32_t cp);
 
 // The encodings lcte knows, and one of them by name (nullptr when unknown).
 const std::vector<TiktokenEncoding>& tiktoken_encodings();

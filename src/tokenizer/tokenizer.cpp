@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "tokenizer/tiktoken.h"
 #include "tokenizer/unicode.h"
 
 namespace lcte::tokenizer {
@@ -215,6 +216,8 @@ void Tokenizer::tokenize_tiktoken(std::string_view text, std::vector<Token>& out
     offsets.clear();
     decode_utf8_strict(text, cps, offsets);
   }
+  for (uint32_t& c : cps)
+    if (c >= 0x80) c = tiktoken_match_cp(c);  // Unicode 16.0's classes, as tiktoken's regex has them
   pre_.for_each_piece(cps, [&](Piece p) {
     tiktoken_piece(text.substr(offsets[p.begin], offsets[p.end] - offsets[p.begin]), out);
     return out.size() <= stop_above;

@@ -350,15 +350,17 @@ void Vocab::build_tiktoken(const std::string& source) {
     byte_symbols_[b] = id;
   }
   // Every way a token splits into two tokens: during a merge both sides are
-  // always tokens, so these pairs are all the encoder ever looks up.
+  // always ordinary tokens, so these pairs are all the encoder ever looks up.
+  // (A side that is a special or unused token's text would give a pair the
+  // encoder never asks for, so the sides' kinds need no check.)
   for (size_t i = 0; i < tokens_.size(); ++i) {
     const std::string_view t = tokens_[i].text;
     if (!(tokens_[i].attr & kAttrNormal) || t.size() < 2) continue;
     for (size_t k = 1; k < t.size(); ++k) {
-      const Token l = find(t.substr(0, k));
-      if (!ordinary(l)) continue;
-      const Token r = find(t.substr(k));
-      if (ordinary(r)) merges_.insert(l, r, Merge{int32_t(i), int32_t(i)});
+      const int32_t l = symbols_.find(t.substr(0, k));
+      if (l < 0) continue;
+      const int32_t r = symbols_.find(t.substr(k));
+      if (r >= 0) merges_.insert(l, r, Merge{int32_t(i), int32_t(i)});
     }
   }
 }

@@ -40,6 +40,10 @@ const cases = [
   ["endoftext as plain text", "<|endoftext|> and <|fim_prefix|> and <|endofprompt|>", 1],
   ["private use and noncharacters", "\uE000\uF8FF \uFFFE\uFFFF \uFFFD", 1],
   ["supplementary letters", "\uD835\uDC00\uD835\uDC01 \uD801\uDC00\uD801\uDC28", 1],
+  // Letters and digits new in Unicode 15.0-16.0 (Kawi, Nag Mundari, CJK Ext H and I, Garay, Kirat Rai,
+  // Kaktovik numerals, Lao and Kannada marks) and one new in 17.0 (Beria Erfe), where a regex's tables show.
+  ["Unicode 15-16 characters", ["\u{11F02}", "\u{1E4D0}", "\u{31350}", "\u{2EBF0}", "\u{10D50}", "\u{16D43}",
+    "\u{1D2C0}", "\u0ECE", "\u0CF3", "\u{16EA0}", "\u{A7CB}"].map((x) => `${x}'s a${x}${x}b 1${x}2 A${x}a x${x}.\n`).join(""), 1],
   ["3000 a", "a", 3000],
   ["3000 spaces", " ", 3000],
   ["3000 newlines", "\n", 3000],
