@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <vector>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -97,19 +98,30 @@ void download_verified(const std::string& url, const std::string& dest, const st
                        size_t max_bytes) {
   fs::path target(dest);
   std::error_code ec;
+  // The directories made here, deepest first: a failed download removes them again.
+  std::vector<fs::path> made;
+  for (fs::path d = target.parent_path(); !d.empty() && !fs::exists(d); d = d.parent_path()) made.push_back(d);
   if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
   if (ec) fail("{}: cannot create directory: {}", target.parent_path().string(), ec.message());
+  auto remove_made = [&] {
+    for (const fs::path& d : made) fs::remove(d, ec);  // only if still empty
+  };
   std::string part = dest + ".part." + std::to_string(::getpid());
 
   DownloadSink sink;
   sink.max_bytes = max_bytes;
   sink.file = std::fopen(part.c_str(), "wb");
-  if (sink.file == nullptr) fail("{}: cannot create: {}", part, std::strerror(errno));
+  if (sink.file == nullptr) {
+    const int err = errno;
+    remove_made();
+    fail("{}: cannot create: {}", part, std::strerror(err));
+  }
 
   std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), &curl_easy_cleanup);
   if (!curl) {
     std::fclose(sink.file);
     fs::remove(part, ec);
+    remove_made();
     fail("{}: cannot initialise libcurl", url);
   }
   char curl_error[CURL_ERROR_SIZE] = {0};
@@ -133,6 +145,7 @@ void download_verified(const std::string& url, const std::string& dest, const st
 
   auto give_up = [&](const std::string& why) {
     fs::remove(part, ec);
+    remove_made();
     fail("{}: download failed: {}", url, why);
   };
   if (sink.too_large) give_up(fmt::format("larger than {} bytes", max_bytes));
