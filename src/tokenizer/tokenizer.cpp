@@ -231,7 +231,10 @@ void Tokenizer::tokenize_tiktoken(std::string_view text, std::vector<Token>& out
 // ones (runs of one character) use a heap, so a long piece costs n log n.
 void Tokenizer::tiktoken_piece(std::string_view bytes, std::vector<Token>& out) const {
   const Vocab& v = *vocab_;
-  if (const Token whole = v.find(bytes); whole != kNoToken && (v.attr(whole) & kAttrNormal)) {
+  // Every text in a tiktoken vocabulary that is not an ordinary token ("<|endoftext|>",
+  // "<|unused rank 100256|>") has letters next to punctuation, which every pattern
+  // cuts apart, so a piece that is a token's text is an ordinary token.
+  if (const Token whole = v.find(bytes); whole != kNoToken) {
     out.push_back(whole);
     return;
   }

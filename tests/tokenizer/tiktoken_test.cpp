@@ -111,6 +111,20 @@ TEST_P(Encodings, SpecialTokensOnlyWhenParsed) {
   EXPECT_EQ(tok().tokenize("hi", /*add_special=*/true), tok().tokenize("hi", false));
 }
 
+// The encoder takes a piece that is a token's text as that token without
+// asking its kind: special and unused tokens' texts must never be one piece.
+TEST_P(Encodings, SpecialAndUnusedTextsAreNeverOnePiece) {
+  size_t checked = 0;
+  for (Token id = 0; id < Token(tok().n_tokens()); ++id) {
+    if (tok().vocab().attr(id) & kAttrNormal) continue;
+    const std::vector<Token> ids = tok().tokenize(tok().vocab().text(id), false);
+    EXPECT_GT(ids.size(), 1u) << tok().vocab().text(id);
+    EXPECT_EQ(std::count(ids.begin(), ids.end(), id), 0) << tok().vocab().text(id);
+    ++checked;
+  }
+  EXPECT_GT(checked, 0u);
+}
+
 TEST_P(Encodings, InvalidUtf8IsReplacedLikeAStrictDecoder) {
   // Each maximal ill-formed subsequence becomes one U+FFFD: a stray
   // continuation byte, a truncated 3-byte sequence, an overlong form, an
