@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <random>
 #include <thread>
 
 #include "common/run_command.h"
@@ -18,6 +19,7 @@
 #include "core/error.h"
 #include "tokenizer/tiktoken.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
 #include "tokenizer/tiktoken_cases.h"
 
 namespace lcte::tokenizer {
@@ -135,6 +137,25 @@ TEST_P(Encodings, InvalidUtf8IsReplacedLikeAStrictDecoder) {
                            " f" + fffd;
   EXPECT_EQ(tok().tokenize(bad, false), tok().tokenize(good, false));
   EXPECT_EQ(tok().count_tokens(bad), tok().tokenize(good, false).size());
+}
+
+// Any bytes: the ids spell the text back (ill-formed UTF-8 as U+FFFD), with
+// or without special tokens parsed, and counting agrees with tokenizing.
+TEST_P(Encodings, RandomBytesRoundTrip) {
+  std::mt19937 rng(7);
+  const std::string alphabet[] = {"a", "Z", " ", "\n", "\r", "'", "s", "1", ".", "\xC3\xA9", "\xE6\xBC\xA2", "\xF0\x9F\x98\x80",
+                                  "\xE2\x80\x8D", "\xC2\xA0", "<|endoftext|>", "<|", "\x80", "\xFF", "\xE6\xBC", "\x00"};
+  for (int n = 0; n < 400; ++n) {
+    std::string text;
+    const int len = int(rng() % 40);
+    for (int k = 0; k < len; ++k) text += rng() % 4 == 0 ? std::string(1, char(rng() & 0xFF)) : alphabet[rng() % std::size(alphabet)];
+    const std::string fixed = replace_invalid_utf8(text);
+    for (bool special : {false, true}) {
+      const std::vector<Token> ids = tok().tokenize(text, false, special);
+      ASSERT_EQ(tok().detokenize(ids, false, /*unparse_special=*/true), fixed) << ::testing::PrintToString(text);
+      ASSERT_EQ(tok().count_tokens(text, SIZE_MAX, special), ids.size());
+    }
+  }
 }
 
 TEST_P(Encodings, CountingStopsPastTheBound) {
