@@ -242,7 +242,9 @@ void Vocab::detect_special_by_text() {
     size_t found = 0;
     for (std::string_view t : r.texts) {
       Token id = find(t);
-      if (id == kNoToken) continue;
+      // A tiktoken encoding names its special tokens; an ordinary token that
+      // happens to read "<PAD>" stays ordinary.
+      if (id == kNoToken || (type_ == VocabType::kTiktoken && !(tokens_[id].attr & kAttrControl))) continue;
       order.push_back(id);
       ++found;
     }
@@ -273,7 +275,7 @@ void Vocab::build_eog() {
   for (std::string_view text : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
                                  "<EOT>"}) {
     Token id = find(text);
-    if (id == kNoToken) continue;
+    if (id == kNoToken || (type_ == VocabType::kTiktoken && !(tokens_[id].attr & kAttrControl))) continue;
     eog_[id] = true;
     if (!(tokens_[id].attr & kAttrControl)) tokens_[id].attr = kAttrControl;
   }

@@ -281,6 +281,19 @@ TEST_F(RankFiles, MinimalFileMergesByRank) {
   EXPECT_EQ(t.tokenize("<|endoftext|>", false, true), (std::vector<Token>{50256}));
 }
 
+// llama.cpp's detection of special tokens by their text ("<EOT>", "<PAD>") does
+// not apply: a tiktoken encoding names its special tokens.
+TEST_F(RankFiles, OrdinaryTokensThatLookSpecialStayOrdinary) {
+  const std::string path = write("r50k_base.tiktoken", bytes_file("PEVPVD4= 256\nPFBBRD4= 257\n"));  // "<EOT>", "<PAD>"
+  const Tokenizer t = load_tokenizer(path);
+  EXPECT_EQ(t.vocab().attr(256), uint32_t(kAttrNormal));
+  EXPECT_EQ(t.vocab().attr(257), uint32_t(kAttrNormal));
+  EXPECT_FALSE(t.is_eog(256));
+  EXPECT_TRUE(t.is_eog(50256));
+  // With special tokens parsed, "<EOT>" is still text (cut by the pattern into "<", "EOT", ">").
+  EXPECT_EQ(t.tokenize("<EOT>", false, true), (std::vector<Token>{'<', 'E', 'O', 'T', '>'}));
+}
+
 TEST_F(RankFiles, BadFilesNameFileAndLine) {
   std::string p = write("cl100k_base.tiktoken", bytes_file("not*base64 300\n"));
   EXPECT_NE(error_of([&] { load_tokenizer(p); }).find(p + ":257: 'not*base64' is not base64"), std::string::npos);
