@@ -84,7 +84,7 @@ void add_data_command(CLI::App& app) {
       }
       std::fflush(stdout);
     }
-    if (failed > 0) fail("data fetch: {} of {} files failed; nothing was left in their place", failed, files.size());
+    if (failed > 0) fail("data fetch: {} of {} files failed (no partial file is left behind)", failed, files.size());
   });
 }
 
