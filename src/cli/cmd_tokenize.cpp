@@ -1,6 +1,7 @@
 // lcte tokenize -m MODEL (--text T | --file F) [--ids-only] [--json] [--no-bos] [--parse-special]
-// Tokenizes text as llama.cpp's llama-tokenize does. MODEL is a GGUF file or
-// a llama2.c tokenizer.bin.
+// Tokenizes text as llama.cpp's llama-tokenize does, or as OpenAI's tiktoken
+// does. MODEL is a GGUF file, a llama2.c tokenizer.bin, a tiktoken encoding's
+// name (cl100k_base, o200k_base, p50k_base, r50k_base) or a .tiktoken file.
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -57,8 +58,11 @@ void add_tokenize_command(CLI::App& app) {
     bool ids_only = false, json = false, no_bos = false, parse_special = false;
   };
   auto o = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand("tokenize", "Tokenize text with a model's tokenizer (as llama-tokenize)");
-  cmd->add_option("-m,--model", o->model, "GGUF model, or a llama2.c tokenizer .bin")->required();
+  auto* cmd = app.add_subcommand("tokenize", "Tokenize text with a model's tokenizer (as llama-tokenize) or a tiktoken encoding");
+  cmd->add_option("-m,--model", o->model,
+                  "GGUF model, llama2.c tokenizer .bin, tiktoken encoding (cl100k_base, o200k_base, p50k_base, "
+                  "r50k_base) or .tiktoken file")
+      ->required();
   auto* text = cmd->add_option("--text", o->text, "Text to tokenize");
   auto* file = cmd->add_option("--file", o->file, "File whose bytes to tokenize");
   text->excludes(file);

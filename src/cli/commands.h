@@ -30,5 +30,6 @@ void add_registry_commands(CLI::App& app);
 // The registry's models, for `lcte models list` when no catalogue is named.
 void list_registry(const std::string& root_dir, bool as_json);
 void add_study_command(CLI::App& app);
+void add_data_command(CLI::App& app);
 
 }  // namespace lcte::cli

@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   lcte::cli::add_models_command(app);
   lcte::cli::add_registry_commands(app);
   lcte::cli::add_study_command(app);
+  lcte::cli::add_data_command(app);
 
   // Subcommands run from their callbacks inside parse(). They report bad input
   // by throwing lcte::Error, and a specific exit status with CLI::RuntimeError.

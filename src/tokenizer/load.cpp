@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "gguf/gguf.h"
+#include "tokenizer/tiktoken.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
 
@@ -145,9 +146,16 @@ Vocab load_vocab_from_llama2c(const std::string& path, size_t n_tokens) {
   return Vocab(vocab_data_from_llama2c(path, n_tokens), path);
 }
 
-Tokenizer load_tokenizer(const std::string& path) {
-  if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".bin") == 0) return Tokenizer(load_vocab_from_llama2c(path));
-  gguf::File f = gguf::File::open(path);
+Tokenizer load_tokenizer(const std::string& spec) {
+  auto ends_with = [&](std::string_view suffix) {
+    return spec.size() >= suffix.size() && spec.compare(spec.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with(".tiktoken")) return Tokenizer(load_vocab_from_tiktoken(spec));
+  // A file of that name here wins over the encoding of that name.
+  if (find_tiktoken_encoding(spec) != nullptr && !std::filesystem::exists(spec))
+    return Tokenizer(load_vocab_from_tiktoken(find_tiktoken_file(spec)));
+  if (ends_with(".bin")) return Tokenizer(load_vocab_from_llama2c(spec));
+  gguf::File f = gguf::File::open(spec);
   return Tokenizer(load_vocab_from_gguf(f));
 }
 

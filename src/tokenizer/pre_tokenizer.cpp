@@ -225,9 +225,11 @@ bool next_match(const pcre2_code* code, bool jit, const uint32_t* subject, size_
   return true;
 }
 
-// Splits subject[p.begin, p.end) by one regex into matches and the runs between them.
-void split_piece(const pcre2_code* code, bool jit, const uint32_t* subject, Piece p, pcre2_match_data* md,
-                 std::vector<Piece>& out) {
+// Splits subject[p.begin, p.end) by one regex into matches and the runs between them,
+// handed to `emit` in order; stops early when emit returns false (and then returns false).
+template <class Emit>
+bool split_piece(const pcre2_code* code, bool jit, const uint32_t* subject, Piece p, pcre2_match_data* md,
+                 Emit&& emit) {
   const uint32_t* s = subject + p.begin;
   const size_t len = p.end - p.begin;
   size_t pos = 0;   // end of what is already emitted
@@ -243,8 +245,8 @@ void split_piece(const pcre2_code* code, bool jit, const uint32_t* subject, Piec
       }
       break;
     }
-    if (b > pos) out.push_back({uint32_t(p.begin + pos), uint32_t(p.begin + b)});
-    if (e > b) out.push_back({uint32_t(p.begin + b), uint32_t(p.begin + e)});
+    if (b > pos && !emit(Piece{uint32_t(p.begin + pos), uint32_t(p.begin + b)})) return false;
+    if (e > b && !emit(Piece{uint32_t(p.begin + b), uint32_t(p.begin + e)})) return false;
     pos = e;
     if (e == b) {
       // Like std::regex_iterator: after an empty match, look for a non-empty one at the same place.
@@ -255,7 +257,8 @@ void split_piece(const pcre2_code* code, bool jit, const uint32_t* subject, Piec
       options = 0;
     }
   }
-  if (pos < len) out.push_back({uint32_t(p.begin + pos), p.end});
+  if (pos < len) return emit(Piece{uint32_t(p.begin + pos), p.end});
+  return true;
 }
 
 }  // namespace
@@ -281,11 +284,30 @@ void PreTokenizer::split(const std::vector<uint32_t>& cps, std::vector<Piece>& o
       if (p.end - p.begin == 1)  // one character stays one piece, matched or not
         next.push_back(p);
       else
-        split_piece(impl_->codes[k], impl_->jit[k], subject, p, md.md, next);
+        split_piece(impl_->codes[k], impl_->jit[k], subject, p, md.md, [&](Piece q) {
+          next.push_back(q);
+          return true;
+        });
     }
     pieces.swap(next);
   }
   out.insert(out.end(), pieces.begin(), pieces.end());
+}
+
+bool PreTokenizer::for_each_piece(const std::vector<uint32_t>& cps, const std::function<bool(Piece)>& each) const {
+  if (cps.empty()) return true;
+  const bool has_surrogate = std::any_of(cps.begin(), cps.end(), [](uint32_t c) { return c >= 0xD800 && c <= 0xDFFF; });
+  if (impl_->codes.size() != 1 || has_surrogate) {
+    // Later regexes split what earlier ones left: the whole split comes first.
+    std::vector<Piece> pieces;
+    split(cps, pieces);
+    for (Piece p : pieces)
+      if (!each(p)) return false;
+    return true;
+  }
+  // One regex: its pieces are final as they are found, so the caller can stop early.
+  MatchData md;
+  return split_piece(impl_->codes[0], impl_->jit[0], cps.data(), Piece{0, uint32_t(cps.size())}, md.md, each);
 }
 
 }  // namespace lcte::tokenizer

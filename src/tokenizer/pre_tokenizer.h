@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -50,6 +51,10 @@ class PreTokenizer {
 
   // Splits code points `cps` into pieces, appended to `out` in order.
   void split(const std::vector<uint32_t>& cps, std::vector<Piece>& out) const;
+  // The same pieces, handed to `each` in order as they are found (with a
+  // single regex, one match at a time); stops when `each` returns false, and
+  // then returns false.
+  bool for_each_piece(const std::vector<uint32_t>& cps, const std::function<bool(Piece)>& each) const;
   bool empty() const;
 
  private:

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <climits>
+#include <cstdint>
 #include <optional>
 
 #include "core/error.h"
+#include "tokenizer/tiktoken.h"
 #include "tokenizer/unicode.h"
 
 namespace lcte::tokenizer {
@@ -160,6 +163,16 @@ std::vector<Token> Tokenizer::tokenize(std::string_view text, bool add_special, 
       if (add_special && v.add_eos()) push_required(v.eos(), "EOS");
       break;
     }
+    case VocabType::kTiktoken: {
+      // tiktoken adds nothing: no BOS or EOS.
+      for (const Fragment& f : frags) {
+        if (f.token != kNoToken)
+          out.push_back(f.token);
+        else
+          tokenize_tiktoken(text.substr(f.offset, f.length), out, SIZE_MAX);
+      }
+      break;
+    }
     case VocabType::kWpm: {
       if (add_special) push_required(v.bos(), "CLS");
       for (const Fragment& f : frags) {
@@ -173,6 +186,129 @@ std::vector<Token> Tokenizer::tokenize(std::string_view text, bool add_special, 
     }
   }
   return out;
+}
+
+size_t Tokenizer::count_tokens(std::string_view text, size_t stop_above, bool parse_special) const {
+  if (vocab_->type() != VocabType::kTiktoken) return tokenize(text, false, parse_special).size();
+  std::vector<Token> out;
+  for (const Fragment& f : partition(text, parse_special)) {
+    if (out.size() > stop_above) break;
+    if (f.token != kNoToken)
+      out.push_back(f.token);
+    else
+      tokenize_tiktoken(text.substr(f.offset, f.length), out, stop_above);
+  }
+  return out.size();
+}
+
+// tiktoken's encode_ordinary: the pattern cuts the text into pieces, and each
+// piece's UTF-8 bytes are encoded on their own. tiktoken takes a Unicode
+// string; bytes that are not UTF-8 become U+FFFD first, as a decoder with
+// errors="replace" would give it.
+void Tokenizer::tokenize_tiktoken(std::string_view text, std::vector<Token>& out, size_t stop_above) const {
+  if (text.empty() || out.size() > stop_above) return;
+  std::vector<uint32_t> cps, offsets;
+  std::string repaired;
+  if (!decode_utf8_strict(text, cps, offsets)) {
+    repaired = replace_invalid_utf8(text);
+    text = repaired;
+    cps.clear();
+    offsets.clear();
+    decode_utf8_strict(text, cps, offsets);
+  }
+  for (uint32_t& c : cps)
+    if (c >= 0x80) c = tiktoken_match_cp(c);  // Unicode 16.0's classes, as tiktoken's regex has them
+  pre_.for_each_piece(cps, [&](Piece p) {
+    tiktoken_piece(text.substr(offsets[p.begin], offsets[p.end] - offsets[p.begin]), out);
+    return out.size() <= stop_above;
+  });
+}
+
+// One piece, as tiktoken's byte_pair_encode: a piece that is a token is that
+// token; otherwise start from its bytes and join the adjacent pair whose
+// joined bytes have the lowest rank (ties: the leftmost) until no pair is a
+// token. Short pieces scan an array for the minimum, as tiktoken does; long
+// ones (runs of one character) use a heap, so a long piece costs n log n.
+void Tokenizer::tiktoken_piece(std::string_view bytes, std::vector<Token>& out) const {
+  const Vocab& v = *vocab_;
+  // Every text in a tiktoken vocabulary that is not an ordinary token ("<|endoftext|>",
+  // "<|unused rank 100256|>") has letters next to punctuation, which every pattern
+  // cuts apart, so a piece that is a token's text is an ordinary token.
+  if (const Token whole = v.find(bytes); whole != kNoToken) {
+    out.push_back(whole);
+    return;
+  }
+  constexpr int32_t kNone = INT32_MAX;
+  auto pair_rank = [&](Token l, Token r) {
+    const Merge m = v.merge(l, r);
+    return m.rank < 0 ? kNone : m.rank;
+  };
+  const size_t n = bytes.size();
+  constexpr size_t kShort = 64;
+  if (n <= kShort) {
+    struct Part {
+      Token id;
+      int32_t rank;  // of joining this part with the next
+    };
+    std::array<Part, kShort> parts;
+    size_t m = n;
+    for (size_t i = 0; i < n; ++i) parts[i].id = v.byte_symbol(static_cast<uint8_t>(bytes[i]));
+    for (size_t i = 0; i + 1 < n; ++i) parts[i].rank = pair_rank(parts[i].id, parts[i + 1].id);
+    parts[n - 1].rank = kNone;
+    for (;;) {
+      size_t best = 0;
+      for (size_t i = 1; i + 1 < m; ++i)
+        if (parts[i].rank < parts[best].rank) best = i;
+      if (m < 2 || parts[best].rank == kNone) break;
+      parts[best].id = parts[best].rank;  // a tiktoken token's rank is its id
+      std::copy(parts.begin() + best + 2, parts.begin() + m, parts.begin() + best + 1);
+      --m;
+      parts[best].rank = best + 1 < m ? pair_rank(parts[best].id, parts[best + 1].id) : kNone;
+      if (best > 0) parts[best - 1].rank = pair_rank(parts[best - 1].id, parts[best].id);
+    }
+    for (size_t i = 0; i < m; ++i) out.push_back(parts[i].id);
+    return;
+  }
+
+  struct Symbol {
+    Token id;  // -1: joined into its left neighbour
+    int32_t prev, next;
+  };
+  struct Candidate {
+    int32_t rank, left, right;
+    Token left_id, right_id;
+  };
+  auto lower_priority = [](const Candidate& a, const Candidate& b) {
+    return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
+  };
+  std::vector<Symbol> sym(n);
+  for (size_t i = 0; i < n; ++i)
+    sym[i] = {v.byte_symbol(static_cast<uint8_t>(bytes[i])), int32_t(i) - 1, i + 1 == n ? -1 : int32_t(i) + 1};
+  std::vector<Candidate> heap;
+  auto try_add = [&](int32_t l, int32_t r) {
+    if (l < 0 || r < 0) return;
+    const int32_t rank = pair_rank(sym[l].id, sym[r].id);
+    if (rank == kNone) return;
+    heap.push_back({rank, l, r, sym[l].id, sym[r].id});
+    std::push_heap(heap.begin(), heap.end(), lower_priority);
+  };
+  for (size_t i = 1; i < n; ++i) try_add(int32_t(i) - 1, int32_t(i));
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), lower_priority);
+    const Candidate c = heap.back();
+    heap.pop_back();
+    Symbol& l = sym[c.left];
+    Symbol& r = sym[c.right];
+    // A symbol's id changes whenever it joins another, so equal ids mean the pair is still there.
+    if (l.id != c.left_id || r.id != c.right_id) continue;
+    l.id = c.rank;
+    r.id = -1;
+    l.next = r.next;
+    if (r.next >= 0) sym[r.next].prev = c.left;
+    try_add(l.prev, c.left);
+    try_add(c.left, l.next);
+  }
+  for (int32_t i = 0; i != -1; i = sym[i].next) out.push_back(sym[i].id);
 }
 
 // SentencePiece-style BPE: start from UTF-8 characters and repeatedly join the

@@ -74,6 +74,84 @@ std::vector<uint32_t> decode_utf8(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// The well-formed sequence at p (n > 0 bytes available): its length, with the
+// code point in `cp`; or minus the length of the maximal ill-formed subpart
+// there (at least 1), which one U+FFFD replaces.
+int strict_sequence(const uint8_t* p, size_t n, uint32_t& cp) {
+  const uint8_t b = p[0];
+  if (b < 0x80) {
+    cp = b;
+    return 1;
+  }
+  int len = 0;
+  uint8_t lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+  if (b >= 0xC2 && b <= 0xDF) {
+    len = 2, cp = b & 0x1F;
+  } else if (b >= 0xE0 && b <= 0xEF) {
+    len = 3, cp = b & 0x0F;
+    if (b == 0xE0) lo = 0xA0;
+    if (b == 0xED) hi = 0x9F;
+  } else if (b >= 0xF0 && b <= 0xF4) {
+    len = 4, cp = b & 0x07;
+    if (b == 0xF0) lo = 0x90;
+    if (b == 0xF4) hi = 0x8F;
+  } else {
+    return -1;
+  }
+  for (int i = 1; i < len; ++i) {
+    if (size_t(i) >= n) return -i;
+    const uint8_t c = p[i];
+    if (c < (i == 1 ? lo : 0x80) || c > (i == 1 ? hi : 0xBF)) return -i;
+    cp = (cp << 6) | (c & 0x3F);
+  }
+  return len;
+}
+
+}  // namespace
+
+bool decode_utf8_strict(std::string_view text, std::vector<uint32_t>& cps, std::vector<uint32_t>& offsets) {
+  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
+  const size_t n = text.size();
+  cps.reserve(cps.size() + n);
+  offsets.reserve(offsets.size() + n + 1);
+  for (size_t i = 0; i < n;) {
+    if (s[i] < 0x80) {  // ASCII, the common case
+      cps.push_back(s[i]);
+      offsets.push_back(uint32_t(i));
+      ++i;
+      continue;
+    }
+    uint32_t cp = 0;
+    const int len = strict_sequence(s + i, n - i, cp);
+    if (len < 0) return false;
+    cps.push_back(cp);
+    offsets.push_back(uint32_t(i));
+    i += size_t(len);
+  }
+  offsets.push_back(uint32_t(n));
+  return true;
+}
+
+std::string replace_invalid_utf8(std::string_view text) {
+  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
+  std::string out;
+  out.reserve(text.size() + 8);
+  for (size_t i = 0; i < text.size();) {
+    uint32_t cp = 0;
+    const int len = strict_sequence(s + i, text.size() - i, cp);
+    if (len > 0) {
+      out.append(text.substr(i, size_t(len)));
+      i += size_t(len);
+    } else {
+      append_utf8(out, kReplacementChar);
+      i += size_t(-len);
+    }
+  }
+  return out;
+}
+
 void append_utf8(std::string& out, uint32_t cp) {
   if (cp <= 0x7F) {
     out.push_back(static_cast<char>(cp));

@@ -65,6 +65,14 @@ inline size_t utf8_seq_len(uint8_t lead) {
 // decoding resumes at the next byte. (Sequences above U+10FFFF, which
 // llama.cpp would reject with an exception later, also become U+FFFD here.)
 std::vector<uint32_t> decode_utf8(std::string_view text);
+// Strict UTF-8 (Unicode's Table 3-7: no overlong forms, no surrogates,
+// nothing above U+10FFFF). Decodes all of `text` into `cps`, with
+// `offsets[i]` the byte where cps[i] starts and a final entry text.size();
+// false (outputs incomplete) at the first ill-formed sequence.
+bool decode_utf8_strict(std::string_view text, std::vector<uint32_t>& cps, std::vector<uint32_t>& offsets);
+// `text` with every maximal ill-formed subsequence replaced by U+FFFD, as
+// Python's errors="replace" and the WHATWG decoder do.
+std::string replace_invalid_utf8(std::string_view text);
 // Appends the UTF-8 form of cp (surrogates are written as three bytes).
 void append_utf8(std::string& out, uint32_t cp);
 std::string cp_to_utf8(uint32_t cp);

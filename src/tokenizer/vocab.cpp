@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "tokenizer/pre_tokenizer.h"
+#include "tokenizer/tiktoken.h"
 #include "tokenizer/unicode.h"
 
 namespace lcte::tokenizer {
@@ -106,6 +107,7 @@ Vocab::Vocab(VocabData d, const std::string& source) {
   build_special_list(d);
   build_pieces();
   if (type_ == VocabType::kBpe) build_bpe(d, source);
+  if (type_ == VocabType::kTiktoken) build_tiktoken(source);
   build_byte_tokens();
   if (type_ == VocabType::kSpm) {
     spm_words_independent_ = std::none_of(tokens_.begin(), tokens_.end(), [](const TokenData& t) {
@@ -144,8 +146,13 @@ void Vocab::set_type_and_defaults(const VocabData& d, const std::string& source)
     bos_ = 101, unk_ = 100, sep_ = 102, pad_ = 0, mask_ = 103;
     clean_spaces_ = true;
     add_bos_ = true;
+  } else if (d.model == "tiktoken") {
+    type_ = VocabType::kTiktoken;
+    const TiktokenEncoding* encoding = find_tiktoken_encoding(d.pre);
+    if (encoding == nullptr) fail("{}: unknown tiktoken encoding '{}'", source, d.pre);
+    regexes_ = {encoding->pattern};
   } else {
-    fail("{}: tokenizer model '{}' is not supported (expected llama, gpt2 or bert)", source, d.model);
+    fail("{}: tokenizer model '{}' is not supported (expected llama, gpt2, bert or tiktoken)", source, d.model);
   }
   if (d.add_space_prefix) add_space_prefix_ = *d.add_space_prefix;
 }
@@ -175,8 +182,8 @@ void Vocab::load_tokens(VocabData& d, const std::string& source) {
     t.attr = d.token_types.empty() ? kAttrNormal : attr_from_type(d.token_types[i]);
     int32_t id = symbols_.intern(t.text);
     if (size_t(id) != i)
-      fail("{}: token {} has the same text as token {} ('{}'); llama.cpp refuses such a vocabulary", source, i,
-           id, t.text);
+      fail("{}: token {} has the same text as token {} ('{}'){}", source, i, id, t.text,
+           type_ == VocabType::kTiktoken ? "" : "; llama.cpp refuses such a vocabulary");
     max_token_len_ = std::max(max_token_len_, t.text.size());
   }
   // A default id beyond a small vocabulary names no token.
@@ -235,7 +242,9 @@ void Vocab::detect_special_by_text() {
     size_t found = 0;
     for (std::string_view t : r.texts) {
       Token id = find(t);
-      if (id == kNoToken) continue;
+      // A tiktoken encoding names its special tokens; an ordinary token that
+      // happens to read "<PAD>" stays ordinary.
+      if (id == kNoToken || (type_ == VocabType::kTiktoken && !(tokens_[id].attr & kAttrControl))) continue;
       order.push_back(id);
       ++found;
     }
@@ -266,7 +275,7 @@ void Vocab::build_eog() {
   for (std::string_view text : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
                                  "<EOT>"}) {
     Token id = find(text);
-    if (id == kNoToken) continue;
+    if (id == kNoToken || (type_ == VocabType::kTiktoken && !(tokens_[id].attr & kAttrControl))) continue;
     eog_[id] = true;
     if (!(tokens_[id].attr & kAttrControl)) tokens_[id].attr = kAttrControl;
   }
@@ -304,6 +313,8 @@ void Vocab::build_pieces() {
     std::string& p = pieces_[i];
     if (t.attr & (kAttrUnknown | kAttrControl | kAttrUserDefined)) {
       p = t.text;
+    } else if (type_ == VocabType::kTiktoken) {
+      if (t.attr & kAttrNormal) p = t.text;  // the token's bytes
     } else if (type_ == VocabType::kBpe) {
       if (t.attr & kAttrNormal) p = decode_byte_level(t.text);
     } else if (t.attr & kAttrNormal) {
@@ -330,6 +341,29 @@ void Vocab::build_bpe(const VocabData& d, const std::string& source) {
     joined.assign(left).append(right);
     int32_t l = symbols_.intern(left), r = symbols_.intern(right);
     merges_.insert(l, r, Merge{int32_t(i), symbols_.intern(joined)});
+  }
+}
+
+void Vocab::build_tiktoken(const std::string& source) {
+  auto ordinary = [&](Token id) { return id != kNoToken && (tokens_[id].attr & kAttrNormal); };
+  for (int b = 0; b < 256; ++b) {
+    Token id = find(std::string(1, static_cast<char>(b)));
+    if (!ordinary(id)) fail("{}: no token for the byte 0x{:02X}; every byte needs one", source, b);
+    byte_symbols_[b] = id;
+  }
+  // Every way a token splits into two tokens: during a merge both sides are
+  // always ordinary tokens, so these pairs are all the encoder ever looks up.
+  // (A side that is a special or unused token's text would give a pair the
+  // encoder never asks for, so the sides' kinds need no check.)
+  for (size_t i = 0; i < tokens_.size(); ++i) {
+    const std::string_view t = tokens_[i].text;
+    if (!(tokens_[i].attr & kAttrNormal) || t.size() < 2) continue;
+    for (size_t k = 1; k < t.size(); ++k) {
+      const int32_t l = symbols_.find(t.substr(0, k));
+      if (l < 0) continue;
+      const int32_t r = symbols_.find(t.substr(k));
+      if (r >= 0) merges_.insert(l, r, Merge{int32_t(i), int32_t(i)});
+    }
   }
 }
 

@@ -55,13 +55,14 @@ enum class VocabType {
   kSpm,  // tokenizer.ggml.model "llama": SentencePiece-style, merges by score
   kBpe,  // "gpt2": byte-level BPE, merges by rank, regex pre-tokenizer
   kWpm,  // "bert": WordPiece, greedy longest match
+  kTiktoken,  // "tiktoken": OpenAI's rank files, byte-level BPE by rank on raw bytes (tokenizer/tiktoken.h)
 };
 
 // Everything a tokenizer needs, as plain values. Optional fields are absent
 // when the source does not say; the Vocab then applies llama.cpp's defaults.
 struct VocabData {
-  std::string model;  // "llama", "gpt2" or "bert"
-  std::string pre;    // pre-tokenizer name (tokenizer.ggml.pre); "" when absent
+  std::string model;  // "llama", "gpt2", "bert" or "tiktoken"
+  std::string pre;    // pre-tokenizer name (tokenizer.ggml.pre; tiktoken: the encoding); "" when absent
   std::string name;   // model name (general.name); phi-3 models get one special rule
   std::vector<std::string> tokens;
   std::vector<float> scores;         // empty: all 0
@@ -125,6 +126,8 @@ class Vocab {
 
   // BPE internals. Symbols are interned strings: ids below n_tokens() are the
   // tokens; higher ids are merge parts that are not tokens themselves.
+  // tiktoken: byte_symbol is the token of a single byte, and merge(l, r)
+  // gives the token whose bytes are l's then r's (its rank, which is its id).
   int32_t byte_symbol(uint8_t byte) const { return byte_symbols_[byte]; }
   Merge merge(int32_t left, int32_t right) const { return merges_.find(left, right); }
   std::string_view symbol_text(int32_t sym) const { return symbols_.text(sym); }
@@ -151,6 +154,7 @@ class Vocab {
   void build_special_list(const VocabData& d);
   void build_pieces();
   void build_bpe(const VocabData& d, const std::string& source);
+  void build_tiktoken(const std::string& source);
   void build_byte_tokens();
 
   VocabType type_ = VocabType::kSpm;

@@ -97,5 +97,30 @@ TEST(TokenizeCommand, BadInputFailsWithAMessage) {
   EXPECT_EQ(r.signal, 0);
 }
 
+// tiktoken encodings by name (found through LCTE_DATA_DIR) and by file.
+TEST(TokenizeCommand, TiktokenEncodings) {
+  const std::string cl = "tokenizer/tiktoken/cl100k_base.tiktoken";
+  LCTE_REQUIRE_DATA(cl);
+  LCTE_REQUIRE_DATA("tokenizer/tiktoken/o200k_base.tiktoken");
+  std::string dir = testing::temp_dir();
+  const std::string env = "LCTE_DATA_DIR=" + testing::data_dir();
+  // tiktoken's encode_ordinary ids (npm tiktoken 1.0.22).
+  auto r = run_command({"/usr/bin/env", env, lcte_binary(), "tokenize", "-m", "cl100k_base", "--text",
+                        "<|endoftext|> Hello, world!", "--ids-only", "--no-bos"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "27 91 8862 728 428 91 29 22691 11 1917 0\n");
+  r = run_command({"/usr/bin/env", env, lcte_binary(), "tokenize", "-m", "o200k_base", "--text",
+                   "<|endoftext|> Hello, world!", "--ids-only", "--parse-special"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "199999 32949 11 2375 0\n");
+  r = run_command({lcte_binary(), "tokenize", "-m", testing::data_path(cl), "--text", "a\tb", "--json"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out), nlohmann::json::parse(R"({"ids":[64,2282],"pieces":["a","\tb"]})"));
+  r = run_command({"/usr/bin/env", "LCTE_DATA_DIR=" + dir, "XDG_CACHE_HOME=" + dir, lcte_binary(), "tokenize", "-m",
+                   "o200k_base", "--text", "x"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("run `lcte data fetch o200k_base`"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace lcte
