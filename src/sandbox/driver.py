@@ -37,6 +37,8 @@
 #     F type   message         an assertion failed
 #     M type   message         MemoryError
 #     E type   message         another exception
+#     T TimeLimit message      a call took longer than the tests allowed
+#                              (__lcte_time_limit__(seconds) in the tests)
 #     G reason -               the sample ended or broke the protocol before the
 #                              tests finished ("the sample process ..." when it
 #                              ended: the harness then looks at how)
@@ -361,6 +363,20 @@ def _lcte_codec(Remote=None, handle_of=None):
     return encode, decode, TooBig
 
 
+def _lcte_digest(sha256, salt, value, type=type, repr=repr, list=list, tuple=tuple):
+    # sha256 of the salt and the value's repr, a list's or tuple's element by
+    # element so that a value of gigabytes never becomes one string.
+    h = sha256(salt)
+    if type(value) is list or type(value) is tuple:
+        h.update(b'[' if type(value) is list else b'(')
+        for x in value:
+            h.update(repr(x).encode('utf-8', 'surrogatepass'))
+            h.update(b'\x00')
+    else:
+        h.update(repr(value).encode('utf-8', 'surrogatepass'))
+    return h.hexdigest()
+
+
 def _lcte_builtins():
     import builtins as b
     return (b.len, b.type, b.isinstance, b.callable, b.getattr, b.setattr, b.iter, b.next, b.bool, b.repr, b.str,
@@ -475,7 +491,8 @@ def _lcte_sample_kit():
     return {
         'handles': handles, 'encode': encode, 'decode': decode, 'too_big': too_big,
         'send': send_frame, 'recv': recv_frame, 'exit': posix._exit,
-        'I_unpack': _struct.Struct('<I').unpack_from,
+        'I_unpack': _struct.Struct('<I').unpack_from, 'I_pack': _struct.Struct('<I').pack,
+        'sha256': __import__('hashlib').sha256,
         'classes': {id(v): v for v in vars(builtins).values() if isinstance(v, type)},
     }
 
@@ -506,7 +523,7 @@ def _lcte_sample_main(rpc, kit):
     import sys, builtins
     handles, encode, decode, TooBig = kit['handles'], kit['encode'], kit['decode'], kit['too_big']
     send_frame, recv_frame, exit_now = kit['send'], kit['recv'], kit['exit']
-    I_unpack, builtin_classes = kit['I_unpack'], kit['classes']
+    I_unpack, I_pack, builtin_classes, sha256 = kit['I_unpack'], kit['I_pack'], kit['classes'], kit['sha256']
 
     def reply(kind, payload=b''):
         send_frame(rpc, kind + payload)
@@ -623,6 +640,8 @@ def _lcte_sample_main(rpc, kit):
             return repr(target)
         if op == 116:  # 't' str
             return str(target)
+        if op == 100:  # 'd' digest, for values too large to send
+            return _lcte_digest(sha256, bytes(decode(rest)), target)
         raise _LcteProtocol(f'unknown request {op}')
 
     while True:
@@ -637,7 +656,13 @@ def _lcte_sample_main(rpc, kit):
             exit_now(0)
         try:
             result = serve(op, memoryview(msg)[1:])
-            payload = encode(result)
+            try:
+                payload = encode(result)
+            except TooBig:
+                # Too large to send: the judge gets a handle, and can still
+                # compare it by digest (op 'd').
+                ident, kind = handles(result)
+                payload = b'h' + I_pack(ident) + kind
         except BaseException as e:
             reply(b'E', exception_payload(e))
             continue
@@ -743,7 +768,7 @@ def _lcte_judge_kit():
     decode(encode(_lcte_warm_value()))
     return {
         'Remote': Remote, 'encode': encode, 'decode': decode, 'send': send_frame, 'recv': recv_frame,
-        'I_pack': _struct.Struct('<I').pack, 'bind': channel.append,
+        'I_pack': _struct.Struct('<I').pack, 'bind': channel.append, 'sha256': __import__('hashlib').sha256,
         'exceptions': {name: value for name, value in vars(builtins).items()
                        if isinstance(value, type) and issubclass(value, Exception)},
     }
@@ -757,6 +782,9 @@ def _lcte_judge_main(report, rpc, prepared, kit, sample_end=None):
     send_frame, recv_frame, I_pack = kit['send'], kit['recv'], kit['I_pack']
     encode, decode, Remote, exceptions = kit['encode'], kit['decode'], kit['Remote'], kit['exceptions']
     broken = []  # why the sample can no longer be trusted to answer, if it cannot
+    limit, timed_out = [None], []  # the tests' bound on one call, and whether a call passed it
+    from select import select as select_
+    from time import perf_counter
 
     def report_frame(kind, first, message, notes_text):
         end = sample_end() if sample_end is not None else ''
@@ -771,11 +799,19 @@ def _lcte_judge_main(report, rpc, prepared, kit, sample_end=None):
             broken.append(reason)
         raise _LcteBroken(broken[0])
 
+    def set_time_limit(seconds):
+        # The tests may bound each call (EvalPlus: a multiple of the
+        # reference's time for the same input); None lifts the bound.
+        limit[0] = None if seconds is None else float(seconds)
+
     def exchange(payload):
         if broken:
             raise _LcteBroken(broken[0])
         try:
             send_frame(rpc, payload)
+            if limit[0] is not None and not select_([rpc], [], [], limit[0])[0]:
+                timed_out.append(limit[0])
+                brake(f'the sample took more than {limit[0]:.3g} s to answer one call')
             answer = recv_frame(rpc, 1 << 30)
         except OSError as e:
             brake(f'the sample process is gone ({e.strerror})')
@@ -857,6 +893,8 @@ def _lcte_judge_main(report, rpc, prepared, kit, sample_end=None):
         report_frame(kind, t.__name__, (message + spot).strip(), ';'.join(notes))
 
     def gone(reason):
+        if timed_out:
+            report_frame('T', 'TimeLimit', reason, ';'.join(notes))
         report_frame('G', reason, '', ';'.join(notes))
 
     if suite[0] != 'ok':
@@ -882,6 +920,33 @@ def _lcte_judge_main(report, rpc, prepared, kit, sample_end=None):
 
     ns = {'__name__': '__lcte_sample__'}  # exec adds __builtins__, the builtins dict
     lines = {}
+    def digest(value, salt):
+        # sha256(salt + repr(value)): computed by the sample for a handle on a
+        # value too large to send, here for the judge's own. The sample
+        # cannot produce a matching digest without the right value: the salt
+        # is fresh and its own.
+        if type(value) is Remote:
+            result = call(b'd', value._lcte_id, salt)
+            if type(result) is not str:
+                brake('the sample broke the protocol: a digest that is not text')
+            return result
+        return _lcte_digest(kit['sha256'], bytes(salt), value)
+
+    def transfer_time(value):
+        # Seconds the harness itself needs to carry `value` across (measured
+        # by encoding it here, stopping where a value too large to send
+        # would): time limits on a call add this, so that they bound the
+        # sample's computation, not lcte's plumbing.
+        started = perf_counter()
+        try:
+            encode(value)
+        except BaseException:
+            pass
+        return perf_counter() - started
+
+    judge_names = {'__lcte_time_limit__': set_time_limit, '__lcte_digest__': digest,
+                   '__lcte_transfer_time__': transfer_time,
+                   '__lcte_is_handle__': lambda value: type(value) is Remote}
     if type(exports) is not list:
         gone('the sample broke the protocol: bad exports')
     for entry in exports:
@@ -906,6 +971,7 @@ def _lcte_judge_main(report, rpc, prepared, kit, sample_end=None):
         ns[name] = Remote._lcte_get(value, 'o') if how == 'handle' else value
         lines[name] = line
 
+    ns.update(judge_names)  # the judge's own, whatever the sample named its globals
     try:
         before = dict(ns)
         exec(helpers_code, ns)

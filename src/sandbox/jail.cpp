@@ -18,6 +18,8 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/log.h"
+#include "sandbox/cgroup.h"
 
 namespace lcte::sandbox::detail {
 
@@ -52,7 +54,7 @@ constexpr const char* kStepNames[] = {
 };
 
 constexpr int kReportFd = 4;  // init's report pipe in the child
-constexpr int kSyncFd = 5;    // UserNamespaces: the harness writes a byte once the uid map is set
+constexpr int kSyncFd = 5;    // the harness writes a byte once the uid map is set and the cgroup joined
 // uid 0 (the worker's coordinator), the judge's and the sample's uids.
 constexpr const char* kIdMapText = "0 0 1\n65533 65533 2\n";
 
@@ -370,8 +372,11 @@ Jail start_jail(const JailPlan& plan, const JailRun& run, const JailFds& fds) {
 
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) fail("sandbox: pipe: {}", std::strerror(errno));
+  // init waits on this pipe until the harness has written its uid map
+  // (user namespaces) and put it into its cgroup, so nothing runs before.
+  bool hold = plan.isolation == Isolation::UserNamespaces || !run.cgroup.empty();
   int sync[2] = {-1, -1};
-  if (plan.isolation == Isolation::UserNamespaces && pipe2(sync, O_CLOEXEC) != 0) {
+  if (hold && pipe2(sync, O_CLOEXEC) != 0) {
     int e = errno;
     close(report[0]), close(report[1]);
     fail("sandbox: pipe: {}", std::strerror(e));
@@ -401,15 +406,27 @@ Jail start_jail(const JailPlan& plan, const JailRun& run, const JailFds& fds) {
     ok = ok && write_file(path, fmt::format("0 {} 1\n", geteuid()).c_str());
     proc_path(path, pid, "gid_map");
     ok = ok && write_file(path, fmt::format("0 {} 1\n", getegid()).c_str());
-    char byte = 'm';
-    if (ok) ok = write(sync[1], &byte, 1) == 1;
-    close(sync[1]);
     if (!ok) {
       int e = errno;
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, __WALL);
       close(report[0]);
+      close(sync[1]);
       fail("sandbox: cannot write the user namespace map of pid {}: {}", pid, std::strerror(e));
+    }
+  }
+  if (!run.cgroup.empty() && !CgroupParent::place(run.cgroup, pid))
+    spdlog::warn("sandbox: cannot move the jail into {}: {}", run.cgroup, std::strerror(errno));
+  if (hold) {
+    char byte = 'm';
+    bool ok = write(sync[1], &byte, 1) == 1;
+    int e = errno;
+    close(sync[1]);
+    if (!ok) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, __WALL);
+      close(report[0]);
+      fail("sandbox: cannot release the jail's init (pid {}): {}", pid, std::strerror(e));
     }
   }
   return Jail{pid, report[0]};

@@ -60,6 +60,7 @@ struct JailRun {
   bool die_with_parent = true;        // SIGKILL init if the thread that started it exits
   std::string tmp_options;            // tmpfs options of the work directory
   std::string host_workdir;           // Processes isolation: the cwd, created by the caller
+  std::string cgroup;                 // a cgroup v2 directory to run the jail in ("" for none)
   // rlimits of python; 0 leaves the harness's value
   uint64_t address_space = 0, cpu_seconds = 0, file_size = 0, processes = 0, open_files = 0;
 };

@@ -215,6 +215,7 @@ Result classify(Observation seen, const Limits& limits, const std::string& token
   else if (kind == "F") set_error(r, Status::Failed, first, message);
   else if (kind == "E") set_error(r, Status::Error, first, message);
   else if (kind == "M") set_error(r, Status::OutOfMemory, first, message);
+  else if (kind == "T") set_error(r, Status::Timeout, first, message);
   else set_error(r, Status::Error, "ProtocolViolation", "unknown report kind '" + kind.substr(0, 8) + "'");
   return r;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -22,6 +23,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/driver_source.h"
 #include "sandbox/jail.h"
 #include "sandbox/outcome.h"
@@ -55,6 +57,8 @@ constexpr const char* kPreload =
     "typing,collections,collections.abc,math,cmath,re,itertools,functools,heapq,bisect,operator,"
     "string,copy,random,hashlib,array,datetime,fractions,decimal,statistics";
 
+// Address space the judge may use, whatever the sample's limit (the driver's JUDGE_MEMORY).
+constexpr uint64_t kJudgeMemory = 1ull << 30;
 // More than this much output (both streams) means a flood: the sample is killed.
 constexpr size_t kOutputHardCap = 64u << 20;
 // Files and directories a zygote worker's /tmp may hold.
@@ -263,6 +267,7 @@ Isolation parse_isolation(const std::string& name, bool* automatic) {
 // A warm zygote and the jail around it.
 struct Worker {
   Jail jail;
+  std::string cgroup;  // the worker's cgroup v2 directory, "" without one
   Fd report;    // init's report pipe
   Fd control;   // SOCK_SEQPACKET to the zygote
   Fd errors;    // the zygote's stderr, read when it fails
@@ -290,6 +295,17 @@ struct Sandbox::Impl {
 
   std::mutex mutex;  // guards idle
   std::vector<std::unique_ptr<Worker>> idle;
+  CgroupParent cgroups = CgroupParent::detect();
+  std::atomic<uint64_t> jails_made{0};
+
+  // A cgroup for one jail, capping the memory and processes of everything
+  // in it: the sample's limits plus what the judge and the worker's
+  // zygotes need. "" when the machine delegates none.
+  std::string jail_cgroup(const Limits& limits) {
+    CgroupLimits caps{limits.memory_bytes + (kJudgeMemory + (256ull << 20)),
+                      static_cast<uint64_t>(limits.max_processes) + 16};
+    return cgroups.create(fmt::format("lcte-jail-{}-{}", getpid(), jails_made++), caps);
+  }
 
   explicit Impl(Options o);
   ~Impl();
@@ -422,6 +438,11 @@ Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
   run.tmp_options = fmt::format("size={},nr_inodes=4096,mode=0700", tmp_size(limits));
   if (plan.isolation == Isolation::Namespaces) run.tmp_options += fmt::format(",uid={0},gid={0}", kSampleUid);
   run.host_workdir = workdir;
+  run.cgroup = jail_cgroup(limits);
+  struct RemoveCgroup {
+    std::string path;
+    ~RemoveCgroup() { CgroupParent::remove(path); }
+  } remove_cgroup{run.cgroup};
   run.address_space = limits.memory_bytes;
   run.cpu_seconds = whole_seconds(limits.cpu_seconds);
   run.file_size = limits.file_bytes;
@@ -509,6 +530,7 @@ std::unique_ptr<Worker> Sandbox::Impl::start_worker(const Limits& limits) {
   // emptying the work directory (samples set their own, lower limit).
   run.tmp_options = fmt::format("size={},nr_inodes={},mode=0755", worker->tmp_bytes, kWorkerInodes);
   run.open_files = kWorkerInodes + 64;
+  run.cgroup = worker->cgroup = jail_cgroup(limits);
   worker->jail = start_jail(plan, run, {devnull.get(), errors_w.get(), control_child.get()});
   worker->report.reset(worker->jail.report);
   control_child.reset(), errors_w.reset();
@@ -557,6 +579,7 @@ void Sandbox::Impl::destroy(std::unique_ptr<Worker>& worker) {
   if (!worker) return;
   kill_jail(plan, worker->jail.init, -1);
   while (waitpid(worker->jail.init, nullptr, __WALL) < 0 && errno == EINTR) {}
+  CgroupParent::remove(worker->cgroup);
   worker.reset();
 }
 
@@ -717,6 +740,11 @@ std::string Sandbox::describe() const {
            "is hidden\n";
   }
   out += d.filter.summary + "\n";
+  out += d.cgroups.available()
+             ? "cgroup v2: each jail in its own cgroup under " + d.cgroups.dir() +
+                   " (memory.max = the sample's memory limit + 1.25 GiB for the judge and the worker, swap 0, "
+                   "pids.max = the process limit + 16)\n"
+             : "cgroup v2: none (" + d.cgroups.why() + "); memory and process limits are per process (rlimits)\n";
   out += "rlimits: address space, CPU seconds (SIGXCPU, then SIGKILL a second later), file size, processes "
          "(RLIMIT_NPROC";
   out += p.isolation == Isolation::Processes ? ", shared by every process of that uid" : ", per user namespace";

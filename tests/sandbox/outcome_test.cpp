@@ -97,6 +97,9 @@ TEST(Outcome, JudgeReportsMapToStatuses) {
   EXPECT_EQ(report("E\0NameError\0name 'x' is not defined\0\0"s).status, Status::Error);
   EXPECT_EQ(report("S\0SyntaxError\0invalid syntax (line 1)\0\0"s).status, Status::SyntaxError);
   EXPECT_EQ(report("M\0MemoryError\0\0\0"s).status, Status::OutOfMemory);
+  Result slow = report("T\0TimeLimit\0the sample took more than 1 s to answer one call\0\0"s);
+  EXPECT_EQ(slow.status, Status::Timeout);
+  EXPECT_EQ(slow.error_type, "TimeLimit");
   EXPECT_EQ(report("Q\0?\0\0\0"s).error_type, "ProtocolViolation");
   Result protocol = report("G\0the sample broke the protocol: unexpected answer\0\0\0"s);
   EXPECT_EQ(protocol.status, Status::Error);
