@@ -132,10 +132,12 @@ void validate(const EvalConfig& c) {
   if (!c.split.empty()) parse_split(c.split);
 }
 
-sandbox::Limits limits_for(const EvalConfig& c) {
+// --timeout, or what the suite needs if that is more (EvalPlus bounds each
+// input itself and gives a task up to 61 s in all).
+sandbox::Limits limits_for(const EvalConfig& c, const Suite& suite) {
   sandbox::Limits limits;
-  limits.wall_seconds = c.timeout;
-  limits.cpu_seconds = c.timeout;
+  limits.wall_seconds = std::max(c.timeout, suite.sample_timeout);
+  limits.cpu_seconds = limits.wall_seconds;
   return limits;
 }
 
@@ -162,7 +164,7 @@ Selection select(const EvalConfig& c, const SessionOptions& options, const std::
   FixOptions fix;
   fix.seed = c.seed;
   fix.workers = options.workers;
-  fix.limits = limits_for(c);
+  fix.limits = limits_for(c, out.suite);
   spdlog::info("injecting bugs into {} tasks of {}", chosen.size(), out.suite.name);
   FixSuite made = make_fix_suite(out.suite, chosen, executor(), fix);
   for (const auto& why : made.dropped) spdlog::warn("{}: left out: {}", made.suite.name, why);
@@ -327,7 +329,7 @@ SessionResult execute(const EvalConfig& c, Prepared& p, RunStore& store, const s
   // would never be reached (each worker also runs its samples' tests).
   if (runner.workers == 0 && c.backend == "http")
     runner.workers = std::max(default_workers(), options.http.max_in_flight);
-  runner.limits = limits_for(c);
+  runner.limits = limits_for(c, p.selection.suite);
   runner.sampling = {c.temperature, c.top_p, c.max_tokens, c.seed};
   runner.prompt = {parse_style(c.style), c.few_shot};
   std::set<SampleKey> finished = store.finished();

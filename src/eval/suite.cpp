@@ -1,5 +1,8 @@
 #include "eval/suite.h"
 
+#include "data/datasets.h"
+#include "eval/evalplus.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -263,11 +266,27 @@ Suite load_suite(const std::string& name, const DatasetLocations& where) {
   if (base == "humaneval") return load_humaneval(resolve_dataset(humaneval_dataset(), where));
   if (base == "mbpp") return load_mbpp(resolve_dataset(mbpp_dataset(), where));
   if (base == "mbpp-sanitized") return load_mbpp_sanitized(resolve_dataset(mbpp_sanitized_dataset(), where));
+  if (base == "humaneval+") return load_evalplus(resolve_dataset(*data::find_dataset("humaneval+"), where), base);
+  if (base == "mbpp+") {
+    // The current release if it is here or can be had; else the earlier one
+    // a data directory may hold (it is not an official download).
+    const data::DatasetFile& current = *data::find_dataset("mbpp+");
+    static const data::DatasetFile earlier{"evalplus/MbppPlus-v0.1.0.json", "",
+                                           "f7ac9d4027a26c771c06d2e0129636a76d11b95decc7a676c6a7bb52daf2ed95"};
+    std::string path = data::find_local_dataset(current, where);
+    if (path.empty()) path = data::find_local_dataset(earlier, where);
+    if (path.empty()) path = resolve_dataset(current, where);
+    return load_evalplus(path, base);
+  }
   bool looks_like_file = name.find('/') != std::string::npos ||
                          (name.size() > 6 && name.compare(name.size() - 6, 6, ".jsonl") == 0) ||
                          std::filesystem::is_regular_file(name);
-  if (looks_like_file) return load_jsonl_suite(name);
-  fail("--suite: unknown suite \"{}\" (expected humaneval, mbpp, mbpp-sanitized, a -fix variant, or a .jsonl file)",
+  if (looks_like_file) {
+    if (is_evalplus_file(name)) return load_evalplus(name, name);
+    return load_jsonl_suite(name);
+  }
+  fail("--suite: unknown suite \"{}\" (expected humaneval, mbpp, mbpp-sanitized, humaneval+, mbpp+, a -fix variant, "
+       "or a suite file)",
        name);
 }
 

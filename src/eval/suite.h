@@ -42,6 +42,9 @@ struct Suite {
   std::string source;  // the file it came from
   std::vector<Task> tasks;
   bool is_fix = false;  // a debugging variant: the model gets buggy code to repair
+  // Seconds a sample of this suite may need at least (EvalPlus bounds each
+  // input itself and allows a task up to 61 s); 0: the run's --timeout.
+  double sample_timeout = 0;
 };
 
 // Loaders. Each throws lcte::Error naming the file and line (JSONL) or the
@@ -59,9 +62,13 @@ Suite load_mbpp_sanitized(const std::string& path); // sanitized-mbpp.json
 // Blank lines are skipped; other fields are ignored.
 Suite load_jsonl_suite(const std::string& path);
 
-// Loads a suite by name ("humaneval", "mbpp", "mbpp-sanitized"; the "-fix"
-// names load their base suite, see mutate.h) or, when `name` ends in .jsonl or
-// names an existing file, a user suite.
+// Loads a suite by name ("humaneval", "mbpp", "mbpp-sanitized", "humaneval+",
+// "mbpp+"; the "-fix" names load their base suite, see mutate.h) or, when
+// `name` ends in .jsonl or names an existing file, a file: an EvalPlus file
+// (records with base_input and plus_input), a HumanEval-format file
+// (prompt, canonical_solution, test, entry_point) or a user suite.
+// "mbpp+" is MBPP+ v0.2.0 (downloaded when absent), or v0.1.0 where only
+// that is in a data directory.
 Suite load_suite(const std::string& name, const DatasetLocations& where);
 bool is_fix_suite_name(const std::string& name);
 std::string base_suite_name(const std::string& name);  // "humaneval-fix" -> "humaneval"

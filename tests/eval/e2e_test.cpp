@@ -21,6 +21,7 @@
 #include "eval/run_store.h"
 #include "eval/runner.h"
 #include "eval/rng.h"
+#include "eval/evalplus.h"
 #include "eval/session.h"
 
 using namespace lcte::eval;
@@ -190,7 +191,7 @@ struct Rows final : SampleSink {
 
 
 // Reference solutions through the real sandbox; returns what did not pass.
-std::string canonical_failures(const Suite& suite, const std::vector<size_t>& selection) {
+std::string canonical_failures(const Suite& suite, const std::vector<size_t>& selection, double seconds = 30) {
   std::vector<PlanItem> plan;
   for (size_t index : selection) plan.push_back({index, 1});
   CanonicalBackend backend(suite);
@@ -201,7 +202,7 @@ std::string canonical_failures(const Suite& suite, const std::vector<size_t>& se
   RunnerOptions options;
   options.workers = 2;
   // Generous: a loaded 2-core machine stretches wall time (Mbpp/123 needs 5.5 s of CPU).
-  options.limits.wall_seconds = options.limits.cpu_seconds = 30;
+  options.limits.wall_seconds = options.limits.cpu_seconds = seconds;
   run_plan(suite, plan, {}, backend, *executor, sink, options);
   EXPECT_EQ(sink.rows.size(), selection.size());
   std::string failures;
@@ -222,6 +223,69 @@ TEST(EvalE2E, MbppReferencesPassInTheSandbox) {
   std::iota(all.begin(), all.end(), 0);
   EXPECT_EQ(suite.tasks.size(), 974u);
   EXPECT_EQ(canonical_failures(suite, all), "");
+}
+
+TEST(EvalE2E, MbppPlusReferencesPassUnderEvalPlusRules) {
+  REQUIRE_SANDBOX();
+  LCTE_REQUIRE_DATA("evalplus/MbppPlus-v0.1.0.json");
+  Suite suite = load_evalplus(lcte::testing::data_path("evalplus/MbppPlus-v0.1.0.json"), "mbpp+");
+  EXPECT_EQ(suite.tasks.size(), 399u);
+  std::vector<size_t> all(suite.tasks.size());
+  std::iota(all.begin(), all.end(), 0);
+  // Mbpp/255's largest answer is 1.7 million tuples: compared by digest, it
+  // needs most of EvalPlus's 61 s per task on a loaded machine.
+  EXPECT_EQ(canonical_failures(suite, all, 120), "");
+}
+
+// Wrong answers under EvalPlus's rules: right on the base inputs but wrong
+// on a plus input; off by more than atol; too slow for an input; and the
+// find_zero oracle, which accepts any root.
+TEST(EvalE2E, EvalPlusRulesDecideAsEvalPlusDoes) {
+  REQUIRE_SANDBOX();
+  std::string dir = lcte::testing::temp_dir();
+  std::string path = dir + "/plus.jsonl";
+  {
+    std::ofstream out(path);
+    out << R"({"task_id": "HumanEval/0", "prompt": "def half(x):\n", "entry_point": "half", "canonical_solution": "    return x / 2\n", "base_input": [[2], [4]], "plus_input": [[1e300], [-Infinity], [3]], "atol": 0})"
+        << "\n";
+    out << R"({"task_id": "HumanEval/32", "prompt": "import math\ndef poly(xs, x):\n    return sum([c * math.pow(x, i) for i, c in enumerate(xs)])\ndef find_zero(xs):\n", "entry_point": "find_zero", "canonical_solution": "    return -xs[0] / xs[1]\n", "base_input": [[[2, 4]]], "plus_input": [[[-6, 11, -6, 1]]], "atol": 1e-4})"
+        << "\n";
+    out << R"({"task_id": "HumanEval/7", "prompt": "def big(n):\n", "entry_point": "big", "canonical_solution": "    return n ** 30\n", "base_input": [[9999999999999999999999999]], "plus_input": [], "atol": 0})"
+        << "\n";
+  }
+  Suite suite = load_evalplus(path, path);
+  ASSERT_EQ(suite.tasks.size(), 3u);
+  lcte::sandbox::Options options;
+  options.python = resolve_python();
+  auto executor = make_sandbox_executor(options);
+  lcte::sandbox::Limits limits;
+  limits.wall_seconds = limits.cpu_seconds = 30;
+  auto run = [&](size_t task, const std::string& body) {
+    const Task& t = suite.tasks[task];
+    return executor->run({t.setup, t.prompt + body, t.tests, t.check, t.context}, limits);
+  };
+  using lcte::sandbox::Status;
+  EXPECT_EQ(run(0, "    return x / 2\n").status, Status::Passed);
+  // Float answers within 1e-6 (EvalPlus's atol for float outputs) pass.
+  EXPECT_EQ(run(0, "    return x / 2 + 1e-9 if abs(x) < 1e10 else x / 2\n").status, Status::Passed);
+  auto off = run(0, "    return x / 2 + 1e-3\n");
+  EXPECT_EQ(off.status, Status::Failed) << off.error_message;
+  auto plus_only = run(0, "    return x / 2 if x in (2, 4) else 0\n");
+  EXPECT_EQ(plus_only.status, Status::Failed);
+  EXPECT_NE(plus_only.error_message.find("plus input 1 of 3"), std::string::npos) << plus_only.error_message;
+  auto slow = run(0, "    import time\n    time.sleep(3)\n    return x / 2\n");
+  EXPECT_EQ(slow.status, Status::Timeout) << slow.error_message;
+  EXPECT_EQ(slow.error_type, "TimeLimit");
+  // Any root passes find_zero; a non-root does not.
+  EXPECT_EQ(run(1, "    lo, hi = -100.0, 100.0\n    for _ in range(200):\n        mid = (lo + hi) / 2\n"
+                   "        if poly(xs, lo) * poly(xs, mid) <= 0:\n            hi = mid\n        else:\n"
+                   "            lo = mid\n    return lo\n")
+                .status,
+            Status::Passed);
+  EXPECT_EQ(run(1, "    return 0.5\n").status, Status::Failed);
+  // Integers past 64 bits keep their value on the way in and out.
+  EXPECT_EQ(run(2, "    return n ** 30\n").status, Status::Passed);
+  EXPECT_EQ(run(2, "    return n ** 30 + 1\n").status, Status::Failed);
 }
 
 TEST(EvalE2E, MbppSanitizedReferencesPassInTheSandbox) {
