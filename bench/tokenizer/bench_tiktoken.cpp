@@ -184,8 +184,10 @@ int main(int argc, char** argv) {
     const int64_t limit = route::count_limit(config);
     // Today's counter (route::count_tokens_up_to on prefixes), and the tokenizer's own early stop.
     const std::vector<std::pair<std::string, route::TokenCounter>> counters = {
-        {"tokenize on prefixes", [tok](std::string_view t) { return int64_t(tok->tokenize(t, false).size()); }},
-        {"count_tokens(text, limit)", [tok, limit](std::string_view t) { return int64_t(tok->count_tokens(t, size_t(limit))); }},
+        {"tokenize on prefixes",
+         route::TokenCounter{name, [tok](std::string_view t) { return int64_t(tok->tokenize(t, false).size()); }}},
+        {"count_tokens(text, limit)",
+         route::TokenCounter{name, [tok, limit](std::string_view t) { return int64_t(tok->count_tokens(t, size_t(limit))); }}},
     };
     for (int64_t target : {150, 1000, 4000}) {
       size_t lo = 1, hi = corpus.size();

@@ -2,7 +2,10 @@
 
 #include <toml++/toml.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -47,7 +50,72 @@ void check_known_keys(const toml::table& t, const std::set<std::string>& known, 
     if (!known.count(std::string(k.str()))) fail("{}: unknown key '{}'", where, k.str());
 }
 
+// A relative file path in [routing] is relative to the catalogue; an encoding
+// name (no directory, no file suffix) or a model name is left as it is.
+std::string relative_to(const std::filesystem::path& base, const std::string& path) {
+  if (path.empty() || base.empty() || std::filesystem::path(path).is_absolute()) return path;
+  return (base / path).string();
+}
+
+bool names_a_file(const std::string& s) {
+  auto ends = [&](const char* suffix) { return s.size() >= std::strlen(suffix) && s.ends_with(suffix); };
+  return s.find('/') != std::string::npos || ends(".gguf") || ends(".tiktoken") || ends(".bin");
+}
+
+// [routing] reads into route::RouterConfig through its JSON form, so the
+// catalogue, the study file and the dashboard's rules share keys and checks.
+route::RouterConfig parse_routing(const toml::table& root, const Catalogue& c, const std::string& origin) {
+  const std::string where = origin + ": [routing]";
+  nlohmann::json j = nlohmann::json::object();
+  if (const toml::node* rn = root.get("routing")) {
+    const toml::table* t = rn->as_table();
+    if (t == nullptr) fail("{} must be a table", where);
+    std::stringstream ss;
+    ss << toml::json_formatter{*t};
+    j = nlohmann::json::parse(ss.str());
+  }
+  route::RouterConfig r;
+  try {
+    r = route::RouterConfig::from_json(j);
+  } catch (const Error& e) {
+    fail("{} {}", where, e.what());
+  }
+  if (!j.contains("tiers")) {
+    // Default: every model, cheapest first.
+    std::vector<ModelEntry> by_cost = c.models;
+    std::stable_sort(by_cost.begin(), by_cost.end(), [](const ModelEntry& a, const ModelEntry& b) { return a.cost < b.cost; });
+    r.tiers.clear();
+    for (const ModelEntry& m : by_cost) r.tiers.push_back(m.name);
+    if (!j.contains("max_score")) r.max_score = route::default_max_scores(r.tiers.size());
+  }
+  try {
+    r.validate();
+  } catch (const Error& e) {
+    fail("{} {}", where, e.what());
+  }
+  for (size_t i = 0; i < r.tiers.size(); ++i)
+    if (!c.find(r.model_of(i)))
+      fail("{} {}[{}]: '{}' is not a [[model]] name", where, r.models.empty() ? "tiers" : "models", i, r.model_of(i));
+  const std::filesystem::path base = std::filesystem::path(origin).parent_path();
+  r.learned_model = relative_to(base, r.learned_model);
+  if (const ModelEntry* m = c.find(r.tokenizer)) {
+    if (!m->is_local())
+      fail("{} tokenizer: '{}' is a remote model, whose vocabulary is not on this machine; name a local model, a GGUF "
+           "or .tiktoken file, or an encoding ({}, o200k_base)",
+           where, r.tokenizer, route::kDefaultTokenizer);
+  } else if (names_a_file(r.tokenizer)) {
+    r.tokenizer = relative_to(base, r.tokenizer);
+  }
+  return r;
+}
+
 }  // namespace
+
+std::map<std::string, std::string> model_files(const Catalogue& catalogue) {
+  std::map<std::string, std::string> files;
+  for (const ModelEntry& m : catalogue.models) files[m.name] = m.is_local() ? m.path : "";
+  return files;
+}
 
 const ModelEntry* Catalogue::find(const std::string& name) const {
   for (const ModelEntry& m : models)
@@ -104,48 +172,7 @@ Catalogue parse_catalogue(const std::string& text, const std::string& origin) {
   }
   if (c.models.empty()) fail("{}: no [[model]] entries", origin);
 
-  RoutingSettings& r = c.routing;
-  if (const toml::node* rn = root.get("routing")) {
-    const toml::table* t = rn->as_table();
-    std::string where = origin + ": [routing]";
-    if (t == nullptr) fail("{} must be a table", where);
-    check_known_keys(*t,
-                     {"tiers", "max_score", "token_bounds", "policy", "forced_tier", "tokenizer", "random_share",
-                      "learned_target", "learned_model"},
-                     where);
-    r.tiers = get_array<std::string>(*t, "tiers", where);
-    for (int64_t s : get_array<int64_t>(*t, "max_score", where)) r.max_score.push_back(static_cast<int>(s));
-    r.token_bounds = get_array<int64_t>(*t, "token_bounds", where);
-    r.policy = get<std::string>(*t, "policy", where).value_or("threshold");
-    r.forced_tier = get<std::string>(*t, "forced_tier", where).value_or("");
-    r.tokenizer = get<std::string>(*t, "tokenizer", where).value_or("");
-    r.random_share = get<double>(*t, "random_share", where).value_or(0.5);
-    r.learned_target = get<double>(*t, "learned_target", where).value_or(0.5);
-    r.learned_model = get<std::string>(*t, "learned_model", where).value_or("");
-  }
-  if (r.tiers.empty()) {
-    std::vector<ModelEntry> by_cost = c.models;
-    std::stable_sort(by_cost.begin(), by_cost.end(), [](const ModelEntry& a, const ModelEntry& b) { return a.cost < b.cost; });
-    for (const ModelEntry& m : by_cost) r.tiers.push_back(m.name);
-  }
-  for (const std::string& t : r.tiers)
-    if (!c.find(t)) fail("{}: [routing] tier '{}' is not a [[model]] name", origin, t);
-  if (r.max_score.empty()) {
-    // The published rule for two tiers; more tiers split scores 7-10 evenly.
-    if (r.tiers.size() == 1) r.max_score = {10};
-    else if (r.tiers.size() == 2) r.max_score = {6, 10};
-    else {
-      r.max_score.push_back(6);
-      for (size_t i = 1; i + 1 < r.tiers.size(); ++i)
-        r.max_score.push_back(static_cast<int>(6 + (4 * i) / (r.tiers.size() - 1)));
-      r.max_score.push_back(10);
-    }
-  }
-  if (r.max_score.size() != r.tiers.size())
-    fail("{}: [routing] has {} tiers but {} max_score values", origin, r.tiers.size(), r.max_score.size());
-  if (!r.forced_tier.empty() && !c.find(r.forced_tier))
-    fail("{}: [routing] forced_tier '{}' is not a [[model]] name", origin, r.forced_tier);
-  if (r.tokenizer.empty()) r.tokenizer = r.tiers.front();
+  c.routing = parse_routing(root, c, origin);
   return c;
 }
 

@@ -15,16 +15,20 @@
 //   max_in_flight = 32                          # optional, default 8
 //   cost = 20.0
 //
-//   [routing]
+//   [routing]                   # route::RouterConfig's keys (docs/formats.md)
 //   tiers = ["small", "large"]  # cheapest first; default: models by cost
 //   max_score = [6, 10]         # highest complexity score each tier takes
 //   policy = "threshold"
 //   forced_tier = ""            # global override; "" routes normally
+//   tokenizer = "cl100k_base"   # counts query tokens: an encoding, a file or a local model
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "route/config.h"
 
 namespace lcte::backend {
 
@@ -39,26 +43,21 @@ struct ModelEntry {
   bool is_local() const { return !path.empty(); }
 };
 
-struct RoutingSettings {
-  std::vector<std::string> tiers;  // model names, cheapest first
-  std::vector<int> max_score;      // per tier
-  std::vector<int64_t> token_bounds;  // empty: the default scale
-  std::string policy = "threshold";
-  std::string forced_tier;
-  std::string tokenizer;           // model whose vocabulary counts tokens; default the cheapest
-  double random_share = 0.5;
-  double learned_target = 0.5;
-  std::string learned_model;       // file written by `lcte route train`
-};
-
 struct Catalogue {
   std::string path;
   std::vector<ModelEntry> models;
-  RoutingSettings routing;
+  // Validated: every tier's model is a [[model]] name; a relative
+  // learned_model or tokenizer file is relative to the catalogue, like model
+  // paths; a tokenizer naming a model names a local one.
+  route::RouterConfig routing;
 
   const ModelEntry* find(const std::string& name) const;
   const ModelEntry& get(const std::string& name) const;  // throws naming the catalogue
 };
+
+// The models a routing configuration may name as its tokenizer: each local
+// model with its GGUF file, each remote one with "" (route::TokenizerCache).
+std::map<std::string, std::string> model_files(const Catalogue& catalogue);
 
 // Parses and validates; errors name the file, the entry and the key.
 Catalogue load_catalogue(const std::string& path);

@@ -19,11 +19,12 @@ namespace lcte::backend {
 class RouterBackend final : public Backend {
  public:
   using DecisionFn = std::function<void(const route::RouteResult&, const std::string& text)>;
-  // `tiers`: the backend of every tier the router names. Throws lcte::Error
-  // when one is missing, or for the cascade policy (its escalation needs the
-  // answer judged, which only the offline evaluation does).
+  // `models`: the backend of every model the router's tiers name
+  // (RouterConfig::models, or the tier names). Throws lcte::Error when one is
+  // missing, or for the cascade policy (its escalation needs the answer
+  // judged, which only the offline evaluation does).
   RouterBackend(route::RouterConfig config, route::TokenCounter count,
-                std::map<std::string, std::shared_ptr<Backend>> tiers, DecisionFn on_decision = {});
+                std::map<std::string, std::shared_ptr<Backend>> models, DecisionFn on_decision = {});
   std::string name() const override { return "router"; }
   std::string model() const override;
   std::vector<Generation> generate(const GenerationRequest& request, const StreamFn& on_text = {}) override;
@@ -33,15 +34,11 @@ class RouterBackend final : public Backend {
 
  private:
   route::Router router_;
-  std::map<std::string, std::shared_ptr<Backend>> tiers_;
+  std::map<std::string, std::shared_ptr<Backend>> models_;
   DecisionFn on_decision_;
   mutable std::mutex mutex_;
   std::map<std::string, int> counts_;
 };
-
-// The router settings of a catalogue's [routing] table (a relative
-// learned_model path is relative to the catalogue, like model paths).
-route::RouterConfig router_config(const Catalogue& catalogue);
 
 // What the router reads of a request: the completion prompt, or the chat
 // messages' contents one after another.

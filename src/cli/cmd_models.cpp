@@ -27,9 +27,10 @@ std::string default_config() {
   return env != nullptr && *env != '\0' ? env : "models.toml";
 }
 
+// The tier a model answers (a tier's model is its name unless [routing] models says otherwise).
 int tier_of(const backend::Catalogue& c, const std::string& name) {
   for (size_t i = 0; i < c.routing.tiers.size(); ++i)
-    if (c.routing.tiers[i] == name) return static_cast<int>(i);
+    if (c.routing.model_of(i) == name) return static_cast<int>(i);
   return -1;
 }
 

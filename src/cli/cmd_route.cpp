@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <sstream>
 
 #include "cli/commands.h"
-#include "cli/routing.h"
+#include "backend/catalogue.h"
 #include "core/error.h"
 #include "core/text.h"
 #include "eval/executor.h"
@@ -17,6 +19,7 @@
 #include "experiment/eval_run.h"
 #include "experiment/route_runs.h"
 #include "route/decision_log.h"
+#include "route/router.h"
 #include "store/store.h"
 
 namespace lcte::cli {
@@ -28,47 +31,56 @@ struct RouterArgs {
   std::string config;     // model catalogue
   std::string policy;     // overrides [routing] policy
   std::string tiers;      // without a catalogue: tier names, cheapest first
-  std::string tokenizer;  // GGUF or catalogue model
+  std::string tokenizer;  // overrides [routing] tokenizer
   std::string learned_model;
   double target = -1;
 };
+
+const char* kTokenizerHelp =
+    "Counts the queries' tokens: an encoding (cl100k_base, o200k_base), a .tiktoken or GGUF file, or a catalogue "
+    "model (default: the catalogue's [routing] tokenizer, else cl100k_base)";
 
 void add_router_options(CLI::App* cmd, RouterArgs& a) {
   cmd->add_option("--config", a.config, "Model catalogue (TOML) with a [routing] table");
   cmd->add_option("--policy", a.policy, "threshold, learned, random, cascade or always-<tier>");
   cmd->add_option("--tiers", a.tiers, "Without --config: tier names, cheapest first (default small,large)");
-  cmd->add_option("--tokenizer", a.tokenizer, "GGUF whose vocabulary counts tokens (default: the cheapest local tier)");
+  cmd->add_option("--tokenizer", a.tokenizer, kTokenizerHelp);
   cmd->add_option("--learned-model", a.learned_model, "Router file from `lcte route train` (policy learned)");
   cmd->add_option("--target", a.target, "Learned policy: pass chance a tier must reach");
 }
 
-struct BuiltRouter {
+// The routing configuration a command starts from (the catalogue's [routing],
+// else the defaults) and the tokenizers it may name (the catalogue's models).
+struct Routing {
   route::RouterConfig config;
-  route::TokenCounter count;
+  std::shared_ptr<route::TokenizerCache> tokenizers;
 };
 
-BuiltRouter build_router(const RouterArgs& a) {
-  BuiltRouter b;
-  std::optional<backend::Catalogue> catalogue;
-  if (!a.config.empty()) {
-    catalogue = backend::load_catalogue(a.config);
-    b.config = router_config(*catalogue);
-  } else if (!a.tiers.empty()) {
-    b.config.tiers = split_commas(a.tiers);
-    if (b.config.tiers.size() == 1) b.config.max_score = {10};
-    else if (b.config.tiers.size() != 2) {
-      // The published two-tier rule; more tiers split scores 7-10 evenly.
-      b.config.max_score = {6};
-      for (size_t i = 1; i + 1 < b.config.tiers.size(); ++i)
-        b.config.max_score.push_back(static_cast<int>(6 + (4 * i) / (b.config.tiers.size() - 1)));
-      b.config.max_score.push_back(10);
-    }
+Routing load_routing(const std::string& catalogue_path, const std::string& tokenizer) {
+  Routing r;
+  std::map<std::string, std::string> model_files;
+  if (!catalogue_path.empty()) {
+    backend::Catalogue catalogue = backend::load_catalogue(catalogue_path);
+    r.config = catalogue.routing;
+    model_files = backend::model_files(catalogue);
   }
-  if (!a.policy.empty()) b.config.policy = a.policy;
-  if (!a.learned_model.empty()) b.config.learned_model = a.learned_model;
-  if (a.target >= 0) b.config.learned_target = a.target;
-  b.count = token_counter(routing_tokenizer(catalogue ? &*catalogue : nullptr, a.tokenizer));
-  return b;
+  if (!tokenizer.empty()) r.config.tokenizer = tokenizer;
+  r.tokenizers = std::make_shared<route::TokenizerCache>(std::move(model_files));
+  return r;
+}
+
+route::Router build_router(const RouterArgs& a) {
+  Routing r = load_routing(a.config, a.tokenizer);
+  route::RouterConfig& c = r.config;
+  if (a.config.empty() && !a.tiers.empty()) {
+    c.tiers = split_commas(a.tiers);
+    c.max_score = route::default_max_scores(c.tiers.size());
+  }
+  if (!a.policy.empty()) c.policy = a.policy;
+  if (!a.learned_model.empty()) c.learned_model = a.learned_model;
+  if (a.target >= 0) c.learned_target = a.target;
+  route::make_policy(c);  // a mistake in the settings is reported before a tokenizer is loaded
+  return route::Router(c, r.tokenizers->counter(c.tokenizer));
 }
 
 std::string read_text_file(const std::string& path) {
@@ -97,8 +109,7 @@ void add_decide(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
   cmd->callback([a, store_path] {
     if (a->text.empty() && a->file.empty()) fail("route decide: give --text or --file");
     std::string query = a->file.empty() ? a->text : read_text_file(a->file);
-    BuiltRouter b = build_router(a->router);
-    route::Router router(b.config, b.count);
+    route::Router router = build_router(a->router);
     route::RouteResult r = router.route(query, a->model);
     route::DecisionRecord record = route::to_record(r, query);
     if (!a->log.empty()) route::DecisionLog(a->log).append(record);
@@ -106,35 +117,21 @@ void add_decide(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
       store::Store s(*store_path);
       s.add_decision(experiment::stored_decision(record));
     }
-    json features = json::object();
-    for (size_t i = 0; i < route::Features::names().size() && i < r.features.values.size(); ++i)
-      features[route::Features::names()[i]] = r.features.values[i];
     if (a->json) {
-      json out = {{"tier", r.tier},
-                  {"tier_index", r.tier_index},
-                  {"score", r.decision.score},
-                  {"n_tokens", r.n_tokens},
-                  {"n_tokens_at_least", r.n_tokens_at_least},
-                  {"tokens_estimated", !b.count},
-                  {"features", features},
-                  {"policy", r.policy},
-                  {"override", r.override_applied},
-                  {"reason", r.decision.reason},
-                  {"decision_us", r.decision_us}};
-      if (!r.decision.p_pass.empty()) out["p_pass"] = r.decision.p_pass;
-      std::printf("%s\n", out.dump(2).c_str());
+      std::printf("%s\n", route::explain(r).dump(2).c_str());
       return;
     }
     std::printf("tier      %s%s\n", r.tier.c_str(), r.override_applied ? " (override)" : "");
-    std::printf("score     %d  (%s%lld tokens%s)\n", r.decision.score, r.n_tokens_at_least ? "at least " : "",
-                static_cast<long long>(r.n_tokens),
-                !b.count ? ", estimated" : r.n_tokens_at_least ? "; counting stopped, the score was settled" : "");
+    std::printf("score     %d  (%s%lld %s tokens%s)\n", r.decision.score, r.n_tokens_at_least ? "at least " : "",
+                static_cast<long long>(r.n_tokens), r.tokenizer.c_str(),
+                r.n_tokens_at_least ? "; counting stopped, the score was settled" : "");
     std::printf("policy    %s\n", r.policy.c_str());
     std::printf("reason    %s\n", r.decision.reason.c_str());
     for (size_t i = 0; i < r.decision.p_pass.size(); ++i)
-      std::printf("p(pass)   %s %.3f\n", b.config.tiers[i].c_str(), r.decision.p_pass[i]);
+      std::printf("p(pass)   %s %.3f\n", router.config().tiers[i].c_str(), r.decision.p_pass[i]);
     std::printf("features ");
-    for (const auto& [k, v] : features.items()) std::printf(" %s=%g", k.c_str(), v.get<double>());
+    for (size_t i = 0; i < route::Features::names().size() && i < r.features.values.size(); ++i)
+      std::printf(" %s=%g", route::Features::names()[i].c_str(), r.features.values[i]);
     std::printf("\ndecision  %.1f us\n", r.decision_us);
   });
 }
@@ -143,12 +140,14 @@ struct RunsArgs {
   std::string runs, tokenizer, config, cost = "auto", weights;
 };
 
-experiment::RoutingData load_data(const RunsArgs& a, const std::string& store_path, eval::Executor* executor) {
+experiment::RoutingData load_data(const RunsArgs& a, const Routing& routing, const std::string& store_path,
+                                   eval::Executor* executor) {
   store::Store s(store_path);
+  const std::vector<std::string> runs = split_commas(a.runs);
+  for (const std::string& id : runs)  // a mistyped run is named before a tokenizer is loaded
+    if (!s.find_run(id)) fail("route eval: no run '{}' in {}", id, s.path());
   experiment::RoutingDataOptions o;
-  std::optional<backend::Catalogue> catalogue;
-  if (!a.config.empty()) catalogue = backend::load_catalogue(a.config);
-  o.count_tokens = token_counter(routing_tokenizer(catalogue ? &*catalogue : nullptr, a.tokenizer));
+  o.count_tokens = routing.tokenizers->counter(routing.config.tokenizer);
   o.cost = a.cost;
   for (const auto& w : split_commas(a.weights)) {
     try {
@@ -158,13 +157,13 @@ experiment::RoutingData load_data(const RunsArgs& a, const std::string& store_pa
     }
   }
   o.executor = executor;
-  return experiment::load_routing_data(s, split_commas(a.runs), o);
+  return experiment::load_routing_data(s, runs, o);
 }
 
 void add_runs_options(CLI::App* cmd, RunsArgs& a) {
   cmd->add_option("--runs", a.runs, "Eval runs on the same suite, one per tier, cheapest first (ids or prefixes)")->required();
-  cmd->add_option("--tokenizer", a.tokenizer, "GGUF whose vocabulary counts the queries' tokens");
-  cmd->add_option("--config", a.config, "Model catalogue (its routing tokenizer)");
+  cmd->add_option("--tokenizer", a.tokenizer, kTokenizerHelp);
+  cmd->add_option("--config", a.config, "Model catalogue (its [routing]: tokenizer, token_bounds, max_score)");
   cmd->add_option("--cost", a.cost, "auto, latency, tokens, energy or weights")->capture_default_str();
   cmd->add_option("--weights", a.weights, "Cost weights per tier for --cost weights (default 1,2,...)");
 }
@@ -176,11 +175,12 @@ void add_train(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
   add_runs_options(cmd, *a);
   cmd->add_option("--out,-o", *out, "Router file to write (JSON)")->required();
   cmd->callback([a, out, store_path] {
-    experiment::RoutingData data = load_data(*a, *store_path, nullptr);
+    experiment::RoutingData data = load_data(*a, load_routing(a->config, a->tokenizer), *store_path, nullptr);
     std::vector<route::TrainingExample> examples;
     for (const auto& p : data.problems)
       examples.push_back({route::extract_features(p.query, p.n_tokens).values, p.pass});
     route::PassPredictor predictor = route::PassPredictor::train(data.tiers, examples);
+    predictor.set_tokenizer(data.counter.name);
     predictor.save(*out);
     std::printf("trained on %zu problems of %s, tiers", data.problems.size(), data.suite.c_str());
     for (const auto& t : data.tiers) std::printf(" %s", t.c_str());
@@ -190,12 +190,38 @@ void add_train(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
 
 std::string opt_text(const std::optional<double>& v) { return v ? fmt::format("{:.3f}", *v) : "-"; }
 
+// The published comparison: each tier alone, and the threshold rule's split
+// of the problems between them (every problem's tier with --list).
+void print_split(const experiment::RoutingData& data, const experiment::RouteEvaluation& e, const route::RouterConfig& rule,
+                 bool list) {
+  if (e.split.empty()) return;
+  std::vector<int> per_tier(data.tiers.size(), 0);
+  for (const auto& r : e.split) ++per_tier[r.tier];
+  std::printf("threshold rule, %s tokens (scale bounds", data.counter.name.c_str());
+  for (int64_t b : rule.scale().upper_bounds) std::printf(" %lld", static_cast<long long>(b));
+  std::printf("; highest score per tier");
+  for (int m : rule.max_score) std::printf(" %d", m);
+  std::printf("):\n");
+  for (size_t t = 0; t < data.tiers.size(); ++t) std::printf("  %-20s %5d problems\n", data.tiers[t].c_str(), per_tier[t]);
+  if (list) {
+    std::printf("  %-24s %8s %5s  %s\n", "task", "tokens", "score", "tier");
+    for (const auto& r : e.split)
+      std::printf("  %-24s %7lld%s %5d  %s\n", r.task_id.c_str(), static_cast<long long>(r.n_tokens),
+                  r.n_tokens_at_least ? "+" : " ", r.score, data.tiers[r.tier].c_str());
+  }
+  std::printf("\n%-22s %8s %10s\n", "", "pass@1", "cost");
+  for (const auto& p : e.alone) std::printf("%-22s %8.3f %10.4g\n", p.policy.c_str(), p.accuracy, p.cost);
+  for (const auto& p : e.points)
+    if (p.policy == "threshold rule") std::printf("%-22s %8.3f %10.4g\n", "routed (threshold rule)", p.accuracy, p.cost);
+  std::printf("\n");
+}
+
 void add_eval(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
   auto* cmd = route_cmd->add_subcommand("eval", "Offline: accuracy against cost of routing policies on stored runs");
   auto a = std::make_shared<RunsArgs>();
   struct Extra {
     std::string policies = "threshold,learned,random,cascade,oracle,always", out;
-    bool json = false;
+    bool json = false, list = false;
     int folds = 5;
     uint64_t seed = 0;
   };
@@ -206,6 +232,7 @@ void add_eval(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
   cmd->add_option("--folds", x->folds, "Cross-validation folds for the learned router")->capture_default_str();
   cmd->add_option("--seed", x->seed, "Seed of the folds and the random policy")->capture_default_str();
   cmd->add_flag("--json", x->json, "Print JSON");
+  cmd->add_flag("--list", x->list, "List every problem's tokens, score and tier under the threshold rule");
   cmd->callback([a, x, store_path] {
     std::vector<std::string> policies = split_commas(x->policies);
     std::unique_ptr<eval::Executor> executor;
@@ -214,15 +241,16 @@ void add_eval(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
       so.python = eval::resolve_python("python3");
       executor = eval::make_sandbox_executor(so);
     }
-    experiment::RoutingData data = load_data(*a, *store_path, executor.get());
-    route::RouterConfig rule;
+    Routing routing = load_routing(a->config, a->tokenizer);
+    experiment::RoutingData data = load_data(*a, routing, *store_path, executor.get());
+    // The threshold rule: the catalogue's scale and bounds (when its tier
+    // count matches the runs'), over the runs' tiers.
+    route::RouterConfig rule = routing.config;
     rule.tiers = data.tiers;
-    if (data.tiers.size() != 2) {
-      rule.max_score = {6};
-      for (size_t i = 1; i + 1 < data.tiers.size(); ++i)
-        rule.max_score.push_back(static_cast<int>(6 + (4 * i) / (data.tiers.size() - 1)));
-      rule.max_score.push_back(10);
-    }
+    rule.models.clear();
+    if (rule.max_score.size() != rule.tiers.size()) rule.max_score = route::default_max_scores(rule.tiers.size());
+    rule.policy = "threshold";
+    rule.forced_tier.clear();
     experiment::RouteEvaluation e = experiment::evaluate_policies(data, policies, rule, x->folds, x->seed);
     json j = experiment::evaluation_json(data, e);
     if (!x->out.empty()) {
@@ -230,6 +258,8 @@ void add_eval(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
       eval::write_file_atomic((fs::path(x->out) / "route_points.csv").string(), experiment::points_csv(e));
       eval::write_file_atomic((fs::path(x->out) / "route_eval.json").string(), j.dump(2) + "\n");
       eval::write_file_atomic((fs::path(x->out) / "route_curve.svg").string(), experiment::evaluation_svg(data, e));
+      if (!e.split.empty())
+        eval::write_file_atomic((fs::path(x->out) / "route_split.csv").string(), experiment::split_csv(data, e));
     }
     if (x->json) {
       std::printf("%s\n", j.dump(2).c_str());
@@ -237,7 +267,9 @@ void add_eval(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
     }
     std::printf("suite %s, %zu problems, tiers", data.suite.c_str(), data.problems.size());
     for (const auto& t : data.tiers) std::printf(" %s", t.c_str());
-    std::printf("\ncost: %s\nweak tier pass@1 %.3f, strong tier pass@1 %.3f\n\n", data.cost_unit.c_str(), e.weak, e.strong);
+    std::printf("\ncost: %s\ntokens: %s\nweak tier pass@1 %.3f, strong tier pass@1 %.3f\n\n", data.cost_unit.c_str(),
+                data.counter.name.c_str(), e.weak, e.strong);
+    print_split(data, e, rule, x->list);
     std::printf("%-14s %7s %7s %7s\n", "curve", "APGR", "CPT50", "CPT80");
     for (const auto& c : e.curves)
       std::printf("%-14s %7s %7s %7s\n", c.policy.c_str(), opt_text(c.gap.apgr).c_str(), opt_text(c.gap.cpt50).c_str(),
@@ -248,7 +280,9 @@ void add_eval(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
     std::printf("\nbest policy within a budget of strong-tier calls:\n");
     for (const auto& [budget, name] : e.winners) std::printf("  <= %3.0f%%  %s\n", 100 * budget, name.c_str());
     for (const auto& n : data.notes) std::printf("note: %s\n", n.c_str());
-    if (!x->out.empty()) std::printf("wrote %s/route_points.csv, route_eval.json, route_curve.svg\n", x->out.c_str());
+    if (!x->out.empty())
+      std::printf("wrote %s/route_points.csv, route_eval.json, route_curve.svg%s\n", x->out.c_str(),
+                  e.split.empty() ? "" : ", route_split.csv");
   });
 }
 
@@ -273,7 +307,8 @@ void add_log(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
       std::optional<std::string> run;
       if (!a->run.empty()) run = a->run;
       for (const auto& d : s.decisions(run, 0))
-        rows.push_back({{"time", d.time}, {"query_hash", d.query_hash}, {"n_tokens", d.n_tokens}, {"score", d.score},
+        rows.push_back({{"time", d.time}, {"query_hash", d.query_hash}, {"n_tokens", d.n_tokens},
+                        {"n_tokens_at_least", d.n_tokens_at_least}, {"tokenizer", d.tokenizer}, {"score", d.score},
                         {"policy", d.policy}, {"tier", d.tier}, {"override", d.override_applied},
                         {"decision_us", d.decision_us}, {"reason", d.reason},
                         {"outcome", d.outcome ? json(*d.outcome) : json(nullptr)}});
@@ -284,14 +319,14 @@ void add_log(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
       for (size_t i = from; i < rows.size(); ++i) std::printf("%s\n", rows[i].dump().c_str());
       return;
     }
-    std::printf("%-24s %-16s %7s %5s %-12s %-10s %3s %9s\n", "time", "query", "tokens", "score", "policy", "tier", "ovr",
-                "us");
+    std::printf("%-24s %-16s %7s %-12s %5s %-12s %-10s %3s %9s\n", "time", "query", "tokens", "tokenizer", "score",
+                "policy", "tier", "ovr", "us");
     for (size_t i = from; i < rows.size(); ++i) {
       const json& r = rows[i];
       // "1216+": counting stopped there (the query has at least that many).
       std::string tokens = std::to_string(r.value("n_tokens", int64_t{0})) + (r.value("n_tokens_at_least", false) ? "+" : "");
-      std::printf("%-24s %-16s %7s %5d %-12s %-10s %3s %9.1f\n", r.value("time", "").c_str(),
-                  r.value("query_hash", "").c_str(), tokens.c_str(), r.value("score", 0),
+      std::printf("%-24s %-16s %7s %-12s %5d %-12s %-10s %3s %9.1f\n", r.value("time", "").c_str(),
+                  r.value("query_hash", "").c_str(), tokens.c_str(), r.value("tokenizer", "").c_str(), r.value("score", 0),
                   r.value("policy", "").c_str(), r.value("tier", "").c_str(), r.value("override", false) ? "yes" : "",
                   r.value("decision_us", 0.0));
     }

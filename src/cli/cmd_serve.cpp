@@ -15,6 +15,8 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "experiment/eval_run.h"
+#include "route/router.h"
 #include "server/router.h"
 #include "server/secret.h"
 #include "server/server.h"
@@ -35,38 +37,6 @@ struct ServeArgs {
   bool no_dashboard = false;
 };
 
-// The dashboard's routing rules, seeded from the catalogue's [routing] table
-// the first time (a rules file, once written, wins: it holds the user's edits).
-web::RoutingRules rules_from(const backend::RoutingSettings& r) {
-  web::RoutingRules rules;
-  rules.tiers.tiers = r.tiers;
-  rules.tiers.max_score = r.max_score;
-  rules.models = r.tiers;  // catalogue tiers are model names
-  if (!r.token_bounds.empty()) rules.scale.upper_bounds = r.token_bounds;
-  if (r.policy == "random") {
-    rules.policy = "random";
-    rules.random_share = r.random_share;
-  } else if (r.policy.rfind("always-", 0) == 0) {
-    rules.policy = "always";
-    rules.always_tier = r.policy.substr(7);
-  } else if (r.policy != "threshold") {
-    spdlog::warn("[routing] policy {}: the live server routes with threshold, random or always-<tier>; using threshold",
-                 r.policy);
-  }
-  rules.forced_tier = r.forced_tier;
-  return rules;
-}
-
-// The router counts tokens with the catalogue's routing tokenizer when that
-// model is local (its backend is already loaded), and estimates otherwise.
-server::TokenCounter token_counter(const backend::Catalogue& c, const std::vector<server::ServedModel>& models) {
-  for (const server::ServedModel& m : models)
-    if (m.name == c.routing.tokenizer)
-      if (auto engine = std::dynamic_pointer_cast<backend::EngineBackend>(m.backend))
-        return [engine](const std::string& text) { return engine->count_tokens(text); };
-  return {};
-}
-
 void run(ServeArgs& a) {
   if (a.config.empty() == a.model_file.empty()) fail("give exactly one of --config FILE and -m MODEL.gguf");
   if (!a.api_key_on_argv.empty())
@@ -80,9 +50,8 @@ void run(ServeArgs& a) {
          a.server.host);
 
   std::vector<server::ServedModel> models;
-  server::RouteFn router;
-  backend::RoutingSettings routing;
-  server::TokenCounter count;
+  route::RouterConfig routing;  // the catalogue's [routing]; one model: that model, whose own vocabulary counts
+  std::map<std::string, std::string> model_files;
   backend::HttpOptions http;
   http.request_timeout_s = a.upstream_timeout;
   http.max_retries = a.upstream_retries;
@@ -92,8 +61,8 @@ void run(ServeArgs& a) {
     models.push_back({engine->model(), engine});
     routing.tiers = {engine->model()};
     routing.max_score = {10};
-    count = [engine](const std::string& t) { return engine->count_tokens(t); };
-    router = server::make_threshold_router(routing, count);
+    routing.tokenizer = engine->model();
+    model_files[engine->model()] = a.model_file;
   } else {
     backend::Catalogue c = backend::load_catalogue(a.config);
     for (const backend::ModelEntry& entry : c.models) {
@@ -101,9 +70,14 @@ void run(ServeArgs& a) {
       models.push_back({entry.name, backend::open_backend(entry, a.engine, http)});
     }
     routing = c.routing;
-    count = token_counter(c, models);
-    router = server::make_threshold_router(routing, count);
+    model_files = backend::model_files(c);
   }
+  try {
+    route::check_deployable(routing);
+  } catch (const Error& e) {
+    fail("{}: [routing] {}", a.config, e.what());
+  }
+  auto tokenizers = std::make_shared<route::TokenizerCache>(model_files);
 
   // SIGINT/SIGTERM are taken by sigwait below, so every thread must block them.
   sigset_t signals;
@@ -114,14 +88,18 @@ void run(ServeArgs& a) {
 
   // The dashboard at /, with the live routing rules: "router"/"auto" requests
   // are routed by the rules it edits, so a change applies to the next request.
+  // Without it, by the catalogue's [routing] as loaded. Either way the router
+  // is built now: a tokenizer that will not load stops the server here.
   std::unique_ptr<web::Dashboard> dashboard;
+  server::RouteFn router;
   if (!a.no_dashboard) {
     web::DashboardOptions o;
     o.store_path = a.store;
     o.rules_path = a.rules;
     o.loopback_only = server::is_loopback_address(a.server.host);
     o.token = a.server.api_key;  // the dashboard's login takes the API key
-    o.count_tokens = count;
+    o.routing = routing;
+    o.tokenizers = tokenizers;
     std::map<std::string, std::shared_ptr<backend::Backend>> by_name;
     for (const server::ServedModel& m : models) by_name[m.name] = m.backend;
     o.models = {"canonical"};
@@ -131,12 +109,20 @@ void run(ServeArgs& a) {
       return it == by_name.end() ? nullptr : it->second;
     };
     dashboard = std::make_unique<web::Dashboard>(o);
-    if (a.rules.empty() || !std::filesystem::exists(a.rules)) dashboard->rules().set(rules_from(routing));
+    auto rules = dashboard->rules().get();
+    if (!rules->router)
+      fail("{}: {}", a.rules.empty() || !std::filesystem::exists(a.rules) ? "routing" : a.rules, rules->error);
     web::Dashboard* d = dashboard.get();
     router = [d](const std::string& text) {
       nlohmann::json j = d->route(text);
       return server::RouteChoice{j.value("model", ""), j};
     };
+  } else {
+    auto store = std::make_shared<store::Store>(a.store);
+    router = server::make_route_fn(route::make_router(routing, *tokenizers),
+                                   [store](const route::RouteResult& r, const std::string& text) {
+                                     store->add_decision(experiment::stored_decision(route::to_record(r, text)));
+                                   });
   }
 
   std::string names;
@@ -194,7 +180,7 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--store", a->store, "Experiment store (dashboard, decision log)")->capture_default_str();
   cmd->add_option("--rules", a->rules, "Routing rules JSON the dashboard edits (default: in memory, from the catalogue)");
-  cmd->add_flag("--no-dashboard", a->no_dashboard, "Serve the API only (routing by the catalogue's threshold rule)");
+  cmd->add_flag("--no-dashboard", a->no_dashboard, "Serve the API only (routing by the catalogue's [routing])");
   cmd->callback([a] { run(*a); });
 }
 

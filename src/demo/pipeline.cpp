@@ -184,6 +184,7 @@ std::string study_toml(const DemoOptions& o, const DemoResult& r, double student
   t += "cost = \"weights\"\nfolds = 5\n";
   t += fmt::format("token_bounds = [{}]   # the 1-10 scale at the deciles of this suite's prompt lengths\n",
                    fmt::join(token_bounds, ", "));
+  t += "tokenizer = \"student\"   # counted as the bounds were: with the tiny models' own vocabulary\n";
   t += "online = [\"threshold\"]   # also run the suite through the live router\n";
   t += "online_tiers = [\"student\", \"teacher\"]\n";
   t += "\n[measure]\nsample_rate_hz = 2.0\n";

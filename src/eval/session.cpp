@@ -176,24 +176,22 @@ Selection select(const EvalConfig& c, const SessionOptions& options, const std::
 }
 
 // Every tier of the catalogue opened (local models loaded once), routed by the
-// catalogue's [routing] (policy overridable); token counts by the routing
-// tokenizer's engine when that tier is local.
+// catalogue's [routing] (policy overridable), counting with its tokenizer.
 std::unique_ptr<Backend> make_router_backend(const EvalConfig& c, const SessionOptions& options) {
   backend::Catalogue catalogue = backend::load_catalogue(c.catalogue);
-  route::RouterConfig config = backend::router_config(catalogue);
+  route::RouterConfig config = catalogue.routing;
   if (!c.policy.empty()) config.policy = c.policy;
   backend::EngineOptions engine;
   engine.n_ctx = c.ctx;
   engine.threads = options.engine_threads;
-  std::map<std::string, std::shared_ptr<Backend>> tiers;
-  route::TokenCounter count;
-  for (const std::string& tier : config.tiers) {
-    tiers[tier] = backend::open_backend(catalogue.get(tier), engine, options.http);
-    if (tier == catalogue.routing.tokenizer)
-      if (auto e = std::dynamic_pointer_cast<backend::EngineBackend>(tiers[tier]))
-        count = [e](std::string_view text) { return static_cast<int64_t>(e->count_tokens(std::string(text))); };
+  std::map<std::string, std::shared_ptr<Backend>> models;
+  for (size_t i = 0; i < config.tiers.size(); ++i) {
+    const std::string& name = config.model_of(i);
+    if (!models.count(name)) models[name] = backend::open_backend(catalogue.get(name), engine, options.http);
   }
-  return std::make_unique<backend::RouterBackend>(config, count, tiers, options.on_decision);
+  route::TokenizerCache tokenizers(backend::model_files(catalogue));
+  return std::make_unique<backend::RouterBackend>(config, tokenizers.counter(config.tokenizer), models,
+                                                  options.on_decision);
 }
 
 std::unique_ptr<Backend> make_backend(const EvalConfig& c, const Suite& suite, const SessionOptions& options) {

@@ -74,6 +74,8 @@ store::StoredDecision stored_decision(const route::DecisionRecord& d, std::optio
   s.time = d.time;
   s.query_hash = d.query_hash;
   s.n_tokens = d.n_tokens;
+  s.n_tokens_at_least = d.n_tokens_at_least;
+  s.tokenizer = d.tokenizer;
   s.features = json(d.features);
   s.score = d.score;
   s.policy = d.policy;

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "eval/extract.h"
 #include "eval/prompts.h"
+#include "eval/report.h"
 #include "eval/suite.h"
 #include "report/svg_chart.h"
 
@@ -128,7 +129,9 @@ std::string visible_tests(const std::string& prompt_text) {
 RoutingData load_routing_data(store::Store& store, const std::vector<std::string>& run_ids,
                               const RoutingDataOptions& options) {
   if (run_ids.size() < 2) fail("route eval: give at least two runs (cheapest tier first)");
+  if (!options.count_tokens) fail("route eval: no tokenizer to count the queries' tokens");
   RoutingData data;
+  data.counter = options.count_tokens;
   std::vector<store::RunRecord> runs;
   std::vector<std::map<std::string, TaskStats>> stats;
   for (const std::string& id : run_ids) {
@@ -187,7 +190,7 @@ RoutingData load_routing_data(store::Store& store, const std::vector<std::string
     p.task_id = task.task_id;
     eval::Prompt prompt = eval::build_prompt(suite, task, prompt_options);
     p.query = query_text(prompt);
-    p.n_tokens = options.count_tokens ? options.count_tokens(p.query) : route::estimate_tokens(p.query);
+    p.n_tokens = options.count_tokens(p.query);
     std::string checks = visible_tests(prompt.style == eval::Style::Completion ? prompt.text : p.query);
     for (size_t t = 0; t < n_tiers; ++t) {
       const TaskStats& s = stats[t].at(task.task_id);
@@ -227,6 +230,8 @@ RouteEvaluation evaluate_policies(const RoutingData& data, const std::vector<std
   RouteEvaluation e;
   e.weak = route::evaluate_assignment(problems, std::vector<size_t>(problems.size(), 0), "always", 0).accuracy;
   e.strong = route::evaluate_assignment(problems, std::vector<size_t>(problems.size(), last), "always", 0).accuracy;
+  for (size_t t = 0; t < n_tiers; ++t)
+    e.alone.push_back(route::evaluate_assignment(problems, std::vector<size_t>(problems.size(), t), data.tiers[t] + " alone", 0));
   auto add_curve = [&](const std::string& name, const std::vector<double>& priority) {
     PolicyCurve c{name, route::priority_curve(problems, priority, name), {}};
     c.gap = route::gap_metrics(c.points, e.weak, e.strong);
@@ -237,13 +242,13 @@ RouteEvaluation evaluate_policies(const RoutingData& data, const std::vector<std
       std::vector<double> priority;
       for (const auto& p : problems) priority.push_back(static_cast<double>(p.n_tokens));
       add_curve("threshold", priority);
-      // The configured rule itself, as one point.
-      route::Router router(rule, {});
+      // The configured rule itself, as one point: the router decides each problem.
+      route::Router router(rule, data.counter);
       std::vector<size_t> tiers;
       for (const auto& p : problems) {
-        route::ComplexityScale scale;
-        if (!rule.token_bounds.empty()) scale.upper_bounds = rule.token_bounds;
-        tiers.push_back(std::min(route::TierThresholds{rule.tiers, rule.max_score}.tier_for_score(scale.score(p.n_tokens)), last));
+        route::RouteResult r = router.route(p.query);
+        tiers.push_back(std::min(r.tier_index, last));
+        e.split.push_back({p.task_id, r.n_tokens, r.n_tokens_at_least, r.decision.score, tiers.back()});
       }
       e.points.push_back(route::evaluate_assignment(problems, tiers, "threshold rule", 0));
     } else if (policy == "learned") {
@@ -288,6 +293,23 @@ std::string points_csv(const RouteEvaluation& e) {
   return out;
 }
 
+std::string split_csv(const RoutingData& data, const RouteEvaluation& e) {
+  std::string out = "task_id,n_tokens,n_tokens_at_least,score,tier";
+  for (const auto& t : data.tiers) out += ",pass_" + t;
+  for (const auto& t : data.tiers) out += ",cost_" + t;
+  out += "\n";
+  for (size_t i = 0; i < e.split.size(); ++i) {
+    const SplitRow& r = e.split[i];
+    const route::ProblemRecord& p = data.problems[i];
+    out += fmt::format("{},{},{},{},{}", eval::csv_field(r.task_id), r.n_tokens, r.n_tokens_at_least ? 1 : 0, r.score,
+                       eval::csv_field(data.tiers[r.tier]));
+    for (double v : p.pass) out += fmt::format(",{:.6g}", v);
+    for (double v : p.cost) out += fmt::format(",{:.6g}", v);
+    out += "\n";
+  }
+  return out;
+}
+
 json evaluation_json(const RoutingData& data, const RouteEvaluation& e) {
   auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
   json curves = json::array();
@@ -298,7 +320,21 @@ json evaluation_json(const RoutingData& data, const RouteEvaluation& e) {
     points.push_back({{"policy", p.policy}, {"accuracy", p.accuracy}, {"cost", p.cost}, {"strong_share", p.strong_share}, {"tier_share", p.tier_share}});
   json winners = json::array();
   for (const auto& [b, name] : e.winners) winners.push_back({{"strong_share_budget", b}, {"policy", name}});
+  json alone = json::array();
+  for (const auto& p : e.alone) alone.push_back({{"policy", p.policy}, {"accuracy", p.accuracy}, {"cost", p.cost}});
+  json split = nullptr;
+  if (!e.split.empty()) {
+    json counts = json::object(), rows = json::array();
+    for (const auto& t : data.tiers) counts[t] = 0;
+    for (const SplitRow& r : e.split) {
+      counts[data.tiers[r.tier]] = counts[data.tiers[r.tier]].get<int>() + 1;
+      rows.push_back({{"task_id", r.task_id}, {"n_tokens", r.n_tokens}, {"n_tokens_at_least", r.n_tokens_at_least},
+                      {"score", r.score}, {"tier", data.tiers[r.tier]}});
+    }
+    split = {{"tokenizer", data.counter.name}, {"problems_per_tier", counts}, {"problems", rows}};
+  }
   return {{"suite", data.suite},       {"tiers", data.tiers},   {"runs", data.run_ids},
+          {"tokenizer", data.counter.name}, {"alone", alone}, {"threshold_split", split},
           {"problems", data.problems.size()}, {"cost_unit", data.cost_unit}, {"weak", e.weak},
           {"strong", e.strong},        {"curves", curves},      {"points", points},
           {"winners", winners},        {"notes", data.notes}};

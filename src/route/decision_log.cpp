@@ -29,6 +29,7 @@ nlohmann::json DecisionRecord::to_json() const {
   j["query_hash"] = query_hash;
   j["n_tokens"] = n_tokens;
   j["n_tokens_at_least"] = n_tokens_at_least;
+  j["tokenizer"] = tokenizer;
   nlohmann::json f = nlohmann::json::object();
   const auto& names = Features::names();
   for (size_t i = 0; i < features.size() && i < names.size(); ++i) f[names[i]] = features[i];
@@ -50,7 +51,8 @@ DecisionRecord DecisionRecord::from_json(const nlohmann::json& j) {
     r.time = j.at("time").get<std::string>();
     r.query_hash = j.at("query_hash").get<std::string>();
     r.n_tokens = j.at("n_tokens").get<int64_t>();
-    r.n_tokens_at_least = j.value("n_tokens_at_least", false);  // absent in logs written before it existed
+    r.n_tokens_at_least = j.value("n_tokens_at_least", false);  // absent in older logs
+    r.tokenizer = j.value("tokenizer", "");                        // likewise
     for (const std::string& name : Features::names())
       if (j.at("features").contains(name)) r.features.push_back(j["features"][name].get<double>());
     r.score = j.at("score").get<int>();

@@ -19,6 +19,7 @@ struct DecisionRecord {
   std::string query_hash;      // 16 hex digits (query_hash)
   int64_t n_tokens = 0;
   bool n_tokens_at_least = false;  // counting stopped early: the query has at least n_tokens
+  std::string tokenizer;           // which tokenizer counted ("" in logs written before it was recorded)
   std::vector<double> features;
   int score = 0;
   std::string policy;

@@ -78,6 +78,7 @@ nlohmann::json PassPredictor::to_json() const {
   j["format"] = "lcte-learned-router";
   j["version"] = 1;
   j["tiers"] = tiers_;
+  if (!tokenizer_.empty()) j["tokenizer"] = tokenizer_;
   j["features"] = feature_names_;
   j["mean"] = mean_;
   j["scale"] = scale_;
@@ -92,6 +93,7 @@ PassPredictor PassPredictor::from_json(const nlohmann::json& j, const std::strin
     if (j.at("version").get<int>() != 1) fail("unsupported version {}", j.at("version").get<int>());
     PassPredictor p;
     p.tiers_ = j.at("tiers").get<std::vector<std::string>>();
+    p.tokenizer_ = j.value("tokenizer", "");
     p.feature_names_ = j.at("features").get<std::vector<std::string>>();
     p.mean_ = j.at("mean").get<std::vector<double>>();
     p.scale_ = j.at("scale").get<std::vector<double>>();

@@ -31,6 +31,9 @@ class PassPredictor {
   // P(tier passes) for every tier.
   std::vector<double> predict(const std::vector<double>& features) const;
   const std::vector<std::string>& tiers() const { return tiers_; }
+  // The tokenizer whose counts made the token features ("" : not recorded).
+  const std::string& tokenizer() const { return tokenizer_; }
+  void set_tokenizer(std::string name) { tokenizer_ = std::move(name); }
 
   nlohmann::json to_json() const;
   static PassPredictor from_json(const nlohmann::json& j, const std::string& origin);  // throws lcte::Error
@@ -39,6 +42,7 @@ class PassPredictor {
 
  private:
   std::vector<std::string> tiers_;
+  std::string tokenizer_;
   std::vector<std::string> feature_names_;
   std::vector<double> mean_, scale_;
   std::vector<std::vector<double>> weights_;  // per tier, per feature

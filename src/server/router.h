@@ -1,33 +1,29 @@
 // The server's routing seam: a function from a request's text to the model
 // that should answer it, with a JSON explanation returned to the client (the
-// response's "routing" field). `lcte serve` installs the complexity threshold
-// rule over the catalogue's tiers; a richer router can replace it by handing
-// the server another RouteFn.
+// response's "routing" field, route::explain). `lcte serve` routes with
+// route::Router, through the dashboard's live rules when it is mounted.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
-#include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
-#include "backend/catalogue.h"
+#include "route/router.h"
 
 namespace lcte::server {
 
 struct RouteChoice {
   std::string model;        // a served model's name
-  nlohmann::json routing;   // why: policy, score, tokens, tier, reason
+  nlohmann::json routing;   // why: route::explain of the decision
 };
 
 using RouteFn = std::function<RouteChoice(const std::string& text)>;
-// Tokens of a text under the routing tokenizer.
-using TokenCounter = std::function<int64_t(const std::string& text)>;
 
-// The threshold rule of route/: tokens -> complexity score -> the cheapest
-// tier that takes the score (catalogue [routing]: tiers, max_score,
-// token_bounds, forced_tier). Without a token counter, tokens are estimated
-// as characters / 4 (and the explanation says so).
-RouteFn make_threshold_router(const backend::RoutingSettings& settings, TokenCounter count_tokens);
+// Routes every request with `router`; `on_decision` (may be empty) hears of
+// each decision, e.g. to record it.
+RouteFn make_route_fn(std::shared_ptr<const route::Router> router,
+                      std::function<void(const route::RouteResult&, const std::string& text)> on_decision = {});
 
 }  // namespace lcte::server

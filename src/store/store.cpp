@@ -70,6 +70,11 @@ const std::vector<const char*>& migrations() {
       ALTER TABLE samples ADD COLUMN energy_j REAL;
       ALTER TABLE runs ADD COLUMN run_dir TEXT NOT NULL DEFAULT '';
       )sql",
+      // 3: which tokenizer counted a routing decision, and whether counting stopped early.
+      R"sql(
+      ALTER TABLE decisions ADD COLUMN tokenizer TEXT NOT NULL DEFAULT '';
+      ALTER TABLE decisions ADD COLUMN n_tokens_at_least INTEGER NOT NULL DEFAULT 0;
+      )sql",
   };
   return m;
 }
@@ -221,11 +226,12 @@ int64_t Store::add_decision(const StoredDecision& d) {
   std::lock_guard<std::mutex> lock(mutex_);
   Statement s(db_,
               "INSERT INTO decisions(run_id, time, query_hash, n_tokens, features, score, policy, policy_version, tier, "
-              "override, decision_us, reason, outcome) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+              "override, decision_us, reason, outcome, tokenizer, n_tokens_at_least) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   s.bind(1, d.run_id).bind(2, d.time).bind(3, d.query_hash).bind(4, d.n_tokens).bind(5, dump(d.features));
   s.bind(6, d.score).bind(7, d.policy).bind(8, d.policy_version).bind(9, d.tier);
   s.bind(10, static_cast<int64_t>(d.override_applied)).bind(11, d.decision_us).bind(12, d.reason);
   if (d.outcome) s.bind(13, static_cast<int64_t>(*d.outcome)); else s.bind_null(13);
+  s.bind(14, d.tokenizer).bind(15, static_cast<int64_t>(d.n_tokens_at_least));
   s.run();
   return db_.last_insert_rowid();
 }
@@ -353,7 +359,7 @@ std::vector<StoredDecision> Store::decisions(const std::optional<std::string>& r
   std::lock_guard<std::mutex> lock(mutex_);
   std::string sql =
       "SELECT run_id, time, query_hash, n_tokens, features, score, policy, policy_version, tier, override, decision_us, "
-      "reason, outcome FROM decisions WHERE (?1 IS NULL OR run_id = ?1) ORDER BY id DESC";
+      "reason, outcome, tokenizer, n_tokens_at_least FROM decisions WHERE (?1 IS NULL OR run_id = ?1) ORDER BY id DESC";
   if (limit > 0) sql += " LIMIT " + std::to_string(limit);
   Statement q(db_, sql);
   q.bind(1, run_id);
@@ -373,6 +379,8 @@ std::vector<StoredDecision> Store::decisions(const std::optional<std::string>& r
     d.decision_us = q.real(10);
     d.reason = q.text(11);
     if (!q.is_null(12)) d.outcome = q.int64(12) != 0;
+    d.tokenizer = q.text(13);
+    d.n_tokens_at_least = q.int64(14) != 0;
     out.push_back(std::move(d));
   }
   return out;

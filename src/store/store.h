@@ -63,6 +63,8 @@ struct StoredDecision {
   std::string time;
   std::string query_hash;
   int64_t n_tokens = 0;
+  bool n_tokens_at_least = false;  // counting stopped early: the query has at least n_tokens
+  std::string tokenizer;           // which tokenizer counted
   nlohmann::json features = nlohmann::json::object();
   int64_t score = 0;
   std::string policy;

@@ -33,22 +33,6 @@ using nlohmann::json;
 
 namespace {
 
-// The threshold policy's highest score per tier: the published rule (1-6 to
-// the first tier) with the others spread over 7-10, or, past five tiers, all
-// tiers spread evenly over 1-10. Scores must rise strictly from tier to tier.
-std::vector<int> default_max_scores(size_t n_tiers) {
-  if (n_tiers > 10) fail("study: the threshold policy's 1-10 score cannot separate {} tiers (at most 10)", n_tiers);
-  std::vector<int> out;
-  const double n = static_cast<double>(n_tiers);
-  for (size_t i = 0; i + 1 < n_tiers; ++i) {
-    const double d = static_cast<double>(i);
-    out.push_back(n_tiers <= 5 ? (i == 0 ? 6 : static_cast<int>(std::lround(6 + 4 * d / (n - 1))))
-                               : static_cast<int>(std::lround(10 * (d + 1) / n)));
-  }
-  out.push_back(10);
-  return out;
-}
-
 std::string suite_label(const std::string& suite) {
   return suite.find('/') == std::string::npos ? suite : fs::path(suite).stem().string();
 }
@@ -128,6 +112,7 @@ class Runner {
       print_(fmt::format("{} {}", s.cached ? "[cached]" : "[to run]", s.id));
     }
     if (options_.dry_run) return result;
+    check_routing_tokenizer(result.plan);
 
     fs::create_directories(spec_.output);
     store::Store store(store_path());
@@ -274,11 +259,55 @@ class Runner {
     return r != nullptr ? r->value("cost", m.spec.cost) : m.spec.cost;
   }
 
-  std::vector<int> max_scores(size_t n_tiers) const {
-    if (spec_.max_score.empty()) return default_max_scores(n_tiers);
-    if (spec_.max_score.size() != n_tiers)
-      fail("{}: 'routing.max_score' has {} bounds for {} tiers", spec_.path, spec_.max_score.size(), n_tiers);
-    return spec_.max_score;
+  // The study's routing settings over these tiers (cheapest first): the rule
+  // offline, and with a policy the online router.
+  route::RouterConfig rule(const std::vector<std::string>& tiers, const std::string& policy = "threshold") const {
+    route::RouterConfig c = spec_.routing;
+    c.tiers = tiers;
+    if (c.max_score.empty()) c.max_score = route::default_max_scores(tiers.size());
+    if (c.max_score.size() != tiers.size())
+      fail("{}: 'routing.max_score' has {} bounds for {} tiers", spec_.path, c.max_score.size(), tiers.size());
+    c.policy = policy;
+    c.seed = spec_.seed;
+    return c;
+  }
+
+  // A routing tokenizer that will not load stops the study before its evals,
+  // not after them. One naming a study model is checked when its step runs
+  // (a quantized model's file is made on the way).
+  void check_routing_tokenizer(const std::vector<Step>& plan) {
+    bool routes = std::any_of(plan.begin(), plan.end(), [](const Step& s) {
+      return !s.cached && (s.kind == "route" || s.kind == "routed");
+    });
+    const std::string& tokenizer = spec_.routing.tokenizer;
+    bool a_model = std::any_of(models_.begin(), models_.end(), [&](const Model& m) { return m.spec.name == tokenizer; });
+    if (!routes || a_model) return;
+    try {
+      route::TokenizerCache().counter(tokenizer);
+    } catch (const Error& e) {
+      fail("{}: routing.{}", spec_.path, e.what());
+    }
+  }
+
+  // A tokenizer naming one of the study's models, as that model's file.
+  std::string tokenizer_file(const std::string& tokenizer) {
+    auto files = model_files();
+    auto it = files.find(tokenizer);
+    if (it == files.end()) return tokenizer;
+    if (it->second.empty())
+      fail("{}: 'routing.tokenizer': model '{}' has no GGUF file here to count with", spec_.path, tokenizer);
+    return it->second;
+  }
+
+  // The models the routing tokenizer may name: each local model's file
+  // (quantized ones once made), remote ones with "".
+  std::map<std::string, std::string> model_files() {
+    std::map<std::string, std::string> files;
+    for (const Model& m : models_) {
+      bool local = m.spec.backend == "engine" && (!m.derived() || fs::exists(m.spec.path));
+      files[m.spec.name] = local ? model_file(m) : "";
+    }
+    return files;
   }
 
   // The online router's tiers, cheapest first.
@@ -349,14 +378,16 @@ class Runner {
           }
       s.inputs = {{"run_ids", run_ids}, {"tiers", names}, {"weights", weights}, {"policies", spec_.policies},
                   {"cost", spec_.routing_cost}, {"folds", spec_.folds}, {"seed", spec_.seed},
-                  {"token_bounds", spec_.token_bounds}, {"max_score", max_scores(names.size())}};
+                  {"rule", rule(names.get<std::vector<std::string>>()).to_json()}};
     } else if (s.kind == "routed") {
       std::string rest = id.substr(7);
       std::string policy = rest.substr(0, rest.rfind(':'));
       std::string suite = suite_path(rest.substr(rest.rfind(':') + 1));
       json tiers = json::array();
+      std::vector<std::string> names;
       const std::vector<const Model*> online = online_tiers();
       for (const Model* m : online) {
+        names.push_back(m->spec.name);
         std::string identity = model_identity(*m);
         known = known && !identity.empty();
         tiers.push_back({{"name", m->spec.name}, {"sha256", identity}, {"cost", cost_of(*m)}});
@@ -365,8 +396,7 @@ class Runner {
       c.backend = "router";
       c.model = "router-" + policy;
       c.policy = policy;
-      s.inputs = {{"tiers", tiers}, {"policy", policy}, {"token_bounds", spec_.token_bounds},
-                  {"max_score", max_scores(tiers.size())}, {"config", c.to_json()}};
+      s.inputs = {{"tiers", tiers}, {"policy", policy}, {"rule", rule(names, policy).to_json()}, {"config", c.to_json()}};
       if (fs::path(suite).is_absolute()) s.inputs["suite_sha256"] = file_hash(suite);
     } else {
       json runs = json::array();
@@ -438,9 +468,7 @@ class Runner {
     fs::create_directories(dir);
     std::string catalogue = dir + "/catalogue-" + policy + "-" + rest.substr(rest.rfind(':') + 1) + ".toml";
     std::string text = "# Written by lcte study run: the online router's tiers and rule.\n";
-    std::vector<std::string> names;
     for (const Model* m : online_tiers()) {
-      names.push_back(json(m->spec.name).dump());
       if (m->spec.backend == "http") {
         text += fmt::format("[[model]]\nname = {}\nurl = {}\nmodel = {}\n", json(m->spec.name).dump(),
                             json(m->spec.url).dump(), json(m->spec.remote_model).dump());
@@ -451,9 +479,11 @@ class Runner {
                             json(model_file(*m)).dump(), cost_of(*m));
       }
     }
-    text += fmt::format("[routing]\ntiers = [{}]\nmax_score = {}\npolicy = {}\n", fmt::join(names, ", "),
-                        s.inputs["max_score"].dump(), json(policy).dump());
-    if (!spec_.token_bounds.empty()) text += "token_bounds = " + s.inputs["token_bounds"].dump() + "\n";
+    // The study's rule, its tokenizer a file (a study model need not be a tier).
+    json routing = s.inputs["rule"];
+    routing["tokenizer"] = tokenizer_file(routing.value("tokenizer", ""));
+    text += "[routing]\n";
+    for (const auto& [key, value] : routing.items()) text += key + " = " + value.dump() + "\n";  // JSON values are TOML
     registry::write_file_atomic(catalogue, text);
     eval::EvalConfig config = eval::EvalConfig::from_json(s.inputs["config"]);
     config.catalogue = catalogue;
@@ -523,12 +553,11 @@ class Runner {
       owned = eval::make_sandbox_executor(so);
       o.executor = owned.get();
     }
+    route::RouterConfig rule = route::RouterConfig::from_json(s.inputs["rule"]);
+    route::TokenizerCache tokenizers(model_files());
+    o.count_tokens = tokenizers.counter(rule.tokenizer);
     experiment::RoutingData data = experiment::load_routing_data(store, run_ids, o);
     data.tiers = s.inputs["tiers"].get<std::vector<std::string>>();
-    route::RouterConfig rule;
-    rule.tiers = data.tiers;
-    rule.max_score = s.inputs["max_score"].get<std::vector<int>>();
-    rule.token_bounds = s.inputs["token_bounds"].get<std::vector<int64_t>>();
     experiment::RouteEvaluation e = experiment::evaluate_policies(data, spec_.policies, rule, spec_.folds, spec_.seed);
     std::string dir = spec_.output + "/route/" + label;
     fs::create_directories(dir);

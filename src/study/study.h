@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "eval/executor.h"
+#include "route/config.h"
 
 namespace lcte::study {
 
@@ -38,6 +39,10 @@ struct CompressSpec {
   std::string imatrix;             // importance matrix file (absolute), or ""
 };
 
+// No tiers yet (the study's models become them) and max_score empty (the
+// default for however many there are).
+route::RouterConfig default_routing();
+
 struct StudySpec {
   std::string path;  // the study file
   std::string name;
@@ -59,10 +64,12 @@ struct StudySpec {
   std::vector<std::string> policies = {"threshold", "random", "cascade", "oracle", "always"};
   std::string routing_cost = "weights";  // weights (the models' cost), latency, tokens, energy, auto
   int folds = 5;
-  // The threshold rule's scale and tier bounds (empty: the published defaults,
-  // spread over the tiers); used offline and online.
-  std::vector<int64_t> token_bounds;
-  std::vector<int> max_score;
+  // The router's settings, offline and online (route::RouterConfig's keys in
+  // [routing]: tokenizer, token_bounds, max_score, random_share,
+  // learned_target, learned_model). The tiers are the study's models; an
+  // empty max_score is the published default spread over them; a tokenizer
+  // may name one of the study's models (its GGUF file).
+  route::RouterConfig routing = default_routing();
   // Online: each policy here runs the suite through the router over
   // `online_tiers` (default: every model, cheapest first) as one more eval,
   // "router-<policy>", with its own pass@k, latency and energy.

@@ -81,6 +81,57 @@ const toml::array* array_of_tables(const toml::table& root, const char* key, con
 
 }  // namespace
 
+route::RouterConfig default_routing() {
+  route::RouterConfig c;
+  c.tiers.clear();
+  c.max_score.clear();
+  return c;
+}
+
+namespace {
+
+// The [routing] keys route::RouterConfig reads, checked as it checks them
+// (on stand-in tiers: the study's models become the tiers when it runs). A
+// relative learned_model, or a tokenizer that is a file path, is relative to
+// the study file.
+route::RouterConfig read_router_settings(const toml::table& t, const std::set<std::string>& keys, const fs::path& base,
+                                         const std::string& origin) {
+  toml::table subset = t;
+  for (const auto& [k, v] : t)
+    if (!keys.count(std::string(k.str()))) subset.erase(k);
+  std::stringstream ss;
+  ss << toml::json_formatter{subset};
+  const nlohmann::json j = nlohmann::json::parse(ss.str());
+  route::RouterConfig c = default_routing();
+  try {
+    route::RouterConfig given = route::RouterConfig::from_json(j);
+    c.token_bounds = given.token_bounds;
+    c.tokenizer = given.tokenizer;
+    c.random_share = given.random_share;
+    c.learned_target = given.learned_target;
+    c.learned_model = given.learned_model;
+    if (j.contains("max_score")) c.max_score = given.max_score;
+    route::RouterConfig probe = c;
+    probe.policy = "threshold";
+    probe.tiers.clear();
+    const size_t n = c.max_score.empty() ? 2 : c.max_score.size();
+    for (size_t i = 0; i < n; ++i) probe.tiers.push_back(fmt::format("tier{}", i));
+    if (probe.max_score.empty()) probe.max_score = route::default_max_scores(n);
+    probe.validate();
+    if (!(c.random_share >= 0 && c.random_share <= 1)) fail("random_share: {} is outside 0-1", c.random_share);
+    if (!(c.learned_target > 0 && c.learned_target <= 1)) fail("learned_target: {} is outside (0, 1]", c.learned_target);
+  } catch (const Error& e) {
+    fail("{}: routing.{}", origin, e.what());
+  }
+  c.learned_model = absolute_from(base, c.learned_model);
+  const std::string& tok = c.tokenizer;
+  if (tok.find('/') != std::string::npos || tok.ends_with(".gguf") || tok.ends_with(".tiktoken"))
+    c.tokenizer = absolute_from(base, tok);
+  return c;
+}
+
+}  // namespace
+
 StudySpec parse_study(const std::string& text, const std::string& origin) {
   toml::table root;
   try {
@@ -221,28 +272,28 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
     if (k < 1 || k > s.n) fail("{}: 'eval.k': {} is outside 1..n ({})", origin, k, s.n);
 
   if (const toml::table* t = table("routing")) {
-    check_known_keys(*t, {"policies", "cost", "folds", "token_bounds", "max_score", "online", "online_tiers"}, origin,
-                     "routing");
+    static const std::set<std::string> kRouterKeys = {"tokenizer",      "token_bounds",  "max_score",
+                                                      "random_share",   "learned_target", "learned_model"};
+    std::set<std::string> known = {"policies", "cost", "folds", "online", "online_tiers"};
+    known.insert(kRouterKeys.begin(), kRouterKeys.end());
+    check_known_keys(*t, known, origin, "routing");
     read(*t, "policies", s.policies, origin, "routing");
     read(*t, "cost", s.routing_cost, origin, "routing");
     read(*t, "folds", s.folds, origin, "routing");
-    std::vector<int> bounds;
-    read(*t, "token_bounds", bounds, origin, "routing");
-    s.token_bounds.assign(bounds.begin(), bounds.end());
-    read(*t, "max_score", s.max_score, origin, "routing");
     read(*t, "online", s.online, origin, "routing");
     read(*t, "online_tiers", s.online_tiers, origin, "routing");
-    for (size_t i = 0; i < s.token_bounds.size(); ++i)
-      if (s.token_bounds[i] < 1 || (i > 0 && s.token_bounds[i] <= s.token_bounds[i - 1]))
-        fail("{}: 'routing.token_bounds' must be positive and rising (nine bounds give scores 1-10)", origin);
-    if (!s.token_bounds.empty() && s.token_bounds.size() != 9)
-      fail("{}: 'routing.token_bounds' needs nine bounds (scores 1-10), not {}", origin, s.token_bounds.size());
-    for (const auto& p : s.online)
-      if (p != "threshold" && p != "random" && p.rfind("always-", 0) != 0)
-        fail("{}: 'routing.online': policy '{}' cannot run online (threshold, random or always-<model>)", origin, p);
-    static const std::set<std::string> known = {"threshold", "learned", "random", "cascade", "oracle", "always"};
+    s.routing = read_router_settings(*t, kRouterKeys, base, origin);
+    for (const auto& p : s.online) {
+      bool deployable = p == "threshold" || p == "random" || p == "learned" || p.rfind("always-", 0) == 0;
+      if (!deployable)
+        fail("{}: 'routing.online': policy '{}' cannot run online (threshold, random, learned or always-<model>)", origin, p);
+      if (p == "learned" && s.routing.learned_model.empty())
+        fail("{}: 'routing.online': the learned policy needs 'routing.learned_model' (a file from `lcte route train`)",
+             origin);
+    }
+    static const std::set<std::string> known_policies = {"threshold", "learned", "random", "cascade", "oracle", "always"};
     for (const auto& p : s.policies)
-      if (!known.count(p)) fail("{}: 'routing.policies': unknown policy '{}'", origin, p);
+      if (!known_policies.count(p)) fail("{}: 'routing.policies': unknown policy '{}'", origin, p);
     static const std::set<std::string> costs = {"weights", "latency", "tokens", "energy", "auto"};
     if (!costs.count(s.routing_cost)) fail("{}: 'routing.cost' must be weights, latency, tokens, energy or auto", origin);
     if (s.folds < 2) fail("{}: 'routing.folds' must be at least 2", origin);

@@ -19,6 +19,7 @@
 #include "eval/prompts.h"
 #include "eval/report.h"
 #include "eval/session.h"
+#include "experiment/eval_run.h"
 #include "report/report.h"
 #include "report/svg_chart.h"
 #include "route/router.h"
@@ -36,7 +37,18 @@ namespace fs = std::filesystem;
 
 std::string default_assets_dir() { return LCTE_WEB_ASSETS_DIR; }
 
+route::RouterConfig default_routing() {
+  route::RouterConfig c;
+  c.models = {"canonical", "canonical"};
+  return c;
+}
+
 namespace {
+
+// What /api/info says counts the routing tokens.
+std::string routing_tokenizer(const Rules& rules) {
+  return rules.router ? rules.router->tokenizer() : "none: " + rules.error;
+}
 
 void send_json(httplib::Response& res, const json& j, int status = 200) {
   res.status = status;
@@ -160,7 +172,9 @@ std::string samples_csv_for_run(const std::string& store_path, const std::string
 }
 
 Dashboard::Dashboard(DashboardOptions options)
-    : options_(std::move(options)), rules_(options_.rules_path) {
+    : options_(std::move(options)),
+      rules_(options_.rules_path, options_.routing,
+             options_.tokenizers ? options_.tokenizers : std::make_shared<route::TokenizerCache>()) {
   if (!options_.loopback_only && options_.token.empty())
     fail("a dashboard reachable beyond loopback needs a token (--token-env or --token-file)");
   if (options_.assets_dir.empty()) options_.assets_dir = default_assets_dir();
@@ -278,31 +292,14 @@ Dashboard::Handler Dashboard::guard(Access access, Handler handler) {
 
 json Dashboard::route(const std::string& query, bool log) {
   auto rules = rules_.get();
-  auto t0 = std::chrono::steady_clock::now();
-  // Counted only as far as the scale's last bound: above it the score is the top one.
-  route::TokenCount count{approximate_tokens(query), false};
-  if (options_.count_tokens)
-    count = route::count_tokens_up_to([&](std::string_view t) { return options_.count_tokens(std::string(t)); },
-                                      query, rules->scale.upper_bounds.back() + route::kCountMargin);
-  const int64_t n = count.n;
-  RouteOutcome o = route_query(*rules, query, n);
-  double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
-  json j = {{"tier", o.tier},          {"model", o.model},       {"score", o.decision.score},
-            {"n_tokens", o.n_tokens},  {"policy", o.policy},     {"reason", o.decision.reason},
-            {"override", o.override_applied}, {"rules_version", o.rules_version}, {"decision_us", us},
-            {"token_count", options_.count_tokens ? "tokenizer" : "approximate"}, {"n_tokens_at_least", count.at_least}};
+  if (!rules->router) fail("routing: the rules have no router: {}", rules->error);
+  route::RouteResult r = rules->router->route(query);
+  json j = route::explain(r);
+  j["rules_version"] = rules->version;
   if (log) {
-    store::StoredDecision d;
-    d.time = eval::utc_now_iso8601();
-    d.query_hash = fmt::format("{:016x}", route::query_hash(query));
-    d.n_tokens = n;
-    d.score = o.decision.score;
-    d.policy = o.policy;
-    d.policy_version = std::to_string(o.rules_version);
-    d.tier = o.tier;
-    d.override_applied = o.override_applied;
-    d.decision_us = us;
-    d.reason = o.decision.reason;
+    route::DecisionRecord record = route::to_record(r, query);
+    record.policy_version = std::to_string(rules->version);  // the log's "rules" column
+    store::StoredDecision d = experiment::stored_decision(record);
     store::Store st(options_.store_path);
     j["id"] = st.add_decision(d);
     j["time"] = d.time;
@@ -365,7 +362,7 @@ void Dashboard::mount(httplib::Server& svr) {
                             {"rules_path", rules_.path()},
                             {"models", options_.models},
                             {"suites", known_suites()},
-                            {"token_count", options_.count_tokens ? "tokenizer" : "approximate"},
+                            {"token_count", routing_tokenizer(*rules_.get())},
                             {"loopback_only", options_.loopback_only}});
           }));
   svr.Get("/api/runs", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_runs(req, res); }));
@@ -429,8 +426,7 @@ void Dashboard::mount(httplib::Server& svr) {
             send_json(res, rules_.get()->to_json());
           }));
   svr.Put("/api/routing/rules", guard(Access::Write, [this](const httplib::Request& req, httplib::Response& res) {
-            RoutingRules r = RoutingRules::from_json(parse_body(req));
-            auto applied = rules_.set(std::move(r));
+            auto applied = rules_.set(read_rules(parse_body(req)));
             json j = applied->to_json();
             bus_.publish("rules", j);
             send_json(res, j);
@@ -449,7 +445,8 @@ void Dashboard::mount(httplib::Server& svr) {
             store::Store st(options_.store_path);
             json out = json::array();
             for (const auto& d : st.decisions(std::nullopt, limit))
-              out.push_back({{"time", d.time}, {"query_hash", d.query_hash}, {"n_tokens", d.n_tokens}, {"score", d.score},
+              out.push_back({{"time", d.time}, {"query_hash", d.query_hash}, {"n_tokens", d.n_tokens},
+                             {"n_tokens_at_least", d.n_tokens_at_least}, {"tokenizer", d.tokenizer}, {"score", d.score},
                              {"policy", d.policy}, {"rules_version", d.policy_version}, {"tier", d.tier},
                              {"override", d.override_applied}, {"decision_us", d.decision_us}, {"reason", d.reason},
                              {"outcome", d.outcome ? json(*d.outcome) : json(nullptr)}});
@@ -555,7 +552,12 @@ void Dashboard::get_problem(const httplib::Request& req, httplib::Response& res)
   if (i < 0) return send_error(res, 404, fmt::format("task_id: no task \"{}\" in {}", id, s.name));
   const eval::Task& t = s.tasks[size_t(i)];
   eval::Prompt p = eval::build_prompt(s, t, {});
-  json decision = route(p.text, false);
+  json decision;
+  try {
+    decision = route(p.text, false);
+  } catch (const Error& e) {
+    decision = {{"error", e.what()}};  // the problem is still worth showing
+  }
   send_json(res, {{"task_id", t.task_id}, {"entry_point", t.entry_point}, {"prompt", p.text}, {"description", t.description},
                   {"tests", t.tests}, {"reference", t.reference}, {"route", decision}});
 }
@@ -581,6 +583,7 @@ void Dashboard::get_curve(const httplib::Request& req, httplib::Response& res) {
   std::vector<route::ProblemRecord> problems;
   std::vector<double> by_tokens, by_hash;
   auto rules = rules_.get();
+  if (!rules->router) return send_error(res, 400, "routing: the rules have no router: " + rules->error);
   std::vector<size_t> rule_tiers;
   for (const auto& [task_id, c0] : views[0].per_task) {
     auto it = views[1].per_task.find(task_id);
@@ -589,14 +592,15 @@ void Dashboard::get_curve(const httplib::Request& req, httplib::Response& res) {
     route::ProblemRecord p;
     p.task_id = task_id;
     p.query = eval::build_prompt(s, s.tasks[size_t(i)], {}).text;
-    p.n_tokens = options_.count_tokens ? options_.count_tokens(p.query) : approximate_tokens(p.query);
+    // The current rules decide, as they would for a request.
+    route::RouteResult r = rules->router->route(p.query);
+    p.n_tokens = r.n_tokens;
     p.pass = {double(c0.first) / c0.second, double(it->second.first) / it->second.second};
     p.cost = cost;
     p.visible_pass = {std::nullopt, std::nullopt};
     by_tokens.push_back(double(p.n_tokens));
     by_hash.push_back(double(route::query_hash(p.query) >> 11));
-    RouteOutcome o = route_query(*rules, p.query, p.n_tokens);
-    rule_tiers.push_back(o.decision.tier == 0 ? 0 : 1);
+    rule_tiers.push_back(r.tier_index == 0 ? 0 : 1);
     problems.push_back(std::move(p));
   }
   if (problems.empty()) return send_error(res, 400, "runs: no problem appears in both runs");

@@ -41,6 +41,9 @@ struct Response;
 
 namespace lcte::web {
 
+// Two tiers, small and large, both answered by the canonical backend.
+route::RouterConfig default_routing();
+
 struct DashboardOptions {
   std::string store_path;          // the experiment store (SQLite)
   std::string rules_path;          // routing rules JSON; "" keeps them in memory
@@ -51,8 +54,13 @@ struct DashboardOptions {
   std::vector<std::string> models = {"canonical"};
   eval::DatasetLocations where = eval::default_dataset_locations();
   std::function<std::unique_ptr<eval::Executor>()> executor;  // null: the sandbox
-  // Routing's token count; null: approximate_tokens.
-  std::function<int64_t(const std::string&)> count_tokens;
+  // The routing rules when there is no rules file yet (lcte serve: the
+  // catalogue's [routing]); by default the published two tiers, both
+  // answered by the canonical backend.
+  route::RouterConfig routing = default_routing();
+  // Loads the tokenizers the rules name (model names: the served models);
+  // null: a cache of its own, knowing no model names.
+  std::shared_ptr<route::TokenizerCache> tokenizers;
   double resource_rate_hz = 2.0;
   // How often the server looks for runs other processes write (0: never).
   int store_tail_ms = 1000;
@@ -82,7 +90,9 @@ class Dashboard {
   void shutdown();
 
   // For the serving process: the rules to apply per request, the decision of
-  // a query under them, and the live log.
+  // a query under them (route::explain and the rules' version; recorded in
+  // the store and published as an event when `log`; lcte::Error when the
+  // rules have no router), and the live log.
   RulesHolder& rules() { return rules_; }
   nlohmann::json route(const std::string& query, bool log = true);
   EventBus& events() { return bus_; }

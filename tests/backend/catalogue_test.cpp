@@ -45,7 +45,10 @@ forced_tier = "large"
   EXPECT_EQ(c.routing.tiers, (std::vector<std::string>{"small", "large"}));
   EXPECT_EQ(c.routing.max_score, (std::vector<int>{6, 10}));
   EXPECT_EQ(c.routing.forced_tier, "large");
-  EXPECT_EQ(c.routing.tokenizer, "small");
+  // No tokenizer named: the published rule's cl100k_base counts, not a tier's vocabulary.
+  EXPECT_EQ(c.routing.tokenizer, "");
+  EXPECT_EQ(c.routing.tokenizer_name(), "cl100k_base");
+  EXPECT_EQ(model_files(c), (std::map<std::string, std::string>{{"large", ""}, {"small", "/etc/lcte/tiny.gguf"}}));
   EXPECT_THROW(c.get("medium"), Error);
 }
 
@@ -74,13 +77,39 @@ TEST(Catalogue, MistakesNameTheFileEntryAndKey) {
   EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\ncolour = 'red'\n").find("unknown key 'colour'"), std::string::npos);
   EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\n[[model]]\nname = 'x'\npath = 'q'\n").find("used twice"),
             std::string::npos);
-  EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\n[routing]\ntiers = ['x', 'y']\n").find("tier 'y'"),
+  EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\n[routing]\ntiers = ['x', 'y']\n").find("[routing] tiers[1]: 'y' is not a [[model]] name"),
             std::string::npos);
   EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\ncost = 'cheap'\n").find("'cost' has the wrong type"),
             std::string::npos);
   EXPECT_NE(error_of("[[model]\n").find("/etc/lcte/models.toml:1:"), std::string::npos) << error_of("[[model]\n");
   EXPECT_NE(error_of("").find("no [[model]] entries"), std::string::npos);
   EXPECT_THROW(load_catalogue("/nonexistent/models.toml"), Error);
+}
+
+TEST(Catalogue, RoutingMistakesNameTheKey) {
+  const std::string two = "[[model]]\nname = 'a'\npath = 'a.gguf'\n[[model]]\nname = 'b'\nurl = 'http://h/v1'\nmodel = 'b'\ncost = 5\n";
+  auto routing_error = [&](const std::string& routing) { return error_of(two + "[routing]\n" + routing); };
+  EXPECT_NE(routing_error("max_score = [6.5, 10]\n").find("[routing] max_score: expected an array of integers"),
+            std::string::npos);
+  EXPECT_NE(routing_error("colour = 'red'\n").find("[routing] colour: unknown setting"), std::string::npos);
+  EXPECT_NE(routing_error("token_bounds = [1, 2, 3]\n").find("[routing] token_bounds: needs nine bounds"),
+            std::string::npos);
+  EXPECT_NE(routing_error("policy = 'always-c'\n").find("\"c\" is not one of the tiers"), std::string::npos);
+  EXPECT_NE(routing_error("tokenizer = 'b'\n").find("tokenizer: 'b' is a remote model"), std::string::npos);
+  EXPECT_NE(routing_error("tiers = ['a', 'b']\nmodels = ['a', 'z']\n").find("models[1]: 'z' is not a [[model]] name"),
+            std::string::npos);
+}
+
+TEST(Catalogue, RoutingFilesAreRelativeToTheCatalogue) {
+  const std::string two = "[[model]]\nname = 'a'\npath = 'a.gguf'\n[[model]]\nname = 'b'\npath = 'b.gguf'\n";
+  Catalogue c = parse_catalogue(two + "[routing]\ntokenizer = 'vocab/cl100k_base.tiktoken'\nlearned_model = 'r.json'\n",
+                                "/etc/lcte/models.toml");
+  EXPECT_EQ(c.routing.tokenizer, "/etc/lcte/vocab/cl100k_base.tiktoken");
+  EXPECT_EQ(c.routing.learned_model, "/etc/lcte/r.json");
+  // An encoding name and a model name are names, not files.
+  EXPECT_EQ(parse_catalogue(two + "[routing]\ntokenizer = 'o200k_base'\n", "/etc/lcte/models.toml").routing.tokenizer,
+            "o200k_base");
+  EXPECT_EQ(parse_catalogue(two + "[routing]\ntokenizer = 'a'\n", "/etc/lcte/models.toml").routing.tokenizer, "a");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "backend/router_backend.h"
+#include "backend/catalogue.h"
 #include "core/error.h"
 
 namespace lcte::backend {
@@ -31,7 +32,7 @@ class NamedBackend final : public Backend {
   std::string name_;
 };
 
-int64_t bytes(std::string_view t) { return static_cast<int64_t>(t.size()); }
+const route::TokenCounter bytes{"bytes", [](std::string_view t) { return static_cast<int64_t>(t.size()); }};
 
 std::map<std::string, std::shared_ptr<Backend>> two_tiers() {
   return {{"small", std::make_shared<NamedBackend>("small")}, {"large", std::make_shared<NamedBackend>("large")}};
@@ -93,12 +94,66 @@ policy = "learned"
 learned_model = "router.json"
 forced_tier = "big"
 )", "/etc/lcte/models.toml");
-  route::RouterConfig r = router_config(c);
+  const route::RouterConfig& r = c.routing;
   EXPECT_EQ(r.tiers, (std::vector<std::string>{"tiny", "big"}));
   EXPECT_EQ(r.max_score, (std::vector<int>{6, 10}));
   EXPECT_EQ(r.policy, "learned");
   EXPECT_EQ(r.learned_model, "/etc/lcte/router.json");
   EXPECT_EQ(r.forced_tier, "big");
+}
+
+// The catalogue's [routing] and the dashboard's rules JSON are one
+// configuration: the same settings read the same way from either.
+TEST(RouterBackend, CatalogueTomlAndRulesJsonAreOneConfiguration) {
+  Catalogue c = parse_catalogue(R"(
+[[model]]
+name = "tiny"
+path = "/m/tiny.gguf"
+[[model]]
+name = "mid"
+path = "/m/mid.gguf"
+cost = 4
+[[model]]
+name = "big"
+path = "/m/big.gguf"
+cost = 10
+[routing]
+policy = "random"
+random_share = 0.25
+token_bounds = [5, 10, 15, 20, 25, 30, 35, 40, 45]
+tokenizer = "o200k_base"
+seed = 3
+)", "/etc/lcte/models.toml");
+  nlohmann::json j = {{"tiers", {"tiny", "mid", "big"}},
+                      {"policy", "random"},
+                      {"random_share", 0.25},
+                      {"token_bounds", {5, 10, 15, 20, 25, 30, 35, 40, 45}},
+                      {"tokenizer", "o200k_base"},
+                      {"seed", 3}};
+  route::RouterConfig from_json = route::RouterConfig::from_json(j);
+  EXPECT_EQ(c.routing.to_json(), from_json.to_json());
+  EXPECT_EQ(c.routing.max_score, (std::vector<int>{6, 8, 10}));
+}
+
+// Tiers may name the models that answer them; the request goes to that model.
+TEST(RouterBackend, ATiersModelAnswersIt) {
+  route::RouterConfig c;
+  c.models = {"tiny", "huge"};
+  std::map<std::string, std::shared_ptr<Backend>> models = {{"tiny", std::make_shared<NamedBackend>("tiny")},
+                                                            {"huge", std::make_shared<NamedBackend>("huge")}};
+  RouterBackend b(c, bytes, models);
+  GenerationRequest q;
+  q.prompt = std::string(151, 'x');
+  q.sample_indices = {0};
+  EXPECT_EQ(b.generate(q)[0].text, "huge");
+  EXPECT_EQ(b.tier_counts(), (std::map<std::string, int>{{"large", 1}}));
+  models.erase("huge");
+  try {
+    RouterBackend missing(c, bytes, models);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tier \"large\" (model \"huge\")"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

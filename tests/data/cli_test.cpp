@@ -82,7 +82,7 @@ TEST(DataFetchCommand, FailuresExitNonZeroAndLeaveNothing) {
 
   r = run_command({lcte_binary(), "data", "fetch", "humaneval-plus", "--dir", dest}, dir);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("unknown file 'humaneval-plus' (known: humaneval, mbpp, mbpp-sanitized, cl100k_base"), std::string::npos)
+  EXPECT_NE(r.err.find("unknown file 'humaneval-plus' (known: humaneval, mbpp, mbpp-sanitized, humaneval+, mbpp+, cl100k_base"), std::string::npos)
       << r.err;
 
   // Nothing listens on port 1.

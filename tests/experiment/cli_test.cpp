@@ -63,8 +63,10 @@ TEST(RouteCommand, DecideEvalAndLog) {
                         "--offline", "--store", s.store, "--out", s.dir + "/runs", "--run-id", "strong", "--no-report"});
   ASSERT_EQ(strong.exit_code, 0) << strong.err;
 
+  LCTE_REQUIRE_DATA("tokenizer/ggml-vocab-gpt-2.gguf");
+  const std::string vocab = lcte::testing::data_path("tokenizer/ggml-vocab-gpt-2.gguf");
   auto ev = s.lcte({"route", "--store", s.store, "eval", "--runs", "weak,strong", "--policy", "threshold,oracle,cascade,always",
-                    "--json", "-o", s.dir + "/route"});
+                    "--tokenizer", vocab, "--json", "-o", s.dir + "/route"});
   ASSERT_EQ(ev.exit_code, 0) << ev.err;
   json e = json::parse(ev.out);
   EXPECT_EQ(e["problems"], 3);
@@ -84,18 +86,35 @@ TEST(RouteCommand, DecideEvalAndLog) {
   EXPECT_TRUE(saw_cascade);
   EXPECT_TRUE(fs::exists(s.dir + "/route/route_points.csv"));
   EXPECT_TRUE(fs::exists(s.dir + "/route/route_curve.svg"));
+  // The three prompts are short: the rule sends all to the weak tier, and says with what it counted.
+  EXPECT_EQ(e["tokenizer"], vocab);
+  EXPECT_EQ(e["threshold_split"]["problems_per_tier"]["weak"], 3);
+  EXPECT_EQ(e["threshold_split"]["problems"].size(), 3u);
+  EXPECT_TRUE(fs::exists(s.dir + "/route/route_split.csv"));
+  auto listed = s.lcte({"route", "--store", s.store, "eval", "--runs", "weak,strong", "--policy", "threshold,always",
+                        "--tokenizer", vocab, "--list"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("HumanEval/2"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("routed (threshold rule)"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("weak alone"), std::string::npos) << listed.out;
 
-  auto d = s.lcte({"route", "--store", s.store, "decide", "--text", std::string(700, 'x'), "--json",
+  // 151 GPT-2 tokens ("a" and 150 times " a"): over the bound.
+  std::string words = "a";
+  for (int i = 0; i < 150; ++i) words += " a";
+  auto d = s.lcte({"route", "--store", s.store, "decide", "--text", words, "--tokenizer", vocab, "--json",
                    "--log", s.dir + "/decisions.jsonl"});
   ASSERT_EQ(d.exit_code, 0) << d.err;
   json dj = json::parse(d.out);
-  EXPECT_EQ(dj["tier"], "large");  // 700 bytes, estimated at 175 tokens: over 150
-  EXPECT_EQ(dj["tokens_estimated"], true);
+  EXPECT_EQ(dj["tier"], "large");
+  EXPECT_EQ(dj["n_tokens"], 151);
+  EXPECT_EQ(dj["tokenizer"], vocab);
   auto log = s.lcte({"route", "--store", s.store, "log", "--json"});
   ASSERT_EQ(log.exit_code, 0) << log.err;
   EXPECT_EQ(json::parse(log.out)["tier"], "large");
+  EXPECT_EQ(json::parse(log.out)["tokenizer"], vocab);  // the stored decision says which tokenizer counted
   auto file_log = s.lcte({"route", "log", "--log", s.dir + "/decisions.jsonl", "--json"});
-  EXPECT_EQ(json::parse(file_log.out)["n_tokens"], 175);
+  EXPECT_EQ(json::parse(file_log.out)["n_tokens"], 151);
+  EXPECT_EQ(json::parse(file_log.out)["tokenizer"], vocab);
 }
 
 TEST(RouteCommand, MistakesAreExplained) {
@@ -112,6 +131,16 @@ TEST(RouteCommand, MistakesAreExplained) {
   auto bad_tok = s.lcte({"route", "--store", s.store, "decide", "--text", "x", "--tokenizer", s.dir + "/none.gguf"});
   EXPECT_EQ(bad_tok.exit_code, 1);
   EXPECT_NE(bad_tok.err.find("none.gguf"), std::string::npos);
+  // A configuration naming no tokenizer counts with cl100k_base; where it is
+  // missing, the message says so and how to get it.
+  auto plain = s.lcte({"route", "--store", s.store, "decide", "--text", "x", "--no-store"});
+  if (plain.exit_code != 0) {
+    EXPECT_EQ(plain.exit_code, 1);
+    EXPECT_NE(plain.err.find("cl100k_base"), std::string::npos) << plain.err;
+    EXPECT_NE(plain.err.find("lcte data fetch"), std::string::npos) << plain.err;
+  } else {
+    EXPECT_NE(plain.out.find("cl100k_base tokens"), std::string::npos) << plain.out;
+  }
 }
 
 }  // namespace

@@ -14,6 +14,9 @@ namespace lcte::experiment {
 namespace {
 using nlohmann::json;
 
+// One token per byte: the prompts' counts are their lengths (55, 55, 59, 33).
+const route::TokenCounter kBytes{"bytes", [](std::string_view t) { return static_cast<int64_t>(t.size()); }};
+
 struct Task {
   const char* id;
   const char* prompt;
@@ -85,6 +88,7 @@ TEST(RouteRuns, ProblemsCarryPassRatesCostsAndVisibleChecks) {
   eval::testing::PythonExecutor python;
   RoutingDataOptions o;
   o.where = {};
+  o.count_tokens = kBytes;
   o.executor = &python;
   o.cost = "weights";
   RoutingData data = load_routing_data(fx.store, {"weak", "strong"}, o);
@@ -102,7 +106,8 @@ TEST(RouteRuns, ProblemsCarryPassRatesCostsAndVisibleChecks) {
   EXPECT_EQ(*p[3].visible_pass[0], true);
   EXPECT_EQ(*p[2].visible_pass[1], true);
   EXPECT_EQ(p[0].query, tasks()[0].prompt);
-  EXPECT_EQ(p[0].n_tokens, route::estimate_tokens(tasks()[0].prompt));
+  EXPECT_EQ(p[0].n_tokens, 55);
+  EXPECT_EQ(data.counter.name, "bytes");
 
   // Measured latency is the cost when every sample has one.
   o.cost = "auto";
@@ -117,6 +122,7 @@ TEST(RouteRuns, PoliciesOnTheWorkedExample) {
   eval::testing::PythonExecutor python;
   RoutingDataOptions o;
   o.where = {};
+  o.count_tokens = kBytes;
   o.executor = &python;
   o.cost = "weights";
   RoutingData data = load_routing_data(fx.store, {"weak", "strong"}, o);
@@ -153,12 +159,65 @@ TEST(RouteRuns, PoliciesOnTheWorkedExample) {
   EXPECT_NE(evaluation_svg(data, e).find("<svg"), std::string::npos);
 }
 
+// The published comparison from two stored runs: each tier alone, and the
+// threshold rule's split, problem by problem, with its pass@1 and cost.
+TEST(RouteRuns, TheThresholdRuleSplitListsEveryProblemsTier) {
+  Fixture fx;
+  RoutingDataOptions o;
+  o.where = {};
+  o.count_tokens = kBytes;
+  o.cost = "weights";
+  RoutingData data = load_routing_data(fx.store, {"weak", "strong"}, o);
+  route::RouterConfig rule;
+  rule.tiers = data.tiers;
+  // Scores: 55 bytes -> 6 (weak), 59 -> 9 (strong), 33 -> 4 (weak).
+  rule.token_bounds = {10, 20, 30, 40, 50, 56, 57, 58, 60};
+  RouteEvaluation e = evaluate_policies(data, {"threshold"}, rule);
+  ASSERT_EQ(e.split.size(), 4u);
+  EXPECT_EQ(e.split[0].task_id, "t/1");
+  EXPECT_EQ(e.split[0].n_tokens, 55);
+  EXPECT_EQ(e.split[0].score, 6);
+  EXPECT_EQ(e.split[0].tier, 0u);
+  EXPECT_EQ(e.split[2].task_id, "t/3");
+  EXPECT_EQ(e.split[2].score, 9);
+  EXPECT_EQ(e.split[2].tier, 1u);
+  EXPECT_EQ(e.split[3].tier, 0u);
+  // By hand: t/1 weak 0.5, t/2 weak 0, t/3 strong 1, t/4 weak 1 -> 2.5 / 4;
+  // cost (1 + 1 + 2 + 1) / 4 with weights 1 and 2.
+  route::OperatingPoint routed;
+  for (const auto& p : e.points)
+    if (p.policy == "threshold rule") routed = p;
+  EXPECT_DOUBLE_EQ(routed.accuracy, 0.625);
+  EXPECT_DOUBLE_EQ(routed.cost, 1.25);
+  EXPECT_DOUBLE_EQ(routed.strong_share, 0.25);
+  ASSERT_EQ(e.alone.size(), 2u);
+  EXPECT_DOUBLE_EQ(e.alone[0].accuracy, 0.375);
+  EXPECT_DOUBLE_EQ(e.alone[0].cost, 1.0);
+  EXPECT_DOUBLE_EQ(e.alone[1].accuracy, 0.75);
+  EXPECT_DOUBLE_EQ(e.alone[1].cost, 2.0);
+  json j = evaluation_json(data, e);
+  EXPECT_EQ(j["tokenizer"], "bytes");
+  EXPECT_EQ(j["threshold_split"]["problems_per_tier"]["coder-1b"], 3);
+  EXPECT_EQ(j["threshold_split"]["problems_per_tier"]["coder-8b"], 1);
+  EXPECT_EQ(j["threshold_split"]["problems"][2]["tier"], "coder-8b");
+  const std::string csv = split_csv(data, e);
+  EXPECT_EQ(csv.rfind("task_id,n_tokens,n_tokens_at_least,score,tier,pass_coder-1b,pass_coder-8b,cost_coder-1b,cost_coder-8b\n", 0), 0u)
+      << csv;
+  EXPECT_NE(csv.find("\nt/3,59,0,9,coder-8b,0,1,1,2\n"), std::string::npos) << csv;
+  // Without threshold there is no split.
+  EXPECT_TRUE(evaluate_policies(data, {"oracle"}, rule).split.empty());
+}
+
 TEST(RouteRuns, BadInputsAreExplained) {
   Fixture fx;
   RoutingDataOptions o;
   o.where = {};
+  o.count_tokens = kBytes;
   EXPECT_THROW(load_routing_data(fx.store, {"weak"}, o), Error);
   EXPECT_THROW(load_routing_data(fx.store, {"weak", "nope"}, o), Error);
+  RoutingDataOptions uncounted = o;
+  uncounted.count_tokens = {};
+  EXPECT_THROW(load_routing_data(fx.store, {"weak", "strong"}, uncounted), Error);  // no byte estimate instead
   o.cost = "carbon";
   try {
     load_routing_data(fx.store, {"weak", "strong"}, o);

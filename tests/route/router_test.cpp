@@ -19,9 +19,10 @@ namespace {
 
 // One token per byte: token counts are then lengths a test can state.
 int64_t bytes(std::string_view text) { return static_cast<int64_t>(text.size()); }
+const TokenCounter kBytes{"bytes", bytes};
 
 TEST(Router, ThePublishedRuleAtTheBoundary) {
-  Router router(RouterConfig{}, bytes);
+  Router router(RouterConfig{}, kBytes);
   RouteResult small = router.route(std::string(150, 'x'));
   EXPECT_EQ(small.tier, "small");
   EXPECT_EQ(small.decision.score, 6);
@@ -37,7 +38,7 @@ TEST(Router, ThePublishedRuleUnderARealTokenizer) {
   LCTE_REQUIRE_DATA("models/stories260K-f32.gguf");
   auto tok = std::make_shared<tokenizer::Tokenizer>(
       tokenizer::load_tokenizer(lcte::testing::data_path("models/stories260K-f32.gguf")));
-  TokenCounter count = [tok](std::string_view t) { return static_cast<int64_t>(tok->tokenize(t, false).size()); };
+  TokenCounter count = counter_of(tok, "stories260K");
   // Grow a text word by word until it is exactly 150 tokens, then find a
   // continuation that makes it exactly 151.
   std::string text = "def";
@@ -59,7 +60,7 @@ TEST(Router, ThePublishedRuleUnderARealTokenizer) {
 }
 
 TEST(Router, RequestAndGlobalOverridesAreRecorded) {
-  Router router(RouterConfig{}, bytes);
+  Router router(RouterConfig{}, kBytes);
   RouteResult asked = router.route("short", "large");
   EXPECT_EQ(asked.tier, "large");
   EXPECT_TRUE(asked.override_applied);
@@ -70,25 +71,28 @@ TEST(Router, RequestAndGlobalOverridesAreRecorded) {
 
   RouterConfig forced;
   forced.forced_tier = "small";
-  Router pinned(forced, bytes);
+  Router pinned(forced, kBytes);
   RouteResult r = pinned.route(std::string(500, 'x'));
   EXPECT_EQ(r.tier, "small");
   EXPECT_TRUE(r.override_applied);
   EXPECT_EQ(r.decision.tier, 1u);  // what the policy said is kept
 }
 
-TEST(Router, WithoutATokenizerTheCountIsAnEstimateAndSaysSo) {
-  Router router(RouterConfig{}, {});
+TEST(Router, NeedsATokenizerAndRecordsWhichOneCounted) {
+  EXPECT_THROW(Router(RouterConfig{}, TokenCounter{}), Error);  // no byte estimate stands in for one
+  Router router(RouterConfig{}, kBytes);
   RouteResult r = router.route(std::string(600, 'x'));
-  EXPECT_EQ(r.n_tokens, 150);
-  EXPECT_EQ(r.tier, "small");
-  EXPECT_NE(r.decision.reason.find("estimated"), std::string::npos);
+  EXPECT_EQ(r.n_tokens, 600);
+  EXPECT_EQ(r.tokenizer, "bytes");
+  EXPECT_EQ(to_record(r, "x").tokenizer, "bytes");
+  EXPECT_EQ(DecisionRecord::from_json(to_record(r, "x").to_json()).tokenizer, "bytes");
+  EXPECT_EQ(explain(r).at("tokenizer"), "bytes");
 }
 
 TEST(Router, BadConfigurationsAreExplained) {
   auto message = [](RouterConfig c) {
     try {
-      Router r(c, bytes);
+      Router r(c, kBytes);
     } catch (const Error& e) {
       return std::string(e.what());
     }
@@ -106,18 +110,18 @@ TEST(Router, BadConfigurationsAreExplained) {
   EXPECT_NE(message(c).find("twice"), std::string::npos);
   c = RouterConfig{};
   c.forced_tier = "xl";
-  EXPECT_NE(message(c).find("forced_tier \"xl\""), std::string::npos);
+  EXPECT_NE(message(c).find("forced_tier: \"xl\" is not one of the tiers"), std::string::npos);
   c = RouterConfig{};
   c.policy = "random";
   c.random_share = 1.5;
   EXPECT_NE(message(c).find("random_share"), std::string::npos);
   c = RouterConfig{};
   c.policy = "always-large";
-  EXPECT_EQ(Router(c, bytes).route("x").tier, "large");
+  EXPECT_EQ(Router(c, kBytes).route("x").tier, "large");
 }
 
 TEST(Router, DecisionRecordCarriesWhatTheLogNeeds) {
-  Router router(RouterConfig{}, bytes);
+  Router router(RouterConfig{}, kBytes);
   RouteResult r = router.route("def f(x):\n    \"\"\"Return x.\"\"\"\n");
   DecisionRecord d = to_record(r, "def f(x):\n    \"\"\"Return x.\"\"\"\n");
   EXPECT_EQ(d.tier, "small");
@@ -192,7 +196,7 @@ TEST(CountUpTo, TheLimitCoversTheLastBoundAndTheFeatures) {
   RouterConfig huge;
   huge.token_bounds = {1, 2, 3, 4, 5, 6, 7, 8, std::numeric_limits<int64_t>::max()};
   EXPECT_EQ(count_limit(huge), std::numeric_limits<int64_t>::max());  // no overflow
-  Router all(huge, bytes);
+  Router all(huge, kBytes);
   RouteResult r = all.route(std::string(3000, 'a') + " b");
   EXPECT_EQ(r.n_tokens, 3002);
   EXPECT_FALSE(r.n_tokens_at_least);
@@ -205,7 +209,7 @@ TEST(CountUpTo, TheLimitCoversTheLastBoundAndTheFeatures) {
 // around every bound of the default scale and around the count limit: the
 // score and tier are those of the exact count.
 TEST(Router, AStoppedCountScoresAsTheFullCountAtEveryBound) {
-  Router router(RouterConfig{}, bytes);
+  Router router(RouterConfig{}, kBytes);
   const ComplexityScale scale;
   const TierThresholds rule;
   std::vector<int64_t> sizes;
@@ -243,7 +247,7 @@ TEST_P(RealTokenizer, AStoppedCountScoresAsTheFullCountAtEveryBound) {
   LCTE_REQUIRE_DATA(vocab);
   LCTE_REQUIRE_DATA("mbpp/sanitized-mbpp.json");
   auto tok = std::make_shared<tokenizer::Tokenizer>(tokenizer::load_tokenizer(lcte::testing::data_path(vocab)));
-  TokenCounter count = [tok](std::string_view t) { return static_cast<int64_t>(tok->tokenize(t, false).size()); };
+  TokenCounter count = counter_of(tok, GetParam());
   std::string corpus;
   {
     std::ifstream in(lcte::testing::data_path("mbpp/sanitized-mbpp.json"));
@@ -289,7 +293,7 @@ INSTANTIATE_TEST_SUITE_P(Kinds, RealTokenizer, ::testing::Values("deepseek-coder
                          });
 
 TEST(Router, AStoppedCountIsRecordedAsALowerBound) {
-  Router router(RouterConfig{}, bytes);
+  Router router(RouterConfig{}, kBytes);
   std::string text;
   while (text.size() < 8000) text += "ab ";
   RouteResult r = router.route(text);

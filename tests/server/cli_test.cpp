@@ -21,6 +21,7 @@
 #include "common/run_command.h"
 #include "common/serve_process.h"
 #include "eval/run_store.h"
+#include "route/learned.h"
 #include "server_fixture.h"
 
 namespace lcte::server {
@@ -84,7 +85,8 @@ TEST(ServeCli, MountsTheDashboardWhoseRulesRouteTheApi) {
   // forced tier written into them is what the next server routes by.
   nlohmann::json saved = nlohmann::json::parse(slurp(rules));
   EXPECT_EQ(saved["models"], nlohmann::json::array({"stories260K-f32"}));
-  saved["forced_tier"] = saved["tiers"]["names"][0];
+  EXPECT_EQ(saved["tokenizer"], "stories260K-f32");  // one model: its own vocabulary counts
+  saved["forced_tier"] = saved["tiers"][0];
   {
     std::ofstream out(rules);
     out << saved.dump();
@@ -97,7 +99,9 @@ TEST(ServeCli, MountsTheDashboardWhoseRulesRouteTheApi) {
   EXPECT_EQ(nlohmann::json::parse(res->body)["routing"]["override"], true) << res->body;
   EXPECT_EQ(p.stop(), 0);
   lcte::store::Store st(store);
-  EXPECT_EQ(st.decisions(std::nullopt).size(), 2u);  // both requests' decisions logged
+  auto decisions = st.decisions(std::nullopt);
+  ASSERT_EQ(decisions.size(), 2u);  // both requests' decisions logged
+  EXPECT_EQ(decisions[0].tokenizer, "stories260K-f32 (" + lcte::testing::data_path(testing::kModelFile) + ")");
 }
 
 TEST(ServeCli, EvalThroughServeEqualsEvalWithTheEngine) {
@@ -152,7 +156,7 @@ TEST(ServeCli, ServesACatalogueOfLocalAndRemoteModelsWithTheRouter) {
     out << "[[model]]\nname = \"small\"\npath = \"" << lcte::testing::data_path(testing::kModelFile)
         << "\"\ncost = 1\n\n[[model]]\nname = \"large\"\nurl = \"" << upstream.url()
         << "/v1\"\nmodel = \"upstream-stories\"\ncost = 10\n\n[routing]\ntiers = [\"small\", \"large\"]\n"
-           "max_score = [1, 10]\n";
+           "max_score = [1, 10]\ntokenizer = \"small\"\n";
   }
   ServeProcess p({"--config", config, "--port", "0", "-t", "1", "--ctx", "1024"}, dir);
   ASSERT_GT(p.port, 0) << slurp(p.err_path);
@@ -175,12 +179,63 @@ TEST(ServeCli, ServesACatalogueOfLocalAndRemoteModelsWithTheRouter) {
   // 4 tokens score 1 (small); 30 tokens score 2 (large).
   auto [s4, routed_small] = ask("router", "Once upon a time", false);
   EXPECT_EQ(nlohmann::json::parse(routed_small)["model"], "small") << routed_small;
+  EXPECT_EQ(nlohmann::json::parse(routed_small)["routing"]["n_tokens"], 4) << routed_small;
   std::string longer;
   for (int i = 0; i < 8; ++i) longer += "Once upon a time ";
   auto [s5, routed_large] = ask("router", longer, false);
   EXPECT_EQ(nlohmann::json::parse(routed_large)["model"], "large") << routed_large;
   EXPECT_EQ(upstream.server->metrics().requests("upstream-stories"), 3u);
   EXPECT_EQ(p.stop(), 0);
+}
+
+// The learned router, trained by `lcte route train` (here: on made-up
+// outcomes where the small tier fails every long query), deployed by a
+// catalogue: serve routes with it, with the dashboard mounted and without.
+TEST(ServeCli, DeploysTheLearnedRouterWithAndWithoutTheDashboard) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  const std::string dir = lcte::testing::temp_dir();
+  const std::string model = lcte::testing::data_path(testing::kModelFile);
+  std::vector<route::TrainingExample> examples;
+  for (int words = 1; words <= 40; ++words) {
+    std::string text;
+    for (int i = 0; i < words * 5; ++i) text += "Once upon a time ";
+    const int64_t n = 4 * 5 * words;  // four tokens a phrase
+    examples.push_back({route::extract_features(text, n).values, {words <= 20 ? 1.0 : 0.0, 1.0}});
+  }
+  route::PassPredictor::train({"small", "large"}, examples).save(dir + "/router.json");
+  {
+    std::ofstream out(dir + "/models.toml");
+    out << "[[model]]\nname = \"small\"\npath = \"" << model << "\"\n[[model]]\nname = \"large\"\npath = \"" << model
+        << "\"\ncost = 5\n[routing]\npolicy = \"learned\"\nlearned_model = \"router.json\"\ntokenizer = \"small\"\n";
+  }
+  for (bool dashboard : {false, true}) {
+    std::vector<std::string> args = {"--config", dir + "/models.toml", "--port", "0", "-t", "1", "--store",
+                                     dir + "/store.sqlite"};
+    if (!dashboard) args.push_back("--no-dashboard");
+    ServeProcess p(args, dir);
+    ASSERT_GT(p.port, 0) << slurp(p.err_path);
+    httplib::Client c("127.0.0.1", p.port);
+    auto ask = [&](const std::string& prompt) {
+      nlohmann::json r = {{"model", "router"}, {"prompt", prompt}, {"max_tokens", 2}, {"temperature", 0}};
+      auto res = c.Post("/v1/completions", r.dump(), "application/json");
+      return res && res->status == 200 ? nlohmann::json::parse(res->body)["routing"] : nlohmann::json();
+    };
+    nlohmann::json short_query = ask("Once upon a time");
+    EXPECT_EQ(short_query["policy"], "learned(0.50)") << short_query.dump();
+    EXPECT_EQ(short_query["model"], "small") << short_query.dump();
+    EXPECT_EQ(short_query["p_pass"].size(), 2u) << short_query.dump();
+    std::string long_text;
+    for (int i = 0; i < 150; ++i) long_text += "Once upon a time ";
+    EXPECT_EQ(ask(long_text)["model"], "large") << "dashboard " << dashboard;
+    EXPECT_EQ(p.stop(), 0);
+  }
+  lcte::store::Store st(dir + "/store.sqlite");
+  EXPECT_EQ(st.decisions(std::nullopt).size(), 4u);  // every decision recorded, either way
+  // A router file trained for other tiers is refused at start, naming it.
+  route::PassPredictor::train({"a", "b"}, examples).save(dir + "/router.json");
+  auto r = run_command({lcte_binary(), "serve", "--config", dir + "/models.toml", "--port", "0", "--no-dashboard"}, dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("router.json: trained for tiers a,b"), std::string::npos) << r.err;
 }
 
 TEST(ServeCli, RefusesBadSetups) {

@@ -208,17 +208,20 @@ TEST(Serve, RouterChoosesTheTierAndExplains) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   auto small = engine_f32("small");
   auto large = engine_f32("large");
-  backend::RoutingSettings rs;
-  rs.tiers = {"small", "large"};
-  rs.max_score = {6, 10};
-  RouteFn router = make_threshold_router(rs, [small](const std::string& t) { return small->count_tokens(t); });
+  route::RouterConfig rc;
+  rc.tiers = {"small", "large"};
+  route::TokenCounter count{"stories", [small](std::string_view t) { return small->count_tokens(std::string(t)); }};
+  std::vector<std::string> decided;
+  RouteFn router = make_route_fn(std::make_shared<const route::Router>(rc, count),
+                                 [&decided](const route::RouteResult& r, const std::string&) { decided.push_back(r.tier); });
   LiveServer s({{"small", small}, {"large", large}}, {}, router);
   json r = {{"model", "router"}, {"prompt", "Once upon a time"}, {"max_tokens", 4}, {"temperature", 0}};
   Answer a = post(s, "/v1/completions", r.dump());
   ASSERT_EQ(a.status, 200) << a.text;
   EXPECT_EQ(a.body["model"], "small");
   EXPECT_EQ(a.body["routing"]["model"], "small");
-  EXPECT_EQ(a.body["routing"]["tokens"], 4);  // "Once upon a time": 4 tokens without BOS
+  EXPECT_EQ(a.body["routing"]["n_tokens"], 4);  // "Once upon a time": 4 tokens without BOS
+  EXPECT_EQ(a.body["routing"]["tokenizer"], "stories");
   EXPECT_EQ(a.body["routing"]["score"], 1);
   std::string long_prompt;
   for (int i = 0; i < 60; ++i) long_prompt += "Once upon a time ";  // 240 tokens: score 7
@@ -233,6 +236,7 @@ TEST(Serve, RouterChoosesTheTierAndExplains) {
   std::vector<std::string> ids;
   for (const json& m : models.body["data"]) ids.push_back(m["id"]);
   EXPECT_EQ(ids, (std::vector<std::string>{"small", "large", "router"}));
+  EXPECT_EQ(decided, (std::vector<std::string>{"small", "large"}));  // every decision heard
 }
 
 void expect_error(const Answer& a, int status, const std::string& param, const std::string& code = "") {

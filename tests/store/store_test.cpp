@@ -74,6 +74,7 @@ TEST(Store, KeepsRunsWithEverythingThatBelongsToThem) {
   d.time = "2026-11-27T08:30:01.000Z";
   d.query_hash = "ff";
   d.n_tokens = 151;
+  d.tokenizer = "cl100k_base";
   d.score = 7;
   d.policy = "threshold";
   d.tier = "large";
@@ -100,6 +101,7 @@ TEST(Store, KeepsRunsWithEverythingThatBelongsToThem) {
   auto decisions = store.decisions(std::string("20261127-a"));
   ASSERT_EQ(decisions.size(), 1u);
   EXPECT_EQ(decisions[0].outcome, std::optional<bool>(true));
+  EXPECT_EQ(decisions[0].tokenizer, "cl100k_base");
   EXPECT_EQ(store.artifacts("20261127-a").size(), 1u);
   EXPECT_THROW(store.finish_run("no-such-run", "finished", {}), Error);
 }
@@ -157,19 +159,28 @@ TEST(Store, MigratesAnOlderSchemaKeepingItsRows) {
                            "'2026-01-01T00:00:00Z');"
                            "INSERT INTO samples(run_id, suite, task_id, model, sample_index, temperature, status, passed, "
                            "error_type, prompt_tokens, completion_tokens, completion) VALUES "
-                           "('old','mbpp','Mbpp/11','m',0,0,'passed',1,'',1,2,'x');",
+                           "('old','mbpp','Mbpp/11','m',0,0,'passed',1,'',1,2,'x');"
+                           "INSERT INTO decisions(run_id, time, query_hash, n_tokens, features, score, policy, "
+                           "policy_version, tier, override, decision_us, reason) VALUES "
+                           "('old','2026-01-01T00:00:00Z','00ff',12,'{}',1,'threshold','1','small',0,3.5,'r');",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(db);
   }
   EXPECT_EQ(count(path, "SELECT version FROM schema_version"), 1);
   Store store(path);
-  EXPECT_EQ(store.schema_version(), 2);
+  EXPECT_EQ(store.schema_version(), Store::latest_version());
   auto samples = store.samples("old");
   ASSERT_EQ(samples.size(), 1u);
   EXPECT_EQ(samples[0].task_id, "Mbpp/11");
   EXPECT_FALSE(samples[0].energy_j.has_value());
   EXPECT_EQ(store.find_run("old")->run_dir, "");
+  // A decision logged before the tokenizer was recorded reads back without one.
+  auto decisions = store.decisions(std::string("old"));
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].n_tokens, 12);
+  EXPECT_EQ(decisions[0].tokenizer, "");
+  EXPECT_FALSE(decisions[0].n_tokens_at_least);
 }
 
 TEST(Store, RefusesNewerSchemasAndFilesThatAreNotDatabases) {

@@ -81,11 +81,12 @@ void write_study(const std::string& dir) {
       weak << json{{"task_id", "t/" + std::to_string(i)}, {"completion", i == 0 ? "    return x + 1\n" : "    return 2\n"}}
                   .dump()
            << "\n";
+    demo::write_synthetic_model({}, dir + "/vocab.gguf");  // its vocabulary counts the routing tokens
     std::ofstream(dir + "/study.toml")
         << "[study]\nname = \"cli\"\noutput = \"out\"\nstore = \"store.sqlite\"\nregistry = \"reg\"\n"
            "[[model]]\nname = \"weak\"\nbackend = \"file\"\nsamples_file = \"weak.jsonl\"\n"
            "[[model]]\nname = \"strong\"\nbackend = \"canonical\"\ntier = 1\ncost = 4\n"
-           "[eval]\nsuites = [\"suite.jsonl\"]\n[measure]\nsample_rate_hz = 0\n";
+           "[eval]\nsuites = [\"suite.jsonl\"]\n[routing]\ntokenizer = \"vocab.gguf\"\n[measure]\nsample_rate_hz = 0\n";
   }
 }
 
@@ -146,7 +147,8 @@ TEST(StudyCli, AnEndpointIsATierEvaluatedThroughTheApi) {
          "[[model]]\nname = \"fleet\"\nurl = \"http://127.0.0.1:"
       << serve.port
       << "/v1\"\nmodel = \"served\"\ntier = 1\ncost = 4\n"
-         "[eval]\nsuites = [\"suite.jsonl\"]\nmax_tokens = 8\n[measure]\nsample_rate_hz = 0\n";
+         "[eval]\nsuites = [\"suite.jsonl\"]\nmax_tokens = 8\n[routing]\ntokenizer = \"served.gguf\"\n"
+         "[measure]\nsample_rate_hz = 0\n";
   CommandResult r = lcte({"study", "run", dir + "/remote.toml"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   std::ifstream in(dir + "/rout/study.json");

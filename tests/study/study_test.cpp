@@ -45,6 +45,7 @@ struct Fixture {
                 {"tests", "assert f()\n"}, {"entry_point", "f"}, {"reference", "    return 'PASS'\n"}}.dump()
         << "\n";
     write_samples("    return 'PASS'");
+    demo::write_synthetic_model({}, dir + "/vocab.gguf");  // its vocabulary counts the routing tokens
     std::ofstream(file) << "[study]\nname = \"unit\"\noutput = \"" << out
                         << "\"\nstore = \"store.sqlite\"\nregistry = \"registry\"\n"
                            "[[model]]\nname = \"weak\"\nbackend = \"file\"\nsamples_file = \"weak.jsonl\"\n"
@@ -52,7 +53,7 @@ struct Fixture {
                            "[[model]]\nname = \"strong\"\nbackend = \"canonical\"\ntier = 1\ncost = 3\n"
                            "[eval]\nsuites = [\"suite.jsonl\"]\nn = 2\nk = [1, 2]\nworkers = 2\n"
                            "[routing]\npolicies = [\"threshold\", \"random\", \"cascade\", \"oracle\", \"always\"]\n"
-                           "folds = 2\n[measure]\nsample_rate_hz = 0\n";
+                           "folds = 2\ntokenizer = \"vocab.gguf\"\n[measure]\nsample_rate_hz = 0\n";
   }
   // t/4's passing sample is `t4_pass`.
   void write_samples(const std::string& t4_pass) {
@@ -188,6 +189,24 @@ TEST(Study, AnEvalBrokenMidwayIsContinuedWithResume) {
   EXPECT_EQ(results_of(r.summary), results_of(reference.summary));
 }
 
+// A routing tokenizer that does not load stops the study before any step
+// runs (the evals can take hours), naming it.
+TEST(Study, AnUnloadableRoutingTokenizerStopsTheStudyFirst) {
+  Fixture fx;
+  eval::testing::FakeExecutor executor;
+  StudySpec spec = load_study(fx.file);
+  spec.routing.tokenizer = fx.dir + "/missing.tiktoken";
+  try {
+    run_study(spec, fx.options(&executor));
+    ADD_FAILURE() << "the study ran";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("routing.tokenizer: \"" + fx.dir + "/missing.tiktoken\" cannot be loaded"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(fs::exists(spec.output + "/study-state.json"));  // nothing ran
+}
+
 TEST(Study, CorruptStateIsNamed) {
   Fixture fx;
   StudySpec spec = load_study(fx.file);
@@ -214,7 +233,7 @@ TEST(Study, QuantizeStepRegistersTheModelWithLineage) {
                                        "registry = \"registry\"\n"
                                        "[[model]]\nname = \"base\"\npath = \"base.gguf\"\ncost = 2\n"
                                        "[[compress]]\nmodel = \"base\"\ntypes = [\"Q8_0\"]\n"
-                                       "[eval]\nsuites = [\"suite.jsonl\"]\n";
+                                       "[eval]\nsuites = [\"suite.jsonl\"]\n[routing]\ntokenizer = \"base\"\n";
   StudySpec spec = load_study(fx.dir + "/q.toml");
   StudyOptions o = fx.options(nullptr);
   o.after_step = [](const Step& s) {
@@ -342,7 +361,8 @@ TEST(StudyFile, OnlineRoutingKeysAreCheckedAgainstTheModels) {
                             "s.toml");
   EXPECT_EQ(s.online, (std::vector<std::string>{"threshold", "always-a-Q4_0"}));
   EXPECT_EQ(s.online_tiers, (std::vector<std::string>{"a-Q4_0", "b"}));
-  EXPECT_EQ(s.token_bounds.size(), 9u);
+  EXPECT_EQ(s.routing.token_bounds.size(), 9u);
+  EXPECT_EQ(s.routing.tokenizer, "");  // the published cl100k_base
   auto error_of = [&](const std::string& routing) {
     try {
       parse_study(models + "[routing]\n" + routing, "s.toml");
@@ -354,8 +374,24 @@ TEST(StudyFile, OnlineRoutingKeysAreCheckedAgainstTheModels) {
   EXPECT_NE(error_of("online = [\"cascade\"]\n").find("cannot run online"), std::string::npos);
   EXPECT_NE(error_of("online = [\"always-c\"]\n").find("'always-c' names no model"), std::string::npos);
   EXPECT_NE(error_of("online_tiers = [\"c\"]\n").find("routing.online_tiers"), std::string::npos);
-  EXPECT_NE(error_of("token_bounds = [5, 4, 6, 7, 8, 9, 10, 11, 12]\n").find("rising"), std::string::npos);
+  EXPECT_NE(error_of("token_bounds = [5, 4, 6, 7, 8, 9, 10, 11, 12]\n").find("routing.token_bounds[1]: 4 is not above"),
+            std::string::npos);
   EXPECT_NE(error_of("token_bounds = [1, 2, 3]\n").find("nine bounds"), std::string::npos);
+  // The router's own keys, checked as the catalogue and the dashboard check them.
+  EXPECT_NE(error_of("max_score = [6.5, 10]\n").find("routing.max_score: expected an array of integers"), std::string::npos);
+  EXPECT_NE(error_of("max_score = [6, 9]\n").find("routing.max_score[1]: the last tier must take every score up to 10"),
+            std::string::npos);
+  EXPECT_NE(error_of("random_share = 2.0\n").find("routing.random_share"), std::string::npos);
+  EXPECT_NE(error_of("tiers = [\"a\", \"b\"]\n").find("unknown key"), std::string::npos);  // the models are the tiers
+  // The learned router runs online when it has a trained file.
+  EXPECT_NE(error_of("online = [\"learned\"]\n").find("routing.learned_model"), std::string::npos);
+  StudySpec learned = parse_study(models + "[routing]\nonline = [\"learned\"]\nlearned_model = \"r.json\"\n"
+                                           "tokenizer = \"vocab/o.tiktoken\"\nlearned_target = 0.7\n",
+                                  "/studies/s.toml");
+  EXPECT_EQ(learned.routing.learned_model, "/studies/r.json");  // files relative to the study file
+  EXPECT_EQ(learned.routing.tokenizer, "/studies/vocab/o.tiktoken");
+  EXPECT_EQ(learned.routing.learned_target, 0.7);
+  EXPECT_EQ(parse_study(models + "[routing]\ntokenizer = \"b\"\n", "s.toml").routing.tokenizer, "b");  // a model
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The dashboard's C++ side: routing rules (validation, persistence, the
-// 150/151-token rule), SSE framing and the event bus, and the HTTP API served
+// The dashboard's C++ side: routing rules (validation, persistence, the
+// 150/151-token rule, rules files in the earlier form), SSE framing and the event bus, and the HTTP API served
 // on a loopback port: JSON endpoints, CSV rows, session / Origin / Host checks,
 // the live event stream and an evaluation started over HTTP.
 #include <gtest/gtest.h>
@@ -35,38 +36,54 @@ using lcte::testing::temp_dir;
 
 // ---------- routing rules ----------
 
-TEST(RoutingRules, DefaultReproducesThe150TokenRule) {
-  RoutingRules r = *RulesHolder().get();
-  r.validate();
-  EXPECT_EQ(route_query(r, "q", 150).tier, "small");
-  EXPECT_EQ(route_query(r, "q", 150).decision.score, 6);
-  EXPECT_EQ(route_query(r, "q", 151).tier, "large");
-  EXPECT_EQ(route_query(r, "q", 151).decision.score, 7);
-  EXPECT_EQ(route_query(r, "q", 1).decision.score, 1);
+// GPT-2's vocabulary counts "a a a ..." as one token per word: counts a test can state.
+const char* kVocab = "tokenizer/ggml-vocab-gpt-2.gguf";
+
+route::RouterConfig counted_by_gpt2() {
+  route::RouterConfig c = default_routing();
+  c.tokenizer = lcte::testing::data_path(kVocab);
+  return c;
 }
 
-TEST(RoutingRules, ForcedTierOverridesThePolicy) {
-  RoutingRules r = *RulesHolder().get();
-  r.forced_tier = "large";
-  r.validate();
-  RouteOutcome o = route_query(r, "short", 3);
+std::string words(int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += i ? " a" : "a";
+  return s;
+}
+
+std::shared_ptr<route::TokenizerCache> no_models() { return std::make_shared<route::TokenizerCache>(); }
+
+TEST(RoutingRules, TheHolderRoutesThe150TokenRuleWithTheNamedTokenizer) {
+  LCTE_REQUIRE_DATA(kVocab);
+  RulesHolder h("", counted_by_gpt2(), no_models());
+  auto rules = h.get();
+  ASSERT_TRUE(rules->router) << rules->error;
+  EXPECT_EQ(rules->version, 0);
+  route::RouteResult at = rules->router->route(words(150));
+  EXPECT_EQ(at.n_tokens, 150);
+  EXPECT_EQ(at.tier, "small");
+  EXPECT_EQ(at.decision.score, 6);
+  EXPECT_EQ(at.model, "canonical");
+  EXPECT_EQ(at.tokenizer, lcte::testing::data_path(kVocab));
+  route::RouteResult above = rules->router->route(words(151));
+  EXPECT_EQ(above.tier, "large");
+  EXPECT_EQ(above.decision.score, 7);
+  route::RouterConfig forced = rules->config;
+  forced.forced_tier = "large";
+  route::RouteResult o = h.set(forced)->router->route("short");
   EXPECT_EQ(o.tier, "large");
   EXPECT_TRUE(o.override_applied);
   EXPECT_NE(o.decision.reason.find("small"), std::string::npos);  // says what the policy would have done
-}
-
-TEST(RoutingRules, AlwaysPolicyPicksItsTier) {
-  RoutingRules r = *RulesHolder().get();
-  r.policy = "always";
-  r.always_tier = "large";
-  r.validate();
-  EXPECT_EQ(route_query(r, "q", 1).tier, "large");
+  route::RouterConfig always = rules->config;
+  always.policy = "always-large";
+  EXPECT_EQ(h.set(always)->router->route("q").tier, "large");
+  EXPECT_EQ(h.get()->version, 2);
 }
 
 void expect_invalid(const json& j, const std::string& field) {
   try {
-    RoutingRules r = RoutingRules::from_json(j);
-    r.validate();
+    route::RouterConfig c = read_rules(j);
+    c.validate();
     ADD_FAILURE() << "accepted " << j.dump();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
@@ -74,13 +91,22 @@ void expect_invalid(const json& j, const std::string& field) {
 }
 
 TEST(RoutingRules, ValidationNamesTheField) {
-  json good = RulesHolder().get()->to_json();
+  json good = default_routing().to_json();
+  good["version"] = 3;
+  int version = 0;
+  bool converted = true;
+  EXPECT_EQ(read_rules(good, &version, &converted).to_json(), default_routing().to_json());
+  EXPECT_EQ(version, 3);
+  EXPECT_FALSE(converted);
   json j = good;
-  j["scale"]["upper_bounds"] = {10, 20, 15};
-  expect_invalid(j, "scale.upper_bounds[2]");
+  j["token_bounds"] = {10, 20, 15, 40, 50, 60, 70, 80, 90};
+  expect_invalid(j, "token_bounds[2]");
   j = good;
-  j["tiers"]["max_score"] = {6, 9};  // the last tier must take score 10
-  expect_invalid(j, "tiers.max_score[1]");
+  j["token_bounds"] = {10, 20, 30};  // the scale has scores 1-10: nine bounds
+  expect_invalid(j, "token_bounds: needs nine bounds");
+  j = good;
+  j["max_score"] = {6, 9};  // the last tier must take score 10
+  expect_invalid(j, "max_score[1]");
   j = good;
   j["forced_tier"] = "huge";
   expect_invalid(j, "forced_tier");
@@ -97,41 +123,108 @@ TEST(RoutingRules, ValidationNamesTheField) {
   j["models"] = {"canonical"};
   expect_invalid(j, "models");
   j = good;
-  j["tiers"]["names"] = {"small", "small"};
-  expect_invalid(j, "tiers.names[1]");
+  j["tiers"] = {"small", "small"};
+  expect_invalid(j, "tiers[1]");
 }
 
-TEST(RoutingRules, HolderPersistsAndReloads) {
+// A rules file the dashboard wrote in its earlier form (policy "always" with
+// always_tier, scale.upper_bounds, tiers.names and tiers.max_score) loads, as
+// the same rules in the current form, and is saved in the current form at the
+// next change.
+TEST(RoutingRules, AnEarlierRulesFileIsConverted) {
+  LCTE_REQUIRE_DATA(kVocab);
+  std::string dir = temp_dir(), path = dir + "/rules.json";
+  json earlier = {{"policy", "always"},
+                  {"scale", {{"upper_bounds", {10, 20, 30, 40, 50, 60, 70, 80, 90}}}},
+                  {"tiers", {{"names", {"small", "large"}}, {"max_score", {5, 10}}}},
+                  {"models", {"canonical", "canonical"}},
+                  {"always_tier", "large"},
+                  {"random_share", 0.3},
+                  {"seed", 4},
+                  {"forced_tier", ""},
+                  {"version", 7}};
+  std::ofstream(path) << earlier.dump(2);
+  {
+    RulesHolder h(path, counted_by_gpt2(), no_models());
+    auto rules = h.get();
+    EXPECT_EQ(rules->version, 7);
+    EXPECT_EQ(rules->config.policy, "always-large");
+    EXPECT_EQ(rules->config.token_bounds, (std::vector<int64_t>{10, 20, 30, 40, 50, 60, 70, 80, 90}));
+    EXPECT_EQ(rules->config.tiers, (std::vector<std::string>{"small", "large"}));
+    EXPECT_EQ(rules->config.max_score, (std::vector<int>{5, 10}));
+    EXPECT_EQ(rules->config.models, (std::vector<std::string>{"canonical", "canonical"}));
+    EXPECT_EQ(rules->config.random_share, 0.3);
+    EXPECT_EQ(rules->config.seed, 4u);
+    // It named no tokenizer: the published default, whether or not it loads here.
+    EXPECT_EQ(rules->config.tokenizer, "");
+    route::RouterConfig next = rules->config;
+    next.tokenizer = lcte::testing::data_path(kVocab);
+    EXPECT_EQ(h.set(next)->version, 8);
+  }
+  json saved = json::parse(std::ifstream(path));
+  EXPECT_FALSE(saved.contains("scale"));
+  EXPECT_FALSE(saved.contains("always_tier"));
+  EXPECT_EQ(saved["policy"], "always-large");
+  EXPECT_EQ(saved["token_bounds"][0], 10);
+  RulesHolder again(path, default_routing(), no_models());
+  EXPECT_EQ(again.get()->version, 8);
+  EXPECT_TRUE(again.get()->router);
+  // An earlier file that does not hold as current rules says it was converted.
+  earlier["scale"]["upper_bounds"] = {10, 20, 30};
+  std::ofstream(path) << earlier.dump(2);
+  try {
+    RulesHolder broken(path, default_routing(), no_models());
+    ADD_FAILURE() << "loaded rules with three bounds";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("token_bounds: needs nine bounds"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("earlier form"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RoutingRules, HolderPersistsReloadsAndRefusesRulesItCannotRouteBy) {
+  LCTE_REQUIRE_DATA(kVocab);
   std::string dir = temp_dir(), path = dir + "/rules.json";
   {
-    RulesHolder h(path);
-    RoutingRules r = *h.get();
-    r.scale.upper_bounds = {10, 20, 30, 40, 50, 60, 70, 80, 90};
+    RulesHolder h(path, counted_by_gpt2(), no_models());
+    route::RouterConfig r = h.get()->config;
+    r.token_bounds = {10, 20, 30, 40, 50, 60, 70, 80, 90};
     auto applied = h.set(r);
     EXPECT_EQ(applied->version, 1);
-    RoutingRules bad = *h.get();
-    bad.tiers.max_score = {11, 10};
+    route::RouterConfig bad = h.get()->config;
+    bad.max_score = {11, 10};
     EXPECT_THROW(h.set(bad), Error);
-    EXPECT_EQ(h.get()->version, 1);  // a rejected change leaves the rules alone
+    route::RouterConfig unloadable = h.get()->config;
+    unloadable.tokenizer = dir + "/no-such.gguf";
+    try {
+      h.set(unloadable);
+      ADD_FAILURE() << "accepted a tokenizer that does not load";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("no-such.gguf"), std::string::npos) << e.what();
+    }
+    route::RouterConfig cascade = h.get()->config;
+    cascade.policy = "cascade";
+    EXPECT_THROW(h.set(cascade), Error);  // not a policy a live server can run
+    EXPECT_EQ(h.get()->version, 1);       // a rejected change leaves the rules alone
   }
-  RulesHolder again(path);
+  RulesHolder again(path, default_routing(), no_models());
   EXPECT_EQ(again.get()->version, 1);
-  EXPECT_EQ(again.get()->scale.upper_bounds.front(), 10);
+  EXPECT_EQ(again.get()->config.token_bounds.front(), 10);
+  // A rules file whose tokenizer is gone still opens, without a router, saying why.
+  json j = json::parse(std::ifstream(path));
+  j["tokenizer"] = dir + "/gone.gguf";
+  std::ofstream(path) << j.dump();
+  RulesHolder orphan(path, default_routing(), no_models());
+  EXPECT_FALSE(orphan.get()->router);
+  EXPECT_NE(orphan.get()->error.find("gone.gguf"), std::string::npos) << orphan.get()->error;
+  EXPECT_NE(orphan.get()->to_json().value("error", "").find("gone.gguf"), std::string::npos);
   std::ofstream(path) << "{\"policy\": 3}";
   try {
-    RulesHolder broken(path);
+    RulesHolder broken(path, default_routing(), no_models());
     ADD_FAILURE() << "loaded a broken rules file";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("policy"), std::string::npos);
   }
-}
-
-TEST(RoutingRules, ApproximateTokens) {
-  EXPECT_EQ(approximate_tokens(""), 0);
-  EXPECT_EQ(approximate_tokens("def foo(x):"), 6);   // def, foo, (, x, ), :
-  EXPECT_EQ(approximate_tokens("abcdefghi"), 3);     // 9 characters: ceil(9 / 4)
-  EXPECT_EQ(approximate_tokens("  a \n\t b  "), 2);
 }
 
 // ---------- events ----------
@@ -350,6 +443,7 @@ DashboardOptions options_in(const std::string& dir) {
   };
   o.resource_rate_hz = 10;
   o.store_tail_ms = 0;
+  o.routing = counted_by_gpt2();
   return o;
 }
 
@@ -410,6 +504,7 @@ TEST(DashboardHttp, RunsRunPageAndCsv) {
 }
 
 TEST(DashboardHttp, StateChangesNeedTheSessionSameOriginJsonAndLoopbackHost) {
+  LCTE_REQUIRE_DATA(kVocab);  // the routing tokenizer
   std::string dir = temp_dir();
   Served s(options_in(dir));
   auto c = s.client();
@@ -542,33 +637,39 @@ TEST(DashboardHttp, AccessIsCheckedBeforeTheBodyIsRead) {
 }
 
 TEST(DashboardHttp, RulesChangeTakesEffectOnTheNextRequestAndPersists) {
+  LCTE_REQUIRE_DATA(kVocab);
   std::string dir = temp_dir();
   DashboardOptions o = options_in(dir);
   Served s(o);
   auto c = s.client();
-  std::string query = "a b c d e f g h i j k l";  // 12 tokens
+  std::string query = "a b c d e f g h i j k l";  // 12 GPT-2 tokens
   auto route = [&] { return json::parse(c.Post("/api/route", s.auth(), json{{"query", query}}.dump(), "application/json")->body); };
-  EXPECT_EQ(route()["tier"], "small");
-  EXPECT_EQ(route()["n_tokens"], 12);
+  json first = route();
+  EXPECT_EQ(first["tier"], "small");
+  EXPECT_EQ(first["n_tokens"], 12);
+  EXPECT_EQ(first["tokenizer"], lcte::testing::data_path(kVocab));
+  EXPECT_EQ(route()["rules_version"], 0);
   json rules = json::parse(c.Get("/api/routing/rules")->body);
-  rules["scale"]["upper_bounds"] = {1, 2, 3, 4, 5, 6, 7, 8, 9};  // 12 tokens now scores 10
+  rules["token_bounds"] = {1, 2, 3, 4, 5, 6, 7, 8, 9};  // 12 tokens now scores 10
   auto put = c.Put("/api/routing/rules", s.auth(), rules.dump(), "application/json");
   ASSERT_EQ(put->status, 200) << put->body;
   json d = route();
   EXPECT_EQ(d["tier"], "large");
   EXPECT_EQ(d["score"], 10);
   EXPECT_EQ(d["rules_version"], 1);
-  rules["tiers"]["max_score"] = {6, 12};
+  rules["max_score"] = {6, 12};
   auto bad = c.Put("/api/routing/rules", s.auth(), rules.dump(), "application/json");
   EXPECT_EQ(bad->status, 400);
-  EXPECT_NE(bad->body.find("tiers.max_score[1]"), std::string::npos);
+  EXPECT_NE(bad->body.find("max_score[1]"), std::string::npos) << bad->body;
   EXPECT_EQ(c.Put("/api/routing/rules", rules.dump(), "application/json")->status, 403);
-  RulesHolder reloaded(o.rules_path);
+  RulesHolder reloaded(o.rules_path, default_routing(), no_models());
   EXPECT_EQ(reloaded.get()->version, 1);
-  EXPECT_EQ(reloaded.get()->scale.upper_bounds.front(), 1);
+  EXPECT_EQ(reloaded.get()->config.token_bounds.front(), 1);
   json log = json::parse(c.Get("/api/routing/decisions")->body);
   ASSERT_EQ(log.size(), 3u);  // the three routed requests, newest first
   EXPECT_EQ(log[0]["tier"], "large");
+  EXPECT_EQ(log[0]["tokenizer"], lcte::testing::data_path(kVocab));  // every decision says which tokenizer counted
+  EXPECT_EQ(log[0]["rules_version"], "1");
 }
 
 // Reads the event stream until `enough` says stop (or 20 s pass).
@@ -724,6 +825,7 @@ TEST(DashboardHttp, StopEndsTheRunAsKilled) {
 
 TEST(DashboardHttp, ProblemsAndInteractiveTry) {
   LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  LCTE_REQUIRE_DATA(kVocab);  // the routing tokenizer
   std::string dir = temp_dir();
   Served s(options_in(dir));
   auto c = s.client();

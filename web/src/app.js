@@ -491,7 +491,7 @@ views.try = async (root) => {
     const out = h('div', { class: 'side', id: 'try-results' });
     const r = p.route;
     pane.replaceChildren(h('h2', {}, p.task_id, ' ', h('span', { class: 'muted' }, p.entry_point)),
-      h('div', { class: 'card', id: 'route-preview' }, h('b', {}, 'Router: '), `complexity score ${r.score}/10 from ${r.n_tokens} tokens (${r.token_count}) → tier ${r.tier} (${r.model}). Why: ${r.reason}`),
+      h('div', { class: 'card', id: 'route-preview' }, h('b', {}, 'Router: '), r.error ? `none (${r.error})` : `complexity score ${r.score}/10 from ${r.n_tokens_at_least ? 'at least ' : ''}${r.n_tokens} tokens (${r.tokenizer}) → tier ${r.tier} (${r.model}). Why: ${r.reason}`),
       h('pre', {}, p.prompt), form, out);
     form.onsubmit = async (e) => {
       e.preventDefault();
@@ -590,32 +590,37 @@ views.routing = async (root) => {
   const field = (label, name, value, attrs = {}) => h('label', {}, label, h('input', { type: 'text', name, value, ...attrs }));
   const form = h('form', { class: 'card', id: 'rules-form' });
   const fill = (r) => {
+    const policies = ['threshold', 'random', 'learned', ...r.tiers.map(t => `always-${t}`)];
     form.replaceChildren(h('div', { class: 'inline toolbar' },
-      h('label', {}, 'Policy', h('select', { name: 'policy' }, ['threshold', 'random', 'always'].map(p => h('option', { value: p, selected: r.policy === p }, p)))),
-      field('Token bounds of scores 1..N (comma-separated)', 'upper_bounds', r.scale.upper_bounds.join(','), { size: 40 }),
-      field('Tiers, cheapest first', 'tiers', r.tiers.names.join(',')),
-      field('Highest score per tier', 'max_score', r.tiers.max_score.join(',')),
+      h('label', {}, 'Policy', h('select', { name: 'policy' }, policies.map(p => h('option', { value: p, selected: r.policy === p }, p)))),
+      field('Token bounds of scores 1-9 (comma-separated)', 'token_bounds', r.token_bounds.join(','), { size: 40 }),
+      field('Tiers, cheapest first', 'tiers', r.tiers.join(',')),
+      field('Highest score per tier', 'max_score', r.max_score.join(',')),
       field('Model per tier', 'models', r.models.join(','))),
       h('div', { class: 'inline toolbar' },
-        field('Always: tier', 'always_tier', r.always_tier),
+        field('Tokenizer (empty: cl100k_base)', 'tokenizer', r.tokenizer),
         h('label', {}, 'Random: share to last tier', h('input', { type: 'number', name: 'random_share', value: r.random_share, min: 0, max: 1, step: 0.05 })),
-        h('label', {}, 'Forced override', h('select', { name: 'forced_tier' }, h('option', { value: '' }, 'none'), r.tiers.names.map(t => h('option', { value: t, selected: r.forced_tier === t }, t)))),
-        h('button', { type: 'submit', id: 'save-rules' }, 'Apply and save'), h('span', { class: 'muted', id: 'rules-version' }, `version ${r.version}`)));
+        field('Learned: router file', 'learned_model', r.learned_model),
+        h('label', {}, 'Learned: target', h('input', { type: 'number', name: 'learned_target', value: r.learned_target, min: 0, max: 1, step: 0.05 })),
+        h('label', {}, 'Forced override', h('select', { name: 'forced_tier' }, h('option', { value: '' }, 'none'), r.tiers.map(t => h('option', { value: t, selected: r.forced_tier === t }, t)))),
+        h('button', { type: 'submit', id: 'save-rules' }, 'Apply and save'), h('span', { class: 'muted', id: 'rules-version' }, `version ${r.version}`)),
+      ...(r.error ? [h('p', { class: 'error' }, `No router: ${r.error}`)] : []));
   };
   fill(rules);
   const list = v => v.split(',').map(x => x.trim()).filter(Boolean);
   form.onsubmit = async (e) => {
     e.preventDefault(); msg.replaceChildren();
     const f = new FormData(form);
-    const body = { policy: f.get('policy'), scale: { upper_bounds: list(f.get('upper_bounds')).map(Number) }, tiers: { names: list(f.get('tiers')), max_score: list(f.get('max_score')).map(Number) },
-      models: list(f.get('models')), always_tier: f.get('always_tier'), random_share: +f.get('random_share'), seed: rules.seed, forced_tier: f.get('forced_tier') };
+    const body = { policy: f.get('policy'), token_bounds: list(f.get('token_bounds')).map(Number), tiers: list(f.get('tiers')), max_score: list(f.get('max_score')).map(Number),
+      models: list(f.get('models')), tokenizer: f.get('tokenizer').trim(), random_share: +f.get('random_share'), learned_model: f.get('learned_model').trim(),
+      learned_target: +f.get('learned_target'), seed: rules.seed, forced_tier: f.get('forced_tier') };
     try { rules = await api('/api/routing/rules', { method: 'PUT', body }); fill(rules); msg.append(h('p', { class: 'pass' }, `Applied: version ${rules.version}.`)); }
     catch (err) { msg.append(errorBox(err)); }
   };
   const query = h('textarea', { id: 'route-query', 'aria-label': 'Query to route', placeholder: 'A query to route, e.g. a HumanEval prompt' });
   const result = h('div', { id: 'route-result' });
   const tryBtn = h('button', { type: 'button', id: 'route-btn', onclick: async () => { result.replaceChildren();
-    try { const d = await api('/api/route', { method: 'POST', body: { query: query.value } }); result.append(h('p', {}, `score ${d.score}/10 from ${d.n_tokens} tokens → tier `, h('b', {}, d.tier), ` (${d.model}) by ${d.policy}${d.override ? ' (forced)' : ''}: ${d.reason}`)); }
+    try { const d = await api('/api/route', { method: 'POST', body: { query: query.value } }); result.append(h('p', {}, `score ${d.score}/10 from ${d.n_tokens_at_least ? 'at least ' : ''}${d.n_tokens} ${d.tokenizer} tokens → tier `, h('b', {}, d.tier), ` (${d.model}) by ${d.policy}${d.override ? ' (forced)' : ''}: ${d.reason}`)); }
     catch (err) { result.append(errorBox(err)); } } }, 'Route');
   root.append(form, msg, h('h2', {}, 'Try a query'), h('div', { class: 'card' }, query, h('div', { class: 'toolbar' }, tryBtn), result));
   const logBox = scrollBox('Decision log');
@@ -628,8 +633,8 @@ views.routing = async (root) => {
     const mine = ++logGeneration;
     try { const ds = await api('/api/routing/decisions?limit=100');
       if (mine !== logGeneration) return;
-      logBox.replaceChildren(ds.length ? h('table', {}, h('thead', {}, h('tr', {}, ['time', 'tokens', 'score', 'policy', 'rules', 'tier', 'override', 'µs', 'reason'].map(x => h('th', {}, x)))),
-        h('tbody', {}, ds.map(d => h('tr', {}, h('td', {}, d.time), h('td', { class: 'num' }, d.n_tokens), h('td', { class: 'num' }, d.score), h('td', {}, d.policy), h('td', {}, d.rules_version), h('td', {}, d.tier), h('td', {}, d.override ? 'yes' : ''), h('td', { class: 'num' }, fmt(d.decision_us)), h('td', {}, d.reason))))) : empty('No routing decisions yet. Route a query above, or send requests to lcte serve.'));
+      logBox.replaceChildren(ds.length ? h('table', {}, h('thead', {}, h('tr', {}, ['time', 'tokens', 'tokenizer', 'score', 'policy', 'rules', 'tier', 'override', 'µs', 'reason'].map(x => h('th', {}, x)))),
+        h('tbody', {}, ds.map(d => h('tr', {}, h('td', {}, d.time), h('td', { class: 'num' }, `${d.n_tokens}${d.n_tokens_at_least ? '+' : ''}`), h('td', {}, d.tokenizer), h('td', { class: 'num' }, d.score), h('td', {}, d.policy), h('td', {}, d.rules_version), h('td', {}, d.tier), h('td', {}, d.override ? 'yes' : ''), h('td', { class: 'num' }, fmt(d.decision_us)), h('td', {}, d.reason))))) : empty('No routing decisions yet. Route a query above, or send requests to lcte serve.'));
     } catch (e) { if (mine === logGeneration) logBox.replaceChildren(errorBox(e)); }
   };
   const onEvent = (type) => { if ((type === 'decision' || type === 'rules') && root.isConnected) drawLog(); };
@@ -664,10 +669,10 @@ views.about = async (root) => {
         h('li', {}, 'Latency: time to first token, time per output token and request latency as the backend reports them; the canonical backend (reference solutions) has none, so its charts show execution time.'),
         h('li', {}, 'Resources: CPU (process and sandbox children), resident memory, GPU utilisation and power (NVML or nvidia-smi when present), sampled in the background.'),
         h('li', {}, 'Energy: measured where a counter exists (RAPL for the CPU package, NVML energy counters for GPUs); otherwise estimated from CPU time with a power model and always labelled "estimate".'),
-        h('li', {}, 'Routing: a complexity score from the query\'s token count (1-10; by default up to 150 tokens goes to the small tier, 151 and more to the large tier), policies (threshold, random, always, forced override), and offline cost-quality curves with APGR.')),
+        h('li', {}, 'Routing: a complexity score from the query\'s token count (1-10; by default up to 150 cl100k_base tokens goes to the small tier, 151 and more to the large tier), policies (threshold, random, learned, always-<tier>, forced override), and offline cost-quality curves with APGR.')),
       h('h2', {}, 'This server'),
       h('table', {}, h('tbody', {}, [['lcte version', info.version], ['store', info.store], ['routing rules file', info.rules_path || '(in memory)'], ['models', info.models.join(', ')],
-        ['routing token count', info.token_count], ['binding', info.loopback_only ? 'loopback only' : 'beyond loopback (token required)']].map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v))))),
+        ['routing tokenizer', info.token_count], ['binding', info.loopback_only ? 'loopback only' : 'beyond loopback (token required)']].map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v))))),
       h('h2', {}, 'Documentation'),
       h('p', {}, 'In the source tree: docs/parts/dashboard.md (this dashboard), docs/parts/eval.md (pass@k, suites, sandboxed execution), docs/parts/sandbox.md, docs/commands.md, docs/formats.md.')));
 };
