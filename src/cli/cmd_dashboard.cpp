@@ -26,6 +26,7 @@ struct DashboardArgs {
   std::string token_on_argv, token_env, token_file;
   std::string assets;
   bool offline = false;
+  std::string isolation = "auto";
   server::HttpLimits http = [] {
     server::HttpLimits h;
     h.workers = 16;  // 6 event streams at most, the rest for requests
@@ -51,6 +52,7 @@ void run(const DashboardArgs& a) {
   o.assets_dir = a.assets;
   o.loopback_only = loopback;
   o.where.allow_download = !a.offline;
+  o.isolation = a.isolation;
 
   // SIGINT/SIGTERM are taken by sigwait below, so every thread must block them.
   sigset_t signals;
@@ -97,6 +99,9 @@ void add_dashboard_command(CLI::App& app) {
   c->add_option("--host", args->host, "Address to listen on; beyond loopback needs a token")->capture_default_str();
   c->add_option("--port", args->port, "Port (0: any free one, printed)")->capture_default_str();
   c->add_option("--store", args->store, "Experiment store")->capture_default_str();
+  c->add_option("--isolation", args->isolation, "Sandbox isolation for samples: auto (refuses without namespaces), namespaces, user-namespaces or processes")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "namespaces", "user-namespaces", "processes"}));
   c->add_option("--rules", args->rules, "Routing rules JSON, loaded and saved on every change (default: in memory)");
   c->add_option("--token-env", args->token_env,
                 "Environment variable holding the login token (at least 16 characters); required beyond loopback");

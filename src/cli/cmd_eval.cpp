@@ -33,6 +33,7 @@ struct EvalArgs {
   bool no_stream = false;
   bool json = false;
   bool offline = false;
+  std::string isolation = "auto";
   experiment::EvalExperimentOptions publish;
   bool no_store = false;
 };
@@ -96,6 +97,7 @@ void run(CLI::App& command, EvalArgs& args) {
   options.http.request_timeout_s = args.request_timeout;
   options.http.stream = !args.no_stream;
   options.where.allow_download = !args.offline;
+  options.isolation = args.isolation;
   ProgressPrinter printer;
   options.progress = [&printer](const eval::Progress& p) { printer(p); };
 
@@ -190,6 +192,9 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--resume", args->resume, "Continue the run in this directory (or with this id under --out)");
   command->add_flag("--json", args->json, "Print summary.json instead of the table");
   command->add_flag("--offline", args->offline, "Never download datasets");
+  command->add_option("--isolation", args->isolation, "Sandbox isolation for samples: auto (refuses without namespaces), namespaces, user-namespaces or processes")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "namespaces", "user-namespaces", "processes"}));
   args->publish.store_path = store::Store::default_path();
   command->add_option("--store", args->publish.store_path, "Experiment store the run is published to")->capture_default_str();
   command->add_flag("--no-store", args->no_store, "Do not publish the run to the experiment store (no report either)");

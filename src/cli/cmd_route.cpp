@@ -224,6 +224,7 @@ void add_eval(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
     bool json = false, list = false;
     int folds = 5;
     uint64_t seed = 0;
+    std::string isolation = "auto";  // the cascade's sandbox
   };
   auto x = std::make_shared<Extra>();
   add_runs_options(cmd, *a);
@@ -233,12 +234,16 @@ void add_eval(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
   cmd->add_option("--seed", x->seed, "Seed of the folds and the random policy")->capture_default_str();
   cmd->add_flag("--json", x->json, "Print JSON");
   cmd->add_flag("--list", x->list, "List every problem's tokens, score and tier under the threshold rule");
+  cmd->add_option("--isolation", x->isolation, "Sandbox isolation for samples: auto (refuses without namespaces), namespaces, user-namespaces or processes")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "namespaces", "user-namespaces", "processes"}));
   cmd->callback([a, x, store_path] {
     std::vector<std::string> policies = split_commas(x->policies);
     std::unique_ptr<eval::Executor> executor;
     if (std::find(policies.begin(), policies.end(), "cascade") != policies.end()) {
       sandbox::Options so;
       so.python = eval::resolve_python("python3");
+      so.isolation = x->isolation;
       executor = eval::make_sandbox_executor(so);
     }
     Routing routing = load_routing(a->config, a->tokenizer);

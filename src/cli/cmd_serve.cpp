@@ -35,6 +35,7 @@ struct ServeArgs {
   std::string store = store::Store::default_path();
   std::string rules;  // routing rules JSON the dashboard edits; "" : in memory
   bool no_dashboard = false;
+  std::string isolation = "auto";  // the dashboard's eval runs
 };
 
 void run(ServeArgs& a) {
@@ -97,6 +98,7 @@ void run(ServeArgs& a) {
     o.store_path = a.store;
     o.rules_path = a.rules;
     o.loopback_only = server::is_loopback_address(a.server.host);
+    o.isolation = a.isolation;
     o.token = a.server.api_key;  // the dashboard's login takes the API key
     o.routing = routing;
     o.tokenizers = tokenizers;
@@ -179,6 +181,9 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--upstream-retries", a->upstream_retries, "Retries of failed requests to remote models")
       ->capture_default_str();
   cmd->add_option("--store", a->store, "Experiment store (dashboard, decision log)")->capture_default_str();
+  cmd->add_option("--isolation", a->isolation, "Sandbox isolation for samples: auto (refuses without namespaces), namespaces, user-namespaces or processes")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "namespaces", "user-namespaces", "processes"}));
   cmd->add_option("--rules", a->rules, "Routing rules JSON the dashboard edits (default: in memory, from the catalogue)");
   cmd->add_flag("--no-dashboard", a->no_dashboard, "Serve the API only (routing by the catalogue's [routing])");
   cmd->callback([a] { run(*a); });

@@ -289,6 +289,7 @@ Prepared prepare(const EvalConfig& c, const SessionOptions& options) {
       if (p.executor == nullptr) {
         sandbox::Options sandbox_options;
         sandbox_options.python = resolve_python(options.python);
+        sandbox_options.isolation = options.isolation;
         p.owned_executor = make_sandbox_executor(sandbox_options);
         p.executor = p.owned_executor.get();
       }

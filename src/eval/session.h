@@ -62,6 +62,10 @@ struct SessionOptions {
   // model and key variable come from the configuration).
   backend::HttpOptions http;
   std::string python = "python3";
+  // The sandbox's isolation ("auto", "namespaces", "user-namespaces",
+  // "processes"): "auto" refuses to run samples where no namespace isolation
+  // works, so weaker confinement is always the user's explicit choice.
+  std::string isolation = "auto";
   ProgressFn progress;
   // Sees every sample row as it is committed to the run (from worker threads):
   // how an experiment publishes rows to the central store as they are made.

@@ -264,6 +264,14 @@ Isolation parse_isolation(const std::string& name, bool* automatic) {
   fail("sandbox: unknown isolation '{}' (auto, namespaces, user-namespaces or processes)", name);
 }
 
+}  // namespace
+
+bool is_isolation_name(const std::string& name) {
+  return name == "auto" || name == "namespaces" || name == "user-namespaces" || name == "processes";
+}
+
+namespace {
+
 // A warm zygote and the jail around it.
 struct Worker {
   Jail jail;
@@ -360,8 +368,9 @@ void Sandbox::Impl::choose_isolation() {
     fail("sandbox: no namespace isolation works on this machine ({}). Without it a sample runs with rlimits and "
          "seccomp only and can read and write what your user can (your files, the store, other programs' "
          "sockets). Run as root or enable unprivileged user namespaces (kernel.unprivileged_userns_clone=1; on "
-         "Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0), or pass --isolation processes to "
-         "accept the weaker isolation",
+         "Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0), or accept the weaker isolation by "
+         "name: --isolation processes (lcte eval, route eval, dashboard), isolation = \"processes\" in a study's "
+         "[eval] section",
          reasons);
   fail("sandbox: {} isolation does not work on this machine: {}", isolation_name(wanted), reasons);
 }

@@ -80,6 +80,10 @@ struct Options {
   bool zygote = true;
 };
 
+// Whether `name` is one Options::isolation accepts (for configuration files
+// that check it before any sandbox starts).
+bool is_isolation_name(const std::string& name);
+
 class Sandbox {
  public:
   explicit Sandbox(Options options = {});

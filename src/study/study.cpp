@@ -507,6 +507,7 @@ class Runner {
     eval::SessionOptions session;
     session.out_dir = spec_.output + "/runs";
     session.workers = spec_.workers;
+    session.isolation = spec_.isolation;
     session.executor = options_.executor;
     experiment::EvalExperimentOptions publish;
     publish.store_path = store_path();
@@ -550,6 +551,7 @@ class Runner {
     if (o.executor == nullptr && cascade) {
       sandbox::Options so;
       so.python = eval::resolve_python("python3");
+      so.isolation = spec_.isolation;
       owned = eval::make_sandbox_executor(so);
       o.executor = owned.get();
     }

@@ -61,6 +61,7 @@ struct StudySpec {
   double timeout = 10.0;
   int workers = 0;
   uint64_t seed = 0;
+  std::string isolation = "auto";  // the sandbox's, for every eval and cascade (sandbox::Options)
   std::vector<std::string> policies = {"threshold", "random", "cascade", "oracle", "always"};
   std::string routing_cost = "weights";  // weights (the models' cost), latency, tokens, energy, auto
   int folds = 5;

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "quant/mix.h"
+#include "sandbox/sandbox.h"
 #include "study/study.h"
 
 namespace lcte::study {
@@ -234,7 +235,8 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
   }
 
   if (const toml::table* t = table("eval")) {
-    check_known_keys(*t, {"suites", "n", "temperature", "k", "limit", "suite_limits", "max_tokens", "timeout", "workers", "seed"},
+    check_known_keys(*t, {"suites", "n", "temperature", "k", "limit", "suite_limits", "max_tokens", "timeout", "workers", "seed",
+                          "isolation"},
                      origin, "eval");
     read(*t, "suites", s.suites, origin, "eval");
     read(*t, "n", s.n, origin, "eval");
@@ -254,6 +256,9 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
     read(*t, "timeout", s.timeout, origin, "eval");
     read(*t, "workers", s.workers, origin, "eval");
     read(*t, "seed", s.seed, origin, "eval");
+    read(*t, "isolation", s.isolation, origin, "eval");
+    if (!sandbox::is_isolation_name(s.isolation))
+      fail("{}: 'eval.isolation' is '{}'; expected auto, namespaces, user-namespaces or processes", origin, s.isolation);
   }
   if (s.suites.empty()) fail("{}: 'eval.suites' is required (e.g. suites = [\"humaneval\"])", origin);
   for (auto& suite : s.suites)

@@ -193,6 +193,7 @@ Dashboard::Dashboard(DashboardOptions options)
   jo.backends = options_.backends;
   jo.models = options_.models;
   jo.executor = options_.executor;
+  jo.isolation = options_.isolation;
   jo.resource_rate_hz = options_.resource_rate_hz;
   jo.try_stream = options_.try_stream;
   jobs_ = std::make_unique<JobManager>(std::move(jo), bus_);

@@ -54,6 +54,7 @@ struct DashboardOptions {
   std::vector<std::string> models = {"canonical"};
   eval::DatasetLocations where = eval::default_dataset_locations();
   std::function<std::unique_ptr<eval::Executor>()> executor;  // null: the sandbox
+  std::string isolation = "auto";  // the sandbox's, for runs the dashboard starts
   // The routing rules when there is no rules file yet (lcte serve: the
   // catalogue's [routing]); by default the published two tiers, both
   // answered by the canonical backend.

@@ -342,6 +342,7 @@ std::unique_ptr<eval::Executor> JobManager::make_executor() {
   if (options_.executor) return options_.executor();
   sandbox::Options o;
   o.python = eval::resolve_python("python3");
+  o.isolation = options_.isolation;
   return eval::make_sandbox_executor(o);
 }
 

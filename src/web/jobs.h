@@ -71,6 +71,7 @@ struct JobOptions {
   std::vector<std::string> models;  // what the factory knows
   // null: the sandbox (python3). Tests plug in their own.
   std::function<std::unique_ptr<eval::Executor>()> executor;
+  std::string isolation = "auto";  // the sandbox's (sandbox::Options::isolation)
   double resource_rate_hz = 2.0;
   TokenStreamOptions try_stream;  // how the interactive tab's text is batched into events
 };

@@ -70,6 +70,8 @@ TEST(StudyFile, ErrorsNameTheKey) {
             std::string::npos);
   EXPECT_NE(error_of(with("model = \"small\"", "model = \"tiny\"")).find("compress[0].model"), std::string::npos);
   EXPECT_NE(error_of(with("n = 2", "n = 0")).find("eval.n"), std::string::npos);
+  EXPECT_NE(error_of(with("n = 2", "n = 2\nisolation = \"none\"")).find("'eval.isolation' is 'none'"),
+            std::string::npos);
   EXPECT_NE(error_of(with("k = [1, 2]", "k = [1, 3]")).find("eval.k"), std::string::npos);
   EXPECT_NE(error_of(with("limit = 5", "limit = -1")).find("eval.limit"), std::string::npos);
   EXPECT_NE(error_of(with("\"threshold\", \"oracle\"", "\"coin\"")).find("routing.policies"), std::string::npos);
