@@ -155,7 +155,7 @@ void add_eval_command(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* command = app.add_subcommand("eval", "Score code completions by running the suite's tests (pass@k)");
   auto& c = args->config;
-  command->add_option("--suite", c.suite, "humaneval, mbpp, mbpp-sanitized, humaneval-fix, mbpp-fix, mbpp-sanitized-fix, or a suite .jsonl file");
+  command->add_option("--suite", c.suite, "humaneval, mbpp, mbpp-sanitized, humaneval+, mbpp+, humaneval-fix, mbpp-fix, mbpp-sanitized-fix, or a suite file (.jsonl: lcte, HumanEval or EvalPlus records)");
   command->add_option("--backend", c.backend,
                       "canonical (reference solutions), file (--samples), engine (--model FILE.gguf) or http "
                       "(--base-url, --model)");
