@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "core/csv.h"
 #include "core/error.h"
 #include "store/mlflow_export.h"
 #include "store/store.h"
@@ -17,13 +18,6 @@ namespace lcte::cli {
 namespace {
 
 using nlohmann::json;
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
 
 json run_json(const store::RunRecord& r) {
   return {{"id", r.id},           {"experiment", r.experiment}, {"kind", r.kind},         {"name", r.name},

@@ -22,16 +22,6 @@ std::vector<SampleRow> order_rows(const Suite& suite, std::vector<SampleRow> row
   return rows;
 }
 
-std::string csv_field(std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 namespace {
 
 std::string number(double value) { return std::isnan(value) ? std::string() : fmt::format("{:.6g}", value); }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/csv.h"
 #include "eval/runner.h"
 
 namespace lcte::eval {
@@ -16,8 +17,7 @@ namespace lcte::eval {
 // task ids as text, "HumanEval/10" before "HumanEval/2").
 std::vector<SampleRow> order_rows(const Suite& suite, std::vector<SampleRow> rows);
 
-// RFC 4180: a field with a comma, quote, CR or LF is quoted and its quotes doubled.
-std::string csv_field(std::string_view text);
+using lcte::csv_field;  // core/csv.h
 
 // Columns: suite, task_id, model, sample_index, temperature, status, passed,
 // error_type, prompt_tokens, completion_tokens, ttft_s, tpot_s, latency_s,

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/csv.h"
 #include "core/error.h"
 #include "gguf/model_info.h"
 #include "model/bench.h"
@@ -106,12 +107,7 @@ std::string report_markdown(const QuantReport& r) {
 std::string report_csv(const QuantReport& r) {
   std::string s = "file,type,file_bytes,bits_per_weight,pp_tps,pp_std,tg_tps,tg_std,ppl,kld_mean,kld_p99,top1,base\n";
   for (const ReportRow& x : r.rows) {
-    // Paths may hold commas; quote them CSV-style.
-    std::string path = x.path;
-    std::string quoted = "\"";
-    for (char c : path) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-    quoted += "\"";
-    s += fmt::format("{},{},{},{:.4f},{:.2f},{:.2f},{:.2f},{:.2f},{:.6f},{:.8f},{:.8f},{:.6f},{}\n", quoted,
+    s += fmt::format("{},{},{},{:.4f},{:.2f},{:.2f},{:.2f},{:.2f},{:.6f},{:.8f},{:.8f},{:.6f},{}\n", csv_field(x.path),
                      x.file_type, x.file_bytes, x.bits_per_weight, x.pp_tps, x.pp_std, x.tg_tps, x.tg_std, x.ppl,
                      x.kld_mean, x.kld_p99, x.top1, x.is_base ? 1 : 0);
   }

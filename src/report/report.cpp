@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "core/csv.h"
 #include "core/error.h"
 #include "report/svg_chart.h"
 
@@ -17,12 +18,7 @@ namespace {
 using nlohmann::json;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::string csv(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
+std::string csv(const std::string& s) { return csv_field(s); }
 
 std::string num(std::optional<double> v, const char* f = "{:.4g}") {
   return v && std::isfinite(*v) ? fmt::format(fmt::runtime(f), *v) : std::string();
