@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <string>
 #include <string_view>
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/version.h"
 #include "core/log.h"
 
 namespace {
@@ -44,7 +46,7 @@ int main(int argc, char** argv) {
   prefer_passive_openmp(argc, argv);
   CLI::App app{"lcte: the LLM Compression Trade-off Evaluator"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "lcte 0.1.0");
+  app.set_version_flag("--version", std::string("lcte ") + lcte::version());
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();

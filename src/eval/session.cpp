@@ -23,16 +23,13 @@
 #include "eval/passk.h"
 #include "eval/report.h"
 #include "core/sha256.h"
-
-#ifndef LCTE_VERSION
-#define LCTE_VERSION "unknown"
-#endif
+#include "core/version.h"
 
 namespace lcte::eval {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-std::string lcte_version() { return LCTE_VERSION; }
+std::string lcte_version() { return lcte::version(); }
 
 json EvalConfig::to_json() const {
   return {{"suite", suite},
