@@ -83,6 +83,14 @@ void run(const DashboardArgs& a) {
   std::printf("lcte dashboard: listening on %s (store %s%s)\n", url.c_str(), a.store.c_str(),
               token.empty() ? "" : ", login with the token");
   std::fflush(stdout);
+  if (dashboard.assets_dir().empty()) {
+    std::string looked;
+    for (const std::string& dir : web::assets_dir_candidates()) looked += (looked.empty() ? "" : ", ") + dir;
+    std::fprintf(stderr, "lcte dashboard: the page was not found (looked in %s); --assets DIR or $LCTE_WEB_DIR names it\n",
+                 looked.c_str());
+  } else {
+    std::fprintf(stderr, "lcte dashboard: page from %s\n", dashboard.assets_dir().c_str());
+  }
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("dashboard: signal {}, stopping", sig);
@@ -107,7 +115,7 @@ void add_dashboard_command(CLI::App& app) {
                 "Environment variable holding the login token (at least 16 characters); required beyond loopback");
   c->add_option("--token-file", args->token_file, "File holding the login token (one line)");
   c->add_option("--token", args->token_on_argv, "Refused: use --token-env or --token-file")->group("");
-  c->add_option("--assets", args->assets, "Directory of the built page (default: the build's web/dist)");
+  c->add_option("--assets", args->assets, "Directory of the built page (default: $LCTE_WEB_DIR, else ../share/lcte/web beside the binary, else the build tree's web/dist)");
   c->add_option("--max-connections", args->http.max_connections, "Open client connections at most")
       ->capture_default_str();
   c->add_flag("--offline", args->offline, "Never download datasets");

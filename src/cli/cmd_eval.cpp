@@ -11,6 +11,8 @@
 #include "core/error.h"
 #include "eval/passk.h"
 #include "eval/report.h"
+#include "eval/run_store.h"
+#include "eval/samples_file.h"
 #include "eval/session.h"
 #include "experiment/eval_run.h"
 #include "store/store.h"
@@ -36,7 +38,17 @@ struct EvalArgs {
   std::string isolation = "auto";
   experiment::EvalExperimentOptions publish;
   bool no_store = false;
+  bool human_eval_results = false;
 };
+
+// human-eval's <samples>_results.jsonl beside the run's samples.csv; the line that says so.
+std::string write_human_eval_results(const std::string& run_dir) {
+  eval::RunStore store = eval::RunStore::open(run_dir);
+  const std::string samples = store.config().value("samples_file", "");
+  const std::string path = eval::human_eval_results_path(run_dir, samples);
+  size_t n = eval::write_human_eval_results(path, samples, store.rows());
+  return "results  " + path + " (" + std::to_string(n) + " samples, human-eval's format)\n";
+}
 
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> items;
@@ -126,9 +138,11 @@ void run(CLI::App& command, EvalArgs& args) {
     published = experiment::run_eval_experiment(args.config, options, args.publish);
   }
   const eval::SessionResult& result = published.session;
+  const std::string results_line = args.human_eval_results ? write_human_eval_results(result.run_dir) : "";
 
   if (args.json) {
     std::printf("%s\n", result.summary.dump(2).c_str());
+    std::fputs(results_line.c_str(), stderr);  // stdout holds only the JSON
   } else {
     std::printf("%s", eval::summary_table(result.summary).c_str());
     std::printf("output   %s (samples.csv, summary.json, run.sqlite)\n", result.run_dir.c_str());
@@ -140,6 +154,7 @@ void run(CLI::App& command, EvalArgs& args) {
     if (!args.publish.store_path.empty())
       std::printf("store    %s (run %s)\n", args.publish.store_path.c_str(), published.store_run_id.c_str());
     if (!published.report_dir.empty()) std::printf("report   %s/report.html\n", published.report_dir.c_str());
+    std::fputs(results_line.c_str(), stdout);
   }
   if (!result.failures.empty()) {
     const eval::SampleFailure& f = result.failures.front();
@@ -172,7 +187,7 @@ void add_eval_command(CLI::App& app) {
   command->add_flag("--no-stream", args->no_stream, "http: ask for whole responses instead of SSE streams");
   command->add_option("--ctx", c.ctx, "engine: context size (prompt + completion)")->capture_default_str();
   command->add_option("--threads", args->threads, "engine: threads for the forward pass (default: cores, at most 8)");
-  command->add_option("--samples", c.samples_file, "Samples JSONL ({\"task_id\", \"completion\"} per line) for --backend file");
+  command->add_option("--samples", c.samples_file, "Samples for --backend file: human-eval JSONL ({\"task_id\", \"completion\"}), EvalPlus JSONL ({\"task_id\", \"solution\"}) or EvalPlus's folder (<task_id with / as _>/<n>.py)");
   command->add_option("--n", c.n, "Samples per task (default 1, or all in the samples file)");
   command->add_option("--k", args->k_text, "pass@k values, e.g. 1,5,10 (default 1 and 10/100 where n allows)");
   command->add_option("--temperature", c.temperature, "Sampling temperature")->capture_default_str();
@@ -200,6 +215,8 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--run-id", args->run_id, "Name of the run directory (default: generated)");
   command->add_option("--resume", args->resume, "Continue the run in this directory (or with this id under --out)");
   command->add_flag("--json", args->json, "Print summary.json instead of the table");
+  command->add_flag("--human-eval-results", args->human_eval_results,
+                    "Also write human-eval's <samples>_results.jsonl (each sample with result and passed) in the run directory");
   command->add_flag("--offline", args->offline, "Never download datasets");
   command->add_option("--isolation", args->isolation, "Sandbox isolation for samples: auto (refuses without namespaces), namespaces, user-namespaces or processes")
       ->capture_default_str()

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "cli/commands.h"
+#include "cli/usage.h"
 #include "core/error.h"
 #include "core/version.h"
 #include "core/log.h"
@@ -45,8 +46,12 @@ void prefer_passive_openmp(int argc, char** argv) {
 int main(int argc, char** argv) {
   prefer_passive_openmp(argc, argv);
   CLI::App app{"lcte: the LLM Compression Trade-off Evaluator"};
+  // Subcommands inherit this: an option a subcommand does not know is tried on
+  // its parent, so `lcte runs list --store F` means `lcte runs --store F list`.
+  app.fallthrough();
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("lcte ") + lcte::version());
+  app.footer("Exit status: 0 success, 1 error, 2 usage error, 70 internal error (docs/commands.md).");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
@@ -74,19 +79,22 @@ int main(int argc, char** argv) {
   lcte::cli::add_registry_commands(app);
   lcte::cli::add_study_command(app);
   lcte::cli::add_data_command(app);
+  lcte::cli::allow_parent_options_after(app);
 
   // Subcommands run from their callbacks inside parse(). They report bad input
   // by throwing lcte::Error, and a specific exit status with CLI::RuntimeError.
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return lcte::cli::report_parse_error(app, e);
   } catch (const lcte::Error& e) {
     std::fprintf(stderr, "lcte: error: %s\n", e.what());
-    return 1;
+    return lcte::cli::kExitError;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lcte: internal error: %s\n", e.what());
-    return 2;
+    return lcte::cli::kExitInternal;
   }
-  return 0;
+  return lcte::cli::kExitOk;
 }

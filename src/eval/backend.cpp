@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "eval/io.h"
+#include "eval/samples_file.h"
 
 namespace lcte::eval {
 using json = nlohmann::json;
@@ -32,35 +33,11 @@ std::vector<Generation> CanonicalBackend::generate(const GenerationRequest& requ
 
 FileBackend::FileBackend(const std::string& path, const Suite& suite, std::string model_name)
     : path_(path), model_(std::move(model_name)) {
-  if (model_.empty()) model_ = std::filesystem::path(path).filename().string();
-  std::string text = read_maybe_gzip(path);
-  auto lines = split_lines(text);
-  for (size_t i = 0; i < lines.size(); i++) {
-    std::string_view line = lines[i];
-    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
-    json record;
-    try {
-      record = json::parse(line);
-    } catch (const json::parse_error& e) {
-      fail("{}:{}: invalid JSON: {}", path, i + 1, e.what());
-    }
-    if (!record.is_object()) fail("{}:{}: expected a JSON object, got {}", path, i + 1, record.type_name());
-    auto id_it = record.find("task_id");
-    if (id_it == record.end()) fail("{}:{}: missing field \"task_id\"", path, i + 1);
-    std::string task_id;
-    if (id_it->is_string())
-      task_id = id_it->get<std::string>();
-    else if (id_it->is_number_integer())
-      task_id = std::to_string(id_it->get<long long>());
-    else
-      fail("{}:{}: field \"task_id\" must be a string or an integer, got {}", path, i + 1, id_it->type_name());
-    auto completion = record.find("completion");
-    if (completion == record.end()) fail("{}:{}: missing field \"completion\"", path, i + 1);
-    if (!completion->is_string())
-      fail("{}:{}: field \"completion\" must be a string, got {}", path, i + 1, completion->type_name());
-    long index = find_task(suite, task_id);
-    if (index < 0) fail("{}:{}: task_id \"{}\" is not in suite {}", path, i + 1, task_id, suite.name);
-    samples_[suite.tasks[size_t(index)].task_id].push_back(completion->get<std::string>());
+  if (model_.empty()) model_ = std::filesystem::path(path).lexically_normal().filename().string();
+  for (SampleRecord& sample : read_samples(path)) {
+    long index = find_sample_task(suite, sample);
+    if (index < 0) fail("{}: task_id \"{}\" is not in suite {}", sample.where, sample.task_id, suite.name);
+    samples_[suite.tasks[size_t(index)].task_id].push_back(std::move(sample.text));
   }
   if (samples_.empty()) fail("{}: no samples", path);
 }

@@ -39,10 +39,13 @@ class CanonicalBackend final : public Backend {
   std::map<std::string, std::string> references_;
 };
 
-// human-eval samples format: one JSON object per line with "task_id" and
-// "completion" (other fields ignored); a task's lines, in file order, are its
-// samples 0, 1, 2, ... Task ids must exist in `suite` (for numbered suites a
-// bare number such as 11 or "11" names Mbpp/11).
+// Samples from a file (samples_file.h): human-eval's JSONL ("task_id" and
+// "completion"), EvalPlus's JSONL ("solution", a whole program) or EvalPlus's
+// folder layout; other fields are ignored. A task's samples, in file order,
+// are its samples 0, 1, 2, ... Task ids must exist in `suite` (for numbered
+// suites a bare number such as 11 or "11" names Mbpp/11). A whole program
+// goes through the same assembly as a completion that re-states the entry
+// point: it runs after the prompt's imports and helpers.
 class FileBackend final : public Backend {
  public:
   FileBackend(const std::string& path, const Suite& suite, std::string model_name = {});

@@ -1,4 +1,5 @@
 #include "eval/session.h"
+#include "eval/samples_file.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -367,7 +368,7 @@ SessionResult execute(const EvalConfig& c, Prepared& p, RunStore& store, const s
 json stored_form(EvalConfig c) {
   json j = c.to_json();
   j["lcte_version"] = lcte_version();
-  if (!c.samples_file.empty()) j["samples_sha256"] = sha256_file_hex(c.samples_file);
+  if (!c.samples_file.empty()) j["samples_sha256"] = samples_sha256(c.samples_file);
   return j;
 }
 

@@ -261,6 +261,26 @@ std::string base_suite_name(const std::string& name) {
   return is_fix_suite_name(name) ? name.substr(0, name.size() - 4) : name;
 }
 
+namespace {
+
+// HumanEval's own record shape (test, canonical_solution), which a user suite
+// (tests, reference) does not have: judged by the first record.
+bool is_humaneval_format_file(const std::string& path) {
+  try {
+    std::string text = read_maybe_gzip(path);
+    for (std::string_view line : split_lines(text)) {
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+      json first = json::parse(line);
+      return first.is_object() && first.contains("test") && first.contains("canonical_solution") &&
+             !first.contains("tests");
+    }
+  } catch (const std::exception&) {
+  }
+  return false;  // the user-suite loader names what is wrong
+}
+
+}  // namespace
+
 Suite load_suite(const std::string& name, const DatasetLocations& where, const EvalPlusLimits& evalplus) {
   std::string base = base_suite_name(name);
   if (base == "humaneval") return load_humaneval(resolve_dataset(humaneval_dataset(), where));
@@ -283,6 +303,11 @@ Suite load_suite(const std::string& name, const DatasetLocations& where, const E
                          std::filesystem::is_regular_file(name);
   if (looks_like_file) {
     if (is_evalplus_file(name)) return load_evalplus(name, name, evalplus);
+    if (is_humaneval_format_file(name)) {
+      Suite suite = load_humaneval(name);
+      suite.name = name;
+      return suite;
+    }
     return load_jsonl_suite(name);
   }
   fail("--suite: unknown suite \"{}\" (expected humaneval, mbpp, mbpp-sanitized, humaneval+, mbpp+, a -fix variant, "

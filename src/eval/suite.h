@@ -77,8 +77,9 @@ struct EvalPlusLimits {
 // Loads a suite by name ("humaneval", "mbpp", "mbpp-sanitized", "humaneval+",
 // "mbpp+"; the "-fix" names load their base suite, see mutate.h) or, when
 // `name` ends in .jsonl or names an existing file, a file: an EvalPlus file
-// (records with base_input and plus_input), a HumanEval-format file
-// (prompt, canonical_solution, test, entry_point) or a user suite.
+// (records with base_input and plus_input), a HumanEval-format JSONL (its
+// first record has test and canonical_solution: loaded as HumanEval is, named
+// by its path) or a user suite.
 // "mbpp+" is MBPP+ v0.2.0 (downloaded when absent), or v0.1.0 where only
 // that is in a data directory.
 Suite load_suite(const std::string& name, const DatasetLocations& where, const EvalPlusLimits& evalplus = {});

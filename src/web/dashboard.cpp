@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -26,8 +27,9 @@
 #include "route/offline.h"
 #include "store/store.h"
 
-#ifndef LCTE_WEB_ASSETS_DIR
-#define LCTE_WEB_ASSETS_DIR ""
+// The build's web/dist relative to the lcte binary's folder in the build tree.
+#ifndef LCTE_WEB_ASSETS_FROM_BINARY
+#define LCTE_WEB_ASSETS_FROM_BINARY ""
 #endif
 
 namespace lcte::web {
@@ -35,7 +37,27 @@ namespace lcte::web {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string default_assets_dir() { return LCTE_WEB_ASSETS_DIR; }
+std::vector<std::string> assets_dir_candidates() {
+  std::vector<std::string> out;
+  if (const char* env = std::getenv("LCTE_WEB_DIR"); env != nullptr && *env != '\0') out.push_back(env);
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path bin = exe.parent_path();
+    out.push_back((bin.parent_path() / "share" / "lcte" / "web").string());
+    if (*LCTE_WEB_ASSETS_FROM_BINARY != '\0') out.push_back((bin / LCTE_WEB_ASSETS_FROM_BINARY).lexically_normal().string());
+  }
+  return out;
+}
+
+std::string default_assets_dir() {
+  if (const char* env = std::getenv("LCTE_WEB_DIR"); env != nullptr && *env != '\0') return env;
+  for (const std::string& dir : assets_dir_candidates()) {
+    std::error_code ec;
+    if (fs::is_regular_file(fs::path(dir) / "index.html", ec)) return dir;
+  }
+  return "";
+}
 
 route::RouterConfig default_routing() {
   route::RouterConfig c;
@@ -44,6 +66,13 @@ route::RouterConfig default_routing() {
 }
 
 namespace {
+
+// The folders the page was looked for in, for the page that says it is missing.
+std::string searched_assets() {
+  std::string out;
+  for (const std::string& dir : assets_dir_candidates()) out += (out.empty() ? "" : ", ") + dir;
+  return out.empty() ? "(no folder to look in)" : out;
+}
 
 // What /api/info says counts the routing tokens.
 std::string routing_tokenizer(const Rules& rules) {
@@ -328,7 +357,7 @@ void Dashboard::serve_index(const httplib::Request& req, httplib::Response& res)
                               "<code>{}</code>. It is built with npm at build time (<code>cmake --build build</code> "
                               "runs <code>npm ci</code> and <code>node web/build.mjs</code> when node and npm are "
                               "installed). The JSON API under <code>/api</code> works without it.</p>",
-                              report::html_escape(options_.assets_dir.empty() ? "(none configured)" : options_.assets_dir)),
+                              report::html_escape(options_.assets_dir.empty() ? searched_assets() : options_.assets_dir)),
                   "text/html; charset=utf-8");
 }
 

@@ -47,7 +47,7 @@ route::RouterConfig default_routing();
 struct DashboardOptions {
   std::string store_path;          // the experiment store (SQLite)
   std::string rules_path;          // routing rules JSON; "" keeps them in memory
-  std::string assets_dir;          // built front end; "" : the build's default
+  std::string assets_dir;          // built front end; "" : default_assets_dir()
   std::string token;               // the login secret; "" : none (loopback only)
   bool loopback_only = true;       // the server listens on loopback only
   BackendFactory backends;         // null: canonical only
@@ -72,7 +72,13 @@ struct DashboardOptions {
   TokenStreamOptions try_stream;
 };
 
-// The directory the build put the assets in (LCTE_WEB_ASSETS_DIR), or "".
+// Where the page is looked for, in order: $LCTE_WEB_DIR; beside the running
+// binary as `cmake --install` lays it out (<prefix>/bin/lcte ->
+// <prefix>/share/lcte/web); where the build put it, relative to the binary in
+// the build tree. Paths are relative to the binary, so a moved build or
+// install still finds its page.
+std::vector<std::string> assets_dir_candidates();
+// The first candidate holding index.html ($LCTE_WEB_DIR whenever it is set), or "".
 std::string default_assets_dir();
 
 class Dashboard {
@@ -83,6 +89,8 @@ class Dashboard {
   Dashboard& operator=(const Dashboard&) = delete;
 
   void mount(httplib::Server& server);
+  // Where the page is served from ("" when it was not found).
+  const std::string& assets_dir() const { return options_.assets_dir; }
   // The access check of a request whose body is not read yet (site checks,
   // then the session or token where one is needed). Serving processes run
   // it as an HttpFront admission; the handlers run it again.
