@@ -93,20 +93,9 @@ void add_distill_command(CLI::App& app) {
     else fail("--out-type {}: expected f32 or f16", *out_type);
     if (*max_memory_mib < 0) fail("--max-memory {}: must be >= 0", *max_memory_mib);
     run.max_memory = static_cast<size_t>(*max_memory_mib * 1024 * 1024);
-    train::SigintStop sigint;
-    run.stop = sigint.flag();
     std::string run_id;
-    const train::DistillResult r = with_train_observer(*store_path, [&](TrainObserver* observer) {
-      run.observer = observer;
-      train::DistillResult result = train::run_distill(run);
-      if (observer) run_id = observer->run_id();
-      return result;
-    });
-    if (r.interrupted) {
-      std::printf("interrupted at step %lld of %lld; checkpoint %s (continue with --resume %s)\n",
-                  (long long)r.steps, (long long)r.total_steps, r.checkpoint.c_str(), r.checkpoint.c_str());
-      throw CLI::RuntimeError(130);
-    }
+    const train::DistillResult r = run_recorded(run, *store_path, run_id, train::run_distill);
+    exit_if_interrupted(r.interrupted, r.steps, r.total_steps, r.checkpoint);
     std::printf("distilled %lld steps (%.0f target tokens/s), final loss %.4f; wrote %s\n", (long long)r.steps,
                 r.tokens_per_second, r.final_loss, run.out.c_str());
     if (r.valid)

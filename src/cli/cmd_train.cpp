@@ -87,20 +87,9 @@ void add_train_command(CLI::App& app) {
     run.train.lr.total = run.train.steps;
     if (run.out.empty() && run.adapter_out.empty() && run.checkpoint.empty())
       fail("train: nothing would be saved: give --out, --adapter-out or --checkpoint");
-    train::SigintStop sigint;
-    run.stop = sigint.flag();
     std::string run_id;
-    const train::RunResult r = with_train_observer(*store_path, [&](TrainObserver* observer) {
-      run.observer = observer;
-      train::RunResult result = train::run_training(run);
-      if (observer) run_id = observer->run_id();
-      return result;
-    });
-    if (r.interrupted) {
-      std::printf("interrupted at step %lld of %lld; checkpoint %s (continue with --resume %s)\n", (long long)r.steps,
-                  (long long)run.train.steps, r.checkpoint.c_str(), r.checkpoint.c_str());
-      throw CLI::RuntimeError(130);
-    }
+    const train::RunResult r = run_recorded(run, *store_path, run_id, train::run_training);
+    exit_if_interrupted(r.interrupted, r.steps, run.train.steps, r.checkpoint);
     std::printf("trained %lld steps in %.1f s (%.0f target tokens/s), final loss %.4f\n", (long long)r.steps,
                 r.seconds, r.tokens / std::max(1e-9, r.seconds), r.final_loss);
     if (r.valid)

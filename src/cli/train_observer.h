@@ -5,6 +5,9 @@
 // written models as artifacts, the summary).
 #pragma once
 
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -47,18 +50,32 @@ class TrainObserver : public train::RunObserver {
   std::unique_ptr<experiment::RunRecorder> recorder_;
 };
 
-// Runs `body` with the observer (or none when `store_path` is empty); a run
-// that throws is marked failed in the store before the error goes on.
-template <typename Body>
-auto with_train_observer(const std::string& store_path, Body body) {
-  if (store_path.empty()) return body(static_cast<TrainObserver*>(nullptr));
+// Runs `train(options)` (run_training or run_distill) with Ctrl-C stopping
+// it between steps and, when `store_path` is given, the run recorded there
+// (`run_id` set); a run that throws is marked failed before the error goes on.
+template <typename Options, typename Train>
+auto run_recorded(Options& options, const std::string& store_path, std::string& run_id, Train train) {
+  train::SigintStop sigint;
+  options.stop = sigint.flag();
+  if (store_path.empty()) return train(options);
   TrainObserver observer(store_path);
+  options.observer = &observer;
   try {
-    return body(&observer);
+    auto result = train(options);
+    run_id = observer.run_id();
+    return result;
   } catch (const std::exception& e) {
     observer.failed(e.what());
     throw;
   }
+}
+
+// A run stopped by Ctrl-C: says how to resume and exits with status 130.
+inline void exit_if_interrupted(bool interrupted, int64_t steps, int64_t total, const std::string& checkpoint) {
+  if (!interrupted) return;
+  std::printf("interrupted at step %lld of %lld; checkpoint %s (continue with --resume %s)\n", (long long)steps,
+              (long long)total, checkpoint.c_str(), checkpoint.c_str());
+  throw CLI::RuntimeError(130);
 }
 
 }  // namespace lcte::cli

@@ -44,6 +44,13 @@ RunOptions small_run(const std::string& dir, int steps) {
   return o;
 }
 
+// Bit for bit.
+void expect_same_weights(const std::string& path_a, const std::string& path_b) {
+  Model<float> a = load_model(gguf::File::open(path_a)), b = load_model(gguf::File::open(path_b));
+  ASSERT_EQ(a.params().size(), b.params().size());
+  EXPECT_EQ(std::memcmp(a.params().data(), b.params().data(), a.params().size() * sizeof(float)), 0);
+}
+
 TEST(TrainRun, DistilsAndWritesAModelWithLineage) {
   const std::string dir = testing::temp_dir();
   RunOptions o = small_run(dir, 6);
@@ -84,9 +91,7 @@ TEST(TrainRun, ResumedRunEndsWhereTheStraightRunEnds) {
   second.out = dir + "/resumed.gguf";
   EXPECT_EQ(run_training(second).steps, 8);
 
-  Model<float> a = load_model(gguf::File::open(straight.out)), b = load_model(gguf::File::open(second.out));
-  ASSERT_EQ(a.params().size(), b.params().size());
-  EXPECT_EQ(std::memcmp(a.params().data(), b.params().data(), a.params().size() * sizeof(float)), 0);
+  expect_same_weights(straight.out, second.out);
 }
 
 // A stop between steps (SIGINT in lcte train) leaves a checkpoint and no
@@ -115,9 +120,7 @@ TEST(TrainRun, StopFlagCheckpointsAndResumeEqualsAStraightRun) {
   rest.out = cut.out;
   rest.resume = r.checkpoint;
   EXPECT_EQ(run_training(rest).steps, 6);
-  Model<float> a = load_model(gguf::File::open(straight.out)), b = load_model(gguf::File::open(rest.out));
-  ASSERT_EQ(a.params().size(), b.params().size());
-  EXPECT_EQ(std::memcmp(a.params().data(), b.params().data(), a.params().size() * sizeof(float)), 0);
+  expect_same_weights(straight.out, rest.out);
 }
 
 TEST(TrainRun, RefusesARunThatDoesNotFit) {
