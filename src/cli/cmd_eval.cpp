@@ -113,7 +113,8 @@ void run(CLI::App& command, EvalArgs& args) {
         {"--k", "k"},             {"--temperature", "temperature"}, {"--top-p", "top_p"},
         {"--max-tokens", "max_tokens"}, {"--timeout", "timeout"}, {"--seed", "seed"},
         {"--style", "style"},     {"--few-shot", "few_shot"},   {"--base-url", "base_url"},
-        {"--api-key-env", "api_key_env"}, {"--ctx", "ctx"}, {"--config", "catalogue"}, {"--policy", "policy"}};
+        {"--api-key-env", "api_key_env"}, {"--ctx", "ctx"}, {"--config", "catalogue"}, {"--policy", "policy"},
+        {"--min-time-limit", "min_time_limit"}, {"--gt-time-limit-factor", "time_limit_factor"}};
     nlohmann::json all = args.config.to_json(), given = nlohmann::json::object();
     for (const auto& [flag, key] : kOptionKeys)
       if (command.count(flag) > 0) given[key] = all[key];
@@ -154,7 +155,7 @@ void add_eval_command(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* command = app.add_subcommand("eval", "Score code completions by running the suite's tests (pass@k)");
   auto& c = args->config;
-  command->add_option("--suite", c.suite, "humaneval, mbpp, mbpp-sanitized, humaneval-fix, mbpp-fix, mbpp-sanitized-fix, or a suite .jsonl file");
+  command->add_option("--suite", c.suite, "humaneval, mbpp, mbpp-sanitized, humaneval+, mbpp+, humaneval-fix, mbpp-fix, mbpp-sanitized-fix, or a suite file (.jsonl: lcte, HumanEval or EvalPlus records)");
   command->add_option("--backend", c.backend,
                       "canonical (reference solutions), file (--samples), engine (--model FILE.gguf) or http "
                       "(--base-url, --model)");
@@ -187,6 +188,14 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--seed", c.seed, "Seed for custom splits, injected bugs and sampling")->capture_default_str();
   command->add_option("--style", c.style, "completion (raw prompt) or instruct (chat messages)")->capture_default_str();
   command->add_option("--few-shot", c.few_shot, "MBPP: 0-3 solved examples (tasks 2, 3, 4) before the task");
+  command->add_option("--min-time-limit", c.min_time_limit,
+                      "humaneval+/mbpp+: least seconds an input may take (EvalPlus's --min-time-limit)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  command->add_option("--gt-time-limit-factor", c.time_limit_factor,
+                      "humaneval+/mbpp+: an input may take this many times the reference's time (EvalPlus's flag)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   command->add_option("--out", args->out_dir, "Directory for runs")->capture_default_str();
   command->add_option("--run-id", args->run_id, "Name of the run directory (default: generated)");
   command->add_option("--resume", args->resume, "Continue the run in this directory (or with this id under --out)");

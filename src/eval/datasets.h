@@ -1,5 +1,6 @@
 // The dataset registry and downloads live in data/ (below the tokenizer,
-// which finds tiktoken rank files the same way); eval names them as before.
+// which finds tiktoken rank files the same way); eval re-exports the names
+// so its callers need not know where they live.
 #pragma once
 
 #include "data/datasets.h"

@@ -340,9 +340,9 @@ def _lcte_evalplus(dataset, task_id, entry_point, reference_program, atol, base_
 
 std::string evalplus_tests(const std::string& dataset, const std::string& task_id, const std::string& entry_point,
                            const std::string& reference_program, double atol, const std::string& base_inputs_json,
-                           const std::string& plus_inputs_json) {
+                           const std::string& plus_inputs_json, const EvalPlusLimits& limits) {
   std::string out = kHarness;
-  out += fmt::format("\nMIN_TIME_LIMIT = {}\nTIME_LIMIT_FACTOR = {}\n", kEvalPlusMinTimeLimit, kEvalPlusTimeLimitFactor);
+  out += fmt::format("\nMIN_TIME_LIMIT = {:.17g}\nTIME_LIMIT_FACTOR = {:.17g}\n", limits.min_seconds, limits.factor);
   out += "_lcte_evalplus(" + py_string(dataset) + ", " + py_string(task_id) + ", " + py_string(entry_point) + ", " +
          py_string(reference_program) + ", " + fmt::format("{:.17g}", atol) + ", " + py_string(base_inputs_json) +
          ", " + py_string(plus_inputs_json) + ", " + entry_point + ")\n";
@@ -370,7 +370,9 @@ bool is_evalplus_file(const std::string& path) {
   }
 }
 
-Suite load_evalplus(const std::string& path, const std::string& name) {
+Suite load_evalplus(const std::string& path, const std::string& name, const EvalPlusLimits& limits) {
+  if (!(limits.min_seconds > 0) || !(limits.factor > 0))
+    fail("EvalPlus time limits must be positive (min {} s, factor {})", limits.min_seconds, limits.factor);
   std::string text = read_maybe_gzip(path);
   Suite suite{name, Family::HumanEval, path, {}};
   size_t index = 0;
@@ -395,7 +397,7 @@ Suite load_evalplus(const std::string& path, const std::string& name) {
     task.reference = r.canonical_solution;
     task.context = humaneval ? prompt_context(r.prompt, r.entry_point) : "";
     task.tests = evalplus_tests(humaneval ? "humaneval" : "mbpp", r.task_id, r.entry_point,
-                                r.prompt + r.canonical_solution, r.atol, r.base_input, r.plus_input);
+                                r.prompt + r.canonical_solution, r.atol, r.base_input, r.plus_input, limits);
     if (mbpp) {
       // The MBPP+ prompt is a docstring: the task's text, then one assert.
       std::string body = r.prompt;

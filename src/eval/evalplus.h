@@ -19,9 +19,6 @@
 
 namespace lcte::eval {
 
-// EvalPlus's defaults (evalplus/config.py).
-inline constexpr double kEvalPlusMinTimeLimit = 1.0;
-inline constexpr double kEvalPlusTimeLimitFactor = 4.0;
 // EvalPlus gives a task at most 60 s of per-input limits (plus one second).
 inline constexpr double kEvalPlusTaskSeconds = 61.0;
 
@@ -29,11 +26,11 @@ inline constexpr double kEvalPlusTaskSeconds = 61.0;
 bool is_evalplus_file(const std::string& path);
 
 // Throws lcte::Error naming the file, record and field when malformed.
-Suite load_evalplus(const std::string& path, const std::string& name);
+Suite load_evalplus(const std::string& path, const std::string& name, const EvalPlusLimits& limits = {});
 
 // The judge's test program for one task (exposed for tests).
 std::string evalplus_tests(const std::string& dataset, const std::string& task_id, const std::string& entry_point,
                            const std::string& reference_program, double atol, const std::string& base_inputs_json,
-                           const std::string& plus_inputs_json);
+                           const std::string& plus_inputs_json, const EvalPlusLimits& limits = {});
 
 }  // namespace lcte::eval

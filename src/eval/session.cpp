@@ -56,7 +56,9 @@ json EvalConfig::to_json() const {
           {"timeout", timeout},
           {"seed", seed},
           {"style", style},
-          {"few_shot", few_shot}};
+          {"few_shot", few_shot},
+          {"min_time_limit", min_time_limit},
+          {"time_limit_factor", time_limit_factor}};
 }
 
 EvalConfig EvalConfig::from_json(const json& j) {
@@ -85,6 +87,8 @@ EvalConfig EvalConfig::from_json(const json& j) {
     c.seed = j.at("seed").get<uint64_t>();
     c.style = j.at("style").get<std::string>();
     c.few_shot = j.at("few_shot").get<int>();
+    c.min_time_limit = j.value("min_time_limit", kEvalPlusMinTimeLimit);
+    c.time_limit_factor = j.value("time_limit_factor", kEvalPlusTimeLimitFactor);
   } catch (const json::exception& e) {
     fail("run configuration: {}", e.what());
   }
@@ -150,7 +154,7 @@ struct Selection {
 
 Selection select(const EvalConfig& c, const SessionOptions& options, const std::function<Executor&()>& executor) {
   Selection out;
-  out.suite = load_suite(c.suite, options.where);
+  out.suite = load_suite(c.suite, options.where, {c.min_time_limit, c.time_limit_factor});
   if (is_fix_suite_name(c.suite) && c.few_shot > 0) fail("--few-shot: not available for {}", c.suite);
   Split split = parse_split(c.split.empty() ? "test" : c.split);
   std::optional<CustomSplit> custom;

@@ -46,6 +46,10 @@ struct EvalConfig {
   uint64_t seed = 0;      // custom split, injected bugs, sampling
   std::string style = "completion";
   int few_shot = 0;
+  // EvalPlus suites: each input's limit is max(min_time_limit, factor x the
+  // reference's time); part of the configuration because it decides verdicts.
+  double min_time_limit = kEvalPlusMinTimeLimit;
+  double time_limit_factor = kEvalPlusTimeLimitFactor;
 
   nlohmann::json to_json() const;
   static EvalConfig from_json(const nlohmann::json& json);  // throws lcte::Error on a bad stored config

@@ -261,12 +261,12 @@ std::string base_suite_name(const std::string& name) {
   return is_fix_suite_name(name) ? name.substr(0, name.size() - 4) : name;
 }
 
-Suite load_suite(const std::string& name, const DatasetLocations& where) {
+Suite load_suite(const std::string& name, const DatasetLocations& where, const EvalPlusLimits& evalplus) {
   std::string base = base_suite_name(name);
   if (base == "humaneval") return load_humaneval(resolve_dataset(humaneval_dataset(), where));
   if (base == "mbpp") return load_mbpp(resolve_dataset(mbpp_dataset(), where));
   if (base == "mbpp-sanitized") return load_mbpp_sanitized(resolve_dataset(mbpp_sanitized_dataset(), where));
-  if (base == "humaneval+") return load_evalplus(resolve_dataset(*data::find_dataset("humaneval+"), where), base);
+  if (base == "humaneval+") return load_evalplus(resolve_dataset(*data::find_dataset("humaneval+"), where), base, evalplus);
   if (base == "mbpp+") {
     // The current release if it is here or can be had; else the earlier one
     // a data directory may hold (it is not an official download).
@@ -276,13 +276,13 @@ Suite load_suite(const std::string& name, const DatasetLocations& where) {
     std::string path = data::find_local_dataset(current, where);
     if (path.empty()) path = data::find_local_dataset(earlier, where);
     if (path.empty()) path = resolve_dataset(current, where);
-    return load_evalplus(path, base);
+    return load_evalplus(path, base, evalplus);
   }
   bool looks_like_file = name.find('/') != std::string::npos ||
                          (name.size() > 6 && name.compare(name.size() - 6, 6, ".jsonl") == 0) ||
                          std::filesystem::is_regular_file(name);
   if (looks_like_file) {
-    if (is_evalplus_file(name)) return load_evalplus(name, name);
+    if (is_evalplus_file(name)) return load_evalplus(name, name, evalplus);
     return load_jsonl_suite(name);
   }
   fail("--suite: unknown suite \"{}\" (expected humaneval, mbpp, mbpp-sanitized, humaneval+, mbpp+, a -fix variant, "

@@ -62,6 +62,18 @@ Suite load_mbpp_sanitized(const std::string& path); // sanitized-mbpp.json
 // Blank lines are skipped; other fields are ignored.
 Suite load_jsonl_suite(const std::string& path);
 
+// EvalPlus's defaults (evalplus/config.py).
+inline constexpr double kEvalPlusMinTimeLimit = 1.0;
+inline constexpr double kEvalPlusTimeLimitFactor = 4.0;
+
+// Each input's limit is max(min_seconds, factor x the reference's time on
+// it), as EvalPlus's --min-time-limit and --gt-time-limit-factor set it. A
+// loaded machine slows the sample's calls but not the 1 s floor, so users
+// (and the tests) on a busy machine raise the floor, as with EvalPlus.
+struct EvalPlusLimits {
+  double min_seconds = kEvalPlusMinTimeLimit;
+  double factor = kEvalPlusTimeLimitFactor;
+};
 // Loads a suite by name ("humaneval", "mbpp", "mbpp-sanitized", "humaneval+",
 // "mbpp+"; the "-fix" names load their base suite, see mutate.h) or, when
 // `name` ends in .jsonl or names an existing file, a file: an EvalPlus file
@@ -69,7 +81,7 @@ Suite load_jsonl_suite(const std::string& path);
 // (prompt, canonical_solution, test, entry_point) or a user suite.
 // "mbpp+" is MBPP+ v0.2.0 (downloaded when absent), or v0.1.0 where only
 // that is in a data directory.
-Suite load_suite(const std::string& name, const DatasetLocations& where);
+Suite load_suite(const std::string& name, const DatasetLocations& where, const EvalPlusLimits& evalplus = {});
 bool is_fix_suite_name(const std::string& name);
 std::string base_suite_name(const std::string& name);  // "humaneval-fix" -> "humaneval"
 

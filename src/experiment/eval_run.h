@@ -1,5 +1,5 @@
-// `lcte eval` as an experiment: the evaluation session (eval/) runs as before,
-// writing its own resumable run directory, and at the same time the run is
+// `lcte eval` as an experiment: the evaluation session (eval/) runs on its
+// own terms, writing its resumable run directory, and at the same time the run is
 // published to the experiment store with the resource sampler attached; when
 // it ends the summary gains energy and resource figures and the run's report
 // (report/) is written into the run directory.
