@@ -1,41 +1,14 @@
 // lcte distill: score the data once with a teacher into a top-k cache, then
 // train a student on it; see docs/parts/train.md.
-#include <csignal>
 #include <cstdio>
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/train_observer.h"
 #include "core/error.h"
 #include "train/distill.h"
 
 namespace lcte::cli {
-namespace {
-
-// The one piece of state a signal handler may touch: a lock-free flag the
-// training loop reads between steps. It has to be static, since a handler
-// gets no argument.
-std::atomic<bool> g_stop{false};
-static_assert(std::atomic<bool>::is_always_lock_free);
-
-extern "C" void on_sigint(int) { g_stop.store(true); }
-
-// Installs the handler for the run and restores the previous one after.
-class SigintGuard {
- public:
-  SigintGuard() {
-    g_stop.store(false);
-    struct sigaction sa {};
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_);
-  }
-  ~SigintGuard() { sigaction(SIGINT, &old_, nullptr); }
-
- private:
-  struct sigaction old_ {};
-};
-
-}  // namespace
 
 void add_distill_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("distill", "Distil a student from a teacher through a cached top-k signal");
@@ -44,6 +17,7 @@ void add_distill_command(CLI::App& app) {
   auto format = std::make_shared<std::string>("auto");
   auto out_type = std::make_shared<std::string>("f32");
   auto max_memory_mib = std::make_shared<double>(0);
+  auto store_path = std::make_shared<std::string>();
   train::TrainConfig& t = o->train;
   t.steps = 0;
   t.lr.max_lr = 1e-3;
@@ -103,7 +77,7 @@ void add_distill_command(CLI::App& app) {
   cmd->add_option("--checkpoint-every", o->checkpoint_every, "Steps between checkpoints (also at the end and on Ctrl-C)")
       ->capture_default_str();
   cmd->add_option("--resume", o->resume, "Continue from this checkpoint");
-  cmd->add_option("--store", o->store, "Experiment store to log the run and its metrics to");
+  cmd->add_option("--store", *store_path, "Experiment store to record the run and its metrics in");
   cmd->add_option("--max-memory", *max_memory_mib, "Memory limit in MiB (default: MemAvailable)");
   cmd->add_option("--threads", o->threads, "Threads (0: one per core)")->capture_default_str();
   cmd->add_option("--log-every", o->log_every, "Steps between progress lines")->capture_default_str();
@@ -119,21 +93,16 @@ void add_distill_command(CLI::App& app) {
     else fail("--out-type {}: expected f32 or f16", *out_type);
     if (*max_memory_mib < 0) fail("--max-memory {}: must be >= 0", *max_memory_mib);
     run.max_memory = static_cast<size_t>(*max_memory_mib * 1024 * 1024);
-    SigintGuard guard;
-    run.stop = &g_stop;
-    const train::DistillResult r = train::run_distill(run);
-    if (r.interrupted) {
-      std::printf("interrupted at step %lld of %lld; checkpoint %s (continue with --resume %s)\n",
-                  (long long)r.steps, (long long)r.total_steps, r.checkpoint.c_str(), r.checkpoint.c_str());
-      throw CLI::RuntimeError(130);
-    }
+    std::string run_id;
+    const train::DistillResult r = run_recorded(run, *store_path, run_id, train::run_distill);
+    exit_if_interrupted(r.interrupted, r.steps, r.total_steps, r.checkpoint);
     std::printf("distilled %lld steps (%.0f target tokens/s), final loss %.4f; wrote %s\n", (long long)r.steps,
                 r.tokens_per_second, r.final_loss, run.out.c_str());
     if (r.valid)
       std::printf("held-out: loss %.4f, ce %.4f, KL to teacher %.4f, top-1 agreement %.3f, top-5 %.3f over %lld "
                   "positions\n",
                   r.valid->loss, r.valid->ce, r.valid->kl, r.valid->top1, r.valid->top5, (long long)r.valid->positions);
-    if (!r.run_id.empty()) std::printf("store run %s\n", r.run_id.c_str());
+    if (!run_id.empty()) std::printf("store run %s\n", run_id.c_str());
   });
 }
 

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "experiment/recorder.h"
 #include "model/kld.h"
 #include "tokenizer/tokenizer.h"
 
@@ -20,6 +21,7 @@ struct KldArgs {
   int64_t n_ctx = 512, batch = 512;
   int threads = 2;
   bool json = false;
+  std::string store;  // experiment store to record the run in; empty: none
 };
 
 std::string read_file(const std::string& path) {
@@ -30,7 +32,15 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-void run(const KldArgs& a) {
+// The figures of a comparison, as --json prints them and the store records them.
+nlohmann::json figures(const model::KldReport& r) {
+  return {{"n_chunks", r.n_chunks},         {"n_scored", r.n_scored},         {"ppl_base", r.ppl_base},
+          {"ppl_model", r.ppl_other},       {"kld_mean", r.kld_mean},         {"kld_median", r.kld_median},
+          {"kld_p90", r.kld_p90},           {"kld_p99", r.kld_p99},           {"kld_max", r.kld_max},
+          {"top1_agreement", r.top1_agreement}, {"top5_agreement", r.top5_agreement}};
+}
+
+model::KldReport compare(const KldArgs& a, size_t& n_tokens) {
   if (a.threads < 1 || a.threads > 256) fail("-t: thread count {} is out of range (1..256)", a.threads);
   const auto base = model::Model::load(a.base);
   const auto other = model::Model::load(a.other);
@@ -43,18 +53,37 @@ void run(const KldArgs& a) {
   if (tok.vocab().add_bos() && tok.bos() >= 0) o.bos = tok.bos();
   model::ThreadPool pool(a.threads);
   model::Context cb(*base, pool, a.batch), co(*other, pool, a.batch);
-  const model::KldReport r = model::compare_models(cb, co, tokens, o);
+  n_tokens = tokens.size();
+  return model::compare_models(cb, co, tokens, o);
+}
+
+void run(const KldArgs& a) {
+  const nlohmann::json config = {{"base", a.base}, {"model", a.other}, {"text", a.text_path}, {"n_ctx", a.n_ctx},
+                                 {"kv_type", a.kv_type}, {"threads", a.threads}};
+  store::RunRecord record = experiment::new_run_record("kld", a.other, config);
+  record.model_name = a.other;
+  record.model_path = a.other;
+  size_t n_tokens = 0;
+  model::KldReport r;
+  experiment::record_run(a.store, record, [&](experiment::RunRecorder* rec) {
+    r = compare(a, n_tokens);
+    nlohmann::json f = figures(r);
+    f["n_tokens"] = n_tokens;
+    if (rec) {
+      std::vector<std::pair<std::string, double>> values;
+      for (const auto& [k, v] : f.items()) values.push_back({k, v.get<double>()});
+      rec->add_values(0, values);
+    }
+    return f;
+  });
   if (a.json) {
-    const nlohmann::json j = {{"base", a.base}, {"model", a.other}, {"text", a.text_path}, {"n_ctx", a.n_ctx},
-                              {"n_tokens", tokens.size()}, {"n_chunks", r.n_chunks}, {"n_scored", r.n_scored},
-                              {"ppl_base", r.ppl_base}, {"ppl_model", r.ppl_other}, {"kld_mean", r.kld_mean},
-                              {"kld_median", r.kld_median}, {"kld_p90", r.kld_p90}, {"kld_p99", r.kld_p99},
-                              {"kld_max", r.kld_max}, {"top1_agreement", r.top1_agreement},
-                              {"top5_agreement", r.top5_agreement}};
+    nlohmann::json j = {{"base", a.base}, {"model", a.other}, {"text", a.text_path}, {"n_ctx", a.n_ctx},
+                        {"n_tokens", n_tokens}};
+    j.update(figures(r));
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
-  std::printf("text: %s, %zu tokens, %lld chunks of %lld, %lld scored tokens\n", a.text_path.c_str(), tokens.size(),
+  std::printf("text: %s, %zu tokens, %lld chunks of %lld, %lld scored tokens\n", a.text_path.c_str(), n_tokens,
               static_cast<long long>(r.n_chunks), static_cast<long long>(a.n_ctx),
               static_cast<long long>(r.n_scored));
   std::printf("PPL base  %-40s %.4f\n", a.base.c_str(), r.ppl_base);
@@ -77,6 +106,7 @@ void add_kld_command(CLI::App& app) {
   cmd->add_option("-b,--batch", a->batch, "Most tokens per forward call")->capture_default_str();
   cmd->add_option("--kv-type", a->kv_type, "KV cache type: f16 or f32")->capture_default_str();
   cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->add_option("--store", a->store, "Experiment store to record the run in (kind kld)");
   cmd->callback([a] { run(*a); });
 }
 

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/quant_report_run.h"
 #include "core/error.h"
+#include "experiment/recorder.h"
 #include "quant/imatrix.h"
 #include "quant/model_quantizer.h"
 
@@ -44,6 +45,7 @@ void add_quantize_command(CLI::App& app) {
     std::string input, output, type, imatrix;
     bool pure = false, keep_output = false, report = false;
     int threads = 0;
+    std::string store;  // experiment store to record the run in; empty: none
     QuantReportArgs report_args;
   };
   auto a = std::make_shared<Args>();
@@ -58,6 +60,7 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("-t,--threads", a->threads, "Threads (default: all)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--report", a->report,
                 "Then compare the output with the input (size, bpw, speed, perplexity, KLD, top-1); needs --text");
+  cmd->add_option("--store", a->store, "Experiment store to record the run in (kind quantize)");
   add_quant_report_options(cmd, a->report_args);
   cmd->callback([a] {
     if (a->report && a->report_args.text.empty()) fail("quantize: --report needs --text FILE");
@@ -74,7 +77,34 @@ void add_quantize_command(CLI::App& app) {
     o.keep_output = a->keep_output;
     o.imatrix = imatrix ? &*imatrix : nullptr;
     o.threads = a->threads;
-    const quant::QuantizeResult r = quant::quantize_model(o, print_progress);
+    const nlohmann::json config = {{"input", a->input},     {"output", a->output},           {"type", a->type},
+                                   {"imatrix", a->imatrix}, {"pure", a->pure},               {"keep_output", a->keep_output},
+                                   {"threads", a->threads}};
+    store::RunRecord record = experiment::new_run_record("quantize", a->output, config);
+    record.model_name = a->output;
+    record.model_path = a->output;
+    quant::QuantizeResult r;
+    experiment::record_run(a->store, record, [&](experiment::RunRecorder* rec) {
+      r = quant::quantize_model(o, print_progress);
+      const nlohmann::json summary = {{"type", std::string(quant::file_type_name(*ft))},
+                                      {"tensors", r.tensors.size()},
+                                      {"tensor_bytes_in", r.tensor_bytes_in},
+                                      {"tensor_bytes_out", r.tensor_bytes_out},
+                                      {"file_bytes_out", r.file_bytes_out},
+                                      {"params", r.n_params},
+                                      {"bits_per_weight", r.bits_per_weight()},
+                                      {"seconds", r.seconds},
+                                      {"fallback_tensors", r.n_fallback},
+                                      {"requantized", r.requantized}};
+      if (rec) {
+        rec->add_values(0, {{"bits_per_weight", r.bits_per_weight()},
+                            {"tensor_bytes_in", static_cast<double>(r.tensor_bytes_in)},
+                            {"tensor_bytes_out", static_cast<double>(r.tensor_bytes_out)},
+                            {"quantize_seconds", r.seconds}});
+        rec->add_artifact({"model", a->output, "gguf"});
+      }
+      return summary;
+    });
 
     std::printf("wrote %s: %s, %zu tensors, %.2f MiB -> %.2f MiB of tensors, %.3f bits per weight, %.2f s\n",
                 a->output.c_str(), std::string(quant::file_type_name(*ft)).c_str(), r.tensors.size(),

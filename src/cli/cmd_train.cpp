@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/train_observer.h"
 #include "core/error.h"
 #include "train/run.h"
 
@@ -16,6 +17,7 @@ void add_train_command(CLI::App& app) {
   auto layers = std::make_shared<std::string>("every:2");
   auto out_type = std::make_shared<std::string>("f32");
   auto max_memory_mib = std::make_shared<double>(0);
+  auto store_path = std::make_shared<std::string>();
   train::TrainConfig& t = o->train;
 
   cmd->add_option("--teacher", o->teacher, "Teacher GGUF (llama); the loss distils from its top-k");
@@ -68,6 +70,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--checkpoint", o->checkpoint, "Checkpoint file, written every --checkpoint-every steps and at the end");
   cmd->add_option("--checkpoint-every", o->checkpoint_every, "Steps between checkpoints")->capture_default_str();
   cmd->add_option("--resume", o->resume, "Continue from this checkpoint");
+  cmd->add_option("--store", *store_path, "Experiment store to record the run and its metrics in");
   cmd->add_option("--max-memory", *max_memory_mib, "Memory limit in MiB (default: MemAvailable)");
   cmd->add_option("--threads", o->threads, "Threads (0: one per core)")->capture_default_str();
   cmd->add_option("--log-every", o->log_every, "Steps between progress lines")->capture_default_str();
@@ -84,12 +87,15 @@ void add_train_command(CLI::App& app) {
     run.train.lr.total = run.train.steps;
     if (run.out.empty() && run.adapter_out.empty() && run.checkpoint.empty())
       fail("train: nothing would be saved: give --out, --adapter-out or --checkpoint");
-    train::RunResult r = train::run_training(run);
+    std::string run_id;
+    const train::RunResult r = run_recorded(run, *store_path, run_id, train::run_training);
+    exit_if_interrupted(r.interrupted, r.steps, run.train.steps, r.checkpoint);
     std::printf("trained %lld steps in %.1f s (%.0f target tokens/s), final loss %.4f\n", (long long)r.steps,
                 r.seconds, r.tokens / std::max(1e-9, r.seconds), r.final_loss);
     if (r.valid)
       std::printf("held-out loss %.4f (ce %.4f, kd %.4f) over %lld positions\n", r.valid->loss, r.valid->ce,
                   r.valid->kd, (long long)r.valid->positions);
+    if (!run_id.empty()) std::printf("store run %s\n", run_id.c_str());
   });
 }
 

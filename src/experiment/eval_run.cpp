@@ -46,12 +46,8 @@ std::string unused_id(store::Store& store, const std::string& wanted) {
 }
 
 store::RunRecord run_record(const eval::EvalConfig& c, const std::string& id) {
-  store::RunRecord r;
+  store::RunRecord r = new_run_record("eval", c.suite + " " + (c.model.empty() ? c.backend : c.model), c.to_json());
   r.id = id;
-  r.kind = "eval";
-  r.name = c.suite + " " + (c.model.empty() ? c.backend : c.model);
-  r.started_at = eval::utc_now_iso8601();
-  r.config = c.to_json();
   r.model_name = c.model.empty() ? c.backend : c.model;
   // A model given as a file is identified by its content, not its name.
   if (!c.model.empty() && fs::is_regular_file(c.model)) {
@@ -61,8 +57,6 @@ store::RunRecord run_record(const eval::EvalConfig& c, const std::string& id) {
     r.model_path = fs::absolute(c.samples_file).string();
     r.model_sha256 = lcte::sha256_file_hex(c.samples_file);
   }
-  r.code_version = eval::lcte_version();
-  r.machine = measure::describe_machine();
   return r;
 }
 

@@ -1,9 +1,14 @@
 #include "experiment/recorder.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <random>
 #include <utility>
 
+#include "core/clock.h"
 #include "core/error.h"
+#include "eval/session.h"
+#include "measure/machine.h"
 #include <spdlog/spdlog.h>
 
 namespace lcte::experiment {
@@ -72,8 +77,21 @@ json resource_summary(const measure::ResourceSampler& sampler, int64_t completio
   return {{"energy", energy}, {"resources", resources}};
 }
 
+store::RunRecord new_run_record(const std::string& kind, const std::string& name, json config) {
+  store::RunRecord r;
+  r.started_at = utc_now_iso8601();
+  std::random_device rd;
+  r.id = fmt::format("{}-{}-{:08x}", kind, r.started_at, rd());
+  r.kind = kind;
+  r.name = name;
+  r.config = std::move(config);
+  r.code_version = eval::lcte_version();
+  r.machine = measure::describe_machine();
+  return r;
+}
+
 RunRecorder::RunRecorder(store::Store& store, store::RunRecord run, RecorderOptions options, bool resume)
-    : store_(store), run_(std::move(run)) {
+    : store_(store), run_(std::move(run)), on_reading_(std::move(options.on_reading)) {
   if (resume && store_.find_run(run_.id)) {
     store_.reopen_run(run_.id);
     for (const store::MetricPoint& p : store_.metrics(run_.id)) t_offset_ = std::max(t_offset_, p.t);
@@ -104,6 +122,11 @@ void RunRecorder::on_reading(const measure::Sample& s) {
   } catch (const std::exception& e) {
     spdlog::warn("{}: reading at {:.1f} s not stored: {}", store_.path(), s.t_seconds, e.what());
   }
+  try {
+    if (on_reading_) on_reading_(s);
+  } catch (const std::exception& e) {
+    spdlog::warn("{}: reading at {:.1f} s: {}", store_.path(), s.t_seconds, e.what());
+  }
 }
 
 void RunRecorder::add_sample(const store::StoredSample& sample) {
@@ -114,6 +137,19 @@ void RunRecorder::add_sample(const store::StoredSample& sample) {
 void RunRecorder::add_metrics(const std::vector<store::MetricPoint>& points) {
   std::lock_guard<std::mutex> lock(write_mutex_);
   store_.add_metrics(run_.id, points);
+}
+
+void RunRecorder::add_values(int64_t step, const std::vector<std::pair<std::string, double>>& values) {
+  const double t = t_offset_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  std::vector<store::MetricPoint> points;
+  for (const auto& [name, v] : values) points.push_back({name, step, t, v});
+  add_metrics(points);
+}
+
+void RunRecorder::add_artifact(const store::Artifact& artifact) {
+  if (!std::filesystem::exists(artifact.path)) return;
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  store_.add_artifact(run_.id, artifact);
 }
 
 json RunRecorder::finish(json summary, int64_t completion_tokens, int64_t passed, int64_t tasks,

@@ -9,10 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "measure/sampler.h"
@@ -25,6 +28,8 @@ struct RecorderOptions {
   measure::PowerModel power;
   bool gpus = true;
   std::string nvml_library = "libnvidia-ml.so.1";
+  // Also told of each reading, after it is stored (the dashboard's live view).
+  std::function<void(const measure::Sample&)> on_reading;
 };
 
 // The metric names a sampler reading is stored under (GPU fields per index:
@@ -37,6 +42,14 @@ std::vector<store::MetricPoint> metric_points(const measure::Sample& s, double t
 // counts are given, peak memory, and what the sampler itself cost.
 nlohmann::json resource_summary(const measure::ResourceSampler& sampler, int64_t completion_tokens, int64_t passed,
                                 int64_t tasks);
+
+// A new run record of `kind` (eval, train, distill, quantize, bench, kld,
+// ...): a fresh id "<kind>-<UTC time>-<8 hex digits>", the start time, the
+// code version and the machine (measure::describe_machine). Every command
+// and the dashboard start their runs from it, so all runs describe
+// themselves alike.
+store::RunRecord new_run_record(const std::string& kind, const std::string& name,
+                                nlohmann::json config = nlohmann::json::object());
 
 class RunRecorder {
  public:
@@ -54,6 +67,10 @@ class RunRecorder {
   // Thread-safe; each call is its own committed write.
   void add_sample(const store::StoredSample& sample);
   void add_metrics(const std::vector<store::MetricPoint>& points);
+  // Named values at `step`, timed in seconds from the run's start.
+  void add_values(int64_t step, const std::vector<std::pair<std::string, double>>& values);
+  // Files the run made; one that does not exist is skipped.
+  void add_artifact(const store::Artifact& artifact);
 
   // Stops the sampler, merges the resource summary into `summary` (under
   // "energy" and "resources") and marks the run finished (or `status`).
@@ -67,9 +84,35 @@ class RunRecorder {
   store::Store& store_;
   store::RunRecord run_;
   std::unique_ptr<measure::ResourceSampler> sampler_;
+  std::function<void(const measure::Sample&)> on_reading_;
   double t_offset_ = 0;  // a resumed run's time axis continues after its last reading
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::atomic<bool> ended_{false};
   std::mutex write_mutex_;
 };
+
+// Runs `body` recorded as `run` in the store at `store_path`, or unrecorded
+// when the path is empty (body then gets a null recorder). body returns the
+// run's summary; a throw marks the run failed with its message and goes on.
+// Returns the run's id ("" when unrecorded). lcte quantize, bench and kld
+// record themselves through it.
+template <typename Body>
+std::string record_run(const std::string& store_path, store::RunRecord run, Body body) {
+  if (store_path.empty()) {
+    body(static_cast<RunRecorder*>(nullptr));
+    return "";
+  }
+  store::Store store(store_path);
+  RunRecorder recorder(store, std::move(run), RecorderOptions{});
+  nlohmann::json summary;
+  try {
+    summary = body(&recorder);
+  } catch (const std::exception& e) {
+    recorder.fail(e.what());
+    throw;
+  }
+  recorder.finish(std::move(summary), 0, 0, 0);
+  return recorder.run_id();
+}
 
 }  // namespace lcte::experiment

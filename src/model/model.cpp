@@ -6,6 +6,7 @@
 #include <numbers>
 
 #include "core/error.h"
+#include "model/gguf_names.h"
 #include "tensor/kernels.h"
 
 namespace lcte::model {
@@ -28,6 +29,18 @@ int64_t get_dim(const gguf::File& f, const std::string& key, int64_t max) {
   const uint64_t v = f.get_u64(key);
   if (v == 0 || v > static_cast<uint64_t>(max)) fail("{}: metadata {} = {} is out of range (1..{})", f.path(), key, v, max);
   return static_cast<int64_t>(v);
+}
+
+// A 1-D tensor of n elements as F32.
+std::vector<float> read_vector(const gguf::File& f, const gguf::TensorInfo& t, int64_t n) {
+  if (t.ne.size() != 1 || t.ne[0] != n)
+    fail("{}: tensor {} has shape {}, expected [{}]", f.path(), t.name, shape_str(t.ne), n);
+  const TypeTraits& tr = type_traits(t.type);
+  if (!tr.computable || n % tr.block_size != 0)
+    fail("{}: tensor {} has type {}, which lcte cannot read as a vector of {}", f.path(), t.name, tr.name, n);
+  std::vector<float> v(static_cast<size_t>(n));
+  kernels::dequantize_row(t.type, t.data, v.data(), n);
+  return v;
 }
 
 }  // namespace
@@ -62,14 +75,14 @@ std::unique_ptr<Model> Model::load(const std::string& path) { return from_file(g
 
 std::unique_ptr<Model> Model::from_file(gguf::File file) {
   std::unique_ptr<Model> m(new Model(std::move(file)));
-  m->load_config();
+  m->config_ = read_config(m->file_);
   m->load_weights();
   return m;
 }
 
-void Model::load_config() {
-  const gguf::File& f = file_;
-  Config& c = config_;
+namespace {
+
+void read_architecture(const gguf::File& f, Config& c) {
   c.arch_name = f.architecture();
   if (c.arch_name == "llama") {
     c.arch = Arch::Llama;
@@ -81,6 +94,9 @@ void Model::load_config() {
     fail("{}: unsupported architecture '{}' (general.architecture; lcte runs llama and qwen2)", f.path(),
          c.arch_name.empty() ? std::string("<missing>") : c.arch_name);
   }
+}
+
+void read_shape(const gguf::File& f, Config& c) {
   const std::string a = c.arch_name + ".";
   c.name = f.get_string("general.name", "");
   if (f.get_u64(a + "expert_count", 0) > 0)
@@ -116,6 +132,10 @@ void Model::load_config() {
   if (c.rope_dims > c.head_dim || c.rope_dims % 2 != 0)
     fail("{}: {}rope.dimension_count {} must be even and at most the head size {}", f.path(), a, c.rope_dims,
          c.head_dim);
+}
+
+void read_rope_scaling(const gguf::File& f, Config& c) {
+  const std::string a = c.arch_name + ".";
 
   // Position scaling: llama.cpp's keys rope.scaling.type/factor, or the older
   // rope.scale_linear. Llama 3.1's frequency factors normally come as the
@@ -135,6 +155,30 @@ void Model::load_config() {
   } else {
     fail("{}: {}rope.scaling.type '{}' is not supported (none, linear, llama3)", f.path(), a, scaling);
   }
+  if (const gguf::TensorInfo* rf = f.find_tensor(gguf_names::kRopeFreqs))
+    c.rope_freq_factors = read_vector(f, *rf, c.rope_dims / 2);
+  for (float ff : c.rope_freq_factors)
+    if (!(ff > 0.0f) || !std::isfinite(ff)) fail("{}: RoPE frequency factor {} is not positive", f.path(), ff);
+}
+
+void read_vocab(const gguf::File& f, Config& c) {
+  const gguf::TensorInfo* emb = f.find_tensor(gguf_names::kTokenEmbd);
+  if (emb == nullptr) fail("{}: missing tensor {}", f.path(), gguf_names::kTokenEmbd);
+  if (emb->ne.size() != 2 || emb->ne[0] != c.dim || emb->ne[1] < 1 || emb->ne[1] > kMaxVocab)
+    fail("{}: tensor {} has shape {}, expected [{}, n_vocab]", f.path(), gguf_names::kTokenEmbd, shape_str(emb->ne),
+         c.dim);
+  c.n_vocab = emb->ne[1];
+}
+
+}  // namespace
+
+Config read_config(const gguf::File& f) {
+  Config c;
+  read_architecture(f, c);
+  read_shape(f, c);
+  read_rope_scaling(f, c);
+  read_vocab(f, c);
+  return c;
 }
 
 namespace {
@@ -171,82 +215,58 @@ struct Loader {
     return m;
   }
 
-  std::vector<float> vector(const std::string& name, int64_t n) const {
-    const gguf::TensorInfo& t = need(name);
-    return to_vector(t, n);
-  }
-
-  std::vector<float> to_vector(const gguf::TensorInfo& t, int64_t n) const {
-    if (t.ne.size() != 1 || t.ne[0] != n)
-      fail("{}: tensor {} has shape {}, expected [{}]", f.path(), t.name, shape_str(t.ne), n);
-    const TypeTraits& tr = type_traits(t.type);
-    if (!tr.computable || n % tr.block_size != 0)
-      fail("{}: tensor {} has type {}, which lcte cannot read as a vector of {}", f.path(), t.name, tr.name, n);
-    std::vector<float> v(static_cast<size_t>(n));
-    kernels::dequantize_row(t.type, t.data, v.data(), n);
-    return v;
-  }
+  std::vector<float> vector(const std::string& name, int64_t n) const { return read_vector(f, need(name), n); }
 
   std::vector<float> optional_vector(const std::string& name, int64_t n) const {
     const gguf::TensorInfo* t = f.find_tensor(name);
-    return t == nullptr ? std::vector<float>{} : to_vector(*t, n);
+    return t == nullptr ? std::vector<float>{} : read_vector(f, *t, n);
   }
 };
 
 }  // namespace
 
 void Model::load_weights() {
-  const Config& c0 = config_;
-  const Loader ld{file_};
-  const gguf::TensorInfo& emb = ld.need("token_embd.weight");
-  if (emb.ne.size() != 2 || emb.ne[0] != c0.dim || emb.ne[1] < 1 || emb.ne[1] > kMaxVocab)
-    fail("{}: tensor token_embd.weight has shape {}, expected [{}, n_vocab]", path(), shape_str(emb.ne), c0.dim);
-  config_.n_vocab = emb.ne[1];
+  namespace names = gguf_names;
   const Config& c = config_;
-  token_embd_ = ld.to_matrix(emb, c.dim, c.n_vocab);
-
-  if (const gguf::TensorInfo* out = file_.find_tensor("output.weight")) {
+  const Loader ld{file_};
+  token_embd_ = ld.matrix(std::string(names::kTokenEmbd), c.dim, c.n_vocab);
+  if (const gguf::TensorInfo* out = file_.find_tensor(names::kOutput)) {
     output_ = ld.to_matrix(*out, c.dim, c.n_vocab);
   } else {
     output_ = token_embd_;
     tied_ = true;
   }
-  output_norm_ = ld.vector("output_norm.weight", c.dim);
-
-  if (const gguf::TensorInfo* rf = file_.find_tensor("rope_freqs.weight")) {
-    config_.rope_freq_factors = ld.to_vector(*rf, c.rope_dims / 2);
-  }
-  for (float ff : c.rope_freq_factors)
-    if (!(ff > 0.0f) || !std::isfinite(ff)) fail("{}: RoPE frequency factor {} is not positive", path(), ff);
+  output_norm_ = ld.vector(std::string(names::kOutputNorm), c.dim);
 
   const bool biases = c.arch == Arch::Qwen2;
+  using names::block;
+  using names::kProj;
   layers_.clear();
   layers_.reserve(static_cast<size_t>(c.n_layers));
   for (int64_t i = 0; i < c.n_layers; ++i) {
-    const std::string p = "blk." + std::to_string(i) + ".";
     Layer l;
-    l.attn_norm = ld.vector(p + "attn_norm.weight", c.dim);
-    l.wq = ld.matrix(p + "attn_q.weight", c.dim, c.q_dim());
-    l.wk = ld.matrix(p + "attn_k.weight", c.dim, c.kv_dim());
-    l.wv = ld.matrix(p + "attn_v.weight", c.dim, c.kv_dim());
-    l.wo = ld.matrix(p + "attn_output.weight", c.q_dim(), c.dim);
+    l.attn_norm = ld.vector(block(i, names::kAttnNorm), c.dim);
+    l.wq = ld.matrix(block(i, kProj[names::kQ]), c.dim, c.q_dim());
+    l.wk = ld.matrix(block(i, kProj[names::kK]), c.dim, c.kv_dim());
+    l.wv = ld.matrix(block(i, kProj[names::kV]), c.dim, c.kv_dim());
+    l.wo = ld.matrix(block(i, kProj[names::kO]), c.q_dim(), c.dim);
     if (biases) {
-      l.bq = ld.vector(p + "attn_q.bias", c.q_dim());
-      l.bk = ld.vector(p + "attn_k.bias", c.kv_dim());
-      l.bv = ld.vector(p + "attn_v.bias", c.kv_dim());
+      l.bq = ld.vector(block(i, kProj[names::kQ], "bias"), c.q_dim());
+      l.bk = ld.vector(block(i, kProj[names::kK], "bias"), c.kv_dim());
+      l.bv = ld.vector(block(i, kProj[names::kV], "bias"), c.kv_dim());
     } else {
       // Some llama-architecture conversions carry biases too; use them if present.
-      l.bq = ld.optional_vector(p + "attn_q.bias", c.q_dim());
-      l.bk = ld.optional_vector(p + "attn_k.bias", c.kv_dim());
-      l.bv = ld.optional_vector(p + "attn_v.bias", c.kv_dim());
+      l.bq = ld.optional_vector(block(i, kProj[names::kQ], "bias"), c.q_dim());
+      l.bk = ld.optional_vector(block(i, kProj[names::kK], "bias"), c.kv_dim());
+      l.bv = ld.optional_vector(block(i, kProj[names::kV], "bias"), c.kv_dim());
     }
-    l.ffn_norm = ld.vector(p + "ffn_norm.weight", c.dim);
-    l.w_gate = ld.matrix(p + "ffn_gate.weight", c.dim, c.ffn_dim);
-    l.w_up = ld.matrix(p + "ffn_up.weight", c.dim, c.ffn_dim);
-    l.w_down = ld.matrix(p + "ffn_down.weight", c.ffn_dim, c.dim);
+    l.ffn_norm = ld.vector(block(i, names::kFfnNorm), c.dim);
+    l.w_gate = ld.matrix(block(i, kProj[names::kGate]), c.dim, c.ffn_dim);
+    l.w_up = ld.matrix(block(i, kProj[names::kUp]), c.dim, c.ffn_dim);
+    l.w_down = ld.matrix(block(i, kProj[names::kDown]), c.ffn_dim, c.dim);
     layers_.push_back(std::move(l));
   }
-  if (file_.find_tensor("blk." + std::to_string(c.n_layers) + ".attn_norm.weight") != nullptr)
+  if (file_.find_tensor(block(c.n_layers, names::kAttnNorm)) != nullptr)
     fail("{}: file has more blocks than {}.block_count = {}", path(), c.arch_name, c.n_layers);
 }
 

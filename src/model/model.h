@@ -46,6 +46,14 @@ struct Config {
   int64_t kv_dim() const { return n_kv_heads * head_dim; }
 };
 
+// The hyper-parameters of a llama or qwen2 GGUF, read and checked in one
+// place for the engine and for training: every metadata key, the vocabulary
+// (the rows of token_embd.weight) and the RoPE frequency factors (tensor
+// rope_freqs.weight, or computed from llama3 scaling keys). Throws
+// lcte::Error naming the file and key for an unsupported architecture, a
+// missing key or a value out of range.
+Config read_config(const gguf::File& f);
+
 // One weight matrix of `rows` rows of `cols` elements each (ggml ne[0] = cols),
 // in its file type, straight from the mapping.
 struct Matrix {
@@ -101,7 +109,6 @@ class Model {
 
  private:
   explicit Model(gguf::File file) : file_(std::move(file)) {}
-  void load_config();
   void load_weights();
 
   gguf::File file_;

@@ -2,20 +2,16 @@
 
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <random>
 #include <thread>
 
-#include "core/clock.h"
 #include "core/error.h"
 #include "core/sha256.h"
 #include "core/log.h"
@@ -24,12 +20,7 @@
 #include "model/model.h"
 #include "model/thread_pool.h"
 #include "model/tokenizer_text.h"
-#include "store/store.h"
 #include "train/ops.h"
-
-#ifndef LCTE_VERSION
-#define LCTE_VERSION "unknown"
-#endif
 
 namespace lcte::train {
 namespace {
@@ -38,12 +29,6 @@ using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-std::string hms(double s) {
-  if (!(s >= 0) || s > 1e8) return "?";
-  const long t = std::lround(s);
-  return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60) : fmt::format("{}:{:02}", t / 60, t % 60);
-}
 
 std::string short_sha(const std::string& text) {
   return data_sha256({}, text).substr(0, 16);
@@ -176,75 +161,15 @@ nlohmann::json toml_to_json(const toml::table& t, const std::string& path) {
   return j;
 }
 
-nlohmann::json hyper_parameters(const DistillOptions& o) {
-  const TrainConfig& t = o.train;
-  nlohmann::json j = t.to_json();
+nlohmann::json distill_hyper_parameters(const DistillOptions& o, const std::optional<LoraConfig>& lora) {
+  nlohmann::json j = hyper_parameters(o.train, o.seed, /*teacher=*/true, o.top_k, lora, o.lora_targets);
   j["epochs"] = o.epochs;
-  j["seed"] = o.seed;
-  j["loss"] = {{"divergence", std::string(divergence_name(t.loss.divergence))},
-               {"beta", t.loss.beta},
-               {"temperature", t.loss.temperature},
-               {"alpha", t.loss.alpha},
-               {"top_k", o.top_k}};
-  if (o.lora_rank > 0) j["lora"] = {{"rank", o.lora_rank}, {"alpha", o.lora_alpha}, {"targets", o.lora_targets}};
   if (o.teacher_generate)
     j["teacher_generate"] = {{"temperature", o.generate_temperature}, {"max_tokens", o.generate_max_tokens}};
   j["data_format"] = text_format_name(o.data_opts.format);
   j["pack"] = o.data_opts.pack;
   return j;
 }
-
-std::string new_run_id() {
-  std::random_device rd;
-  return fmt::format("distill-{}-{:08x}", utc_now_iso8601(), rd());
-}
-
-// The experiment store, when one was asked for: a run of kind "distill" and
-// its metric series.
-class StoreLog {
- public:
-  StoreLog(const DistillOptions& o, const std::string& teacher_sha) {
-    if (o.store.empty()) return;
-    store_ = std::make_unique<store::Store>(o.store);
-    store::RunRecord r;
-    r.id = new_run_id();
-    r.kind = "distill";
-    r.name = o.name;
-    r.started_at = utc_now_iso8601();
-    r.config = hyper_parameters(o);
-    r.config["teacher"] = o.teacher;
-    r.config["data"] = o.data;
-    r.model_name = o.name;
-    r.model_path = o.out;
-    r.code_version = LCTE_VERSION;
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    r.machine = {{"hostname", host}, {"cores", std::thread::hardware_concurrency()}};
-    store_->begin_run(r);
-    store_->set_params(r.id, {{"teacher", o.teacher}, {"teacher_sha256", teacher_sha}, {"data", o.data},
-                              {"loss", std::string(divergence_name(o.train.loss.divergence))}});
-    id_ = r.id;
-    t0_ = Clock::now();
-  }
-  const std::string& id() const { return id_; }
-  void metrics(int64_t step, const std::vector<std::pair<std::string, double>>& values) {
-    if (!store_) return;
-    std::vector<store::MetricPoint> pts;
-    const double t = seconds_since(t0_);
-    for (const auto& [name, v] : values) pts.push_back({name, step, t, v});
-    store_->add_metrics(id_, pts);
-  }
-  void finish(const std::string& status, const nlohmann::json& summary, const std::string& out) {
-    if (!store_) return;
-    if (!out.empty() && fs::exists(out)) store_->add_artifact(id_, {"student", out, "gguf"});
-    store_->finish_run(id_, status, summary);
-  }
-
- private:
-  std::unique_ptr<store::Store> store_;
-  std::string id_;
-  Clock::time_point t0_;
-};
 
 size_t cache_bytes(const TextData& d, int k) {
   int64_t pos = 0;
@@ -399,15 +324,7 @@ DistillResult run_distill(const DistillOptions& o) {
   }
   if (mc.vocab != vocab)
     fail("distill: the student's vocabulary ({}) differs from the teacher's tokenizer ({})", mc.vocab, vocab);
-  std::optional<LoraConfig> lora;
-  if (o.lora_rank > 0) {
-    LoraConfig lc;
-    lc.rank = o.lora_rank;
-    lc.alpha = o.lora_alpha;
-    lc.targets = LoraConfig::parse_targets(o.lora_targets);
-    lc.validate();
-    lora = lc;
-  }
+  const std::optional<LoraConfig> lora = lora_config(o.lora_rank, o.lora_alpha, o.lora_targets);
 
   // Data, tokenised with the teacher's tokenizer and chat template.
   TextDataOptions dopt = o.data_opts;
@@ -451,17 +368,9 @@ DistillResult run_distill(const DistillOptions& o) {
   data = TextData{};  // the cache holds the examples now
 
   // The student.
-  std::unique_ptr<Model<float>> model;
-  std::vector<int> kept;
-  if (student_file) {
-    model = std::make_unique<Model<float>>(load_model(*student_file, /*with_grads=*/!lora));
-  } else {
-    StudentInit s = student_from_teacher(*teacher_file, spec);
-    kept = s.kept_layers;
-    model = std::make_unique<Model<float>>(std::move(s.model));
-  }
+  Student student = make_student(student_file ? &*student_file : nullptr, &*teacher_file, spec, lora, o.seed);
+  Model<float>& model = *student.model;
   teacher_file.reset();
-  if (lora) model->enable_lora(*lora, o.seed);
 
   TrainConfig tc = o.train;
   const int64_t n_train = cache.n_train, n_total = (int64_t)cache.examples.size();
@@ -471,69 +380,38 @@ DistillResult run_distill(const DistillOptions& o) {
   res.total_steps = tc.steps;
   std::vector<Example> train_examples(cache.examples.begin(), cache.examples.begin() + n_train);
   DataLoader loader(std::move(train_examples), tc.batch, tc.seq, o.seed);
-  Trainer trainer(*model, loader, tc, cached_teacher(cache, 0));
+  Trainer trainer(model, loader, tc, cached_teacher(cache, 0));
   res.checkpoint = !o.checkpoint.empty() ? o.checkpoint : o.out + ".ckpt.gguf";
-  if (!o.resume.empty()) {
-    trainer.load_checkpoint(o.resume);
-    spdlog::info("distill: resumed from {} at step {}", o.resume, trainer.steps_done());
+
+  DistillOptions recorded = o;
+  recorded.train = tc;
+  recorded.data_opts.format = data_format;
+  const nlohmann::json hp = distill_hyper_parameters(recorded, lora);
+  if (o.observer) {
+    RunDescription d{"distill", o.name, hp, {}, o.out};
+    d.config["teacher"] = o.teacher;
+    d.config["data"] = o.data;
+    d.params = {{"teacher", o.teacher}, {"teacher_sha256", teacher_sha}, {"data", o.data},
+                {"loss", std::string(divergence_name(tc.loss.divergence))}};
+    o.observer->started(d);
   }
 
-  StoreLog store(o, teacher_sha);
-  res.run_id = store.id();
-  auto evaluate = [&](int64_t step, double train_loss, double tok_s) {
-    std::vector<std::pair<std::string, double>> m{{"train_loss", train_loss}, {"tokens_per_s", tok_s}};
-    if (n_total > n_train) {
-      res.valid = evaluate_against_teacher(*model, cache, n_train, n_total, tc.batch, tc.seq, tc.loss, o.eval_examples);
+  DriveOptions drv = drive_options(o, "distill", res.checkpoint);
+  if (n_total > n_train)
+    drv.evaluate = [&](int64_t) {
+      res.valid = evaluate_against_teacher(model, cache, n_train, n_total, tc.batch, tc.seq, tc.loss, o.eval_examples);
       const DistillEval& v = *res.valid;
-      spdlog::info("eval step {}: train loss {:.4f}, valid loss {:.4f} (ce {:.4f}), KL to teacher {:.4f}, top-1 "
-                   "agreement {:.3f}, top-5 {:.3f}, {:.0f} tok/s",
-                   step, train_loss, v.loss, v.ce, v.kl, v.top1, v.top5, tok_s);
-      m.insert(m.end(), {{"valid_loss", v.loss}, {"valid_ce", v.ce}, {"kl_to_teacher", v.kl},
-                         {"top1_agreement", v.top1}, {"top5_agreement", v.top5}});
-    } else {
-      spdlog::info("eval step {}: train loss {:.4f}, {:.0f} tok/s (no held-out examples)", step, train_loss, tok_s);
-    }
-    store.metrics(step, m);
-  };
-
-  const auto t0 = Clock::now();
-  const int64_t first_step = trainer.steps_done();
-  auto window_t0 = Clock::now();
-  double window_loss = 0;
-  int64_t window_steps = 0, window_tokens = 0, all_tokens = 0;
-  StepStats last;
-  while (trainer.steps_done() < tc.steps) {
-    if (o.stop && o.stop->load()) {
-      res.interrupted = true;
-      break;
-    }
-    last = trainer.step();
-    window_loss += last.loss;
-    window_tokens += last.tokens;
-    all_tokens += last.tokens;
-    ++window_steps;
-    if (o.on_step) o.on_step(last);
-    const double elapsed = seconds_since(t0);
-    if (o.log_every > 0 && (last.step % o.log_every == 0 || last.step == tc.steps)) {
-      const double eta = elapsed / (last.step - first_step) * (tc.steps - last.step);
-      spdlog::info("step {}/{} ({:.0f}%): loss {:.4f} (ce {:.4f}, kd {:.4f}), lr {:.2e}, {:.0f} tok/s, elapsed {}, "
-                   "ETA {}",
-                   last.step, tc.steps, 100.0 * last.step / tc.steps, last.loss, last.ce, last.kd, last.lr,
-                   all_tokens / std::max(1e-9, elapsed), hms(elapsed), hms(eta));
-    }
-    if (o.checkpoint_every > 0 && last.step % o.checkpoint_every == 0) trainer.save_checkpoint(res.checkpoint);
-    if ((o.eval_every > 0 && last.step % o.eval_every == 0) || last.step == tc.steps) {
-      evaluate(last.step, window_loss / window_steps, window_tokens / std::max(1e-9, seconds_since(window_t0)));
-      window_loss = 0;
-      window_steps = window_tokens = 0;
-      window_t0 = Clock::now();
-    }
-  }
-  const double seconds = seconds_since(t0);
-  res.steps = trainer.steps_done();
-  res.final_loss = last.loss;
-  res.tokens_per_second = all_tokens / std::max(1e-9, seconds);
-  trainer.save_checkpoint(res.checkpoint);
+      return HeldOut{{{"valid_loss", v.loss}, {"valid_ce", v.ce}, {"kl_to_teacher", v.kl}, {"top1_agreement", v.top1},
+                      {"top5_agreement", v.top5}},
+                     fmt::format("valid loss {:.4f} (ce {:.4f}), KL to teacher {:.4f}, top-1 agreement {:.3f}, "
+                                 "top-5 {:.3f}",
+                                 v.loss, v.ce, v.kl, v.top1, v.top5)};
+    };
+  const DriveResult dr = drive(trainer, drv);
+  res.steps = dr.steps;
+  res.interrupted = dr.interrupted;
+  res.final_loss = dr.last.loss;
+  res.tokens_per_second = dr.tokens_per_second();
   nlohmann::json summary = {{"steps", res.steps}, {"total_steps", tc.steps}, {"final_loss", res.final_loss},
                             {"tokens_per_s", res.tokens_per_second}, {"cache", res.cache},
                             {"checkpoint", res.checkpoint}};
@@ -541,49 +419,31 @@ DistillResult run_distill(const DistillOptions& o) {
     summary["valid"] = {{"loss", res.valid->loss}, {"kl_to_teacher", res.valid->kl}, {"top1", res.valid->top1},
                         {"top5", res.valid->top5}};
   if (res.interrupted) {
-    spdlog::warn("distill: interrupted at step {}/{}; checkpoint {} (continue with --resume {})", res.steps,
-                 tc.steps, res.checkpoint, res.checkpoint);
-    store.finish("killed", summary, "");
+    if (o.observer) o.observer->finished("killed", summary, {});
     return res;
   }
 
   // The student with its lineage.
+  Lineage lin;
+  lin.add("method", gguf::Value::string(lora ? "lora-distill" : "distill"));
+  lin.add_file("teacher", o.teacher, teacher_sha);
+  if (student_file) lin.add_file("init", o.student);
+  lin.add_layers(student.kept_layers);
+  lin.add_file("data", o.data);
+  lin.add("data_tokens_sha256", gguf::Value::string(cache.key.data_sha256));
+  lin.add("loss", gguf::Value::string(std::string(divergence_name(tc.loss.divergence))));
+  lin.add("hyperparameters", gguf::Value::string(hp.dump()));
+  lin.add_result(dr, res.valid ? std::optional<double>(res.valid->loss) : std::nullopt);
+  if (res.valid) lin.add("valid_kl", gguf::Value::f32(static_cast<float>(res.valid->kl)));
   ExportOptions ex;
   ex.type = o.out_type;
   ex.name = o.name;
   teacher_file = gguf::File::open(o.teacher);  // for its tokenizer.* keys
   ex.metadata_source = &*teacher_file;
-  auto add = [&](const std::string& key, gguf::Value v) { ex.lineage.push_back({"lcte.lineage." + key, std::move(v)}); };
-  DistillOptions recorded = o;
-  recorded.train = tc;
-  recorded.data_opts.format = data_format;
-  add("method", gguf::Value::string(lora ? "lora-distill" : "distill"));
-  add("teacher", gguf::Value::string(fs::path(o.teacher).filename().string()));
-  add("teacher_sha256", gguf::Value::string(teacher_sha));
-  if (student_file) {
-    add("init", gguf::Value::string(fs::path(o.student).filename().string()));
-    add("init_sha256", gguf::Value::string(sha256_file_hex(o.student)));
-  }
-  if (!kept.empty()) {
-    std::string s;
-    for (int l : kept) s += (s.empty() ? "" : ",") + std::to_string(l);
-    add("teacher_layers", gguf::Value::string(s));
-  }
-  add("data", gguf::Value::string(o.data));
-  add("data_sha256", gguf::Value::string(sha256_file_hex(o.data)));
-  add("data_tokens_sha256", gguf::Value::string(cache.key.data_sha256));
-  add("loss", gguf::Value::string(std::string(divergence_name(tc.loss.divergence))));
-  add("hyperparameters", gguf::Value::string(hyper_parameters(recorded).dump()));
-  add("steps", gguf::Value::u64(static_cast<uint64_t>(res.steps)));
-  add("final_loss", gguf::Value::f32(static_cast<float>(res.final_loss)));
-  if (res.valid) {
-    add("valid_loss", gguf::Value::f32(static_cast<float>(res.valid->loss)));
-    add("valid_kl", gguf::Value::f32(static_cast<float>(res.valid->kl)));
-  }
-  add("lcte_version", gguf::Value::string(LCTE_VERSION));
-  save_model_gguf(*model, o.out, ex);
+  ex.lineage = lin.keys();
+  save_model_gguf(model, o.out, ex);
   spdlog::info("distill: wrote {}", o.out);
-  store.finish("finished", summary, o.out);
+  if (o.observer) o.observer->finished("finished", summary, {{"student", o.out}});
   return res;
 }
 

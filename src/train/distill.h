@@ -2,8 +2,9 @@
 // teacher's tokenizer, score it once with the teacher (the inference engine,
 // so any model lcte runs, quantized included) into a top-k cache on disk, let
 // the teacher go, then train the student from the cache, evaluating it
-// against the teacher on held-out examples, logging to the terminal and the
-// experiment store, and write the student GGUF with lineage metadata.
+// against the teacher on held-out examples, reporting to the terminal and to
+// an observer (train/driver.h), and write the student GGUF with lineage
+// metadata.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "train/driver.h"
 #include "train/gguf_io.h"
 #include "train/text_data.h"
 #include "train/topk_cache.h"
@@ -65,7 +67,6 @@ struct DistillOptions {
   int64_t checkpoint_every = 0;
   std::string resume;
 
-  std::string store;           // experiment store file; empty: none
   size_t max_memory = 0;       // bytes; 0: MemAvailable
   int threads = 0;
   int log_every = 10;
@@ -73,6 +74,7 @@ struct DistillOptions {
   // and returns with interrupted set (SIGINT in lcte distill).
   const std::atomic<bool>* stop = nullptr;
   std::function<void(const StepStats&)> on_step;
+  RunObserver* observer = nullptr;  // told of the run (kind "distill")
 };
 
 // The student against the teacher's cached signal on held-out examples.
@@ -97,7 +99,6 @@ struct DistillResult {
   std::optional<DistillEval> valid;  // the last evaluation
   double final_loss = 0;
   double tokens_per_second = 0;
-  std::string run_id;          // in the store, when one was given
   MemoryPlan plan;
   size_t cache_bytes = 0, teacher_bytes = 0;
 };

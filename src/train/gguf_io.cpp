@@ -10,6 +10,8 @@
 #include <fmt/ranges.h>
 
 #include "core/error.h"
+#include "model/gguf_names.h"
+#include "model/model.h"
 
 #include "tensor/fp16.h"
 #include "tensor/kernels.h"
@@ -17,13 +19,7 @@
 namespace lcte::train {
 namespace {
 
-std::string arch_key(const std::string& arch, const char* key) { return arch + "." + key; }
-
-int get_int(const gguf::File& f, const std::string& key, int max) {
-  uint64_t v = f.get_u64(key);
-  if (v == 0 || v > (uint64_t)max) fail("{}: {} = {} is out of range [1, {}]", f.path(), key, v, max);
-  return static_cast<int>(v);
-}
+namespace names = model::gguf_names;
 
 // One tensor of the file as F32, n elements.
 void tensor_to_f32(const gguf::File& f, const gguf::TensorInfo& t, float* dst) {
@@ -51,31 +47,33 @@ ModelConfig config_from_gguf(const gguf::File& f) {
   const std::string arch = f.architecture();
   if (arch != "llama")
     fail("{}: architecture '{}' cannot be trained by lcte (only 'llama')", f.path(), arch.empty() ? "?" : arch);
+  const model::Config m = model::read_config(f);
+  // What the engine runs but the training model does not implement.
+  if (f.find_tensor(names::kRopeFreqs) != nullptr)
+    fail("{}: {} (Llama 3 RoPE frequency factors) is not supported for training", f.path(), names::kRopeFreqs);
+  if (!m.rope_freq_factors.empty() || m.rope_freq_scale != 1.0f)
+    fail("{}: RoPE scaling '{}' is not supported for training", f.path(),
+         f.get_string(arch + ".rope.scaling.type", "linear"));
+  if (m.head_dim * m.n_heads != m.dim)
+    fail("{}: attention.key_length {} differs from embedding_length / head_count {} (not supported for training)",
+         f.path(), m.head_dim, m.dim / m.n_heads);
+  if (m.rope_dims != m.head_dim)
+    fail("{}: rope.dimension_count {} differs from head_dim {} (partial rotary is not supported)", f.path(),
+         m.rope_dims, m.head_dim);
   ModelConfig c;
-  c.dim = get_int(f, arch_key(arch, "embedding_length"), 1 << 16);
-  c.n_layers = get_int(f, arch_key(arch, "block_count"), 1024);
-  c.ffn_dim = get_int(f, arch_key(arch, "feed_forward_length"), 1 << 18);
-  c.n_heads = get_int(f, arch_key(arch, "attention.head_count"), 1024);
-  c.n_kv_heads = f.has(arch_key(arch, "attention.head_count_kv"))
-                     ? get_int(f, arch_key(arch, "attention.head_count_kv"), 1024)
-                     : c.n_heads;
-  c.context = static_cast<int>(std::min<uint64_t>(f.get_u64(arch_key(arch, "context_length"), 2048), 1 << 20));
-  c.rope_base = f.get_f64(arch_key(arch, "rope.freq_base"), 10000.0);
-  c.norm_eps = f.get_f64(arch_key(arch, "attention.layer_norm_rms_epsilon"), 1e-5);
-  const std::string scaling = f.get_string(arch_key(arch, "rope.scaling.type"), "none");
-  if (scaling != "none") fail("{}: RoPE scaling '{}' is not supported for training", f.path(), scaling);
-  if (f.find_tensor("rope_freqs.weight") != nullptr)
-    fail("{}: rope_freqs.weight (Llama 3 RoPE frequency factors) is not supported for training", f.path());
-  const gguf::TensorInfo& embd = f.tensor("token_embd.weight");
-  if (embd.ne.size() != 2 || embd.ne[1] <= 0 || embd.ne[1] > (1 << 22))
-    fail("{}: token_embd.weight has an unusable shape", f.path());
-  c.vocab = static_cast<int>(embd.ne[1]);
-  c.tied_output = f.find_tensor("output.weight") == nullptr;
+  c.dim = static_cast<int>(m.dim);
+  c.n_layers = static_cast<int>(m.n_layers);
+  c.ffn_dim = static_cast<int>(m.ffn_dim);
+  c.n_heads = static_cast<int>(m.n_heads);
+  c.n_kv_heads = static_cast<int>(m.n_kv_heads);
+  c.context = static_cast<int>(std::min<int64_t>(m.n_ctx_train, 1 << 20));
+  // The file's own value, not the engine's float copy, so that a trained model
+  // round-trips its keys exactly.
+  c.rope_base = f.get_f64(arch + ".rope.freq_base", 10000.0);
+  c.norm_eps = f.get_f64(arch + ".attention.layer_norm_rms_epsilon", 1e-5);
+  c.vocab = static_cast<int>(m.n_vocab);
+  c.tied_output = f.find_tensor(names::kOutput) == nullptr;
   c.validate(f.path());
-  const uint64_t rot = f.get_u64(arch_key(arch, "rope.dimension_count"), c.head_dim());
-  if (rot != (uint64_t)c.head_dim())
-    fail("{}: rope.dimension_count {} differs from head_dim {} (partial rotary is not supported)", f.path(), rot,
-         c.head_dim());
   return c;
 }
 
@@ -164,18 +162,12 @@ StudentInit student_from_teacher(const gguf::File& teacher, const StudentSpec& s
     init.copied.push_back(student_name);
   };
   if (same_width) {
-    copy("token_embd.weight", "token_embd.weight");
-    copy("output_norm.weight", "output_norm.weight");
-    if (!tc.tied_output) copy("output.weight", "output.weight");
+    for (std::string_view n : {names::kTokenEmbd, names::kOutputNorm}) copy(std::string(n), std::string(n));
+    if (!tc.tied_output) copy(std::string(names::kOutput), std::string(names::kOutput));
     for (int l = 0; l < sc.n_layers && l < (int)picked.size(); ++l) {
-      const std::string tp = "blk." + std::to_string(picked[l]) + ".", sp = "blk." + std::to_string(l) + ".";
-      copy(tp + "attn_norm.weight", sp + "attn_norm.weight");
-      copy(tp + "ffn_norm.weight", sp + "ffn_norm.weight");
+      for (std::string_view n : {names::kAttnNorm, names::kFfnNorm}) copy(names::block(picked[l], n), names::block(l, n));
       if (!same_layer_shape) continue;
-      for (int p = 0; p < kNumProj; ++p) {
-        const std::string w = std::string(proj_gguf_name(p)) + ".weight";
-        copy(tp + w, sp + w);
-      }
+      for (int p = 0; p < kNumProj; ++p) copy(names::block(picked[l], names::kProj[p]), names::block(l, names::kProj[p]));
     }
     if (same_layer_shape) init.kept_layers = picked;
   }
@@ -259,7 +251,7 @@ void save_lora_adapter_gguf(const Model<float>& m, const std::string& path, cons
     for (int p = 0; p < kNumProj; ++p) {
       const LoraLayout::Slot& s = m.lora_layout().layers[l][p];
       if (!s.on) continue;
-      const std::string base = "blk." + std::to_string(l) + "." + std::string(proj_gguf_name(p)) + ".weight";
+      const std::string base = names::block(l, names::kProj[p]);
       const int in = L.layers[l].in[p], out = L.layers[l].out[p];
       w.add_tensor(base + ".lora_a", GgmlType::F32, {in, r}, m.lora_params().data() + s.a);
       w.add_tensor(base + ".lora_b", GgmlType::F32, {r, out}, m.lora_params().data() + s.b);
@@ -281,7 +273,7 @@ void load_lora_adapter(const gguf::File& f, Model<float>& m) {
     bool known = false;
     for (int l = 0; l < c.n_layers && !known; ++l)
       for (int p = 0; p < kNumProj && !known; ++p) {
-        const std::string base = "blk." + std::to_string(l) + "." + std::string(proj_gguf_name(p)) + ".weight";
+        const std::string base = names::block(l, names::kProj[p]);
         if (t.name == base + ".lora_a" || t.name == base + ".lora_b") {
           known = true;
           lc.targets[p] = true;
@@ -297,7 +289,7 @@ void load_lora_adapter(const gguf::File& f, Model<float>& m) {
   for (int l = 0; l < c.n_layers; ++l) {
     for (int p = 0; p < kNumProj; ++p) {
       if (!lc.targets[p]) continue;
-      const std::string base = "blk." + std::to_string(l) + "." + std::string(proj_gguf_name(p)) + ".weight";
+      const std::string base = names::block(l, names::kProj[p]);
       const LoraLayout::Slot& s = m.lora_layout().layers[l][p];
       const int in = L.layers[l].in[p], out = L.layers[l].out[p];
       const gguf::TensorInfo* a = f.find_tensor(base + ".lora_a");

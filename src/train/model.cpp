@@ -32,11 +32,7 @@ void ModelConfig::validate(std::string_view what) const {
   if (!(norm_eps > 0) || norm_eps > 1) fail("{}: norm_eps {} must be in (0, 1]", what, norm_eps);
 }
 
-std::string_view proj_gguf_name(int p) {
-  static constexpr std::string_view names[kNumProj] = {"attn_q",   "attn_k",  "attn_v",  "attn_output",
-                                                       "ffn_gate", "ffn_up", "ffn_down"};
-  return names[p];
-}
+std::string_view proj_gguf_name(int p) { return model::gguf_names::kProj[p]; }
 
 std::string_view proj_short_name(int p) {
   static constexpr std::string_view names[kNumProj] = {"q", "k", "v", "o", "gate", "up", "down"};
@@ -54,23 +50,22 @@ ParamLayout ParamLayout::llama(const ModelConfig& cfg) {
     return L.tensors.back().offset;
   };
   const int D = cfg.dim, KV = cfg.kv_dim(), F = cfg.ffn_dim;
-  L.token_embd = add("token_embd.weight", {D, cfg.vocab}, ParamKind::Embedding);
+  namespace names = model::gguf_names;
+  L.token_embd = add(std::string(names::kTokenEmbd), {D, cfg.vocab}, ParamKind::Embedding);
   const std::array<int, kNumProj> in = {D, D, D, D, D, D, F}, out = {D, KV, KV, D, F, F, D};
   for (int l = 0; l < cfg.n_layers; ++l) {
     LayerOffsets lo;
-    std::string p = "blk." + std::to_string(l) + ".";
-    lo.attn_norm = add(p + "attn_norm.weight", {D}, ParamKind::Norm);
-    for (int j = kQ; j <= kO; ++j)
-      lo.proj[j] = add(p + std::string(proj_gguf_name(j)) + ".weight", {in[j], out[j]}, ParamKind::Matrix);
-    lo.ffn_norm = add(p + "ffn_norm.weight", {D}, ParamKind::Norm);
+    lo.attn_norm = add(names::block(l, names::kAttnNorm), {D}, ParamKind::Norm);
+    for (int j = kQ; j <= kO; ++j) lo.proj[j] = add(names::block(l, names::kProj[j]), {in[j], out[j]}, ParamKind::Matrix);
+    lo.ffn_norm = add(names::block(l, names::kFfnNorm), {D}, ParamKind::Norm);
     for (int j = kGate; j <= kDown; ++j)
-      lo.proj[j] = add(p + std::string(proj_gguf_name(j)) + ".weight", {in[j], out[j]}, ParamKind::Matrix);
+      lo.proj[j] = add(names::block(l, names::kProj[j]), {in[j], out[j]}, ParamKind::Matrix);
     lo.in = in;
     lo.out = out;
     L.layers.push_back(lo);
   }
-  L.output_norm = add("output_norm.weight", {D}, ParamKind::Norm);
-  L.output = cfg.tied_output ? L.token_embd : add("output.weight", {D, cfg.vocab}, ParamKind::Matrix);
+  L.output_norm = add(std::string(names::kOutputNorm), {D}, ParamKind::Norm);
+  L.output = cfg.tied_output ? L.token_embd : add(std::string(names::kOutput), {D, cfg.vocab}, ParamKind::Matrix);
   return L;
 }
 

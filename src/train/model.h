@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "model/gguf_names.h"
+
 namespace lcte::train {
 
 struct ModelConfig {
@@ -52,7 +54,9 @@ struct ParamTensor {
 };
 
 // The seven projections of a block, in the order of LayerOffsets::proj.
-enum Proj { kQ, kK, kV, kO, kGate, kUp, kDown, kNumProj };
+using model::gguf_names::Proj;
+using model::gguf_names::kQ, model::gguf_names::kK, model::gguf_names::kV, model::gguf_names::kO;
+using model::gguf_names::kGate, model::gguf_names::kUp, model::gguf_names::kDown, model::gguf_names::kNumProj;
 std::string_view proj_gguf_name(int p);  // "attn_q", ..., "ffn_down"
 std::string_view proj_short_name(int p); // "q", "k", "v", "o", "gate", "up", "down"
 

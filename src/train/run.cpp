@@ -1,6 +1,5 @@
 #include "train/run.h"
 
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -15,34 +14,55 @@
 #include "train/ops.h"
 
 namespace lcte::train {
-namespace {
-
-std::string join(const std::vector<int>& xs) { return fmt::format("{}", fmt::join(xs, ",")); }
-
-nlohmann::json hyper_parameters(const RunOptions& o) {
-  const TrainConfig& t = o.train;
-  nlohmann::json j = t.to_json();
-  j["seed"] = o.seed;
-  if (!o.teacher.empty()) {
-    j["loss"] = {{"divergence", std::string(divergence_name(t.loss.divergence))},
-                 {"beta", t.loss.beta},
-                 {"temperature", t.loss.temperature},
-                 {"alpha", t.loss.alpha},
-                 {"top_k", o.top_k}};
-  } else {
-    j["loss"] = "ce";
-  }
-  if (o.lora_rank > 0) j["lora"] = {{"rank", o.lora_rank}, {"alpha", o.lora_alpha}, {"targets", o.lora_targets}};
-  return j;
-}
-
-}  // namespace
 
 size_t teacher_memory(const ModelConfig& c, int B, int T, int k) {
   const ParamLayout pl = ParamLayout::llama(c);
   const ActLayout al = ActLayout::llama(c, B, T);
   return (pl.total + al.total) * sizeof(float) + (size_t)B * T * k * (sizeof(int32_t) + sizeof(float));
 }
+
+namespace {
+
+// The examples, and how the lineage names them.
+struct Data {
+  std::vector<Example> train, held_out;
+  std::string description;  // for sampled data; empty for a file
+};
+
+Data read_data(const RunOptions& o, const gguf::File* teacher_file, Model<float>* teacher, int vocab) {
+  const TrainConfig& tc = o.train;
+  Data d;
+  if (!o.data.empty()) {
+    d.train = read_token_jsonl(o.data, vocab);
+  } else if (o.sample > 0) {
+    if (!teacher) fail("train: --sample needs a teacher");
+    const int32_t bos = static_cast<int32_t>(teacher_file->get_u64("tokenizer.ggml.bos_token_id", 1));
+    d.train = sample_sequences(*teacher, o.sample, tc.seq + 1, bos, o.sample_temperature, o.seed ^ 0x5A5A);
+    d.description = fmt::format("{} sequences of {} tokens sampled from the teacher at temperature {}", o.sample,
+                                tc.seq + 1, o.sample_temperature);
+  } else {
+    fail("train: give data (--data FILE.jsonl) or --sample N to sample it from the teacher");
+  }
+  if (!(o.valid_fraction >= 0 && o.valid_fraction < 1)) fail("train: valid fraction {} must be in [0, 1)", o.valid_fraction);
+  if (o.valid_fraction > 0) {
+    const size_t n = d.train.size();
+    const size_t n_valid = std::max<size_t>(1, static_cast<size_t>(o.valid_fraction * n));
+    if (n_valid >= n) fail("train: {} examples leave none for training after the held-out share", n);
+    Split sp = seeded_split(n, n - n_valid, n_valid, 0, o.seed ^ 0xA5A5);
+    std::vector<Example> train_part;
+    for (int64_t i : sp.train) train_part.push_back(std::move(d.train[i]));
+    for (int64_t i : sp.valid) d.held_out.push_back(std::move(d.train[i]));
+    d.train = std::move(train_part);
+  }
+  return d;
+}
+
+std::string interrupt_checkpoint(const RunOptions& o) {
+  if (!o.checkpoint.empty()) return o.checkpoint;
+  return (o.out.empty() ? o.adapter_out : o.out) + ".ckpt.gguf";
+}
+
+}  // namespace
 
 RunResult run_training(const RunOptions& o) {
   RunResult result;
@@ -68,15 +88,7 @@ RunResult run_training(const RunOptions& o) {
   const ModelConfig mc = init_file ? config_from_gguf(*init_file) : student_config(*teacher_cfg, spec);
   if (teacher_cfg && teacher_cfg->vocab != mc.vocab)
     fail("train: the teacher's vocabulary ({}) differs from the student's ({})", teacher_cfg->vocab, mc.vocab);
-  std::optional<LoraConfig> lora;
-  if (o.lora_rank > 0) {
-    LoraConfig lc;
-    lc.rank = o.lora_rank;
-    lc.alpha = o.lora_alpha;
-    lc.targets = LoraConfig::parse_targets(o.lora_targets);
-    lc.validate();
-    lora = lc;
-  }
+  const std::optional<LoraConfig> lora = lora_config(o.lora_rank, o.lora_alpha, o.lora_targets);
   const TrainConfig& tc = o.train;
   result.student_plan = plan_memory(mc, tc.batch, tc.seq, lora ? &*lora : nullptr);
   result.teacher_bytes = teacher_cfg ? teacher_memory(*teacher_cfg, tc.batch, tc.seq, o.top_k) : 0;
@@ -93,104 +105,87 @@ RunResult run_training(const RunOptions& o) {
   // Models.
   std::unique_ptr<Model<float>> teacher;
   if (teacher_file) teacher = std::make_unique<Model<float>>(load_model(*teacher_file, /*with_grads=*/false));
-  std::unique_ptr<Model<float>> model;
-  std::vector<int> kept;
-  if (init_file) {
-    model = std::make_unique<Model<float>>(load_model(*init_file, /*with_grads=*/!lora));
-  } else {
-    StudentInit s = student_from_teacher(*teacher_file, spec);
-    kept = s.kept_layers;
-    result.copied = s.copied;
-    model = std::make_unique<Model<float>>(std::move(s.model));
-  }
-  if (lora) model->enable_lora(*lora, o.seed);
+  Student student = make_student(init_file ? &*init_file : nullptr, teacher_file ? &*teacher_file : nullptr, spec,
+                                 lora, o.seed);
+  result.copied = student.copied;
+  Model<float>& model = *student.model;
 
-  // Data.
-  std::vector<Example> examples;
-  std::string data_desc;
-  if (!o.data.empty()) {
-    examples = read_token_jsonl(o.data, mc.vocab);
-    data_desc = std::filesystem::path(o.data).filename().string() + " sha256:" + sha256_file_hex(o.data);
-  } else if (o.sample > 0) {
-    if (!teacher) fail("train: --sample needs a teacher");
-    const int32_t bos = static_cast<int32_t>(teacher_file->get_u64("tokenizer.ggml.bos_token_id", 1));
-    examples = sample_sequences(*teacher, o.sample, tc.seq + 1, bos, o.sample_temperature, o.seed ^ 0x5A5A);
-    data_desc = fmt::format("{} sequences of {} tokens sampled from the teacher at temperature {}", o.sample,
-                            tc.seq + 1, o.sample_temperature);
-  } else {
-    fail("train: give data (--data FILE.jsonl) or --sample N to sample it from the teacher");
-  }
-  if (!(o.valid_fraction >= 0 && o.valid_fraction < 1)) fail("train: valid fraction {} must be in [0, 1)", o.valid_fraction);
-  std::vector<Example> held_out;
-  if (o.valid_fraction > 0) {
-    const size_t n_valid = std::max<size_t>(1, static_cast<size_t>(o.valid_fraction * examples.size()));
-    if (n_valid >= examples.size()) fail("train: {} examples leave none for training after the held-out share", examples.size());
-    Split sp = seeded_split(examples.size(), examples.size() - n_valid, n_valid, 0, o.seed ^ 0xA5A5);
-    std::vector<Example> train_part;
-    for (int64_t i : sp.train) train_part.push_back(std::move(examples[i]));
-    for (int64_t i : sp.valid) held_out.push_back(std::move(examples[i]));
-    examples = std::move(train_part);
-  }
-  DataLoader loader(std::move(examples), tc.batch, tc.seq, o.seed);
+  Data data = read_data(o, teacher_file ? &*teacher_file : nullptr, teacher.get(), mc.vocab);
+  const std::vector<Example> held_out = std::move(data.held_out);
+  DataLoader loader(std::move(data.train), tc.batch, tc.seq, o.seed);
+  Trainer trainer(model, loader, tc, teacher ? model_teacher(*teacher, o.top_k) : TeacherFn{});
 
-  Trainer trainer(*model, loader, tc, teacher ? model_teacher(*teacher, o.top_k) : TeacherFn{});
-  if (!o.resume.empty()) {
-    trainer.load_checkpoint(o.resume);
-    spdlog::info("train: resumed from {} at step {}", o.resume, trainer.steps_done());
+  const nlohmann::json hp = hyper_parameters(tc, o.seed, teacher != nullptr, o.top_k, lora, o.lora_targets);
+  const std::string method = lora ? "lora" : (teacher ? "distill" : "finetune");
+  if (o.observer) {
+    RunDescription d{"train", o.name, hp, {}, !o.out.empty() ? o.out : o.adapter_out};
+    d.config["method"] = method;
+    if (teacher_file) d.config["teacher"] = d.params["teacher"] = o.teacher;
+    if (init_file) d.config["init"] = d.params["init"] = o.init;
+    d.config["data"] = d.params["data"] = !o.data.empty() ? o.data : data.description;
+    d.params["loss"] = teacher ? std::string(divergence_name(tc.loss.divergence)) : "ce";
+    o.observer->started(d);
   }
 
-  const auto t0 = std::chrono::steady_clock::now();
-  StepStats last;
-  while (trainer.steps_done() < tc.steps) {
-    last = trainer.step();
-    result.tokens += last.tokens;
-    if (o.on_step) o.on_step(last);
-    if (o.log_every > 0 && (last.step % o.log_every == 0 || last.step == tc.steps))
-      spdlog::info("step {:>6}/{}: loss {:.4f} (ce {:.4f}, kd {:.4f}), grad norm {:.3f}, lr {:.2e}, {:.0f} tok/s",
-                   last.step, tc.steps, last.loss, last.ce, last.kd, last.grad_norm, last.lr,
-                   last.tokens / std::max(1e-9, last.seconds));
-    if (!o.checkpoint.empty() && o.checkpoint_every > 0 && last.step % o.checkpoint_every == 0)
-      trainer.save_checkpoint(o.checkpoint);
-    if (!held_out.empty() && ((o.eval_every > 0 && last.step % o.eval_every == 0) || last.step == tc.steps)) {
+  DriveOptions drv = drive_options(o, "train", o.checkpoint);
+  if (o.stop != nullptr && o.checkpoint.empty()) {
+    // A stop must leave something to resume from, even without --checkpoint.
+    drv.checkpoint = interrupt_checkpoint(o);
+    drv.checkpoint_at_end = false;
+  }
+  if (!held_out.empty())
+    drv.evaluate = [&](int64_t) {
       result.valid = trainer.evaluate(held_out, o.eval_examples);
-      spdlog::info("step {:>6}: held-out loss {:.4f} (ce {:.4f}, kd {:.4f}) over {} positions", last.step,
-                   result.valid->loss, result.valid->ce, result.valid->kd, result.valid->positions);
-    }
+      const LossStats& v = *result.valid;
+      return HeldOut{{{"valid_loss", v.loss}, {"valid_ce", v.ce}, {"valid_kd", v.kd}},
+                     fmt::format("held-out loss {:.4f} (ce {:.4f}, kd {:.4f}) over {} positions", v.loss, v.ce, v.kd,
+                                 v.positions)};
+    };
+  const DriveResult dr = drive(trainer, drv);
+  result.seconds = dr.seconds;
+  result.steps = dr.steps;
+  result.final_loss = dr.last.loss;
+  result.tokens = dr.tokens;
+  result.interrupted = dr.interrupted;
+  if (dr.interrupted || drv.checkpoint_at_end) result.checkpoint = drv.checkpoint;
+
+  nlohmann::json summary = {{"steps", result.steps}, {"total_steps", tc.steps}, {"final_loss", result.final_loss},
+                            {"tokens_per_s", dr.tokens_per_second()}};
+  if (!result.checkpoint.empty()) summary["checkpoint"] = result.checkpoint;
+  if (result.valid) summary["valid"] = {{"loss", result.valid->loss}, {"ce", result.valid->ce}, {"kd", result.valid->kd}};
+  if (dr.interrupted) {
+    if (o.observer) o.observer->finished("killed", summary, {});
+    return result;
   }
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  result.steps = trainer.steps_done();
-  result.final_loss = last.loss;
-  if (!o.checkpoint.empty()) trainer.save_checkpoint(o.checkpoint);
 
   // Output with lineage.
+  Lineage lin;
+  lin.add("method", gguf::Value::string(method));
+  if (teacher_file) lin.add_file("teacher", o.teacher);
+  if (init_file) lin.add_file("init", o.init);
+  lin.add_layers(student.kept_layers);
+  if (!o.data.empty()) lin.add_file("data", o.data);
+  else lin.add("data", gguf::Value::string(data.description));
+  if (teacher) lin.add("loss", gguf::Value::string(std::string(divergence_name(tc.loss.divergence))));
+  lin.add("hyperparameters", gguf::Value::string(hp.dump()));
+  lin.add_result(dr, result.valid ? std::optional<double>(result.valid->loss) : std::nullopt);
   ExportOptions ex;
   ex.type = o.out_type;
   ex.name = o.name;
   ex.metadata_source = teacher_file ? &*teacher_file : &*init_file;
-  auto add = [&](const std::string& key, gguf::Value v) { ex.lineage.push_back({"lcte.lineage." + key, std::move(v)}); };
-  add("method", gguf::Value::string(lora ? "lora" : (teacher ? "distill" : "finetune")));
-  if (teacher_file) {
-    add("teacher", gguf::Value::string(std::filesystem::path(o.teacher).filename().string()));
-    add("teacher_sha256", gguf::Value::string(sha256_file_hex(o.teacher)));
-  }
-  if (init_file) {
-    add("init", gguf::Value::string(std::filesystem::path(o.init).filename().string()));
-    add("init_sha256", gguf::Value::string(sha256_file_hex(o.init)));
-  }
-  if (!kept.empty()) add("teacher_layers", gguf::Value::string(join(kept)));
-  add("data", gguf::Value::string(data_desc));
-  add("hyperparameters", gguf::Value::string(hyper_parameters(o).dump()));
-  add("steps", gguf::Value::u64(static_cast<uint64_t>(result.steps)));
-  add("final_loss", gguf::Value::f32(static_cast<float>(result.final_loss)));
-  if (result.valid) add("valid_loss", gguf::Value::f32(static_cast<float>(result.valid->loss)));
+  ex.lineage = lin.keys();
+  std::vector<std::pair<std::string, std::string>> outputs;
   if (!o.out.empty()) {
-    save_model_gguf(*model, o.out, ex);
+    save_model_gguf(model, o.out, ex);
     spdlog::info("train: wrote {}", o.out);
+    outputs.push_back({"model", o.out});
   }
   if (!o.adapter_out.empty()) {
-    save_lora_adapter_gguf(*model, o.adapter_out, ex);
+    save_lora_adapter_gguf(model, o.adapter_out, ex);
     spdlog::info("train: wrote adapter {}", o.adapter_out);
+    outputs.push_back({"adapter", o.adapter_out});
   }
+  if (o.observer) o.observer->finished("finished", summary, outputs);
   return result;
 }
 

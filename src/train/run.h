@@ -2,7 +2,8 @@
 // teacher and/or initial model, build the student (or LoRA adapters), read or
 // sample the data, state the memory the run needs and refuse it if it does
 // not fit, train with periodic checkpoints (resumable), and write the result
-// as a llama GGUF with lineage metadata under lcte.lineage.*.
+// as a llama GGUF with lineage metadata under lcte.lineage.*. The loop is
+// train/driver.h's, shared with lcte distill.
 #pragma once
 
 #include <functional>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "train/driver.h"
 #include "train/gguf_io.h"
 #include "train/trainer.h"
 
@@ -48,7 +50,9 @@ struct RunOptions {
   std::string adapter_out;   // LoRA mode: the adapter GGUF; empty: none
   std::string name = "lcte-student";
 
-  std::string checkpoint;    // written every checkpoint_every steps and at the end
+  // Written every checkpoint_every steps and at the end; on a stop, this or
+  // else <out or adapter_out>.ckpt.gguf.
+  std::string checkpoint;
   int64_t checkpoint_every = 0;
   std::string resume;        // a checkpoint to continue from
 
@@ -56,12 +60,16 @@ struct RunOptions {
   int threads = 0;           // 0: one per core
   int log_every = 10;
   std::function<void(const StepStats&)> on_step;  // called after every step
+  const std::atomic<bool>* stop = nullptr;        // see DriveOptions::stop
+  RunObserver* observer = nullptr;                // told of the run (kind "train")
 };
 
 struct RunResult {
   MemoryPlan student_plan;
   size_t teacher_bytes = 0;
   int64_t steps = 0;
+  bool interrupted = false;  // stopped between steps; no output written
+  std::string checkpoint;    // written at the end or on the stop; empty: none
   double final_loss = 0;
   int64_t tokens = 0;        // target positions trained on in this process
   std::optional<LossStats> valid;   // the last held-out evaluation

@@ -21,6 +21,7 @@
 #include "eval/report.h"
 #include "eval/session.h"
 #include "experiment/eval_run.h"
+#include "experiment/route_runs.h"
 #include "report/report.h"
 #include "report/svg_chart.h"
 #include "route/router.h"
@@ -596,44 +597,25 @@ void Dashboard::get_curve(const httplib::Request& req, httplib::Response& res) {
   std::vector<std::string> ids = split_commas(req.get_param_value("runs"));
   if (ids.size() != 2) return send_error(res, 400, "runs: give two run ids, the cheap tier's first, comma-separated");
   store::Store st(options_.store_path);
-  std::vector<report::RunView> views;
-  for (const auto& id : ids) {
+  for (const auto& id : ids)
     if (!st.find_run(id)) return send_error(res, 404, fmt::format("no run '{}'", id));
-    views.push_back(report::load_run_view(st, id));
-  }
-  if (views[0].suite != views[1].suite || views[0].suite.empty())
-    return send_error(res, 400, fmt::format("runs: both must be on the same suite (got \"{}\" and \"{}\")", views[0].suite, views[1].suite));
-  const eval::Suite& s = jobs_->suite(views[0].suite);
-  std::vector<double> cost(2);
-  for (int t = 0; t < 2; ++t) {
-    double c = mean_finite(views[t].latency_s);
-    if (!std::isfinite(c) || c <= 0) c = mean_finite(views[t].exec_s);
-    cost[t] = std::isfinite(c) ? c : 0.0;
-  }
-  std::vector<route::ProblemRecord> problems;
-  std::vector<double> by_tokens, by_hash;
   auto rules = rules_.get();
   if (!rules->router) return send_error(res, 400, "routing: the rules have no router: " + rules->error);
+  // The same problems, queries, token counts and costs as `lcte route eval`;
+  // the current rules then decide each query as they would a request.
+  experiment::RoutingDataOptions ro;
+  ro.where = options_.where;
+  ro.count_tokens = rules_.tokenizers().counter(rules->router->config().tokenizer);
+  const experiment::RoutingData data = experiment::load_routing_data(st, ids, ro);
+  const std::vector<route::ProblemRecord>& problems = data.problems;
+  if (problems.empty()) return send_error(res, 400, "runs: no problem appears in both runs");
+  std::vector<double> by_tokens, by_hash;
   std::vector<size_t> rule_tiers;
-  for (const auto& [task_id, c0] : views[0].per_task) {
-    auto it = views[1].per_task.find(task_id);
-    long i = eval::find_task(s, task_id);
-    if (it == views[1].per_task.end() || i < 0) continue;
-    route::ProblemRecord p;
-    p.task_id = task_id;
-    p.query = eval::build_prompt(s, s.tasks[size_t(i)], {}).text;
-    // The current rules decide, as they would for a request.
-    route::RouteResult r = rules->router->route(p.query);
-    p.n_tokens = r.n_tokens;
-    p.pass = {double(c0.first) / c0.second, double(it->second.first) / it->second.second};
-    p.cost = cost;
-    p.visible_pass = {std::nullopt, std::nullopt};
+  for (const route::ProblemRecord& p : problems) {
     by_tokens.push_back(double(p.n_tokens));
     by_hash.push_back(double(route::query_hash(p.query) >> 11));
-    rule_tiers.push_back(r.tier_index == 0 ? 0 : 1);
-    problems.push_back(std::move(p));
+    rule_tiers.push_back(rules->router->route(p.query).tier_index == 0 ? 0 : 1);
   }
-  if (problems.empty()) return send_error(res, 400, "runs: no problem appears in both runs");
   auto point_json = [](const route::OperatingPoint& p) {
     return json{{"policy", p.policy}, {"parameter", p.parameter}, {"accuracy", p.accuracy}, {"cost", p.cost}, {"strong_share", p.strong_share}};
   };
@@ -658,8 +640,7 @@ void Dashboard::get_curve(const httplib::Request& req, httplib::Response& res) {
                                            route::evaluate_assignment(problems, std::vector<size_t>(problems.size(), 1), "strong", 0).accuracy);
   send_json(res, {{"problems", problems.size()}, {"curves", curves}, {"current", point_json(current)}, {"oracle", point_json(oracle)},
                   {"pareto", front}, {"apgr", g.apgr ? json(*g.apgr) : json(nullptr)},
-                  {"cost_unit", "mean latency per sample (s), or execution time when latency is unknown"},
-                  {"tiers", {views[0].label, views[1].label}}});
+                  {"cost_unit", data.cost_unit}, {"notes", data.notes}, {"tiers", data.tiers}});
 }
 
 void Dashboard::serve_events(const httplib::Request& req, httplib::Response& res) {

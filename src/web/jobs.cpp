@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "eval/passk.h"
 #include "experiment/eval_run.h"
+#include "experiment/recorder.h"
 #include "eval/prompts.h"
 #include "eval/report.h"
 #include "eval/runner.h"
@@ -123,23 +124,23 @@ class StreamingTap final : public eval::Backend {
   TokenStream& stream_;
 };
 
-// Writes every sample to the store and the event bus as it finishes.
+// Writes every sample to the run's recorder and the event bus as it finishes.
 class StoreSink final : public eval::SampleSink {
  public:
-  StoreSink(store::Store& st, std::string run_id, std::string suite, std::string model, double temperature,
-            EventBus& bus, std::string job_id)
-      : store_(st), run_id_(std::move(run_id)), suite_(std::move(suite)), model_(std::move(model)),
+  StoreSink(experiment::RunRecorder& recorder, std::string run_id, std::string suite, std::string model,
+            double temperature, EventBus& bus, std::string job_id)
+      : recorder_(recorder), run_id_(std::move(run_id)), suite_(std::move(suite)), model_(std::move(model)),
         temperature_(temperature), bus_(bus), job_id_(std::move(job_id)), started_(Clock::now()) {}
 
   void write(const eval::SampleRow& row) override {
     std::lock_guard lock(mutex_);
-    store_.add_sample(run_id_, experiment::stored_sample(row, suite_, model_, temperature_));
+    recorder_.add_sample(experiment::stored_sample(row, suite_, model_, temperature_));
     rows_.push_back(row);
     passed_ += row.passed ? 1 : 0;
     double t = std::chrono::duration<double>(Clock::now() - started_).count();
     double rate = double(passed_) / double(rows_.size());
     int64_t step = static_cast<int64_t>(rows_.size());
-    store_.add_metrics(run_id_, {{"samples_done", step, t, double(step)}, {"pass_rate", step, t, rate}});
+    recorder_.add_metrics({{"samples_done", step, t, double(step)}, {"pass_rate", step, t, rate}});
     bus_.publish("sample", {{"job", job_id_},
                             {"run_id", run_id_},
                             {"model", model_},
@@ -158,7 +159,7 @@ class StoreSink final : public eval::SampleSink {
   }
 
  private:
-  store::Store& store_;
+  experiment::RunRecorder& recorder_;
   std::string run_id_, suite_, model_;
   double temperature_;
   EventBus& bus_;
@@ -213,35 +214,6 @@ json resources_json(const measure::Sample& s) {
     j["gpu_energy_j"] = gpu_energy;
   }
   return j;
-}
-
-std::vector<store::MetricPoint> resource_points(const measure::Sample& s, int64_t step) {
-  std::vector<store::MetricPoint> p = {
-      {"cpu_cores", step, s.t_seconds, s.process_cpu_cores},
-      {"rss_bytes", step, s.t_seconds, double(s.rss_bytes)},
-      {"peak_rss_bytes", step, s.t_seconds, double(s.peak_rss_bytes)},
-      {"energy_j", step, s.t_seconds, s.cpu_energy_joules.value_or(s.cpu_energy_estimate_joules)}};
-  json r = resources_json(s);
-  if (r.contains("gpu_util")) p.push_back({"gpu_util", step, s.t_seconds, r["gpu_util"].get<double>()});
-  if (r.contains("gpu_power_w")) p.push_back({"gpu_power_w", step, s.t_seconds, r["gpu_power_w"].get<double>()});
-  return p;
-}
-
-json energy_json(const measure::ResourceSampler& sampler) {
-  measure::EnergyTotals e = sampler.energy();
-  json j = {{"total_joules", e.total_joules},
-            {"estimated", e.estimated},
-            {"cpu_estimated_joules", e.cpu_estimated_joules},
-            {"source", sampler.describe()}};
-  if (e.cpu_measured_joules) j["cpu_measured_joules"] = *e.cpu_measured_joules;
-  if (e.gpu_joules) j["gpu_joules"] = *e.gpu_joules;
-  return j;
-}
-
-std::string hostname() {
-  char buf[256] = {0};
-  ::gethostname(buf, sizeof(buf) - 1);
-  return buf;
 }
 
 }  // namespace
@@ -421,18 +393,22 @@ void JobManager::run_model(const std::shared_ptr<Job>& job, const std::string& m
 
   auto executor = make_executor();  // before the run exists: no sandbox, no run left "running"
   store::Store st(options_.store_path);
-  store::RunRecord run;
+  json config = rq.to_json();
+  config["model"] = model;
+  config["backend"] = made->name();
+  store::RunRecord run = experiment::new_run_record("eval", "dashboard " + job->id, config);
   run.id = eval::make_run_id(rq.suite, model);
-  run.kind = "eval";
-  run.name = "dashboard " + job->id;
-  run.started_at = eval::utc_now_iso8601();
-  run.config = rq.to_json();
-  run.config["model"] = model;
-  run.config["backend"] = made->name();
   run.model_name = model;
-  run.code_version = eval::lcte_version();
-  run.machine = {{"hostname", hostname()}};
-  st.begin_run(run);
+  const std::string run_id = run.id, job_id = job->id;
+  experiment::RecorderOptions ro_rec;
+  ro_rec.sample_rate_hz = options_.resource_rate_hz;
+  ro_rec.on_reading = [this, run_id, job_id](const measure::Sample& sample) {
+    json r = resources_json(sample);
+    r["job"] = job_id;
+    r["run_id"] = run_id;
+    bus_.publish("resources", r);
+  };
+  experiment::RunRecorder recorder(st, run, ro_rec);
   {
     std::lock_guard lock(job->mutex);
     job->run_ids.push_back(run.id);
@@ -441,24 +417,7 @@ void JobManager::run_model(const std::shared_ptr<Job>& job, const std::string& m
   bus_.publish("run", {{"job", job->id}, {"run_id", run.id}, {"model", model}, {"status", "running"},
                        {"total", plan.size() * size_t(rq.n)}});
 
-  measure::ResourceSampler::Options so;
-  so.rate_hz = options_.resource_rate_hz;
-  measure::ResourceSampler sampler(so);
-  int64_t step = 0;
-  std::string run_id = run.id, job_id = job->id;
-  sampler.set_listener([&, run_id, job_id](const measure::Sample& sample) {
-    json r = resources_json(sample);
-    r["job"] = job_id;
-    r["run_id"] = run_id;
-    bus_.publish("resources", r);
-    try {
-      st.add_metrics(run_id, resource_points(sample, step++));
-    } catch (const std::exception& e) {
-      spdlog::warn("dashboard: metrics of {}: {}", run_id, e.what());
-    }
-  });
-
-  StoreSink sink(st, run.id, rq.suite, model, rq.temperature, bus_, job->id);
+  StoreSink sink(recorder, run.id, rq.suite, model, rq.temperature, bus_, job->id);
   eval::RunnerOptions ro;
   ro.workers = rq.workers;
   ro.limits.wall_seconds = rq.timeout;
@@ -485,7 +444,6 @@ void JobManager::run_model(const std::shared_ptr<Job>& job, const std::string& m
                               {"total", p.total}, {"passed", p.passed}, {"elapsed_s", p.elapsed_s}});
   };
 
-  sampler.start();
   eval::RunnerStats stats;
   std::string failure;
   try {
@@ -493,7 +451,6 @@ void JobManager::run_model(const std::shared_ptr<Job>& job, const std::string& m
   } catch (const std::exception& e) {
     failure = e.what();
   }
-  sampler.stop();
 
   eval::SummaryInput in;
   in.suite = &s;
@@ -506,12 +463,16 @@ void JobManager::run_model(const std::shared_ptr<Job>& job, const std::string& m
   in.run_id = run.id;
   in.session = stats;
   json summary = eval::summarize(in);
-  summary["energy"] = energy_json(sampler);
   // A stop makes the remaining samples fail fast (the runner goes on past
   // failed samples), so the flag, not an exception, says the run was killed.
   std::string status = job->stop ? "killed" : failure.empty() ? "finished" : "failed";
   if (!failure.empty()) summary["error"] = failure;
-  st.finish_run(run.id, status, summary);
+  int64_t completion_tokens = 0, passed = 0;
+  for (const eval::SampleRow& r : in.rows) {
+    completion_tokens += std::max<int64_t>(0, r.completion_tokens);
+    passed += r.passed ? 1 : 0;
+  }
+  summary = recorder.finish(summary, completion_tokens, passed, static_cast<int64_t>(plan.size()), status);
   bus_.publish("run", {{"job", job->id}, {"run_id", run.id}, {"model", model}, {"status", status},
                        {"summary", summary}});
   if (!failure.empty()) fail("{}", failure);
@@ -620,7 +581,7 @@ json JobManager::try_problem(const TryRequest& rq, const std::function<json(cons
   out["passed"] = c;
   out["pass_at_k"] = pass;
   out["wall_s"] = wall;
-  out["energy"] = energy_json(sampler);
+  out["energy"] = experiment::resource_summary(sampler, 0, c, 1)["energy"];
   out["events_through"] = bus_.last_id();
   return out;
 }

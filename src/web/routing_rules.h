@@ -54,6 +54,7 @@ class RulesHolder {
   // Throws lcte::Error naming the field, or why the router cannot be built.
   std::shared_ptr<const Rules> set(route::RouterConfig config);
   const std::string& path() const { return path_; }
+  route::TokenizerCache& tokenizers() const { return *tokenizers_; }
 
  private:
   std::string path_;

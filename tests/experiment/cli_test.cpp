@@ -5,12 +5,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include "common/run_command.h"
 #include "common/test_data.h"
+#include "demo/synthetic_model.h"
+#include "store/store.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -143,4 +146,93 @@ TEST(RouteCommand, MistakesAreExplained) {
   }
 }
 
+
+
+// lcte quantize, bench and kld with --store: each a run of its kind, with
+// the figures it printed stored as metrics and its machine described.
+namespace command_runs {
+
+std::string synthetic_model(const std::string& dir) {
+  lcte::demo::SyntheticModelSpec spec;
+  spec.dim = 64;
+  spec.n_layers = 2;
+  spec.ffn_dim = 128;
+  const std::string path = dir + "/base.gguf";
+  lcte::demo::write_synthetic_model(spec, path);
+  return path;
+}
+
+lcte::store::RunRecord only_run(lcte::store::Store& st, const std::string& kind) {
+  const auto runs = st.list_runs(lcte::store::RunFilter{.kind = kind});
+  EXPECT_EQ(runs.size(), 1u) << kind;
+  return runs.empty() ? lcte::store::RunRecord{} : runs[0];
+}
+
+double metric(lcte::store::Store& st, const std::string& run_id, const std::string& name, int64_t step = 0) {
+  for (const auto& p : st.metrics(run_id, name))
+    if (p.step == step) return p.value;
+  ADD_FAILURE() << "no metric " << name << " at step " << step;
+  return std::nan("");
+}
+
+TEST(CommandRuns, QuantizeBenchAndKldAreRecordedInTheStore) {
+  Scratch s;
+  const std::string base = synthetic_model(s.dir), q8 = s.dir + "/q8.gguf", text = s.dir + "/text.txt";
+  std::ofstream(text) << "the cat sat on the mat and the dog ran to the park. " << std::string(40, 'a') << "\n"
+                      << "once upon a time there was a small model that learned to count.\n";
+
+  auto q = s.lcte({"quantize", base, q8, "Q8_0", "-t", "1", "--store", s.store});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  auto b = s.lcte({"bench", "-m", q8, "-p", "8", "-n", "4", "-r", "1", "-t", "1", "--json", "--store", s.store});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  auto k = s.lcte({"kld", "--base", base, "--model", q8, "--text", text, "--ctx", "16", "-t", "1", "--json",
+                   "--store", s.store});
+  ASSERT_EQ(k.exit_code, 0) << k.err;
+
+  lcte::store::Store st(s.store);
+  // quantize: bits per weight as the summary states it, between Q8_0's 8.5
+  // (matrices) and 32 (the F32 norms).
+  const auto qr = only_run(st, "quantize");
+  EXPECT_EQ(qr.status, "finished");
+  EXPECT_EQ(qr.model_path, q8);
+  EXPECT_TRUE(qr.machine.contains("logical_cpus"));
+  EXPECT_FALSE(qr.code_version.empty());
+  const double bpw = metric(st, qr.id, "bits_per_weight");
+  EXPECT_GT(bpw, 8.5);
+  EXPECT_LT(bpw, 9.5);
+  EXPECT_DOUBLE_EQ(bpw, qr.summary["bits_per_weight"].get<double>());
+  EXPECT_LT(metric(st, qr.id, "tensor_bytes_out"), metric(st, qr.id, "tensor_bytes_in"));
+  EXPECT_TRUE(qr.summary.contains("energy"));
+  ASSERT_EQ(st.artifacts(qr.id).size(), 1u);
+
+  // bench: one series per test, the step its thread count; the values printed.
+  const auto br = only_run(st, "bench");
+  EXPECT_EQ(br.status, "finished");
+  const json printed = json::parse(b.out);
+  ASSERT_EQ(printed.size(), 2u);
+  for (const json& row : printed)
+    EXPECT_DOUBLE_EQ(metric(st, br.id, row["test"].get<std::string>() + "_tps", 1), row["tps_mean"].get<double>());
+
+  // kld: the printed figures, stored.
+  const auto kr = only_run(st, "kld");
+  EXPECT_EQ(kr.status, "finished");
+  const json kj = json::parse(k.out);
+  for (const char* name : {"kld_mean", "ppl_base", "ppl_model", "top1_agreement", "top5_agreement"})
+    EXPECT_DOUBLE_EQ(metric(st, kr.id, name), kj[name].get<double>()) << name;
+  EXPECT_GE(kj["kld_mean"].get<double>(), 0.0);
+  EXPECT_LT(kj["kld_mean"].get<double>(), 0.01);  // Q8_0 barely moves the logits
+}
+
+TEST(CommandRuns, AFailedCommandIsRecordedAsFailed) {
+  Scratch s;
+  auto k = s.lcte({"kld", "--base", s.dir + "/absent.gguf", "--model", s.dir + "/absent.gguf", "--text",
+                   s.dir + "/absent.txt", "--store", s.store});
+  EXPECT_EQ(k.exit_code, 1);
+  lcte::store::Store st(s.store);
+  const auto kr = only_run(st, "kld");
+  EXPECT_EQ(kr.status, "failed");
+  EXPECT_NE(kr.summary.value("error", "").find("absent.gguf"), std::string::npos) << kr.summary.dump();
+}
+
+}  // namespace command_runs
 }  // namespace

@@ -8,12 +8,16 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 
 #include "common/test_data.h"
 #include "core/error.h"
 #include "core/sha256.h"
 #include "demo/synthetic_model.h"
 #include "gguf/gguf.h"
+#include "model/forward.h"
+#include "model/model.h"
+#include "model/thread_pool.h"
 #include "tensor/fp16.h"
 #include "train/gguf_io.h"
 #include "train/rng.h"
@@ -80,6 +84,59 @@ std::string synthetic(const std::string& dir, int layers, uint64_t seed = 1) {
   std::string path = dir + "/synthetic-" + std::to_string(layers) + ".gguf";
   demo::write_synthetic_model(spec, path);
   return path;
+}
+
+// The training forward and the inference engine read the same file through
+// one hyper-parameter reader; their logits must agree at every position (the
+// engine with an F32 KV cache, all positions in one batch). Grouped-query
+// attention, an untied output and a non-default RoPE base, so that a head
+// layout, RoPE or norm difference between the two shows.
+TEST(TrainGguf, ForwardMatchesTheEngineOnASyntheticModel) {
+  const std::string dir = testing::temp_dir();
+  demo::SyntheticModelSpec spec;
+  spec.n_layers = 3;
+  spec.dim = 64;
+  spec.n_heads = 8;
+  spec.n_kv_heads = 2;
+  spec.ffn_dim = 96;
+  spec.rope_freq_base = 50000.f;
+  spec.seed = 7;
+  const std::string path = dir + "/gqa.gguf";
+  demo::write_synthetic_model(spec, path);
+
+  Model<float> tm = load_model(gguf::File::open(path), /*with_grads=*/false);
+  ASSERT_FALSE(tm.config().tied_output);
+  std::vector<int32_t> tokens;
+  for (int i = 0; i < 24; ++i) tokens.push_back((i * 37 + 5) % tm.config().vocab);
+  const int T = static_cast<int>(tokens.size()), V = tm.config().vocab;
+  const std::vector<float> train_logits(tm.forward(tokens.data(), 1, T), tm.forward(tokens.data(), 1, T) + T * V);
+
+  std::unique_ptr<model::Model> em = model::Model::load(path);
+  ASSERT_EQ(em->config().n_vocab, V);
+  model::ThreadPool pool(1);
+  model::Context ctx(*em, pool, T);
+  model::KvCache kv = ctx.new_cache(T, model::KvType::F32);
+  std::vector<float> engine_logits;
+  ctx.eval(kv, tokens, model::Logits::All, engine_logits);
+  ASSERT_EQ(engine_logits.size(), train_logits.size());
+
+  double max_err = 0, max_abs = 0;
+  int argmax_agree = 0;
+  for (int t = 0; t < T; ++t) {
+    int a = 0, b = 0;
+    for (int j = 0; j < V; ++j) {
+      const float x = train_logits[t * V + j], y = engine_logits[t * V + j];
+      max_err = std::max(max_err, (double)std::fabs(x - y));
+      max_abs = std::max(max_abs, (double)std::fabs(y));
+      if (x > train_logits[t * V + a]) a = j;
+      if (y > engine_logits[t * V + b]) b = j;
+    }
+    argmax_agree += a == b;
+  }
+  std::printf("max |train logit - engine logit| = %.3g (max |logit| %.3g)\n", max_err, max_abs);
+  ASSERT_GT(max_abs, 1e-3);  // logits that carry a signal
+  EXPECT_LT(max_err, 1e-4 * max_abs);
+  EXPECT_EQ(argmax_agree, T);
 }
 
 TEST(TrainGguf, SaveAndLoadRoundTripsExactly) {

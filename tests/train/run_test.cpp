@@ -2,7 +2,9 @@
 // synthetic teacher, and the `lcte train` command itself.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "common/run_command.h"
@@ -10,6 +12,7 @@
 #include "core/error.h"
 #include "core/sha256.h"
 #include "demo/synthetic_model.h"
+#include "store/store.h"
 #include "train/run.h"
 
 namespace lcte::train {
@@ -39,6 +42,13 @@ RunOptions small_run(const std::string& dir, int steps) {
   o.train.lr = {3e-3, 3e-4, 2, steps};
   o.log_every = 0;
   return o;
+}
+
+// Bit for bit.
+void expect_same_weights(const std::string& path_a, const std::string& path_b) {
+  Model<float> a = load_model(gguf::File::open(path_a)), b = load_model(gguf::File::open(path_b));
+  ASSERT_EQ(a.params().size(), b.params().size());
+  EXPECT_EQ(std::memcmp(a.params().data(), b.params().data(), a.params().size() * sizeof(float)), 0);
 }
 
 TEST(TrainRun, DistilsAndWritesAModelWithLineage) {
@@ -81,9 +91,36 @@ TEST(TrainRun, ResumedRunEndsWhereTheStraightRunEnds) {
   second.out = dir + "/resumed.gguf";
   EXPECT_EQ(run_training(second).steps, 8);
 
-  Model<float> a = load_model(gguf::File::open(straight.out)), b = load_model(gguf::File::open(second.out));
-  ASSERT_EQ(a.params().size(), b.params().size());
-  EXPECT_EQ(std::memcmp(a.params().data(), b.params().data(), a.params().size() * sizeof(float)), 0);
+  expect_same_weights(straight.out, second.out);
+}
+
+// A stop between steps (SIGINT in lcte train) leaves a checkpoint and no
+// output; resuming from it ends where a straight run ends.
+TEST(TrainRun, StopFlagCheckpointsAndResumeEqualsAStraightRun) {
+  const std::string dir = testing::temp_dir();
+  RunOptions straight = small_run(dir, 6);
+  straight.out = dir + "/straight.gguf";
+  run_training(straight);
+
+  RunOptions cut = small_run(dir, 6);
+  cut.out = dir + "/resumed.gguf";
+  std::atomic<bool> stop{false};
+  cut.stop = &stop;
+  cut.on_step = [&](const StepStats& s) {
+    if (s.step == 2) stop = true;
+  };
+  const RunResult r = run_training(cut);
+  EXPECT_TRUE(r.interrupted);
+  EXPECT_EQ(r.steps, 2);
+  EXPECT_EQ(r.checkpoint, cut.out + ".ckpt.gguf");  // no --checkpoint: next to the output
+  ASSERT_TRUE(std::filesystem::exists(r.checkpoint));
+  EXPECT_FALSE(std::filesystem::exists(cut.out));
+
+  RunOptions rest = small_run(dir, 6);
+  rest.out = cut.out;
+  rest.resume = r.checkpoint;
+  EXPECT_EQ(run_training(rest).steps, 6);
+  expect_same_weights(straight.out, rest.out);
 }
 
 TEST(TrainRun, RefusesARunThatDoesNotFit) {
@@ -145,6 +182,43 @@ TEST(TrainCli, BadInputIsReportedByName) {
            dir + "/ok.gguf", "--log-every", "0"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("trained 2 steps"), std::string::npos) << r.out;
+}
+
+// lcte train --store records the run like every other: kind "train", its
+// parameters, the loss series at each evaluation, the model as an artifact,
+// the machine and the summary with energy.
+TEST(TrainCli, StoreRecordsTheRunAndItsSeries) {
+  const std::string dir = testing::temp_dir();
+  const std::string teacher = teacher_path(dir), store_path = dir + "/store.sqlite", out = dir + "/s.gguf";
+  auto r = testing::run_command({testing::lcte_binary(), "train", "--teacher", teacher, "--student-layers", "first:1",
+                                 "--sample", "8", "--valid-fraction", "0.25", "--seq", "8", "--batch", "2",
+                                 "--steps", "4", "--eval-every", "2", "--threads", "1", "--log-every", "1", "--store",
+                                 store_path, "--out", out},
+                                dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("store run train-"), std::string::npos) << r.out;
+  store::Store st(store_path);
+  const auto runs = st.list_runs(store::RunFilter{.kind = "train"});
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].status, "finished");
+  EXPECT_EQ(runs[0].model_path, out);
+  EXPECT_TRUE(runs[0].machine.contains("logical_cpus"));
+  EXPECT_FALSE(runs[0].code_version.empty());
+  EXPECT_EQ(st.params(runs[0].id).at("teacher"), teacher);
+  EXPECT_EQ(st.params(runs[0].id).at("loss"), "fkl");
+  for (const char* name : {"train_loss", "tokens_per_s", "valid_loss", "valid_ce", "valid_kd"}) {
+    const auto pts = st.metrics(runs[0].id, name);
+    ASSERT_EQ(pts.size(), 2u) << name;
+    EXPECT_EQ(pts[0].step, 2);
+    EXPECT_EQ(pts[1].step, 4);
+  }
+  // The last held-out loss is the one the lineage carries.
+  const gguf::File f = gguf::File::open(out);
+  EXPECT_NEAR(st.metrics(runs[0].id, "valid_loss")[1].value, f.get_f64("lcte.lineage.valid_loss"), 1e-5);
+  EXPECT_EQ(runs[0].summary["steps"], 4);
+  EXPECT_TRUE(runs[0].summary.contains("energy"));
+  ASSERT_EQ(st.artifacts(runs[0].id).size(), 1u);
+  EXPECT_EQ(st.artifacts(runs[0].id)[0].path, out);
 }
 
 }  // namespace

@@ -447,6 +447,40 @@ DashboardOptions options_in(const std::string& dir) {
   return o;
 }
 
+// The curve's problems and costs are those of `lcte route eval`
+// (experiment::load_routing_data): cost per problem is that problem's mean
+// latency in each tier, so the oracle (weak where it passes) costs
+// (1 + 10 + 2) / 3 by hand; a per-run mean latency would give (2 + 10 + 2) / 3.
+TEST(DashboardHttp, RoutingCurveUsesEachProblemsOwnCost) {
+  LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
+  LCTE_REQUIRE_DATA(kVocab);
+  std::string dir = temp_dir();
+  DashboardOptions o = options_in(dir);
+  std::string weak = seed_store(o.store_path);  // tasks 0-2: pass, fail, pass; latency 1, 3, 2
+  {
+    store::Store st(o.store_path);
+    store::RunRecord r;
+    r.id = "strong";
+    r.kind = "eval";
+    r.model_name = "m2";
+    r.config = {{"suite", "humaneval"}};
+    st.begin_run(r);
+    for (const char* task : {"HumanEval/0", "HumanEval/1", "HumanEval/2"}) st.add_sample(r.id, sample(task, 0, true, 10.0, ""));
+    st.finish_run(r.id, "finished", {{"suite", "humaneval"}});
+  }
+  Served s(o);
+  auto c = s.client();
+  auto res = c.Get(("/api/routing/curve?runs=" + weak + ",strong").c_str());
+  ASSERT_EQ(res->status, 200) << res->body;
+  json j = json::parse(res->body);
+  EXPECT_EQ(j["problems"], 3);
+  EXPECT_EQ(j["cost_unit"], "mean latency per query (s)");
+  EXPECT_DOUBLE_EQ(j["oracle"]["accuracy"].get<double>(), 1.0);
+  EXPECT_NEAR(j["oracle"]["cost"].get<double>(), 13.0 / 3.0, 1e-12);
+  EXPECT_EQ(j["tiers"], json({"m1", "m2"}));
+  EXPECT_EQ(c.Get("/api/routing/curve?runs=strong,nope")->status, 404);
+}
+
 TEST(DashboardHttp, RunsRunPageAndCsv) {
   std::string dir = temp_dir();
   DashboardOptions o = options_in(dir);
@@ -779,6 +813,14 @@ TEST(DashboardHttp, EvaluationStartedOverHttpIsStoredAndStreamed) {
   json metrics = json::parse(c.Get(("/api/runs/" + run_id + "/metrics").c_str())->body);
   EXPECT_TRUE(metrics.contains("pass_rate"));
   EXPECT_EQ(metrics["samples_done"].size(), 8u);
+  // Recorded as lcte eval records its runs: the machine described, the code
+  // version, energy and resources in the summary, the recorder's metric names.
+  EXPECT_TRUE(v["run"]["machine"].contains("logical_cpus")) << v["run"]["machine"].dump();
+  EXPECT_FALSE(v["run"]["code_version"].get<std::string>().empty());
+  EXPECT_TRUE(v["run"]["summary"]["energy"].contains("total_joules"));
+  EXPECT_TRUE(v["run"]["summary"]["resources"].contains("readings"));
+  EXPECT_FALSE(metrics.contains("cpu_cores"));
+  EXPECT_FALSE(metrics.contains("energy_j"));
 }
 
 // Slow enough that a stop lands in the middle of the run.

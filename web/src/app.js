@@ -348,12 +348,19 @@ views.run = async (root, id) => {
   if (lat.length) grid.append(lineChart(hasLatency ? 'Latency per sample' : 'Sandbox execution time per sample (no generation latency recorded)', 'seconds', [hasLatency ? 'latency' : 'execution'], [lat.map((_, i) => i + 1), lat], { xLabel: 'sample', points: true }));
   const pr = series('pass_rate');
   if (pr) grid.append(lineChart('Running pass rate', 'pass rate (0-1)', ['pass rate'], pr, { yRange: [0, 1] }));
-  const cpu = series('cpu_cores'), rss = series('rss_bytes', 1 / 2 ** 20), en = series('energy_j');
+  // The recorder's vocabulary (docs/formats.md): measured CPU energy where the machine gives it, else the estimate.
+  const cpu = series('process_cpu_cores'), rss = series('rss_bytes', 1 / 2 ** 20), en = series('cpu_energy_j') ?? series('cpu_energy_estimate_j');
   if (cpu) grid.append(lineChart('CPU over time', 'CPU cores busy', ['lcte + sandbox'], cpu));
   if (rss) grid.append(lineChart('Memory over time', 'RSS (MiB)', ['resident set'], rss));
   if (en) grid.append(lineChart(v.energy_estimated ? 'Energy over time (estimate from CPU time)' : 'Energy over time', 'energy (J, cumulative)', ['energy'], en));
-  const gpu = series('gpu_util', 100);
-  if (gpu) grid.append(lineChart('GPU utilisation', 'utilisation (%)', ['GPU'], gpu));
+  // One line per GPU (gpu<i>_utilisation, 0-1), on the union of their reading times.
+  const gpuKeys = Object.keys(metrics).filter(k => /^gpu\d+_utilisation$/.test(k)).sort();
+  let gpu = null;
+  if (gpuKeys.length) {
+    const ts = [...new Set(gpuKeys.flatMap(k => metrics[k].map(p => p[0])))].sort((a, b) => a - b);
+    gpu = [ts, ...gpuKeys.map(k => { const m = new Map(metrics[k]); return ts.map(t => (m.has(t) ? 100 * m.get(t) : null)); })];
+  }
+  if (gpu) grid.append(lineChart('GPU utilisation', 'utilisation (%)', gpuKeys.map(k => `GPU ${k.slice(3, -12)}`), gpu));
   if (!cpu && !pr) grid.append(empty('No resource time series were recorded for this run (runs made outside the dashboard may not record them).'));
   root.append(h('h2', {}, `Samples (${samples.length})`));
   if (!samples.length) { root.append(empty('No samples stored for this run.')); return; }
