@@ -16,14 +16,6 @@
 namespace lcte::kernels::detail {
 namespace {
 
-struct F32W512 {
-  static __m512 load16(const uint8_t* row, int64_t i) {
-    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
-  }
-};
-struct F16W512 {
-  static __m512 load16(const uint8_t* row, int64_t i) { return _mm512_cvtph_ps(load256(row + 2 * i)); }
-};
 struct BF16W512 {
   static __m512 load16(const uint8_t* row, int64_t i) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(load256(row + 2 * i)), 16));
@@ -125,13 +117,11 @@ struct Block32Kernel512 {
 
 void fill_avx512(KernelTable& t) {
   fill_x86_256(t);
-  set_kernels<FloatKernel512<F32W512, F32W>, 4, 4, 4>(t, GgmlType::F32);
-  set_kernels<FloatKernel512<F16W512, F16W>, 4, 4, 4>(t, GgmlType::F16);
   set_kernels<FloatKernel512<BF16W512, BF16W>, 4, 4, 4>(t, GgmlType::BF16);
   // The float formats keep the 512-bit tiles for prompts too (no packed form):
   // the 256-bit token-lane float tiles have not been compared with them on an
   // AVX-512 CPU.
-  for (GgmlType f : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
+  for (GgmlType f : {GgmlType::BF16}) {
     t.matmul_packed[static_cast<int>(f)] = nullptr;
     t.pack_group[static_cast<int>(f)] = nullptr;
     t.packed_group_bytes[static_cast<int>(f)] = 0;

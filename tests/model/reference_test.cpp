@@ -19,20 +19,23 @@ using testing::rel_error;
 
 // Bound on max|ours - llama.cpp| / max|llama.cpp| per position, by the type
 // of the bulk of the weights (measured values in docs/parts/engine.md):
-//  - f32: only summation order differs; measured <= 8e-7.
-//  - f16/bf16: llama.cpp rounds activations to F16/BF16 for these dot
-//    products, lcte keeps them in F32; measured <= 1e-3 (f16), 6e-3 (bf16),
-//    the size of llama.cpp's own F16-vs-F32 difference.
-//  - quantized: both quantize activations to 8 bits (Q8_0/Q8_1/Q8_K) and the
-//    integer dot products agree exactly, so most positions match bit for bit;
-//    but F32 parts (attention, norms, exp) differ in the last bit, and where an
-//    activation sits on a rounding boundary of the 8-bit grid the two engines
-//    round it differently. One such flip moves the logits by up to ~3e-2 of
-//    their range (measured max 3.1e-2), and it persists through the KV cache.
+//  - f32, f16: the engine does llama.cpp's float operations in its order
+//    (AVX-512 build: matmul, attention, softmax, SiLU, RoPE; F16 weights with
+//    activations rounded to F16), so the logits are bit-identical (measured
+//    0) except stories260K-f32, whose reference differs from this build of
+//    llama.cpp by 8e-7 (the engine matches a fresh build of the same commit
+//    bit for bit there too).
+//  - bf16: llama.cpp rounds activations to BF16 and uses the BF16 dot
+//    instruction; lcte keeps them in F32; measured <= 6e-3.
+//  - quantized: both quantize activations to 8 bits (Q8_0/Q8_1/Q8_K) with
+//    the same rounding and the integer dot products agree exactly, but the
+//    float sums of the block products are not in llama.cpp's order yet, and
+//    where an activation sits on a rounding boundary of the 8-bit grid one
+//    flip moves the logits by up to ~3e-2 of their range (measured max
+//    3.1e-2), and it persists through the KV cache.
 double tolerance(const std::string& model) {
   const std::string type = model.substr(model.rfind('-') + 1);
-  if (type == "f32") return 1e-4;
-  if (type == "f16") return 2e-3;
+  if (type == "f32" || type == "f16") return 1e-6;
   if (type == "bf16") return 1e-2;
   return 5e-2;
 }
@@ -109,10 +112,12 @@ TEST_P(ReferenceLogits, MatchLlamaCpp) {
   double worst_greedy = 0;
   bool comparable = true;
   size_t agreed = 0, checked = 0;
+  bool agree_to_tie = true;  // every step before the reference's first near-tie
   for (size_t j = 0; j < ref.greedy.size(); ++j) {
     const std::vector<float>& ref_before = j == 0 ? ref.prompt_logits.back() : ref.greedy_logits[j - 1];
     const int32_t ours = argmax(last.data(), V);
     if (comparable && margin(ref_before) < kTieMargin) comparable = false;
+    if (comparable && ours != ref.greedy[j]) agree_to_tie = false;
     if (quantized) {
       double abs_err = 0;
       for (size_t i = 0; i < V; ++i) abs_err = std::max(abs_err, std::fabs(static_cast<double>(last[i]) - ref_before[i]));
@@ -133,8 +138,11 @@ TEST_P(ReferenceLogits, MatchLlamaCpp) {
   }
   RecordProperty("worst_prompt_rel_error", std::to_string(worst_prompt));
   RecordProperty("worst_greedy_rel_error", std::to_string(worst_greedy));
-  std::printf("[ measured ] %-24s %-5s prompt %.2e greedy %.2e (tol %.0e), greedy ids: %zu/%zu agree, %zu checked\n",
-              c.model.c_str(), c.prompt.c_str(), worst_prompt, worst_greedy, tol, agreed, ref.greedy.size(), checked);
+  std::printf(
+      "[ measured ] %-24s %-5s prompt %.2e greedy %.2e (tol %.0e), greedy ids: %zu/%zu agree, %zu checked, "
+      "up to the first tie: %s\n",
+      c.model.c_str(), c.prompt.c_str(), worst_prompt, worst_greedy, tol, agreed, ref.greedy.size(), checked,
+      agree_to_tie ? "agree" : "differ");
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, ReferenceLogits, ::testing::ValuesIn(all_cases()), case_name);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "tensor/fp16.h"
 #include "test_util.h"
 
 namespace lcte {
@@ -44,6 +45,13 @@ double magnitude(const std::vector<float>& w, const std::vector<float>& a) {
   return m;
 }
 
+// F16 weights multiply activations rounded to F16 (as in llama.cpp).
+std::vector<float> as_weight_sees(GgmlType w, std::vector<float> x) {
+  if (w == GgmlType::F16)
+    for (float& v : x) v = fp16_to_fp32(fp32_to_fp16(v));
+  return x;
+}
+
 double exact_dot(const std::vector<float>& w, const std::vector<float>& a) {
   double s = 0;
   for (size_t i = 0; i < w.size(); ++i) s += static_cast<double>(w[i]) * a[i];
@@ -75,7 +83,7 @@ TEST(VecDot, ScalarMatchesDequantizedDot) {
       const Quantized a = quantize_act(w, x);
       const auto wv = dequant(w, wrow, n);
       const float got = kernels::vec_dot(w, n, wrow.data(), a.bytes.data(), Isa::Scalar);
-      const double want = exact_dot(wv, a.values);
+      const double want = exact_dot(wv, as_weight_sees(w, a.values));
       const double tol = 2e-6 * magnitude(wv, a.values) + min_term_slack(w, wrow, x, n) + 1e-6;
       EXPECT_NEAR(got, want, tol) << type_name(w) << " n=" << n;
     }
@@ -113,7 +121,7 @@ TEST(VecDot, FloatRowsOfOddLength) {
       const auto wrow = testing::random_row(w, n, 5);
       const auto x = testing::random_floats(static_cast<size_t>(n), 6);
       const auto wv = dequant(w, wrow, n);
-      const double want = exact_dot(wv, x);
+      const double want = exact_dot(wv, as_weight_sees(w, x));
       for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
         if (!kernels::isa_available(isa)) continue;
         EXPECT_NEAR(kernels::vec_dot(w, n, wrow.data(), x.data(), isa), want, 1e-5 * magnitude(wv, x) + 1e-7)
@@ -154,13 +162,15 @@ TEST(Matmul, FloatTilesOfOddLengthAndShapeIndependent) {
           const std::vector<float> x(acts.begin() + t * n, acts.begin() + (t + 1) * n);
           kernels::vec_dot_rows(w, n, wmat.data(), wb, nrows, x.data(), single.data(), isa);
           for (int64_t r = 0; r < nrows; ++r) {
-            EXPECT_NEAR(batch[t * nrows + r], exact_dot(wv[r], x), 1e-5 * magnitude(wv[r], x) + 1e-7)
+            EXPECT_NEAR(batch[t * nrows + r], exact_dot(wv[r], as_weight_sees(w, x)), 1e-5 * magnitude(wv[r], x) + 1e-7)
                 << type_name(w) << " n=" << n << " r" << r << " t" << t;
-            // Below 8 tokens (the element-lane tiles) a batch gives the
-            // bits of one token at a time; 8-token groups sum in another
+            // BF16: below 8 tokens (the element-lane tiles) a batch gives
+            // the bits of one token at a time; 8-token groups sum in another
             // order (checked above against the exact dot only). The AVX-512
-            // float tiles are separate code.
-            if (isa == Isa::Avx2 && ntok < 8) {
+            // float tiles are separate code. F32/F16 follow llama.cpp: rows
+            // whose length is not a multiple of 16 use its one-token order
+            // in a batch too.
+            if ((isa == Isa::Avx2 && ntok < 8) || w != GgmlType::BF16) {
               EXPECT_EQ(batch[t * nrows + r], single[r]) << type_name(w) << " n=" << n << " r" << r << " t" << t;
             }
           }
