@@ -129,8 +129,13 @@ void fill_avx512(KernelTable& t) {
   // Prompts keep the token-lane tiles of kernels_x86.inc (8-token groups);
   // single tokens and leftovers take the 512-bit element-lane tiles.
   set_block32_prompt<Q4_0W, Block32Kernel512<Q4_0W>, 4, 4, 4, 4>(t, GgmlType::Q4_0);
-  set_block32_prompt<Q5_0W, Block32Kernel512<Q5_0W>, 4, 4, 4, 4>(t, GgmlType::Q5_0);
-  set_block32_prompt<Q8_0W, Block32Kernel512<Q8_0W>, 4, 4, 4, 4>(t, GgmlType::Q8_0);
+  // The formats that follow llama.cpp's order keep the 256-bit element-lane
+  // kernels (two blocks per 512-bit register would change the order), with
+  // the larger tiles that 32 registers allow.
+  set_kernels<Block32Kernel<Q4_1W>, 4, 4, 4>(t, GgmlType::Q4_1);
+  set_kernels<Block32Kernel<Q5_0W>, 4, 4, 8>(t, GgmlType::Q5_0);
+  set_kernels<Block32Kernel<Q5_1W>, 4, 4, 4>(t, GgmlType::Q5_1);
+  set_kernels<Block32Kernel<Q8_0W>, 4, 4, 8>(t, GgmlType::Q8_0);
 }
 
 }  // namespace lcte::kernels::detail

@@ -198,6 +198,57 @@ TEST(ActivationQuant, SimdIsByteIdenticalToScalar) {
   }
 }
 
+// llama.cpp's x86 build quantizes activations with its AVX code, whose rule
+// differs from its scalar reference: Q8_0/Q8_1 scale by id = 127/amax (not
+// 1/d) and round half to even (_mm256_round_ps), Q8_K by -127/max with
+// nearest_int (also half to even). Blocks with amax = 127 make id exactly 1,
+// so elements at k + 0.5 are exact ties whose result is known by hand; one
+// element rounded away from zero (the scalar reference's roundf) fails this.
+TEST(ActivationQuant, TiesRoundToEvenAsLlamaCppX86) {
+  std::vector<Isa> isas = {Isa::Scalar};
+  for (Isa isa : testing::simd_isas()) isas.push_back(isa);
+  // Block 0: amax 127; ties at +-0.5, +-1.5, 2.5, -3.5, 4.5, 126.5.
+  std::vector<float> x(256, 0.0f);
+  const float ties[] = {0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -3.5f, 4.5f, 126.5f, 127.0f, -2.5f, 5.5f};
+  const int8_t want_q[] = {0, 0, 2, -2, 2, -4, 4, 126, 127, -2, 6};  // half to even
+  for (size_t i = 0; i < std::size(ties); ++i) x[i] = ties[i];
+  for (int j = 11; j < 32; ++j) x[j] = static_cast<float>(j) - 20.0f;  // exact integers
+  for (GgmlType act : {GgmlType::Q8_0, GgmlType::Q8_1}) {
+    const size_t qs = act == GgmlType::Q8_0 ? 2 : 4;
+    for (Isa isa : isas) {
+      std::vector<uint8_t> q(row_bytes(act, 256));
+      kernels::quantize_activations(act, x.data(), q.data(), 256, isa);
+      const auto* qb = reinterpret_cast<const int8_t*>(q.data() + qs);
+      int sum = 0;
+      for (size_t i = 0; i < std::size(ties); ++i)
+        EXPECT_EQ(qb[i], want_q[i]) << type_name(act) << " " << kernels::isa_name(isa) << " x=" << ties[i];
+      for (int j = 11; j < 32; ++j) EXPECT_EQ(qb[j], j - 20) << type_name(act) << " " << kernels::isa_name(isa);
+      for (int j = 0; j < 32; ++j) sum += qb[j];
+      uint16_t d;
+      std::memcpy(&d, q.data(), 2);
+      EXPECT_EQ(fp16_to_fp32(d), 1.0f);
+      if (act == GgmlType::Q8_1) {
+        uint16_t s16;
+        std::memcpy(&s16, q.data() + 2, 2);
+        EXPECT_EQ(fp16_to_fp32(s16), static_cast<float>(sum)) << kernels::isa_name(isa);
+      }
+    }
+  }
+  // Q8_K: the first element of largest magnitude is 127.0 (index 8, before
+  // -127 at 200), so iscale = -127/127 = -1 and q = -x, ties half to even.
+  std::vector<float> xk(256, 0.0f);
+  for (size_t i = 0; i < std::size(ties); ++i) xk[i] = ties[i];
+  xk[200] = -127.0f;
+  for (Isa isa : isas) {
+    std::vector<uint8_t> q(row_bytes(GgmlType::Q8_K, 256));
+    kernels::quantize_activations(GgmlType::Q8_K, xk.data(), q.data(), 256, isa);
+    const auto* qb = reinterpret_cast<const int8_t*>(q.data() + 4);
+    for (size_t i = 0; i < std::size(ties); ++i)
+      EXPECT_EQ(qb[i], -want_q[i]) << "q8_K " << kernels::isa_name(isa) << " x=" << ties[i];
+    EXPECT_EQ(qb[200], 127) << kernels::isa_name(isa);
+  }
+}
+
 // Each quantized activation is within half a step of the input, and the
 // derived fields (Q8_1's s, Q8_K's bsums) are consistent with the quants.
 TEST(ActivationQuant, ErrorIsHalfAStepAndSumsMatch) {
@@ -348,11 +399,12 @@ TEST(Matmul, PackedActivationsGiveTheSameBits) {
                                  viapack.data() + r0, nrows, isa);
         EXPECT_EQ(plain, viapack) << type_name(w) << " " << kernels::isa_name(isa) << " ntok " << ntok;
       }
-  // The packed path exists where the tiles are (AVX2 and up) for the 32-blocks only.
+  // The packed path exists where the tiles are (AVX2 and up) for Q4_0 only (the
+  // other 32-blocks follow llama.cpp's order with the element-lane tiles).
   EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q4_0, 256, Isa::Scalar), 0u);
   EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q6_K, 256), 0u);
   if (kernels::isa_available(Isa::Avx2)) {
-    EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q8_0, 256, Isa::Avx2), 8u * 320u);
+    EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q4_0, 256, Isa::Avx2), 8u * 320u);
   }
 }
 
