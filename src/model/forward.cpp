@@ -265,7 +265,10 @@ Context::Acts Context::activations(const Matrix& w, const float* x, int64_t ntok
 
 void Context::mat_rows(const Matrix& w, int64_t r0, int64_t r1, const Acts& act, int64_t ntok, float* out,
                        size_t out_stride) const {
-  if (act.packed == nullptr)
+  if (w.type == GgmlType::Q4_0 && w.rows % 8 != 0)  // llama.cpp would not repack it: its plain order
+    kernels::matmul_unrepacked(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act.rows, act.stride, ntok,
+                               out + r0, out_stride, isa_);
+  else if (act.packed == nullptr)
     kernels::matmul(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act.rows, act.stride, ntok, out + r0, out_stride,
                     isa_);
   else

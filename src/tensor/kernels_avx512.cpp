@@ -128,7 +128,6 @@ void fill_avx512(KernelTable& t) {
   }
   // Prompts keep the token-lane tiles of kernels_x86.inc (8-token groups);
   // single tokens and leftovers take the 512-bit element-lane tiles.
-  set_block32_prompt<Q4_0W, Block32Kernel512<Q4_0W>, 4, 4, 4, 4>(t, GgmlType::Q4_0);
   // The formats that follow llama.cpp's order keep the 256-bit element-lane
   // kernels (two blocks per 512-bit register would change the order), with
   // the larger tiles that 32 registers allow.

@@ -399,12 +399,13 @@ TEST(Matmul, PackedActivationsGiveTheSameBits) {
                                  viapack.data() + r0, nrows, isa);
         EXPECT_EQ(plain, viapack) << type_name(w) << " " << kernels::isa_name(isa) << " ntok " << ntok;
       }
-  // The packed path exists where the tiles are (AVX2 and up) for Q4_0 only (the
-  // other 32-blocks follow llama.cpp's order with the element-lane tiles).
+  // The packed path exists where the tiles are (AVX2 and up) for BF16 only
+  // (the other formats follow llama.cpp's order with other tiles).
   EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q4_0, 256, Isa::Scalar), 0u);
   EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q6_K, 256), 0u);
   if (kernels::isa_available(Isa::Avx2)) {
-    EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q4_0, 256, Isa::Avx2), 8u * 320u);
+    EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q4_0, 256, Isa::Avx2), 0u);
+    EXPECT_EQ(kernels::packed_group_bytes(GgmlType::BF16, 256, Isa::Avx2), 256u * 8u * sizeof(float));
   }
 }
 
