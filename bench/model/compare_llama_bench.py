@@ -1,116 +1,118 @@
 #!/usr/bin/env python3
-"""Runs `lcte bench` over the GGUF models in shared/data/models and prints a
-markdown table next to llama.cpp's llama-bench figures (reference/bench.md),
-matched by architecture and file size.
+"""lcte against llama.cpp in the same run: llama-bench and `lcte bench`
+alternate on the same GGUF files, and the table gives each one's t/s and
+their ratio.
 
-usage: compare_llama_bench.py [--lcte build/src/cli/lcte] [--baseline OTHER_LCTE] [--data ../shared/data]
-                              [-p 128] [-n 64] [-t 1,2] [-r 3] [models...]
+usage: compare_llama_bench.py --llama-build DIR [--lcte build/src/cli/lcte]
+                              [-p 128] [-n 64] [-t 1,2] [-r 3] [--rounds 2]
+                              [--kv-type f16] [--json OUT] [--llama-commit C] MODEL.gguf...
 
---baseline runs a second lcte binary on each model right after the first (an
-A/B in the same minute, so both see the same load) and adds its wall-clock
-rate, its ratio to llama.cpp and its CPU-time rate. tg rows also get the weight bytes read per second of CPU time
-(file tensor bytes x t/CPU-s), to set against a streaming-read figure.
+DIR is a llama.cpp build directory (its bin/llama-bench is run). For every
+model and thread count the two programs run one after the other, --rounds
+times, in alternating order (llama.cpp first in odd rounds, lcte first in
+even ones), so both see the same machine load; each run is -r timed
+repetitions. A row reports, per program, the best of the rounds' mean t/s
+(the round least disturbed by other work) and the ratio lcte / llama.cpp of
+those. Both use the same prompt/generation lengths, threads and KV cache
+type; llama-bench keeps its defaults otherwise (batch 2048, ubatch 512, no
+flash attention, mmap).
 
-"best t/s" is the fastest of the -r timed runs: on a machine shared with
-other work it is the run least disturbed by it (llama.cpp's figures are
-means on an idle machine, so compare both columns).
-
-Also reports lcte's tokens per CPU-second (user + system time of all its
-threads during the timed runs): on a shared machine the wall-clock t/s move
-with other people's load; with one thread the CPU-time rate much less so.
+The header names llama.cpp's commit and CPU as llama-bench reports them.
 """
-import argparse, json, os, re, subprocess, sys
+import argparse, json, os, subprocess, sys
 
 
-def reference_rows(path):
+def run_json(cmd):
+    """Runs cmd, returns its stdout parsed as JSON (exits with its stderr on failure)."""
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f'{" ".join(cmd)} failed (exit {p.returncode}):\n{p.stderr[-2000:]}')
+    out = p.stdout
+    start = out.find('[')
+    if start < 0:
+        sys.exit(f'{" ".join(cmd)}: no JSON array in its output')
+    return json.loads(out[start:])
+
+
+def llama_rows(bench, model, args, threads):
+    cmd = [bench, '-m', model, '-p', args.p, '-n', args.n, '-t', str(threads), '-r', args.r,
+           '-ctk', args.kv_type, '-ctv', args.kv_type, '-o', 'json']
     rows = {}
-    for line in open(path):
-        cells = [c.strip() for c in line.strip().strip('|').split('|')]
-        if len(cells) != 7 or not re.match(r'\d', cells[4] or ''):
-            continue
-        arch = cells[0].split()[0]
-        size = cells[1].split()[0]
-        tps = float(cells[6].split('±')[0])
-        # F16 and BF16 files have the same size: the type (first word after
-        # the parameter count, "all" skipped) tells them apart.
-        words = [w for w in cells[0].split()[2:] if w != 'all']
-        kind = words[0].lower() if words else ''
-        rows[(arch, size, int(cells[4]), cells[5], kind)] = (tps, cells[6])
-    return rows
+    meta = {}
+    for r in run_json(cmd):
+        test = f'pp{r["n_prompt"]}' if r['n_prompt'] > 0 else f'tg{r["n_gen"]}'
+        rows[test] = r['avg_ts']
+        meta = {'commit': r.get('build_commit', '?'), 'cpu': r.get('cpu_info', '?'),
+                'model_type': r.get('model_type', '?')}
+    return rows, meta
 
 
-def find_reference(ref, arch, size, threads, test, model_name):
-    """The reference row for lcte's model string ("llama f16", "llama q4_K (mixed)")."""
-    ours = model_name.split()[1].lower() if len(model_name.split()) > 1 else ''
-    hits = [(k, v) for k, v in ref.items() if k[:4] == (arch, size, threads, test)]
-    exact = [v for k, v in hits if k[4] == ours]
-    if exact:
-        return exact[0]
-    return hits[0][1] if len(hits) == 1 else None
+def lcte_rows(lcte, model, args, threads):
+    cmd = [lcte, 'bench', '-m', model, '-p', args.p, '-n', args.n, '-t', str(threads), '-r', args.r,
+           '--kv-type', args.kv_type, '--json']
+    return {r['test']: r['tps_mean'] for r in run_json(cmd)}
 
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.normpath(os.path.join(here, '..', '..'))
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--llama-build', required=True, help='llama.cpp build directory (with bin/llama-bench)')
     ap.add_argument('--lcte', default=os.path.join(root, 'build', 'src', 'cli', 'lcte'))
-    ap.add_argument('--baseline', default=None)
-    ap.add_argument('--data', default=os.path.join(root, '..', 'shared', 'data'))
     ap.add_argument('-p', default='128')
     ap.add_argument('-n', default='64')
-    ap.add_argument('-t', default='1,2')
-    ap.add_argument('-r', default='3')
-    ap.add_argument('models', nargs='*')
-    a = ap.parse_args()
-    models = a.models or sorted(
-        os.path.join(a.data, 'models', f) for f in os.listdir(os.path.join(a.data, 'models')) if f.endswith('.gguf'))
-    ref = reference_rows(os.path.join(a.data, 'reference', 'bench.md'))
-    def run(binary, m, t):
-        out = subprocess.run([binary, 'bench', '-m', m, '-p', a.p, '-n', a.n, '-t', t, '-r', a.r, '--json'],
-                             check=True, capture_output=True, text=True).stdout
-        return json.loads(out)
+    ap.add_argument('-t', default='1,2', help='thread counts, comma-separated')
+    ap.add_argument('-r', default='3', help='timed repetitions per run')
+    ap.add_argument('--rounds', type=int, default=2)
+    ap.add_argument('--kv-type', default='f16', choices=['f16', 'f32'])
+    ap.add_argument('--json', default=None, help='also write the rows as JSON to this file')
+    ap.add_argument('--llama-commit', default=None,
+                    help='commit to print for llama.cpp (llama-bench says "unknown" when built outside a git checkout)')
+    ap.add_argument('models', nargs='+')
+    args = ap.parse_args()
 
-    print('load average at start: %s' % ' '.join(open('/proc/loadavg').read().split()[:3]))
-    head = ('| model | threads | test | lcte t/s | llama.cpp t/s | lcte / llama.cpp | lcte best t/s | best / llama.cpp |'
-            ' lcte t/CPU-s | t/CPU-s / llama.cpp |')
-    sep = '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
-    if a.baseline:
-        head += ' baseline t/s | baseline / llama.cpp | baseline best t/s | baseline best / llama.cpp | baseline t/CPU-s |'
-        sep += ' ---: | ---: | ---: | ---: | ---: |'
-    head += ' tg GB/CPU-s |'
-    sep += ' ---: |'
-    print(head)
-    print(sep)
-    for m in models:
-        for t in a.t.split(','):
-            rows = run(a.lcte, m, t)
-            base = {r['test']: r for r in run(a.baseline, m, t)} if a.baseline else {}
-            for r in rows:
-                size = '%.2f' % (r['size_bytes'] / 2**20)
-                arch = r['model'].split()[0]
-                lref = find_reference(ref, arch, size, int(t), r['test'], r['model'])
-                ours = '%.0f ± %.0f' % (r['tps_mean'], r['tps_stddev'])
-                theirs = lref[1] if lref else 'n/a'
-                ratio = '%.2f' % (r['tps_mean'] / lref[0]) if lref else ''
-                cpu_ratio = '%.2f' % (r['cpu_tps'] / lref[0]) if lref else ''
-                best = max(r['tps_samples'])
-                best_ratio = '%.2f' % (best / lref[0]) if lref else ''
-                line = '| %s | %s | %s | %s | %s | %s | %.0f | %s | %.0f | %s |' % (
-                    os.path.basename(m), t, r['test'], ours, theirs, ratio, best, best_ratio, r['cpu_tps'], cpu_ratio)
-                if a.baseline:
-                    br = base.get(r['test'])
-                    if br:
-                        bbest = max(br['tps_samples'])
-                        line += ' %.0f ± %.0f | %s | %.0f | %s | %.0f |' % (
-                            br['tps_mean'], br['tps_stddev'], '%.2f' % (br['tps_mean'] / lref[0]) if lref else '',
-                            bbest, '%.2f' % (bbest / lref[0]) if lref else '', br['cpu_tps'])
+    bench = os.path.join(args.llama_build, 'bin', 'llama-bench')
+    for path, what in ((bench, 'llama-bench'), (args.lcte, 'lcte')):
+        if not os.access(path, os.X_OK):
+            sys.exit(f'{what} not found or not executable: {path}')
+    for m in args.models:
+        if not os.path.isfile(m):
+            sys.exit(f'model not found: {m}')
+    threads = [int(t) for t in args.t.split(',')]
+
+    results, meta = [], {}
+    for model in args.models:
+        for t in threads:
+            best_l, best_c = {}, {}
+            for rnd in range(args.rounds):
+                order = ('llama', 'lcte') if rnd % 2 == 0 else ('lcte', 'llama')
+                for who in order:
+                    if who == 'llama':
+                        rows, meta = llama_rows(bench, model, args, t)
+                        for k, v in rows.items():
+                            best_l[k] = max(best_l.get(k, 0.0), v)
                     else:
-                        line += ' | | | | |'
-                gbs = r['size_bytes'] * r['cpu_tps'] / 1e9 if r['test'].startswith('tg') else None
-                line += ' %.1f |' % gbs if gbs else ' |'
-                print(line)
-                sys.stdout.flush()
-    print('load average at end: %s' % ' '.join(open('/proc/loadavg').read().split()[:3]))
+                        for k, v in lcte_rows(args.lcte, model, args, t).items():
+                            best_c[k] = max(best_c.get(k, 0.0), v)
+            for test in sorted(best_l, key=lambda s: (s[:2] != 'pp', s)):
+                if test in best_c:
+                    results.append({'model': os.path.basename(model), 'threads': t, 'test': test,
+                                    'llama_tps': best_l[test], 'lcte_tps': best_c[test],
+                                    'ratio': best_c[test] / best_l[test]})
+
+    if args.llama_commit:
+        meta['commit'] = args.llama_commit
+    print(f'llama.cpp {meta.get("commit", "?")} ({args.llama_build}), CPU: {meta.get("cpu", "?")}; '
+          f'-p {args.p} -n {args.n} -r {args.r}, {args.rounds} alternating rounds, KV {args.kv_type}, best round')
+    print()
+    print('| model | threads | test | llama.cpp t/s | lcte t/s | lcte / llama.cpp |')
+    print('|---|---:|---|---:|---:|---:|')
+    for r in results:
+        print(f'| {r["model"]} | {r["threads"]} | {r["test"]} | {r["llama_tps"]:.1f} | {r["lcte_tps"]:.1f} | '
+              f'{r["ratio"]:.2f} |')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump({'llama_cpp': meta, 'args': vars(args), 'rows': results}, f, indent=1)
 
 
 if __name__ == '__main__':

@@ -50,8 +50,6 @@ Context::Context(const Model& model, ThreadPool& pool, int64_t max_batch)
   for (const Matrix* w : all_matrices(model))
     if (kernels::activation_type(w->type) != GgmlType::F32)
       act_row = std::max(act_row, kernels::activation_row_bytes(w->type, w->cols));
-  rope_freqs_ = ops::rope_frequencies(c.rope_dims, c.rope_base, c.rope_freq_scale,
-                                     c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data());
   acts_.resize(kMaxJobs);
   for (ActBuffer& a : acts_) a.bytes.resize(act_row * B);
 }
@@ -126,7 +124,8 @@ void Context::forward(std::span<const Entry> batch, float* logits_out) {
   for (int64_t t = 0; t < ntok; ++t) {
     const Entry& e = batch[static_cast<size_t>(t)];
     model_.embed(e.token, x_.data() + t * c.dim);
-    ops::rope_angles(e.pos, rope_freqs_, rope_.data() + t * c.rope_dims);
+    ops::rope_angles(e.pos, c.rope_dims, c.rope_base, c.rope_freq_scale,
+                     c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data(), rope_.data() + t * c.rope_dims);
   }
 
   for (int64_t il = 0; il < c.n_layers; ++il) {
@@ -191,7 +190,7 @@ void Context::attention_block(const Layer& layer, int64_t il, std::span<const En
     const int64_t t = i / c.n_kv_heads, kvh = i % c.n_kv_heads;
     const Entry& e = batch[static_cast<size_t>(t)];
     const int64_t off = t * c.q_dim() + kvh * group * c.head_dim;
-    attend(*e.cache, il, kvh, c.head_dim, group, q_.data() + off, e.pos + 1, scale,
+    attend(*e.cache, il, kvh, c.head_dim, group, q_.data() + off, e.pos + 1, scale, ntok > 1,
            scores_.data() + static_cast<size_t>(thread * group * max_pos), att_.data() + off);
   };
   const int64_t n_items = ntok * c.n_kv_heads;
@@ -266,7 +265,10 @@ Context::Acts Context::activations(const Matrix& w, const float* x, int64_t ntok
 
 void Context::mat_rows(const Matrix& w, int64_t r0, int64_t r1, const Acts& act, int64_t ntok, float* out,
                        size_t out_stride) const {
-  if (act.packed == nullptr)
+  if (w.type == GgmlType::Q4_0 && w.rows % 8 != 0)  // llama.cpp would not repack it: its plain order
+    kernels::matmul_unrepacked(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act.rows, act.stride, ntok,
+                               out + r0, out_stride, isa_);
+  else if (act.packed == nullptr)
     kernels::matmul(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act.rows, act.stride, ntok, out + r0, out_stride,
                     isa_);
   else
@@ -332,8 +334,10 @@ void Context::gate_up(const Layer& layer, int64_t ntok) {
       const Chunk& ch = chunks_[static_cast<size_t>(ci)];
       mat_rows(layer.w_gate, ch.r0, ch.r1, ga, ntok, hb_.data(), static_cast<size_t>(F));
       mat_rows(layer.w_up, ch.r0, ch.r1, ua, ntok, hb2_.data(), static_cast<size_t>(F));
+      // Rows below F16 are in whole 16-lane vectors of ggml's SiLU.
+      const int64_t n_vec = std::clamp<int64_t>(F / 16 * 16 - ch.r0, 0, ch.r1 - ch.r0);
       for (int64_t t = 0; t < ntok; ++t)
-        vec::swiglu(hb_.data() + t * F + ch.r0, hb2_.data() + t * F + ch.r0, ch.r1 - ch.r0);
+        vec::swiglu(hb_.data() + t * F + ch.r0, hb2_.data() + t * F + ch.r0, ch.r1 - ch.r0, n_vec);
     }
   });
 }

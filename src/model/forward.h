@@ -111,7 +111,6 @@ class Context {
   // Scratch, [max_batch][width] floats each.
   std::vector<float> x_, xb_, xb2_, q_, k_, v_, att_, hb_, hb2_, rope_;
   std::vector<float> scores_;  // [threads][group][n_pos]
-  std::vector<double> rope_freqs_;
   // Quantized activations, one buffer per activation type in use at a time.
   struct ActBuffer {
     GgmlType type;

@@ -18,13 +18,9 @@ void rmsnorm(const float* x, const float* w, float* out, int64_t n, float eps);
 void rope_normal(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dims, const float* cos_sin);
 void rope_neox(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dims, const float* cos_sin);
 
-// The rope_dims/2 angular frequencies freq_scale * base^(-2i/rope_dims) / factors[i]
-// (factors may be null), in double so that pos * freq stays exact enough at long positions.
-std::vector<double> rope_frequencies(int64_t rope_dims, float base, float freq_scale, const float* factors);
-
-// cos_sin[2i], cos_sin[2i+1] = cos, sin of pos * freqs[i].
-void rope_angles(int64_t pos, const std::vector<double>& freqs, float* cos_sin);
-// The same in one call (tests).
+// cos_sin[2i], cos_sin[2i+1] = cos, sin of the angle of pair i at pos:
+// pos * base^(-2i/rope_dims) / factors[i] * freq_scale (factors may be null),
+// computed in float as ggml does (the angle by repeated multiplication).
 void rope_angles(int64_t pos, int64_t rope_dims, float base, float freq_scale, const float* factors,
                  float* cos_sin);
 

@@ -16,18 +16,21 @@ bool simd_available();  // AVX2 + FMA + F16C
 void to_f16_scalar(const float* x, uint16_t* y, int64_t n);
 void to_f16(const float* x, uint16_t* y, int64_t n);
 
-// y[i] = exp(x[i]). The AVX2 version reduces x = n ln2 + r, |r| <= ln2/2, and
-// sums e^r's Taylor series to r^7: within a few ulp of std::exp on
-// [-87.3, 88.7]; 0 below, +inf above.
+// y[i] = e^x[i] by the operations of ggml's AVX-512 vector expf (within
+// 1.5 ulp; 0 below about -104, +inf above 88.4), so that softmax and SiLU
+// round as in llama.cpp. exp_ggml is one lane of it.
+float exp_ggml(float x);
 void exp_scalar(const float* x, float* y, int64_t n);
 void exp(const float* x, float* y, int64_t n);
-
-// In place: x[i] = e^(x[i] - max) / sum; the sum accumulated in double.
+// In place: x[i] = e^(x[i] - max) / sum, as ggml's softmax: 16-lane vectors
+// (the row padded with zeros), each reduced in float, summed in double.
 void softmax_scalar(float* x, int64_t n);
 void softmax(float* x, int64_t n);
-
-// gate[i] = silu(gate[i]) * up[i] = gate[i] * up[i] / (1 + e^-gate[i]).
-void swiglu_scalar(float* gate, const float* up, int64_t n);
-void swiglu(float* gate, const float* up, int64_t n);
-
+// gate[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + e^-g) rounded before the
+// product. The first n_vec elements use the vector exp, the rest libm's expf:
+// ggml's SiLU runs whole 16-lane vectors of a row and the tail in scalar code.
+void swiglu_scalar(float* gate, const float* up, int64_t n, int64_t n_vec);
+void swiglu(float* gate, const float* up, int64_t n, int64_t n_vec);
+// The 16-lane float reduction of _mm512_reduce_add_ps (GCC's order).
+float reduce16_scalar(const float* v);
 }  // namespace lcte::model::vec

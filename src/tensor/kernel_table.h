@@ -35,6 +35,10 @@ struct KernelTable {
   PackGroupFn pack_group[kTypeSlots];
   MatmulPackedFn matmul_packed[kTypeSlots];
   size_t packed_group_bytes[kTypeSlots];  // bytes of one packed group per element of a row
+  // Where llama.cpp sums a matrix it does not repack in another order than
+  // one it repacks (Q4_0 with a row count that is not a multiple of 8): that
+  // order, by weight type; null where matmul is it.
+  MatmulFn matmul_unrepacked[kTypeSlots];
 };
 
 void fill_scalar(KernelTable& t);

@@ -190,6 +190,19 @@ void matmul(GgmlType w, int64_t n, const void* w_rows, size_t w_stride, int64_t 
   fn(n, w_rows, w_stride, nrows, acts, act_stride, ntok, out, out_stride);
 }
 
+void matmul_unrepacked(GgmlType w, int64_t n, const void* w_rows, size_t w_stride, int64_t nrows, const void* acts,
+                       size_t act_stride, int64_t ntok, float* out, size_t out_stride, Isa isa) {
+  detail::MatmulFn fn = table(isa).matmul_unrepacked[static_cast<int>(checked_traits(w, "matmul").type)];
+  if (fn == nullptr) {
+    matmul(w, n, w_rows, w_stride, nrows, acts, act_stride, ntok, out, out_stride, isa);
+    return;
+  }
+  check_length(type_traits(w), n, "matmul");
+  check_length(type_traits(activation_type(w)), n, "matmul");
+  if (nrows <= 0 || ntok <= 0) return;
+  fn(n, w_rows, w_stride, nrows, acts, act_stride, ntok, out, out_stride);
+}
+
 size_t packed_group_bytes(GgmlType w, int64_t n, Isa isa) {
   const TypeTraits& tr = checked_traits(w, "packed_group_bytes");
   check_length(tr, n, "packed_group_bytes");

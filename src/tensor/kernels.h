@@ -60,6 +60,13 @@ void vec_dot_rows(GgmlType w, int64_t n, const void* w_rows, size_t w_stride, in
 void matmul(GgmlType w, int64_t n, const void* w_rows, size_t w_stride, int64_t nrows, const void* acts,
             size_t act_stride, int64_t ntok, float* out, size_t out_stride, Isa isa = best_isa());
 
+// matmul for a matrix that llama.cpp would not repack to its interleaved
+// layout: for Q4_0 with a row count that is not a multiple of 8 llama.cpp
+// keeps the plain layout and sums in the order of its other 32-block formats
+// (see docs/parts/engine.md); for every other type the same as matmul.
+void matmul_unrepacked(GgmlType w, int64_t n, const void* w_rows, size_t w_stride, int64_t nrows, const void* acts,
+                       size_t act_stride, int64_t ntok, float* out, size_t out_stride, Isa isa = best_isa());
+
 // Prompt processing with 32-block weights (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) on
 // x86 goes through tiles that read the activations of 8 tokens interleaved
 // ("packed": see kernels_x86.inc). matmul() packs them itself on every call;

@@ -16,14 +16,6 @@
 namespace lcte::kernels::detail {
 namespace {
 
-struct F32W512 {
-  static __m512 load16(const uint8_t* row, int64_t i) {
-    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
-  }
-};
-struct F16W512 {
-  static __m512 load16(const uint8_t* row, int64_t i) { return _mm512_cvtph_ps(load256(row + 2 * i)); }
-};
 struct BF16W512 {
   static __m512 load16(const uint8_t* row, int64_t i) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(load256(row + 2 * i)), 16));
@@ -125,22 +117,24 @@ struct Block32Kernel512 {
 
 void fill_avx512(KernelTable& t) {
   fill_x86_256(t);
-  set_kernels<FloatKernel512<F32W512, F32W>, 4, 4, 4>(t, GgmlType::F32);
-  set_kernels<FloatKernel512<F16W512, F16W>, 4, 4, 4>(t, GgmlType::F16);
   set_kernels<FloatKernel512<BF16W512, BF16W>, 4, 4, 4>(t, GgmlType::BF16);
   // The float formats keep the 512-bit tiles for prompts too (no packed form):
   // the 256-bit token-lane float tiles have not been compared with them on an
   // AVX-512 CPU.
-  for (GgmlType f : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
+  for (GgmlType f : {GgmlType::BF16}) {
     t.matmul_packed[static_cast<int>(f)] = nullptr;
     t.pack_group[static_cast<int>(f)] = nullptr;
     t.packed_group_bytes[static_cast<int>(f)] = 0;
   }
   // Prompts keep the token-lane tiles of kernels_x86.inc (8-token groups);
   // single tokens and leftovers take the 512-bit element-lane tiles.
-  set_block32_prompt<Q4_0W, Block32Kernel512<Q4_0W>, 4, 4, 4, 4>(t, GgmlType::Q4_0);
-  set_block32_prompt<Q5_0W, Block32Kernel512<Q5_0W>, 4, 4, 4, 4>(t, GgmlType::Q5_0);
-  set_block32_prompt<Q8_0W, Block32Kernel512<Q8_0W>, 4, 4, 4, 4>(t, GgmlType::Q8_0);
+  // The formats that follow llama.cpp's order keep the 256-bit element-lane
+  // kernels (two blocks per 512-bit register would change the order), with
+  // the larger tiles that 32 registers allow.
+  set_kernels<Block32Kernel<Q4_1W>, 4, 4, 4>(t, GgmlType::Q4_1);
+  set_kernels<Block32Kernel<Q5_0W>, 4, 4, 8>(t, GgmlType::Q5_0);
+  set_kernels<Block32Kernel<Q5_1W>, 4, 4, 4>(t, GgmlType::Q5_1);
+  set_kernels<Block32Kernel<Q8_0W>, 4, 4, 8>(t, GgmlType::Q8_0);
 }
 
 }  // namespace lcte::kernels::detail

@@ -318,7 +318,8 @@ float dot_f16(int64_t n, const void* w, const void* a) {
   for (int64_t i = 0; i < n; ++i) {
     uint16_t h;
     std::memcpy(&h, x + 2 * i, 2);
-    sum += static_cast<double>(fp16_to_fp32(h)) * y[i];
+    // llama.cpp multiplies F16 weights with activations converted to F16.
+    sum += static_cast<double>(fp16_to_fp32(h)) * fp16_to_fp32(fp32_to_fp16(y[i]));
   }
   return static_cast<float>(sum);
 }

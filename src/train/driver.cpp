@@ -9,10 +9,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sha256.h"
-
-#ifndef LCTE_VERSION
-#define LCTE_VERSION "unknown"
-#endif
+#include "core/version.h"
 
 namespace lcte::train {
 namespace {
@@ -169,7 +166,7 @@ void Lineage::add_result(const DriveResult& r, std::optional<double> valid_loss)
   add("steps", gguf::Value::u64(static_cast<uint64_t>(r.steps)));
   add("final_loss", gguf::Value::f32(static_cast<float>(r.last.loss)));
   if (valid_loss) add("valid_loss", gguf::Value::f32(static_cast<float>(*valid_loss)));
-  add("lcte_version", gguf::Value::string(LCTE_VERSION));
+  add("lcte_version", gguf::Value::string(lcte::version()));
 }
 
 struct SigintStop::Saved {

@@ -48,11 +48,13 @@ TEST(Vec, SoftmaxByHand) {
 
 TEST(Vec, SwigluByHand) {
   for (auto* swiglu : {&vec::swiglu_scalar, &vec::swiglu}) {
-    float g[2] = {1.0f, -2.0f};
     const float u[2] = {3.0f, 0.5f};
-    swiglu(g, u, 2);
-    EXPECT_FLOAT_EQ(g[0], 1.0f / (1.0f + std::exp(-1.0f)) * 3.0f);
-    EXPECT_FLOAT_EQ(g[1], -2.0f / (1.0f + std::exp(2.0f)) * 0.5f);
+    for (int64_t n_vec : {0, 1, 2}) {
+      float g[2] = {1.0f, -2.0f};
+      swiglu(g, u, 2, n_vec);
+      EXPECT_FLOAT_EQ(g[0], 1.0f / (1.0f + std::exp(-1.0f)) * 3.0f);
+      EXPECT_FLOAT_EQ(g[1], -2.0f / (1.0f + std::exp(2.0f)) * 0.5f);
+    }
   }
 }
 
@@ -180,12 +182,13 @@ TEST(Vec, ExpWithinFewUlpOfStdExp) {
     const double want = std::exp(static_cast<double>(x[i]));
     ASSERT_NEAR(y[i], want, 4 * 6e-8 * want) << "x=" << x[i];
   }
-  const float edge[3] = {-200.0f, 200.0f, -88.0f};
-  float out[3];
-  vec::exp(edge, out, 3);
+  const float edge[4] = {-200.0f, 200.0f, -88.0f, -INFINITY};
+  float out[4];
+  vec::exp(edge, out, 4);
   EXPECT_EQ(out[0], 0.0f);
   EXPECT_TRUE(out[1] > 1e38f);  // saturates rather than wrapping
-  EXPECT_EQ(out[2], 0.0f);      // below the smallest normal result: flushed to 0
+  EXPECT_NEAR(out[2], std::exp(-88.0), 1e-44);  // a subnormal result, as ggml's scalef gives
+  EXPECT_EQ(out[3], 0.0f);                       // masked attention positions
 }
 
 TEST(Vec, SimdMatchesScalar) {
@@ -207,8 +210,8 @@ TEST(Vec, SimdMatchesScalar) {
     for (int i = 0; i < n; ++i) EXPECT_NEAR(a[i], a2[i], 1e-6) << "softmax n=" << n;
     a2 = b;
     std::vector<float> up(n, 0.5f);
-    vec::swiglu_scalar(b.data(), up.data(), n);
-    vec::swiglu(a2.data(), up.data(), n);
+    vec::swiglu_scalar(b.data(), up.data(), n, n / 16 * 16);
+    vec::swiglu(a2.data(), up.data(), n, n / 16 * 16);
     for (int i = 0; i < n; ++i) EXPECT_NEAR(a2[i], b[i], 1e-6 * (1 + std::fabs(b[i]))) << "swiglu n=" << n;
   }
 }
@@ -242,8 +245,11 @@ std::vector<double> naive_attention(const std::vector<std::vector<float>>& K, co
 }
 
 TEST(Attention, MatchesNaiveAcrossBlocks) {
-  // More positions than one KV block, both cache types, the second KV head.
-  const int64_t hd = 16, n_pos = KvCache::kBlock + 44;
+  // More positions than one KV block, both cache types, the second KV head;
+  // head size 80: ggml's 64-element vector part and a 16-element tail.
+  const int64_t hd = 80;
+  for (const int64_t n_pos : {int64_t{5}, int64_t{40}, KvCache::kBlock + 44})
+  for (const bool batched : {false, true}) {
   const Config c = tiny_config(2, 2, hd);
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> d(-1, 1);
@@ -259,8 +265,9 @@ TEST(Attention, MatchesNaiveAcrossBlocks) {
     for (int64_t t = 0; t < n_pos; ++t) store_kv(cache, 1, t, K[t].data(), V[t].data());
     // Two query heads share KV head 1.
     std::vector<float> scores(2 * n_pos), out(2 * hd), out_ref(2 * hd);
-    attend(cache, 1, 1, hd, 2, q.data(), n_pos, 0.25f, scores.data(), out.data());
-    attend_scalar(cache, 1, 1, hd, 2, q.data(), n_pos, 0.25f, scores.data(), out_ref.data());
+    attend(cache, 1, 1, hd, 2, q.data(), n_pos, 0.25f, batched, scores.data(), out.data());
+    attend_scalar(cache, 1, 1, hd, 2, q.data(), n_pos, 0.25f, batched, scores.data(), out_ref.data());
+    EXPECT_EQ(out, out_ref) << "the vector and scalar code do the same float operations";
     const double tol = type == KvType::F32 ? 1e-5 : 2e-3;  // F16 rows carry 2^-11 relative rounding
     for (int g = 0; g < 2; ++g) {
       const std::vector<float> qg(q.begin() + g * hd, q.begin() + (g + 1) * hd);
@@ -270,6 +277,7 @@ TEST(Attention, MatchesNaiveAcrossBlocks) {
         EXPECT_NEAR(out_ref[g * hd + i], want[i], tol) << kv_type_name(type) << " head " << g << " dim " << i;
       }
     }
+  }
   }
 }
 

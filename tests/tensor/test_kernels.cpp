@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "tensor/fp16.h"
 #include "test_util.h"
 
 namespace lcte {
@@ -44,6 +45,13 @@ double magnitude(const std::vector<float>& w, const std::vector<float>& a) {
   return m;
 }
 
+// F16 weights multiply activations rounded to F16 (as in llama.cpp).
+std::vector<float> as_weight_sees(GgmlType w, std::vector<float> x) {
+  if (w == GgmlType::F16)
+    for (float& v : x) v = fp16_to_fp32(fp32_to_fp16(v));
+  return x;
+}
+
 double exact_dot(const std::vector<float>& w, const std::vector<float>& a) {
   double s = 0;
   for (size_t i = 0; i < w.size(); ++i) s += static_cast<double>(w[i]) * a[i];
@@ -75,7 +83,7 @@ TEST(VecDot, ScalarMatchesDequantizedDot) {
       const Quantized a = quantize_act(w, x);
       const auto wv = dequant(w, wrow, n);
       const float got = kernels::vec_dot(w, n, wrow.data(), a.bytes.data(), Isa::Scalar);
-      const double want = exact_dot(wv, a.values);
+      const double want = exact_dot(wv, as_weight_sees(w, a.values));
       const double tol = 2e-6 * magnitude(wv, a.values) + min_term_slack(w, wrow, x, n) + 1e-6;
       EXPECT_NEAR(got, want, tol) << type_name(w) << " n=" << n;
     }
@@ -113,7 +121,7 @@ TEST(VecDot, FloatRowsOfOddLength) {
       const auto wrow = testing::random_row(w, n, 5);
       const auto x = testing::random_floats(static_cast<size_t>(n), 6);
       const auto wv = dequant(w, wrow, n);
-      const double want = exact_dot(wv, x);
+      const double want = exact_dot(wv, as_weight_sees(w, x));
       for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
         if (!kernels::isa_available(isa)) continue;
         EXPECT_NEAR(kernels::vec_dot(w, n, wrow.data(), x.data(), isa), want, 1e-5 * magnitude(wv, x) + 1e-7)
@@ -154,13 +162,15 @@ TEST(Matmul, FloatTilesOfOddLengthAndShapeIndependent) {
           const std::vector<float> x(acts.begin() + t * n, acts.begin() + (t + 1) * n);
           kernels::vec_dot_rows(w, n, wmat.data(), wb, nrows, x.data(), single.data(), isa);
           for (int64_t r = 0; r < nrows; ++r) {
-            EXPECT_NEAR(batch[t * nrows + r], exact_dot(wv[r], x), 1e-5 * magnitude(wv[r], x) + 1e-7)
+            EXPECT_NEAR(batch[t * nrows + r], exact_dot(wv[r], as_weight_sees(w, x)), 1e-5 * magnitude(wv[r], x) + 1e-7)
                 << type_name(w) << " n=" << n << " r" << r << " t" << t;
-            // Below 8 tokens (the element-lane tiles) a batch gives the
-            // bits of one token at a time; 8-token groups sum in another
+            // BF16: below 8 tokens (the element-lane tiles) a batch gives
+            // the bits of one token at a time; 8-token groups sum in another
             // order (checked above against the exact dot only). The AVX-512
-            // float tiles are separate code.
-            if (isa == Isa::Avx2 && ntok < 8) {
+            // float tiles are separate code. F32/F16 follow llama.cpp: rows
+            // whose length is not a multiple of 16 use its one-token order
+            // in a batch too.
+            if ((isa == Isa::Avx2 && ntok < 8) || w != GgmlType::BF16) {
               EXPECT_EQ(batch[t * nrows + r], single[r]) << type_name(w) << " n=" << n << " r" << r << " t" << t;
             }
           }
@@ -185,6 +195,57 @@ TEST(ActivationQuant, SimdIsByteIdenticalToScalar) {
       kernels::quantize_activations(act, x.data(), got.data(), n, isa);
       EXPECT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size())) << type_name(act) << " " << kernels::isa_name(isa);
     }
+  }
+}
+
+// llama.cpp's x86 build quantizes activations with its AVX code, whose rule
+// differs from its scalar reference: Q8_0/Q8_1 scale by id = 127/amax (not
+// 1/d) and round half to even (_mm256_round_ps), Q8_K by -127/max with
+// nearest_int (also half to even). Blocks with amax = 127 make id exactly 1,
+// so elements at k + 0.5 are exact ties whose result is known by hand; one
+// element rounded away from zero (the scalar reference's roundf) fails this.
+TEST(ActivationQuant, TiesRoundToEvenAsLlamaCppX86) {
+  std::vector<Isa> isas = {Isa::Scalar};
+  for (Isa isa : testing::simd_isas()) isas.push_back(isa);
+  // Block 0: amax 127; ties at +-0.5, +-1.5, 2.5, -3.5, 4.5, 126.5.
+  std::vector<float> x(256, 0.0f);
+  const float ties[] = {0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -3.5f, 4.5f, 126.5f, 127.0f, -2.5f, 5.5f};
+  const int8_t want_q[] = {0, 0, 2, -2, 2, -4, 4, 126, 127, -2, 6};  // half to even
+  for (size_t i = 0; i < std::size(ties); ++i) x[i] = ties[i];
+  for (int j = 11; j < 32; ++j) x[j] = static_cast<float>(j) - 20.0f;  // exact integers
+  for (GgmlType act : {GgmlType::Q8_0, GgmlType::Q8_1}) {
+    const size_t qs = act == GgmlType::Q8_0 ? 2 : 4;
+    for (Isa isa : isas) {
+      std::vector<uint8_t> q(row_bytes(act, 256));
+      kernels::quantize_activations(act, x.data(), q.data(), 256, isa);
+      const auto* qb = reinterpret_cast<const int8_t*>(q.data() + qs);
+      int sum = 0;
+      for (size_t i = 0; i < std::size(ties); ++i)
+        EXPECT_EQ(qb[i], want_q[i]) << type_name(act) << " " << kernels::isa_name(isa) << " x=" << ties[i];
+      for (int j = 11; j < 32; ++j) EXPECT_EQ(qb[j], j - 20) << type_name(act) << " " << kernels::isa_name(isa);
+      for (int j = 0; j < 32; ++j) sum += qb[j];
+      uint16_t d;
+      std::memcpy(&d, q.data(), 2);
+      EXPECT_EQ(fp16_to_fp32(d), 1.0f);
+      if (act == GgmlType::Q8_1) {
+        uint16_t s16;
+        std::memcpy(&s16, q.data() + 2, 2);
+        EXPECT_EQ(fp16_to_fp32(s16), static_cast<float>(sum)) << kernels::isa_name(isa);
+      }
+    }
+  }
+  // Q8_K: the first element of largest magnitude is 127.0 (index 8, before
+  // -127 at 200), so iscale = -127/127 = -1 and q = -x, ties half to even.
+  std::vector<float> xk(256, 0.0f);
+  for (size_t i = 0; i < std::size(ties); ++i) xk[i] = ties[i];
+  xk[200] = -127.0f;
+  for (Isa isa : isas) {
+    std::vector<uint8_t> q(row_bytes(GgmlType::Q8_K, 256));
+    kernels::quantize_activations(GgmlType::Q8_K, xk.data(), q.data(), 256, isa);
+    const auto* qb = reinterpret_cast<const int8_t*>(q.data() + 4);
+    for (size_t i = 0; i < std::size(ties); ++i)
+      EXPECT_EQ(qb[i], -want_q[i]) << "q8_K " << kernels::isa_name(isa) << " x=" << ties[i];
+    EXPECT_EQ(qb[200], 127) << kernels::isa_name(isa);
   }
 }
 
@@ -338,11 +399,13 @@ TEST(Matmul, PackedActivationsGiveTheSameBits) {
                                  viapack.data() + r0, nrows, isa);
         EXPECT_EQ(plain, viapack) << type_name(w) << " " << kernels::isa_name(isa) << " ntok " << ntok;
       }
-  // The packed path exists where the tiles are (AVX2 and up) for the 32-blocks only.
+  // The packed path exists where the tiles are (AVX2 and up) for BF16 only
+  // (the other formats follow llama.cpp's order with other tiles).
   EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q4_0, 256, Isa::Scalar), 0u);
   EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q6_K, 256), 0u);
   if (kernels::isa_available(Isa::Avx2)) {
-    EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q8_0, 256, Isa::Avx2), 8u * 320u);
+    EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q4_0, 256, Isa::Avx2), 0u);
+    EXPECT_EQ(kernels::packed_group_bytes(GgmlType::BF16, 256, Isa::Avx2), 256u * 8u * sizeof(float));
   }
 }
 
