@@ -34,19 +34,20 @@ function(lcte_add_test name)
     LCTE_BINARY_DIR="${PROJECT_BINARY_DIR}"
     LCTE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   # Commands that publish to the experiment store write to the build tree, never
-  # to the user's own store.
+  # to the user's own store. The label is the program's name, so that
+  # `ctest -L '^name$'` runs one program's tests (scripts/sanitize.sh does).
   set(store_env "LCTE_STORE=${PROJECT_BINARY_DIR}/test-store.sqlite")
   if(NOT ARG_ISA_MATRIX)
-    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600 ENVIRONMENT "${store_env}")
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600 LABELS ${name} ENVIRONMENT "${store_env}")
     return()
   endif()
   if(NOT ARG_ISA_MATRIX STREQUAL "*")
     gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_FILTER "-${ARG_ISA_MATRIX}"
-      PROPERTIES TIMEOUT 600 ENVIRONMENT "${store_env}")
+      PROPERTIES TIMEOUT 600 LABELS ${name} ENVIRONMENT "${store_env}")
   endif()
   foreach(isa scalar avx2 avx512)
     gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_PREFIX "isa_${isa}." TEST_FILTER "${ARG_ISA_MATRIX}"
-      PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77 ENVIRONMENT "${store_env}"
+      PROPERTIES TIMEOUT 600 LABELS ${name} SKIP_RETURN_CODE 77 ENVIRONMENT "${store_env}"
                  ENVIRONMENT_MODIFICATION "LCTE_KERNELS=set:${isa}")
   endforeach()
 endfunction()

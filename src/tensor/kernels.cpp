@@ -4,10 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#if defined(LCTE_HAVE_AVX2)
-#include <cpuid.h>
-#endif
-
+#include "core/cpu.h"
 #include "core/error.h"
 #include "tensor/kernel_table.h"
 
@@ -16,19 +13,9 @@ namespace {
 
 using detail::KernelTable;
 
-#if defined(LCTE_HAVE_AVX2)
-// CPUID leaf 1, ECX bit 29. Asked directly because clang 14's
-// __builtin_cpu_supports does not know "f16c".
-bool cpu_has_f16c() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
-  return (ecx & (1u << 29)) != 0;
-}
-#endif
-
 bool cpu_has_avx2() {
 #if defined(LCTE_HAVE_AVX2)
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && lcte::cpu_has_f16c();
 #else
   return false;
 #endif
