@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/cpu.h"
 #include "model/vec_avx2.h"
 
 namespace lcte::model::vec {
@@ -166,7 +167,7 @@ LCTE_AVX2 void swiglu_avx2(float* gate, const float* up, int64_t n, int64_t n_ve
 }
 
 bool detect_simd() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && lcte::cpu_has_f16c();
 }
 
 }  // namespace

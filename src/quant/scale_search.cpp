@@ -196,6 +196,10 @@ float affine_scale(int n, int nmax, const float* x, const float* weights, uint8_
 // memory and the sums waited on store-to-load forwarding).
 namespace {
 
+// These helpers pass 32-byte vectors by value; GCC warns that their ABI
+// depends on -mavx, which cannot matter for functions of this file alone.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 using v8f = float __attribute__((vector_size(32)));
 using v8i = int32_t __attribute__((vector_size(32)));
 static_assert(kLanes == 8);

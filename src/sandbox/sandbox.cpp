@@ -384,7 +384,7 @@ bool Sandbox::Impl::probe(Isolation isolation, std::string* why) {
     plan = make_plan(isolation, python, filter);
     zygote = options.zygote && isolation == Isolation::Namespaces;
     Limits limits;
-    Program program{"", "ok = 1", "assert ok == 1", ""};
+    Program program{"", "ok = 1", "assert ok == 1", "", ""};
     Result r = run_dispatch(program, limits);
     if (r.status == Status::Passed) return true;
     *why = fmt::format("a trivial program ended as {} ({} {})", status_name(r.status), r.error_type,

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "core/cpu.h"
 #include "core/error.h"
 #include "tensor/kernel_table.h"
 
@@ -14,7 +15,7 @@ using detail::KernelTable;
 
 bool cpu_has_avx2() {
 #if defined(LCTE_HAVE_AVX2)
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && lcte::cpu_has_f16c();
 #else
   return false;
 #endif
@@ -64,12 +65,10 @@ const KernelTable& table(Isa isa) {
 // LCTE_KERNELS=scalar|avx2|avx512 caps the ISA that best_isa() picks, so a
 // benchmark or a bug hunt can compare paths without rebuilding.
 Isa detect_best() {
-  Isa best = cpu_has_avx512() ? Isa::Avx512 : cpu_has_avx2() ? Isa::Avx2 : Isa::Scalar;
-  const char* cap = std::getenv("LCTE_KERNELS");
-  if (cap == nullptr || *cap == '\0') return best;
-  const std::string want(cap);
-  const Isa capped = want == "scalar" ? Isa::Scalar : want == "avx2" ? Isa::Avx2 : Isa::Avx512;
-  return static_cast<int>(capped) < static_cast<int>(best) ? capped : best;
+  const Isa best = cpu_has_avx512() ? Isa::Avx512 : cpu_has_avx2() ? Isa::Avx2 : Isa::Scalar;
+  const std::optional<Isa> cap = requested_isa();
+  if (!cap) return best;
+  return static_cast<int>(*cap) < static_cast<int>(best) ? *cap : best;
 }
 
 const TypeTraits& checked_traits(GgmlType t, const char* what) {
@@ -115,6 +114,15 @@ bool isa_available(Isa isa) {
     case Isa::Avx512: return cpu_has_avx512();
   }
   return false;
+}
+
+std::optional<Isa> requested_isa() {
+  const char* env = std::getenv("LCTE_KERNELS");
+  if (env == nullptr || *env == '\0') return std::nullopt;
+  const std::string_view want(env);
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+    if (want == isa_name(isa)) return isa;
+  fail("LCTE_KERNELS='{}' is not one of scalar, avx2, avx512 (unset it to use the best this CPU has)", want);
 }
 
 Isa best_isa() {

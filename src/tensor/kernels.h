@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "tensor/ggml_type.h"
@@ -19,6 +20,10 @@ std::string_view isa_name(Isa isa);
 Isa best_isa();
 // True if this CPU and build can run kernels for `isa`.
 bool isa_available(Isa isa);
+// The ISA named by $LCTE_KERNELS ("scalar", "avx2" or "avx512"), which caps
+// best_isa(); nullopt when the variable is unset or empty. Throws lcte::Error
+// naming the variable for any other value, so a typo is not a silent default.
+std::optional<Isa> requested_isa();
 
 // Dequantize n elements of type t (n a multiple of t's block size) to F32.
 // Throws lcte::Error for a type lcte cannot compute with. Bit-exact with

@@ -69,8 +69,6 @@ void check_sampling(int n, int max_n, double temperature, int max_tokens, double
   if (!(timeout > 0 && timeout <= 120)) fail("timeout: {} is outside (0, 120] seconds", timeout);
 }
 
-std::optional<double> finite(double v) { return std::isfinite(v) ? std::optional<double>(v) : std::nullopt; }
-
 json num_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 // Makes a stop request end the run: the next generation a worker asks for

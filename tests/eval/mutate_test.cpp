@@ -168,11 +168,11 @@ TEST(EvalMutate, HumanEvalBugsFailUnderPython) {
     ASSERT_FALSE(task.mutation.empty());
     ASSERT_NE(task.buggy, task.prompt + task.reference);
     EXPECT_TRUE(task.buggy.starts_with(base.tasks[size_t(task.number)].prompt));
-    sandbox::Program buggy{task.setup, task.buggy, task.tests, task.check};
+    sandbox::Program buggy{task.setup, task.buggy, task.tests, task.check, ""};
     auto status = python.run(buggy, limits).status;
     EXPECT_TRUE(status == sandbox::Status::Failed || status == sandbox::Status::Error) << task.task_id;
     // The canonical answer to a fix task is the original reference: it passes.
-    sandbox::Program fixed{task.setup, task.prompt + task.reference, task.tests, task.check};
+    sandbox::Program fixed{task.setup, task.prompt + task.reference, task.tests, task.check, ""};
     EXPECT_EQ(python.run(fixed, limits).status, sandbox::Status::Passed) << task.task_id;
     // The instruct request shows the buggy code and asks for the fix.
     Prompt prompt = build_prompt(fix.suite, task, {Style::Instruct, 0});
@@ -191,7 +191,7 @@ TEST(EvalMutate, MbppFixTask) {
     EXPECT_NE(task.buggy, task.reference);
     EXPECT_TRUE(task.buggy.starts_with("def") || task.buggy.starts_with("import") || task.buggy.starts_with("from"))
         << task.buggy;
-    sandbox::Program buggy{task.setup, task.buggy, task.tests, task.check};
+    sandbox::Program buggy{task.setup, task.buggy, task.tests, task.check, ""};
     EXPECT_NE(python.run(buggy, {}).status, sandbox::Status::Passed);
   }
   Prompt prompt = build_prompt(fix.suite, fix.suite.tasks[0], {Style::Instruct, 0});

@@ -3,7 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "common/run_command.h"
@@ -122,6 +124,20 @@ TEST(Cli, BadInputIsAClearError) {
   r = run_command({lcte_binary(), "bench", "-m", data_path(kStories), "-t", "0"}, dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("thread count 0"), std::string::npos) << r.err;
+}
+
+TEST(Cli, UnknownKernelIsaIsAClearError) {
+  LCTE_REQUIRE_DATA(kStories);
+  const std::string dir = temp_dir();
+  std::optional<std::string> old;
+  if (const char* v = std::getenv("LCTE_KERNELS")) old = v;
+  ::setenv("LCTE_KERNELS", "avx1024", 1);  // the child inherits this environment
+  auto r = run_command({lcte_binary(), "generate", "-m", data_path(kStories), "-p", "x", "-n", "2"}, dir);
+  if (old) ::setenv("LCTE_KERNELS", old->c_str(), 1);
+  else ::unsetenv("LCTE_KERNELS");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.signal, 0);
+  EXPECT_NE(r.err.find("LCTE_KERNELS='avx1024' is not one of scalar, avx2, avx512"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/test_data.h"
+#include "core/cpu.h"
 #include "gguf/gguf.h"
 #include "model/attention.h"
 #include "model/model.h"
@@ -156,7 +157,7 @@ TEST(Fp16, RoundsToNearestEven) {
 __attribute__((target("f16c"))) uint16_t hw_to_half(float f) { return _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
 
 TEST(Fp16, AgreesWithF16cOnRandomFloats) {
-  if (!__builtin_cpu_supports("f16c")) GTEST_SKIP() << "no F16C on this CPU";
+  if (!lcte::cpu_has_f16c()) GTEST_SKIP() << "no F16C on this CPU";
   std::mt19937 rng(7);
   std::uniform_int_distribution<uint32_t> bits;
   for (int i = 0; i < 200000; ++i) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/test_data.h"
+#include "common/isa.h"
 #include "gguf/gguf.h"
 #include "tensor/fp16.h"
 #include "tensor/kernels.h"
@@ -20,13 +21,6 @@ namespace lcte {
 namespace {
 
 using kernels::Isa;
-
-std::vector<Isa> all_isas() {
-  std::vector<Isa> out = {Isa::Scalar};
-  for (Isa isa : {Isa::Avx2, Isa::Avx512})
-    if (kernels::isa_available(isa)) out.push_back(isa);
-  return out;
-}
 
 void check_reference_file(const std::filesystem::path& json_path) {
   std::ifstream in(json_path);
@@ -47,7 +41,7 @@ void check_reference_file(const std::filesystem::path& json_path) {
     const auto values = t.at("values").get<std::vector<double>>();
     ASSERT_EQ(static_cast<int64_t>(values.size()), rows * n) << name;
     const size_t stride = row_bytes(info.type, n);
-    for (Isa isa : all_isas()) {
+    for (Isa isa : ::lcte::testing::isas_under_test()) {
       std::vector<float> got(static_cast<size_t>(n));
       for (int64_t r = 0; r < rows; ++r) {
         kernels::dequantize_row(info.type, info.data + r * stride, got.data(), n, isa);

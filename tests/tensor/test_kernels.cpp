@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -92,7 +95,7 @@ TEST(VecDot, ScalarMatchesDequantizedDot) {
 
 TEST(VecDot, SimdMatchesScalar) {
   const auto isas = testing::simd_isas();
-  if (isas.empty()) GTEST_SKIP() << "no SIMD ISA on this CPU/build";
+  if (isas.empty()) GTEST_SKIP() << "no SIMD ISA under test (LCTE_KERNELS=scalar, or none on this CPU/build)";
   for (GgmlType w : testing::weight_types()) {
     for (int64_t n : {256, 512, 2816}) {
       for (uint32_t seed = 0; seed < 4; ++seed) {
@@ -122,8 +125,7 @@ TEST(VecDot, FloatRowsOfOddLength) {
       const auto x = testing::random_floats(static_cast<size_t>(n), 6);
       const auto wv = dequant(w, wrow, n);
       const double want = exact_dot(wv, as_weight_sees(w, x));
-      for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
-        if (!kernels::isa_available(isa)) continue;
+      for (Isa isa : testing::isas_under_test()) {
         EXPECT_NEAR(kernels::vec_dot(w, n, wrow.data(), x.data(), isa), want, 1e-5 * magnitude(wv, x) + 1e-7)
             << type_name(w) << " n=" << n;
       }
@@ -437,9 +439,53 @@ TEST(Kernels, ErrorsNameTheType) {
 
 TEST(Kernels, BestIsaIsAvailable) {
   EXPECT_TRUE(kernels::isa_available(kernels::best_isa()));
+  // Under ctest's per-ISA runs the gate has checked the named ISA is here, so
+  // the cap must pick exactly it.
+  if (const auto want = kernels::requested_isa()) {
+    EXPECT_EQ(kernels::best_isa(), *want);
+  }
   EXPECT_TRUE(kernels::isa_available(Isa::Scalar));
   std::printf("best ISA here: %s (avx2 %d, avx512 %d)\n", std::string(kernels::isa_name(kernels::best_isa())).c_str(),
               kernels::isa_available(Isa::Avx2), kernels::isa_available(Isa::Avx512));
+}
+
+// Restores one environment variable when the test ends, however it ends.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (old_) ::setenv(name_, old_->c_str(), 1);
+    else ::unsetenv(name_);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(Kernels, LcteKernelsNamesAnIsaOrIsAnError) {
+  {
+    ScopedEnv env("LCTE_KERNELS", "avx2");
+    EXPECT_EQ(kernels::requested_isa(), Isa::Avx2);
+  }
+  {
+    ScopedEnv env("LCTE_KERNELS", "");
+    EXPECT_EQ(kernels::requested_isa(), std::nullopt);
+  }
+  ScopedEnv env("LCTE_KERNELS", "avx1024");
+  try {
+    kernels::requested_isa();
+    ADD_FAILURE() << "LCTE_KERNELS=avx1024 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("LCTE_KERNELS='avx1024' is not one of scalar, avx2, avx512"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

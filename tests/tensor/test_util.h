@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "common/isa.h"
 #include "tensor/fp16.h"
 #include "tensor/ggml_type.h"
 #include "tensor/kernels.h"
@@ -78,13 +79,6 @@ inline std::vector<uint8_t> random_row(GgmlType t, int64_t n, uint32_t seed) {
       }
     }
   }
-  return out;
-}
-
-inline std::vector<kernels::Isa> simd_isas() {
-  std::vector<kernels::Isa> out;
-  for (kernels::Isa isa : {kernels::Isa::Avx2, kernels::Isa::Avx512})
-    if (kernels::isa_available(isa)) out.push_back(isa);
   return out;
 }
 
