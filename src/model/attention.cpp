@@ -6,6 +6,7 @@
 
 #include "model/vec.h"
 #include "model/vec_avx2.h"
+#include "tensor/fp16.h"
 
 namespace lcte::model {
 namespace {
@@ -27,7 +28,7 @@ constexpr int64_t kKvPad = 32;
 
 float cache_elem(const uint8_t* row, int64_t i, bool f16) {
   if (!f16) return reinterpret_cast<const float*>(row)[i];
-  return vec::fp16_to_fp32(reinterpret_cast<const uint16_t*>(row)[i]);
+  return fp16_to_fp32_portable(reinterpret_cast<const uint16_t*>(row)[i]);
 }
 
 // The element-order tail of ggml_vec_dot_f32 from i to n.

@@ -6,50 +6,12 @@
 
 #include "core/cpu.h"
 #include "model/vec_avx2.h"
+#include "tensor/fp16.h"
 
 namespace lcte::model::vec {
 
-uint16_t fp32_to_fp16(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const uint32_t sign = (x >> 16) & 0x8000u;
-  const uint32_t mag = x & 0x7fffffffu;
-  if (mag >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (mag > 0x7f800000u ? 0x200u : 0u));
-  if (mag >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds past 65504
-  if (mag < 0x38800000u) {
-    // Below 2^-14: a subnormal half, the value in units of 2^-24 rounded to
-    // nearest even (exact scaling by a power of two, then nearbyint).
-    float a;
-    std::memcpy(&a, &mag, 4);
-    return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(a * 16777216.0f)));
-  }
-  uint32_t h = (((mag >> 23) - 112u) << 10) | ((mag >> 13) & 0x3ffu);
-  const uint32_t rest = mag & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // a carry moves into the exponent correctly
-  return static_cast<uint16_t>(sign | h);
-}
-
-float fp16_to_fp32(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu;
-  const uint32_t mant = h & 0x3ffu;
-  uint32_t bits;
-  if (exp == 0) {
-    const float v = std::ldexp(static_cast<float>(mant), -24);
-    std::memcpy(&bits, &v, 4);
-    bits |= sign;
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 112u) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 void to_f16_scalar(const float* x, uint16_t* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16_portable(x[i]);
 }
 
 // One lane of ggml's AVX-512 ggml_v_expf (see exp8 in vec_avx2.h).
@@ -112,7 +74,7 @@ LCTE_AVX2 void to_f16_avx2(const float* x, uint16_t* y, int64_t n) {
   for (; i + 8 <= n; i += 8)
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
                      _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-  for (; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+  for (; i < n; ++i) y[i] = fp32_to_fp16_portable(x[i]);
 }
 
 // Lanes past n (a partial last vector) are read from and written to a copy.

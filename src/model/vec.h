@@ -8,9 +8,6 @@
 
 namespace lcte::model::vec {
 
-uint16_t fp32_to_fp16(float f);  // round to nearest even, as F16C does
-float fp16_to_fp32(uint16_t h);
-
 bool simd_available();  // AVX2 + FMA + F16C
 
 void to_f16_scalar(const float* x, uint16_t* y, int64_t n);
