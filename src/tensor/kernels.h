@@ -33,8 +33,8 @@ void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n, Isa isa)
 
 // Reference (round-to-nearest) weight quantizer, as ggml's
 // quantize_row_*_ref: F32, F16, BF16, Q8_0, Q8_1, Q4_0, Q4_1, Q5_0, Q5_1 and
-// Q8_K. dst holds row_bytes(t, n) bytes. Throws for other types (the
-// K-quant quantizers are not written yet).
+// Q8_K. dst holds row_bytes(t, n) bytes. Throws for other types (the K-quant
+// quantizers, with their scale searches, live in quant/kquants.h).
 void quantize_row_ref(GgmlType t, const float* x, void* dst, int64_t n);
 
 // The format activations take for dot products with weights of type w:
