@@ -11,27 +11,13 @@
 #include "cli/commands.h"
 #include "cli/quant_report_run.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "tokenizer/tokenizer.h"
 
 namespace lcte::cli {
 namespace {
 
-void write_text(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) fail("{}: cannot create", tmp);
-    out << content;
-    out.flush();
-    if (!out) {
-      std::filesystem::remove(tmp);
-      fail("{}: write failed", path);
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) fail("{}: cannot rename from {}: {}", path, tmp, ec.message());
-}
+void write_text(const std::string& path, const std::string& content) { write_file_atomic(path, content); }
 
 }  // namespace
 

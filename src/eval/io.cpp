@@ -89,18 +89,4 @@ std::string normalize_newlines(std::string_view text) {
   return out;
 }
 
-void write_file_atomic(const std::string& path, std::string_view contents) {
-  std::string temp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(temp.c_str(), "wb"), &std::fclose);
-    if (!file) fail("{}: cannot create: {}", temp, std::strerror(errno));
-    if (std::fwrite(contents.data(), 1, contents.size(), file.get()) != contents.size())
-      fail("{}: write failed: {}", temp, std::strerror(errno));
-    if (std::fflush(file.get()) != 0) fail("{}: write failed: {}", temp, std::strerror(errno));
-  }
-  std::error_code ec;
-  std::filesystem::rename(temp, path, ec);
-  if (ec) fail("{}: cannot rename into place: {}", path, ec.message());
-}
-
 }  // namespace lcte::eval

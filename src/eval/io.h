@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/file.h"
+
 namespace lcte::eval {
 
 constexpr size_t kMaxSuiteBytes = size_t(256) << 20;
@@ -24,8 +26,6 @@ std::vector<std::string_view> split_lines(std::string_view text);
 // "\r\n" and a lone "\r" -> "\n", as Python reads them (MBPP's reference code uses CRLF).
 std::string normalize_newlines(std::string_view text);
 
-// Writes `contents` to `path` through a temporary file and rename, so readers
-// never see half a file.
-void write_file_atomic(const std::string& path, std::string_view contents);
+using lcte::write_file_atomic;  // core/file.h
 
 }  // namespace lcte::eval

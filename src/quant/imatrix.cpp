@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "core/error.h"
+#include "core/file.h"
 
 namespace lcte::quant {
 namespace {
@@ -127,22 +128,7 @@ void write_imatrix(const Imatrix& m, const std::string& path) {
   put_i32(static_cast<int32_t>(m.dataset.size()));
   put_bytes(m.dataset.data(), m.dataset.size());
 
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) fail("{}: cannot create: {}", tmp, std::strerror(errno));
-  const bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size();
-  const int err = errno;
-  const bool closed = std::fclose(f) == 0;
-  std::error_code ec;
-  if (!ok || !closed) {
-    std::filesystem::remove(tmp, ec);
-    fail("{}: write failed: {}", path, std::strerror(ok ? errno : err));
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    fail("{}: cannot rename from {}: {}", path, tmp, ec.message());
-  }
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(out.data()), out.size()));
 }
 
 void ImatrixCollector::observe(std::string_view weight_name, const float* x, int64_t n_tokens, int64_t n_cols) {

@@ -42,7 +42,7 @@ struct Imatrix {
 // truncated file, a bad length, a count that does not fit the file, or a
 // non-finite value.
 Imatrix read_imatrix(const std::string& path);
-// Writes to "<path>.tmp" and renames, as the GGUF writer does.
+// Written whole through core/file.h (a temporary file renamed into place).
 void write_imatrix(const Imatrix& m, const std::string& path);
 
 // Accumulates activations as the engine's forward pass reports them.

@@ -75,23 +75,6 @@ bool version_less(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-void write_file_atomic(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp." + unique_suffix();
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("{}: cannot write", tmp);
-    out << text;
-    out.flush();
-    if (!out) fail("{}: write failed", tmp);
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp);
-    fail("{}: cannot rename into place: {}", path, ec.message());
-  }
-}
-
 json Manifest::to_json() const {
   return json{{"sha256", sha256},
               {"name", name},

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "core/file.h"
+
 namespace lcte::registry {
 
 struct Lineage {
@@ -89,6 +91,6 @@ class Registry {
 };
 
 // Writes `text` to `path` atomically (a unique temp file beside it, then rename).
-void write_file_atomic(const std::string& path, const std::string& text);
+using lcte::write_file_atomic;  // core/file.h
 
 }  // namespace lcte::registry

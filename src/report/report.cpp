@@ -10,6 +10,7 @@
 
 #include "core/csv.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "report/svg_chart.h"
 
 namespace lcte::report {
@@ -296,16 +297,7 @@ ReportFiles write_report(store::Store& store, const std::vector<std::string>& ru
   std::filesystem::create_directories(out_dir);
   ReportFiles f{out_dir + "/report.html", out_dir + "/report.md", out_dir + "/summary.csv", out_dir + "/samples.csv",
                 out_dir + "/per_task.csv"};
-  auto write = [](const std::string& path, const std::string& text) {
-    std::string tmp = path + ".tmp";
-    {
-      std::ofstream out(tmp);
-      if (!out) fail("{}: cannot write", tmp);
-      out << text;
-      if (!out) fail("{}: write failed", tmp);
-    }
-    std::filesystem::rename(tmp, path);
-  };
+  auto write = [](const std::string& path, const std::string& text) { write_file_atomic(path, text); };
   write(f.html, render_html(runs, title));
   write(f.markdown, render_markdown(runs, title));
   write(f.summary_csv, summary_csv(runs));

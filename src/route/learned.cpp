@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/file.h"
 
 namespace lcte::route {
 namespace {
@@ -115,14 +116,7 @@ PassPredictor PassPredictor::from_json(const nlohmann::json& j, const std::strin
 }
 
 void PassPredictor::save(const std::string& path) const {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (!out) fail("{}: cannot write", tmp);
-    out << to_json().dump(2) << "\n";
-    if (!out) fail("{}: write failed", tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("{}: cannot rename from {}", path, tmp);
+  write_file_atomic(path, to_json().dump(2) + "\n");
 }
 
 PassPredictor PassPredictor::load(const std::string& path) {

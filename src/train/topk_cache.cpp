@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "core/sha256.h"
 
 namespace lcte::train {
@@ -138,17 +139,8 @@ void write_topk_cache(const std::string& path, const TopkCache& c) {
   head.insert(head.end(), c.key.data_sha256.begin(), c.key.data_sha256.end());
   head.resize(kHeaderBytes, 0);
 
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("{}: cannot write", tmp);
-    out.write(reinterpret_cast<const char*>(head.data()), head.size());
-    out.write(reinterpret_cast<const char*>(payload.data()), payload.size());
-    if (!out) fail("{}: write failed (disk full?)", tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) fail("{}: cannot rename into place: {}", path, ec.message());
+  write_file_atomic(path, {std::string_view(reinterpret_cast<const char*>(head.data()), head.size()),
+                           std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size())});
 }
 
 TopkCache read_topk_cache(const std::string& path) {

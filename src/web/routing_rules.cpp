@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file.h"
 
 namespace lcte::web {
 
@@ -49,15 +50,7 @@ json convert_earlier_form(const json& j) {
 void write_atomically(const std::string& path, const std::string& text) {
   std::filesystem::path p(path);
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) fail("{}: cannot write", tmp);
-    out << text;
-    out.flush();
-    if (!out) fail("{}: write failed", tmp);
-  }
-  std::filesystem::rename(tmp, path);
+  write_file_atomic(path, text);
 }
 
 // The router the rules describe; throws when it cannot be built.
