@@ -83,7 +83,7 @@ struct FakeMlflow {
              t = b.value("tags", json::array()).size();
       // MLflow's documented limits for one call.
       if (m > 1000 || p > 100 || t > 100 || m + p + t > 1000)
-        return error(res, 400, "INVALID_PARAMETER_VALUE", "A batch logging request can contain at most 1000 metrics");
+        return error(res, 400, "INVALID_PARAMETER_VALUE", "A batch logging request can contain at most 1000 metrics, 100 params and 100 tags");
       if (b.value("run_id", "") != kServerRunId) return error(res, 404, "RESOURCE_DOES_NOT_EXIST", "no such run");
       batches.push_back(b);
       res.set_content("{}", "application/json");
