@@ -112,11 +112,20 @@ std::string mlflow_status(const std::string& lcte_status) {
 }
 
 nlohmann::json summary_json(const RunRecord& r) {
-  return {{"id", r.id},           {"experiment", r.experiment}, {"kind", r.kind},
-          {"name", r.name},       {"status", r.status},         {"started_at", r.started_at},
-          {"finished_at", r.finished_at}, {"config", r.config}, {"model", r.model_name},
-          {"model_path", r.model_path},   {"model_sha256", r.model_sha256},
-          {"code_version", r.code_version}, {"machine", r.machine}, {"summary", r.summary}};
+  return {{"id", r.id},
+          {"experiment", r.experiment},
+          {"kind", r.kind},
+          {"name", r.name},
+          {"status", r.status},
+          {"started_at", r.started_at},
+          {"finished_at", r.finished_at},
+          {"config", r.config},
+          {"model", r.model_name},
+          {"model_path", r.model_path},
+          {"model_sha256", r.model_sha256},
+          {"code_version", r.code_version},
+          {"machine", r.machine},
+          {"summary", r.summary}};
 }
 
 }  // namespace
@@ -169,28 +178,31 @@ MlflowRun collect_mlflow_run(Store& store, const std::string& run_id) {
 std::string export_mlflow(Store& store, const std::string& run_id, const std::string& root) {
   MlflowRun m = collect_mlflow_run(store, run_id);
   // MLflow's experiment ids are numbers; experiment 0 is its "Default".
-  std::string exp_id = m.experiment_name == "Default"
-                           ? "0"
-                           : std::to_string(std::stoull(sha256_hex(m.experiment_name).substr(0, 12), nullptr, 16) %
-                                                1000000000 + 1);
+  std::string exp_id =
+      m.experiment_name == "Default"
+          ? "0"
+          : std::to_string(std::stoull(sha256_hex(m.experiment_name).substr(0, 12), nullptr, 16) % 1000000000 + 1);
   fs::path exp_dir = fs::path(root) / exp_id;
   fs::path run_dir = exp_dir / m.run_id;
   for (const char* sub : {"params", "metrics", "tags", "artifacts"}) fs::create_directories(run_dir / sub);
   std::string abs_root = fs::absolute(root).string();
   if (!fs::exists(exp_dir / "meta.yaml")) {
-    write_file(exp_dir / "meta.yaml",
-               fmt::format("artifact_location: file://{}/{}\ncreation_time: {}\nexperiment_id: '{}'\nlast_update_time: {}\n"
-                           "lifecycle_stage: active\nname: {}\n",
-                           abs_root, exp_id, m.start_ms, exp_id, m.start_ms, yaml_quote(m.experiment_name)));
+    write_file(
+        exp_dir / "meta.yaml",
+        fmt::format("artifact_location: file://{}/{}\ncreation_time: {}\nexperiment_id: '{}'\nlast_update_time: {}\n"
+                    "lifecycle_stage: active\nname: {}\n",
+                    abs_root, exp_id, m.start_ms, exp_id, m.start_ms, yaml_quote(m.experiment_name)));
   }
   // The file store keeps status as MLflow's enum number.
-  static const std::map<std::string, int> status_number = {{"RUNNING", 1}, {"FINISHED", 3}, {"FAILED", 4}, {"KILLED", 5}};
-  write_file(run_dir / "meta.yaml",
-             fmt::format("artifact_uri: file://{}/{}/{}/artifacts\nend_time: {}\nentry_point_name: ''\nexperiment_id: '{}'\n"
-                         "lifecycle_stage: active\nrun_id: {}\nrun_name: {}\nrun_uuid: {}\nsource_name: ''\nsource_type: 4\n"
-                         "source_version: ''\nstart_time: {}\nstatus: {}\ntags: []\nuser_id: lcte\n",
-                         abs_root, exp_id, m.run_id, m.end_ms == 0 ? std::string("null") : std::to_string(m.end_ms),
-                         exp_id, m.run_id, yaml_quote(m.run_name), m.run_id, m.start_ms, status_number.at(m.status)));
+  static const std::map<std::string, int> status_number = {
+      {"RUNNING", 1}, {"FINISHED", 3}, {"FAILED", 4}, {"KILLED", 5}};
+  write_file(
+      run_dir / "meta.yaml",
+      fmt::format("artifact_uri: file://{}/{}/{}/artifacts\nend_time: {}\nentry_point_name: ''\nexperiment_id: '{}'\n"
+                  "lifecycle_stage: active\nrun_id: {}\nrun_name: {}\nrun_uuid: {}\nsource_name: ''\nsource_type: 4\n"
+                  "source_version: ''\nstart_time: {}\nstatus: {}\ntags: []\nuser_id: lcte\n",
+                  abs_root, exp_id, m.run_id, m.end_ms == 0 ? std::string("null") : std::to_string(m.end_ms), exp_id,
+                  m.run_id, yaml_quote(m.run_name), m.run_id, m.start_ms, status_number.at(m.status)));
   for (const auto& [k, v] : m.params) write_file(run_dir / "params" / k, v);
   for (const auto& [k, v] : m.tags) write_file(run_dir / "tags" / k, v);
 

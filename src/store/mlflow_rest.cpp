@@ -50,7 +50,9 @@ class Client {
       fail("--mlflow-uri '{}': expected http://HOST:PORT or https://...", o_.uri);
   }
 
-  json get(const std::string& endpoint, const std::string& query) { return call("GET", endpoint, query, nullptr, nullptr); }
+  json get(const std::string& endpoint, const std::string& query) {
+    return call("GET", endpoint, query, nullptr, nullptr);
+  }
   json post(const std::string& endpoint, const json& body) {
     std::string text = body.dump();
     return call("POST", endpoint, "", &text, nullptr);
@@ -79,8 +81,8 @@ class Client {
     CURL* c = curl.get();
     std::string url = o_.uri + endpoint + (query.empty() ? "" : "?" + query);
     curl_slist* headers = nullptr;
-    headers = curl_slist_append(headers, file || method == "PUT" ? "Content-Type: application/octet-stream"
-                                                                 : "Content-Type: application/json");
+    headers = curl_slist_append(
+        headers, file || method == "PUT" ? "Content-Type: application/octet-stream" : "Content-Type: application/json");
     if (!o_.token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + o_.token).c_str());
     std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers, curl_slist_free_all);
     if (o_.token.empty() && !o_.username.empty()) {
@@ -131,7 +133,8 @@ json metric_value(double v) {
 
 json key_values(const std::vector<std::pair<std::string, std::string>>& kv, size_t from, size_t n) {
   json out = json::array();
-  for (size_t i = from; i < kv.size() && i < from + n; ++i) out.push_back({{"key", kv[i].first}, {"value", kv[i].second}});
+  for (size_t i = from; i < kv.size() && i < from + n; ++i)
+    out.push_back({{"key", kv[i].first}, {"value", kv[i].second}});
   return out;
 }
 
@@ -157,9 +160,10 @@ std::string artifact_root(const json& info, const std::string& experiment_id, co
   if (uri.empty()) return experiment_id + "/" + run_id + "/artifacts";
   const std::string scheme = "mlflow-artifacts:";
   if (uri.rfind(scheme, 0) != 0)
-    fail("MLflow stores this run's artifacts at '{}', which it does not proxy; start `mlflow server` with "
-         "--serve-artifacts (the default since MLflow 2.0) so lcte can upload them",
-         uri);
+    fail(
+        "MLflow stores this run's artifacts at '{}', which it does not proxy; start `mlflow server` with "
+        "--serve-artifacts (the default since MLflow 2.0) so lcte can upload them",
+        uri);
   std::string rest = uri.substr(scheme.size());
   if (rest.rfind("//", 0) == 0) {  // mlflow-artifacts://host:port/path
     size_t slash = rest.find('/', 2);
@@ -198,12 +202,13 @@ MlflowRestResult export_mlflow_rest(Store& store, const std::string& run_id, con
   MlflowRun m = collect_mlflow_run(store, run_id);
   Client client(options);
   MlflowRestResult out;
-  out.experiment_id = find_or_create_experiment(client, options.experiment.empty() ? m.experiment_name : options.experiment);
+  out.experiment_id =
+      find_or_create_experiment(client, options.experiment.empty() ? m.experiment_name : options.experiment);
 
   json created = client.post("/api/2.0/mlflow/runs/create", {{"experiment_id", out.experiment_id},
-                                                              {"run_name", m.run_name},
-                                                              {"start_time", m.start_ms},
-                                                              {"tags", key_values(m.tags, 0, kBatchTags)}});
+                                                             {"run_name", m.run_name},
+                                                             {"start_time", m.start_ms},
+                                                             {"tags", key_values(m.tags, 0, kBatchTags)}});
   json info = created.contains("run") ? created["run"].value("info", json::object()) : json::object();
   out.run_id = info.value("run_id", info.value("run_uuid", ""));
   if (out.run_id.empty()) fail("MLflow runs/create: reply without run.info.run_id");

@@ -27,7 +27,7 @@ struct FakeMlflow {
   int port = 0;
   std::mutex mutex;
   std::map<std::string, std::string> experiments = {{"Default", "0"}};  // name -> id
-  std::vector<std::string> calls;                                      // "METHOD path" in order
+  std::vector<std::string> calls;                                       // "METHOD path" in order
   std::vector<std::string> auth;
   json created_experiment, created_run, updated_run;
   std::vector<json> batches;
@@ -44,7 +44,8 @@ struct FakeMlflow {
     calls.push_back(req.method + " " + req.path);
     auth.push_back(req.get_header_value("Authorization"));
     if (!fail_endpoint.empty() && req.path.find(fail_endpoint) != std::string::npos) {
-      error(res, 400, "INVALID_PARAMETER_VALUE", "Param value 'x' had length 7000, which exceeded length limit of 6000");
+      error(res, 400, "INVALID_PARAMETER_VALUE",
+            "Param value 'x' had length 7000, which exceeded length limit of 6000");
       return true;
     }
     return false;
@@ -58,7 +59,8 @@ struct FakeMlflow {
       auto it = experiments.find(req.get_param_value("experiment_name"));
       if (it == experiments.end())
         return error(res, 404, "RESOURCE_DOES_NOT_EXIST", "Could not find experiment with name");
-      res.set_content(json{{"experiment", {{"experiment_id", it->second}, {"name", it->first}}}}.dump(), "application/json");
+      res.set_content(json{{"experiment", {{"experiment_id", it->second}, {"name", it->first}}}}.dump(),
+                      "application/json");
     });
     server.Post(api + "/experiments/create", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard<std::mutex> lock(mutex);
@@ -71,8 +73,11 @@ struct FakeMlflow {
       std::lock_guard<std::mutex> lock(mutex);
       if (enter(req, res)) return;
       created_run = json::parse(req.body);
-      json info = {{"run_id", kServerRunId}, {"run_uuid", kServerRunId}, {"experiment_id", created_run["experiment_id"]},
-                   {"status", "RUNNING"}, {"artifact_uri", artifact_uri}};
+      json info = {{"run_id", kServerRunId},
+                   {"run_uuid", kServerRunId},
+                   {"experiment_id", created_run["experiment_id"]},
+                   {"status", "RUNNING"},
+                   {"artifact_uri", artifact_uri}};
       res.set_content(json{{"run", {{"info", info}, {"data", json::object()}}}}.dump(), "application/json");
     });
     server.Post(api + "/runs/log-batch", [this](const httplib::Request& req, httplib::Response& res) {
@@ -83,17 +88,19 @@ struct FakeMlflow {
              t = b.value("tags", json::array()).size();
       // MLflow's documented limits for one call.
       if (m > 1000 || p > 100 || t > 100 || m + p + t > 1000)
-        return error(res, 400, "INVALID_PARAMETER_VALUE", "A batch logging request can contain at most 1000 metrics, 100 params and 100 tags");
+        return error(res, 400, "INVALID_PARAMETER_VALUE",
+                     "A batch logging request can contain at most 1000 metrics, 100 params and 100 tags");
       if (b.value("run_id", "") != kServerRunId) return error(res, 404, "RESOURCE_DOES_NOT_EXIST", "no such run");
       batches.push_back(b);
       res.set_content("{}", "application/json");
     });
-    server.Put(R"(/api/2.0/mlflow-artifacts/artifacts/(.*))", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (enter(req, res)) return;
-      artifacts[req.matches[1]] = req.body;
-      res.set_content("{}", "application/json");
-    });
+    server.Put(R"(/api/2.0/mlflow-artifacts/artifacts/(.*))",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 std::lock_guard<std::mutex> lock(mutex);
+                 if (enter(req, res)) return;
+                 artifacts[req.matches[1]] = req.body;
+                 res.set_content("{}", "application/json");
+               });
     server.Post(api + "/runs/update", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard<std::mutex> lock(mutex);
       if (enter(req, res)) return;

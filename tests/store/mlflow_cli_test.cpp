@@ -47,12 +47,13 @@ TEST(MlflowCli, ARefusedCallExitsNonZeroNamingTheEndpoint) {
   FakeMlflow mlflow;
   mlflow.fail_endpoint = "runs/create";
   mlflow.start();
-  auto r = testing::run_command(
-      {testing::lcte_binary(), "runs", "--store", dir + "/lcte.sqlite", "export", "eval-2026", "--mlflow-uri", mlflow.url()},
-      dir);
+  auto r = testing::run_command({testing::lcte_binary(), "runs", "--store", dir + "/lcte.sqlite", "export", "eval-2026",
+                                 "--mlflow-uri", mlflow.url()},
+                                dir);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(r.signal, 0);
-  EXPECT_NE(r.err.find("POST /api/2.0/mlflow/runs/create: HTTP 400 INVALID_PARAMETER_VALUE"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("POST /api/2.0/mlflow/runs/create: HTTP 400 INVALID_PARAMETER_VALUE"), std::string::npos)
+      << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
 }
 

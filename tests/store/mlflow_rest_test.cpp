@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/test_data.h"
-#include "fake_mlflow.h"
 #include "core/error.h"
+#include "fake_mlflow.h"
 #include "store/mlflow_export.h"
 
 namespace lcte::store {
@@ -66,8 +66,8 @@ TEST(MlflowRest, LogsExperimentRunParamsMetricsTagsArtifactsAndStatus) {
     for (const auto& m : b.value("metrics", json::array()))
       (m["key"] == "cpu util" ? cpu.push_back(m) : void(summary[m["key"]] = m));
   }
-  EXPECT_EQ(param_batches, 2u);   // 153 params, 100 a call
-  EXPECT_EQ(metric_batches, 3u);  // 2501 points, 1000 a call
+  EXPECT_EQ(param_batches, 2u);    // 153 params, 100 a call
+  EXPECT_EQ(metric_batches, 3u);   // 2501 points, 1000 a call
   EXPECT_EQ(params.size(), 153u);  // 151 set, kind and model
   EXPECT_EQ(params["p149"], "298");
   EXPECT_EQ(params["sampler_top_p"], "0.95");
