@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -186,33 +187,8 @@ std::string escape_path(Client& client, const std::string& path) {
   return out;
 }
 
-}  // namespace
-
-void mlflow_credentials_from_env(MlflowRestOptions& o) {
-  auto env = [](const char* name) {
-    const char* v = std::getenv(name);
-    return std::string(v ? v : "");
-  };
-  o.token = env("MLFLOW_TRACKING_TOKEN");
-  o.username = env("MLFLOW_TRACKING_USERNAME");
-  o.password = env("MLFLOW_TRACKING_PASSWORD");
-}
-
-MlflowRestResult export_mlflow_rest(Store& store, const std::string& run_id, const MlflowRestOptions& options) {
-  MlflowRun m = collect_mlflow_run(store, run_id);
-  Client client(options);
-  MlflowRestResult out;
-  out.experiment_id =
-      find_or_create_experiment(client, options.experiment.empty() ? m.experiment_name : options.experiment);
-
-  json created = client.post("/api/2.0/mlflow/runs/create", {{"experiment_id", out.experiment_id},
-                                                             {"run_name", m.run_name},
-                                                             {"start_time", m.start_ms},
-                                                             {"tags", key_values(m.tags, 0, kBatchTags)}});
-  json info = created.contains("run") ? created["run"].value("info", json::object()) : json::object();
-  out.run_id = info.value("run_id", info.value("run_uuid", ""));
-  if (out.run_id.empty()) fail("MLflow runs/create: reply without run.info.run_id");
-
+// Params, metrics, the tags runs/create could not take, and the artifacts.
+void log_contents(Client& client, const MlflowRun& m, const json& info, MlflowRestResult& out) {
   // One kind per batch keeps every call inside its own limit and the 1000-entry total.
   auto batch = [&](const char* field, json items) {
     client.post("/api/2.0/mlflow/runs/log-batch", {{"run_id", out.run_id}, {field, std::move(items)}});
@@ -243,6 +219,52 @@ MlflowRestResult export_mlflow_rest(Store& store, const std::string& run_id, con
       client.put_bytes(endpoint, a.content);
     }
     ++out.artifacts;
+  }
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void mlflow_credentials_from_env(MlflowRestOptions& o) {
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string(v ? v : "");
+  };
+  o.token = env("MLFLOW_TRACKING_TOKEN");
+  o.username = env("MLFLOW_TRACKING_USERNAME");
+  o.password = env("MLFLOW_TRACKING_PASSWORD");
+}
+
+MlflowRestResult export_mlflow_rest(Store& store, const std::string& run_id, const MlflowRestOptions& options) {
+  MlflowRun m = collect_mlflow_run(store, run_id);
+  Client client(options);
+  MlflowRestResult out;
+  out.experiment_id =
+      find_or_create_experiment(client, options.experiment.empty() ? m.experiment_name : options.experiment);
+
+  json created = client.post("/api/2.0/mlflow/runs/create", {{"experiment_id", out.experiment_id},
+                                                             {"run_name", m.run_name},
+                                                             {"start_time", m.start_ms},
+                                                             {"tags", key_values(m.tags, 0, kBatchTags)}});
+  json info = created.contains("run") ? created["run"].value("info", json::object()) : json::object();
+  out.run_id = info.value("run_id", info.value("run_uuid", ""));
+  if (out.run_id.empty()) fail("MLflow runs/create: reply without run.info.run_id");
+
+  try {
+    log_contents(client, m, info, out);
+  } catch (const Error& e) {
+    // A half-logged run would show as RUNNING for ever; mark it FAILED so it stands out.
+    std::string note;
+    try {
+      client.post("/api/2.0/mlflow/runs/update",
+                  {{"run_id", out.run_id}, {"status", "FAILED"}, {"end_time", now_ms()}});
+      note = fmt::format(" (MLflow run {} marked FAILED)", out.run_id);
+    } catch (const Error&) {}
+    throw Error(e.what() + note);
   }
 
   json update = {{"run_id", out.run_id}, {"status", m.status}};

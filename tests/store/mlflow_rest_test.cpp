@@ -139,8 +139,12 @@ TEST(MlflowRest, AnErrorNamesEndpointStatusAndMlflowsMessage) {
     EXPECT_NE(msg.find("HTTP 400"), std::string::npos) << msg;
     EXPECT_NE(msg.find("INVALID_PARAMETER_VALUE"), std::string::npos) << msg;
     EXPECT_NE(msg.find("exceeded length limit of 6000"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(std::string("MLflow run ") + kServerRunId + " marked FAILED"), std::string::npos) << msg;
   }
-  EXPECT_TRUE(mlflow.updated_run.is_null());
+  // The half-logged run is not left RUNNING.
+  EXPECT_EQ(mlflow.updated_run["run_id"], kServerRunId);
+  EXPECT_EQ(mlflow.updated_run["status"], "FAILED");
+  EXPECT_GT(mlflow.updated_run["end_time"].get<int64_t>(), 0);
 }
 
 TEST(MlflowRest, RefusesArtifactsTheServerDoesNotProxyAndBadUris) {
