@@ -12,6 +12,7 @@
 #include "core/csv.h"
 #include "core/error.h"
 #include "store/mlflow_export.h"
+#include "store/mlflow_rest.h"
 #include "store/store.h"
 
 namespace lcte::cli {
@@ -170,12 +171,32 @@ void add_runs_command(CLI::App& app) {
   auto exp_csv = std::make_shared<bool>(false);
   exp->add_flag("--csv", *exp_csv, "Samples as CSV (the default)");
   exp->add_option("--mlflow", *exp_mlflow, "Write the run into this mlruns directory instead");
+  auto exp_mlflow_uri = std::make_shared<std::string>();
+  auto exp_mlflow_experiment = std::make_shared<std::string>();
+  auto* uri_opt = exp->add_option("--mlflow-uri", *exp_mlflow_uri,
+                                  "Log the run to this MLflow tracking server (http://HOST:PORT); credentials from "
+                                  "MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD");
+  uri_opt->excludes("--mlflow");
+  exp->add_option("--mlflow-experiment", *exp_mlflow_experiment,
+                  "MLflow experiment to log into (default: the run's experiment, else Default)")
+      ->needs(uri_opt);
   exp->callback([=] {
     store::Store s(*store_path);
     store::RunRecord r = require_run(s, *exp_id);
     if (!exp_mlflow->empty()) {
       std::string dir = store::export_mlflow(s, r.id, *exp_mlflow);
       std::printf("%s\n", dir.c_str());
+      return;
+    }
+    if (!exp_mlflow_uri->empty()) {
+      store::MlflowRestOptions o;
+      o.uri = *exp_mlflow_uri;
+      o.experiment = *exp_mlflow_experiment;
+      store::mlflow_credentials_from_env(o);
+      store::MlflowRestResult res = store::export_mlflow_rest(s, r.id, o);
+      std::fprintf(stderr, "logged %zu params, %zu metric points, %zu tags, %zu artifacts\n", res.params, res.metrics,
+                   res.tags, res.artifacts);
+      std::printf("%s\n", res.url.c_str());
       return;
     }
     auto samples = s.samples(r.id);

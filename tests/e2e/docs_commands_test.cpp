@@ -271,6 +271,8 @@ TEST(DocumentedCommands, EveryLineParsesAndRuns) {
       {"lcte demo", "trains two models and evaluates six: minutes (tests/demo runs it)", Special::Skip},
       {"lcte data fetch humaneval", "downloads from the internet (tests/data use a local mirror)", Special::Skip},
       {"lcte eval --suite SUITE.jsonl --backend http", "needs an OpenAI-compatible server at the URL", Special::Skip},
+      {"lcte runs export RUN --mlflow-uri", "needs an MLflow server (tests/store/mlflow_cli_test.cpp runs one)",
+       Special::Skip},
       {"lcte serve", "a server: runs until stopped", Special::Server},
       {"lcte dashboard", "a server: runs until stopped", Special::Server},
       {"lcte study run STUDY.toml", "examples/study.toml names real models the checkout lacks", Special::MayFail},

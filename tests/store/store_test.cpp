@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -249,7 +250,10 @@ TEST(MlflowExport, WritesTheFileStoreLayout) {
   };
   EXPECT_NE(read(exp / "meta.yaml").find("name: 'study'"), std::string::npos);
   std::string meta = read(fs::path(run_dir) / "meta.yaml");
-  EXPECT_NE(meta.find("run_id: run-1"), std::string::npos);
+  // MLflow's file store accepts only [A-Za-z0-9_-] run ids; lcte's id travels in a tag.
+  EXPECT_EQ(fs::path(run_dir).filename().string(), mlflow_run_id("run-1"));
+  EXPECT_NE(meta.find("run_id: " + mlflow_run_id("run-1")), std::string::npos);
+  EXPECT_EQ(read(fs::path(run_dir) / "tags" / "lcte.run_id"), "run-1");
   EXPECT_NE(meta.find("status: 3"), std::string::npos);
   EXPECT_NE(meta.find("start_time: " + std::to_string(iso8601_to_epoch_ms("2026-11-27T08:30:00.250Z"))), std::string::npos);
   EXPECT_EQ(read(fs::path(run_dir) / "params" / "temperature"), "0.2");
@@ -259,7 +263,47 @@ TEST(MlflowExport, WritesTheFileStoreLayout) {
             std::to_string(t0) + " 0.5 0\n" + std::to_string(t0 + 1500) + " 0.7 1\n");
   EXPECT_TRUE(fs::exists(fs::path(run_dir) / "metrics" / "summary.pass_k.1"));
   EXPECT_EQ(read(fs::path(run_dir) / "artifacts" / "samples.csv"), "a,b\n1,2\n");
+  EXPECT_NE(read(fs::path(run_dir) / "artifacts" / "summary.json").find("\"id\": \"run-1\""), std::string::npos);
   EXPECT_EQ(iso8601_to_epoch_ms("1970-01-01T00:00:01.500Z"), 1500);
+}
+
+TEST(MlflowExport, RunIdsAreThirtyTwoHexDigitsStableAcrossExports) {
+  // lcte's ids hold ':' (ISO time) and may hold '/' (model names like org/model).
+  std::string id = mlflow_run_id("eval-2026-11-27T08:30:00Z-Qwen/Qwen2.5-0.5B-1a2b3c4d");
+  ASSERT_EQ(id.size(), 32u);
+  for (char c : id) EXPECT_TRUE(std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c))) << id;
+  EXPECT_EQ(id, mlflow_run_id("eval-2026-11-27T08:30:00Z-Qwen/Qwen2.5-0.5B-1a2b3c4d"));
+  EXPECT_NE(id, mlflow_run_id("eval-2026-11-27T08:30:00Z-Qwen/Qwen2.5-0.5B-1a2b3c4e"));
+  // SHA-256("abc") starts ba7816bf8f01cfea414140de5dae2223 (FIPS 180-2, appendix B.1).
+  EXPECT_EQ(mlflow_run_id("abc"), "ba7816bf8f01cfea414140de5dae2223");
+}
+
+TEST(MlflowExport, KeysKeepMlflowsCharacterSetAndLength) {
+  EXPECT_EQ(mlflow_key("pass@k.1"), "pass_k.1");
+  EXPECT_EQ(mlflow_key("cpu util-%"), "cpu util-_");
+  EXPECT_EQ(mlflow_key("model:Qwen/Qwen2.5"), "model_Qwen/Qwen2.5");
+  // MLflow rejects keys whose normalised path differs from the key.
+  EXPECT_EQ(mlflow_key("/a//b/"), "a/b");
+  EXPECT_EQ(mlflow_key("a/../b/./c"), "a/__/b/_/c");
+  EXPECT_EQ(mlflow_key(""), "_");
+  EXPECT_EQ(mlflow_key(std::string(300, 'x')).size(), kMlflowMaxKey);
+  EXPECT_EQ(mlflow_key(std::string(249, 'x') + "/y"), std::string(249, 'x'));
+}
+
+TEST(MlflowExport, CollidingKeysAndLongValuesStayValid) {
+  std::string dir = testing::temp_dir();
+  Store store(dir + "/lcte.sqlite");
+  store.begin_run(run("r:1/x"));
+  store.set_params("r:1/x", {{"a:b", "1"}, {"a_b", "2"}, {"long", std::string(7000, 'v')}});
+  MlflowRun m = collect_mlflow_run(store, "r:1/x");
+  std::map<std::string, std::string> params(m.params.begin(), m.params.end());
+  EXPECT_EQ(params.size(), m.params.size());
+  EXPECT_EQ(params.at("a_b"), "1");  // "a:b" sorts first and takes the plain key
+  EXPECT_EQ(params.at("a_b_2"), "2");
+  EXPECT_EQ(params.at("long").size(), kMlflowMaxParamValue);
+  EXPECT_EQ(m.run_id, mlflow_run_id("r:1/x"));
+  EXPECT_EQ(m.status, "RUNNING");
+  EXPECT_EQ(m.end_ms, 0);
 }
 
 }  // namespace
