@@ -438,6 +438,43 @@ TEST(Serve, LogprobsEqualLlamaCppsLogSoftmax) {
   }
 }
 
+// OpenAI's newer roles on a ChatML-rendered model: `developer` is the system
+// turn and a `tool` result a user turn, so each conversation renders to the
+// same prompt (same token count) and greedy answer as its rewritten twin;
+// the role words differ in length, so a wrong mapping changes the count.
+TEST(Serve, DeveloperAndToolRolesRenderAsSystemAndUser) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  backend::EngineOptions o;
+  o.path = lcte::testing::data_path(testing::kModelFile);
+  o.name = "stories";
+  o.threads = 1;
+  o.n_ctx = 512;
+  o.kv_type = "f32";
+  o.chat_template = "chatml";
+  LiveServer s({{"stories", std::make_shared<backend::EngineBackend>(o)}}, {});
+  auto ask = [&](const json& messages) {
+    json r = {{"model", "stories"}, {"messages", messages}, {"max_tokens", 8}, {"temperature", 0},
+              {"response_format", {{"type", "text"}}}};  // the one format honoured: plain text
+    Answer a = post(s, "/v1/chat/completions", r.dump());
+    EXPECT_EQ(a.status, 200) << a.text;
+    return std::make_pair(a.body["usage"]["prompt_tokens"].get<int>(),
+                          a.body["choices"][0]["message"]["content"].get<std::string>());
+  };
+  auto turn = [](const char* role, const char* text) { return json{{"role", role}, {"content", text}}; };
+  const auto developer = ask({turn("developer", "Tell a story."), turn("user", "Once upon a time")});
+  const auto system = ask({turn("system", "Tell a story."), turn("user", "Once upon a time")});
+  const auto as_user = ask({turn("user", "Tell a story."), turn("user", "Once upon a time")});
+  EXPECT_EQ(developer, system);
+  EXPECT_NE(developer.first, as_user.first);  // "system" and "user" render to different token counts
+
+  const auto tool = ask({turn("user", "Once upon"), turn("assistant", "a time"),
+                         json{{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", "there was a girl"}}});
+  const auto user = ask({turn("user", "Once upon"), turn("assistant", "a time"), turn("user", "there was a girl")});
+  const auto sys = ask({turn("user", "Once upon"), turn("assistant", "a time"), turn("system", "there was a girl")});
+  EXPECT_EQ(tool, user);
+  EXPECT_NE(tool.first, sys.first);
+}
+
 TEST(Serve, TopKMinPAndPenaltiesAreHonouredLocallyAndThroughAProxy) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   auto engine = engine_f32();
