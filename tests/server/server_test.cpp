@@ -50,6 +50,9 @@ struct Streamed {
   std::map<int, std::string> finish;
   bool done = false;
   json usage;
+  int chunks = 0;            // data events other than [DONE]
+  int usage_fields = 0;      // chunks that carry "usage" (null or not)
+  int usage_objects = 0;     // chunks whose "usage" is an object
   std::vector<json> errors;
 };
 
@@ -62,7 +65,12 @@ Streamed parse_stream(const std::string& body, bool chat) {
     }
     json j = json::parse(data);
     if (j.contains("error")) out.errors.push_back(j);
-    if (j.contains("usage")) out.usage = j["usage"];
+    ++out.chunks;
+    if (j.contains("usage")) ++out.usage_fields;
+    if (j.contains("usage") && !j["usage"].is_null()) {
+      out.usage = j["usage"];
+      ++out.usage_objects;
+    }
     for (const json& c : j.value("choices", json::array())) {
       int i = c["index"];
       if (chat && c["delta"].contains("content")) out.text[i] += c["delta"]["content"].get<std::string>();
@@ -100,6 +108,10 @@ TEST(Serve, CompletionEqualsLlama2cGreedyStoryStreamedOrNot) {
   EXPECT_EQ(st.text[0], text);
   EXPECT_EQ(st.finish[0], "length");
   EXPECT_EQ(st.usage["completion_tokens"], 40);
+  // As OpenAI streams with include_usage: every chunk has "usage", null but in the last.
+  EXPECT_GT(st.chunks, 2);
+  EXPECT_EQ(st.usage_fields, st.chunks);
+  EXPECT_EQ(st.usage_objects, 1);
 }
 
 TEST(Serve, StopSequencesNAndChat) {
@@ -132,7 +144,9 @@ TEST(Serve, StopSequencesNAndChat) {
   chat["stream"] = true;
   Answer d = post(s, "/v1/chat/completions", chat.dump());
   ASSERT_EQ(d.status, 200);
-  EXPECT_EQ(parse_stream(d.text, true).text[0], reply);
+  Streamed sd = parse_stream(d.text, true);
+  EXPECT_EQ(sd.text[0], reply);
+  EXPECT_EQ(sd.usage_fields, 0);  // no include_usage: no usage field at all
 }
 
 TEST(Serve, SeededSamplingIsReproducibleAndEqualsTheEngine) {
