@@ -4,6 +4,7 @@
 // status while the server keeps serving.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <thread>
 #include <sstream>
@@ -525,6 +526,57 @@ TEST(Serve, TopKMinPAndPenaltiesAreHonouredLocallyAndThroughAProxy) {
   r["model"] = "remote";
   r["logprobs"] = 1;
   expect_error(post(proxy, "/v1/completions", r.dump()), 400, "logprobs", "unsupported_parameter");
+}
+
+// A backend that honours nothing beyond the basics (as suite-bound ones do):
+// it answers "ok" and records how many requests reached it.
+class BasicBackend final : public backend::Backend {
+ public:
+  std::string name() const override { return "basic"; }
+  std::string model() const override { return "basic"; }
+  std::vector<backend::Generation> generate(const backend::GenerationRequest& request,
+                                            const backend::StreamFn&) override {
+    ++calls;
+    std::vector<backend::Generation> out;
+    for (int i : request.sample_indices) {
+      backend::Generation g;
+      g.sample_index = i;
+      g.text = "ok";
+      g.finish_reason = "stop";
+      out.push_back(std::move(g));
+    }
+    return out;
+  }
+  std::atomic<int> calls{0};
+};
+
+TEST(Serve, OptionsTheBackendCannotHonourAreRefusedNamingTheField) {
+  auto basic = std::make_shared<BasicBackend>();
+  LiveServer s({{"basic", basic}}, {});
+  const json plain = {{"model", "basic"}, {"prompt", "hi"}};
+  Answer ok = post(s, "/v1/completions", plain.dump());
+  ASSERT_EQ(ok.status, 200) << ok.text;
+  EXPECT_EQ(ok.body["choices"][0]["text"], "ok");
+  ASSERT_EQ(basic->calls, 1);
+  const std::vector<std::pair<std::string, json>> refused = {
+      {"top_k", 5}, {"min_p", 0.1}, {"presence_penalty", 0.5}, {"frequency_penalty", -0.5},
+      {"repetition_penalty", 1.1}, {"logprobs", 0}};
+  for (const auto& [field, value] : refused) {
+    json r = plain;
+    r[field] = value;
+    Answer a = post(s, "/v1/completions", r.dump());
+    expect_error(a, 400, field, "unsupported_parameter");
+    EXPECT_EQ(a.body["error"]["type"], "invalid_request_error") << field;
+    EXPECT_NE(a.body["error"]["message"].get<std::string>().find(field), std::string::npos) << a.text;
+  }
+  json chat = {{"model", "basic"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"logprobs", true}};
+  expect_error(post(s, "/v1/chat/completions", chat.dump()), 400, "logprobs", "unsupported_parameter");
+  // The neutral values ask for nothing and pass: top_k 0/-1, min_p 0, penalties 0 and 1, logprobs false.
+  json neutral = plain;
+  neutral.update({{"top_k", -1}, {"min_p", 0}, {"presence_penalty", 0}, {"frequency_penalty", 0},
+                  {"repetition_penalty", 1}, {"logprobs", false}});
+  EXPECT_EQ(post(s, "/v1/completions", neutral.dump()).status, 200);
+  EXPECT_EQ(basic->calls, 2);  // no refused request reached the backend
 }
 
 TEST(Serve, ApiKeyIsRequiredOnEveryRouteWhenSet) {
