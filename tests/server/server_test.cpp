@@ -490,7 +490,7 @@ TEST(Serve, DeveloperAndToolRolesRenderAsSystemAndUser) {
   EXPECT_NE(tool.first, sys.first);
 }
 
-TEST(Serve, TopKMinPAndPenaltiesAreHonouredLocallyAndThroughAProxy) {
+TEST(Serve, TopKMinPPenaltiesAndLogprobsAreHonouredLocallyAndThroughAProxy) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   auto engine = engine_f32();
   LiveServer s({{"stories", engine}}, {});
@@ -521,11 +521,42 @@ TEST(Serve, TopKMinPAndPenaltiesAreHonouredLocallyAndThroughAProxy) {
   json remote = {{"model", "remote"}};
   EXPECT_EQ(text(proxy, {{"model", "remote"}, {"frequency_penalty", 2.0}}), penalised);
   EXPECT_EQ(text(proxy, {{"model", "remote"}, {"temperature", 1.8}, {"top_k", 1}, {"seed", 7}}), greedy);
-  // ... but log probabilities are not read back from an endpoint: refused, not dropped.
-  json r = completion("Once upon a time", 4);
+  // Log probabilities are read back from the endpoint: the same as asked directly.
+  json r = completion("Once upon a time", 12);
+  r["logprobs"] = 3;
+  Answer direct = post(s, "/v1/completions", r.dump());
   r["model"] = "remote";
-  r["logprobs"] = 1;
-  expect_error(post(proxy, "/v1/completions", r.dump()), 400, "logprobs", "unsupported_parameter");
+  Answer proxied = post(proxy, "/v1/completions", r.dump());
+  ASSERT_EQ(direct.status, 200) << direct.text;
+  ASSERT_EQ(proxied.status, 200) << proxied.text;
+  const json& dl = direct.body["choices"][0]["logprobs"];
+  const json& pl = proxied.body["choices"][0]["logprobs"];
+  ASSERT_EQ(dl["tokens"].size(), 12u);
+  EXPECT_EQ(pl["tokens"], dl["tokens"]);
+  EXPECT_EQ(pl["token_logprobs"], dl["token_logprobs"]);
+  EXPECT_EQ(pl["text_offset"], dl["text_offset"]);
+  EXPECT_EQ(pl["top_logprobs"], dl["top_logprobs"]);
+  json chat = {{"model", "stories"}, {"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}},
+               {"max_tokens", 10}, {"temperature", 0}, {"logprobs", true}, {"top_logprobs", 2}, {"stop", "Lily"}};
+  Answer chat_direct = post(s, "/v1/chat/completions", chat.dump());
+  chat["model"] = "remote";
+  chat["stream"] = true;  // the proxy reads the finishing chunk's log probabilities
+  Answer chat_proxied = post(proxy, "/v1/chat/completions", chat.dump());
+  ASSERT_EQ(chat_direct.status, 200) << chat_direct.text;
+  ASSERT_EQ(chat_proxied.status, 200) << chat_proxied.text;
+  json streamed_content = json::array();
+  backend::SseParser parser([&](const std::string& data) {
+    if (data == "[DONE]") return;
+    const json j = json::parse(data);
+    for (const json& c : j["choices"])
+      if (c["logprobs"].is_object())
+        for (const json& t : c["logprobs"]["content"]) streamed_content.push_back(t);
+  });
+  parser.feed(chat_proxied.text);
+  parser.finish();
+  const json& chat_content = chat_direct.body["choices"][0]["logprobs"]["content"];
+  ASSERT_FALSE(chat_content.empty());
+  EXPECT_EQ(streamed_content, chat_content);
 }
 
 // A backend that honours nothing beyond the basics (as suite-bound ones do):
