@@ -10,6 +10,20 @@
 
 namespace lcte::backend {
 
+namespace {
+
+// The tokens that start within the first `size` bytes: a stop string cut
+// here (the server may not know it) drops the tokens past it, as the engine
+// lists the tokens that make the returned text (the last one possibly cut).
+std::vector<TokenLogprob> tokens_within(std::vector<TokenLogprob> tokens, size_t size) {
+  size_t start = 0, keep = 0;
+  while (keep < tokens.size() && start < size) start += tokens[keep++].token.size();
+  tokens.resize(keep);
+  return tokens;
+}
+
+}  // namespace
+
 HttpBackend::HttpBackend(HttpOptions options) : client_(std::move(options)) {}
 
 Generation HttpBackend::one(const GenerationRequest& request, int index, const StreamFn& on_text) {
@@ -28,6 +42,7 @@ Generation HttpBackend::one(const GenerationRequest& request, int index, const S
   r.presence_penalty = request.sampling.presence_penalty;
   r.frequency_penalty = request.sampling.frequency_penalty;
   r.repetition_penalty = request.sampling.repetition_penalty;
+  r.logprobs = request.logprobs;
   Generation g;
   g.sample_index = index;
   try {
@@ -37,6 +52,11 @@ Generation HttpBackend::one(const GenerationRequest& request, int index, const S
     }) : TokenCallback{});
     g.text = cut_at_stops(out.texts.empty() ? std::string() : out.texts[0], request.stops);
     g.finish_reason = out.finish_reasons.empty() ? "" : out.finish_reasons[0];
+    if (request.logprobs >= 0) {
+      if (!g.text.empty() && (out.logprobs.empty() || out.logprobs[0].empty()))
+        fail("{}: the server sent no log probabilities", model());
+      if (!out.logprobs.empty()) g.logprobs = tokens_within(std::move(out.logprobs[0]), g.text.size());
+    }
     g.prompt_tokens = out.prompt_tokens;
     g.completion_tokens = out.completion_tokens;
     g.latency_s = out.latency_s;
@@ -49,7 +69,7 @@ Generation HttpBackend::one(const GenerationRequest& request, int index, const S
 }
 
 std::vector<Generation> HttpBackend::generate(const GenerationRequest& request, const StreamFn& on_text) {
-  if (request.logprobs >= 0) fail("{} (an endpoint): log probabilities are not read back from remote servers", model());
+  if (request.logprobs > 20) fail("{} (an endpoint): at most 20 alternative tokens per position, asked {}", model(), request.logprobs);
   const size_t n = request.sample_indices.size();
   std::vector<Generation> out(n);
   if (n == 1) {

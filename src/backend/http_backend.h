@@ -20,8 +20,9 @@ class HttpBackend final : public Backend {
   explicit HttpBackend(HttpOptions options);  // throws lcte::Error on a bad URL or missing key variable
   std::string name() const override { return "http"; }
   std::string model() const override { return client_.options().model; }
-  // Sampling settings pass through to the server; log probabilities are not read back.
-  Features features() const override { return {false, true, true}; }
+  // Sampling settings pass through to the server; log probabilities are asked
+  // for and read back (a sample whose server sent none fails with an error).
+  Features features() const override { return {true, true, true}; }
   std::vector<Generation> generate(const GenerationRequest& request, const StreamFn& on_text = {}) override;
   OpenAIClient& client() { return client_; }
 

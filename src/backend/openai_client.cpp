@@ -62,6 +62,12 @@ std::string request_body(const HttpOptions& o, const CompletionRequest& r) {
   if (r.presence_penalty != 0) j["presence_penalty"] = r.presence_penalty;
   if (r.frequency_penalty != 0) j["frequency_penalty"] = r.frequency_penalty;
   if (r.repetition_penalty != 1) j["repetition_penalty"] = r.repetition_penalty;
+  if (r.logprobs >= 0 && r.chat) {
+    j["logprobs"] = true;
+    j["top_logprobs"] = r.logprobs;
+  } else if (r.logprobs >= 0) {
+    j["logprobs"] = r.logprobs;
+  }
   if (o.stream) {
     j["stream"] = true;
     j["stream_options"] = {{"include_usage", true}};
@@ -140,13 +146,57 @@ std::string error_message_of(const std::string& body) {
   return body.substr(0, 300);
 }
 
+double number_or(const json& j, double fallback) { return j.is_number() ? j.get<double>() : fallback; }
+
+// Chat: {"content": [{token, logprob, top_logprobs: [{token, logprob}]}]}.
+void read_chat_logprobs(const json& lp, std::vector<TokenLogprob>& out) {
+  if (!lp.contains("content") || !lp["content"].is_array()) return;
+  for (const json& t : lp["content"]) {
+    if (!t.is_object() || !t.contains("token") || !t["token"].is_string()) continue;
+    TokenLogprob tl{t["token"].get<std::string>(), number_or(t.value("logprob", json()), 0), {}};
+    if (t.contains("top_logprobs") && t["top_logprobs"].is_array())
+      for (const json& a : t["top_logprobs"])
+        if (a.is_object() && a.contains("token") && a["token"].is_string())
+          tl.top.push_back({a["token"].get<std::string>(), number_or(a.value("logprob", json()), 0)});
+    out.push_back(std::move(tl));
+  }
+}
+
+// Completions: {tokens, token_logprobs, top_logprobs: [{text: logprob}]}. The
+// map may hold the chosen token beyond the N asked for; sorted best first and
+// cut to N, it is dropped again unless it is among the N.
+void read_completion_logprobs(const json& lp, size_t n_top, std::vector<TokenLogprob>& out) {
+  if (!lp.contains("tokens") || !lp["tokens"].is_array()) return;
+  const json& tokens = lp["tokens"];
+  const json none = json::array();
+  const json& values = lp.contains("token_logprobs") && lp["token_logprobs"].is_array() ? lp["token_logprobs"] : none;
+  const json& tops = lp.contains("top_logprobs") && lp["top_logprobs"].is_array() ? lp["top_logprobs"] : none;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (!tokens[i].is_string()) continue;
+    TokenLogprob tl{tokens[i].get<std::string>(), i < values.size() ? number_or(values[i], 0) : 0, {}};
+    if (i < tops.size() && tops[i].is_object())
+      for (const auto& [text, v] : tops[i].items()) tl.top.push_back({text, number_or(v, 0)});
+    std::stable_sort(tl.top.begin(), tl.top.end(), [](const auto& a, const auto& b) { return a.logprob > b.logprob; });
+    if (tl.top.size() > n_top) tl.top.resize(n_top);
+    out.push_back(std::move(tl));
+  }
+}
+
 void apply_choice_delta(CompletionResult& r, const json& choice, bool chat, const TokenCallback& on_token,
-                        bool& first, Clock::time_point start) {
+                        bool& first, Clock::time_point start, int n_top) {
   int index = choice.value("index", 0);
   if (index < 0 || index > 1024) return;
   if (static_cast<size_t>(index) >= r.texts.size()) {
     r.texts.resize(index + 1);
     r.finish_reasons.resize(index + 1);
+  }
+  // Log probabilities, when asked: a stream may spread them over its chunks.
+  if (n_top >= 0 && choice.contains("logprobs") && choice["logprobs"].is_object()) {
+    if (r.logprobs.size() < r.texts.size()) r.logprobs.resize(r.texts.size());
+    if (chat)
+      read_chat_logprobs(choice["logprobs"], r.logprobs[index]);
+    else
+      read_completion_logprobs(choice["logprobs"], static_cast<size_t>(n_top), r.logprobs[index]);
   }
   std::string piece;
   if (chat) {
@@ -222,7 +272,7 @@ bool OpenAIClient::attempt(const CompletionRequest& request, const TokenCallback
       return;
     }
     if (j.contains("choices") && j["choices"].is_array())
-      for (const json& c : j["choices"]) apply_choice_delta(a.result, c, chat, on_token, first, a.start);
+      for (const json& c : j["choices"]) apply_choice_delta(a.result, c, chat, on_token, first, a.start, request.logprobs);
     apply_usage(a.result, j);
   });
   StreamState state{options_.stream ? &parser : nullptr, {}, 0, curl, Clock::now()};
@@ -288,7 +338,7 @@ bool OpenAIClient::attempt(const CompletionRequest& request, const TokenCallback
     }
     for (json c : j["choices"]) {
       if (chat && c.contains("message")) c["delta"] = c["message"];
-      apply_choice_delta(a.result, c, chat, on_token, first, a.start);
+      apply_choice_delta(a.result, c, chat, on_token, first, a.start, request.logprobs);
     }
     apply_usage(a.result, j);
   }

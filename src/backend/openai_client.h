@@ -47,6 +47,9 @@ struct CompletionRequest {
   int top_k = 0;
   double min_p = 0;
   double presence_penalty = 0, frequency_penalty = 0, repetition_penalty = 1;
+  // -1: none; 0..20: asked as chat `logprobs: true, top_logprobs: N` or
+  // completions `logprobs: N`, and read back into CompletionResult::logprobs.
+  int logprobs = -1;
 };
 
 struct CompletionResult {
@@ -58,6 +61,10 @@ struct CompletionResult {
   double latency_s = 0;
   double time_per_output_token_s = -1;
   int attempts = 0;
+  // Per choice, when asked: each token with its alternatives, best first (from
+  // chat's `content` list, or the completions' parallel arrays, whose
+  // alternatives come as a map and are re-sorted by log probability).
+  std::vector<std::vector<TokenLogprob>> logprobs;
 };
 
 // Called for each streamed piece of text: (choice index, text).

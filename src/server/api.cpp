@@ -322,11 +322,14 @@ json stream_chunk(const ApiRequest& r, const std::string& id, const std::string&
   } else {
     c["text"] = std::string(text);
   }
-  return {{"id", id},
-          {"object", r.chat ? "chat.completion.chunk" : "text_completion"},
-          {"created", static_cast<int64_t>(std::time(nullptr))},
-          {"model", model},
-          {"choices", json::array({c})}};
+  json chunk = {{"id", id},
+                {"object", r.chat ? "chat.completion.chunk" : "text_completion"},
+                {"created", static_cast<int64_t>(std::time(nullptr))},
+                {"model", model},
+                {"choices", json::array({c})}};
+  // OpenAI: with include_usage every chunk has the field, null but in the last.
+  if (r.include_usage) chunk["usage"] = nullptr;
+  return chunk;
 }
 
 json role_chunk(const ApiRequest& r, const std::string& id, const std::string& model, int index) {

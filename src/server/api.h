@@ -59,7 +59,7 @@ nlohmann::json completion_response(const ApiRequest& r, const std::string& id, c
                                    const std::vector<backend::Generation>& gens, const nlohmann::json& routing);
 // A chunk of choice `index`; `last` (the finished choice) adds its log
 // probabilities when the request asked for them, in the chunk that carries
-// the finish reason.
+// the finish reason. With include_usage the chunk carries "usage": null.
 nlohmann::json stream_chunk(const ApiRequest& r, const std::string& id, const std::string& model, int index,
                             std::string_view text, const char* finish_reason,
                             const backend::Generation* last = nullptr);

@@ -167,8 +167,8 @@ void Server::install_routes() {
 namespace {
 
 // What the request asks beyond the basics must be something the model's
-// backend honours: an endpoint proxied by this server does not read log
-// probabilities back, and suite-bound backends sample nothing.
+// backend honours: suite-bound backends sample nothing, and a backend added
+// later may honour only part of it.
 void check_features(const ApiRequest& r, const ServedModel& m) {
   const backend::Features f = m.backend->features();
   const backend::SamplingParams& s = r.generation.sampling;

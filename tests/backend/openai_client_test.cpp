@@ -1,6 +1,7 @@
 // The HTTP backend against a local OpenAI-compatible test server that can be
 // told to fail in each of the ways real fleets fail.
 #include "backend/openai_client.h"
+#include "backend/http_backend.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -104,6 +105,97 @@ TEST(OpenAIClient, NonStreamingCompletionWithUsage) {
   EXPECT_EQ(s.last_body["seed"], 42);
   EXPECT_EQ(s.last_body["n"], 2);
   EXPECT_FALSE(s.last_body.contains("stream"));
+}
+
+// Log probabilities in both of OpenAI's formats: the completions map (here
+// listing the chosen token beyond the two asked for, keys not in order) comes
+// back best first and cut to two; chat's per-chunk lists, as OpenAI streams
+// them, are joined.
+TEST(OpenAIClient, LogprobsAreAskedForAndReadInBothFormats) {
+  TestServer s;
+  s.server.Post("/v1/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    s.enter(req);
+    json lp = {{"tokens", {"a", "b"}},
+               {"token_logprobs", {-0.5, -3.0}},
+               {"top_logprobs", {{{"x", -1.5}, {"a", -0.5}}, {{"c", -0.25}, {"d", -2.0}, {"b", -3.0}}}},
+               {"text_offset", {0, 1}}};
+    json out = {{"choices", {{{"index", 0}, {"text", "ab"}, {"finish_reason", "stop"}, {"logprobs", lp}}}}};
+    res.set_content(out.dump(), "application/json");
+  });
+  s.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    s.enter(req);
+    auto with_lp = [](json c, const std::string& token, double v) {
+      c["choices"][0]["logprobs"] = {
+          {"content", {{{"token", token}, {"logprob", v}, {"top_logprobs", {{{"token", token}, {"logprob", v}}}}}}}};
+      return c;
+    };
+    res.set_content(sse(with_lp(chunk("Hi"), "Hi", -0.125)) + sse(with_lp(chunk(" you", "stop"), " you", -1.0)) +
+                        "data: [DONE]\n\n",
+                    "text/event-stream");
+  });
+  s.start();
+  OpenAIClient plain(options_for(s, false));
+  CompletionRequest r;
+  r.prompt = "p";
+  r.logprobs = 2;
+  CompletionResult out = plain.complete(r);
+  EXPECT_EQ(s.last_body["logprobs"], 2);
+  ASSERT_EQ(out.logprobs.size(), 1u);
+  ASSERT_EQ(out.logprobs[0].size(), 2u);
+  EXPECT_EQ(out.logprobs[0][0].token, "a");
+  EXPECT_EQ(out.logprobs[0][0].logprob, -0.5);
+  ASSERT_EQ(out.logprobs[0][0].top.size(), 2u);
+  EXPECT_EQ(out.logprobs[0][0].top[0].token, "a");
+  EXPECT_EQ(out.logprobs[0][0].top[1].token, "x");
+  ASSERT_EQ(out.logprobs[0][1].top.size(), 2u);  // the chosen "b" (-3) is not among the best two
+  EXPECT_EQ(out.logprobs[0][1].top[0].token, "c");
+  EXPECT_EQ(out.logprobs[0][1].top[1].logprob, -2.0);
+
+  OpenAIClient streaming(options_for(s, true));
+  CompletionRequest c;
+  c.chat = true;
+  c.messages = {{"user", "hi"}};
+  c.logprobs = 1;
+  CompletionResult chat = streaming.complete(c);
+  EXPECT_EQ(s.last_body["logprobs"], true);
+  EXPECT_EQ(s.last_body["top_logprobs"], 1);
+  EXPECT_EQ(chat.texts[0], "Hi you");
+  ASSERT_EQ(chat.logprobs.size(), 1u);
+  ASSERT_EQ(chat.logprobs[0].size(), 2u);
+  EXPECT_EQ(chat.logprobs[0][1].token, " you");
+  EXPECT_EQ(chat.logprobs[0][1].logprob, -1.0);
+  EXPECT_EQ(chat.logprobs[0][0].top.at(0).logprob, -0.125);
+
+  // Not asked: nothing sent, nothing read.
+  CompletionRequest none;
+  none.prompt = "p";
+  CompletionResult bare = plain.complete(none);
+  EXPECT_FALSE(s.last_body.contains("logprobs"));
+  EXPECT_TRUE(bare.logprobs.empty());
+}
+
+// A server that ignores the request for log probabilities: the sample fails
+// with a message, it does not come back without them.
+TEST(HttpBackend, ServerThatSendsNoLogprobsFailsTheSample) {
+  TestServer s;
+  s.server.Post("/v1/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    s.enter(req);
+    json out = {{"choices", {{{"index", 0}, {"text", "ab"}, {"finish_reason", "stop"}, {"logprobs", nullptr}}}}};
+    res.set_content(out.dump(), "application/json");
+  });
+  s.start();
+  HttpBackend backend(options_for(s, false));
+  GenerationRequest r;
+  r.prompt = "p";
+  r.logprobs = 0;
+  std::vector<Generation> out = backend.generate(r);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_NE(out[0].error.find("sent no log probabilities"), std::string::npos) << out[0].error;
+  EXPECT_EQ(s.last_body["logprobs"], 0);
+  r.logprobs = -1;
+  out = backend.generate(r);
+  EXPECT_TRUE(out[0].error.empty()) << out[0].error;
+  EXPECT_EQ(out[0].text, "ab");
 }
 
 TEST(OpenAIClient, StreamingChatSplitAcrossChunksWithKeyAndUsage) {

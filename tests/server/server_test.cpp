@@ -4,6 +4,7 @@
 // status while the server keeps serving.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <thread>
 #include <sstream>
@@ -50,6 +51,9 @@ struct Streamed {
   std::map<int, std::string> finish;
   bool done = false;
   json usage;
+  int chunks = 0;            // data events other than [DONE]
+  int usage_fields = 0;      // chunks that carry "usage" (null or not)
+  int usage_objects = 0;     // chunks whose "usage" is an object
   std::vector<json> errors;
 };
 
@@ -62,7 +66,12 @@ Streamed parse_stream(const std::string& body, bool chat) {
     }
     json j = json::parse(data);
     if (j.contains("error")) out.errors.push_back(j);
-    if (j.contains("usage")) out.usage = j["usage"];
+    ++out.chunks;
+    if (j.contains("usage")) ++out.usage_fields;
+    if (j.contains("usage") && !j["usage"].is_null()) {
+      out.usage = j["usage"];
+      ++out.usage_objects;
+    }
     for (const json& c : j.value("choices", json::array())) {
       int i = c["index"];
       if (chat && c["delta"].contains("content")) out.text[i] += c["delta"]["content"].get<std::string>();
@@ -100,6 +109,10 @@ TEST(Serve, CompletionEqualsLlama2cGreedyStoryStreamedOrNot) {
   EXPECT_EQ(st.text[0], text);
   EXPECT_EQ(st.finish[0], "length");
   EXPECT_EQ(st.usage["completion_tokens"], 40);
+  // As OpenAI streams with include_usage: every chunk has "usage", null but in the last.
+  EXPECT_GT(st.chunks, 2);
+  EXPECT_EQ(st.usage_fields, st.chunks);
+  EXPECT_EQ(st.usage_objects, 1);
 }
 
 TEST(Serve, StopSequencesNAndChat) {
@@ -132,7 +145,9 @@ TEST(Serve, StopSequencesNAndChat) {
   chat["stream"] = true;
   Answer d = post(s, "/v1/chat/completions", chat.dump());
   ASSERT_EQ(d.status, 200);
-  EXPECT_EQ(parse_stream(d.text, true).text[0], reply);
+  Streamed sd = parse_stream(d.text, true);
+  EXPECT_EQ(sd.text[0], reply);
+  EXPECT_EQ(sd.usage_fields, 0);  // no include_usage: no usage field at all
 }
 
 TEST(Serve, SeededSamplingIsReproducibleAndEqualsTheEngine) {
@@ -438,7 +453,44 @@ TEST(Serve, LogprobsEqualLlamaCppsLogSoftmax) {
   }
 }
 
-TEST(Serve, TopKMinPAndPenaltiesAreHonouredLocallyAndThroughAProxy) {
+// OpenAI's newer roles on a ChatML-rendered model: `developer` is the system
+// turn and a `tool` result a user turn, so each conversation renders to the
+// same prompt (same token count) and greedy answer as its rewritten twin;
+// the role words differ in length, so a wrong mapping changes the count.
+TEST(Serve, DeveloperAndToolRolesRenderAsSystemAndUser) {
+  LCTE_REQUIRE_DATA(testing::kModelFile);
+  backend::EngineOptions o;
+  o.path = lcte::testing::data_path(testing::kModelFile);
+  o.name = "stories";
+  o.threads = 1;
+  o.n_ctx = 512;
+  o.kv_type = "f32";
+  o.chat_template = "chatml";
+  LiveServer s({{"stories", std::make_shared<backend::EngineBackend>(o)}}, {});
+  auto ask = [&](const json& messages) {
+    json r = {{"model", "stories"}, {"messages", messages}, {"max_tokens", 8}, {"temperature", 0},
+              {"response_format", {{"type", "text"}}}};  // the one format honoured: plain text
+    Answer a = post(s, "/v1/chat/completions", r.dump());
+    EXPECT_EQ(a.status, 200) << a.text;
+    return std::make_pair(a.body["usage"]["prompt_tokens"].get<int>(),
+                          a.body["choices"][0]["message"]["content"].get<std::string>());
+  };
+  auto turn = [](const char* role, const char* text) { return json{{"role", role}, {"content", text}}; };
+  const auto developer = ask({turn("developer", "Tell a story."), turn("user", "Once upon a time")});
+  const auto system = ask({turn("system", "Tell a story."), turn("user", "Once upon a time")});
+  const auto as_user = ask({turn("user", "Tell a story."), turn("user", "Once upon a time")});
+  EXPECT_EQ(developer, system);
+  EXPECT_NE(developer.first, as_user.first);  // "system" and "user" render to different token counts
+
+  const auto tool = ask({turn("user", "Once upon"), turn("assistant", "a time"),
+                         json{{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", "there was a girl"}}});
+  const auto user = ask({turn("user", "Once upon"), turn("assistant", "a time"), turn("user", "there was a girl")});
+  const auto sys = ask({turn("user", "Once upon"), turn("assistant", "a time"), turn("system", "there was a girl")});
+  EXPECT_EQ(tool, user);
+  EXPECT_NE(tool.first, sys.first);
+}
+
+TEST(Serve, TopKMinPPenaltiesAndLogprobsAreHonouredLocallyAndThroughAProxy) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   auto engine = engine_f32();
   LiveServer s({{"stories", engine}}, {});
@@ -469,11 +521,93 @@ TEST(Serve, TopKMinPAndPenaltiesAreHonouredLocallyAndThroughAProxy) {
   json remote = {{"model", "remote"}};
   EXPECT_EQ(text(proxy, {{"model", "remote"}, {"frequency_penalty", 2.0}}), penalised);
   EXPECT_EQ(text(proxy, {{"model", "remote"}, {"temperature", 1.8}, {"top_k", 1}, {"seed", 7}}), greedy);
-  // ... but log probabilities are not read back from an endpoint: refused, not dropped.
-  json r = completion("Once upon a time", 4);
+  // Log probabilities are read back from the endpoint: the same as asked directly.
+  json r = completion("Once upon a time", 12);
+  r["logprobs"] = 3;
+  Answer direct = post(s, "/v1/completions", r.dump());
   r["model"] = "remote";
-  r["logprobs"] = 1;
-  expect_error(post(proxy, "/v1/completions", r.dump()), 400, "logprobs", "unsupported_parameter");
+  Answer proxied = post(proxy, "/v1/completions", r.dump());
+  ASSERT_EQ(direct.status, 200) << direct.text;
+  ASSERT_EQ(proxied.status, 200) << proxied.text;
+  const json& dl = direct.body["choices"][0]["logprobs"];
+  const json& pl = proxied.body["choices"][0]["logprobs"];
+  ASSERT_EQ(dl["tokens"].size(), 12u);
+  EXPECT_EQ(pl["tokens"], dl["tokens"]);
+  EXPECT_EQ(pl["token_logprobs"], dl["token_logprobs"]);
+  EXPECT_EQ(pl["text_offset"], dl["text_offset"]);
+  EXPECT_EQ(pl["top_logprobs"], dl["top_logprobs"]);
+  json chat = {{"model", "stories"}, {"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}},
+               {"max_tokens", 10}, {"temperature", 0}, {"logprobs", true}, {"top_logprobs", 2}, {"stop", "Lily"}};
+  Answer chat_direct = post(s, "/v1/chat/completions", chat.dump());
+  chat["model"] = "remote";
+  chat["stream"] = true;  // the proxy reads the finishing chunk's log probabilities
+  Answer chat_proxied = post(proxy, "/v1/chat/completions", chat.dump());
+  ASSERT_EQ(chat_direct.status, 200) << chat_direct.text;
+  ASSERT_EQ(chat_proxied.status, 200) << chat_proxied.text;
+  json streamed_content = json::array();
+  backend::SseParser parser([&](const std::string& data) {
+    if (data == "[DONE]") return;
+    const json j = json::parse(data);
+    for (const json& c : j["choices"])
+      if (c["logprobs"].is_object())
+        for (const json& t : c["logprobs"]["content"]) streamed_content.push_back(t);
+  });
+  parser.feed(chat_proxied.text);
+  parser.finish();
+  const json& chat_content = chat_direct.body["choices"][0]["logprobs"]["content"];
+  ASSERT_FALSE(chat_content.empty());
+  EXPECT_EQ(streamed_content, chat_content);
+}
+
+// A backend that honours nothing beyond the basics (as suite-bound ones do):
+// it answers "ok" and records how many requests reached it.
+class BasicBackend final : public backend::Backend {
+ public:
+  std::string name() const override { return "basic"; }
+  std::string model() const override { return "basic"; }
+  std::vector<backend::Generation> generate(const backend::GenerationRequest& request,
+                                            const backend::StreamFn&) override {
+    ++calls;
+    std::vector<backend::Generation> out;
+    for (int i : request.sample_indices) {
+      backend::Generation g;
+      g.sample_index = i;
+      g.text = "ok";
+      g.finish_reason = "stop";
+      out.push_back(std::move(g));
+    }
+    return out;
+  }
+  std::atomic<int> calls{0};
+};
+
+TEST(Serve, OptionsTheBackendCannotHonourAreRefusedNamingTheField) {
+  auto basic = std::make_shared<BasicBackend>();
+  LiveServer s({{"basic", basic}}, {});
+  const json plain = {{"model", "basic"}, {"prompt", "hi"}};
+  Answer ok = post(s, "/v1/completions", plain.dump());
+  ASSERT_EQ(ok.status, 200) << ok.text;
+  EXPECT_EQ(ok.body["choices"][0]["text"], "ok");
+  ASSERT_EQ(basic->calls, 1);
+  const std::vector<std::pair<std::string, json>> refused = {
+      {"top_k", 5}, {"min_p", 0.1}, {"presence_penalty", 0.5}, {"frequency_penalty", -0.5},
+      {"repetition_penalty", 1.1}, {"logprobs", 0}};
+  for (const auto& [field, value] : refused) {
+    json r = plain;
+    r[field] = value;
+    Answer a = post(s, "/v1/completions", r.dump());
+    expect_error(a, 400, field, "unsupported_parameter");
+    EXPECT_EQ(a.body["error"]["type"], "invalid_request_error") << field;
+    EXPECT_NE(a.body["error"]["message"].get<std::string>().find(field), std::string::npos) << a.text;
+  }
+  json chat = {{"model", "basic"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"logprobs", true}};
+  expect_error(post(s, "/v1/chat/completions", chat.dump()), 400, "logprobs", "unsupported_parameter");
+  // The neutral values ask for nothing and pass: top_k 0/-1, min_p 0, penalties 0 and 1, logprobs false.
+  json neutral = plain;
+  neutral.update({{"top_k", -1}, {"min_p", 0}, {"presence_penalty", 0}, {"frequency_penalty", 0},
+                  {"repetition_penalty", 1}, {"logprobs", false}});
+  EXPECT_EQ(post(s, "/v1/completions", neutral.dump()).status, 200);
+  EXPECT_EQ(basic->calls, 2);  // no refused request reached the backend
 }
 
 TEST(Serve, ApiKeyIsRequiredOnEveryRouteWhenSet) {
