@@ -15,7 +15,9 @@ TEST(Version, IsTheProjectVersionPlusTheCommitItWasBuiltFrom) {
     std::smatch m;
     ASSERT_TRUE(std::regex_match(v, m, std::regex(R"((\d+\.\d+\.\d+)(\+g[0-9a-f]{7,40}|-\d+-g[0-9a-f]{7,40}|)(-dirty)?)")))
         << v;
-    if (m[2].str().rfind("+g", 0) == 0) EXPECT_EQ(m[1].str(), LCTE_PROJECT_VERSION) << v;
+    if (m[2].str().rfind("+g", 0) == 0) {
+      EXPECT_EQ(m[1].str(), LCTE_PROJECT_VERSION) << v;
+    }
   } else {
     EXPECT_EQ(v, LCTE_PROJECT_VERSION);
   }
