@@ -263,6 +263,9 @@ TEST(DocumentedCommands, EveryLineParsesAndRuns) {
   // Commands publish to the scratch store and registry, never the user's.
   setenv("LCTE_STORE", placeholders["STORE.sqlite"].c_str(), 1);
   setenv("LCTE_REGISTRY", placeholders["REGISTRY"].c_str(), 1);
+  // The lines run in the scratch directory, where the default data directory
+  // (../shared/data, relative) does not resolve: name it absolutely.
+  setenv("LCTE_DATA_DIR", std::filesystem::absolute(testing::data_dir()).c_str(), 1);
   // Without the runs (no sandbox here) lines may fail on their input; with
   // them every line but the listed ones succeeds.
   const bool runs_made = add_runs(placeholders, dir);
