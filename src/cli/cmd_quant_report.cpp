@@ -15,11 +15,6 @@
 #include "tokenizer/tokenizer.h"
 
 namespace lcte::cli {
-namespace {
-
-void write_text(const std::string& path, const std::string& content) { write_file_atomic(path, content); }
-
-}  // namespace
 
 void add_quant_report_options(CLI::App* cmd, QuantReportArgs& a) {
   cmd->add_option("--text", a.text, "Evaluation text for perplexity and KLD");
@@ -52,8 +47,8 @@ void run_quant_report(const std::string& base, const std::vector<std::string>& f
                             std::fprintf(stderr, "quant-report: [%zu/%zu] %s done\n", i + 1, n, path.c_str());
                           });
   std::fputs(quant::report_markdown(r).c_str(), stdout);
-  if (!a.csv.empty()) write_text(a.csv, quant::report_csv(r));
-  if (!a.json.empty()) write_text(a.json, quant::report_json(r).dump(2) + "\n");
+  if (!a.csv.empty()) write_file_atomic(a.csv, quant::report_csv(r));
+  if (!a.json.empty()) write_file_atomic(a.json, quant::report_json(r).dump(2) + "\n");
 }
 
 void add_quant_report_command(CLI::App& app) {

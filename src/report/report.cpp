@@ -19,7 +19,6 @@ namespace {
 using nlohmann::json;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::string csv(const std::string& s) { return csv_field(s); }
 
 std::string num(std::optional<double> v, const char* f = "{:.4g}") {
   return v && std::isfinite(*v) ? fmt::format(fmt::runtime(f), *v) : std::string();
@@ -124,7 +123,7 @@ std::string summary_csv(const std::vector<RunView>& runs) {
   for (int k : ks) out += fmt::format(",pass@{}", k);
   out += ",latency_p50_s,latency_p90_s,latency_p99_s,exec_p50_s,energy_j,energy_estimated,energy_per_1k_tokens_j,energy_per_pass_j,peak_rss_bytes\n";
   for (const RunView& r : runs) {
-    out += fmt::format("{},{},{},{},{}", csv(r.run.id), csv(r.label), csv(r.suite), r.samples, r.passed);
+    out += fmt::format("{},{},{},{},{}", csv_field(r.run.id), csv_field(r.label), csv_field(r.suite), r.samples, r.passed);
     for (int k : ks) out += "," + (r.pass_at_k.count(k) ? fmt::format("{:.6g}", r.pass_at_k.at(k)) : std::string());
     std::optional<double> per_1k, per_pass;
     if (r.energy_j && r.completion_tokens > 0) per_1k = *r.energy_j * 1000.0 / static_cast<double>(r.completion_tokens);
@@ -139,10 +138,10 @@ std::string summary_csv(const std::vector<RunView>& runs) {
 
 std::string per_task_csv(const std::vector<RunView>& runs) {
   std::string out = "task_id";
-  for (const RunView& r : runs) out += "," + csv(r.run.id + " passed") + "," + csv(r.run.id + " samples");
+  for (const RunView& r : runs) out += "," + csv_field(r.run.id + " passed") + "," + csv_field(r.run.id + " samples");
   out += "\n";
   for (const std::string& t : all_tasks(runs)) {
-    out += csv(t);
+    out += csv_field(t);
     for (const RunView& r : runs) {
       auto it = r.per_task.find(t);
       out += it == r.per_task.end() ? ",," : fmt::format(",{},{}", it->second.first, it->second.second);
@@ -297,18 +296,17 @@ ReportFiles write_report(store::Store& store, const std::vector<std::string>& ru
   std::filesystem::create_directories(out_dir);
   ReportFiles f{out_dir + "/report.html", out_dir + "/report.md", out_dir + "/summary.csv", out_dir + "/samples.csv",
                 out_dir + "/per_task.csv"};
-  auto write = [](const std::string& path, const std::string& text) { write_file_atomic(path, text); };
-  write(f.html, render_html(runs, title));
-  write(f.markdown, render_markdown(runs, title));
-  write(f.summary_csv, summary_csv(runs));
-  write(f.per_task_csv, per_task_csv(runs));
+  write_file_atomic(f.html, render_html(runs, title));
+  write_file_atomic(f.markdown, render_markdown(runs, title));
+  write_file_atomic(f.summary_csv, summary_csv(runs));
+  write_file_atomic(f.per_task_csv, per_task_csv(runs));
   std::string samples = "run_id,label,task_id,sample_index,status,passed,error_type,latency_s,exec_s,completion_tokens\n";
   for (const RunView& r : runs)
     for (const store::StoredSample& x : store.samples(r.run.id))
-      samples += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", csv(r.run.id), csv(r.label), csv(x.task_id), x.sample_index,
-                             x.status, x.passed ? 1 : 0, csv(x.error_type), num(x.latency_s), num(x.exec_s),
+      samples += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", csv_field(r.run.id), csv_field(r.label), csv_field(x.task_id), x.sample_index,
+                             x.status, x.passed ? 1 : 0, csv_field(x.error_type), num(x.latency_s), num(x.exec_s),
                              x.completion_tokens);
-  write(f.samples_csv, samples);
+  write_file_atomic(f.samples_csv, samples);
   return f;
 }
 
