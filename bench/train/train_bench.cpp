@@ -22,7 +22,7 @@
 #include "train/ops.h"
 #include "train/model.h"
 #include "train/optim.h"
-#include "train/rng.h"
+#include "core/random.h"
 
 using namespace lcte::train;
 using Clock = std::chrono::steady_clock;
@@ -60,7 +60,7 @@ void run(const Row& row, int steps, double peak) {
   Model<float> m(row.cfg);
   m.init_random(1);
   const int N = row.B * row.T, V = row.cfg.vocab;
-  Rng rng(2);
+  lcte::SplitMix64 rng(2);
   std::vector<int32_t> tokens(N), targets(N);
   for (int i = 0; i < N; ++i) {
     tokens[i] = static_cast<int32_t>(rng.below(V));

@@ -5,7 +5,7 @@
 // (prompt and completion tokens, time to first token, time per output token,
 // end-to-end latency), streaming text as it is made. Implementations: the
 // local engine (engine_backend.h), OpenAI-compatible servers
-// (http_backend.h), and the suite-bound ones in eval/backend.h.
+// (http_backend.h), and the suite-bound ones in eval/suite_backends.h.
 #pragma once
 
 #include <cstdint>

@@ -10,8 +10,8 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "eval/passk.h"
-#include "eval/report.h"
-#include "eval/run_store.h"
+#include "eval/run_outputs.h"
+#include "eval/run_database.h"
 #include "eval/samples_file.h"
 #include "eval/session.h"
 #include "experiment/eval_run.h"
@@ -43,7 +43,7 @@ struct EvalArgs {
 
 // human-eval's <samples>_results.jsonl beside the run's samples.csv; the line that says so.
 std::string write_human_eval_results(const std::string& run_dir) {
-  eval::RunStore store = eval::RunStore::open(run_dir);
+  eval::RunDatabase store = eval::RunDatabase::open(run_dir);
   const std::string samples = store.config().value("samples_file", "");
   const std::string path = eval::human_eval_results_path(run_dir, samples);
   size_t n = eval::write_human_eval_results(path, samples, store.rows());

@@ -17,7 +17,7 @@
 #include "core/log.h"
 #include "experiment/eval_run.h"
 #include "route/router.h"
-#include "server/router.h"
+#include "server/model_routing.h"
 #include "server/secret.h"
 #include "server/server.h"
 #include "store/store.h"

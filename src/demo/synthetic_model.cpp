@@ -1,10 +1,10 @@
 #include "demo/synthetic_model.h"
 
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "core/error.h"
+#include "core/random.h"
 #include "demo/vocab.h"
 #include "gguf/gguf.h"
 
@@ -41,7 +41,7 @@ uint64_t write_synthetic_model(const SyntheticModelSpec& spec, const std::string
   w.set("tokenizer.ggml.unknown_token_id", gguf::Value::u32(0));
   w.set("tokenizer.ggml.add_bos_token", gguf::Value::boolean(true));
 
-  std::mt19937_64 rng(spec.seed);
+  SplitMix64 rng(spec.seed);
   std::vector<std::vector<float>> storage;
   uint64_t n_params = 0;
   // Weights ~ N(0, 1/sqrt(fan_in)) keep activations of order one; norms are 1.
@@ -50,8 +50,8 @@ uint64_t write_synthetic_model(const SyntheticModelSpec& spec, const std::string
     for (int64_t d : ne) n *= d;
     std::vector<float> data(static_cast<size_t>(n), 1.f);
     if (!ones) {
-      std::normal_distribution<float> normal(0.f, 1.f / std::sqrt(static_cast<float>(ne[0])));
-      for (float& x : data) x = normal(rng);
+      const double stddev = 1.0 / std::sqrt(static_cast<double>(ne[0]));
+      for (float& x : data) x = static_cast<float>(stddev * rng.normal());
     }
     n_params += static_cast<uint64_t>(n);
     storage.push_back(std::move(data));

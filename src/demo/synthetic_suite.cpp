@@ -6,17 +6,17 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
-#include <random>
 #include <set>
 
 #include "core/error.h"
+#include "core/random.h"
 
 namespace lcte::demo {
 namespace {
 
-using Rng = std::mt19937_64;
+using Rng = SplitMix64;
 
-int uniform(Rng& rng, int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
+int uniform(Rng& rng, int lo, int hi) { return lo + static_cast<int>(rng.below(static_cast<uint64_t>(hi - lo + 1))); }
 
 std::string py_list(const std::vector<int>& xs) {
   std::string s = "[";
@@ -268,7 +268,7 @@ void split_level(std::vector<Key> keys, const SuiteSpec& spec, int level, Rng& r
   if (static_cast<int>(keys.size()) < spec.test_per_level + 1)
     fail("synthetic suite: level {} has {} distinct tasks, fewer than the {} held out plus one to train on", level,
          keys.size(), spec.test_per_level);
-  std::shuffle(keys.begin(), keys.end(), rng);
+  shuffle(keys, rng);
   test.assign(keys.begin(), keys.begin() + spec.test_per_level);
   size_t n_train = std::min(keys.size() - test.size(), static_cast<size_t>(std::max(spec.train_per_level, 0)));
   train.assign(keys.begin() + spec.test_per_level, keys.begin() + spec.test_per_level + static_cast<long>(n_train));

@@ -8,7 +8,7 @@
 
 #include "core/log.h"
 #include "eval/pylex.h"
-#include "eval/rng.h"
+#include "core/random.h"
 #include "eval/runner.h"
 
 namespace lcte::eval {
@@ -225,7 +225,7 @@ Outcome make_fix_task(const Task& base, Family family, Executor& executor, const
     return outcome;
   }
   std::vector<Mutation> sites = mutation_sites(base.reference);
-  SplitMix64 rng(hash_string(base.task_id, options.seed));
+  SplitMix64 rng(fnv1a64(base.task_id, kFnv1aOffset ^ options.seed));
   shuffle(sites, rng);
   int attempts = 0;
   for (const Mutation& mutation : sites) {

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "eval/backend.h"
+#include "eval/suite_backends.h"
 #include "eval/executor.h"
 #include "eval/prompts.h"
-#include "eval/run_store.h"
+#include "eval/run_database.h"
 #include "eval/suite.h"
 
 namespace lcte::eval {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "eval/run_store.h"
+#include "eval/run_database.h"
 #include "eval/suite.h"
 
 namespace lcte::eval {

@@ -11,18 +11,19 @@
 #include <filesystem>
 #include <random>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "backend/engine_backend.h"
 #include "backend/http_backend.h"
-#include "eval/backend.h"
+#include "eval/suite_backends.h"
 #include "backend/catalogue.h"
 #include "backend/open.h"
 #include "backend/router_backend.h"
 #include "eval/io.h"
 #include "eval/mutate.h"
 #include "eval/passk.h"
-#include "eval/report.h"
+#include "eval/run_outputs.h"
 #include "core/sha256.h"
 #include "core/version.h"
 
@@ -94,11 +95,7 @@ EvalConfig EvalConfig::from_json(const json& j) {
 }
 
 std::string make_run_id(const std::string& suite, const std::string& backend) {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+  const std::string stamp = utc_compact_stamp(std::chrono::system_clock::now());
   // A file suite is named by its stem; anything odd becomes '_'.
   std::string name = suite.find('/') != std::string::npos || suite.ends_with(".jsonl")
                          ? fs::path(suite).stem().string()
@@ -320,7 +317,7 @@ class TeeSink final : public SampleSink {
   const std::function<void(const SampleRow&)>& observer_;
 };
 
-SessionResult execute(const EvalConfig& c, Prepared& p, RunStore& store, const std::string& run_id, bool resumed,
+SessionResult execute(const EvalConfig& c, Prepared& p, RunDatabase& store, const std::string& run_id, bool resumed,
                       const SessionOptions& options) {
   RunLock lock(store.dir());
   store.set_meta("sandbox", p.executor->describe());
@@ -386,7 +383,7 @@ SessionResult run_eval(const EvalConfig& config, const SessionOptions& options) 
     fail("--run-id: \"{}\" must be a plain name", run_id);
   std::string dir = (fs::path(options.out_dir) / run_id).string();
   Prepared prepared = prepare(c, options);
-  RunStore store = RunStore::create(dir, stored_form(c));
+  RunDatabase store = RunDatabase::create(dir, stored_form(c));
   return execute(c, prepared, store, run_id, false, options);
 }
 
@@ -397,7 +394,7 @@ SessionResult resume_eval(const std::string& run, const json& given, const Sessi
     if (!fs::is_regular_file(fs::path(dir) / "run.sqlite"))
       fail("--resume: {}: no run there (nor in {})", run, options.out_dir);
   }
-  RunStore store = RunStore::open(dir);
+  RunDatabase store = RunDatabase::open(dir);
   json stored = store.config();
   std::vector<std::string> differences;
   for (const auto& [key, value] : given.items()) {

@@ -13,7 +13,7 @@
 #include "backend/openai_client.h"
 #include "eval/datasets.h"
 #include "eval/executor.h"
-#include "eval/run_store.h"
+#include "eval/run_database.h"
 #include "route/router.h"
 #include "eval/runner.h"
 

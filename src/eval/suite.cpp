@@ -12,7 +12,7 @@
 
 #include "core/error.h"
 #include "eval/io.h"
-#include "eval/rng.h"
+#include "core/random.h"
 
 namespace lcte::eval {
 using json = nlohmann::json;

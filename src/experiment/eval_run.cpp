@@ -151,9 +151,9 @@ EvalExperimentResult run_eval_experiment(const eval::EvalConfig& config, eval::S
   }
 
   // A resumed run's earlier rows were made by another process: publish them all.
-  eval::RunStore run_store = eval::RunStore::open(result.session.run_dir);
+  eval::RunDatabase run_db = eval::RunDatabase::open(result.session.run_dir);
   int64_t tokens = 0, passed = 0;
-  for (const eval::SampleRow& row : run_store.rows()) {
+  for (const eval::SampleRow& row : run_db.rows()) {
     if (!resume.empty()) recorder.add_sample(stored_sample(row, suite, model, temperature));
     if (row.completion_tokens > 0) tokens += row.completion_tokens;
     passed += row.passed;

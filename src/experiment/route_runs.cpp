@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "eval/extract.h"
 #include "eval/prompts.h"
-#include "eval/report.h"
+#include "eval/run_outputs.h"
 #include "eval/suite.h"
 #include "report/svg_chart.h"
 

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <random>
 
 #include "core/error.h"
+#include "core/random.h"
 
 namespace lcte::model {
 namespace {
@@ -54,14 +54,13 @@ void mean_stddev(const std::vector<double>& xs, double* mean, double* stddev) {
 std::vector<BenchResult> run_bench(Context& ctx, const BenchOptions& o) {
   if (o.reps < 1) fail("bench: repetitions must be at least 1 (got {})", o.reps);
   if (o.n_prompt < 0 || o.n_gen < 0) fail("bench: token counts must not be negative");
-  std::mt19937 rng(static_cast<uint32_t>(o.seed));
-  std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(ctx.n_vocab() - 1));
+  SplitMix64 rng(o.seed);
   std::vector<BenchResult> results;
   for (int kind = 0; kind < 2; ++kind) {
     const int64_t n = kind == 0 ? o.n_prompt : o.n_gen;
     if (n == 0) continue;
     std::vector<int32_t> tokens(static_cast<size_t>(n));
-    for (int32_t& t : tokens) t = tok(rng);
+    for (int32_t& t : tokens) t = static_cast<int32_t>(rng.below(static_cast<uint64_t>(ctx.n_vocab())));
     BenchResult r;
     r.test = (kind == 0 ? "pp" : "tg") + std::to_string(n);
     r.n_tokens = n;

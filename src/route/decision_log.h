@@ -34,8 +34,6 @@ struct DecisionRecord {
   static DecisionRecord from_json(const nlohmann::json& j);  // throws lcte::Error
 };
 
-std::string utc_now_iso8601();
-
 class DecisionLog {
  public:
   explicit DecisionLog(std::string path);  // "" keeps records in memory only

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <numeric>
-#include <random>
 
 #include "core/error.h"
+#include "core/random.h"
 #include "route/features.h"
 #include "route/learned.h"
 
@@ -144,8 +144,8 @@ std::vector<std::vector<double>> cross_validated_predictions(const std::vector<P
   if (static_cast<size_t>(folds) > problems.size()) fail("cross-validation: {} folds for {} problems", folds, problems.size());
   std::vector<size_t> order(problems.size());
   std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(seed);
-  std::shuffle(order.begin(), order.end(), rng);
+  SplitMix64 rng(seed);
+  shuffle(order, rng);
   std::vector<int> fold_of(problems.size());
   for (size_t i = 0; i < order.size(); ++i) fold_of[order[i]] = static_cast<int>(i % folds);
   std::vector<std::vector<double>> out(problems.size());

@@ -3,17 +3,11 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/random.h"
 
 namespace lcte::route {
 
-uint64_t query_hash(const std::string& text) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+uint64_t query_hash(const std::string& text) { return fnv1a64(text); }
 
 namespace {
 
@@ -50,10 +44,7 @@ class RandomPolicy : public Policy {
     Decision d;
     d.score = scale_.score(q.n_tokens);
     // SplitMix64 of the query hash and seed: the same query always routes the same way.
-    uint64_t z = query_hash(q.text) + seed_ * 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
+    const uint64_t z = splitmix64_mix(query_hash(q.text) + seed_ * kGoldenGamma);
     double u = static_cast<double>(z >> 11) * 0x1.0p-53;
     d.tier = u < share_ ? n_tiers_ - 1 : 0;
     d.reason = fmt::format("random draw {:.3f} {} {:.2f}", u, u < share_ ? "<" : ">=", share_);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <limits>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
 

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/random.h"
 #include "sampling/scan.h"
 
 namespace lcte::sampling {
@@ -52,12 +53,6 @@ LogitRange logit_range(std::span<const Candidate> cands) {
 
 double max_logit(std::span<const Candidate> cands) { return logit_range(cands).max; }
 
-uint64_t splitmix64(uint64_t x) {
-  uint64_t z = x + 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 // The logits must be usable by softmax: no NaN, no +inf, not all -inf.
 // The first loop vectorises (no early exit); a second pass runs only to name

@@ -29,7 +29,7 @@
 #include "server/api.h"
 #include "server/http_front.h"
 #include "server/metrics.h"
-#include "server/router.h"
+#include "server/model_routing.h"
 
 namespace lcte::server {
 

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "store/mlflow_export.h"
 
@@ -222,10 +223,7 @@ void log_contents(Client& client, const MlflowRun& m, const json& info, MlflowRe
   }
 }
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t now_ms() { return unix_millis(std::chrono::system_clock::now()); }
 
 }  // namespace
 

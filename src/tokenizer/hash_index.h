@@ -9,12 +9,13 @@
 #include <string_view>
 #include <vector>
 
+#include "core/random.h"
+
 namespace lcte::tokenizer {
 
 inline uint64_t hash_bytes(std::string_view s) {
   // FNV-1a, then a final mix so that the low bits used for the slot are good.
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  uint64_t h = fnv1a64(s);
   h ^= h >> 29;
   h *= 0xbf58476d1ce4e5b9ull;
   return h ^ (h >> 32);

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/random.h"
 #include "tokenizer/tiktoken.h"
 #include "tokenizer/unicode.h"
 
@@ -471,8 +472,8 @@ void Tokenizer::tokenize_bpe(std::string_view text, std::vector<Token>& out) con
            std::equal(cps.begin() + e.begin, cps.begin() + e.end, cps.begin() + p.begin);
   };
   for (Piece p : pieces) {
-    uint64_t h = 1469598103934665603ull;
-    for (uint32_t i = p.begin; i < p.end; ++i) h = (h ^ cps[i]) * 1099511628211ull;
+    uint64_t h = kFnv1aOffset;
+    for (uint32_t i = p.begin; i < p.end; ++i) h = (h ^ cps[i]) * kFnv1aPrime;
     size_t slot = hash_u64(h) & mask;
     while (seen[slot].used && !same(seen[slot], p)) slot = (slot + 1) & mask;
     Seen& e = seen[slot];

@@ -7,18 +7,14 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "train/rng.h"
+#include "core/random.h"
 
 namespace lcte::train {
 namespace {
 
 uint64_t mix(uint64_t seed, int64_t epoch) {
-  Rng r(seed ^ (0xD1B54A32D192ED03ull * static_cast<uint64_t>(epoch + 1)));
-  return r.next_u64();
-}
-
-void shuffle(std::vector<int64_t>& v, Rng& rng) {
-  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
+  SplitMix64 r(seed ^ (0xD1B54A32D192ED03ull * static_cast<uint64_t>(epoch + 1)));
+  return r.next();
 }
 
 }  // namespace
@@ -61,7 +57,7 @@ DataLoader::DataLoader(std::vector<Example> examples, int B, int T, uint64_t see
 void DataLoader::shuffle_epoch() {
   order_.resize(examples_.size());
   std::iota(order_.begin(), order_.end(), 0);
-  Rng rng(mix(state_.seed, state_.epoch));
+  SplitMix64 rng(mix(state_.seed, state_.epoch));
   shuffle(order_, rng);
 }
 
@@ -96,7 +92,7 @@ Split seeded_split(size_t n, size_t n_train, size_t n_valid, size_t n_test, uint
     fail("split: {} + {} + {} items asked for, only {} available", n_train, n_valid, n_test, n);
   std::vector<int64_t> idx(n);
   std::iota(idx.begin(), idx.end(), 0);
-  Rng rng(seed);
+  SplitMix64 rng(seed);
   shuffle(idx, rng);
   Split s;
   s.train.assign(idx.begin(), idx.begin() + n_train);

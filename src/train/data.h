@@ -37,7 +37,7 @@ std::vector<Example> chunk_stream(const std::vector<int32_t>& stream, int T);
 void fill_row(Batch& batch, int b, const Example& ex, int32_t pad_id = 0);
 
 // Hands out batches of B examples in a seeded order, reshuffled every epoch.
-// The order of epoch e is a Fisher-Yates shuffle drawn from Rng(mix(seed, e)),
+// The order of epoch e is a Fisher-Yates shuffle drawn from SplitMix64(mix(seed, e)),
 // so (seed, epoch, cursor) is the loader's entire state: a checkpoint that
 // stores it resumes with exactly the batches the uninterrupted run would get.
 class DataLoader {

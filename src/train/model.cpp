@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "train/ops.h"
-#include "train/rng.h"
+#include "core/random.h"
 
 namespace lcte::train {
 
@@ -204,7 +204,7 @@ const T* Model<T>::param(std::string_view name) const {
 
 template <class T>
 void Model<T>::init_random(uint64_t seed) {
-  Rng rng(seed);
+  SplitMix64 rng(seed);
   const double resid_scale = 1.0 / std::sqrt(2.0 * cfg_.n_layers);
   for (const ParamTensor& t : layout_.tensors) {
     T* p = params_.data() + t.offset;
@@ -228,7 +228,7 @@ void Model<T>::enable_lora(const LoraConfig& lc, uint64_t seed) {
   lora_on_ = true;
   // A ~ U(-1/sqrt(in), 1/sqrt(in)) (PEFT's default), B = 0: the adapted model
   // starts equal to the base.
-  Rng rng(seed);
+  SplitMix64 rng(seed);
   for (int l = 0; l < cfg_.n_layers; ++l) {
     for (int p = 0; p < kNumProj; ++p) {
       const LoraLayout::Slot& s = lora_layout_.layers[l][p];

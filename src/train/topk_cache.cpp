@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/file.h"
+#include "core/random.h"
 #include "core/sha256.h"
 
 namespace lcte::train {
@@ -17,10 +18,6 @@ namespace {
 
 constexpr size_t kHeaderBytes = 256;
 
-uint64_t fnv1a(const uint8_t* p, size_t n, uint64_t h = 0xcbf29ce484222325ull) {
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-  return h;
-}
 
 size_t pad4(size_t n) { return (n + 3) / 4 * 4; }
 
@@ -134,7 +131,7 @@ void write_topk_cache(const std::string& path, const TopkCache& c) {
   put(head, static_cast<uint64_t>(c.n_train));
   put(head, n_tokens);
   put(head, n_pos);
-  put(head, fnv1a(payload.data(), payload.size()));
+  put(head, fnv1a64(payload.data(), payload.size()));
   head.insert(head.end(), c.key.teacher_sha256.begin(), c.key.teacher_sha256.end());
   head.insert(head.end(), c.key.data_sha256.begin(), c.key.data_sha256.end());
   head.resize(kHeaderBytes, 0);
@@ -181,7 +178,7 @@ TopkCache read_topk_cache(const std::string& path) {
     fail("{}: truncated or padded: the header's counts ({} examples, {} tokens, {} positions, k {}) need {:.0f} "
          "bytes, the file has {}",
          path, n, n_tokens, n_pos, k, (double)expect, buf.size());
-  if (fnv1a(buf.data() + kHeaderBytes, buf.size() - kHeaderBytes) != checksum)
+  if (fnv1a64(buf.data() + kHeaderBytes, buf.size() - kHeaderBytes) != checksum)
     fail("{}: checksum mismatch (corrupt file); delete it to rebuild", path);
 
   c.key.k = static_cast<int>(k);

@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "gguf/gguf.h"
-#include "train/rng.h"
+#include "core/random.h"
 
 namespace lcte::train {
 
@@ -52,7 +52,7 @@ std::vector<Example> sample_sequences(Model<float>& m, int n, int len, int32_t f
     fail("sample: {} sequences of {} tokens (need n >= 1 and 2 <= len <= context {})", n, len, m.config().context);
   if (first < 0 || first >= V) fail("sample: first token {} outside the vocabulary", first);
   if (!(temperature > 0)) fail("sample: temperature {} must be > 0", temperature);
-  Rng rng(seed);
+  SplitMix64 rng(seed);
   std::vector<Example> out;
   std::vector<double> p(V);
   for (int start = 0; start < n; start += batch) {

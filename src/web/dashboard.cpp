@@ -18,7 +18,7 @@
 #include "core/text.h"
 #include "core/log.h"
 #include "eval/prompts.h"
-#include "eval/report.h"
+#include "eval/run_outputs.h"
 #include "eval/session.h"
 #include "experiment/eval_run.h"
 #include "experiment/route_runs.h"

@@ -9,13 +9,14 @@
 #include <optional>
 #include <set>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "eval/passk.h"
 #include "experiment/eval_run.h"
 #include "experiment/recorder.h"
 #include "eval/prompts.h"
-#include "eval/report.h"
+#include "eval/run_outputs.h"
 #include "eval/runner.h"
 #include "eval/session.h"
 #include "measure/sampler.h"
@@ -326,7 +327,7 @@ json JobManager::start(const EvalRequest& request) {
   auto job = std::make_shared<Job>();
   job->id = fmt::format("job-{}", jobs_.size() + 1);
   job->request = request;
-  job->started_at = eval::utc_now_iso8601();
+  job->started_at = utc_now_iso8601();
   jobs_[job->id] = job;
   threads_.emplace_back([this, job] { run_job(job); });
   json j = job->to_json();
@@ -372,7 +373,7 @@ void JobManager::run_job(const std::shared_ptr<Job>& job) {
     std::lock_guard lock(job->mutex);
     job->status = status;
     job->error = error;
-    job->finished_at = eval::utc_now_iso8601();
+    job->finished_at = utc_now_iso8601();
   }
   bus_.publish("job", job->to_json());
 }

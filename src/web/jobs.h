@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "eval/backend.h"
+#include "eval/suite_backends.h"
 #include "eval/datasets.h"
 #include "eval/executor.h"
 #include "eval/suite.h"

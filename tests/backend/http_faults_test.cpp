@@ -16,7 +16,7 @@
 #include "backend/http_backend.h"
 #include "common/test_data.h"
 #include "eval/fake_executor.h"
-#include "eval/run_store.h"
+#include "eval/run_database.h"
 #include "eval/session.h"
 
 namespace lcte::backend {
@@ -219,7 +219,7 @@ TEST(HttpFaults, EvalRunContinuesKeepsFinishedSamplesAndResumesTheFailedOnes) {
   EXPECT_EQ(first.summary["generation_failures"].size(), 2u);
   EXPECT_EQ(first.summary["samples"], 6);
   EXPECT_EQ(executor.calls(), 6);
-  for (const auto& row : eval::RunStore::open(first.run_dir).rows()) {
+  for (const auto& row : eval::RunDatabase::open(first.run_dir).rows()) {
     EXPECT_NE(row.task_id, "t/down");
     EXPECT_EQ(row.completion, FaultServer::kAnswer);
     EXPECT_EQ(row.status, "passed");
@@ -230,7 +230,7 @@ TEST(HttpFaults, EvalRunContinuesKeepsFinishedSamplesAndResumesTheFailedOnes) {
   EXPECT_TRUE(resumed.failures.empty());
   EXPECT_TRUE(resumed.summary["complete"].get<bool>());
   EXPECT_EQ(executor.calls(), 8);  // only the two failed samples were asked again
-  EXPECT_EQ(eval::RunStore::open(first.run_dir).count(), 8u);
+  EXPECT_EQ(eval::RunDatabase::open(first.run_dir).count(), 8u);
 }
 
 }  // namespace

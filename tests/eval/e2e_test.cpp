@@ -18,9 +18,8 @@
 #include "common/test_data.h"
 #include "core/error.h"
 #include "eval/io.h"
-#include "eval/run_store.h"
+#include "eval/run_database.h"
 #include "eval/runner.h"
-#include "eval/rng.h"
 #include "eval/evalplus.h"
 #include "eval/session.h"
 
@@ -65,7 +64,7 @@ Output run_lcte(const std::vector<std::string>& args, const std::string& dir) {
 
 std::map<SampleKey, std::string> rows_of(const std::string& run_dir) {
   std::map<SampleKey, std::string> out;
-  for (const auto& row : RunStore::open(run_dir).rows())
+  for (const auto& row : RunDatabase::open(run_dir).rows())
     out[{row.task_id, row.sample_index}] = row.status + "|" + row.error_type + "|" + row.completion + "|" + row.code;
   return out;
 }
@@ -111,7 +110,7 @@ TEST(EvalE2E, IsolationIsChosenByNameAndRecorded) {
     json summary = json::parse(o.out);
     EXPECT_EQ(summary["status_counts"]["passed"], 3);
     EXPECT_EQ(summary["isolation"], json({{mode, 3}})) << summary.dump();
-    for (const auto& row : RunStore::open(dir + "/" + mode).rows()) EXPECT_EQ(row.isolation, mode);
+    for (const auto& row : RunDatabase::open(dir + "/" + mode).rows()) EXPECT_EQ(row.isolation, mode);
   }
   if (ran == 0) GTEST_SKIP() << "no isolation mode works on this machine";
 
@@ -149,7 +148,7 @@ TEST(EvalE2E, KilledRunResumesToTheUninterruptedResult) {
   while (std::chrono::steady_clock::now() < deadline) {
     if (fs::exists(killed + "/run.sqlite")) {
       try {
-        rows_at_kill = RunStore::open(killed).count();
+        rows_at_kill = RunDatabase::open(killed).count();
       } catch (const lcte::Error&) {
         rows_at_kill = 0;  // being created
       }
@@ -161,7 +160,7 @@ TEST(EvalE2E, KilledRunResumesToTheUninterruptedResult) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
-  size_t after_kill = RunStore::open(killed).count();
+  size_t after_kill = RunDatabase::open(killed).count();
   ASSERT_GE(after_kill, 30u);
   ASSERT_LT(after_kill, total) << "killed too late to test anything";
 

@@ -8,7 +8,7 @@
 #include <algorithm>
 
 #include "common/test_data.h"
-#include "eval/rng.h"
+#include "core/random.h"
 #include "eval/runner.h"
 #include "python_executor.h"
 
@@ -48,8 +48,8 @@ std::vector<std::string> run_canonical(const Suite& suite, const std::vector<siz
 std::vector<size_t> seeded_subset(size_t size, size_t count, uint64_t seed) {
   std::vector<size_t> all(size);
   for (size_t i = 0; i < size; i++) all[i] = i;
-  SplitMix64 rng(seed);
-  shuffle(all, rng);
+  lcte::SplitMix64 rng(seed);
+  lcte::shuffle(all, rng);
   all.resize(std::min(count, size));
   std::sort(all.begin(), all.end());
   return all;

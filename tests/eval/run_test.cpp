@@ -8,8 +8,8 @@
 #include "common/test_data.h"
 #include "core/error.h"
 #include "eval/io.h"
-#include "eval/report.h"
-#include "eval/run_store.h"
+#include "eval/run_outputs.h"
+#include "eval/run_database.h"
 #include "eval/runner.h"
 #include "eval/session.h"
 #include "fake_executor.h"
@@ -115,7 +115,7 @@ TEST(EvalRunStore, PersistsRowsAndConfig) {
   std::string dir = lcte::testing::temp_dir() + "/run";
   json config = {{"suite", "x"}, {"n", 2}};
   {
-    RunStore store = RunStore::create(dir, config);
+    RunDatabase store = RunDatabase::create(dir, config);
     SampleRow row;
     row.task_id = "t/1";
     row.sample_index = 1;
@@ -128,9 +128,9 @@ TEST(EvalRunStore, PersistsRowsAndConfig) {
     row.sample_index = 0;
     store.write(row);
     EXPECT_THROW(store.write(row), lcte::Error);  // (task_id, sample_index) is unique
-    EXPECT_THROW(RunStore::create(dir, config), lcte::Error);
+    EXPECT_THROW(RunDatabase::create(dir, config), lcte::Error);
   }
-  RunStore store = RunStore::open(dir);
+  RunDatabase store = RunDatabase::open(dir);
   EXPECT_EQ(store.config(), config);
   EXPECT_EQ(store.count(), 2u);
   EXPECT_EQ(store.finished(), (std::set<SampleKey>{{"t/1", 0}, {"t/1", 1}}));
@@ -140,7 +140,7 @@ TEST(EvalRunStore, PersistsRowsAndConfig) {
   EXPECT_TRUE(std::isnan(rows[0].time_to_first_token_s));
   EXPECT_DOUBLE_EQ(rows[0].latency_s, 0.25);
   EXPECT_EQ(rows[0].prompt_tokens, -1);
-  EXPECT_THROW(RunStore::open(lcte::testing::temp_dir() + "/nothing"), lcte::Error);
+  EXPECT_THROW(RunDatabase::open(lcte::testing::temp_dir() + "/nothing"), lcte::Error);
   // WAL mode, so readers do not block the writer.
   EXPECT_TRUE(fs::exists(dir + "/run.sqlite-wal") || store.meta("schema_version") == "2");
 }
@@ -162,7 +162,7 @@ TEST(EvalRunStore, UpgradesASchemaOneRunAndRecordsIsolation) {
     ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
   }
-  RunStore store = RunStore::open(dir);
+  RunDatabase store = RunDatabase::open(dir);
   EXPECT_EQ(store.meta("schema_version"), "2");
   SampleRow row;
   row.task_id = "t/1";
@@ -177,7 +177,7 @@ TEST(EvalRunStore, UpgradesASchemaOneRunAndRecordsIsolation) {
   EXPECT_EQ(rows[1].isolation, "namespaces");
   EXPECT_EQ(rows[1].notes, "redefined=poly");
   // Reopening an upgraded database changes nothing.
-  EXPECT_EQ(RunStore::open(dir).rows().size(), 2u);
+  EXPECT_EQ(RunDatabase::open(dir).rows().size(), 2u);
 }
 
 TEST(EvalRunner, ExecutesEverySampleOnceAndSkipsFinished) {
@@ -275,7 +275,7 @@ TEST(EvalSession, ResumeAfterCrashEqualsUninterruptedRun) {
   SessionOptions options = fx.options(&crashing);
   options.run_id = "crashy";
   EXPECT_THROW(run_eval(fx.config(), options), std::runtime_error);
-  size_t before = RunStore::open(fx.dir + "/runs/crashy").count();
+  size_t before = RunDatabase::open(fx.dir + "/runs/crashy").count();
   EXPECT_EQ(before, 4u);
 
   FakeExecutor good;
@@ -283,7 +283,7 @@ TEST(EvalSession, ResumeAfterCrashEqualsUninterruptedRun) {
   SessionResult resumed = resume_eval("crashy", json::object(), options);  // by id under out_dir
   EXPECT_TRUE(resumed.resumed);
   EXPECT_EQ(size_t(good.calls()), 9 - before);  // nothing redone
-  EXPECT_EQ(keyed(RunStore::open(resumed.run_dir).rows()), keyed(RunStore::open(clean.run_dir).rows()));
+  EXPECT_EQ(keyed(RunDatabase::open(resumed.run_dir).rows()), keyed(RunDatabase::open(clean.run_dir).rows()));
   EXPECT_EQ(resumed.summary["pass_at_k"], clean.summary["pass_at_k"]);
 
   // Resuming a complete run executes nothing.

@@ -15,7 +15,7 @@
 #include "common/run_command.h"
 #include "common/test_data.h"
 #include "core/error.h"
-#include "eval/backend.h"
+#include "eval/suite_backends.h"
 #include "eval/executor.h"
 #include "eval/samples_file.h"
 #include "eval/session.h"

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "common/test_data.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "route/complexity.h"
 #include "route/decision_log.h"

@@ -20,7 +20,7 @@
 
 #include "common/run_command.h"
 #include "common/serve_process.h"
-#include "eval/run_store.h"
+#include "eval/run_database.h"
 #include "route/learned.h"
 #include "server_fixture.h"
 
@@ -128,8 +128,8 @@ TEST(ServeCli, EvalThroughServeEqualsEvalWithTheEngine) {
   http.insert(http.end(), common.begin(), common.end());
   r = run_command(http, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto a = eval::RunStore::open(dir + "/runs/engine").rows();
-  auto b = eval::RunStore::open(dir + "/runs/http").rows();
+  auto a = eval::RunDatabase::open(dir + "/runs/engine").rows();
+  auto b = eval::RunDatabase::open(dir + "/runs/http").rows();
   ASSERT_EQ(a.size(), 3u);
   ASSERT_EQ(b.size(), 3u);
   for (size_t i = 0; i < a.size(); ++i) {

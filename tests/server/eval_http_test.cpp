@@ -4,7 +4,7 @@
 
 #include <map>
 
-#include "eval/run_store.h"
+#include "eval/run_database.h"
 #include "eval/session.h"
 #include "eval/fake_executor.h"
 #include "server_fixture.h"
@@ -40,7 +40,7 @@ eval::SessionOptions session(const std::string& out, eval::Executor* executor, c
 
 std::map<std::pair<std::string, int>, eval::SampleRow> rows_of(const std::string& dir) {
   std::map<std::pair<std::string, int>, eval::SampleRow> out;
-  for (const auto& row : eval::RunStore::open(dir).rows()) out[{row.task_id, row.sample_index}] = row;
+  for (const auto& row : eval::RunDatabase::open(dir).rows()) out[{row.task_id, row.sample_index}] = row;
   return out;
 }
 

@@ -26,7 +26,7 @@
 #include "store/store.h"
 #include "tokenizer/tokenizer.h"
 #include "train/distill.h"
-#include "train/rng.h"
+#include "core/random.h"
 #include "train/text_data.h"
 #include "train/topk_cache.h"
 
@@ -41,7 +41,7 @@ std::string hex64(char c) { return std::string(64, c); }
 
 // A cache of a few random examples with signals from random logits.
 TopkCache random_cache(int vocab, int k, int n_examples, uint64_t seed) {
-  Rng rng(seed);
+  SplitMix64 rng(seed);
   TopkCache c;
   c.key = {hex64('a'), hex64('b'), k};
   c.vocab = vocab;

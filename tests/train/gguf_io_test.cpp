@@ -20,7 +20,7 @@
 #include "model/thread_pool.h"
 #include "tensor/fp16.h"
 #include "train/gguf_io.h"
-#include "train/rng.h"
+#include "core/random.h"
 
 namespace lcte::train {
 namespace {
@@ -238,7 +238,7 @@ TEST(TrainGguf, LoraAdapterRoundTripAndMergedExport) {
   lc.alpha = 8;
   lc.targets = LoraConfig::parse_targets("q,v,up");
   m.enable_lora(lc, 3);
-  Rng rng(4);
+  SplitMix64 rng(4);
   for (float& p : m.lora_params()) p += 0.05f * static_cast<float>(rng.normal());
   save_lora_adapter_gguf(m, dir + "/adapter.gguf", {});
   gguf::File af = gguf::File::open(dir + "/adapter.gguf");

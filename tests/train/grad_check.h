@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "train/rng.h"
+#include "core/random.h"
 
 namespace lcte::train::testing {
 
 inline std::vector<double> random_vector(size_t n, uint64_t seed, double scale = 1.0) {
-  Rng rng(seed);
+  SplitMix64 rng(seed);
   std::vector<double> v(n);
   for (double& x : v) x = scale * rng.normal();
   return v;

@@ -37,7 +37,7 @@ struct Batch {
 
 Batch tiny_batch(int vocab) {
   Batch b;
-  Rng rng(77);
+  SplitMix64 rng(77);
   for (int i = 0; i < b.B * b.T; ++i) {
     b.tokens.push_back(static_cast<int32_t>(rng.below(vocab)));
     b.targets.push_back(static_cast<int32_t>(rng.below(vocab)));
@@ -49,7 +49,7 @@ Batch tiny_batch(int vocab) {
 // Makes the randomly initialised weights larger so that every path (attention
 // scores, SwiGLU curvature) contributes visibly to the gradient.
 void scale_up(Model<double>& m) {
-  Rng rng(5);
+  SplitMix64 rng(5);
   for (const ParamTensor& t : m.layout().tensors) {
     double* p = m.params().data() + t.offset;
     for (size_t i = 0; i < t.size; ++i)
@@ -97,7 +97,7 @@ TEST(TrainModel, DistillationGradientMatchesFiniteDifferences) {
   scale_up(m);
   Batch b = tiny_batch(11);
   std::vector<float> teacher_logits(b.tokens.size() * 11);
-  Rng rng(9);
+  SplitMix64 rng(9);
   for (float& z : teacher_logits) z = static_cast<float>(2 * rng.normal());
   TeacherSignal t = teacher_topk_from_logits(teacher_logits.data(), b.tokens.size(), 11, 4);
   LossConfig cfg;
@@ -117,7 +117,7 @@ TEST(TrainModel, LoraGradientMatchesFiniteDifferences) {
   lc.alpha = 3;
   m.enable_lora(lc, 11);
   // B starts at zero (no gradient reaches A then); give it values for the check.
-  Rng rng(12);
+  SplitMix64 rng(12);
   for (double& p : m.lora_params()) p += 0.3 * rng.normal();
   const std::vector<double> base = m.params();
   check_model(m, tiny_batch(11), nullptr, LossConfig{}, "lora adapters");
@@ -138,7 +138,7 @@ TEST(TrainModel, LoraStartsEqualToBaseAndMergeReproducesIt) {
   const double* with_zero_b = m.forward(b.tokens.data(), b.B, b.T);
   for (size_t i = 0; i < n; ++i) EXPECT_DOUBLE_EQ(with_zero_b[i], before[i]);
   // After a change to B, the merged plain model computes the adapted logits.
-  Rng rng(3);
+  SplitMix64 rng(3);
   for (double& p : m.lora_params()) p += 0.2 * rng.normal();
   std::vector<double> adapted(m.forward(b.tokens.data(), b.B, b.T), m.forward(b.tokens.data(), b.B, b.T) + n);
   Model<double> merged(tiny_config(false));

@@ -11,7 +11,7 @@
 
 #include "common/test_data.h"
 #include "core/error.h"
-#include "train/rng.h"
+#include "core/random.h"
 #include "train/trainer.h"
 
 namespace lcte::train {
@@ -185,7 +185,7 @@ ModelConfig small_config(int vocab = 32) {
 // Sequences with structure a model can learn: an arithmetic progression mod
 // vocab with a per-sequence start and stride.
 std::vector<Example> progressions(int n, int len, int vocab, uint64_t seed) {
-  Rng rng(seed);
+  SplitMix64 rng(seed);
   std::vector<Example> ex;
   for (int i = 0; i < n; ++i) {
     int start = static_cast<int>(rng.below(vocab)), stride = 1 + static_cast<int>(rng.below(3));
@@ -248,7 +248,7 @@ TEST(TrainLoop, LossFallsOnLearnableSequences) {
 TEST(TrainLoop, OverfitsAHandfulOfSequences) {
   Model<float> m(small_config());
   m.init_random(2);
-  Rng rng(9);
+  SplitMix64 rng(9);
   std::vector<Example> ex;
   for (int i = 0; i < 4; ++i) {  // random tokens: only memorisation helps
     Example e;

@@ -1,4 +1,4 @@
-#include "eval/report.h"
+#include "eval/run_outputs.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "eval/run_store.h"
+#include "eval/run_database.h"
 
 #include <sqlite3.h>
 
@@ -119,22 +119,22 @@ void configure(sqlite3* db, const std::string& path) {
 
 }  // namespace
 
-RunStore::RunStore(std::string dir, sqlite3* db) : dir_(std::move(dir)), db_(db) {}
+RunDatabase::RunDatabase(std::string dir, sqlite3* db) : dir_(std::move(dir)), db_(db) {}
 
-RunStore::RunStore(RunStore&& other) noexcept : dir_(std::move(other.dir_)), db_(other.db_) { other.db_ = nullptr; }
+RunDatabase::RunDatabase(RunDatabase&& other) noexcept : dir_(std::move(other.dir_)), db_(other.db_) { other.db_ = nullptr; }
 
-RunStore::~RunStore() {
+RunDatabase::~RunDatabase() {
   if (db_ != nullptr) sqlite3_close(db_);
 }
 
-RunStore RunStore::create(const std::string& dir, const nlohmann::json& config) {
+RunDatabase RunDatabase::create(const std::string& dir, const nlohmann::json& config) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) fail("{}: cannot create run directory: {}", dir, ec.message());
   std::string path = db_path(dir);
   if (fs::exists(path)) fail("{}: a run already exists there (use --resume)", dir);
   sqlite3* db = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX);
-  RunStore store(dir, db);
+  RunDatabase store(dir, db);
   configure(db, path);
   exec(db, path, kSchema);
   store.set_meta("schema_version", std::to_string(kSchemaVersion));
@@ -143,11 +143,11 @@ RunStore RunStore::create(const std::string& dir, const nlohmann::json& config) 
   return store;
 }
 
-RunStore RunStore::open(const std::string& dir) {
+RunDatabase RunDatabase::open(const std::string& dir) {
   std::string path = db_path(dir);
   if (!fs::is_regular_file(path)) fail("{}: not a run directory (no run.sqlite)", dir);
   sqlite3* db = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX);
-  RunStore store(dir, db);
+  RunDatabase store(dir, db);
   configure(db, path);
   std::string version;
   try {
@@ -166,7 +166,7 @@ RunStore RunStore::open(const std::string& dir) {
   return store;
 }
 
-void RunStore::set_meta(const std::string& key, const std::string& value) {
+void RunDatabase::set_meta(const std::string& key, const std::string& value) {
   std::lock_guard lock(mutex_);
   std::string path = db_path(dir_);
   Statement stmt(db_, path, "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value=?2");
@@ -175,7 +175,7 @@ void RunStore::set_meta(const std::string& key, const std::string& value) {
   stmt.step();
 }
 
-std::string RunStore::meta(const std::string& key) const {
+std::string RunDatabase::meta(const std::string& key) const {
   std::lock_guard lock(mutex_);
   std::string path = db_path(dir_);
   Statement stmt(db_, path, "SELECT value FROM meta WHERE key = ?1");
@@ -183,7 +183,7 @@ std::string RunStore::meta(const std::string& key) const {
   return stmt.step() ? stmt.text(0) : std::string();
 }
 
-nlohmann::json RunStore::config() const {
+nlohmann::json RunDatabase::config() const {
   std::string text = meta("config");
   try {
     return nlohmann::json::parse(text);
@@ -192,7 +192,7 @@ nlohmann::json RunStore::config() const {
   }
 }
 
-void RunStore::write(const SampleRow& row) {
+void RunDatabase::write(const SampleRow& row) {
   std::lock_guard lock(mutex_);
   std::string path = db_path(dir_);
   // A single INSERT is its own transaction in SQLite (autocommit).
@@ -220,7 +220,7 @@ void RunStore::write(const SampleRow& row) {
   stmt.step();
 }
 
-std::set<SampleKey> RunStore::finished() const {
+std::set<SampleKey> RunDatabase::finished() const {
   std::lock_guard lock(mutex_);
   std::string path = db_path(dir_);
   Statement stmt(db_, path, "SELECT task_id, sample_index FROM samples");
@@ -229,7 +229,7 @@ std::set<SampleKey> RunStore::finished() const {
   return keys;
 }
 
-size_t RunStore::count() const {
+size_t RunDatabase::count() const {
   std::lock_guard lock(mutex_);
   std::string path = db_path(dir_);
   Statement stmt(db_, path, "SELECT COUNT(*) FROM samples");
@@ -237,7 +237,7 @@ size_t RunStore::count() const {
   return size_t(stmt.integer(0, 0));
 }
 
-std::vector<SampleRow> RunStore::rows() const {
+std::vector<SampleRow> RunDatabase::rows() const {
   std::lock_guard lock(mutex_);
   std::string path = db_path(dir_);
   Statement stmt(db_, path,

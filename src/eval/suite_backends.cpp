@@ -1,4 +1,4 @@
-#include "eval/backend.h"
+#include "eval/suite_backends.h"
 
 #include <nlohmann/json.hpp>
 

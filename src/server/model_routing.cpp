@@ -1,4 +1,4 @@
-#include "server/router.h"
+#include "server/model_routing.h"
 
 namespace lcte::server {
 

@@ -54,15 +54,15 @@ class SampleSink {
 
 using SampleKey = std::pair<std::string, int>;
 
-class RunStore final : public SampleSink {
+class RunDatabase final : public SampleSink {
  public:
   // Creates <dir>/run.sqlite (dir is created); fails if a run is already there.
-  static RunStore create(const std::string& dir, const nlohmann::json& config);
+  static RunDatabase create(const std::string& dir, const nlohmann::json& config);
   // Opens an existing run; errors name the path when it is not one.
-  static RunStore open(const std::string& dir);
-  RunStore(RunStore&& other) noexcept;
-  RunStore& operator=(RunStore&&) = delete;
-  ~RunStore() override;
+  static RunDatabase open(const std::string& dir);
+  RunDatabase(RunDatabase&& other) noexcept;
+  RunDatabase& operator=(RunDatabase&&) = delete;
+  ~RunDatabase() override;
 
   const std::string& dir() const { return dir_; }
   nlohmann::json config() const;
@@ -75,12 +75,11 @@ class RunStore final : public SampleSink {
   std::string meta(const std::string& key) const;  // empty when unset
 
  private:
-  RunStore(std::string dir, sqlite3* db);
+  RunDatabase(std::string dir, sqlite3* db);
   std::string dir_;
   sqlite3* db_ = nullptr;
   mutable std::mutex mutex_;
 };
 
-using lcte::utc_now_iso8601;  // core/clock.h
 
 }  // namespace lcte::eval
