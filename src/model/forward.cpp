@@ -26,9 +26,9 @@ int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 // for one token and tinyBLAS's for several, BF16 lcte's tiles from 8 tokens.
 bool same_order_at_any_batch(GgmlType t) { return t != GgmlType::F32 && t != GgmlType::F16 && t != GgmlType::BF16; }
 
-// Rows computed per slab when a product is done token by token: small
-// enough that the slab stays in L1/L2 while every token reads it.
-constexpr int64_t kSlabRows = 16;
+// Bytes of weight rows per slab when a product is done token by token: the
+// slab stays in L2 while every token reads it, and few kernel calls.
+constexpr size_t kSlabBytes = 128 << 10;
 
 std::vector<const Matrix*> all_matrices(const Model& m) {
   std::vector<const Matrix*> out{&m.output()};
@@ -316,8 +316,9 @@ void Context::mat_rows(const Matrix& w, int64_t r0, int64_t r1, const Acts& act,
   if (token_by_token(w, ntok)) {
     // One-token products over slabs of rows: each token gets the arithmetic
     // it gets alone, and the slab is read from memory once for all tokens.
-    for (int64_t s0 = r0; s0 < r1; s0 += kSlabRows) {
-      const int64_t s1 = std::min(r1, s0 + kSlabRows);
+    const int64_t slab = std::max<int64_t>(kRowAlign, static_cast<int64_t>(kSlabBytes / w.row_stride) / kRowAlign * kRowAlign);
+    for (int64_t s0 = r0; s0 < r1; s0 += slab) {
+      const int64_t s1 = std::min(r1, s0 + slab);
       for (int64_t t = 0; t < ntok; ++t)
         kernels::matmul(w.type, w.cols, w.row(s0), w.row_stride, s1 - s0,
                         act.rows + static_cast<size_t>(t) * act.stride, act.stride, 1,
