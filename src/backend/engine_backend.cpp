@@ -179,7 +179,7 @@ void EngineBackend::admit(std::unique_lock<std::mutex>& lock) {
         raw->pieces.emplace_back(seq, std::string(piece));
         progress_.notify_all();
       });
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // the request fails, the scheduler goes on
       error = e.what();
     }
     lock.lock();
