@@ -73,10 +73,25 @@ double log_sum_exp(const float* row, size_t n) {
 
 const char* finish_reason(model::Finish f) {
   // OpenAI's names: a stop string or end-of-generation token is "stop".
-  return f == model::Finish::Length || f == model::Finish::ContextFull ? "length" : "stop";
+  return f == model::Finish::Length || f == model::Finish::ContextFull ? "length"
+         : f == model::Finish::Cancelled                               ? "cancelled"
+                                                                       : "stop";
 }
 
 }  // namespace
+
+// One request as the caller's thread and the scheduler's share it (under
+// EngineBackend::mutex_).
+struct EngineBackend::Pending {
+  std::vector<int32_t> prompt;
+  model::GenerateOptions options;
+  int64_t id = -1;                                  // the decoder's, once admitted
+  std::vector<std::pair<int, std::string>> pieces;  // streamed text the caller has not taken yet
+  bool cancel = false;                              // the caller asks to end it
+  bool done = false;
+  std::vector<model::Completion> completions;
+  std::string error;
+};
 
 std::string describe_gguf(const std::string& path) {
   gguf::File file = gguf::File::open(path);
@@ -87,24 +102,11 @@ std::string describe_gguf(const std::string& path) {
                      s.file_type.empty() ? "?" : s.file_type, s.n_parameters / 1e6, tok.n_tokens());
 }
 
-void FifoMutex::lock() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  const uint64_t ticket = next_ticket_++;
-  turn_.wait(lock, [&] { return serving_ == ticket; });
-}
-
-void FifoMutex::unlock() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++serving_;
-  }
-  turn_.notify_all();
-}
-
 EngineBackend::EngineBackend(EngineOptions options) : options_(std::move(options)) {
   if (options_.name.empty()) options_.name = default_name(options_.path);
   if (options_.threads == 0) options_.threads = default_threads();
-  if (options_.threads < 1 || options_.threads > 256) fail("engine: thread count {} is out of range (1..256)", options_.threads);
+  if (options_.threads < 1 || options_.threads > 256)
+    fail("engine: thread count {} is out of range (1..256)", options_.threads);
   if (options_.n_ctx < 2) fail("engine: context size {} is too small", options_.n_ctx);
   if (options_.max_samples < 1) fail("engine: max samples must be at least 1");
   model::kv_type_from_name(options_.kv_type);
@@ -118,11 +120,152 @@ EngineBackend::EngineBackend(EngineOptions options) : options_(std::move(options
       chat::choose_family(options_.chat_template, model_->file().get_string("tokenizer.chat_template", ""));
   if (!d.warning.empty()) spdlog::debug("{}: {}", options_.path, d.warning);
   chat_family_ = std::string(chat::family_name(d.family));
+  if (options_.max_sequences < 1 || options_.max_sequences > 4096)
+    fail("engine: {} sequences at once is out of range (1..4096)", options_.max_sequences);
+  if (options_.kv_budget_mib < 0) fail("engine: KV budget {} MiB is negative", options_.kv_budget_mib);
   pool_ = std::make_unique<model::ThreadPool>(options_.threads);
   context_ = std::make_unique<model::Context>(*model_, *pool_, options_.batch);
+  model::BatchDecoder::Options batching;
+  batching.max_sequences = options_.max_sequences;
+  if (options_.kv_budget_mib > 0) {
+    const size_t block = model::KvCache(model_->config(), 1, model::kv_type_from_name(options_.kv_type)).block_bytes();
+    const int64_t blocks = static_cast<int64_t>((static_cast<size_t>(options_.kv_budget_mib) << 20) / block);
+    if (blocks < 1)
+      fail("engine: a KV budget of {} MiB holds no block of {} positions ({:.2f} MiB)", options_.kv_budget_mib,
+           model::KvCache::kBlock, static_cast<double>(block) / (1 << 20));
+    batching.kv_budget = std::make_shared<model::KvBudget>(blocks);
+  }
+  decoder_ = std::make_unique<model::BatchDecoder>(*context_, *text_, batching);
+  scheduler_ = std::thread([this] { schedule(); });
 }
 
-EngineBackend::~EngineBackend() = default;
+EngineBackend::~EngineBackend() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  scheduler_.join();
+}
+
+bool EngineBackend::scheduler_has_work() const {
+  if (stopping_ || !jobs_.empty() || !decoder_->empty()) return true;
+  if (waiting_.empty()) return false;
+  return decoder_->unclaimed_slots() > 0 || waiting_.front()->cancel;
+}
+
+// Prefills waiting requests while the decoder has slots no admitted request
+// has claimed. Called with the lock held; releases it around the prefill.
+void EngineBackend::admit(std::unique_lock<std::mutex>& lock) {
+  while (!waiting_.empty() && (decoder_->unclaimed_slots() > 0 || waiting_.front()->cancel)) {
+    std::shared_ptr<Pending> p = waiting_.front();
+    waiting_.pop_front();
+    if (p->cancel) {  // never started
+      p->completions.assign(static_cast<size_t>(p->options.n_sequences), {});
+      for (model::Completion& c : p->completions) c.finish = model::Finish::Cancelled;
+      p->done = true;
+      progress_.notify_all();
+      continue;
+    }
+    lock.unlock();
+    std::string error;
+    int64_t id = -1;
+    try {
+      // The stream callback runs on this thread during steps: it hands the
+      // text over to the caller's thread.
+      Pending* raw = p.get();
+      id = decoder_->add(p->prompt, p->options, [this, raw](int seq, std::string_view piece) {
+        std::lock_guard<std::mutex> guard(mutex_);
+        raw->pieces.emplace_back(seq, std::string(piece));
+        progress_.notify_all();
+      });
+    } catch (const std::exception& e) {  // the request fails, the scheduler goes on
+      error = e.what();
+    }
+    lock.lock();
+    if (!error.empty()) {
+      p->error = error;
+      p->done = true;
+      progress_.notify_all();
+    } else {
+      p->id = id;
+      running_.push_back(p);
+    }
+  }
+}
+
+void EngineBackend::schedule() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return scheduler_has_work(); });
+    if (stopping_) return;
+    while (!jobs_.empty()) {
+      std::function<void()>* job = jobs_.front();
+      jobs_.pop_front();
+      lock.unlock();
+      (*job)();  // catches its own errors (run_on_scheduler)
+      lock.lock();
+    }
+    for (const auto& p : running_)
+      if (p->cancel) {
+        lock.unlock();
+        decoder_->cancel(p->id);
+        lock.lock();
+      }
+    admit(lock);
+    lock.unlock();
+    std::string internal;
+    try {
+      if (!decoder_->empty()) decoder_->step();
+    } catch (const std::exception& e) {
+      internal = e.what();  // a step lost: every request in it fails
+    }
+    std::vector<model::BatchDecoder::Done> done = decoder_->take_done();
+    lock.lock();
+    for (model::BatchDecoder::Done& d : done)
+      for (auto it = running_.begin(); it != running_.end(); ++it)
+        if ((*it)->id == d.id) {
+          (*it)->completions = std::move(d.completions);
+          (*it)->error = std::move(d.error);
+          (*it)->done = true;
+          running_.erase(it);
+          break;
+        }
+    if (!internal.empty()) {
+      for (const auto& p : running_) {
+        p->error = internal;
+        p->done = true;
+        lock.unlock();
+        decoder_->cancel(p->id);  // out of the decoder, so the next steps go on without it
+        lock.lock();
+      }
+      running_.clear();
+      (void)decoder_->take_done();
+    }
+    progress_.notify_all();
+  }
+}
+
+void EngineBackend::run_on_scheduler(const std::function<void()>& fn) {
+  std::exception_ptr error;
+  bool finished = false;
+  std::function<void()> job = [&] {
+    try {
+      fn();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished = true;
+    progress_.notify_all();
+  };
+  std::unique_lock<std::mutex> lock(mutex_);
+  jobs_.push_back(&job);
+  wake_.notify_all();
+  progress_.wait(lock, [&] { return finished; });
+  lock.unlock();
+  if (error) std::rethrow_exception(error);
+}
 
 int64_t EngineBackend::count_tokens(const std::string& text) const {
   return static_cast<int64_t>(tokenizer_->tokenize(text, /*add_special=*/false, /*parse_special=*/false).size());
@@ -133,7 +276,8 @@ std::vector<int32_t> EngineBackend::prompt_tokens(const GenerationRequest& reque
   if (!request.chat) return tokenizer_->tokenize(request.prompt, /*add_special=*/true, /*parse_special=*/false);
   chat::Family family = chat::parse_family(chat_family_);
   std::vector<chat::Message> messages;
-  for (const ChatMessage& m : request.messages) messages.push_back({chat::parse_role(template_role(m.role)), m.content});
+  for (const ChatMessage& m : request.messages)
+    messages.push_back({chat::parse_role(template_role(m.role)), m.content});
   const std::string text = chat::render(family, messages);
   // The end of the assistant's turn stops generation too, for vocabularies
   // that do not mark its token as end-of-generation.
@@ -148,8 +292,10 @@ std::vector<Generation> EngineBackend::generate(const GenerationRequest& request
   if (n > static_cast<size_t>(options_.max_samples))
     fail("engine {}: {} samples in one request; at most {}", options_.name, n, options_.max_samples);
   if (request.chat && request.messages.empty()) fail("engine {}: a chat request without messages", options_.name);
-  if (request.sampling.max_tokens < 0) fail("engine {}: max_tokens {} is negative", options_.name, request.sampling.max_tokens);
-  if (request.logprobs > 20) fail("engine {}: at most 20 alternative tokens per position, asked {}", options_.name, request.logprobs);
+  if (request.sampling.max_tokens < 0)
+    fail("engine {}: max_tokens {} is negative", options_.name, request.sampling.max_tokens);
+  if (request.logprobs > 20)
+    fail("engine {}: at most 20 alternative tokens per position, asked {}", options_.name, request.logprobs);
 
   model::GenerateOptions o;
   o.max_tokens = request.sampling.max_tokens;
@@ -165,23 +311,36 @@ std::vector<Generation> EngineBackend::generate(const GenerationRequest& request
     fail("engine {}: the prompt has {} tokens; the context holds {}", options_.name, prompt.size(), options_.n_ctx);
 
   std::vector<double> first_piece(n, kUnknown);
-  struct Cancelled {};  // thrown out of the generator's stream callback to stop it
-  model::StreamFn stream = [&](int seq, std::string_view piece) {
-    if (std::isnan(first_piece[static_cast<size_t>(seq)])) first_piece[static_cast<size_t>(seq)] = since(start);
-    if (on_text) on_text(request.sample_indices[static_cast<size_t>(seq)], piece);
-    if (request.cancelled && request.cancelled()) throw Cancelled{};
-  };
-  std::vector<model::Completion> out;
-  std::vector<std::vector<TokenLogprob>> scored;
-  model::GenerateStats stats;
-  try {
-    std::lock_guard<FifoMutex> lock(queue_);
-    if (request.cancelled && request.cancelled()) throw Cancelled{};
-    model::Generator generator(*context_, *text_);
-    out = generator.generate(prompt, o, stream, &stats);
-    if (request.logprobs >= 0)
-      for (const model::Completion& c : out) scored.push_back(score(prompt, c.tokens, c.text, request.logprobs));
-  } catch (const Cancelled&) {
+  auto pending = std::make_shared<Pending>();
+  pending->prompt = std::move(prompt);
+  pending->options = std::move(o);
+  std::unique_lock<std::mutex> lock(mutex_);
+  waiting_.push_back(pending);
+  wake_.notify_all();
+  bool cancelled = false;
+  for (;;) {
+    // Wakes for text or the end, and at least every 50 ms to ask whether the
+    // caller has cancelled.
+    progress_.wait_for(lock, std::chrono::milliseconds(50), [&] { return pending->done || !pending->pieces.empty(); });
+    std::vector<std::pair<int, std::string>> pieces = std::exchange(pending->pieces, {});
+    const bool done = pending->done;
+    lock.unlock();
+    for (const auto& [seq, piece] : pieces) {
+      if (cancelled) break;
+      if (std::isnan(first_piece[static_cast<size_t>(seq)])) first_piece[static_cast<size_t>(seq)] = since(start);
+      if (on_text) on_text(request.sample_indices[static_cast<size_t>(seq)], piece);
+      if (request.cancelled && request.cancelled()) cancelled = true;
+    }
+    if (!cancelled && !done && request.cancelled && request.cancelled()) cancelled = true;
+    lock.lock();
+    if (cancelled && !pending->cancel) {
+      pending->cancel = true;
+      wake_.notify_all();
+    }
+    if (done) break;
+  }
+  lock.unlock();
+  if (cancelled) {
     std::vector<Generation> result(n);
     for (size_t i = 0; i < n; ++i) {
       result[i].sample_index = request.sample_indices[i];
@@ -190,6 +349,14 @@ std::vector<Generation> EngineBackend::generate(const GenerationRequest& request
     }
     return result;
   }
+  if (!pending->error.empty()) fail("engine {}: {}", options_.name, pending->error);
+  std::vector<model::Completion>& out = pending->completions;
+  std::vector<std::vector<TokenLogprob>> scored;
+  if (request.logprobs >= 0)
+    run_on_scheduler([&] {
+      for (const model::Completion& c : out)
+        scored.push_back(score(pending->prompt, c.tokens, c.text, request.logprobs));
+    });
   const double latency = since(start);
 
   std::vector<Generation> result;
@@ -197,7 +364,7 @@ std::vector<Generation> EngineBackend::generate(const GenerationRequest& request
     Generation g;
     g.sample_index = request.sample_indices[i];
     g.text = std::move(out[i].text);
-    g.prompt_tokens = static_cast<int>(prompt.size());
+    g.prompt_tokens = static_cast<int>(pending->prompt.size());
     g.completion_tokens = static_cast<int>(out[i].tokens.size());
     g.latency_s = latency;
     // A sample whose text never reached the stream (empty, or all held back
@@ -211,8 +378,9 @@ std::vector<Generation> EngineBackend::generate(const GenerationRequest& request
   return result;
 }
 
-std::vector<TokenLogprob> EngineBackend::score(const std::vector<int32_t>& prompt, const std::vector<int32_t>& completion,
-                                                const std::string& text, int alternatives) {
+std::vector<TokenLogprob> EngineBackend::score(const std::vector<int32_t>& prompt,
+                                               const std::vector<int32_t>& completion, const std::string& text,
+                                               int alternatives) {
   // The tokens whose text is in `text` (the rest lies beyond a stop string).
   std::vector<std::string> pieces;
   size_t offset = 0;

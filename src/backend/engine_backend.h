@@ -1,15 +1,21 @@
 // The local inference engine as a Backend: a GGUF model, its tokenizer and
-// chat template, loaded once and shared by every caller. Requests are served
-// one at a time in arrival order (a mutex queues them: the engine's context
-// holds scratch memory that one forward pass at a time may use); the samples
-// of one request are decoded together, sharing the prompt's KV cache.
+// chat template, loaded once and shared by every caller. One scheduler thread
+// owns the engine's context and decodes the samples of all requests in
+// progress together (continuous batching, model::BatchDecoder): each step is
+// one forward over one token of every active sequence; a request is
+// prefilled when it is admitted (in arrival order, when a slot is free), its
+// samples join between steps and leave when they end. Callers wait on their
+// own thread and get their streamed text there.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backend/generation.h"
@@ -19,6 +25,7 @@ class Model;
 class ThreadPool;
 class Context;
 class TokenizerText;
+class BatchDecoder;
 }  // namespace lcte::model
 namespace lcte::tokenizer {
 class Tokenizer;
@@ -27,33 +34,21 @@ class Tokenizer;
 namespace lcte::backend {
 
 struct EngineOptions {
-  std::string path;           // GGUF file
-  std::string name;           // the model's name in reports and APIs; default: the file name without .gguf
-  int threads = 0;            // 0: the hardware threads (at most 8)
-  int64_t n_ctx = 4096;       // positions per sequence (prompt + completion)
-  int64_t batch = 512;        // most prompt tokens per forward call
+  std::string path;      // GGUF file
+  std::string name;      // the model's name in reports and APIs; default: the file name without .gguf
+  int threads = 0;       // 0: the hardware threads (at most 8)
+  int64_t n_ctx = 4096;  // positions per sequence (prompt + completion)
+  int64_t batch = 512;   // most prompt tokens per forward call
   std::string kv_type = "f16";
   std::string chat_template;  // a chat family name instead of the one detected from the GGUF
   int max_samples = 64;       // most samples one request may ask for
+  int max_sequences = 32;     // most sequences decoded together, over all requests (1: one at a time)
+  int64_t kv_budget_mib = 0;  // KV memory all sequences share; a request that finds it spent fails (0: no limit)
 };
 
 // Just the header and tokenizer of `path` are read; throws lcte::Error naming
 // what is wrong. Used by `lcte models list` to say a model is loadable.
 std::string describe_gguf(const std::string& path);
-
-// A mutex that admits waiters in arrival order, so that under load no
-// request waits behind ones that came later (std::mutex promises no order).
-class FifoMutex {
- public:
-  void lock();
-  void unlock();
-
- private:
-  std::mutex mutex_;
-  std::condition_variable turn_;
-  uint64_t next_ticket_ = 0;
-  uint64_t serving_ = 0;
-};
 
 class EngineBackend final : public Backend {
  public:
@@ -72,9 +67,15 @@ class EngineBackend final : public Backend {
   const EngineOptions& options() const { return options_; }
 
  private:
+  struct Pending;  // a request between the caller's thread and the scheduler's
   std::vector<int32_t> prompt_tokens(const GenerationRequest& request, std::vector<std::string>& stops) const;
+  void schedule();  // the scheduler thread's loop
+  bool scheduler_has_work() const;
+  void admit(std::unique_lock<std::mutex>& lock);
+  // Runs fn on the scheduler thread between two steps (it owns the context).
+  void run_on_scheduler(const std::function<void()>& fn);
   // Log probabilities of the completion's tokens that make `text`, by scoring
-  // prompt + completion again (under the generation lock).
+  // prompt + completion again (on the scheduler thread).
   std::vector<TokenLogprob> score(const std::vector<int32_t>& prompt, const std::vector<int32_t>& completion,
                                   const std::string& text, int alternatives);
 
@@ -85,7 +86,17 @@ class EngineBackend final : public Backend {
   std::string chat_family_;
   std::unique_ptr<model::ThreadPool> pool_;
   std::unique_ptr<model::Context> context_;
-  FifoMutex queue_;  // held for one request's generation
+  std::unique_ptr<model::BatchDecoder> decoder_;  // used by the scheduler thread only
+
+  // Shared between callers and the scheduler, under mutex_.
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;                   // the scheduler: work arrived
+  std::condition_variable progress_;               // callers: text or an end arrived
+  std::deque<std::shared_ptr<Pending>> waiting_;   // not yet admitted, in arrival order
+  std::vector<std::shared_ptr<Pending>> running_;  // admitted to the decoder
+  std::deque<std::function<void()>*> jobs_;        // run_on_scheduler's, in arrival order
+  bool stopping_ = false;
+  std::thread scheduler_;
 };
 
 }  // namespace lcte::backend

@@ -28,6 +28,7 @@ struct EvalArgs {
   std::string run_id;
   std::string resume;
   int workers = 0;
+  int max_sequences = 32;
   int threads = 0;
   int max_in_flight = 8;
   int retries = 4;
@@ -104,6 +105,7 @@ void run(CLI::App& command, EvalArgs& args) {
   options.run_id = args.run_id;
   options.workers = args.workers;
   options.engine_threads = args.threads;
+  options.engine_max_sequences = args.max_sequences;
   options.http.max_in_flight = args.max_in_flight;
   options.http.max_retries = args.retries;
   options.http.request_timeout_s = args.request_timeout;
@@ -187,6 +189,10 @@ void add_eval_command(CLI::App& app) {
   command->add_flag("--no-stream", args->no_stream, "http: ask for whole responses instead of SSE streams");
   command->add_option("--ctx", c.ctx, "engine: context size (prompt + completion)")->capture_default_str();
   command->add_option("--threads", args->threads, "engine: threads for the forward pass (default: cores, at most 8)");
+  command->add_option("--max-seqs", args->max_sequences,
+                      "engine: most samples decoded together over the workers' requests (1: one at a time)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   command->add_option("--samples", c.samples_file, "Samples for --backend file: human-eval JSONL ({\"task_id\", \"completion\"}), EvalPlus JSONL ({\"task_id\", \"solution\"}) or EvalPlus's folder (<task_id with / as _>/<n>.py)");
   command->add_option("--n", c.n, "Samples per task (default 1, or all in the samples file)");
   command->add_option("--k", args->k_text, "pass@k values, e.g. 1,5,10 (default 1 and 10/100 where n allows)");

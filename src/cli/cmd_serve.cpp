@@ -1,5 +1,6 @@
 // lcte serve [--host 127.0.0.1] [--port 8080] (--config FILE | -m MODEL.gguf)
-//   [--api-key-env VAR | --api-key-file FILE] [-t THREADS] [--ctx N] [--max-n N] [--max-tokens N]
+//   [--api-key-env VAR | --api-key-file FILE] [-t THREADS] [--ctx N] [--max-seqs N] [--kv-budget MIB]
+//   [--max-n N] [--max-tokens N]
 // Serves the catalogue's models (or one GGUF file) through the OpenAI API
 // until SIGINT or SIGTERM.
 #include <signal.h>
@@ -163,6 +164,12 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("-t,--threads", a->engine.threads, "Engine threads per local model (default: cores, at most 8)");
   cmd->add_option("--ctx", a->engine.n_ctx, "Engine context size per sequence")->capture_default_str();
   cmd->add_option("--chat-template", a->engine.chat_template, "Chat template family instead of the detected one");
+  cmd->add_option("--max-seqs", a->engine.max_sequences,
+                  "Engine: most sequences decoded together over all requests (continuous batching; 1: one at a time)")
+      ->capture_default_str();
+  cmd->add_option("--kv-budget", a->engine.kv_budget_mib,
+                  "Engine: MiB of KV cache all sequences share; a request that finds it spent fails (0: no limit)")
+      ->capture_default_str();
   cmd->add_option("--max-n", a->server.limits.max_n, "Most choices (n) per request")->capture_default_str();
   cmd->add_option("--max-tokens", a->server.limits.max_tokens, "Most max_tokens per request")->capture_default_str();
   cmd->add_option("--max-body", a->server.http.max_body_bytes, "Largest request body in bytes")->capture_default_str();

@@ -62,6 +62,7 @@ struct SessionOptions {
   DatasetLocations where = default_dataset_locations();
   Executor* executor = nullptr;  // null: the sandbox, running `python`
   int engine_threads = 0;        // engine backend: 0 for the default
+  int engine_max_sequences = 32;  // engine backend: most sequences decoded together (1: no batching)
   // http backend: retries, timeouts, the in-flight cap, streaming (base URL,
   // model and key variable come from the configuration).
   backend::HttpOptions http;

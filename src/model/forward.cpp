@@ -20,6 +20,16 @@ constexpr int64_t kRowAlign = 8;
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+// Whether the kernels compute a token's outputs in the same order whatever
+// the number of tokens in the product. The block formats do (one order at
+// every batch size, as llama.cpp's); F32 and F16 take ggml_vec_dot's order
+// for one token and tinyBLAS's for several, BF16 lcte's tiles from 8 tokens.
+bool same_order_at_any_batch(GgmlType t) { return t != GgmlType::F32 && t != GgmlType::F16 && t != GgmlType::BF16; }
+
+// Bytes of weight rows per slab when a product is done token by token: the
+// slab stays in L2 while every token reads it, and few kernel calls.
+constexpr size_t kSlabBytes = 128 << 10;
+
 std::vector<const Matrix*> all_matrices(const Model& m) {
   std::vector<const Matrix*> out{&m.output()};
   for (const Layer& l : m.layers())
@@ -57,7 +67,9 @@ Context::Context(const Model& model, ThreadPool& pool, int64_t max_batch)
 void Context::eval(KvCache& cache, std::span<const int32_t> tokens, Logits which, std::vector<float>& logits) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t V = n_vocab();
-  logits.assign(which == Logits::All ? static_cast<size_t>(n * V) : which == Logits::Last ? static_cast<size_t>(V) : 0,
+  logits.assign(which == Logits::All    ? static_cast<size_t>(n * V)
+                : which == Logits::Last ? static_cast<size_t>(V)
+                                        : 0,
                 0.0f);
   if (n == 0) {
     if (which == Logits::Last) fail("eval: no tokens to compute logits for");
@@ -85,23 +97,43 @@ void Context::eval(KvCache& cache, std::span<const int32_t> tokens, Logits which
   }
 }
 
-void Context::eval_step(std::span<KvCache* const> caches, std::span<const int32_t> tokens,
-                        std::vector<float>& logits) {
+void Context::eval_step(std::span<KvCache* const> caches, std::span<const int32_t> tokens, std::vector<float>& logits) {
+  if (caches.size() != tokens.size()) fail("eval_step: {} sequences but {} tokens", caches.size(), tokens.size());
+  for (int32_t t : tokens)
+    if (t < 0 || t >= n_vocab()) fail("token id {} is out of range (vocabulary of {})", t, n_vocab());
+  size_t appended = 0;
+  try {
+    for (; appended < caches.size(); ++appended) caches[appended]->append(1);
+  } catch (...) {
+    // Leave every sequence as it was (a cache listed twice is cut back twice).
+    for (size_t i = appended; i-- > 0;) caches[i]->truncate(caches[i]->size() - 1);
+    throw;
+  }
+  eval_appended(caches, tokens, logits);
+}
+
+void Context::eval_appended(std::span<KvCache* const> caches, std::span<const int32_t> tokens,
+                            std::vector<float>& logits) {
   if (caches.size() != tokens.size()) fail("eval_step: {} sequences but {} tokens", caches.size(), tokens.size());
   const int64_t n = static_cast<int64_t>(tokens.size());
   for (int32_t t : tokens)
     if (t < 0 || t >= n_vocab()) fail("token id {} is out of range (vocabulary of {})", t, n_vocab());
+  // Positions: a cache listed k times holds its k tokens at its last k positions, in list order.
+  std::vector<int64_t> pos(static_cast<size_t>(n));
+  for (size_t i = static_cast<size_t>(n); i-- > 0;) {
+    int64_t later = 0;
+    for (size_t j = i + 1; j < static_cast<size_t>(n); ++j) later += caches[j] == caches[i];
+    pos[i] = caches[i]->size() - 1 - later;
+    if (pos[i] < 0) fail("eval_step: a sequence has no appended position for its token");
+  }
   logits.assign(static_cast<size_t>(n * n_vocab()), 0.0f);
   std::vector<Entry> batch;
   for (int64_t b0 = 0; b0 < n; b0 += max_batch_) {
     const int64_t b1 = std::min(n, b0 + max_batch_);
     batch.clear();
-    for (int64_t i = b0; i < b1; ++i) {
-      KvCache* c = caches[static_cast<size_t>(i)];
-      const int64_t pos = c->size();
-      c->append(1);
-      batch.push_back({c, tokens[static_cast<size_t>(i)], pos, true});
-    }
+    for (int64_t i = b0; i < b1; ++i)
+      batch.push_back(
+          {caches[static_cast<size_t>(i)], tokens[static_cast<size_t>(i)], pos[static_cast<size_t>(i)], true});
     forward(batch, logits.data() + b0 * n_vocab());
   }
 }
@@ -121,11 +153,19 @@ void Context::for_tokens(int64_t ntok, int64_t work_per_token, F&& fn) {
 void Context::forward(std::span<const Entry> batch, float* logits_out) {
   const Config& c = model_.config();
   const int64_t ntok = static_cast<int64_t>(batch.size());
+  one_per_sequence_ = ntok > 1;
+  for (size_t i = 0; i < batch.size() && one_per_sequence_; ++i)
+    for (size_t j = i + 1; j < batch.size(); ++j)
+      if (batch[i].cache == batch[j].cache) {
+        one_per_sequence_ = false;
+        break;
+      }
   for (int64_t t = 0; t < ntok; ++t) {
     const Entry& e = batch[static_cast<size_t>(t)];
     model_.embed(e.token, x_.data() + t * c.dim);
     ops::rope_angles(e.pos, c.rope_dims, c.rope_base, c.rope_freq_scale,
-                     c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data(), rope_.data() + t * c.rope_dims);
+                     c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data(),
+                     rope_.data() + t * c.rope_dims);
   }
 
   for (int64_t il = 0; il < c.n_layers; ++il) {
@@ -190,7 +230,9 @@ void Context::attention_block(const Layer& layer, int64_t il, std::span<const En
     const int64_t t = i / c.n_kv_heads, kvh = i % c.n_kv_heads;
     const Entry& e = batch[static_cast<size_t>(t)];
     const int64_t off = t * c.q_dim() + kvh * group * c.head_dim;
-    attend(*e.cache, il, kvh, c.head_dim, group, q_.data() + off, e.pos + 1, scale, ntok > 1,
+    // The V sum in the order of a one-token batch when the entry is its
+    // sequence's only token, whatever else the batch holds.
+    attend(*e.cache, il, kvh, c.head_dim, group, q_.data() + off, e.pos + 1, scale, ntok > 1 && !one_per_sequence_,
            scores_.data() + static_cast<size_t>(thread * group * max_pos), att_.data() + off);
   };
   const int64_t n_items = ntok * c.n_kv_heads;
@@ -221,7 +263,7 @@ Context::Acts Context::activations(const Matrix& w, const float* x, int64_t ntok
   if (observer_) observer_(w.name, x, ntok, w.cols);
   const GgmlType at = kernels::activation_type(w.type);
   const int64_t n = w.cols;
-  const size_t group = ntok >= 8 ? kernels::packed_group_bytes(w.type, n, isa_) : 0;
+  const size_t group = ntok >= 8 && !token_by_token(w, ntok) ? kernels::packed_group_bytes(w.type, n, isa_) : 0;
   if (at == GgmlType::F32 && group == 0)
     return {reinterpret_cast<const uint8_t*>(x), static_cast<size_t>(n) * sizeof(float), nullptr};
   ActBuffer* slot = nullptr;
@@ -244,7 +286,8 @@ Context::Acts Context::activations(const Matrix& w, const float* x, int64_t ntok
   }
   // F32 activations are used in place; quantized ones from the buffer.
   const uint8_t* rows = at == GgmlType::F32 ? reinterpret_cast<const uint8_t*>(x) : slot->bytes.data();
-  const size_t st = at == GgmlType::F32 ? static_cast<size_t>(n) * sizeof(float) : kernels::activation_row_bytes(w.type, n);
+  const size_t st =
+      at == GgmlType::F32 ? static_cast<size_t>(n) * sizeof(float) : kernels::activation_row_bytes(w.type, n);
   if (group == 0) return {rows, st, nullptr};
   // Weight types with the same activation format share the packed form. The
   // buffer grows to the largest prompt seen (one more copy of the batch's
@@ -252,7 +295,8 @@ Context::Acts Context::activations(const Matrix& w, const float* x, int64_t ntok
   // float weights).
   if (!slot->packed_ready) {
     const int64_t ngroups = ntok / 8;
-    if (slot->packed.size() < group * static_cast<size_t>(ngroups)) slot->packed.resize(group * static_cast<size_t>(ngroups));
+    if (slot->packed.size() < group * static_cast<size_t>(ngroups))
+      slot->packed.resize(group * static_cast<size_t>(ngroups));
     uint8_t* packed = slot->packed.data();
     for_tokens(ngroups, 8 * n, [&](int64_t g) {
       kernels::pack_activation_group(w.type, n, rows + static_cast<size_t>(8 * g) * st, st,
@@ -263,11 +307,28 @@ Context::Acts Context::activations(const Matrix& w, const float* x, int64_t ntok
   return {rows, st, slot->packed.data()};
 }
 
+bool Context::token_by_token(const Matrix& w, int64_t ntok) const {
+  return ntok > 1 && one_per_sequence_ && !same_order_at_any_batch(w.type);
+}
+
 void Context::mat_rows(const Matrix& w, int64_t r0, int64_t r1, const Acts& act, int64_t ntok, float* out,
                        size_t out_stride) const {
+  if (token_by_token(w, ntok)) {
+    // One-token products over slabs of rows: each token gets the arithmetic
+    // it gets alone, and the slab is read from memory once for all tokens.
+    const int64_t slab = std::max<int64_t>(kRowAlign, static_cast<int64_t>(kSlabBytes / w.row_stride) / kRowAlign * kRowAlign);
+    for (int64_t s0 = r0; s0 < r1; s0 += slab) {
+      const int64_t s1 = std::min(r1, s0 + slab);
+      for (int64_t t = 0; t < ntok; ++t)
+        kernels::matmul(w.type, w.cols, w.row(s0), w.row_stride, s1 - s0,
+                        act.rows + static_cast<size_t>(t) * act.stride, act.stride, 1,
+                        out + static_cast<size_t>(t) * out_stride + s0, out_stride, isa_);
+    }
+    return;
+  }
   if (w.type == GgmlType::Q4_0 && w.rows % 8 != 0)  // llama.cpp would not repack it: its plain order
-    kernels::matmul_unrepacked(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act.rows, act.stride, ntok,
-                               out + r0, out_stride, isa_);
+    kernels::matmul_unrepacked(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act.rows, act.stride, ntok, out + r0,
+                               out_stride, isa_);
   else if (act.packed == nullptr)
     kernels::matmul(w.type, w.cols, w.row(r0), w.row_stride, r1 - r0, act.rows, act.stride, ntok, out + r0, out_stride,
                     isa_);

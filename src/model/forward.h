@@ -27,8 +27,7 @@ enum class Logits { None, Last, All };
 // quantized for the dot products: (weight name, ntok rows of cols floats,
 // ntok, cols). Used to collect importance matrices (lcte imatrix). Called on
 // the thread that runs eval, once per matrix per forward call.
-using ActivationObserver =
-    std::function<void(std::string_view weight, const float* x, int64_t ntok, int64_t cols)>;
+using ActivationObserver = std::function<void(std::string_view weight, const float* x, int64_t ntok, int64_t cols)>;
 
 class Context {
  public:
@@ -42,8 +41,8 @@ class Context {
   int64_t n_vocab() const { return model_.config().n_vocab; }
 
   // A new empty sequence for this model.
-  KvCache new_cache(int64_t n_ctx, KvType type = KvType::F16) const {
-    return KvCache(model_.config(), n_ctx, type);
+  KvCache new_cache(int64_t n_ctx, KvType type = KvType::F16, std::shared_ptr<KvBudget> budget = nullptr) const {
+    return KvCache(model_.config(), n_ctx, type, std::move(budget));
   }
 
   // Feeds tokens at positions cache.size() onwards. `logits` receives n_vocab
@@ -51,8 +50,14 @@ class Context {
   void eval(KvCache& cache, std::span<const int32_t> tokens, Logits which, std::vector<float>& logits);
 
   // One token for each sequence in one batch; logits gets one row per sequence.
-  // A cache listed twice gets its tokens at consecutive positions.
+  // A cache listed twice gets its tokens at consecutive positions. When every
+  // cache is listed once, each sequence's logits are bit for bit those of
+  // eval() of its token alone (see "Continuous batching" in docs/parts/engine.md).
   void eval_step(std::span<KvCache* const> caches, std::span<const int32_t> tokens, std::vector<float>& logits);
+  // eval_step for caches whose position for the token is already appended
+  // (the caller did cache.append(1), so it can tell which sequence lacked
+  // room): each token goes to position size() - 1 of its cache.
+  void eval_appended(std::span<KvCache* const> caches, std::span<const int32_t> tokens, std::vector<float>& logits);
 
   // Installs (or, with an empty function, removes) the activation observer.
   void set_activation_observer(ActivationObserver observer) { observer_ = std::move(observer); }
@@ -67,9 +72,9 @@ class Context {
   static constexpr int kMaxJobs = 3;  // Q, K, V share one region
   struct MatJob {
     const Matrix* w;
-    float* out;              // [ntok][w->rows]
-    const float* bias;       // added to each output row, or null
-    float* residual;         // out is added into it ([ntok][w->rows]), or null
+    float* out;         // [ntok][w->rows]
+    const float* bias;  // added to each output row, or null
+    float* residual;    // out is added into it ([ntok][w->rows]), or null
   };
   struct Chunk {
     int job;
@@ -97,6 +102,8 @@ class Context {
   void gate_up(const Layer& layer, int64_t ntok);
   void mat_rows(const Matrix& w, int64_t r0, int64_t r1, const Acts& act, int64_t ntok, float* out,
                 size_t out_stride) const;
+  // Whether w's product is computed token by token (one-token arithmetic) in this batch.
+  bool token_by_token(const Matrix& w, int64_t ntok) const;
   // Chunks of rows for a region over the given matrices.
   void plan_chunks(std::span<const Matrix* const> mats, int64_t ntok);
   // Runs fn(t) for each token, in parallel when there is enough work.
@@ -107,6 +114,9 @@ class Context {
   ThreadPool& pool_;
   int64_t max_batch_;
   kernels::Isa isa_;
+  // The batch holds one token of each of several sequences: every token's
+  // arithmetic must be what it would be alone (set by forward()).
+  bool one_per_sequence_ = false;
 
   // Scratch, [max_batch][width] floats each.
   std::vector<float> x_, xb_, xb2_, q_, k_, v_, att_, hb_, hb2_, rope_;

@@ -1,11 +1,17 @@
 // Text generation: prompt once, then n sequences sampled from it, decoded
 // together one token per sequence per step (every weight is read once per step
 // for all n), each with its own seeded sampler and stop-string matcher,
-// sharing the prompt's KV cache (copy on write).
+// sharing the prompt's KV cache (copy on write). BatchDecoder does the same
+// for the sequences of several requests at once (continuous batching);
+// Generator is one request through it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,7 +32,7 @@ class TokenText {
   virtual bool is_eog(int32_t token) const = 0;
 };
 
-enum class Finish { Length, EndOfGeneration, Stop, ContextFull };
+enum class Finish { Length, EndOfGeneration, Stop, ContextFull, Cancelled };
 const char* finish_name(Finish f);
 
 struct GenerateOptions {
@@ -60,6 +66,65 @@ struct GenerateStats {
 // Called with each piece of text as soon as it is safe to show (not part of a
 // possible stop string, no half UTF-8 character): (sequence index, text).
 using StreamFn = std::function<void(int, std::string_view)>;
+
+// The sequences of many requests decoded together: every step samples one
+// token for each active sequence and decodes all that continue in one
+// forward (Context::eval_step), so the weights are read once per step for
+// all of them. Requests are prefilled when added (a forward of their own);
+// their sequences join between steps as slots free up, in the order the
+// requests were added, and leave when they end. A sequence's tokens and
+// logits do not depend on its companions (eval_step's guarantee, and a
+// sampler and stop matcher per sequence). Used by one thread.
+class BatchDecoder {
+ public:
+  struct Options {
+    int max_sequences = 64;               // most sequences decoded in one step
+    std::shared_ptr<KvBudget> kv_budget;  // shared by all sequences (and prompts), or null
+  };
+  struct Done {
+    int64_t id;
+    std::vector<Completion> completions;  // one per sequence, in index order
+    GenerateStats stats;
+    std::string error;  // non-empty: the request failed (KV budget spent, ...); completions are partial
+  };
+
+  BatchDecoder(Context& ctx, const TokenText& text, Options options);
+  ~BatchDecoder();
+
+  // Prefills the prompt and queues the request's sequences. Returns its id.
+  // Throws lcte::Error (nothing added) for bad options, a prompt that does
+  // not fit, or a KV budget too small for the prompt.
+  int64_t add(std::span<const int32_t> prompt, const GenerateOptions& options, StreamFn on_text = {});
+  // Slots not promised to the sequences of requests already added: a new
+  // request's first sequence would join at the next step when positive.
+  int unclaimed_slots() const;
+  int active_sequences() const;
+  bool empty() const;  // no request in progress
+  // Ends the request's sequences (Finish::Cancelled); it is Done at once.
+  void cancel(int64_t id);
+  // One step: joins waiting sequences, samples one token for each active
+  // sequence, ends those that finish, decodes the rest in one forward.
+  void step();
+  // The requests that ended since the last call.
+  std::vector<Done> take_done();
+
+ private:
+  struct Request;
+  struct Sequence;
+  void join();
+  void end(Sequence& s, Finish why);
+  void fail_request(Request& r, const std::string& message);
+  void retire();
+
+  Context& ctx_;
+  const TokenText& text_;
+  Options options_;
+  int64_t next_id_ = 0;
+  std::deque<std::unique_ptr<Request>> requests_;  // in progress, in the order added
+  std::vector<Sequence*> active_;                  // decoded this step, in join order
+  std::vector<float> logits_;                      // the last step's rows, one per fed sequence
+  std::vector<Done> done_;
+};
 
 class Generator {
  public:

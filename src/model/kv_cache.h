@@ -7,6 +7,7 @@
 // of a prompt). So n samples of one prompt hold the prompt's KV once.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -22,12 +23,28 @@ const char* kv_type_name(KvType t);
 // "f16" or "f32"; throws lcte::Error naming the value otherwise.
 KvType kv_type_from_name(const std::string& name);
 
+// A limit on the KV blocks several sequences hold together (a block shared
+// by forks counts once). Sequences given the same budget fail to grow with
+// an lcte::Error once it is spent, instead of taking more memory.
+class KvBudget {
+ public:
+  explicit KvBudget(int64_t max_blocks) : max_blocks_(max_blocks) {}
+  int64_t max_blocks() const { return max_blocks_; }
+  int64_t used() const { return used_.load(); }
+
+ private:
+  friend class KvCache;
+  int64_t max_blocks_;
+  std::atomic<int64_t> used_{0};
+};
+
 class KvCache {
  public:
   static constexpr int64_t kBlock = 256;
 
-  // n_ctx: the most positions the sequence may reach.
-  KvCache(const Config& config, int64_t n_ctx, KvType type);
+  // n_ctx: the most positions the sequence may reach. budget: shared with
+  // other sequences, or null for none.
+  KvCache(const Config& config, int64_t n_ctx, KvType type, std::shared_ptr<KvBudget> budget = nullptr);
 
   // A new sequence with this one's positions, sharing its blocks (copy on write).
   KvCache fork() const { return *this; }
@@ -39,7 +56,8 @@ class KvCache {
   void truncate(int64_t n);
 
   // Makes positions [size(), size()+n) writable (allocating or un-sharing
-  // their blocks) and counts them as filled. Throws when n_ctx would be passed.
+  // their blocks) and counts them as filled. Throws when n_ctx would be
+  // passed or the budget is spent (then the size is unchanged).
   void append(int64_t n);
 
   size_t elem_bytes() const { return type_ == KvType::F16 ? 2 : 4; }
@@ -60,6 +78,7 @@ class KvCache {
   static size_t bytes_for(const Config& config, int64_t n_positions, KvType type);
 
  private:
+  std::shared_ptr<uint8_t[]> new_block() const;
   uint8_t* row(int64_t layer, int kv, int64_t pos) {
     uint8_t* block = blocks_[static_cast<size_t>(pos / kBlock)].get();
     return block + ((static_cast<size_t>(layer) * 2 + kv) * kBlock + static_cast<size_t>(pos % kBlock)) * row_bytes();
@@ -68,6 +87,7 @@ class KvCache {
   KvType type_;
   int64_t n_layers_ = 0, kv_dim_ = 0, n_ctx_ = 0;
   int64_t size_ = 0;
+  std::shared_ptr<KvBudget> budget_;
   std::vector<std::shared_ptr<uint8_t[]>> blocks_;
 };
 

@@ -84,17 +84,17 @@ TEST_P(Forward, ForkedSequencesDecodeLikeIndependentOnes) {
     const int32_t toks[3] = {next[0][j], next[1][j], next[2][j]};
     ctx.eval_step(seqs, toks, step);
   }
-  // Each must equal a fresh sequence fed prompt + its two tokens.
+  // Each must equal a fresh sequence fed the prompt, then its two tokens one
+  // at a time, bit for bit (a decode batch keeps each token's one-token
+  // arithmetic).
   for (int s = 0; s < 3; ++s) {
     KvCache fresh = ctx.new_cache(64);
-    std::vector<int32_t> all = kPrompt;
-    all.push_back(next[s][0]);
-    all.push_back(next[s][1]);
     std::vector<float> want;
-    ctx.eval(fresh, all, Logits::Last, want);
+    ctx.eval(fresh, kPrompt, Logits::Last, want);
+    for (int j = 0; j < 2; ++j) ctx.eval(fresh, std::span<const int32_t>(&next[s][j], 1), Logits::Last, want);
     std::vector<float> got(step.begin() + static_cast<std::ptrdiff_t>(s * V),
                            step.begin() + static_cast<std::ptrdiff_t>((s + 1) * V));
-    EXPECT_LE(rel_error(got.data(), want), 1e-5) << "sequence " << s;
+    EXPECT_EQ(got, want) << "sequence " << s;
   }
   EXPECT_EQ(prompt.size(), static_cast<int64_t>(kPrompt.size()));  // the parent is untouched
 }
@@ -123,6 +123,103 @@ TEST_P(Forward, BadTokensAndFullContextAreErrors) {
   ctx.eval(c, std::span<const int32_t>(kPrompt.data(), 6), Logits::Last, logits);
   EXPECT_THROW(ctx.eval(c, std::span<const int32_t>(kPrompt.data(), 3), Logits::Last, logits), Error);
   EXPECT_EQ(c.size(), 6);
+}
+
+// Continuous batching's guarantee: a sequence decoded in a batch with other
+// sequences (of other prompt lengths, joining and leaving at other steps)
+// gets bit for bit the logits it gets decoded alone, one token per forward.
+class BatchedDecode : public ::testing::TestWithParam<std::tuple<std::string, KvType>> {};
+
+TEST_P(BatchedDecode, EachSequenceGetsTheLogitsItGetsAlone) {
+  const std::string rel = "models/" + std::get<0>(GetParam()) + ".gguf";
+  if (!lcte::testing::data_exists(rel)) GTEST_SKIP() << "data file absent: " << rel;
+  const auto model = Model::load(lcte::testing::data_path(rel));
+  const KvType kv = std::get<1>(GetParam());
+  ThreadPool pool(2);
+  Context ctx(*model, pool);
+  const int64_t V = ctx.n_vocab();
+  // Sequence s: a prompt of prompt_len[s] tokens, joins the batch at step
+  // join[s], decodes steps[s] tokens, then leaves.
+  const int n_seq = 5;
+  const int prompt_len[n_seq] = {3, 16, 1, 9, 12};
+  const int join[n_seq] = {0, 0, 2, 5, 6};
+  const int steps[n_seq] = {12, 4, 9, 7, 3};
+  auto token = [&](int s, int j) { return static_cast<int32_t>((37 * s + 11 * j + 5) % (V - 3) + 3); };
+  std::vector<KvCache> caches;
+  std::vector<float> logits;
+  for (int s = 0; s < n_seq; ++s) {
+    caches.push_back(ctx.new_cache(64, kv));
+    ctx.eval(caches.back(), std::span<const int32_t>(kPrompt.data(), static_cast<size_t>(prompt_len[s])), Logits::Last,
+             logits);
+  }
+  std::vector<std::vector<float>> batched(n_seq);  // each sequence's rows, in its order
+  int most_at_once = 0;
+  for (int step = 0; step < 20; ++step) {
+    std::vector<KvCache*> in;
+    std::vector<int32_t> toks;
+    std::vector<int> who;
+    for (int s = 0; s < n_seq; ++s)
+      if (step >= join[s] && step < join[s] + steps[s]) {
+        in.push_back(&caches[static_cast<size_t>(s)]);
+        toks.push_back(token(s, step - join[s]));
+        who.push_back(s);
+      }
+    if (in.empty()) continue;
+    most_at_once = std::max(most_at_once, static_cast<int>(in.size()));
+    ctx.eval_step(in, toks, logits);
+    for (size_t k = 0; k < who.size(); ++k)
+      batched[static_cast<size_t>(who[k])].insert(batched[static_cast<size_t>(who[k])].end(),
+                                                  logits.begin() + static_cast<std::ptrdiff_t>(k * V),
+                                                  logits.begin() + static_cast<std::ptrdiff_t>((k + 1) * V));
+  }
+  ASSERT_GE(most_at_once, 4);
+  for (int s = 0; s < n_seq; ++s) {
+    KvCache alone = ctx.new_cache(64, kv);
+    ctx.eval(alone, std::span<const int32_t>(kPrompt.data(), static_cast<size_t>(prompt_len[s])), Logits::Last, logits);
+    std::vector<float> rows;
+    for (int j = 0; j < steps[s]; ++j) {
+      const int32_t t = token(s, j);
+      ctx.eval(alone, std::span<const int32_t>(&t, 1), Logits::Last, logits);
+      rows.insert(rows.end(), logits.begin(), logits.end());
+    }
+    ASSERT_EQ(rows.size(), batched[static_cast<size_t>(s)].size());
+    size_t differing = 0;
+    for (size_t i = 0; i < rows.size(); ++i) differing += rows[i] != batched[static_cast<size_t>(s)][i];
+    EXPECT_EQ(differing, 0u) << "sequence " << s << ": " << differing << " of " << rows.size()
+                             << " logits differ from the sequence decoded alone (max rel "
+                             << max_rel(batched[static_cast<size_t>(s)], rows, static_cast<size_t>(V)) << ")";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Models, BatchedDecode,
+    ::testing::Combine(::testing::Values("stories260K-f32", "rand-llama-d256-f32", "rand-llama-d256-f16",
+                                         "rand-llama-d256-bf16", "rand-llama-d256-q8_0", "rand-llama-d256-q4_0",
+                                         "rand-llama-d256-q4_k_m", "rand-llama-d256-q6_k", "rand-llama-d256-q2_k",
+                                         "rand-llama3-d256-q8_0", "rand-qwen2-d256-q4_k_m"),
+                       ::testing::Values(KvType::F32, KvType::F16)),
+    [](const auto& info) {
+      std::string s = std::get<0>(info.param) + "_" + kv_type_name(std::get<1>(info.param));
+      for (char& ch : s)
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      return s;
+    });
+
+TEST(EvalStep, FullCacheLeavesEverySequenceAsItWas) {
+  const std::string rel = "models/stories260K-f32.gguf";
+  if (!lcte::testing::data_exists(rel)) GTEST_SKIP() << "data file absent: " << rel;
+  const auto model = Model::load(lcte::testing::data_path(rel));
+  ThreadPool pool(1);
+  Context ctx(*model, pool);
+  std::vector<float> logits;
+  KvCache a = ctx.new_cache(64), b = ctx.new_cache(4);
+  ctx.eval(a, std::span<const int32_t>(kPrompt.data(), 4), Logits::Last, logits);
+  ctx.eval(b, std::span<const int32_t>(kPrompt.data(), 4), Logits::Last, logits);
+  KvCache* both[2] = {&a, &b};
+  const int32_t toks[2] = {5, 6};
+  EXPECT_THROW(ctx.eval_step(both, toks, logits), Error);  // b is full
+  EXPECT_EQ(a.size(), 4);
+  EXPECT_EQ(b.size(), 4);
 }
 
 TEST(Greedy, Stories260KWritesLlama2cStory) {

@@ -20,7 +20,8 @@ class VocabText : public TokenText {
   explicit VocabText(const gguf::File& f) : pieces_(f.get_string_array("tokenizer.ggml.tokens")) {}
   std::string piece(int32_t t) const override {
     const std::string& p = pieces_.at(static_cast<size_t>(t));
-    if (p.size() == 6 && p.rfind("<0x", 0) == 0) return std::string(1, static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16)));
+    if (p.size() == 6 && p.rfind("<0x", 0) == 0)
+      return std::string(1, static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16)));
     std::string out;
     for (size_t i = 0; i < p.size(); ++i) {
       if (p.compare(i, 3, "\xe2\x96\x81") == 0) {
@@ -74,10 +75,13 @@ TEST_F(Generate, GreedyMatchesLlama2cAndStreamsItsText) {
   Generator gen(ctx, *text_);
   std::string streamed;
   GenerateStats stats;
-  const auto out = gen.generate(bos_, greedy(256), [&](int seq, std::string_view s) {
-    EXPECT_EQ(seq, 0);
-    streamed += s;
-  }, &stats);
+  const auto out = gen.generate(
+      bos_, greedy(256),
+      [&](int seq, std::string_view s) {
+        EXPECT_EQ(seq, 0);
+        streamed += s;
+      },
+      &stats);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].tokens, expected_);
   EXPECT_EQ(out[0].finish, Finish::Length);
@@ -157,6 +161,178 @@ TEST_F(Generate, ContextAndArgumentLimits) {
   o.n_sequences = 0;
   EXPECT_THROW(gen.generate(bos_, o), Error);
   EXPECT_EQ(gen.generate(bos_, greedy(0))[0].tokens.size(), 0u);
+}
+
+// Continuous batching: requests added at different steps, with different
+// prompts, sampling, stops and lengths, each give what they give alone.
+class Batch : public Generate {
+ protected:
+  // prompt = the first `len` tokens of the greedy story (BOS first).
+  std::vector<int32_t> prompt(size_t len) const {
+    std::vector<int32_t> p = bos_;
+    p.insert(p.end(), expected_.begin(), expected_.begin() + static_cast<std::ptrdiff_t>(len - 1));
+    return p;
+  }
+  GenerateOptions sampled(int64_t max_tokens, int n, uint64_t seed) const {
+    GenerateOptions o = greedy(max_tokens);
+    o.n_sequences = n;
+    o.sampling.temperature = 0.9f;
+    o.sampling.top_k = 40;
+    o.sampling.seed = seed;
+    return o;
+  }
+  struct Job {
+    std::vector<int32_t> prompt;
+    GenerateOptions options;
+    int add_at_step;
+  };
+  // Runs the jobs through one decoder (each added at its step); returns the
+  // Done of each job by job index, and the most sequences active in a step.
+  std::vector<BatchDecoder::Done> run(Context& ctx, const std::vector<Job>& jobs, int max_sequences,
+                                      std::vector<std::string>* streamed = nullptr,
+                                      std::map<size_t, int>* cancel_at = nullptr, int* most = nullptr) {
+    BatchDecoder d(ctx, *text_, {max_sequences, nullptr});
+    std::map<int64_t, size_t> job_of;
+    std::vector<BatchDecoder::Done> out(jobs.size());
+    if (streamed != nullptr) streamed->assign(jobs.size(), "");
+    size_t added = 0, finished = 0;
+    for (int step = 0; finished < jobs.size(); ++step) {
+      for (size_t j = 0; j < jobs.size(); ++j)
+        if (jobs[j].add_at_step == step) {
+          StreamFn fn;
+          if (streamed != nullptr) fn = [streamed, j](int, std::string_view s) { (*streamed)[j] += s; };
+          job_of[d.add(jobs[j].prompt, jobs[j].options, fn)] = j;
+          ++added;
+        }
+      if (cancel_at != nullptr)
+        for (const auto& [j, at] : *cancel_at)
+          if (at == step)
+            for (const auto& [id, jj] : job_of)
+              if (jj == j) d.cancel(id);
+      if (!d.empty()) d.step();
+      if (most != nullptr) *most = std::max(*most, d.active_sequences());
+      for (BatchDecoder::Done& done : d.take_done()) {
+        out[job_of.at(done.id)] = std::move(done);
+        ++finished;
+      }
+      if (step > 10000) ADD_FAILURE() << "the decoder does not end";
+      if (step > 10000) break;
+    }
+    EXPECT_EQ(added, jobs.size());
+    return out;
+  }
+};
+
+TEST_F(Batch, RequestsJoiningAtDifferentStepsGiveWhatTheyGiveAlone) {
+  Context ctx(*model_, pool_);
+  Generator alone(ctx, *text_);
+  GenerateOptions stopped = greedy(200);
+  stopped.stop = {"Lily"};  // ends early while the others go on
+  std::vector<Job> jobs = {
+      {prompt(1), greedy(60), 0},         {prompt(9), sampled(40, 3, 7), 0},  // three seeded samples of one prompt
+      {prompt(4), greedy(3), 2},                                              // hits max tokens while the others go on
+      {prompt(20), sampled(50, 2, 8), 5}, {prompt(2), stopped, 9},
+      {prompt(30), greedy(0), 11},  // no tokens at all
+  };
+  std::vector<std::string> streamed;
+  int most = 0;
+  const auto got = run(ctx, jobs, 64, &streamed, nullptr, &most);
+  EXPECT_GE(most, 6);
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    std::string alone_stream;
+    GenerateStats stats;
+    const auto want = alone.generate(
+        jobs[j].prompt, jobs[j].options, [&](int, std::string_view s) { alone_stream += s; }, &stats);
+    ASSERT_EQ(got[j].completions.size(), want.size()) << "job " << j;
+    EXPECT_TRUE(got[j].error.empty()) << got[j].error;
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(got[j].completions[i].tokens, want[i].tokens) << "job " << j << " sequence " << i;
+      EXPECT_EQ(got[j].completions[i].text, want[i].text) << "job " << j << " sequence " << i;
+      EXPECT_EQ(got[j].completions[i].finish, want[i].finish) << "job " << j << " sequence " << i;
+    }
+    if (jobs[j].options.n_sequences == 1) EXPECT_EQ(streamed[j], alone_stream) << "job " << j;
+    EXPECT_EQ(got[j].stats.generated_tokens, stats.generated_tokens) << "job " << j;
+  }
+  EXPECT_EQ(got[2].completions[0].tokens.size(), 3u);
+  EXPECT_EQ(got[4].completions[0].finish, Finish::Stop);
+  // Sampled sequences differ from one another (the seeds are per sequence).
+  EXPECT_NE(got[1].completions[0].tokens, got[1].completions[1].tokens);
+}
+
+TEST_F(Batch, FewerSlotsThanSequencesQueueThemAndChangeNothing) {
+  Context ctx(*model_, pool_);
+  std::vector<Job> jobs = {
+      {prompt(1), sampled(30, 5, 3), 0}, {prompt(6), greedy(25), 0}, {prompt(3), sampled(20, 2, 4), 1}};
+  int most = 0;
+  const auto wide = run(ctx, jobs, 64);
+  const auto narrow = run(ctx, jobs, 2, nullptr, nullptr, &most);
+  EXPECT_LE(most, 2);
+  const auto one = run(ctx, jobs, 1);
+  for (size_t j = 0; j < jobs.size(); ++j)
+    for (size_t i = 0; i < wide[j].completions.size(); ++i) {
+      EXPECT_EQ(narrow[j].completions[i].tokens, wide[j].completions[i].tokens) << "job " << j << " seq " << i;
+      EXPECT_EQ(one[j].completions[i].tokens, wide[j].completions[i].tokens) << "job " << j << " seq " << i;
+    }
+}
+
+TEST_F(Batch, CancelledRequestLeavesAndTheOthersGoOn) {
+  Context ctx(*model_, pool_);
+  std::vector<Job> jobs = {{prompt(1), greedy(40), 0}, {prompt(5), sampled(40, 2, 5), 0}, {prompt(2), greedy(40), 1}};
+  std::map<size_t, int> cancel_at = {{1, 6}};  // job 1 at step 6
+  std::vector<std::string> streamed;
+  const auto got = run(ctx, jobs, 64, &streamed, &cancel_at);
+  ASSERT_EQ(got[1].completions.size(), 2u);
+  for (const Completion& c : got[1].completions) {
+    EXPECT_EQ(c.finish, Finish::Cancelled);
+    EXPECT_EQ(c.tokens.size(), 6u);  // six steps sampled before the cancel
+  }
+  EXPECT_TRUE(got[1].error.empty());
+  Generator alone(ctx, *text_);
+  for (size_t j : {size_t{0}, size_t{2}}) {
+    const auto want = alone.generate(jobs[j].prompt, jobs[j].options);
+    EXPECT_EQ(got[j].completions[0].tokens, want[0].tokens) << "job " << j;
+    EXPECT_EQ(got[j].completions[0].finish, Finish::Length);
+  }
+  // The cancelled samples are the first six tokens of the uncancelled ones.
+  const auto full = alone.generate(jobs[1].prompt, jobs[1].options);
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_EQ(got[1].completions[i].tokens, std::vector<int32_t>(full[i].tokens.begin(), full[i].tokens.begin() + 6));
+}
+
+TEST_F(Batch, SpentKvBudgetFailsOnlyTheRequestThatNeedsMore) {
+  Context ctx(*model_, pool_);
+  const size_t block = KvCache(model_->config(), 512, KvType::F32).block_bytes();
+  auto budget = std::make_shared<KvBudget>(2);
+  BatchDecoder d(ctx, *text_, {64, budget});
+  // Both need a second block (position 256); the longer prompt gets there
+  // first and finds both blocks taken. Its blocks then go back, and the
+  // other request finds room.
+  GenerateOptions o = greedy(270);
+  const auto a_prompt = prompt(40), b_prompt = prompt(1);
+  const int64_t a = d.add(a_prompt, o);
+  const int64_t b = d.add(b_prompt, o);
+  EXPECT_EQ(budget->used(), 2);
+  // A third prompt finds no block at all: refused at once, nothing added.
+  try {
+    d.add(prompt(3), o);
+    ADD_FAILURE() << "a prompt beyond the budget was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("KV cache full: all 2 blocks of 256 positions"), std::string::npos)
+        << e.what();
+  }
+  std::map<int64_t, BatchDecoder::Done> done;
+  while (!d.empty()) {
+    d.step();
+    for (auto& x : d.take_done()) done[x.id] = std::move(x);
+  }
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_NE(done[a].error.find("KV cache full"), std::string::npos) << done[a].error;
+  EXPECT_EQ(done[a].completions[0].tokens.size(), static_cast<size_t>(256 - 40 + 1));  // sampled up to the full block
+  EXPECT_TRUE(done[b].error.empty()) << done[b].error;
+  Generator alone(ctx, *text_);
+  EXPECT_EQ(done[b].completions[0].tokens, alone.generate(b_prompt, o)[0].tokens);
+  EXPECT_EQ(done[b].stats.kv_bytes, 2 * block);
+  EXPECT_EQ(budget->used(), 0);  // every block given back
 }
 
 }  // namespace
