@@ -15,8 +15,8 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "core/text.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "eval/prompts.h"
 #include "eval/run_outputs.h"
 #include "eval/session.h"
@@ -24,8 +24,8 @@
 #include "experiment/route_runs.h"
 #include "report/report.h"
 #include "report/svg_chart.h"
-#include "route/router.h"
 #include "route/offline.h"
+#include "route/router.h"
 #include "store/store.h"
 
 // The build's web/dist relative to the lcte binary's folder in the build tree.
@@ -46,7 +46,8 @@ std::vector<std::string> assets_dir_candidates() {
   if (!ec) {
     const fs::path bin = exe.parent_path();
     out.push_back((bin.parent_path() / "share" / "lcte" / "web").string());
-    if (*LCTE_WEB_ASSETS_FROM_BINARY != '\0') out.push_back((bin / LCTE_WEB_ASSETS_FROM_BINARY).lexically_normal().string());
+    if (*LCTE_WEB_ASSETS_FROM_BINARY != '\0')
+      out.push_back((bin / LCTE_WEB_ASSETS_FROM_BINARY).lexically_normal().string());
   }
   return out;
 }
@@ -110,10 +111,19 @@ json num(const std::optional<double>& v) { return v && std::isfinite(*v) ? json(
 json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 json run_json(const store::RunRecord& r) {
-  return {{"id", r.id},           {"experiment", r.experiment}, {"kind", r.kind},   {"name", r.name},
-          {"status", r.status},   {"started_at", r.started_at}, {"finished_at", r.finished_at},
-          {"config", r.config},   {"model", r.model_name},      {"model_path", r.model_path},
-          {"code_version", r.code_version}, {"machine", r.machine}, {"summary", r.summary}};
+  return {{"id", r.id},
+          {"experiment", r.experiment},
+          {"kind", r.kind},
+          {"name", r.name},
+          {"status", r.status},
+          {"started_at", r.started_at},
+          {"finished_at", r.finished_at},
+          {"config", r.config},
+          {"model", r.model_name},
+          {"model_path", r.model_path},
+          {"code_version", r.code_version},
+          {"machine", r.machine},
+          {"summary", r.summary}};
 }
 
 double mean_finite(const std::vector<double>& v) {
@@ -166,10 +176,13 @@ eval::SampleRow row_of(const store::StoredSample& s) {
 }
 
 std::string content_type_for(const std::string& path) {
-  static const std::map<std::string, std::string> kTypes = {
-      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-      {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-      {".svg", "image/svg+xml"}, {".json", "application/json"}, {".png", "image/png"}};
+  static const std::map<std::string, std::string> kTypes = {{".html", "text/html; charset=utf-8"},
+                                                            {".js", "text/javascript; charset=utf-8"},
+                                                            {".mjs", "text/javascript; charset=utf-8"},
+                                                            {".css", "text/css; charset=utf-8"},
+                                                            {".svg", "image/svg+xml"},
+                                                            {".json", "application/json"},
+                                                            {".png", "image/png"}};
   auto it = kTypes.find(fs::path(path).extension().string());
   return it == kTypes.end() ? "application/octet-stream" : it->second;
 }
@@ -183,7 +196,9 @@ bool read_file(const std::string& path, std::string& out) {
   return true;
 }
 
-const char* kCsp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
+const char* kCsp =
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    "frame-ancestors 'none'";
 
 }  // namespace
 
@@ -203,6 +218,7 @@ std::string samples_csv_for_run(const std::string& store_path, const std::string
 
 Dashboard::Dashboard(DashboardOptions options)
     : options_(std::move(options)),
+      sessions_(options_.sessions, options_.session_clock),
       rules_(options_.rules_path, options_.routing,
              options_.tokenizers ? options_.tokenizers : std::make_shared<route::TokenizerCache>()) {
   if (!options_.loopback_only && options_.token.empty())
@@ -274,8 +290,13 @@ std::optional<server::Refusal> Dashboard::admit(const httplib::Request& req) {
 }
 
 void Dashboard::start_session(const httplib::Request& req, httplib::Response& res) {
-  res.set_header("Set-Cookie", fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict",
-                                           session_cookie_name(req.local_port), sessions_.create()));
+  // lcte speaks plain HTTP; behind a proxy that ends TLS for it the cookie
+  // is marked Secure, so the browser never sends it over plain HTTP. (A
+  // client claiming https itself only gets a cookie its browser may hold back.)
+  const bool tls = req.get_header_value("X-Forwarded-Proto") == "https";
+  res.set_header("Set-Cookie", fmt::format("{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Strict{}",
+                                           session_cookie_name(req.local_port), sessions_.create(),
+                                           sessions_.limits().lifetime.count(), tls ? "; Secure" : ""));
 }
 
 void Dashboard::login(const httplib::Request& req, httplib::Response& res) {
@@ -353,13 +374,14 @@ void Dashboard::serve_index(const httplib::Request& req, httplib::Response& res)
     return;
   }
   res.status = 200;
-  res.set_content(fmt::format("<!doctype html><meta charset=utf-8><title>lcte dashboard</title>"
-                              "<h1>lcte dashboard: assets not built</h1><p>The dashboard's page was not found in "
-                              "<code>{}</code>. It is built with npm at build time (<code>cmake --build build</code> "
-                              "runs <code>npm ci</code> and <code>node web/build.mjs</code> when node and npm are "
-                              "installed). The JSON API under <code>/api</code> works without it.</p>",
-                              report::html_escape(options_.assets_dir.empty() ? searched_assets() : options_.assets_dir)),
-                  "text/html; charset=utf-8");
+  res.set_content(
+      fmt::format("<!doctype html><meta charset=utf-8><title>lcte dashboard</title>"
+                  "<h1>lcte dashboard: assets not built</h1><p>The dashboard's page was not found in "
+                  "<code>{}</code>. It is built with npm at build time (<code>cmake --build build</code> "
+                  "runs <code>npm ci</code> and <code>node web/build.mjs</code> when node and npm are "
+                  "installed). The JSON API under <code>/api</code> works without it.</p>",
+                  report::html_escape(options_.assets_dir.empty() ? searched_assets() : options_.assets_dir)),
+      "text/html; charset=utf-8");
 }
 
 void Dashboard::mount(httplib::Server& svr) {
@@ -385,8 +407,10 @@ void Dashboard::mount(httplib::Server& svr) {
             }
             send_json(res, {{"authenticated", in}, {"login_required", !options_.token.empty()}});
           }));
-  svr.Post("/api/login", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { login(req, res); }));
-  svr.Post("/api/logout", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { logout(req, res); }));
+  svr.Post("/api/login",
+           guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { login(req, res); }));
+  svr.Post("/api/logout",
+           guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { logout(req, res); }));
   svr.Get("/api/info", guard(Access::Read, [this](const httplib::Request&, httplib::Response& res) {
             send_json(res, {{"version", eval::lcte_version()},
                             {"store", options_.store_path},
@@ -396,23 +420,33 @@ void Dashboard::mount(httplib::Server& svr) {
                             {"token_count", routing_tokenizer(*rules_.get())},
                             {"loopback_only", options_.loopback_only}});
           }));
-  svr.Get("/api/runs", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_runs(req, res); }));
-  svr.Get(R"(/api/runs/([A-Za-z0-9_.:\-]+))", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
-            get_run(req.matches[1], res);
-          }));
-  svr.Get(R"(/api/runs/([A-Za-z0-9_.:\-]+)/samples)", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
+  svr.Get("/api/runs",
+          guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_runs(req, res); }));
+  svr.Get(R"(/api/runs/([A-Za-z0-9_.:\-]+))",
+          guard(Access::Read,
+                [this](const httplib::Request& req, httplib::Response& res) { get_run(req.matches[1], res); }));
+  svr.Get(R"(/api/runs/([A-Za-z0-9_.:\-]+)/samples)",
+          guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
             store::Store st(options_.store_path);
             auto run = st.find_run(req.matches[1]);
             if (!run) return send_error(res, 404, fmt::format("no run '{}'", std::string(req.matches[1])));
             json out = json::array();
             for (const auto& s : st.samples(run->id))
-              out.push_back({{"task_id", s.task_id}, {"sample_index", s.sample_index}, {"model", s.model},
-                             {"status", s.status}, {"passed", s.passed}, {"error_type", s.error_type},
-                             {"completion_tokens", s.completion_tokens}, {"latency_s", num(s.latency_s)},
-                             {"exec_s", num(s.exec_s)}, {"energy_j", num(s.energy_j)}, {"completion", s.completion}});
+              out.push_back({{"task_id", s.task_id},
+                             {"sample_index", s.sample_index},
+                             {"model", s.model},
+                             {"status", s.status},
+                             {"passed", s.passed},
+                             {"error_type", s.error_type},
+                             {"completion_tokens", s.completion_tokens},
+                             {"latency_s", num(s.latency_s)},
+                             {"exec_s", num(s.exec_s)},
+                             {"energy_j", num(s.energy_j)},
+                             {"completion", s.completion}});
             send_json(res, out);
           }));
-  svr.Get(R"(/api/runs/([A-Za-z0-9_.:\-]+)/metrics)", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
+  svr.Get(R"(/api/runs/([A-Za-z0-9_.:\-]+)/metrics)",
+          guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
             store::Store st(options_.store_path);
             auto run = st.find_run(req.matches[1]);
             if (!run) return send_error(res, 404, fmt::format("no run '{}'", std::string(req.matches[1])));
@@ -420,7 +454,8 @@ void Dashboard::mount(httplib::Server& svr) {
             for (const auto& m : st.metrics(run->id)) out[m.name].push_back({m.t, m.value});
             send_json(res, out);
           }));
-  svr.Get(R"(/api/runs/([A-Za-z0-9_.:\-]+)/samples\.csv)", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
+  svr.Get(R"(/api/runs/([A-Za-z0-9_.:\-]+)/samples\.csv)",
+          guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
             std::string id = req.matches[1];
             store::Store st(options_.store_path);
             auto run = st.find_run(id);
@@ -430,29 +465,38 @@ void Dashboard::mount(httplib::Server& svr) {
           }));
   svr.Get("/api/summary.csv", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
             std::vector<std::string> ids = split_commas(req.get_param_value("ids"));
-            if (ids.empty() || ids.size() > 50) return send_error(res, 400, "ids: give 1 to 50 run ids, comma-separated");
+            if (ids.empty() || ids.size() > 50)
+              return send_error(res, 400, "ids: give 1 to 50 run ids, comma-separated");
             store::Store st(options_.store_path);
             std::vector<report::RunView> views;
             for (const auto& id : ids) views.push_back(report::load_run_view(st, id));
             res.set_header("Content-Disposition", "attachment; filename=\"summary.csv\"");
             res.set_content(report::summary_csv(views), "text/csv; charset=utf-8");
           }));
-  svr.Get("/api/compare", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_compare(req, res); }));
-  svr.Get(R"(/api/suites/([a-z\-]+)/problems)", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_problems(req, res); }));
-  svr.Get("/api/problem", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_problem(req, res); }));
+  svr.Get("/api/compare",
+          guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_compare(req, res); }));
+  svr.Get(R"(/api/suites/([a-z\-]+)/problems)",
+          guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_problems(req, res); }));
+  svr.Get("/api/problem",
+          guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_problem(req, res); }));
   svr.Post("/api/try", guard(Access::Write, [this](const httplib::Request& req, httplib::Response& res) {
              TryRequest rq = TryRequest::from_json(parse_body(req), options_.models);
              send_json(res, jobs_->try_problem(rq, [this](const std::string& q) { return route(q); }));
            }));
-  svr.Get("/api/evals", guard(Access::Read, [this](const httplib::Request&, httplib::Response& res) { send_json(res, jobs_->list()); }));
+  svr.Get("/api/evals", guard(Access::Read, [this](const httplib::Request&, httplib::Response& res) {
+            send_json(res, jobs_->list());
+          }));
   svr.Post("/api/evals", guard(Access::Write, [this](const httplib::Request& req, httplib::Response& res) {
              send_json(res, jobs_->start(EvalRequest::from_json(parse_body(req), options_.models)), 202);
            }));
-  svr.Post(R"(/api/evals/([A-Za-z0-9\-]+)/stop)", guard(Access::Write, [this](const httplib::Request& req, httplib::Response& res) {
-             if (!jobs_->stop(req.matches[1])) return send_error(res, 404, fmt::format("no job '{}'", std::string(req.matches[1])));
+  svr.Post(R"(/api/evals/([A-Za-z0-9\-]+)/stop)",
+           guard(Access::Write, [this](const httplib::Request& req, httplib::Response& res) {
+             if (!jobs_->stop(req.matches[1]))
+               return send_error(res, 404, fmt::format("no job '{}'", std::string(req.matches[1])));
              send_json(res, jobs_->get(req.matches[1]));
            }));
-  svr.Get("/api/events", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { serve_events(req, res); }));
+  svr.Get("/api/events",
+          guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { serve_events(req, res); }));
   svr.Get("/api/routing/rules", guard(Access::Read, [this](const httplib::Request&, httplib::Response& res) {
             send_json(res, rules_.get()->to_json());
           }));
@@ -472,18 +516,28 @@ void Dashboard::mount(httplib::Server& svr) {
            }));
   svr.Get("/api/routing/decisions", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) {
             size_t limit = 100;
-            if (req.has_param("limit")) limit = std::clamp<size_t>(std::strtoul(req.get_param_value("limit").c_str(), nullptr, 10), 1, 10000);
+            if (req.has_param("limit"))
+              limit = std::clamp<size_t>(std::strtoul(req.get_param_value("limit").c_str(), nullptr, 10), 1, 10000);
             store::Store st(options_.store_path);
             json out = json::array();
             for (const auto& d : st.decisions(std::nullopt, limit))
-              out.push_back({{"time", d.time}, {"query_hash", d.query_hash}, {"n_tokens", d.n_tokens},
-                             {"n_tokens_at_least", d.n_tokens_at_least}, {"tokenizer", d.tokenizer}, {"score", d.score},
-                             {"policy", d.policy}, {"rules_version", d.policy_version}, {"tier", d.tier},
-                             {"override", d.override_applied}, {"decision_us", d.decision_us}, {"reason", d.reason},
+              out.push_back({{"time", d.time},
+                             {"query_hash", d.query_hash},
+                             {"n_tokens", d.n_tokens},
+                             {"n_tokens_at_least", d.n_tokens_at_least},
+                             {"tokenizer", d.tokenizer},
+                             {"score", d.score},
+                             {"policy", d.policy},
+                             {"rules_version", d.policy_version},
+                             {"tier", d.tier},
+                             {"override", d.override_applied},
+                             {"decision_us", d.decision_us},
+                             {"reason", d.reason},
                              {"outcome", d.outcome ? json(*d.outcome) : json(nullptr)}});
             send_json(res, out);
           }));
-  svr.Get("/api/routing/curve", guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_curve(req, res); }));
+  svr.Get("/api/routing/curve",
+          guard(Access::Read, [this](const httplib::Request& req, httplib::Response& res) { get_curve(req, res); }));
 }
 
 void Dashboard::get_runs(const httplib::Request& req, httplib::Response& res) {
@@ -553,9 +607,15 @@ void Dashboard::get_compare(const httplib::Request& req, httplib::Response& res)
   }
   json scatter = json::array();
   for (size_t i = 0; i < points.size(); ++i)
-    scatter.push_back({{"run_id", ids[i]}, {"label", views[i].label}, {"accuracy", points[i].accuracy}, {"cost_s", points[i].cost},
+    scatter.push_back({{"run_id", ids[i]},
+                       {"label", views[i].label},
+                       {"accuracy", points[i].accuracy},
+                       {"cost_s", points[i].cost},
                        {"energy_j", num(views[i].energy_j)}});
-  send_json(res, {{"runs", runs}, {"points", scatter}, {"pareto", front}, {"grid", grid},
+  send_json(res, {{"runs", runs},
+                  {"points", scatter},
+                  {"pareto", front},
+                  {"grid", grid},
                   {"cost_unit", "mean latency per sample (s), or execution time when latency is unknown"}});
 }
 
@@ -589,8 +649,13 @@ void Dashboard::get_problem(const httplib::Request& req, httplib::Response& res)
   } catch (const Error& e) {
     decision = {{"error", e.what()}};  // the problem is still worth showing
   }
-  send_json(res, {{"task_id", t.task_id}, {"entry_point", t.entry_point}, {"prompt", p.text}, {"description", t.description},
-                  {"tests", t.tests}, {"reference", t.reference}, {"route", decision}});
+  send_json(res, {{"task_id", t.task_id},
+                  {"entry_point", t.entry_point},
+                  {"prompt", p.text},
+                  {"description", t.description},
+                  {"tests", t.tests},
+                  {"reference", t.reference},
+                  {"route", decision}});
 }
 
 void Dashboard::get_curve(const httplib::Request& req, httplib::Response& res) {
@@ -617,11 +682,16 @@ void Dashboard::get_curve(const httplib::Request& req, httplib::Response& res) {
     rule_tiers.push_back(rules->router->route(p.query).tier_index == 0 ? 0 : 1);
   }
   auto point_json = [](const route::OperatingPoint& p) {
-    return json{{"policy", p.policy}, {"parameter", p.parameter}, {"accuracy", p.accuracy}, {"cost", p.cost}, {"strong_share", p.strong_share}};
+    return json{{"policy", p.policy},
+                {"parameter", p.parameter},
+                {"accuracy", p.accuracy},
+                {"cost", p.cost},
+                {"strong_share", p.strong_share}};
   };
   std::vector<route::OperatingPoint> all;
   json curves = json::object();
-  for (auto& [name, prio] : std::vector<std::pair<std::string, std::vector<double>*>>{{"threshold (tokens)", &by_tokens}, {"random", &by_hash}}) {
+  for (auto& [name, prio] : std::vector<std::pair<std::string, std::vector<double>*>>{
+           {"threshold (tokens)", &by_tokens}, {"random", &by_hash}}) {
     json c = json::array();
     for (const auto& p : route::priority_curve(problems, *prio, name)) {
       c.push_back(point_json(p));
@@ -635,12 +705,19 @@ void Dashboard::get_curve(const httplib::Request& req, httplib::Response& res) {
   all.push_back(oracle);
   json front = json::array();
   for (size_t i : route::pareto_front(all)) front.push_back(point_json(all[i]));
-  route::GapMetrics g = route::gap_metrics(route::priority_curve(problems, by_tokens, "threshold"),
-                                           route::evaluate_assignment(problems, std::vector<size_t>(problems.size(), 0), "weak", 0).accuracy,
-                                           route::evaluate_assignment(problems, std::vector<size_t>(problems.size(), 1), "strong", 0).accuracy);
-  send_json(res, {{"problems", problems.size()}, {"curves", curves}, {"current", point_json(current)}, {"oracle", point_json(oracle)},
-                  {"pareto", front}, {"apgr", g.apgr ? json(*g.apgr) : json(nullptr)},
-                  {"cost_unit", data.cost_unit}, {"notes", data.notes}, {"tiers", data.tiers}});
+  route::GapMetrics g = route::gap_metrics(
+      route::priority_curve(problems, by_tokens, "threshold"),
+      route::evaluate_assignment(problems, std::vector<size_t>(problems.size(), 0), "weak", 0).accuracy,
+      route::evaluate_assignment(problems, std::vector<size_t>(problems.size(), 1), "strong", 0).accuracy);
+  send_json(res, {{"problems", problems.size()},
+                  {"curves", curves},
+                  {"current", point_json(current)},
+                  {"oracle", point_json(oracle)},
+                  {"pareto", front},
+                  {"apgr", g.apgr ? json(*g.apgr) : json(nullptr)},
+                  {"cost_unit", data.cost_unit},
+                  {"notes", data.notes},
+                  {"tiers", data.tiers}});
 }
 
 void Dashboard::serve_events(const httplib::Request& req, httplib::Response& res) {
@@ -650,37 +727,42 @@ void Dashboard::serve_events(const httplib::Request& req, httplib::Response& res
   if (!from.empty()) after = std::strtoull(from.c_str(), nullptr, 10);
   if (event_streams_->fetch_add(1) >= options_.max_event_streams) {
     event_streams_->fetch_sub(1);
-    return send_error(res, 503, fmt::format("too many open event streams (at most {}); close a dashboard tab", options_.max_event_streams));
+    return send_error(
+        res, 503,
+        fmt::format("too many open event streams (at most {}); close a dashboard tab", options_.max_event_streams));
   }
   res.set_header("Cache-Control", "no-store");
   res.set_header("X-Accel-Buffering", "no");
   auto cursor = std::make_shared<uint64_t>(after);
   auto first = std::make_shared<bool>(true);
-  res.set_chunked_content_provider("text/event-stream", [this, cursor, first](size_t, httplib::DataSink& sink) {
-    if (*first) {
-      // Tells the browser how soon to reconnect, and gets headers out at once.
-      std::string hello = "retry: 2000\n: connected\n\n";
-      *first = false;
-      return sink.write(hello.data(), hello.size());
-    }
-    // Short waits with a ping: a closed browser tab is only noticed when a
-    // write fails, and its worker thread is needed back.
-    std::vector<Event> events = bus_.wait_after(*cursor, std::chrono::seconds(1));
-    if (bus_.closed()) {
-      sink.done();
-      return true;
-    }
-    if (events.empty()) {
-      std::string ping = ": ping\n\n";
-      return sink.write(ping.data(), ping.size());
-    }
-    std::string out;
-    for (const Event& e : events) {
-      out += sse_frame(e);
-      *cursor = e.id;
-    }
-    return sink.write(out.data(), out.size());
-  }, [streams = event_streams_](bool) { streams->fetch_sub(1); });
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [this, cursor, first](size_t, httplib::DataSink& sink) {
+        if (*first) {
+          // Tells the browser how soon to reconnect, and gets headers out at once.
+          std::string hello = "retry: 2000\n: connected\n\n";
+          *first = false;
+          return sink.write(hello.data(), hello.size());
+        }
+        // Short waits with a ping: a closed browser tab is only noticed when a
+        // write fails, and its worker thread is needed back.
+        std::vector<Event> events = bus_.wait_after(*cursor, std::chrono::seconds(1));
+        if (bus_.closed()) {
+          sink.done();
+          return true;
+        }
+        if (events.empty()) {
+          std::string ping = ": ping\n\n";
+          return sink.write(ping.data(), ping.size());
+        }
+        std::string out;
+        for (const Event& e : events) {
+          out += sse_frame(e);
+          *cursor = e.id;
+        }
+        return sink.write(out.data(), out.size());
+      },
+      [streams = event_streams_](bool) { streams->fetch_sub(1); });
 }
 
 }  // namespace lcte::web

@@ -26,9 +26,9 @@
 
 #include "eval/datasets.h"
 #include "eval/executor.h"
+#include "server/site.h"
 #include "web/event_bus.h"
 #include "web/jobs.h"
-#include "server/site.h"
 #include "web/routing_rules.h"
 #include "web/session.h"
 #include "web/store_tail.h"
@@ -45,16 +45,16 @@ namespace lcte::web {
 route::RouterConfig default_routing();
 
 struct DashboardOptions {
-  std::string store_path;          // the experiment store (SQLite)
-  std::string rules_path;          // routing rules JSON; "" keeps them in memory
-  std::string assets_dir;          // built front end; "" : default_assets_dir()
-  std::string token;               // the login secret; "" : none (loopback only)
-  bool loopback_only = true;       // the server listens on loopback only
-  BackendFactory backends;         // null: canonical only
+  std::string store_path;     // the experiment store (SQLite)
+  std::string rules_path;     // routing rules JSON; "" keeps them in memory
+  std::string assets_dir;     // built front end; "" : default_assets_dir()
+  std::string token;          // the login secret; "" : none (loopback only)
+  bool loopback_only = true;  // the server listens on loopback only
+  BackendFactory backends;    // null: canonical only
   std::vector<std::string> models = {"canonical"};
   eval::DatasetLocations where = eval::default_dataset_locations();
   std::function<std::unique_ptr<eval::Executor>()> executor;  // null: the sandbox
-  std::string isolation = "auto";  // the sandbox's, for runs the dashboard starts
+  std::string isolation = "auto";                             // the sandbox's, for runs the dashboard starts
   // The routing rules when there is no rules file yet (lcte serve: the
   // catalogue's [routing]); by default the published two tiers, both
   // answered by the canonical backend.
@@ -70,6 +70,10 @@ struct DashboardOptions {
   int max_event_streams = 6;
   // How the interactive tab's streamed text is batched into events.
   TokenStreamOptions try_stream;
+  // How long a login lasts (idle and in all), and the clock that says so
+  // (null: the steady clock; tests move their own on).
+  SessionLimits sessions;
+  Sessions::Now session_clock;
 };
 
 // Where the page is looked for, in order: $LCTE_WEB_DIR; beside the running

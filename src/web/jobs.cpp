@@ -13,12 +13,12 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "eval/passk.h"
-#include "experiment/eval_run.h"
-#include "experiment/recorder.h"
 #include "eval/prompts.h"
 #include "eval/run_outputs.h"
 #include "eval/runner.h"
 #include "eval/session.h"
+#include "experiment/eval_run.h"
+#include "experiment/recorder.h"
 #include "measure/sampler.h"
 #include "store/store.h"
 
@@ -52,7 +52,8 @@ void check_keys(const json& j, const std::set<std::string>& keys) {
 
 void check_suite(const std::string& suite) {
   const auto& s = known_suites();
-  if (std::find(s.begin(), s.end(), suite) == s.end()) fail("suite: \"{}\" is not one of humaneval, mbpp, mbpp-sanitized", suite);
+  if (std::find(s.begin(), s.end(), suite) == s.end())
+    fail("suite: \"{}\" is not one of humaneval, mbpp, mbpp-sanitized", suite);
 }
 
 void check_model(const std::string& model, const std::vector<std::string>& models, const std::string& field) {
@@ -128,8 +129,14 @@ class StoreSink final : public eval::SampleSink {
  public:
   StoreSink(experiment::RunRecorder& recorder, std::string run_id, std::string suite, std::string model,
             double temperature, EventBus& bus, std::string job_id)
-      : recorder_(recorder), run_id_(std::move(run_id)), suite_(std::move(suite)), model_(std::move(model)),
-        temperature_(temperature), bus_(bus), job_id_(std::move(job_id)), started_(Clock::now()) {}
+      : recorder_(recorder),
+        run_id_(std::move(run_id)),
+        suite_(std::move(suite)),
+        model_(std::move(model)),
+        temperature_(temperature),
+        bus_(bus),
+        job_id_(std::move(job_id)),
+        started_(Clock::now()) {}
 
   void write(const eval::SampleRow& row) override {
     std::lock_guard lock(mutex_);
@@ -179,9 +186,13 @@ class TrySink final : public eval::SampleSink {
       rows.push_back(row);
     }
     json e = tag_;
-    e.update(json{{"sample_index", row.sample_index}, {"status", row.status}, {"passed", row.passed},
-                  {"error_type", row.error_type}, {"completion", row.completion},
-                  {"latency_s", num_or_null(row.latency_s)}, {"exec_s", num_or_null(row.exec_seconds)}});
+    e.update(json{{"sample_index", row.sample_index},
+                  {"status", row.status},
+                  {"passed", row.passed},
+                  {"error_type", row.error_type},
+                  {"completion", row.completion},
+                  {"latency_s", num_or_null(row.latency_s)},
+                  {"exec_s", num_or_null(row.exec_seconds)}});
     bus_.publish("try", e);
   }
   std::mutex mutex_;
@@ -192,27 +203,18 @@ class TrySink final : public eval::SampleSink {
   json tag_;
 };
 
+// A reading as the live monitor gets it: the very points the recorder
+// stores for it (experiment::metric_points, the same names and `t`), so a
+// chart fed from the stream and one fed from the store show the same series.
+// Runs the dashboard starts are never resumed, so their time axis starts at 0.
 json resources_json(const measure::Sample& s) {
-  json j = {{"t", s.t_seconds},
-            {"cpu_cores", s.process_cpu_cores},
-            {"rss_bytes", s.rss_bytes},
-            {"energy_j", s.cpu_energy_joules.value_or(s.cpu_energy_estimate_joules)},
-            {"energy_estimated", !s.cpu_energy_joules.has_value()}};
-  if (s.system_cpu) j["system_cpu"] = *s.system_cpu;
-  if (!s.gpus.empty()) {
-    double util = 0, power = 0;
-    bool have_util = false, have_power = false;
-    for (const auto& g : s.gpus) {
-      if (g.utilisation) util += *g.utilisation, have_util = true;
-      if (g.power_watts) power += *g.power_watts, have_power = true;
-    }
-    if (have_util) j["gpu_util"] = util / double(s.gpus.size());
-    if (have_power) j["gpu_power_w"] = power;
-    double gpu_energy = 0;
-    for (double e : s.gpu_energy_joules) gpu_energy += e;
-    j["gpu_energy_j"] = gpu_energy;
+  json metrics = json::object();
+  double t = s.t_seconds;
+  for (const store::MetricPoint& p : experiment::metric_points(s, 0.0)) {
+    metrics[p.name] = p.value;
+    t = p.t;
   }
-  return j;
+  return {{"t", t}, {"metrics", metrics}};
 }
 
 }  // namespace
@@ -242,7 +244,7 @@ EvalRequest EvalRequest::from_json(const json& j, const std::vector<std::string>
 }
 
 json EvalRequest::to_json() const {
-  return {{"suite", suite},         {"models", models}, {"n", n},         {"temperature", temperature},
+  return {{"suite", suite},           {"models", models}, {"n", n},         {"temperature", temperature},
           {"max_tokens", max_tokens}, {"limit", limit},   {"tasks", tasks}, {"timeout", timeout},
           {"workers", workers}};
 }
@@ -270,7 +272,7 @@ struct JobManager::Job {
   std::string id;
   EvalRequest request;
   std::atomic<bool> stop{false};
-  std::mutex mutex;  // guards the fields below
+  std::mutex mutex;                // guards the fields below
   std::string status = "running";  // running, finished, failed, stopped
   std::string error;
   std::vector<std::string> run_ids;
@@ -279,9 +281,16 @@ struct JobManager::Job {
 
   json to_json() {
     std::lock_guard lock(mutex);
-    return {{"id", id},         {"request", request.to_json()}, {"status", status}, {"error", error},
-            {"run_ids", run_ids}, {"started_at", started_at},   {"finished_at", finished_at},
-            {"done", done},     {"total", total},               {"passed", passed}};
+    return {{"id", id},
+            {"request", request.to_json()},
+            {"status", status},
+            {"error", error},
+            {"run_ids", run_ids},
+            {"started_at", started_at},
+            {"finished_at", finished_at},
+            {"done", done},
+            {"total", total},
+            {"passed", passed}};
   }
 };
 
@@ -413,7 +422,10 @@ void JobManager::run_model(const std::shared_ptr<Job>& job, const std::string& m
     job->run_ids.push_back(run.id);
     job->total += plan.size() * size_t(rq.n);
   }
-  bus_.publish("run", {{"job", job->id}, {"run_id", run.id}, {"model", model}, {"status", "running"},
+  bus_.publish("run", {{"job", job->id},
+                       {"run_id", run.id},
+                       {"model", model},
+                       {"status", "running"},
                        {"total", plan.size() * size_t(rq.n)}});
 
   StoreSink sink(recorder, run.id, rq.suite, model, rq.temperature, bus_, job->id);
@@ -439,8 +451,13 @@ void JobManager::run_model(const std::shared_ptr<Job>& job, const std::string& m
     auto now = Clock::now();
     if (p.done != p.total && now - last_publish < std::chrono::milliseconds(100)) return;
     last_publish = now;
-    bus_.publish("progress", {{"job", job_id}, {"run_id", run_id}, {"model", model}, {"done", p.done},
-                              {"total", p.total}, {"passed", p.passed}, {"elapsed_s", p.elapsed_s}});
+    bus_.publish("progress", {{"job", job_id},
+                              {"run_id", run_id},
+                              {"model", model},
+                              {"done", p.done},
+                              {"total", p.total},
+                              {"passed", p.passed},
+                              {"elapsed_s", p.elapsed_s}});
   };
 
   eval::RunnerStats stats;
@@ -472,8 +489,8 @@ void JobManager::run_model(const std::shared_ptr<Job>& job, const std::string& m
     passed += r.passed ? 1 : 0;
   }
   summary = recorder.finish(summary, completion_tokens, passed, static_cast<int64_t>(plan.size()), status);
-  bus_.publish("run", {{"job", job->id}, {"run_id", run.id}, {"model", model}, {"status", status},
-                       {"summary", summary}});
+  bus_.publish("run",
+               {{"job", job->id}, {"run_id", run.id}, {"model", model}, {"status", status}, {"summary", summary}});
   if (!failure.empty()) fail("{}", failure);
 }
 

@@ -7,48 +7,60 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/sha256.h"
 
 namespace lcte::web {
 
-Sessions::Sessions(std::chrono::seconds idle, size_t max_sessions) : idle_(idle), max_(std::max<size_t>(1, max_sessions)) {}
+Sessions::Sessions(SessionLimits limits, Now now) : limits_(limits), now_(std::move(now)) {
+  limits_.max_sessions = std::max<size_t>(1, limits_.max_sessions);
+  if (!now_) now_ = [] { return Clock::now(); };
+}
+
+bool Sessions::expired(const Entry& e, Clock::time_point now) const {
+  return now - e.last_used > limits_.idle || now - e.began > limits_.lifetime;
+}
 
 std::string Sessions::create() {
   std::string id = random_hex(32);
   std::lock_guard<std::mutex> lock(mutex_);
-  const auto now = Clock::now();
-  for (auto it = last_used_.begin(); it != last_used_.end();)
-    it = now - it->second > idle_ ? last_used_.erase(it) : std::next(it);
-  while (last_used_.size() >= max_) {
-    auto oldest = std::min_element(last_used_.begin(), last_used_.end(),
-                                   [](const auto& a, const auto& b) { return a.second < b.second; });
-    last_used_.erase(oldest);
+  const auto now = now_();
+  for (auto it = by_digest_.begin(); it != by_digest_.end();)
+    it = expired(it->second, now) ? by_digest_.erase(it) : std::next(it);
+  while (by_digest_.size() >= limits_.max_sessions) {
+    auto oldest = std::min_element(by_digest_.begin(), by_digest_.end(), [](const auto& a, const auto& b) {
+      return a.second.last_used < b.second.last_used;
+    });
+    by_digest_.erase(oldest);
   }
-  last_used_[id] = now;
+  by_digest_[sha256_hex(id)] = {now, now};
   return id;
 }
 
 bool Sessions::valid(const std::string& id) {
   if (id.empty()) return false;
+  const std::string digest = sha256_hex(id);
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = last_used_.find(id);
-  if (it == last_used_.end()) return false;
-  const auto now = Clock::now();
-  if (now - it->second > idle_) {
-    last_used_.erase(it);
+  auto it = by_digest_.find(digest);
+  if (it == by_digest_.end()) return false;
+  const auto now = now_();
+  if (expired(it->second, now)) {
+    by_digest_.erase(it);
     return false;
   }
-  it->second = now;
+  it->second.last_used = now;
   return true;
 }
 
 void Sessions::erase(const std::string& id) {
+  if (id.empty()) return;
+  const std::string digest = sha256_hex(id);
   std::lock_guard<std::mutex> lock(mutex_);
-  last_used_.erase(id);
+  by_digest_.erase(digest);
 }
 
 size_t Sessions::size() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return last_used_.size();
+  return by_digest_.size();
 }
 
 LoginThrottle::LoginThrottle(int max_failures, std::chrono::seconds window) : max_(max_failures), window_(window) {}
@@ -104,9 +116,10 @@ std::string cookie_value(const std::string& header, const std::string& name) {
 }
 
 bool same_secret(const std::string& given, const std::string& want) {
-  if (given.size() != want.size() || want.empty()) return false;
+  if (want.empty()) return false;
+  const std::string a = sha256_hex(given), b = sha256_hex(want);
   unsigned char diff = 0;
-  for (size_t i = 0; i < want.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ want[i]);
+  for (size_t i = 0; i < b.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
 }
 

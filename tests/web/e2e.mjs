@@ -213,12 +213,23 @@ try {
   const late = await points();
   check(early >= 1 && late === 10, `live chart updated from pushed events (${early} then ${late} points)`);
   check((await page.textContent('#live-done')) === '10/10', 'live monitor shows 10/10 samples');
-  // GPU readings (the fake nvidia-smi: 37% and 12% busy, 123.45 W and [N/A])
-  // reach the GPU chart, and the "no GPU" note goes away.
+  // GPU readings (the fake nvidia-smi: GPU 0 37% busy at 123.45 W, GPU 1 12%
+  // with [N/A] power) reach the GPU charts under the recorder's names, one
+  // line per GPU, and the "no GPU" note goes away.
   await page.waitForFunction(() => document.querySelector('#gpu-note')?.classList.contains('hidden'), null, { timeout: 10000 });
-  const gpu = await page.evaluate(() => { const d = document.querySelector('#live-gpu').plot.data; return { util: d[1].filter(x => x !== null), power: d[2].filter(x => x !== null) }; });
-  check(gpu.util.length >= 1 && gpu.util.every(x => Math.abs(x - 24.5) < 1e-9) && gpu.power.every(x => Math.abs(x - 123.45) < 1e-9),
-    `live GPU chart has points (${gpu.util.length}: mean utilisation ${gpu.util[0]}%, power ${gpu.power[0]} W) and the no-GPU note is hidden`);
+  const gpu = await page.evaluate(() => {
+    const d = name => document.querySelector(`#live-charts [data-chart="${name}"]`).plot.data;
+    const u = d('gpu-utilisation'), p = d('gpu-power');
+    return { gpu0: u[1].filter(x => x !== null), gpu1: u[2].filter(x => x !== null), power: p[1].filter(x => x !== null), powerLines: p.length - 1 };
+  });
+  check(gpu.gpu0.length >= 1 && gpu.gpu0.every(x => Math.abs(x - 37) < 1e-9) && gpu.gpu1.every(x => Math.abs(x - 12) < 1e-9) &&
+    gpu.power.every(x => Math.abs(x - 123.45) < 1e-9) && gpu.powerLines === 1,
+    `live GPU charts have points (${gpu.gpu0.length}: GPU 0 ${gpu.gpu0[0]}%, GPU 1 ${gpu.gpu1[0]}%, power ${gpu.power[0]} W on ${gpu.powerLines} line) and the no-GPU note is hidden`);
+  // The resource charts as the live monitor drew them from pushed readings, to
+  // compare with the run page's, drawn from the store.
+  const resourceCharts = sel => page.evaluate(sel => Object.fromEntries([...document.querySelectorAll(`${sel} [data-chart]`)]
+    .map(f => [f.dataset.chart, { title: f.getAttribute('aria-label'), names: f.plot.series.slice(1).map(x => x.label), data: f.plot.data }])), sel);
+  const liveResources = await resourceCharts('#live-charts');
   await shot('live-monitor');
   await a11y(page, 'Live monitor');
   await page.setViewportSize({ width: 2560, height: 1200 });
@@ -235,6 +246,12 @@ try {
   const charts = await page.$$eval('#run-charts .uplot, #run-charts svg', els => els.length);
   check(charts >= 3, `run page draws charts (${charts})`);
   check((await page.textContent('#run-charts')).includes('GPU utilisation'), 'run page charts the stored GPU utilisation');
+  // A chart fed live and a chart fed from the store show the same series.
+  const storedResources = await resourceCharts('#run-charts');
+  const keys = Object.keys(liveResources).sort();
+  check(keys.join() === 'cpu,energy,gpu-power,gpu-utilisation,memory' && keys.join() === Object.keys(storedResources).sort().join() &&
+    keys.every(k => JSON.stringify(liveResources[k]) === JSON.stringify(storedResources[k])),
+    `live and stored resource charts show the same series (${keys.map(k => `${k}: ${liveResources[k].data[0].length} vs ${storedResources[k]?.data[0].length} points`).join(', ')})`);
   check((await page.$$('#samples-table tbody tr')).length === 10, 'run page lists 10 samples');
   check((await page.textContent('#view')).includes('100.0%'), 'pass@1 of the reference solutions is 100%');
   await shot('run-page');

@@ -11,28 +11,28 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <iostream>
 #include <map>
 #include <set>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "backend/engine_backend.h"
 #include "common/test_data.h"
 #include "core/error.h"
-#include "store/store.h"
-#include "backend/engine_backend.h"
 #include "server/http_front.h"
+#include "store/store.h"
 #include "web/dashboard.h"
 #include "web/token_stream.h"
 
 namespace lcte::web {
 namespace {
 
-using nlohmann::json;
 using lcte::testing::temp_dir;
+using nlohmann::json;
 
 // ---------- routing rules ----------
 
@@ -394,7 +394,7 @@ std::string seed_store(const std::string& path) {
   st.add_sample(r.id, sample("HumanEval/0", 0, true, 1.0, "    return 1\n"));
   st.add_sample(r.id, sample("HumanEval/1", 0, false, 3.0, "    return \"a, \"\"b\"\n"));
   st.add_sample(r.id, sample("HumanEval/2", 0, true, 2.0, "    pass"));
-  st.add_metrics(r.id, {{"cpu_cores", 0, 0.0, 0.5}, {"cpu_cores", 1, 0.5, 0.75}});
+  st.add_metrics(r.id, {{"process_cpu_cores", 0, 0.0, 0.5}, {"process_cpu_cores", 1, 0.5, 0.75}});
   st.finish_run(r.id, "finished", {{"suite", "humaneval"}});
   return r.id;
 }
@@ -407,9 +407,12 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') field += '"', ++i;
-      else if (c == '"') quoted = false;
-      else field += c;
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"')
+        field += '"', ++i;
+      else if (c == '"')
+        quoted = false;
+      else
+        field += c;
     } else if (c == '"') {
       quoted = true;
     } else if (c == ',') {
@@ -421,8 +424,10 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
       field += c;
     }
   }
-  if (!field.empty() || !rows.back().empty()) rows.back().push_back(field);
-  else rows.pop_back();
+  if (!field.empty() || !rows.back().empty())
+    rows.back().push_back(field);
+  else
+    rows.pop_back();
   return rows;
 }
 
@@ -465,7 +470,8 @@ TEST(DashboardHttp, RoutingCurveUsesEachProblemsOwnCost) {
     r.model_name = "m2";
     r.config = {{"suite", "humaneval"}};
     st.begin_run(r);
-    for (const char* task : {"HumanEval/0", "HumanEval/1", "HumanEval/2"}) st.add_sample(r.id, sample(task, 0, true, 10.0, ""));
+    for (const char* task : {"HumanEval/0", "HumanEval/1", "HumanEval/2"})
+      st.add_sample(r.id, sample(task, 0, true, 10.0, ""));
     st.finish_run(r.id, "finished", {{"suite", "humaneval"}});
   }
   Served s(o);
@@ -499,13 +505,13 @@ TEST(DashboardHttp, RunsRunPageAndCsv) {
   ASSERT_EQ(run->status, 200);
   json v = json::parse(run->body);
   EXPECT_NEAR(v["pass_at_k"]["pass@1"].get<double>(), 2.0 / 3.0, 1e-12);  // 2 of 3 problems
-  EXPECT_DOUBLE_EQ(v["latency_p50_s"].get<double>(), 2.0);                 // median of 1, 3, 2
+  EXPECT_DOUBLE_EQ(v["latency_p50_s"].get<double>(), 2.0);                // median of 1, 3, 2
   EXPECT_EQ(v["samples"], 3);
 
   auto metrics = c.Get(("/api/runs/" + id + "/metrics").c_str());
   json m = json::parse(metrics->body);
-  ASSERT_EQ(m["cpu_cores"].size(), 2u);
-  EXPECT_DOUBLE_EQ(m["cpu_cores"][1][1].get<double>(), 0.75);
+  ASSERT_EQ(m["process_cpu_cores"].size(), 2u);
+  EXPECT_DOUBLE_EQ(m["process_cpu_cores"][1][1].get<double>(), 0.75);
 
   auto csv = c.Get(("/api/runs/" + id + "/samples.csv").c_str());
   ASSERT_EQ(csv->status, 200);
@@ -516,7 +522,7 @@ TEST(DashboardHttp, RunsRunPageAndCsv) {
   EXPECT_EQ(rows[0][14], "completion");
   EXPECT_EQ(rows[2][1], "HumanEval/1");
   EXPECT_EQ(rows[2][14], "    return \"a, \"\"b\"\n");  // quotes and comma survive
-  EXPECT_EQ(rows[2][6], "0");                               // passed
+  EXPECT_EQ(rows[2][6], "0");                           // passed
 
   auto summary = c.Get(("/api/summary.csv?ids=" + id).c_str());
   auto srows = parse_csv(summary->body);
@@ -559,8 +565,10 @@ TEST(DashboardHttp, StateChangesNeedTheSessionSameOriginJsonAndLoopbackHost) {
   EXPECT_EQ(session, json({{"authenticated", true}, {"login_required", false}}));
 
   EXPECT_EQ(c.Post("/api/route", body, "application/json")->status, 403);  // no session
-  EXPECT_EQ(c.Post("/api/route", {{"Cookie", "lcte_session_" + port + "=" + std::string(64, '0')}}, body,
-                   "application/json")->status, 403);
+  EXPECT_EQ(
+      c.Post("/api/route", {{"Cookie", "lcte_session_" + port + "=" + std::string(64, '0')}}, body, "application/json")
+          ->status,
+      403);
   EXPECT_EQ(c.Post("/api/route", {{"Cookie", "lcte_session_1=" + id}}, body, "application/json")->status, 403);
   httplib::Headers evil = cookie;
   evil.emplace("Origin", "http://evil.example");
@@ -581,7 +589,7 @@ TEST(DashboardHttp, StateChangesNeedTheSessionSameOriginJsonAndLoopbackHost) {
   ASSERT_EQ(ok->status, 200) << ok->body;
   EXPECT_EQ(json::parse(ok->body)["tier"], "small");
   // DNS rebinding: a page at a name of its own resolving to 127.0.0.1.
-  for (const std::string host : {std::string("evil.example:"), std::string("127.0.0.1.rebind.example:")}) {
+  for (const std::string& host : {std::string("evil.example:"), std::string("127.0.0.1.rebind.example:")}) {
     EXPECT_EQ(c.Get("/api/runs", {{"Host", host + port}})->status, 403) << host;
     auto rebound = c.Get("/api/session", {{"Host", host + port}});
     EXPECT_EQ(rebound->status, 403) << host;
@@ -604,7 +612,7 @@ TEST(DashboardHttp, UserTokenNeedsALoginAndNeverAppearsInUrlsOrAnswers) {
   Served s(o);
   auto c = s.client();
   EXPECT_EQ(c.Get("/api/runs")->status, 401);
-  EXPECT_EQ(c.Get(("/api/runs?token=" + secret).c_str())->status, 401);  // no secrets in URLs
+  EXPECT_EQ(c.Get(("/api/runs?token=" + secret).c_str())->status, 401);                 // no secrets in URLs
   EXPECT_EQ(c.Get("/api/runs", {{"Authorization", "Bearer " + secret}})->status, 200);  // scripts
   auto page = c.Get("/");
   EXPECT_EQ(page->status, 200);  // the page loads, to offer the login
@@ -624,8 +632,13 @@ TEST(DashboardHttp, UserTokenNeedsALoginAndNeverAppearsInUrlsOrAnswers) {
   httplib::Headers cookie = {{"Cookie", set.substr(0, set.find(';'))}};
   EXPECT_EQ(c.Get("/api/runs", cookie)->status, 200);
   int events_status = 0;  // the stream never ends: look at its status only
-  c.Get("/api/events?after=0", cookie, [&](const httplib::Response& r) { events_status = r.status; return false; },
-        [](const char*, size_t) { return false; });
+  c.Get(
+      "/api/events?after=0", cookie,
+      [&](const httplib::Response& r) {
+        events_status = r.status;
+        return false;
+      },
+      [](const char*, size_t) { return false; });
   EXPECT_EQ(events_status, 200);
   EXPECT_EQ(c.Post("/api/route", cookie, R"({"query": "x"})", "application/json")->status, 200);
   auto info = c.Get("/api/session", cookie);
@@ -644,6 +657,118 @@ TEST(DashboardHttp, UserTokenNeedsALoginAndNeverAppearsInUrlsOrAnswers) {
   DashboardOptions open = options_in(dir);
   open.loopback_only = false;
   EXPECT_THROW(Dashboard{open}, Error);  // beyond loopback without a token
+}
+
+TEST(Sessions, EndWhenIdleOrOldAndAreNeverTheSecretTheyStandFor) {
+  int64_t now_s = 0;  // the test's clock, in seconds
+  SessionLimits limits;
+  limits.idle = std::chrono::seconds(100);
+  limits.lifetime = std::chrono::seconds(250);
+  limits.max_sessions = 2;
+  Sessions sessions(limits, [&] { return Sessions::Clock::time_point(std::chrono::seconds(now_s)); });
+  const std::string a = sessions.create();
+  EXPECT_EQ(a.size(), 64u);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_TRUE(sessions.valid(a));
+  EXPECT_FALSE(sessions.valid(""));
+  EXPECT_FALSE(sessions.valid(random_hex(32)));  // well formed, never issued
+  // Used every 90 s it outlives its idle time, but not its lifetime.
+  for (now_s = 90; now_s < 250; now_s += 90) EXPECT_TRUE(sessions.valid(a)) << now_s;
+  now_s = 251;
+  EXPECT_FALSE(sessions.valid(a));
+  EXPECT_EQ(sessions.size(), 0u);  // an ended session is forgotten
+  // Unused beyond its idle time.
+  const std::string b = sessions.create();
+  now_s += 100;
+  EXPECT_TRUE(sessions.valid(b));
+  now_s += 101;
+  EXPECT_FALSE(sessions.valid(b));
+  // At most max_sessions: the least recently used one ends first.
+  const std::string c = sessions.create();
+  ++now_s;
+  const std::string d = sessions.create();
+  ++now_s;
+  EXPECT_TRUE(sessions.valid(c));
+  ++now_s;
+  const std::string e = sessions.create();
+  EXPECT_TRUE(sessions.valid(c));
+  EXPECT_FALSE(sessions.valid(d));
+  EXPECT_TRUE(sessions.valid(e));
+  sessions.erase(e);
+  EXPECT_FALSE(sessions.valid(e));
+  // The login comparison: equal strings only, whatever their lengths.
+  EXPECT_TRUE(same_secret("0123456789abcdef", "0123456789abcdef"));
+  EXPECT_FALSE(same_secret("0123456789abcdeF", "0123456789abcdef"));
+  EXPECT_FALSE(same_secret("0123456789abcdef0", "0123456789abcdef"));
+  EXPECT_FALSE(same_secret("0123456789abcde", "0123456789abcdef"));
+  EXPECT_FALSE(same_secret("", ""));  // no secret: nothing matches it
+}
+
+TEST(DashboardHttp, AForgedOrEndedSessionIsRefusedByTheApiAndTheEventStream) {
+  std::string dir = temp_dir();
+  DashboardOptions o = options_in(dir);
+  const std::string secret = "0123456789abcdef-secret";
+  o.token = secret;
+  o.sessions.idle = std::chrono::hours(1);
+  o.sessions.lifetime = std::chrono::hours(3);
+  auto now_s = std::make_shared<std::atomic<int64_t>>(0);
+  o.session_clock = [now_s] { return Sessions::Clock::time_point(std::chrono::seconds(now_s->load())); };
+  Served s(o);
+  auto c = s.client();
+  const std::string name = session_cookie_name(s.port);
+  auto stream_status = [&](const httplib::Headers& h) {
+    int status = 0;  // the stream never ends: look at its status only
+    c.Get(
+        "/api/events?after=0", h,
+        [&](const httplib::Response& r) {
+          status = r.status;
+          return false;
+        },
+        [](const char*, size_t) { return false; });
+    return status;
+  };
+  auto login = [&](httplib::Headers h = {}) {
+    auto r = c.Post("/api/login", h, json{{"token", secret}}.dump(), "application/json");
+    EXPECT_EQ(r->status, 200) << r->body;
+    return r->get_header_value("Set-Cookie");
+  };
+  auto as_cookie = [&](const std::string& id) { return httplib::Headers{{"Cookie", name + "=" + id}}; };
+  auto id_of = [](const std::string& set) { return set.substr(set.find('=') + 1, set.find(';') - set.find('=') - 1); };
+
+  std::string set = login();
+  EXPECT_NE(set.find("; Max-Age=10800;"), std::string::npos) << set;                       // the lifetime, 3 h
+  EXPECT_EQ(set.find("Secure"), std::string::npos) << set;                                 // plain HTTP
+  EXPECT_NE(login({{"X-Forwarded-Proto", "https"}}).find("; Secure"), std::string::npos);  // behind a TLS proxy
+  const std::string id = id_of(set);
+  EXPECT_EQ(c.Get("/api/runs", as_cookie(id))->status, 200);
+  EXPECT_EQ(stream_status(as_cookie(id)), 200);
+  // Forged: well formed but never issued, the token itself, the id with a
+  // changed digit, the id under another port's name.
+  std::string flipped = id;
+  flipped[0] = flipped[0] == '0' ? '1' : '0';
+  for (const httplib::Headers& forged : std::vector<httplib::Headers>{
+           as_cookie(random_hex(32)), as_cookie(secret), as_cookie(flipped), {{"Cookie", "lcte_session_1=" + id}}}) {
+    EXPECT_EQ(c.Get("/api/runs", forged)->status, 401) << forged.begin()->second;
+    EXPECT_EQ(stream_status(forged), 401) << forged.begin()->second;
+    EXPECT_EQ(c.Post("/api/route", forged, R"({"query": "x"})", "application/json")->status, 401);
+  }
+  // In use every 50 minutes it outlives its hour of idle time, not its 3 h.
+  for (int64_t t : {3000, 6000, 9000}) {
+    *now_s = t;
+    EXPECT_EQ(c.Get("/api/runs", as_cookie(id))->status, 200) << t;
+  }
+  *now_s = 10801;
+  EXPECT_EQ(c.Get("/api/runs", as_cookie(id))->status, 401);
+  EXPECT_EQ(stream_status(as_cookie(id)), 401);
+  // Unused for more than an hour.
+  const std::string next = id_of(login());
+  EXPECT_EQ(stream_status(as_cookie(next)), 200);
+  *now_s = 10801 + 3601;
+  EXPECT_EQ(stream_status(as_cookie(next)), 401);
+  EXPECT_EQ(c.Get("/api/runs", as_cookie(next))->status, 401);
+  // Scripts with the token in the header are not subject to sessions.
+  EXPECT_EQ(c.Get("/api/runs", {{"Authorization", "Bearer " + secret}})->status, 200);
+  EXPECT_EQ(stream_status({{"Authorization", "Bearer " + secret}}), 200);
 }
 
 TEST(DashboardHttp, AccessIsCheckedBeforeTheBodyIsRead) {
@@ -677,7 +802,9 @@ TEST(DashboardHttp, RulesChangeTakesEffectOnTheNextRequestAndPersists) {
   Served s(o);
   auto c = s.client();
   std::string query = "a b c d e f g h i j k l";  // 12 GPT-2 tokens
-  auto route = [&] { return json::parse(c.Post("/api/route", s.auth(), json{{"query", query}}.dump(), "application/json")->body); };
+  auto route = [&] {
+    return json::parse(c.Post("/api/route", s.auth(), json{{"query", query}}.dump(), "application/json")->body);
+  };
   json first = route();
   EXPECT_EQ(first["tier"], "small");
   EXPECT_EQ(first["n_tokens"], 12);
@@ -707,8 +834,9 @@ TEST(DashboardHttp, RulesChangeTakesEffectOnTheNextRequestAndPersists) {
 }
 
 // Reads the event stream until `enough` says stop (or 20 s pass).
-std::vector<std::pair<std::string, json>> read_events(const Served& s, const std::string& path,
-                                                       const std::function<bool(const std::vector<std::pair<std::string, json>>&)>& enough) {
+std::vector<std::pair<std::string, json>> read_events(
+    const Served& s, const std::string& path,
+    const std::function<bool(const std::vector<std::pair<std::string, json>>&)>& enough) {
   httplib::Client c("127.0.0.1", s.port);
   c.set_read_timeout(20, 0);
   std::string buffer;
@@ -751,9 +879,7 @@ TEST(DashboardHttp, EventStreamCarriesPublishedEvents) {
     DashboardOptions one = options_in(dir + "/limit");
     one.max_event_streams = 1;
     Served limited(one);
-    std::thread holder([&] {
-      read_events(limited, "/api/events", [&](const auto& e) { return !e.empty(); });
-    });
+    std::thread holder([&] { read_events(limited, "/api/events", [&](const auto& e) { return !e.empty(); }); });
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     auto refused = limited.client().Get("/api/events");
     ASSERT_TRUE(refused);
@@ -762,9 +888,7 @@ TEST(DashboardHttp, EventStreamCarriesPublishedEvents) {
     holder.join();
     std::this_thread::sleep_for(std::chrono::milliseconds(3000));  // the next pings notice the closed stream
     std::vector<std::pair<std::string, json>> got;
-    std::thread again([&] {
-      got = read_events(limited, "/api/events", [&](const auto& e) { return !e.empty(); });
-    });
+    std::thread again([&] { got = read_events(limited, "/api/events", [&](const auto& e) { return !e.empty(); }); });
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     limited.dashboard->events().publish("test", 2);
     again.join();
@@ -786,7 +910,9 @@ TEST(DashboardHttp, EvaluationStartedOverHttpIsStoredAndStreamed) {
   auto bad = c.Post("/api/evals", s.auth(), R"({"suite": "humaneval", "models": ["gpt-9"]})", "application/json");
   EXPECT_EQ(bad->status, 400);
   EXPECT_NE(bad->body.find("models[0]"), std::string::npos);
-  EXPECT_EQ(c.Post("/api/evals", s.auth(), R"({"suite": "humaneval", "models": ["half"], "n": 0})", "application/json")->status, 400);
+  EXPECT_EQ(c.Post("/api/evals", s.auth(), R"({"suite": "humaneval", "models": ["half"], "n": 0})", "application/json")
+                ->status,
+            400);
 
   std::vector<std::pair<std::string, json>> events;
   std::thread reader([&] {
@@ -795,7 +921,8 @@ TEST(DashboardHttp, EvaluationStartedOverHttpIsStoredAndStreamed) {
     });
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  auto start = c.Post("/api/evals", s.auth(), R"({"suite": "humaneval", "models": ["half"], "n": 2, "limit": 4})", "application/json");
+  auto start = c.Post("/api/evals", s.auth(), R"({"suite": "humaneval", "models": ["half"], "n": 2, "limit": 4})",
+                      "application/json");
   ASSERT_EQ(start->status, 202) << start->body;
   reader.join();
   size_t samples = 0;
@@ -821,6 +948,35 @@ TEST(DashboardHttp, EvaluationStartedOverHttpIsStoredAndStreamed) {
   EXPECT_TRUE(v["run"]["summary"]["resources"].contains("readings"));
   EXPECT_FALSE(metrics.contains("cpu_cores"));
   EXPECT_FALSE(metrics.contains("energy_j"));
+  // The live readings are the stored ones: every pushed `resources` value is a
+  // point of the stored series of that name at that time, and every stored
+  // reading series was pushed, one point per reading.
+  size_t readings = 0;
+  std::set<std::string> live_names;
+  for (const auto& [type, data] : events) {
+    if (type != "resources" || data["run_id"] != run_id) continue;
+    ++readings;
+    const double t = data["t"].get<double>();
+    ASSERT_TRUE(data["metrics"].is_object()) << data.dump();
+    for (const auto& [name, value] : data["metrics"].items()) {
+      live_names.insert(name);
+      ASSERT_TRUE(metrics.contains(name)) << name << " pushed live but not stored";
+      bool stored = false;
+      for (const auto& point : metrics[name])
+        stored |= point[0].get<double>() == t && point[1].get<double>() == value.get<double>();
+      EXPECT_TRUE(stored) << name << " = " << value << " at t = " << t << " is not in the store";
+    }
+  }
+  EXPECT_GE(readings, 1u);  // the sampler reads once at start and once at stop
+  EXPECT_TRUE(live_names.contains("process_cpu_cores"));
+  EXPECT_TRUE(live_names.contains("cpu_energy_estimate_j"));
+  for (const auto& [name, points] : metrics.items()) {
+    if (name == "samples_done" || name == "pass_rate") continue;
+    EXPECT_TRUE(live_names.contains(name)) << name << " stored but never pushed";
+    if (name == "process_cpu_cores") {
+      EXPECT_EQ(points.size(), readings);
+    }
+  }
 }
 
 // Slow enough that a stop lands in the middle of the run.
@@ -847,11 +1003,15 @@ TEST(DashboardHttp, StopEndsTheRunAsKilled) {
     });
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  auto start = c.Post("/api/evals", s.auth(), R"({"suite": "humaneval", "models": ["canonical"], "n": 5, "limit": 40, "workers": 2})", "application/json");
+  auto start = c.Post("/api/evals", s.auth(),
+                      R"({"suite": "humaneval", "models": ["canonical"], "n": 5, "limit": 40, "workers": 2})",
+                      "application/json");
   ASSERT_EQ(start->status, 202) << start->body;
   std::string job = json::parse(start->body)["id"];
   // A second job while one runs is refused.
-  EXPECT_EQ(c.Post("/api/evals", s.auth(), R"({"suite": "humaneval", "models": ["canonical"]})", "application/json")->status, 409);
+  EXPECT_EQ(
+      c.Post("/api/evals", s.auth(), R"({"suite": "humaneval", "models": ["canonical"]})", "application/json")->status,
+      409);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(c.Post(("/api/evals/" + job + "/stop").c_str(), s.auth(), "{}", "application/json")->status, 200);
   EXPECT_EQ(c.Post("/api/evals/job-99/stop", s.auth(), "{}", "application/json")->status, 404);
@@ -878,7 +1038,9 @@ TEST(DashboardHttp, ProblemsAndInteractiveTry) {
   EXPECT_EQ(found["problems"][0]["task_id"], "HumanEval/0");
   EXPECT_EQ(c.Get("/api/suites/nosuch/problems")->status, 400);
   uint64_t before = s.dashboard->events().last_id();
-  auto r = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/1", "model": "half", "n": 2, "client_id": "c1"})", "application/json");
+  auto r = c.Post("/api/try", s.auth(),
+                  R"({"suite": "humaneval", "task_id": "HumanEval/1", "model": "half", "n": 2, "client_id": "c1"})",
+                  "application/json");
   ASSERT_EQ(r->status, 200) << r->body;
   json t = json::parse(r->body);
   EXPECT_EQ(t["passed"], 0);
@@ -887,13 +1049,13 @@ TEST(DashboardHttp, ProblemsAndInteractiveTry) {
   for (const Event& e : s.dashboard->events().wait_after(before, std::chrono::milliseconds(0)))
     if (e.type == "try" && e.data["client_id"] == "c1" && e.data["status"] == "failed") ++pushed;
   EXPECT_EQ(pushed, 2u);
-  auto a = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/0", "model": "auto"})", "application/json");
+  auto a = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/0", "model": "auto"})",
+                  "application/json");
   ASSERT_EQ(a->status, 200) << a->body;
   json at = json::parse(a->body);
   EXPECT_EQ(at["route"]["model"], "canonical");  // the default rules map both tiers to canonical
   EXPECT_EQ(at["passed"], 1);
 }
-
 
 // ---------- streamed text of the interactive tab ----------
 
@@ -903,7 +1065,7 @@ TEST(TokenStream, Utf8PrefixStopsBeforeACutCharacter) {
   EXPECT_EQ(complete_utf8_prefix("a\xE2\x82\xAC"), 4u);  // a€: whole
   EXPECT_EQ(complete_utf8_prefix("a\xE2\x82"), 1u);      // € cut after 2 of 3 bytes
   EXPECT_EQ(complete_utf8_prefix("a\xE2"), 1u);
-  EXPECT_EQ(complete_utf8_prefix("\xC3\xA9"), 2u);         // é
+  EXPECT_EQ(complete_utf8_prefix("\xC3\xA9"), 2u);  // é
   EXPECT_EQ(complete_utf8_prefix("x\xC3"), 1u);
   EXPECT_EQ(complete_utf8_prefix("\xF0\x9F\x98\x80"), 4u);  // one 4-byte emoji
   EXPECT_EQ(complete_utf8_prefix("\xF0\x9F\x98"), 0u);
@@ -918,8 +1080,7 @@ struct Sent {
 
 TEST(TokenStream, SendsBySizeKeepsOrderAndWholeCharacters) {
   std::vector<Sent> sent;
-  TokenStream ts([&](int s, int c, const std::string& t) { sent.push_back({s, c, t}); },
-                 {std::chrono::hours(1), 4});
+  TokenStream ts([&](int s, int c, const std::string& t) { sent.push_back({s, c, t}); }, {std::chrono::hours(1), 4});
   ts.add(0, "ab");
   ts.add(1, "x");
   EXPECT_TRUE(sent.empty());  // 3 bytes wait
@@ -928,7 +1089,7 @@ TEST(TokenStream, SendsBySizeKeepsOrderAndWholeCharacters) {
   EXPECT_EQ(sent[0], (Sent{0, 0, "ab"}));
   EXPECT_EQ(sent[1], (Sent{1, 0, "x"}));
   ts.add(0, "\x82\xAC");  // € completed; 3 bytes wait
-  ts.add(1, "yz");          // 5 bytes
+  ts.add(1, "yz");        // 5 bytes
   ASSERT_EQ(sent.size(), 4u);
   EXPECT_EQ(sent[2], (Sent{0, 1, "\xE2\x82\xAC"}));
   EXPECT_EQ(sent[3], (Sent{1, 1, "yz"}));
@@ -945,8 +1106,11 @@ TEST(TokenStream, SendsBySizeKeepsOrderAndWholeCharacters) {
 
 TEST(TokenStream, ZeroIntervalSendsEveryPiece) {
   std::vector<Sent> sent;
-  TokenStream ts([&](int s, int c, const std::string& t) { sent.push_back({s, c, t}); },
-                 {std::chrono::milliseconds(0), 1 << 20});
+  TokenStream ts(
+      [&](int s, int c, const std::string& t) {
+        sent.push_back({s, c, t});
+      },
+      {std::chrono::milliseconds(0), 1 << 20});
   for (const char* p : {"de", "f ", "g"}) ts.add(3, p);
   ASSERT_EQ(sent.size(), 3u);
   EXPECT_EQ(sent[2], (Sent{3, 2, "g"}));
@@ -1032,7 +1196,9 @@ TEST(DashboardHttp, TryStreamsTheTextInOrderThenTheResult) {
   Served s(streaming_options(dir));
   auto c = s.client();
   uint64_t before = s.dashboard->events().last_id();
-  auto r = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/2", "model": "pieces", "n": 3, "client_id": "p1"})", "application/json");
+  auto r = c.Post("/api/try", s.auth(),
+                  R"({"suite": "humaneval", "task_id": "HumanEval/2", "model": "pieces", "n": 3, "client_id": "p1"})",
+                  "application/json");
   ASSERT_EQ(r->status, 200) << r->body;
   json t = json::parse(r->body);
   ASSERT_EQ(t["samples"].size(), 3u);
@@ -1044,7 +1210,9 @@ TEST(DashboardHttp, TryStreamsTheTextInOrderThenTheResult) {
 
   // A backend that cannot stream sends each sample's text once, whole.
   before = s.dashboard->events().last_id();
-  r = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/2", "model": "canonical", "n": 2, "client_id": "c1"})", "application/json");
+  r = c.Post("/api/try", s.auth(),
+             R"({"suite": "humaneval", "task_id": "HumanEval/2", "model": "canonical", "n": 2, "client_id": "c1"})",
+             "application/json");
   ASSERT_EQ(r->status, 200) << r->body;
   t = json::parse(r->body);
   EXPECT_EQ(check_streams(events_of(s.dashboard->events(), before, "c1"), t), 2u);
@@ -1052,7 +1220,8 @@ TEST(DashboardHttp, TryStreamsTheTextInOrderThenTheResult) {
 
   // Without a client id, the try id tells the events apart.
   before = s.dashboard->events().last_id();
-  r = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/2", "model": "pieces"})", "application/json");
+  r = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/2", "model": "pieces"})",
+             "application/json");
   ASSERT_EQ(r->status, 200) << r->body;
   t = json::parse(r->body);
   std::vector<Event> mine;
@@ -1070,7 +1239,9 @@ TEST(DashboardHttp, ConcurrentTriesKeepTheirStreamsApart) {
   // A try held at its gate after its first piece...
   auto held = std::async(std::launch::async, [&] {
     auto c = s.client();
-    return c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/3", "model": "gated", "client_id": "same"})", "application/json");
+    return c.Post("/api/try", s.auth(),
+                  R"({"suite": "humaneval", "task_id": "HumanEval/3", "model": "gated", "client_id": "same"})",
+                  "application/json");
   });
   uint64_t seen = before;
   bool started = false;
@@ -1082,10 +1253,14 @@ TEST(DashboardHttp, ConcurrentTriesKeepTheirStreamsApart) {
   ASSERT_TRUE(started);
   // ...keeps its client id: a second try with it is refused, another runs.
   auto c = s.client();
-  auto dup = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/4", "model": "pieces", "client_id": "same"})", "application/json");
+  auto dup = c.Post("/api/try", s.auth(),
+                    R"({"suite": "humaneval", "task_id": "HumanEval/4", "model": "pieces", "client_id": "same"})",
+                    "application/json");
   EXPECT_EQ(dup->status, 409) << dup->body;
   EXPECT_NE(dup->body.find("client_id"), std::string::npos);
-  auto other = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/4", "model": "pieces", "client_id": "other"})", "application/json");
+  auto other = c.Post("/api/try", s.auth(),
+                      R"({"suite": "humaneval", "task_id": "HumanEval/4", "model": "pieces", "client_id": "other"})",
+                      "application/json");
   ASSERT_EQ(other->status, 200) << other->body;
   open_gate.set_value();
   auto first = held.get();
@@ -1096,7 +1271,9 @@ TEST(DashboardHttp, ConcurrentTriesKeepTheirStreamsApart) {
   EXPECT_GT(check_streams(events_of(s.dashboard->events(), before, "same"), a), 1u);
   EXPECT_GT(check_streams(events_of(s.dashboard->events(), before, "other"), b), 1u);
   // Once done, the id is free again.
-  auto again = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/4", "model": "pieces", "client_id": "same"})", "application/json");
+  auto again = c.Post("/api/try", s.auth(),
+                      R"({"suite": "humaneval", "task_id": "HumanEval/4", "model": "pieces", "client_id": "same"})",
+                      "application/json");
   EXPECT_EQ(again->status, 200) << again->body;
 }
 
@@ -1122,7 +1299,10 @@ TEST(DashboardHttp, TryStreamsTheEnginesPieces) {
   Served s(o);
   auto c = s.client();
   uint64_t before = s.dashboard->events().last_id();
-  auto r = c.Post("/api/try", s.auth(), R"({"suite": "humaneval", "task_id": "HumanEval/2", "model": "stories", "n": 2, "temperature": 0.8, "max_tokens": 40, "client_id": "e1"})", "application/json");
+  auto r = c.Post(
+      "/api/try", s.auth(),
+      R"({"suite": "humaneval", "task_id": "HumanEval/2", "model": "stories", "n": 2, "temperature": 0.8, "max_tokens": 40, "client_id": "e1"})",
+      "application/json");
   ASSERT_EQ(r->status, 200) << r->body;
   json t = json::parse(r->body);
   ASSERT_EQ(t["samples"].size(), 2u);

@@ -16,6 +16,8 @@ async function api(path, opts = {}) {
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = { error: text }; }
+  // The session ended (idle or too old): back to the login, which reloading shows.
+  if (res.status === 401 && session.loginRequired && path !== '/api/login') { location.reload(); }
   if (!res.ok) {
     const e = data && data.error;  // the dashboard's {error: text} or the API's {error: {message}}
     const err = new Error((typeof e === 'string' ? e : e && e.message) || `${res.status} ${res.statusText}`);
@@ -138,6 +140,42 @@ function lineChart(title, yLabel, names, data, { xLabel = 'time (s)', points = f
 }
 window.addEventListener('resize', () => { for (const c of charts) if (c.box.isConnected) c.plot.setSize({ width: c.width(), height: 220 }); else charts.delete(c); });
 
+// The resource charts of one run from its metric series ({name: [[t, value], ...]},
+// the recorder's names: docs/formats.md). The run page draws them from the
+// store and the live monitor from the readings the server pushes (the same
+// points under the same names), so both show the same series.
+const runTime = 'time since run start (s)';
+function resourceSpecs(metrics) {
+  const specs = [];
+  const one = (key, title, yLabel, label, name, scale = 1) => {
+    const m = metrics[name];
+    if (m?.length) specs.push({ key, title, yLabel, names: [label], data: [m.map(p => p[0]), m.map(p => p[1] * scale)] });
+  };
+  // One line per GPU (gpu<i>_<field>), on the union of their reading times.
+  const perGpu = (key, title, yLabel, field, scale) => {
+    const re = new RegExp(`^gpu(\\d+)_${field}$`);
+    const keys = Object.keys(metrics).filter(k => re.test(k) && metrics[k].length)
+      .sort((a, b) => +a.match(re)[1] - +b.match(re)[1]);
+    if (!keys.length) return;
+    const ts = [...new Set(keys.flatMap(k => metrics[k].map(p => p[0])))].sort((a, b) => a - b);
+    specs.push({ key, title, yLabel, names: keys.map(k => `GPU ${k.match(re)[1]}`),
+      data: [ts, ...keys.map(k => { const m = new Map(metrics[k]); return ts.map(t => (m.has(t) ? m.get(t) * scale : null)); })] });
+  };
+  one('cpu', 'CPU over time', 'CPU cores busy', 'lcte + sandbox', 'process_cpu_cores');
+  one('memory', 'Memory over time', 'RSS (MiB)', 'resident set', 'rss_bytes', 1 / 2 ** 20);
+  // Measured CPU energy where the machine gives it, else the estimate.
+  if (metrics.cpu_energy_j?.length) one('energy', 'Energy over time', 'energy (J, cumulative)', 'CPU energy', 'cpu_energy_j');
+  else one('energy', 'Energy over time (estimate from CPU time)', 'energy (J, cumulative)', 'CPU energy (estimate)', 'cpu_energy_estimate_j');
+  perGpu('gpu-utilisation', 'GPU utilisation', 'utilisation (%)', 'utilisation', 100);
+  perGpu('gpu-power', 'GPU power', 'power (W)', 'power_w', 1);
+  return specs;
+}
+function resourceChart(spec) {
+  const box = lineChart(spec.title, spec.yLabel, spec.names, spec.data, { xLabel: runTime });
+  box.dataset.chart = spec.key;
+  return box;
+}
+
 // Small SVG charts with axes, units and a legend (bars, scatter with a Pareto front).
 const SVGNS = 'http://www.w3.org/2000/svg';
 function s(tag, attrs = {}, text) { const el = document.createElementNS(SVGNS, tag); for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v); if (text !== undefined) el.textContent = text; return el; }
@@ -234,9 +272,11 @@ function randomId() { return Array.from(crypto.getRandomValues(new Uint32Array(2
 // Keeps the current job's series whichever tab is open, so the monitor shows
 // everything since the page was loaded.
 const live = {
-  job: null, runs: {}, store: {}, progress: [[], [], []], latency: [[], []], res: [[], [], [], [], [], []], events: [], samples: 0,
+  // metrics: per run, the pushed readings as /api/runs/ID/metrics gives them
+  // ({name: [[t, value], ...]}); resRun: the run last measured.
+  job: null, runs: {}, store: {}, progress: [[], [], []], latency: [[], []], metrics: {}, resRun: null, events: [], samples: 0,
   t0: null,
-  reset() { this.progress = [[], [], []]; this.latency = [[], []]; this.res = [[], [], [], [], [], []]; this.samples = 0; this.t0 = null; this.runs = {}; },
+  reset() { this.progress = [[], [], []]; this.latency = [[], []]; this.metrics = {}; this.resRun = null; this.samples = 0; this.t0 = null; this.runs = {}; },
   now() { const t = performance.now() / 1000; if (this.t0 === null) this.t0 = t; return t - this.t0; },
   ingest(type, d) {
     if (type === 'job') { if (!this.job || this.job.id !== d.id) this.reset(); this.job = d; }
@@ -245,9 +285,8 @@ const live = {
     if (type === 'sample') { const t = this.now(); this.samples++;
       this.progress[0].push(t); this.progress[1].push(this.samples); this.progress[2].push(d.pass_rate);
       this.latency[0].push(this.samples); this.latency[1].push(d.latency_s > 0 ? d.latency_s : (d.exec_s ?? null)); }
-    if (type === 'resources') { const t = this.now();
-      this.res[0].push(t); this.res[1].push(d.cpu_cores); this.res[2].push(d.rss_bytes / 2 ** 20);
-      this.res[3].push(d.energy_j); this.res[4].push(d.gpu_util !== undefined ? 100 * d.gpu_util : null); this.res[5].push(d.gpu_power_w ?? null); }
+    if (type === 'resources') { const m = this.metrics[d.run_id] ??= {}; this.resRun = d.run_id;
+      for (const [name, v] of Object.entries(d.metrics || {})) (m[name] ??= []).push([d.t, v]); }
     if (type !== 'resources' && type !== 'try_token') { this.events.unshift({ type, d, at: new Date().toLocaleTimeString() }); this.events.length = Math.min(this.events.length, 200); }
   },
 };
@@ -348,20 +387,9 @@ views.run = async (root, id) => {
   if (lat.length) grid.append(lineChart(hasLatency ? 'Latency per sample' : 'Sandbox execution time per sample (no generation latency recorded)', 'seconds', [hasLatency ? 'latency' : 'execution'], [lat.map((_, i) => i + 1), lat], { xLabel: 'sample', points: true }));
   const pr = series('pass_rate');
   if (pr) grid.append(lineChart('Running pass rate', 'pass rate (0-1)', ['pass rate'], pr, { yRange: [0, 1] }));
-  // The recorder's vocabulary (docs/formats.md): measured CPU energy where the machine gives it, else the estimate.
-  const cpu = series('process_cpu_cores'), rss = series('rss_bytes', 1 / 2 ** 20), en = series('cpu_energy_j') ?? series('cpu_energy_estimate_j');
-  if (cpu) grid.append(lineChart('CPU over time', 'CPU cores busy', ['lcte + sandbox'], cpu));
-  if (rss) grid.append(lineChart('Memory over time', 'RSS (MiB)', ['resident set'], rss));
-  if (en) grid.append(lineChart(v.energy_estimated ? 'Energy over time (estimate from CPU time)' : 'Energy over time', 'energy (J, cumulative)', ['energy'], en));
-  // One line per GPU (gpu<i>_utilisation, 0-1), on the union of their reading times.
-  const gpuKeys = Object.keys(metrics).filter(k => /^gpu\d+_utilisation$/.test(k)).sort();
-  let gpu = null;
-  if (gpuKeys.length) {
-    const ts = [...new Set(gpuKeys.flatMap(k => metrics[k].map(p => p[0])))].sort((a, b) => a - b);
-    gpu = [ts, ...gpuKeys.map(k => { const m = new Map(metrics[k]); return ts.map(t => (m.has(t) ? 100 * m.get(t) : null)); })];
-  }
-  if (gpu) grid.append(lineChart('GPU utilisation', 'utilisation (%)', gpuKeys.map(k => `GPU ${k.slice(3, -12)}`), gpu));
-  if (!cpu && !pr) grid.append(empty('No resource time series were recorded for this run (runs made outside the dashboard may not record them).'));
+  const specs = resourceSpecs(metrics);
+  for (const spec of specs) grid.append(resourceChart(spec));
+  if (!specs.length && !pr) grid.append(empty('No resource time series were recorded for this run (runs made outside the dashboard may not record them).'));
   root.append(h('h2', {}, `Samples (${samples.length})`));
   if (!samples.length) { root.append(empty('No samples stored for this run.')); return; }
   const detail = h('pre', { class: 'hidden', id: 'sample-detail', tabindex: '-1', 'aria-live': 'polite' });
@@ -408,14 +436,26 @@ views.live = async (root) => {
   const c1 = lineChart('Progress', 'samples done', ['samples'], [[], []]);
   const c2 = lineChart('Running pass rate', 'pass rate (0-1)', ['pass rate'], [[], []], { yRange: [0, 1] });
   const c3 = lineChart('Latency per sample (execution time when the backend reports none)', 'seconds', ['latency or execution'], [[], []], { xLabel: 'sample', points: true });
-  const c4 = lineChart('CPU', 'CPU cores busy', ['process + sandbox'], [[], []]);
-  const c5 = lineChart('Memory', 'RSS (MiB)', ['resident set'], [[], []]);
-  const c6 = lineChart('Energy', 'energy (J, cumulative)', ['energy'], [[], []]);
-  const c7 = lineChart('GPU', 'utilisation (%) / power (W)', ['utilisation', 'power'], [[], [], []]);
-  c7.id = 'live-gpu';
+  grid.append(c1, c2, c3);
+  // The resource charts of the run being measured, drawn as its run page draws
+  // them (resourceSpecs); a chart is made when its first series arrives.
+  const resNote = h('p', { class: 'muted', id: 'res-note' }, 'Resource charts (CPU, memory, energy, GPU) appear with the first reading of a run started here.');
   const gpuNote = h('p', { class: 'muted', id: 'gpu-note' }, 'No GPU readings yet: the server reports GPUs only where NVML or nvidia-smi is present.');
-  c7.append(gpuNote);
-  grid.append(c1, c2, c3, c4, c5, c6, c7);
+  const resCharts = new Map();  // key -> {box, names}
+  grid.before(h('div', {}, resNote, gpuNote));
+  const drawResources = () => {
+    const specs = resourceSpecs(live.metrics[live.resRun] || {});
+    for (const [key, c] of resCharts) if (!specs.some(x => x.key === key)) { c.box.remove(); resCharts.delete(key); }
+    for (const spec of specs) {
+      const c = resCharts.get(spec.key), names = spec.names.join('\n');
+      if (c && c.names === names) { c.box.update(spec.data); continue; }
+      const box = resourceChart(spec);
+      if (c) c.box.replaceWith(box); else grid.append(box);
+      resCharts.set(spec.key, { box, names });
+    }
+    resNote.classList.toggle('hidden', specs.length > 0);
+    gpuNote.classList.toggle('hidden', specs.some(x => x.key.startsWith('gpu-')));
+  };
   const draw = () => {
     const j = live.job;
     status.replaceChildren();
@@ -435,11 +475,7 @@ views.live = async (root) => {
     c1.update([live.progress[0], live.progress[1]]);
     c2.update([live.progress[0], live.progress[2]]);
     c3.update(live.latency);
-    c4.update([live.res[0], live.res[1]]);
-    c5.update([live.res[0], live.res[2]]);
-    c6.update([live.res[0], live.res[3]]);
-    c7.update([live.res[0], live.res[4], live.res[5]]);
-    gpuNote.classList.toggle('hidden', live.res[4].some(x => x !== null) || live.res[5].some(x => x !== null));
+    drawResources();
     log.replaceChildren(live.events.length ? h('table', {}, h('tbody', {}, live.events.slice(0, 60).map(e => h('tr', {}, h('td', {}, e.at), h('td', {}, e.type),
       h('td', {}, describeEvent(e.type, e.d)))))) : empty('No events yet.'));
   };
