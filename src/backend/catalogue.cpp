@@ -11,39 +11,11 @@
 #include <set>
 #include <sstream>
 
+#include "backend/model_entry.h"
 #include "core/error.h"
 
 namespace lcte::backend {
 namespace {
-
-template <class T>
-std::optional<T> get(const toml::table& t, const std::string& key, const std::string& where) {
-  const toml::node* n = t.get(key);
-  if (n == nullptr) return std::nullopt;
-  if constexpr (std::is_same_v<T, double>) {
-    if (auto v = n->value<double>()) return *v;
-  } else if constexpr (std::is_same_v<T, int64_t>) {
-    if (auto v = n->value<int64_t>()) return *v;
-  } else {
-    if (auto v = n->value<T>()) return *v;
-  }
-  fail("{}: key '{}' has the wrong type", where, key);
-}
-
-template <class T>
-std::vector<T> get_array(const toml::table& t, const std::string& key, const std::string& where) {
-  std::vector<T> out;
-  const toml::node* n = t.get(key);
-  if (n == nullptr) return out;
-  const toml::array* a = n->as_array();
-  if (a == nullptr) fail("{}: key '{}' must be an array", where, key);
-  for (const toml::node& item : *a) {
-    auto v = item.value<T>();
-    if (!v) fail("{}: key '{}' holds an element of the wrong type", where, key);
-    out.push_back(*v);
-  }
-  return out;
-}
 
 void check_known_keys(const toml::table& t, const std::set<std::string>& known, const std::string& where) {
   for (const auto& [k, v] : t)
@@ -81,9 +53,11 @@ route::RouterConfig parse_routing(const toml::table& root, const Catalogue& c, c
     fail("{} {}", where, e.what());
   }
   if (!j.contains("tiers")) {
-    // Default: every model, cheapest first.
+    // Default: every model in tier order, ties cheapest first (as a study orders them).
     std::vector<ModelEntry> by_cost = c.models;
-    std::stable_sort(by_cost.begin(), by_cost.end(), [](const ModelEntry& a, const ModelEntry& b) { return a.cost < b.cost; });
+    std::stable_sort(by_cost.begin(), by_cost.end(), [](const ModelEntry& a, const ModelEntry& b) {
+      return a.tier != b.tier ? a.tier < b.tier : a.cost < b.cost;
+    });
     r.tiers.clear();
     for (const ModelEntry& m : by_cost) r.tiers.push_back(m.name);
     if (!j.contains("max_score")) r.max_score = route::default_max_scores(r.tiers.size());
@@ -142,32 +116,24 @@ Catalogue parse_catalogue(const std::string& text, const std::string& origin) {
   std::filesystem::path base = std::filesystem::path(origin).parent_path();
   if (const toml::node* ms = root.get("model")) {
     const toml::array* arr = ms->as_array();
-    if (arr == nullptr) fail("{}: 'model' must be an array of tables ([[model]])", origin);
-    int index = 0;
+    if (arr == nullptr || !arr->is_array_of_tables())
+      fail("{}: 'model' must be an array of tables ([[model]])", origin);
+    size_t index = 0;
     for (const toml::node& node : *arr) {
-      ++index;
-      const toml::table* t = node.as_table();
-      std::string where = fmt::format("{}: [[model]] #{}", origin, index);
-      if (t == nullptr) fail("{} is not a table", where);
-      check_known_keys(*t, {"name", "path", "url", "model", "api_key_env", "max_in_flight", "cost"}, where);
-      ModelEntry m;
-      m.name = get<std::string>(*t, "name", where).value_or("");
-      if (m.name.empty()) fail("{}: needs a name", where);
-      where = fmt::format("{}: model '{}'", origin, m.name);
-      m.path = get<std::string>(*t, "path", where).value_or("");
-      m.url = get<std::string>(*t, "url", where).value_or("");
-      m.remote_model = get<std::string>(*t, "model", where).value_or("");
-      m.api_key_env = get<std::string>(*t, "api_key_env", where).value_or("");
-      m.max_in_flight = static_cast<int>(get<int64_t>(*t, "max_in_flight", where).value_or(8));
-      m.cost = get<double>(*t, "cost", where).value_or(1.0);
-      if (m.path.empty() == m.url.empty()) fail("{}: give exactly one of 'path' (a GGUF file) or 'url' (an endpoint)", where);
-      if (!m.url.empty() && m.remote_model.empty()) fail("{}: an endpoint needs 'model', the server's model id", where);
-      if (!(m.cost > 0)) fail("{}: cost must be positive, got {}", where, m.cost);
-      if (m.max_in_flight < 1) fail("{}: max_in_flight must be at least 1", where);
-      if (!m.path.empty() && std::filesystem::path(m.path).is_relative() && !base.empty())
-        m.path = (base / m.path).string();
-      if (c.find(m.name)) fail("{}: the name is used twice", where);
+      ModelEntry m = read_model_entry(*node.as_table(), origin, index);
+      // A catalogue is opened by `lcte serve` and `lcte eval --backend router`,
+      // which answer queries: a model-free tier has nothing to answer with,
+      // and resolving registry references is a study's job.
+      const std::string at = fmt::format("{}: model[{}] (model '{}')", origin, index, m.name);
+      if (m.backend == "canonical" || m.backend == "file")
+        fail("{}: backend = \"{}\" is for studies; a catalogue serves GGUF files ('path') and endpoints ('url')", at,
+             m.backend);
+      if (!m.ref.empty())
+        fail("{}: 'ref' is for studies; a catalogue names the GGUF file ('path'; `lcte models show {}` prints it)", at,
+             m.ref);
+      if (c.find(m.name)) fail("{}: the name '{}' is used twice", at, m.name);
       c.models.push_back(std::move(m));
+      ++index;
     }
   }
   if (c.models.empty()) fail("{}: no [[model]] entries", origin);

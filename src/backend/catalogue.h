@@ -1,6 +1,8 @@
 // The model catalogue: a TOML file naming the models a user evaluates and
 // routes among, each a local GGUF file or an OpenAI-compatible endpoint, with
-// its tier and cost weight, plus the routing settings.
+// its tier and cost weight, plus the routing settings. Its [[model]] entries
+// are a study's (backend/model_entry.h), less the model-free backends and
+// registry references, which only a study can use.
 //
 //   [[model]]
 //   name = "small"            # how runs and routes refer to it
@@ -13,10 +15,11 @@
 //   model = "Qwen/Qwen2.5-Coder-32B-Instruct"   # the server's model id
 //   api_key_env = "VLLM_API_KEY"                # optional
 //   max_in_flight = 32                          # optional, default 8
+//   style = "instruct"                          # optional: how lcte eval prompts it
 //   cost = 20.0
 //
 //   [routing]                   # route::RouterConfig's keys (docs/formats.md)
-//   tiers = ["small", "large"]  # cheapest first; default: models by cost
+//   tiers = ["small", "large"]  # cheapest first; default: models by tier, then cost
 //   max_score = [6, 10]         # highest complexity score each tier takes
 //   policy = "threshold"
 //   forced_tier = ""            # global override; "" routes normally
@@ -28,20 +31,10 @@
 #include <string>
 #include <vector>
 
+#include "backend/model_entry.h"
 #include "route/config.h"
 
 namespace lcte::backend {
-
-struct ModelEntry {
-  std::string name;
-  std::string path;         // local GGUF (relative paths are relative to the catalogue file)
-  std::string url;          // or an endpoint
-  std::string remote_model;
-  std::string api_key_env;
-  int max_in_flight = 8;
-  double cost = 1.0;
-  bool is_local() const { return !path.empty(); }
-};
 
 struct Catalogue {
   std::string path;

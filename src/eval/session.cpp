@@ -174,6 +174,23 @@ Selection select(const EvalConfig& c, const SessionOptions& options, const std::
   return out;
 }
 
+// The prompt and the tasks are made before the router picks a tier, so every
+// tier is evaluated with the run's style, split and top_p: a catalogue entry
+// that names other ones is refused rather than overridden.
+void check_tier_settings(const backend::ModelEntry& m, const EvalConfig& c, const std::string& catalogue) {
+  auto refuse = [&](const char* key, const std::string& tier, const std::string& run, const char* flag) {
+    fail(
+        "{}: model '{}' is evaluated with {} = {}, this run with {}; pass {} {} (the router sends every tier the "
+        "same request)",
+        catalogue, m.name, key, tier, run, flag, tier);
+  };
+  if (!m.style.empty() && m.style != c.style) refuse("style", m.style, c.style, "--style");
+  const std::string split = c.split.empty() ? "test" : c.split;
+  if (!m.split.empty() && m.split != split) refuse("split", m.split, split, "--split");
+  if (m.top_p && *m.top_p != c.top_p)
+    refuse("top_p", fmt::format("{}", *m.top_p), fmt::format("{}", c.top_p), "--top-p");
+}
+
 // Every tier of the catalogue opened (local models loaded once), routed by the
 // catalogue's [routing] (policy overridable), counting with its tokenizer.
 std::unique_ptr<Backend> make_router_backend(const EvalConfig& c, const SessionOptions& options) {
@@ -187,6 +204,7 @@ std::unique_ptr<Backend> make_router_backend(const EvalConfig& c, const SessionO
   std::map<std::string, std::shared_ptr<Backend>> models;
   for (size_t i = 0; i < config.tiers.size(); ++i) {
     const std::string& name = config.model_of(i);
+    check_tier_settings(catalogue.get(name), c, catalogue.path);
     if (!models.count(name)) models[name] = backend::open_backend(catalogue.get(name), engine, options.http);
   }
   route::TokenizerCache tokenizers(backend::model_files(catalogue));

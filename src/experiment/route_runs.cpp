@@ -180,6 +180,14 @@ RoutingData load_routing_data(store::Store& store, const std::vector<std::string
   else fail("route eval: unknown cost \"{}\" (auto, latency, tokens, energy, weights)", options.cost);
   if (options.cost == "auto" && cost == "weights")
     data.notes.push_back("costs are the tier weights: not every sample has a measured latency");
+  // An endpoint's run measured this machine's client waiting for the server,
+  // and OpenAI-compatible servers report no energy of their own.
+  for (size_t t = 0; t < n_tiers && cost == "energy"; ++t)
+    if (runs[t].config.value("backend", "") == "http")
+      fail(
+          "route eval: --cost energy, but run {} ({}) evaluated an endpoint, whose energy lcte cannot measure (only "
+          "this machine's waiting client; the server reports none); use --cost latency, tokens or weights",
+          runs[t].id, data.tiers[t]);
 
   size_t unchecked = 0;
   for (const eval::Task& task : suite.tasks) {

@@ -153,6 +153,12 @@ class Runner {
     fail("{}: no model '{}'", spec_.path, name);
   }
 
+  // The model an eval step evaluates.
+  const Model& step_model(const Step& s) {
+    std::string rest = s.id.substr(s.id.find(':') + 1);
+    return model(rest.substr(0, rest.rfind(':')));
+  }
+
   std::string store_path() const { return spec_.store.empty() ? store::Store::default_path() : spec_.store; }
 
   registry::Registry& reg() {
@@ -228,6 +234,9 @@ class Runner {
     c.n = spec_.n;
     c.k = spec_.k;
     c.temperature = spec_.temperature;
+    c.style = m.spec.style;
+    c.top_p = m.spec.top_p.value_or(spec_.top_p);
+    c.split = m.spec.split;
     c.timeout = spec_.timeout;
     c.seed = spec_.seed;
     return c;
@@ -396,6 +405,10 @@ class Runner {
       c.backend = "router";
       c.model = "router-" + policy;
       c.policy = policy;
+      // The first tier's own endpoint and samples are the catalogue's business now.
+      c.base_url.clear();
+      c.api_key_env.clear();
+      c.samples_file.clear();
       s.inputs = {{"tiers", tiers}, {"policy", policy}, {"rule", rule(names, policy).to_json()}, {"config", c.to_json()}};
       if (fs::path(suite).is_absolute()) s.inputs["suite_sha256"] = file_hash(suite);
     } else {
@@ -469,15 +482,11 @@ class Runner {
     std::string catalogue = dir + "/catalogue-" + policy + "-" + rest.substr(rest.rfind(':') + 1) + ".toml";
     std::string text = "# Written by lcte study run: the online router's tiers and rule.\n";
     for (const Model* m : online_tiers()) {
-      if (m->spec.backend == "http") {
-        text += fmt::format("[[model]]\nname = {}\nurl = {}\nmodel = {}\n", json(m->spec.name).dump(),
-                            json(m->spec.url).dump(), json(m->spec.remote_model).dump());
-        if (!m->spec.api_key_env.empty()) text += "api_key_env = " + json(m->spec.api_key_env).dump() + "\n";
-        text += fmt::format("cost = {}\n\n", cost_of(*m));
-      } else {
-        text += fmt::format("[[model]]\nname = {}\npath = {}\ncost = {}\n\n", json(m->spec.name).dump(),
-                            json(model_file(*m)).dump(), cost_of(*m));
-      }
+      // The study's entry as the catalogue reads it: a registry model as its file.
+      ModelSpec tier = m->spec;
+      if (tier.is_local()) tier.path = model_file(*m), tier.ref.clear();
+      tier.cost = cost_of(*m);
+      text += backend::model_entry_toml(tier) + "\n";
     }
     // The study's rule, its tokenizer a file (a study model need not be a tier).
     json routing = s.inputs["rule"];
@@ -509,6 +518,7 @@ class Runner {
     session.workers = spec_.workers;
     session.isolation = spec_.isolation;
     session.executor = options_.executor;
+    if (config.backend == "http") session.http.max_in_flight = step_model(s).spec.max_in_flight;
     experiment::EvalExperimentOptions publish;
     publish.store_path = store_path();
     publish.experiment = spec_.name;

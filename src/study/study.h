@@ -13,25 +13,16 @@
 #include <string>
 #include <vector>
 
+#include "backend/model_entry.h"
 #include "eval/executor.h"
 #include "route/config.h"
 
 namespace lcte::study {
 
-struct ModelSpec {
-  std::string name;          // label in reports and the tier name for routing
-  std::string path;          // local GGUF (absolute), or
-  std::string ref;           // a registry reference (name@version, tag, hash)
-  int tier = 0;              // routing order: lower is cheaper
-  double cost = 1.0;         // cost weight per query for routing
-  std::string backend = "engine";  // engine, http, canonical or file (eval backends)
-  std::string samples_file;        // file backend (absolute)
-  // http: an OpenAI-compatible endpoint (vLLM, TGI, llama.cpp's server, Ollama,
-  // lcte serve); `url` implies backend = "http".
-  std::string url;           // base URL, e.g. http://gpu-box:8000/v1
-  std::string remote_model;  // the model name the server knows (TOML key `model`)
-  std::string api_key_env;   // the variable holding the key ("" for none)
-};
+// A [[model]] entry: the keys, their meaning and their checks are the model
+// catalogue's (backend/model_entry.h). After parse_study, style, top_p and
+// split hold what the model is evaluated with (its own, else [eval]'s).
+using ModelSpec = backend::ModelEntry;
 
 struct CompressSpec {
   std::string model;               // a [[model]] name
@@ -54,6 +45,10 @@ struct StudySpec {
   std::vector<std::string> suites;  // names (humaneval, mbpp, ...) or JSONL paths (absolute)
   int n = 1;
   double temperature = 0.0;
+  // Defaults for the models that do not set their own.
+  std::string style = "completion";  // completion or instruct
+  double top_p = 1.0;
+  std::string split;  // "": the suite's test split
   std::vector<int> k;
   size_t limit = 0;                          // first N tasks of every suite (0: all)
   std::map<std::string, size_t> suite_limits;  // by suite label: overrides `limit`

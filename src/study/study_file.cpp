@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "backend/model_entry.h"
 #include "core/error.h"
 #include "quant/mix.h"
 #include "sandbox/sandbox.h"
@@ -23,9 +24,12 @@ std::string where(const toml::node& n, const std::string& origin) {
 
 void check_known_keys(const toml::table& t, const std::set<std::string>& known, const std::string& origin,
                       const std::string& table) {
-  for (const auto& [k, v] : t)
-    if (!known.count(std::string(k.str())))
-      fail("{}: unknown key '{}{}'", where(v, origin), table.empty() ? "" : table + ".", k.str());
+  for (const auto& [k, v] : t) {
+    if (known.count(std::string(k.str()))) continue;
+    std::string near = backend::closest_word(std::string(k.str()), {known.begin(), known.end()});
+    fail("{}: unknown key '{}{}'{}", where(v, origin), table.empty() ? "" : table + ".", k.str(),
+         near.empty() ? "" : fmt::format("; did you mean '{}'?", near));
+  }
 }
 
 // Reads t[key] as T (or leaves `out` as it is), naming the key on a wrong type.
@@ -131,6 +135,80 @@ route::RouterConfig read_router_settings(const toml::table& t, const std::set<st
   return c;
 }
 
+// Each model's style, top_p and split: its own, else [eval]'s.
+void resolve_eval_settings(StudySpec& s) {
+  for (ModelSpec& m : s.models) {
+    if (m.style.empty()) m.style = s.style;
+    if (!m.top_p) m.top_p = s.top_p;
+    if (m.split.empty()) m.split = s.split;
+  }
+}
+
+// The line of model[index]'s `key` (else of the entry), for errors found
+// across entries.
+std::string model_where(const toml::table& root, size_t index, const char* key, const std::string& origin) {
+  const toml::node* entry = root.get("model")->as_array()->get(index);
+  const toml::node* n = entry->as_table()->get(key);
+  return where(n != nullptr ? *n : *entry, origin);
+}
+
+// What only a study decides about its fleet: energy as the routing cost needs
+// energy of every tier; routing compares models on the same tasks; the live
+// router sends one prompt form with one top_p to whichever tier it picks.
+void check_fleet(const StudySpec& s, const toml::table& root, const std::string& origin) {
+  for (size_t i = 0; i < s.models.size(); ++i) {
+    const ModelSpec& m = s.models[i];
+    if (s.routing_cost == "energy" && m.is_remote())
+      fail(
+          "{}: routing.cost = \"energy\", but model[{}] '{}' is an endpoint ({}): lcte can measure only this "
+          "machine, whose client waits while the server works, and OpenAI-compatible servers (vLLM, llama.cpp's "
+          "server, TGI, Ollama) report no energy in their responses; use cost = \"latency\", \"tokens\" or "
+          "\"weights\" (the models' cost)",
+          model_where(root, i, "url", origin), i, m.name, m.url);
+  }
+  const bool routes = (s.models.size() >= 2 && !s.policies.empty()) || !s.online.empty();
+  auto split_of = [](const ModelSpec& m) { return m.split.empty() ? std::string("test") : m.split; };
+  for (size_t i = 1; i < s.models.size() && routes; ++i)
+    if (split_of(s.models[i]) != split_of(s.models[0]))
+      fail(
+          "{}: model[{}].split (model '{}'): '{}', but model[0] '{}' is evaluated on '{}'; routing compares the "
+          "models task by task, so they share one split (set it in [eval])",
+          model_where(root, i, "split", origin), i, s.models[i].name, split_of(s.models[i]), s.models[0].name,
+          split_of(s.models[0]));
+  if (s.online.empty()) return;
+  // The online tiers, as given models (a quantized one shares its source's settings).
+  auto index_of = [&](const std::string& name) -> size_t {
+    for (size_t i = 0; i < s.models.size(); ++i)
+      if (s.models[i].name == name) return i;
+    return 0;
+  };
+  auto given = [&](const std::string& name) -> size_t {
+    for (const CompressSpec& c : s.compress)
+      for (const auto& ty : c.types)
+        if (c.model + "-" + ty == name) return index_of(c.model);
+    return index_of(name);
+  };
+  std::vector<size_t> tiers;
+  if (s.online_tiers.empty())
+    for (size_t i = 0; i < s.models.size(); ++i) tiers.push_back(i);
+  else
+    for (const auto& name : s.online_tiers) tiers.push_back(given(name));
+  for (size_t i : tiers) {
+    const ModelSpec& a = s.models[tiers.front()];
+    const ModelSpec& b = s.models[i];
+    if (b.style != a.style)
+      fail(
+          "{}: model[{}].style (model '{}'): '{}', but online tier '{}' is prompted '{}'; the online router "
+          "(routing.online) sends one prompt form to whichever tier it picks",
+          model_where(root, i, "style", origin), i, b.name, b.style, a.name, a.style);
+    if (*b.top_p != *a.top_p)
+      fail(
+          "{}: model[{}].top_p (model '{}'): {}, but online tier '{}' samples with {}; the online router "
+          "(routing.online) samples every tier with one top_p",
+          model_where(root, i, "top_p", origin), i, b.name, *b.top_p, a.name, *a.top_p);
+  }
+}
+
 }  // namespace
 
 StudySpec parse_study(const std::string& text, const std::string& origin) {
@@ -167,44 +245,13 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
 
   std::set<std::string> names;
   if (const toml::array* models = array_of_tables(root, "model", origin)) {
-    int index = 0;
+    size_t index = 0;
     for (const toml::node& node : *models) {
-      const toml::table& t = *node.as_table();
-      std::string tn = fmt::format("model[{}]", index++);
-      check_known_keys(t, {"name", "path", "ref", "tier", "cost", "backend", "samples_file", "url", "model", "api_key_env"},
-                       origin, tn);
-      ModelSpec m;
-      read(t, "name", m.name, origin, tn);
-      read(t, "path", m.path, origin, tn);
-      read(t, "ref", m.ref, origin, tn);
-      read(t, "tier", m.tier, origin, tn);
-      read(t, "cost", m.cost, origin, tn);
-      read(t, "backend", m.backend, origin, tn);
-      read(t, "samples_file", m.samples_file, origin, tn);
-      read(t, "url", m.url, origin, tn);
-      read(t, "model", m.remote_model, origin, tn);
-      read(t, "api_key_env", m.api_key_env, origin, tn);
-      if (!m.url.empty() && t.get("backend") == nullptr) m.backend = "http";
-      std::string at = where(t, origin);
-      if (m.name.empty()) fail("{}: '{}.name' is required", at, tn);
-      // Step ids are "<kind>:<model>:<suite>".
-      if (m.name.find(':') != std::string::npos) fail("{}: '{}.name' must not contain ':'", at, tn);
-      if (!names.insert(m.name).second) fail("{}: '{}.name': model '{}' is named twice", at, tn, m.name);
-      if (m.backend != "engine" && m.backend != "http" && m.backend != "canonical" && m.backend != "file")
-        fail("{}: '{}.backend' must be engine, http, canonical or file, not '{}'", at, tn, m.backend);
-      if (m.backend == "http" && (m.url.empty() || m.remote_model.empty()))
-        fail("{}: '{}': an endpoint needs 'url' (e.g. http://host:8000/v1) and 'model' (the server's model name)", at,
-             tn);
-      if (m.backend != "http" && (!m.url.empty() || !m.remote_model.empty() || !m.api_key_env.empty()))
-        fail("{}: '{}': 'url', 'model' and 'api_key_env' are for endpoints (backend = \"http\")", at, tn);
-      if (m.backend == "engine" && m.path.empty() == m.ref.empty())
-        fail("{}: '{}': give exactly one of 'path' (a GGUF file) or 'ref' (a registry model)", at, tn);
-      if (m.backend == "file" && m.samples_file.empty())
-        fail("{}: '{}.samples_file' is required with backend = \"file\"", at, tn);
-      if (m.cost <= 0) fail("{}: '{}.cost' must be positive", at, tn);
-      m.path = absolute_from(base, m.path);
-      m.samples_file = absolute_from(base, m.samples_file);
+      ModelSpec m = backend::read_model_entry(*node.as_table(), origin, index);
+      if (!names.insert(m.name).second)
+        fail("{}: model[{}].name: model '{}' is named twice", where(node, origin), index, m.name);
       s.models.push_back(m);
+      ++index;
     }
   }
   if (s.models.empty()) fail("{}: no models: add at least one [[model]]", origin);
@@ -235,8 +282,9 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
   }
 
   if (const toml::table* t = table("eval")) {
-    check_known_keys(*t, {"suites", "n", "temperature", "k", "limit", "suite_limits", "max_tokens", "timeout", "workers", "seed",
-                          "isolation"},
+    check_known_keys(*t,
+                     {"suites", "n", "temperature", "k", "limit", "suite_limits", "max_tokens", "timeout", "workers",
+                      "seed", "isolation", "style", "top_p", "split"},
                      origin, "eval");
     read(*t, "suites", s.suites, origin, "eval");
     read(*t, "n", s.n, origin, "eval");
@@ -257,6 +305,17 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
     read(*t, "workers", s.workers, origin, "eval");
     read(*t, "seed", s.seed, origin, "eval");
     read(*t, "isolation", s.isolation, origin, "eval");
+    read(*t, "style", s.style, origin, "eval");
+    read(*t, "top_p", s.top_p, origin, "eval");
+    read(*t, "split", s.split, origin, "eval");
+    if (s.style == "chat") s.style = "instruct";
+    if (s.style != "completion" && s.style != "instruct")
+      fail("{}: 'eval.style' is '{}'; expected completion (the raw prompt) or instruct (chat messages; also 'chat')",
+           origin, s.style);
+    if (!(s.top_p > 0 && s.top_p <= 1)) fail("{}: 'eval.top_p' must be in (0, 1], got {}", origin, s.top_p);
+    static const std::set<std::string> splits = {"", "test", "validation", "train", "prompt", "all"};
+    if (!splits.count(s.split))
+      fail("{}: 'eval.split' is '{}'; expected test, validation, train, prompt or all", origin, s.split);
     if (!sandbox::is_isolation_name(s.isolation))
       fail("{}: 'eval.isolation' is '{}'; expected auto, namespaces, user-namespaces or processes", origin, s.isolation);
   }
@@ -318,6 +377,8 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
   for (const auto& p : s.online)
     if (p.rfind("always-", 0) == 0 && !all_models.count(p.substr(7)))
       fail("{}: 'routing.online': '{}' names no model", origin, p);
+  resolve_eval_settings(s);
+  check_fleet(s, root, origin);
   return s;
 }
 

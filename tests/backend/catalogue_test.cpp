@@ -71,19 +71,69 @@ cost = 9
 }
 
 TEST(Catalogue, MistakesNameTheFileEntryAndKey) {
-  EXPECT_NE(error_of("[[model]]\nname = 'x'\n").find("model 'x': give exactly one of 'path'"), std::string::npos);
+  EXPECT_NE(error_of("[[model]]\nname = 'x'\n").find("/etc/lcte/models.toml:1: model[0] (model 'x'): give 'path'"),
+            std::string::npos);
   EXPECT_NE(error_of("[[model]]\nname = 'x'\nurl = 'http://h'\n").find("needs 'model'"), std::string::npos);
-  EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\ncost = -1\n").find("cost must be positive"), std::string::npos);
-  EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\ncolour = 'red'\n").find("unknown key 'colour'"), std::string::npos);
+  EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\ncost = -1\n")
+                .find("models.toml:4: model[0].cost (model 'x'): must be positive"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of("[[model]]\nname = 'x'\npath = 'p'\ncolour = 'red'\n").find("model[0].colour (model 'x'): unknown key"),
+      std::string::npos);
   EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\n[[model]]\nname = 'x'\npath = 'q'\n").find("used twice"),
             std::string::npos);
   EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\n[routing]\ntiers = ['x', 'y']\n").find("[routing] tiers[1]: 'y' is not a [[model]] name"),
             std::string::npos);
-  EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\ncost = 'cheap'\n").find("'cost' has the wrong type"),
+  EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\ncost = 'cheap'\n")
+                .find("model[0].cost (model 'x'): must be a number"),
             std::string::npos);
   EXPECT_NE(error_of("[[model]\n").find("/etc/lcte/models.toml:1:"), std::string::npos) << error_of("[[model]\n");
   EXPECT_NE(error_of("").find("no [[model]] entries"), std::string::npos);
   EXPECT_THROW(load_catalogue("/nonexistent/models.toml"), Error);
+}
+
+// A catalogue answers queries: model-free tiers and registry references,
+// which only a study can use, are refused with the entry named.
+TEST(Catalogue, RefusesWhatOnlyAStudyCanUse) {
+  EXPECT_NE(error_of("[[model]]\nname = 'c'\nbackend = 'canonical'\n")
+                .find("model[0] (model 'c'): backend = \"canonical\" is for studies"),
+            std::string::npos);
+  EXPECT_NE(error_of("[[model]]\nname = 'f'\nsamples_file = 's.jsonl'\n").find("backend = \"file\" is for studies"),
+            std::string::npos);
+  EXPECT_NE(error_of("[[model]]\nname = 'a'\npath = 'a.gguf'\n[[model]]\nname = 'r'\nref = 'coder@1'\n")
+                .find("model[1] (model 'r'): 'ref' is for studies"),
+            std::string::npos);
+  EXPECT_NE(error_of("model = 3\n").find("must be an array of tables"), std::string::npos);
+}
+
+// `tier` orders the default tiers as a study orders its models: by tier, ties
+// by cost; the study keys style, top_p and split are read as in a study.
+TEST(Catalogue, TierOrdersTheDefaultTiers) {
+  Catalogue c = parse_catalogue(R"(
+[[model]]
+name = "cheap-but-later"
+path = "/a.gguf"
+tier = 1
+cost = 0.5
+[[model]]
+name = "first"
+url = "http://gpu:8000/v1"
+model = "first"
+style = "instruct"
+top_p = 0.95
+split = "test"
+cost = 9
+[[model]]
+name = "last"
+path = "/c.gguf"
+tier = 1
+cost = 2
+)",
+                                "/etc/lcte/models.toml");
+  EXPECT_EQ(c.routing.tiers, (std::vector<std::string>{"first", "cheap-but-later", "last"}));
+  EXPECT_EQ(c.get("first").style, "instruct");
+  EXPECT_EQ(c.get("first").top_p, 0.95);
+  EXPECT_EQ(c.get("first").split, "test");
 }
 
 TEST(Catalogue, RoutingMistakesNameTheKey) {

@@ -51,12 +51,13 @@ struct Fixture {
     add_run("weak", "coder-1b", true);
     add_run("strong", "coder-8b", false);
   }
-  void add_run(const std::string& id, const std::string& model, bool weak) {
+  void add_run(const std::string& id, const std::string& model, bool weak, const json& backend = "canonical",
+               const json& summary = json::object()) {
     store::RunRecord r;
     r.id = id;
     r.kind = "eval";
     r.model_name = model;
-    r.config = {{"suite", suite}, {"style", "completion"}};
+    r.config = {{"suite", suite}, {"style", "completion"}, {"backend", backend}};
     store.begin_run(r);
     for (const Task& t : tasks()) {
       const auto& answers = weak ? t.weak : t.strong;
@@ -73,7 +74,7 @@ struct Fixture {
         store.add_sample(id, s);
       }
     }
-    store.finish_run(id, "finished", json::object());
+    store.finish_run(id, "finished", summary);
   }
 };
 
@@ -206,6 +207,33 @@ TEST(RouteRuns, TheThresholdRuleSplitListsEveryProblemsTier) {
   EXPECT_NE(csv.find("\nt/3,59,0,9,coder-8b,0,1,1,2\n"), std::string::npos) << csv;
   // Without threshold there is no split.
   EXPECT_TRUE(evaluate_policies(data, {"oracle"}, rule).split.empty());
+}
+
+// Energy per query is what a run measured on this machine over its tasks: a
+// local model's is used; an endpoint's run (the client waiting) is refused.
+TEST(RouteRuns, EnergyCostTakesLocalRunsAndRefusesEndpoints) {
+  Fixture fx;
+  auto energy = [](double joules) { return json{{"tasks", 4}, {"energy", {{"total_joules", joules}}}}; };
+  fx.add_run("local-a", "a", true, "engine", energy(8.0));
+  fx.add_run("local-b", "b", false, "engine", energy(40.0));
+  fx.add_run("remote", "c", false, "http", energy(1.0));
+  RoutingDataOptions o;
+  o.where = {};
+  o.count_tokens = kBytes;
+  o.cost = "energy";
+  RoutingData data = load_routing_data(fx.store, {"local-a", "local-b"}, o);
+  EXPECT_EQ(data.problems[0].cost, (std::vector<double>{2.0, 10.0}));  // 8 J and 40 J over 4 tasks
+  EXPECT_EQ(data.cost_unit, "energy per query (J)");
+  try {
+    load_routing_data(fx.store, {"local-a", "remote"}, o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--cost energy, but run remote (c) evaluated an endpoint"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("use --cost latency, tokens or weights"), std::string::npos) << e.what();
+  }
+  o.cost = "latency";
+  EXPECT_NO_THROW(load_routing_data(fx.store, {"local-a", "remote"}, o));
 }
 
 TEST(RouteRuns, BadInputsAreExplained) {

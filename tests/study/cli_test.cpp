@@ -146,14 +146,27 @@ TEST(StudyCli, AnEndpointIsATierEvaluatedThroughTheApi) {
          "[[model]]\nname = \"weak\"\nbackend = \"file\"\nsamples_file = \"weak.jsonl\"\n"
          "[[model]]\nname = \"fleet\"\nurl = \"http://127.0.0.1:"
       << serve.port
-      << "/v1\"\nmodel = \"served\"\ntier = 1\ncost = 4\n"
+      << "/v1\"\nmodel = \"served\"\ntier = 1\ncost = 4\ntop_p = 0.5\nmax_in_flight = 2\n"
          "[eval]\nsuites = [\"suite.jsonl\"]\nmax_tokens = 8\n[routing]\ntokenizer = \"served.gguf\"\n"
+         "online = [\"always-fleet\"]\nonline_tiers = [\"fleet\"]\n"
          "[measure]\nsample_rate_hz = 0\n";
   CommandResult r = lcte({"study", "run", dir + "/remote.toml"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   std::ifstream in(dir + "/rout/study.json");
   json summary = json::parse(in);
-  ASSERT_EQ(summary["runs"].size(), 2u) << summary.dump(2);
+  ASSERT_EQ(summary["runs"].size(), 3u) << summary.dump(2);
+  // The entry's own top_p reaches its eval and, through the catalogue the
+  // study writes, the live router's run over it.
+  json state = json::parse(std::ifstream(dir + "/rout/study-state.json"));
+  EXPECT_EQ(state["steps"]["eval:fleet:suite"]["inputs"]["config"]["top_p"], 0.5);
+  EXPECT_EQ(state["steps"]["eval:weak:suite"]["inputs"]["config"]["top_p"], 1.0);
+  EXPECT_EQ(state["steps"]["routed:always-fleet:suite"]["inputs"]["config"]["top_p"], 0.5);
+  std::string catalogue = state["steps"]["routed:always-fleet:suite"]["result"]["catalogue"];
+  std::ifstream cat(catalogue);
+  std::string text((std::istreambuf_iterator<char>(cat)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("top_p = 0.5\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("max_in_flight = 2\n"), std::string::npos) << text;
+  EXPECT_EQ(summary["runs"][2]["tier_requests"]["fleet"], 3) << summary.dump(2);
   EXPECT_EQ(summary["runs"][1]["model"], "fleet");
   EXPECT_EQ(summary["runs"][1]["tasks"], 3);
   EXPECT_EQ(summary["models"][1]["sha256"], fmt::format("http:http://127.0.0.1:{}/v1#served", serve.port));
@@ -163,7 +176,7 @@ TEST(StudyCli, AnEndpointIsATierEvaluatedThroughTheApi) {
   EXPECT_EQ(fleet["samples"], 3) << fleet.dump(2);
   r = lcte({"study", "run", dir + "/remote.toml"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("0 steps run, 4 cached"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 steps run, 5 cached"), std::string::npos) << r.out;
   EXPECT_EQ(serve.stop(), 0);
 
   // An endpoint without its model name is refused, naming the entry.
