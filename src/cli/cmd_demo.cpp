@@ -1,8 +1,10 @@
 // lcte demo: lcte's main job on models and data it makes itself (see
 // demo/pipeline.h); no download and no ../shared needed.
 #include <cstdio>
+#include <memory>
 
 #include "cli/commands.h"
+#include "core/progress.h"
 #include "demo/pipeline.h"
 
 namespace lcte::cli {
@@ -38,6 +40,9 @@ void add_demo_command(CLI::App& app) {
   cmd->add_flag("!--no-public-suites", o->public_suites, "Skip HumanEval/MBPP even where the data is present");
   cmd->add_flag("--resume", o->resume, "Continue an evaluation an interrupted demo left unfinished");
   cmd->callback([o] {
+    // Training, the study's steps and the fidelity chunks: a progress line each on stderr.
+    auto feed = std::make_shared<ProgressFeed>(stderr, "      ");
+    o->progress = [feed](const ProgressEvent& e) { (*feed)(e); };
     demo::DemoResult r = demo::run_demo(*o, [](const std::string& line) {
       std::printf("%s\n", line.c_str());
       std::fflush(stdout);

@@ -1,14 +1,13 @@
 // lcte eval: score a model's code on HumanEval/MBPP (or a user suite) by
 // executing its completions in the sandbox; pass@k, samples.csv,
 // summary.json, resumable runs. The work is in eval/session.h.
-#include <unistd.h>
-
-#include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "eval/passk.h"
 #include "eval/run_outputs.h"
 #include "eval/run_database.h"
@@ -64,36 +63,19 @@ std::vector<std::string> split_commas(const std::string& text) {
   return items;
 }
 
-// Progress on stderr: a redrawn bar on a terminal, a line every few seconds otherwise.
-class ProgressPrinter {
+// The runner's counts drawn by the one progress reporter (core/progress.h).
+class EvalProgress {
  public:
-  ProgressPrinter() : tty_(::isatty(2) != 0) {}
+  EvalProgress() : progress_(Progress::to_stream(stderr, "eval", "samples")) {}
   void operator()(const eval::Progress& p) {
-    auto now = std::chrono::steady_clock::now();
-    bool last = p.done == p.total;
-    double since = std::chrono::duration<double>(now - last_print_).count();
-    if (!last && since < (tty_ ? 0.1 : 5.0)) return;
-    last_print_ = now;
-    size_t run = p.done - p.skipped;
-    double rate = p.elapsed_s > 0 ? double(run) / p.elapsed_s : 0;
-    double eta = rate > 0 ? double(p.total - p.done) / rate : 0;
-    double fraction = p.total ? double(p.done) / double(p.total) : 1;
-    if (tty_) {
-      int width = 30, filled = int(fraction * width);
-      std::fprintf(stderr, "\r[%s%s] %zu/%zu %3.0f%%  %.1f samples/s  ETA %.0fs  passed %zu ",
-                   std::string(size_t(filled), '#').c_str(), std::string(size_t(width - filled), '.').c_str(), p.done,
-                   p.total, 100 * fraction, rate, eta, p.passed);
-      if (last) std::fputc('\n', stderr);
-    } else {
-      std::fprintf(stderr, "eval: %zu/%zu samples (%.0f%%), %.1f samples/s, ETA %.0f s, passed %zu\n", p.done, p.total,
-                   100 * fraction, rate, eta, p.passed);
-    }
-    std::fflush(stderr);
+    if (!progress_.started()) progress_.start(p.total, p.skipped);
+    const std::string passed =
+        "passed " + std::to_string(p.passed) + (p.failed ? ", failed " + std::to_string(p.failed) : "");
+    progress_.update(p.done, passed);
   }
 
  private:
-  bool tty_;
-  std::chrono::steady_clock::time_point last_print_ = std::chrono::steady_clock::now();
+  Progress progress_;
 };
 
 void run(CLI::App& command, EvalArgs& args) {
@@ -112,8 +94,8 @@ void run(CLI::App& command, EvalArgs& args) {
   options.http.stream = !args.no_stream;
   options.where.allow_download = !args.offline;
   options.isolation = args.isolation;
-  ProgressPrinter printer;
-  options.progress = [&printer](const eval::Progress& p) { printer(p); };
+  auto printer = std::make_shared<EvalProgress>();
+  options.progress = [printer](const eval::Progress& p) { (*printer)(p); };
 
   if (args.no_store) args.publish.store_path.clear();
   if (args.publish.store_path.empty()) args.publish.write_report = false;

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "model/forward.h"
 #include "model/model.h"
 #include "quant/calibrate.h"
@@ -53,9 +54,10 @@ void add_imatrix_command(CLI::App& app) {
     if (tok.vocab().add_bos()) o.bos = tok.bos();
     o.dataset = std::filesystem::path(a->text).filename().string();
     std::fprintf(stderr, "imatrix: %zu tokens, %lld per chunk\n", tokens.size(), static_cast<long long>(a->ctx));
-    const quant::Imatrix im = quant::collect_imatrix(ctx, tokens, o, [](int64_t done, int64_t all) {
-      std::fprintf(stderr, "\rimatrix: chunk %lld/%lld", static_cast<long long>(done), static_cast<long long>(all));
-      if (done == all) std::fputc('\n', stderr);
+    Progress progress = Progress::to_stream(stderr, "imatrix", "chunks");
+    const quant::Imatrix im = quant::collect_imatrix(ctx, tokens, o, [&progress](int64_t done, int64_t all) {
+      if (done == 0) progress.start(static_cast<uint64_t>(all));
+      progress.update(static_cast<uint64_t>(done));
     });
     quant::write_imatrix(im, a->output);
     std::printf("wrote %s: %zu matrices, %d chunks of %lld tokens from %s\n", a->output.c_str(), im.entries.size(),

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "experiment/recorder.h"
 #include "model/kld.h"
 #include "tokenizer/tokenizer.h"
@@ -54,6 +55,11 @@ model::KldReport compare(const KldArgs& a, size_t& n_tokens) {
   model::ThreadPool pool(a.threads);
   model::Context cb(*base, pool, a.batch), co(*other, pool, a.batch);
   n_tokens = tokens.size();
+  Progress progress = Progress::to_stream(stderr, "kld", "chunks");
+  o.on_chunk = [&progress](int64_t done, int64_t all) {
+    if (done == 0) progress.start(static_cast<uint64_t>(all));
+    progress.update(static_cast<uint64_t>(done));
+  };
   return model::compare_models(cb, co, tokens, o);
 }
 

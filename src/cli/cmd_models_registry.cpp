@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "core/progress.h"
 #include "registry/registry.h"
 
 namespace lcte::cli {
@@ -79,6 +80,8 @@ void add_registry_commands(CLI::App& app) {
   add->add_option("--tag", opts->tags, "Tag; repeatable");
   add->callback([=] {
     registry::Registry reg(*root);
+    auto feed = std::make_shared<ProgressFeed>(stderr, "models add: ");  // hashing and copying a large file
+    opts->progress = [feed](const ProgressEvent& e) { (*feed)(e); };
     registry::Manifest m = reg.add(*file, *opts);
     std::printf("%s@%s %s\n", m.name.c_str(), m.version.c_str(), m.sha256.c_str());
   });

@@ -12,6 +12,7 @@
 #include "cli/quant_report_run.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "core/progress.h"
 #include "tokenizer/tokenizer.h"
 
 namespace lcte::cli {
@@ -41,11 +42,14 @@ void run_quant_report(const std::string& base, const std::vector<std::string>& f
   const std::vector<tokenizer::Token> tokens = tok.tokenize(text, /*add_special=*/true);
   quant::ReportOptions o = a.options;
   if (tok.vocab().add_bos()) o.bos = tok.bos();
+  Progress progress = Progress::to_stream(stderr, "quant-report", "chunks");
   const quant::QuantReport r =
       quant::quant_report(base, files, tokens, std::filesystem::path(a.text).filename().string(), o,
-                          [](size_t i, size_t n, const std::string& path) {
-                            std::fprintf(stderr, "quant-report: [%zu/%zu] %s done\n", i + 1, n, path.c_str());
+                          [&progress](const quant::ReportTick& t) {
+                            if (!progress.started()) progress.start(static_cast<uint64_t>(t.total));
+                            progress.update(static_cast<uint64_t>(t.done), t.what);
                           });
+  progress.finish("done");
   std::fputs(quant::report_markdown(r).c_str(), stdout);
   if (!a.csv.empty()) write_file_atomic(a.csv, quant::report_csv(r));
   if (!a.json.empty()) write_file_atomic(a.json, quant::report_json(r).dump(2) + "\n");

@@ -9,6 +9,8 @@
 #include "cli/commands.h"
 #include "cli/quant_report_run.h"
 #include "core/error.h"
+#include "core/log.h"
+#include "core/progress.h"
 #include "experiment/recorder.h"
 #include "quant/imatrix.h"
 #include "quant/model_quantizer.h"
@@ -27,14 +29,37 @@ std::string type_list() {
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
-void print_progress(size_t i, size_t n, const quant::TensorReport& r) {
-  const quant::TensorPlan& p = r.plan;
-  std::fprintf(stderr, "[%4zu/%4zu] %-32s %-5s -> %-5s %9.3f MiB -> %9.3f MiB%s%s\n", i + 1, n, p.name.c_str(),
-               std::string(type_name(p.from)).c_str(), std::string(type_name(p.to)).c_str(), r.bytes_in / kMiB,
-               r.bytes_out / kMiB, r.used_imatrix ? "  (imatrix)" : "",
-               p.fallback ? fmt::format("  (fallback: rows of {} do not fit {})", p.ne[0], type_name(p.wanted)).c_str()
-                          : "");
-}
+// The file's progress (in source bytes) with the tensor being written; a
+// tensor's own line, with its types and sizes, at --log-level debug, and a
+// fallback always, since it changes what the file holds.
+class QuantizeProgressLine {
+ public:
+  QuantizeProgressLine() : progress_(Progress::to_stream(stderr, "quantize", "bytes")) {}
+  void operator()(const quant::QuantizeTick& t) {
+    if (t.tensor == nullptr) {
+      progress_.start(t.bytes_total);
+      return;
+    }
+    const quant::TensorReport& r = *t.tensor;
+    const quant::TensorPlan& p = r.plan;
+    const std::string types = std::string(type_name(p.from)) + " -> " + std::string(type_name(p.to));
+    if (p.fallback || spdlog::should_log(spdlog::level::debug)) {
+      progress_.clear_line();
+      const std::string line =
+          fmt::format("[{:4}/{:4}] {:<32} {:<14} {:9.3f} MiB -> {:9.3f} MiB{}", t.index + 1, t.count, p.name, types,
+                      r.bytes_in / kMiB, r.bytes_out / kMiB, r.used_imatrix ? "  (imatrix)" : "");
+      if (p.fallback)
+        spdlog::info("{}  (fallback: rows of {} do not fit {})", line, p.ne[0], std::string(type_name(p.wanted)));
+      else
+        spdlog::debug("{}", line);
+    }
+    const std::string detail = fmt::format("tensor {}/{} {} {}", t.index + 1, t.count, p.name, types);
+    progress_.update(t.bytes_done, detail);
+  }
+
+ private:
+  Progress progress_;
+};
 
 }  // namespace
 
@@ -85,7 +110,8 @@ void add_quantize_command(CLI::App& app) {
     record.model_path = a->output;
     quant::QuantizeResult r;
     experiment::record_run(a->store, record, [&](experiment::RunRecorder* rec) {
-      r = quant::quantize_model(o, print_progress);
+      QuantizeProgressLine line;
+      r = quant::quantize_model(o, [&line](const quant::QuantizeTick& t) { line(t); });
       const nlohmann::json summary = {{"type", std::string(quant::file_type_name(*ft))},
                                       {"tensors", r.tensors.size()},
                                       {"tensor_bytes_in", r.tensor_bytes_in},

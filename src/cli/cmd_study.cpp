@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "core/progress.h"
 #include "study/study.h"
 
 namespace lcte::cli {
@@ -17,6 +18,9 @@ void add_study_command(CLI::App& app) {
   run->add_flag("--resume", options->resume, "Continue evaluations a killed invocation left half done");
   run->add_flag("--dry-run", options->dry_run, "Print the plan (cached / to run) and stop");
   run->callback([=] {
+    // Each quantize and eval step's progress on stderr, a line per step.
+    auto feed = std::make_shared<ProgressFeed>(stderr, "  ");
+    options->step_progress = [feed](const ProgressEvent& e) { (*feed)(e); };
     study::StudySpec spec = study::load_study(*file);
     study::StudyResult r = study::run_study(spec, *options);
     if (options->dry_run) return;

@@ -6,9 +6,28 @@
 #include "cli/commands.h"
 #include "cli/train_observer.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "train/run.h"
 
 namespace lcte::cli {
+namespace {
+
+// On a terminal, the steps redrawn on one line between the driver's log
+// lines (blanked before each, redrawn after). In a log file the driver's
+// lines, every --log-every steps with the rate and ETA, are the progress.
+void draw_steps_on_a_terminal(train::RunOptions& run) {
+  auto progress = std::make_shared<Progress>(Progress::to_stream(stderr, "train", "steps"));
+  if (!progress->tty()) return;
+  const int64_t total = run.train.steps, log_every = run.log_every, eval_every = run.eval_every;
+  run.on_step = [progress, total, log_every, eval_every](const train::StepStats& s) {
+    if (!progress->started()) progress->start(static_cast<uint64_t>(total), static_cast<uint64_t>(s.step - 1));
+    progress->update(static_cast<uint64_t>(s.step), fmt::format("loss {:.4f}", s.loss));
+    const bool logs = (log_every > 0 && s.step % log_every == 0) || (eval_every > 0 && s.step % eval_every == 0);
+    if (logs) progress->clear_line();
+  };
+}
+
+}  // namespace
 
 void add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a model: distillation from a teacher, fine-tuning, or LoRA");
@@ -88,6 +107,7 @@ void add_train_command(CLI::App& app) {
     if (run.out.empty() && run.adapter_out.empty() && run.checkpoint.empty())
       fail("train: nothing would be saved: give --out, --adapter-out or --checkpoint");
     std::string run_id;
+    draw_steps_on_a_terminal(run);
     const train::RunResult r = run_recorded(run, *store_path, run_id, train::run_training);
     exit_if_interrupted(r.interrupted, r.steps, run.train.steps, r.checkpoint);
     std::printf("trained %lld steps in %.1f s (%.0f target tokens/s), final loss %.4f\n", (long long)r.steps,

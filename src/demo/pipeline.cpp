@@ -126,9 +126,19 @@ train::RunOptions training_options(const DemoOptions& o, const std::string& data
 }
 
 // Trains, then records the recipe beside the output (only a finished model
-// gets one, so an interrupted run trains again).
-void train_and_record(const train::RunOptions& ro, const json& recipe, const PrintFn& print) {
+// gets one, so an interrupted run trains again). With a progress callback
+// the steps go to it (named `task`) instead of the driver's log lines.
+void train_and_record(train::RunOptions ro, const json& recipe, const PrintFn& print, const ProgressCallback& progress,
+                      const std::string& task) {
   auto t0 = std::chrono::steady_clock::now();
+  if (progress) {
+    const uint64_t total = static_cast<uint64_t>(ro.train.steps);
+    ro.log_every = 0;
+    ro.on_step = [&progress, task, total](const train::StepStats& s) {
+      progress({task, "steps", static_cast<uint64_t>(s.step), total, 0, fmt::format("loss {:.4f}", s.loss)});
+    };
+    progress({task, "steps", 0, total, 0, ""});
+  }
   train::RunResult tr = train::run_training(ro);
   record(ro.out, recipe);
   print(fmt::format("      done in {:.0f} s: loss {:.3f}{}", seconds_since(t0), tr.final_loss,
@@ -195,7 +205,8 @@ std::string study_toml(const DemoOptions& o, const DemoResult& r, double student
 // How far each compressed model's next-token distributions are from the model
 // it was made from, on the held-out tasks' text (llama-perplexity's KLD).
 json fidelity(const std::vector<std::pair<std::string, std::string>>& pairs_of_files,
-              const std::vector<std::string>& names, const std::vector<SyntheticTask>& held_out, int threads) {
+              const std::vector<std::string>& names, const std::vector<SyntheticTask>& held_out, int threads,
+              const ProgressCallback& progress) {
   json rows = json::array();
   if (pairs_of_files.empty()) return rows;
   tokenizer::Tokenizer tok = tokenizer::load_tokenizer(pairs_of_files.front().first);
@@ -212,6 +223,10 @@ json fidelity(const std::vector<std::pair<std::string, std::string>>& pairs_of_f
     auto base = model::Model::load(pairs_of_files[i].first);
     auto other = model::Model::load(pairs_of_files[i].second);
     model::Context bc(*base, pool), oc(*other, pool);
+    if (progress)
+      ko.on_chunk = [&](int64_t done, int64_t all) {
+        progress({"fidelity " + names[i], "chunks", static_cast<uint64_t>(done), static_cast<uint64_t>(all), 0, ""});
+      };
     model::KldReport k = model::compare_models(bc, oc, tokens, ko);
     rows.push_back({{"model", names[i]}, {"kld_mean", k.kld_mean}, {"kld_p99", k.kld_p99},
                     {"top1_agreement", k.top1_agreement}, {"ppl_base", k.ppl_base}, {"ppl", k.ppl_other},
@@ -276,7 +291,7 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
     ro.train.loss.alpha = 1.0;
     ro.out = r.teacher;
     ro.name = "lcte-demo-teacher";
-    train_and_record(ro, teacher_recipe, print);
+    train_and_record(ro, teacher_recipe, print, o.progress, "teacher");
   }
 
   // 4. The student: narrower and shallower (or picked teacher layers), distilled from the teacher.
@@ -318,7 +333,7 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
     ro.train.loss.temperature = o.temperature;
     ro.out = r.student;
     ro.name = "lcte-demo-student";
-    train_and_record(ro, student_recipe, print);
+    train_and_record(ro, student_recipe, print, o.progress, "student");
   }
 
   // 5. The registry: both models with their lineage (the student's names the
@@ -362,6 +377,7 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
   study::StudyOptions so;
   so.resume = o.resume;
   so.print = [&](const std::string& line) { print("      " + line); };
+  so.step_progress = o.progress;
   study::StudyResult sr = study::run_study(spec, so);
   r.summary = sr.summary;
   r.report_dir = (fs::path(spec.output) / "report").string();
@@ -375,7 +391,7 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
       pairs.emplace_back(parent == std::string("student") ? r.student : r.teacher,
                          (fs::path(spec.output) / "models" / (names.back() + ".gguf")).string());
     }
-  r.fidelity = fidelity(pairs, names, suite.test, o.threads);
+  r.fidelity = fidelity(pairs, names, suite.test, o.threads, o.progress);
   write_text((fs::path(spec.output) / "fidelity.json").string(), r.fidelity.dump(2) + "\n");
   print(fmt::format("Demo finished in {:.0f} s.", seconds_since(t_start)));
   return r;

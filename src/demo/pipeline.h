@@ -17,6 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/progress.h"
+
 namespace lcte::demo {
 
 struct ModelShape {
@@ -55,6 +57,11 @@ struct DemoOptions {
   bool public_suites = true;  // also HumanEval/MBPP (a few tasks) where the data is present
   size_t public_limit = 10;
   bool resume = false;        // continue an interrupted study eval
+
+  // Progress of the long parts (training steps, the study's quantize and
+  // eval steps, the fidelity chunks), for the CLI to draw; empty: none.
+  // Training then reports through it instead of its own log lines.
+  ProgressCallback progress;
 };
 
 struct DemoResult {

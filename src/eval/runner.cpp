@@ -205,6 +205,7 @@ RunnerStats run_plan(const Suite& suite, const std::vector<PlanItem>& plan, cons
   workers = std::max(1, std::min<int>(workers, int(std::max<size_t>(units.size(), 1))));
   auto t0 = Clock::now();
   Pool pool(suite, std::move(units), backend, executor, sink, options, progress, start);
+  if (progress) progress(start);  // before any sample, so a rate is measured from the start
   pool.run(workers);
   RunnerStats stats;
   stats.executed = pool.executed();

@@ -37,6 +37,7 @@ struct Progress {
   size_t failed = 0;   // samples the backend could not generate
   double elapsed_s = 0;
 };
+// Called once before the first sample, then after each (under a lock: one call at a time).
 using ProgressFn = std::function<void(const Progress&)>;
 
 // A sample the backend could not generate (the server kept failing, the

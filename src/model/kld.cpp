@@ -51,6 +51,34 @@ PositionStats compare_position(std::span<const float> base, std::span<const floa
   return s;
 }
 
+void KldTally::add(const PositionStats& s) {
+  nll_base += s.nll_base;
+  nll_other += s.nll_other;
+  klds.push_back(s.kld);
+  top1 += s.top1;
+  top5 += s.top5;
+}
+
+KldReport KldTally::report(int64_t n_chunks) {
+  KldReport r;
+  r.n_chunks = n_chunks;
+  r.n_scored = static_cast<int64_t>(klds.size());
+  const double n = static_cast<double>(klds.size());
+  r.ppl_base = std::exp(nll_base / n);
+  r.ppl_other = std::exp(nll_other / n);
+  double sum = 0;
+  for (double k : klds) sum += k;
+  r.kld_mean = sum / n;
+  std::sort(klds.begin(), klds.end());
+  r.kld_median = percentile(klds, 50);
+  r.kld_p90 = percentile(klds, 90);
+  r.kld_p99 = percentile(klds, 99);
+  r.kld_max = klds.back();
+  r.top1_agreement = static_cast<double>(top1) / n;
+  r.top5_agreement = static_cast<double>(top5) / n;
+  return r;
+}
+
 KldReport compare_models(Context& base, Context& other, std::span<const int32_t> tokens, const KldOptions& o) {
   const int64_t V = base.n_vocab();
   if (other.n_vocab() != V) fail("kld: the models' vocabularies differ ({} and {} tokens)", V, other.n_vocab());
@@ -61,10 +89,9 @@ KldReport compare_models(Context& base, Context& other, std::span<const int32_t>
   // Logits come in pieces small enough that two pieces stay under ~128 MiB.
   const int64_t piece = std::clamp<int64_t>((16 << 20) / V, 1, std::min(base.max_batch(), other.max_batch()));
   const int64_t first = o.n_ctx / 2;
-  std::vector<double> klds;
-  double nll_b = 0, nll_o = 0;
-  int64_t top1 = 0, top5 = 0;
+  KldTally tally;
   std::vector<float> lb, lo;
+  if (o.on_chunk) o.on_chunk(0, n_chunks);
   for (int64_t c = 0; c < n_chunks; ++c) {
     std::vector<int32_t> chunk(tokens.begin() + c * o.n_ctx, tokens.begin() + (c + 1) * o.n_ctx);
     if (o.bos) chunk[0] = *o.bos;
@@ -78,34 +105,13 @@ KldReport compare_models(Context& base, Context& other, std::span<const int32_t>
       if (!scored) continue;
       for (int64_t j = std::max(p0, first); j < std::min(p1, o.n_ctx - 1); ++j) {
         const size_t off = static_cast<size_t>((j - p0) * V);
-        const PositionStats s = compare_position({lb.data() + off, static_cast<size_t>(V)},
-                                                 {lo.data() + off, static_cast<size_t>(V)},
-                                                 chunk[static_cast<size_t>(j + 1)]);
-        nll_b += s.nll_base;
-        nll_o += s.nll_other;
-        klds.push_back(s.kld);
-        top1 += s.top1;
-        top5 += s.top5;
+        tally.add(compare_position({lb.data() + off, static_cast<size_t>(V)}, {lo.data() + off, static_cast<size_t>(V)},
+                                   chunk[static_cast<size_t>(j + 1)]));
       }
     }
+    if (o.on_chunk) o.on_chunk(c + 1, n_chunks);
   }
-  KldReport r;
-  r.n_chunks = n_chunks;
-  r.n_scored = static_cast<int64_t>(klds.size());
-  const double n = static_cast<double>(klds.size());
-  r.ppl_base = std::exp(nll_b / n);
-  r.ppl_other = std::exp(nll_o / n);
-  double sum = 0;
-  for (double k : klds) sum += k;
-  r.kld_mean = sum / n;
-  std::sort(klds.begin(), klds.end());
-  r.kld_median = percentile(klds, 50);
-  r.kld_p90 = percentile(klds, 90);
-  r.kld_p99 = percentile(klds, 99);
-  r.kld_max = klds.back();
-  r.top1_agreement = static_cast<double>(top1) / n;
-  r.top5_agreement = static_cast<double>(top5) / n;
-  return r;
+  return tally.report(n_chunks);
 }
 
 }  // namespace lcte::model

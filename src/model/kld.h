@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <vector>
@@ -20,6 +21,9 @@ struct KldOptions {
   int64_t n_ctx = 512;
   std::optional<int32_t> bos;  // the first token of every chunk, if the vocabulary adds one
   KvType kv_type = KvType::F16;
+  // Called with (0, chunks) before the first chunk, then (chunks done, chunks)
+  // after each, for a caller's progress display.
+  std::function<void(int64_t, int64_t)> on_chunk;
 };
 
 struct KldReport {
@@ -39,6 +43,17 @@ struct PositionStats {
   bool top1, top5;
 };
 PositionStats compare_position(std::span<const float> base, std::span<const float> other, int32_t next);
+
+// The running sums over scored positions, and the report they give. For
+// callers that produce the logits themselves (quant-report computes the
+// base's once for every file); compare_models is this over both contexts.
+struct KldTally {
+  std::vector<double> klds;
+  double nll_base = 0, nll_other = 0;
+  int64_t top1 = 0, top5 = 0;
+  void add(const PositionStats& s);
+  KldReport report(int64_t n_chunks);  // sorts klds
+};
 
 // Both contexts must have the same vocabulary size. Throws lcte::Error when
 // there are fewer than n_ctx tokens or n_ctx < 4.

@@ -30,6 +30,7 @@ Imatrix collect_imatrix(model::Context& ctx, std::span<const int32_t> tokens, co
   } reset{ctx};
 
   std::vector<float> logits;
+  if (progress) progress(0, n_chunks);
   for (int64_t c = 0; c < n_chunks; ++c) {
     std::vector<int32_t> chunk(tokens.begin() + c * o.n_ctx, tokens.begin() + (c + 1) * o.n_ctx);
     if (o.bos) chunk[0] = *o.bos;

@@ -25,7 +25,8 @@ struct CalibrationOptions {
   std::string dataset;          // stored in the file: the calibration text's name
 };
 
-// Called after each chunk: (chunks done, chunks in all).
+// Called with (0, chunks in all) before the first chunk, then after each:
+// (chunks done, chunks in all).
 using CalibrationProgress = std::function<void(int64_t, int64_t)>;
 
 // Throws lcte::Error if the text holds fewer tokens than one chunk.

@@ -116,6 +116,10 @@ QuantizeResult quantize_model(const QuantizeOptions& options, const QuantizeProg
   for (const TensorPlan& p : plans) writer.declare_tensor(p.name, p.to, p.ne);
   writer.begin(options.output);
 
+  QuantizeTick tick;
+  tick.count = plans.size();
+  for (const TensorPlan& p : plans) tick.bytes_total += src.tensor(p.name).nbytes;
+  if (progress) progress(tick);
   std::vector<float> f32;
   std::vector<uint8_t> out;
   for (size_t i = 0; i < plans.size(); ++i) {
@@ -159,7 +163,10 @@ QuantizeResult quantize_model(const QuantizeOptions& options, const QuantizeProg
     result.n_params += t.n_elements();
     result.n_fallback += p.fallback ? 1 : 0;
     result.tensors.push_back(rep);
-    if (progress) progress(i, plans.size(), result.tensors.back());
+    tick.index = i;
+    tick.bytes_done += rep.bytes_in;
+    tick.tensor = &result.tensors.back();
+    if (progress) progress(tick);
   }
   writer.finish();
   std::error_code ec;

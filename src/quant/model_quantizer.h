@@ -48,8 +48,14 @@ struct QuantizeResult {
   double bits_per_weight() const { return n_params > 0 ? 8.0 * tensor_bytes_out / n_params : 0.0; }
 };
 
-// Called after each tensor: (index, count, report). The CLI prints progress.
-using QuantizeProgress = std::function<void(size_t, size_t, const TensorReport&)>;
+// Once before the first tensor, then after each: which one, and how far the file is in source tensor
+// bytes (the measure of the work left). The CLI draws the progress.
+struct QuantizeTick {
+  size_t index = 0, count = 0;  // the tensor just written, of how many
+  uint64_t bytes_done = 0, bytes_total = 0;
+  const TensorReport* tensor = nullptr;  // null in the first call, made before any tensor
+};
+using QuantizeProgress = std::function<void(const QuantizeTick&)>;
 
 // Throws lcte::Error (naming the file and tensor) for unreadable input, an
 // unsupported source type, an imatrix entry of the wrong size, or a write

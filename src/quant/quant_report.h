@@ -24,6 +24,10 @@ struct ReportOptions {
   int reps = 3;              // timed runs per speed test
   int threads = 0;           // 0: all hardware threads
   std::optional<int32_t> bos;  // first token of every chunk
+  // The base model's logits are computed once and read back for every file:
+  // kept in memory up to this many bytes, beyond it in an unnamed temporary
+  // file (in $TMPDIR, else /tmp).
+  uint64_t base_logits_memory = uint64_t{1} << 30;
 };
 
 struct ReportRow {
@@ -45,8 +49,14 @@ struct QuantReport {
   std::vector<ReportRow> rows;  // the base first, then the files in order
 };
 
-// Called as each file is done: (index, count, path).
-using ReportProgress = std::function<void(size_t, size_t, const std::string&)>;
+// Progress in chunk evaluations: the base model's chunks once, then each
+// file's; `what` says which model (or its speed test) is running. Called
+// with done = 0 before the first.
+struct ReportTick {
+  int64_t done = 0, total = 0;
+  std::string what;
+};
+using ReportProgress = std::function<void(const ReportTick&)>;
 
 // Throws lcte::Error when a file cannot be loaded, its vocabulary differs
 // from the base's, or the text is shorter than one chunk.

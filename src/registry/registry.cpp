@@ -26,6 +26,57 @@ using nlohmann::json;
 
 namespace {
 
+constexpr size_t kBlock = 4 << 20;
+
+// The file's sha256, its bytes reported as they are read.
+std::string hash_file(const std::string& path, const ProgressCallback& progress) {
+  if (!progress) return lcte::sha256_file_hex(path);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot open", path);
+  const uint64_t total = fs::file_size(path);
+  Sha256 hash;
+  std::vector<char> buffer(kBlock);
+  uint64_t done = 0;
+  progress({"hash", "bytes", 0, total, 0, path});
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const size_t got = static_cast<size_t>(in.gcount());
+    if (got == 0) break;
+    hash.update(buffer.data(), got);
+    done += got;
+    progress({"hash", "bytes", done, total, 0, path});
+  }
+  if (in.bad()) fail("{}: read error", path);
+  return hash.finish_hex();
+}
+
+// fs::copy_file, or with progress a copy block by block that reports its bytes.
+void copy_file(const std::string& from, const std::string& to, const ProgressCallback& progress) {
+  std::error_code ec;
+  if (!progress) {
+    fs::copy_file(from, to, ec);
+    if (ec) fail("{}: cannot copy into the registry: {}", from, ec.message());
+    return;
+  }
+  std::ifstream in(from, std::ios::binary);
+  std::ofstream out(to, std::ios::binary | std::ios::trunc);
+  if (!in || !out) fail("{}: cannot copy into the registry ({})", from, to);
+  const uint64_t total = fs::file_size(from);
+  std::vector<char> buffer(kBlock);
+  uint64_t done = 0;
+  progress({"copy", "bytes", 0, total, 0, to});
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const std::streamsize got = in.gcount();
+    if (got == 0) break;
+    if (!out.write(buffer.data(), got)) fail("{}: cannot write (disk full?)", to);
+    done += static_cast<uint64_t>(got);
+    progress({"copy", "bytes", done, total, 0, to});
+  }
+  out.close();
+  if (in.bad() || !out) fail("{}: cannot copy into the registry ({})", from, to);
+}
+
 bool is_hex(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
 }
@@ -204,7 +255,7 @@ Manifest Registry::add(const std::string& file, const AddOptions& options) {
   if (!fs::is_regular_file(file)) fail("{}: no such file", file);
   gguf::File g = gguf::File::open(file);  // throws naming the file when it is not GGUF
   gguf::ModelSummary s = gguf::summarize(g);
-  std::string sha = lcte::sha256_file_hex(file);
+  std::string sha = hash_file(file, options.progress);
 
   Lineage from_file;
   for (const char* key : {"lcte.lineage.teacher_sha256", "lcte.lineage.init_sha256"})
@@ -231,8 +282,12 @@ Manifest Registry::add(const std::string& file, const AddOptions& options) {
   if (!fs::exists(dest)) {
     std::string tmp = dest + ".tmp." + unique_suffix();
     std::error_code ec;
-    fs::copy_file(file, tmp, ec);
-    if (ec) fail("{}: cannot copy into the registry: {}", file, ec.message());
+    try {
+      copy_file(file, tmp, options.progress);
+    } catch (...) {
+      fs::remove(tmp, ec);
+      throw;
+    }
     fs::rename(tmp, dest, ec);
     if (ec) {
       fs::remove(tmp);

@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/progress.h"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,6 +56,8 @@ struct AddOptions {
   std::string made_by;
   nlohmann::json settings = nlohmann::json::object();
   std::vector<std::string> tags;
+  // Hashing the file and copying it in, in bytes (tasks "hash", "copy"); empty: none.
+  ProgressCallback progress;
 };
 
 class Registry {

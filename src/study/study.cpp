@@ -444,7 +444,10 @@ class Runner {
     q.output = d.spec.path;
     q.ftype = *quant::parse_file_type(d.type);
     q.imatrix = imatrix ? &*imatrix : nullptr;
-    quant::QuantizeResult qr = quant::quantize_model(q);
+    quant::QuantizeResult qr = quant::quantize_model(q, [&](const quant::QuantizeTick& t) {
+      if (options_.step_progress)
+        options_.step_progress({s.id, "bytes", t.bytes_done, t.bytes_total, 0, t.tensor ? t.tensor->plan.name : ""});
+    });
     std::string sha = file_hash(d.spec.path);
     registry::AddOptions add;
     add.name = d.spec.name;
@@ -519,6 +522,10 @@ class Runner {
     session.isolation = spec_.isolation;
     session.executor = options_.executor;
     if (config.backend == "http") session.http.max_in_flight = step_model(s).spec.max_in_flight;
+    if (options_.step_progress)
+      session.progress = [&](const eval::Progress& p) {
+        options_.step_progress({s.id, "samples", p.done, p.total, p.skipped, fmt::format("passed {}", p.passed)});
+      };
     experiment::EvalExperimentOptions publish;
     publish.store_path = store_path();
     publish.experiment = spec_.name;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backend/model_entry.h"
+#include "core/progress.h"
 #include "eval/executor.h"
 #include "route/config.h"
 
@@ -91,6 +92,9 @@ struct StudyOptions {
   bool dry_run = false;  // plan and print only
   eval::Executor* executor = nullptr;  // null: the sandbox
   std::function<void(const std::string&)> print;  // progress lines; empty: stdout
+  // Progress inside quantize steps (source tensor bytes) and eval steps
+  // (samples), the task named by the step id; empty: none.
+  ProgressCallback step_progress;
   // Called after each step is recorded (tests make it throw to simulate a kill).
   std::function<void(const Step&)> after_step;
 };
