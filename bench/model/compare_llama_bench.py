@@ -4,18 +4,22 @@ alternate on the same GGUF files, and the table gives each one's t/s and
 their ratio.
 
 usage: compare_llama_bench.py --llama-build DIR [--lcte build/src/cli/lcte]
-                              [-p 128] [-n 64] [-t 1,2] [-r 3] [--rounds 2]
+                              [--baseline OTHER_LCTE] [-p 128] [-n 64] [-t 1,2]
+                              [-r 3] [--rounds 2] [--stat median|best]
                               [--kv-type f16] [--json OUT] [--llama-commit C] MODEL.gguf...
 
 DIR is a llama.cpp build directory (its bin/llama-bench is run). For every
-model and thread count the two programs run one after the other, --rounds
-times, in alternating order (llama.cpp first in odd rounds, lcte first in
-even ones), so both see the same machine load; each run is -r timed
-repetitions. A row reports, per program, the best of the rounds' mean t/s
-(the round least disturbed by other work) and the ratio lcte / llama.cpp of
-those. Both use the same prompt/generation lengths, threads and KV cache
-type; llama-bench keeps its defaults otherwise (batch 2048, ubatch 512, no
-flash attention, mmap).
+model and thread count the programs run one after the other, --rounds times,
+in rotating order (llama.cpp first in the first round, lcte first in the
+next, ...), so all see the same machine load; each run is -r timed
+repetitions. A row reports, per program, the median (--stat median, the
+default) or the best (--stat best: the round least disturbed by other work)
+of the rounds' mean t/s, and the ratio lcte / llama.cpp of those.
+--baseline adds a second lcte binary (e.g. a build of an earlier commit) to
+the rotation, with its own columns, for a before/after in the same run. All
+use the same prompt/generation lengths, threads and KV cache type;
+llama-bench keeps its defaults otherwise (batch 2048, ubatch 512, no flash
+attention, mmap).
 
 The header names llama.cpp's commit and CPU as llama-bench reports them.
 """
@@ -59,6 +63,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--llama-build', required=True, help='llama.cpp build directory (with bin/llama-bench)')
     ap.add_argument('--lcte', default=os.path.join(root, 'build', 'src', 'cli', 'lcte'))
+    ap.add_argument('--baseline', default=None, help='a second lcte binary to run in the same rotation')
+    ap.add_argument('--stat', default='median', choices=['median', 'best'],
+                    help="how the rounds' mean t/s are combined")
     ap.add_argument('-p', default='128')
     ap.add_argument('-n', default='64')
     ap.add_argument('-t', default='1,2', help='thread counts, comma-separated')
@@ -72,44 +79,71 @@ def main():
     args = ap.parse_args()
 
     bench = os.path.join(args.llama_build, 'bin', 'llama-bench')
-    for path, what in ((bench, 'llama-bench'), (args.lcte, 'lcte')):
+    checks = [(bench, 'llama-bench'), (args.lcte, 'lcte')]
+    if args.baseline:
+        checks.append((args.baseline, 'baseline lcte'))
+    for path, what in checks:
         if not os.access(path, os.X_OK):
             sys.exit(f'{what} not found or not executable: {path}')
     for m in args.models:
         if not os.path.isfile(m):
             sys.exit(f'model not found: {m}')
     threads = [int(t) for t in args.t.split(',')]
+    programs = ['llama', 'lcte'] + (['base'] if args.baseline else [])
+
+    def combine(values):
+        if args.stat == 'best':
+            return max(values)
+        v = sorted(values)
+        mid = len(v) // 2
+        return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
 
     results, meta = [], {}
     for model in args.models:
         for t in threads:
-            best_l, best_c = {}, {}
+            seen = {who: {} for who in programs}  # test -> every round's mean t/s
             for rnd in range(args.rounds):
-                order = ('llama', 'lcte') if rnd % 2 == 0 else ('lcte', 'llama')
-                for who in order:
+                k = rnd % len(programs)
+                for who in programs[k:] + programs[:k]:
                     if who == 'llama':
                         rows, meta = llama_rows(bench, model, args, t)
-                        for k, v in rows.items():
-                            best_l[k] = max(best_l.get(k, 0.0), v)
                     else:
-                        for k, v in lcte_rows(args.lcte, model, args, t).items():
-                            best_c[k] = max(best_c.get(k, 0.0), v)
-            for test in sorted(best_l, key=lambda s: (s[:2] != 'pp', s)):
-                if test in best_c:
-                    results.append({'model': os.path.basename(model), 'threads': t, 'test': test,
-                                    'llama_tps': best_l[test], 'lcte_tps': best_c[test],
-                                    'ratio': best_c[test] / best_l[test]})
+                        rows = lcte_rows(args.lcte if who == 'lcte' else args.baseline, model, args, t)
+                    for test, v in rows.items():
+                        seen[who].setdefault(test, []).append(v)
+            for test in sorted(seen['llama'], key=lambda s: (s[:2] != 'pp', s)):
+                if test not in seen['lcte']:
+                    continue
+                row = {'model': os.path.basename(model), 'threads': t, 'test': test,
+                       'llama_tps': combine(seen['llama'][test]), 'lcte_tps': combine(seen['lcte'][test]),
+                       'rounds': {who: seen[who].get(test, []) for who in programs}}
+                row['ratio'] = row['lcte_tps'] / row['llama_tps']
+                if args.baseline and test in seen['base']:
+                    row['base_tps'] = combine(seen['base'][test])
+                    row['base_ratio'] = row['base_tps'] / row['llama_tps']
+                results.append(row)
 
     if args.llama_commit:
         meta['commit'] = args.llama_commit
     print(f'llama.cpp {meta.get("commit", "?")} ({args.llama_build}), CPU: {meta.get("cpu", "?")}; '
-          f'-p {args.p} -n {args.n} -r {args.r}, {args.rounds} alternating rounds, KV {args.kv_type}, best round')
+          f'-p {args.p} -n {args.n} -r {args.r}, {args.rounds} rotating rounds, KV {args.kv_type}, '
+          f'{args.stat} of the rounds')
     print()
-    print('| model | threads | test | llama.cpp t/s | lcte t/s | lcte / llama.cpp |')
-    print('|---|---:|---|---:|---:|---:|')
+    if args.baseline:
+        print('| model | threads | test | llama.cpp t/s | baseline t/s | lcte t/s | baseline / llama.cpp | lcte / llama.cpp |')
+        print('|---|---:|---|---:|---:|---:|---:|---:|')
+    else:
+        print('| model | threads | test | llama.cpp t/s | lcte t/s | lcte / llama.cpp |')
+        print('|---|---:|---|---:|---:|---:|')
     for r in results:
-        print(f'| {r["model"]} | {r["threads"]} | {r["test"]} | {r["llama_tps"]:.1f} | {r["lcte_tps"]:.1f} | '
-              f'{r["ratio"]:.2f} |')
+        if args.baseline:
+            print(f'| {r["model"]} | {r["threads"]} | {r["test"]} | {r["llama_tps"]:.1f} | '
+                  f'{r.get("base_tps", 0):.1f} | {r["lcte_tps"]:.1f} | {r.get("base_ratio", 0):.2f} | '
+                  f'{r["ratio"]:.2f} |')
+        else:
+            print(f'| {r["model"]} | {r["threads"]} | {r["test"]} | {r["llama_tps"]:.1f} | {r["lcte_tps"]:.1f} | '
+                  f'{r["ratio"]:.2f} |')
+        sys.stdout.flush()
     if args.json:
         with open(args.json, 'w') as f:
             json.dump({'llama_cpp': meta, 'args': vars(args), 'rows': results}, f, indent=1)

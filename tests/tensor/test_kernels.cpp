@@ -142,43 +142,44 @@ TEST(VecDot, FloatRowsOfOddLength) {
 TEST(Matmul, FloatTilesOfOddLengthAndShapeIndependent) {
   for (GgmlType w : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
     for (int64_t n : {13, 37, 264})
-    for (int64_t ntok : {5, 8, 19}) {
-      const int64_t nrows = 9;
-      const size_t wb = row_bytes(w, n);
-      std::vector<uint8_t> wmat(wb * nrows);
-      std::vector<std::vector<float>> wv(nrows);
-      for (int64_t r = 0; r < nrows; ++r) {
-        const auto row = testing::random_row(w, n, 40 + static_cast<uint32_t>(r));
-        std::memcpy(wmat.data() + r * wb, row.data(), wb);
-        wv[r] = dequant(w, row, n);
-      }
-      std::vector<float> acts(static_cast<size_t>(n * ntok));
-      for (int64_t t = 0; t < ntok; ++t) {
-        const auto x = testing::random_floats(static_cast<size_t>(n), 70 + static_cast<uint32_t>(t));
-        std::copy(x.begin(), x.end(), acts.begin() + t * n);
-      }
-      for (Isa isa : testing::simd_isas()) {
-        std::vector<float> batch(static_cast<size_t>(nrows * ntok)), single(static_cast<size_t>(nrows));
-        kernels::matmul(w, n, wmat.data(), wb, nrows, acts.data(), n * sizeof(float), ntok, batch.data(), nrows, isa);
+      for (int64_t ntok : {5, 8, 19}) {
+        const int64_t nrows = 9;
+        const size_t wb = row_bytes(w, n);
+        std::vector<uint8_t> wmat(wb * nrows);
+        std::vector<std::vector<float>> wv(nrows);
+        for (int64_t r = 0; r < nrows; ++r) {
+          const auto row = testing::random_row(w, n, 40 + static_cast<uint32_t>(r));
+          std::memcpy(wmat.data() + r * wb, row.data(), wb);
+          wv[r] = dequant(w, row, n);
+        }
+        std::vector<float> acts(static_cast<size_t>(n * ntok));
         for (int64_t t = 0; t < ntok; ++t) {
-          const std::vector<float> x(acts.begin() + t * n, acts.begin() + (t + 1) * n);
-          kernels::vec_dot_rows(w, n, wmat.data(), wb, nrows, x.data(), single.data(), isa);
-          for (int64_t r = 0; r < nrows; ++r) {
-            EXPECT_NEAR(batch[t * nrows + r], exact_dot(wv[r], as_weight_sees(w, x)), 1e-5 * magnitude(wv[r], x) + 1e-7)
-                << type_name(w) << " n=" << n << " r" << r << " t" << t;
-            // BF16: below 8 tokens (the element-lane tiles) a batch gives
-            // the bits of one token at a time; 8-token groups sum in another
-            // order (checked above against the exact dot only). The AVX-512
-            // float tiles are separate code. F32/F16 follow llama.cpp: rows
-            // whose length is not a multiple of 16 use its one-token order
-            // in a batch too.
-            if ((isa == Isa::Avx2 && ntok < 8) || w != GgmlType::BF16) {
-              EXPECT_EQ(batch[t * nrows + r], single[r]) << type_name(w) << " n=" << n << " r" << r << " t" << t;
+          const auto x = testing::random_floats(static_cast<size_t>(n), 70 + static_cast<uint32_t>(t));
+          std::copy(x.begin(), x.end(), acts.begin() + t * n);
+        }
+        for (Isa isa : testing::simd_isas()) {
+          std::vector<float> batch(static_cast<size_t>(nrows * ntok)), single(static_cast<size_t>(nrows));
+          kernels::matmul(w, n, wmat.data(), wb, nrows, acts.data(), n * sizeof(float), ntok, batch.data(), nrows, isa);
+          for (int64_t t = 0; t < ntok; ++t) {
+            const std::vector<float> x(acts.begin() + t * n, acts.begin() + (t + 1) * n);
+            kernels::vec_dot_rows(w, n, wmat.data(), wb, nrows, x.data(), single.data(), isa);
+            for (int64_t r = 0; r < nrows; ++r) {
+              EXPECT_NEAR(batch[t * nrows + r], exact_dot(wv[r], as_weight_sees(w, x)),
+                          1e-5 * magnitude(wv[r], x) + 1e-7)
+                  << type_name(w) << " n=" << n << " r" << r << " t" << t;
+              // BF16: below 8 tokens (the element-lane tiles) a batch gives
+              // the bits of one token at a time; 8-token groups sum in another
+              // order (checked above against the exact dot only). The AVX-512
+              // float tiles are separate code. F32/F16 follow llama.cpp: rows
+              // whose length is not a multiple of 16 use its one-token order
+              // in a batch too.
+              if ((isa == Isa::Avx2 && ntok < 8) || w != GgmlType::BF16) {
+                EXPECT_EQ(batch[t * nrows + r], single[r]) << type_name(w) << " n=" << n << " r" << r << " t" << t;
+              }
             }
           }
         }
       }
-    }
   }
 }
 
@@ -187,9 +188,9 @@ TEST(ActivationQuant, SimdIsByteIdenticalToScalar) {
     const int64_t n = 256 * 6;
     auto x = testing::random_floats(static_cast<size_t>(n), 9, 3.0f);
     for (int j = 256; j < 512; ++j) x[j] = 0.0f;  // an all-zero block
-    x[600] = -50.0f;                               // a dominant negative value
+    x[600] = -50.0f;                              // a dominant negative value
     x[900] = 40.0f;
-    x[901] = -40.0f;                               // a tie in magnitude
+    x[901] = -40.0f;  // a tie in magnitude
     std::vector<uint8_t> ref(row_bytes(act, n)), got(row_bytes(act, n));
     kernels::quantize_activations(act, x.data(), ref.data(), n, Isa::Scalar);
     for (Isa isa : testing::simd_isas()) {
@@ -267,7 +268,8 @@ TEST(ActivationQuant, ErrorIsHalfAStepAndSumsMatch) {
       for (int64_t j = 0; j < bs; ++j) amax = std::max(amax, std::fabs(x[b * bs + j]));
       const float step = amax / 127.0f;
       for (int64_t j = 0; j < bs; ++j)
-        ASSERT_NEAR(y[b * bs + j], x[b * bs + j], 0.5 * step + 127 * step * std::ldexp(1.0, -11) + 1e-7) << type_name(act) << " " << j;
+        ASSERT_NEAR(y[b * bs + j], x[b * bs + j], 0.5 * step + 127 * step * std::ldexp(1.0, -11) + 1e-7)
+            << type_name(act) << " " << j;
       const uint8_t* blk = q.data() + b * type_traits(act).block_bytes;
       if (act == GgmlType::Q8_1) {
         uint16_t s;
@@ -298,43 +300,131 @@ TEST(Matmul, MatchesVecDotForEveryIsa) {
   // tiles; 8 or more go through the 32-block formats' 8-token groups (9 and
   // 19: a group plus leftover tokens; 64: several groups).
   for (const int64_t ntok : {1, 2, 3, 5, 7, 8, 9, 19, 64})
-  for (GgmlType w : testing::weight_types()) {
-    const int64_t n = 512, nrows = 11;
-    const size_t wrow_bytes = row_bytes(w, n), w_stride = wrow_bytes + 64;
-    const size_t arow_bytes = kernels::activation_row_bytes(w, n), a_stride = arow_bytes + 32;
-    std::vector<uint8_t> wmat(w_stride * nrows), amat(a_stride * ntok);
-    // Float rounding in the kernels is measured against max|w| * sum|a|: the
-    // K formats with mins subtract terms of that size, so the result can be
-    // much smaller than the partial sums.
-    std::vector<double> wmax(nrows), asum(ntok);
-    for (int64_t r = 0; r < nrows; ++r) {
-      const auto row = testing::random_row(w, n, 500 + static_cast<uint32_t>(r));
-      std::memcpy(wmat.data() + r * w_stride, row.data(), wrow_bytes);
-      for (float v : dequant(w, row, n)) wmax[r] = std::max(wmax[r], std::fabs(static_cast<double>(v)));
-    }
-    for (int64_t t = 0; t < ntok; ++t) {
-      const auto x = testing::random_floats(static_cast<size_t>(n), 900 + static_cast<uint32_t>(t));
-      const Quantized a = quantize_act(w, x);
-      std::memcpy(amat.data() + t * a_stride, a.bytes.data(), arow_bytes);
-      for (float v : a.values) asum[t] += std::fabs(v);
-    }
-    for (Isa isa : isas) {
-      const size_t out_stride = nrows + 3;
-      std::vector<float> out(out_stride * ntok, -1.0f);
-      kernels::matmul(w, n, wmat.data(), w_stride, nrows, amat.data(), a_stride, ntok, out.data(), out_stride, isa);
-      std::vector<float> rows(nrows);
+    for (GgmlType w : testing::weight_types()) {
+      const int64_t n = 512, nrows = 11;
+      const size_t wrow_bytes = row_bytes(w, n), w_stride = wrow_bytes + 64;
+      const size_t arow_bytes = kernels::activation_row_bytes(w, n), a_stride = arow_bytes + 32;
+      std::vector<uint8_t> wmat(w_stride * nrows), amat(a_stride * ntok);
+      // Float rounding in the kernels is measured against max|w| * sum|a|: the
+      // K formats with mins subtract terms of that size, so the result can be
+      // much smaller than the partial sums.
+      std::vector<double> wmax(nrows), asum(ntok);
+      for (int64_t r = 0; r < nrows; ++r) {
+        const auto row = testing::random_row(w, n, 500 + static_cast<uint32_t>(r));
+        std::memcpy(wmat.data() + r * w_stride, row.data(), wrow_bytes);
+        for (float v : dequant(w, row, n)) wmax[r] = std::max(wmax[r], std::fabs(static_cast<double>(v)));
+      }
       for (int64_t t = 0; t < ntok; ++t) {
-        kernels::vec_dot_rows(w, n, wmat.data(), w_stride, nrows, amat.data() + t * a_stride, rows.data(), isa);
-        for (int64_t r = 0; r < nrows; ++r) {
-          const float ref = kernels::vec_dot(w, n, wmat.data() + r * w_stride, amat.data() + t * a_stride, Isa::Scalar);
-          const double tol = 1e-6 * wmax[r] * asum[t] + 1e-6;
-          EXPECT_NEAR(out[t * out_stride + r], ref, tol) << type_name(w) << " " << kernels::isa_name(isa) << " r" << r << " t" << t;
-          EXPECT_NEAR(rows[r], ref, tol) << type_name(w) << " " << kernels::isa_name(isa) << " rows r" << r;
+        const auto x = testing::random_floats(static_cast<size_t>(n), 900 + static_cast<uint32_t>(t));
+        const Quantized a = quantize_act(w, x);
+        std::memcpy(amat.data() + t * a_stride, a.bytes.data(), arow_bytes);
+        for (float v : a.values) asum[t] += std::fabs(v);
+      }
+      for (Isa isa : isas) {
+        const size_t out_stride = nrows + 3;
+        std::vector<float> out(out_stride * ntok, -1.0f);
+        kernels::matmul(w, n, wmat.data(), w_stride, nrows, amat.data(), a_stride, ntok, out.data(), out_stride, isa);
+        std::vector<float> rows(nrows);
+        for (int64_t t = 0; t < ntok; ++t) {
+          kernels::vec_dot_rows(w, n, wmat.data(), w_stride, nrows, amat.data() + t * a_stride, rows.data(), isa);
+          for (int64_t r = 0; r < nrows; ++r) {
+            const float ref =
+                kernels::vec_dot(w, n, wmat.data() + r * w_stride, amat.data() + t * a_stride, Isa::Scalar);
+            const double tol = 1e-6 * wmax[r] * asum[t] + 1e-6;
+            EXPECT_NEAR(out[t * out_stride + r], ref, tol)
+                << type_name(w) << " " << kernels::isa_name(isa) << " r" << r << " t" << t;
+            EXPECT_NEAR(rows[r], ref, tol) << type_name(w) << " " << kernels::isa_name(isa) << " rows r" << r;
+          }
+          for (size_t r = nrows; r < out_stride; ++r) EXPECT_EQ(out[t * out_stride + r], -1.0f) << "wrote past a row";
         }
-        for (size_t r = nrows; r < out_stride; ++r) EXPECT_EQ(out[t * out_stride + r], -1.0f) << "wrote past a row";
       }
     }
+}
+
+// llama.cpp's float order for Q4_0 and Q8_0 weights, written out in scalar
+// code from its description (docs/parts/engine.md), so the SIMD kernels are
+// checked against an independent statement of the order, bit for bit.
+float half_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return fp16_to_fp32(h);
+}
+
+// Integer dot of elements [e0, e1) of one Q4_0 / Q8_0 weight block with one
+// Q8_0 activation block.
+int block_idot(GgmlType w, const uint8_t* wb, const uint8_t* ab, int e0, int e1) {
+  int s = 0;
+  for (int e = e0; e < e1; ++e) {
+    const int q =
+        w == GgmlType::Q4_0 ? (e < 16 ? (wb[2 + e] & 15) : (wb[2 + e - 16] >> 4)) - 8 : static_cast<int8_t>(wb[2 + e]);
+    s += q * static_cast<int8_t>(ab[2 + e]);
   }
+  return s;
+}
+
+// Q4_0 (llama.cpp's repacked 8x8 layout): one scalar FMA chain of each
+// block's whole integer dot times d_w * d_a.
+float llama_order_q4_0(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* wb = w + b * 18;
+    const uint8_t* ab = a + b * 34;
+    const float scale = half_at(wb) * half_at(ab);
+    acc = std::fma(static_cast<float>(block_idot(GgmlType::Q4_0, wb, ab, 0, 32)), scale, acc);
+  }
+  return acc;
+}
+
+// Q8_0 (ggml_vec_dot_q8_0_q8_0 / tinyBLAS_Q0): eight lanes of 4-element
+// integer sums, one FMA chain per lane, reduced as hsum_float_8.
+float llama_order_q8_0(const uint8_t* w, const uint8_t* a, int64_t nb) {
+  float lane[8] = {};
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* wb = w + b * 34;
+    const uint8_t* ab = a + b * 34;
+    const float scale = half_at(wb) * half_at(ab);
+    for (int k = 0; k < 8; ++k)
+      lane[k] = std::fma(static_cast<float>(block_idot(GgmlType::Q8_0, wb, ab, 4 * k, 4 * k + 4)), scale, lane[k]);
+  }
+  const float s04 = lane[0] + lane[4], s15 = lane[1] + lane[5], s26 = lane[2] + lane[6], s37 = lane[3] + lane[7];
+  const float even = s04 + s26, odd = s15 + s37;
+  return even + odd;
+}
+
+// Every SIMD path (one token, element-lane tiles, token-lane tiles over
+// packed 8-token groups, leftovers) gives llama.cpp's bits for Q4_0 and Q8_0
+// at every batch size; rows 0..15 go through full tiles, 16..18 the rest.
+TEST(Matmul, Q4_0AndQ8_0InLlamaCppOrderAtEveryBatchSize) {
+  for (GgmlType w : {GgmlType::Q4_0, GgmlType::Q8_0})
+    for (Isa isa : testing::simd_isas())
+      for (const int64_t ntok : {1, 2, 3, 5, 8, 9, 17, 24, 35}) {
+        const int64_t n = 320, nrows = 19, nb = n / 32;
+        const size_t wb = row_bytes(w, n), ab = kernels::activation_row_bytes(w, n);
+        std::vector<uint8_t> wmat(wb * nrows), amat(ab * ntok);
+        for (int64_t r = 0; r < nrows; ++r) {
+          const auto row = testing::random_row(w, n, 211 + static_cast<uint32_t>(r));
+          std::memcpy(wmat.data() + r * wb, row.data(), wb);
+        }
+        for (int64_t t = 0; t < ntok; ++t) {
+          // Large activations make the integer sums large (Q4_0: int16
+          // partial sums near their bound) and the float sums inexact.
+          const Quantized q = quantize_act(
+              w, testing::random_floats(static_cast<size_t>(n), 77 + static_cast<uint32_t>(t), 50.0f), isa);
+          std::memcpy(amat.data() + t * ab, q.bytes.data(), ab);
+        }
+        std::vector<float> out(static_cast<size_t>(nrows * ntok));
+        kernels::matmul(w, n, wmat.data(), wb, nrows, amat.data(), ab, ntok, out.data(), nrows, isa);
+        for (int64_t t = 0; t < ntok; ++t)
+          for (int64_t r = 0; r < nrows; ++r) {
+            const uint8_t* wr = wmat.data() + r * wb;
+            const uint8_t* ar = amat.data() + t * ab;
+            const float want = w == GgmlType::Q4_0 ? llama_order_q4_0(wr, ar, nb) : llama_order_q8_0(wr, ar, nb);
+            ASSERT_EQ(f32_bits(out[t * nrows + r]), f32_bits(want))
+                << type_name(w) << " " << kernels::isa_name(isa) << " ntok " << ntok << " r" << r << " t" << t << ": "
+                << out[t * nrows + r] << " vs " << want;
+            ASSERT_EQ(f32_bits(kernels::vec_dot(w, n, wr, ar, isa)), f32_bits(want)) << type_name(w) << " vec_dot";
+          }
+      }
 }
 
 // The prompt path of the 32-block formats (8-token groups, tokens in lanes)
@@ -354,7 +444,8 @@ TEST(Matmul, BlockFormatsBatchMatchesDequantizedDot) {
         wv[r] = dequant(w, row, n);
       }
       for (int64_t t = 0; t < ntok; ++t) {
-        const Quantized a = quantize_act(w, testing::random_floats(static_cast<size_t>(n), 40 + static_cast<uint32_t>(t)));
+        const Quantized a =
+            quantize_act(w, testing::random_floats(static_cast<size_t>(n), 40 + static_cast<uint32_t>(t)));
         std::memcpy(amat.data() + t * ab, a.bytes.data(), ab);
         av[t] = a.values;
       }
@@ -386,7 +477,8 @@ TEST(Matmul, PackedActivationsGiveTheSameBits) {
           std::memcpy(wmat.data() + r * wb, row.data(), wb);
         }
         for (int64_t t = 0; t < ntok; ++t) {
-          const Quantized a = quantize_act(w, testing::random_floats(static_cast<size_t>(n), 9 + static_cast<uint32_t>(t)));
+          const Quantized a =
+              quantize_act(w, testing::random_floats(static_cast<size_t>(n), 9 + static_cast<uint32_t>(t)));
           std::memcpy(amat.data() + t * ab, a.bytes.data(), a.bytes.size());
         }
         const size_t group = kernels::packed_group_bytes(w, n, isa);
@@ -401,12 +493,14 @@ TEST(Matmul, PackedActivationsGiveTheSameBits) {
                                  viapack.data() + r0, nrows, isa);
         EXPECT_EQ(plain, viapack) << type_name(w) << " " << kernels::isa_name(isa) << " ntok " << ntok;
       }
-  // The packed path exists where the tiles are (AVX2 and up) for BF16 only
-  // (the other formats follow llama.cpp's order with other tiles).
+  // The packed path exists where the tiles are (AVX2 and up) for BF16 and
+  // Q4_0, whose llama.cpp order (one scalar chain per output) a token lane
+  // can follow; the other formats follow llama.cpp's order with other tiles.
   EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q4_0, 256, Isa::Scalar), 0u);
   EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q6_K, 256), 0u);
   if (kernels::isa_available(Isa::Avx2)) {
-    EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q4_0, 256, Isa::Avx2), 0u);
+    EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q4_0, 256, Isa::Avx2), 8u * 320u);
+    EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q8_0, 256, Isa::Avx2), 0u);
     EXPECT_EQ(kernels::packed_group_bytes(GgmlType::BF16, 256, Isa::Avx2), 256u * 8u * sizeof(float));
   }
 }
@@ -430,8 +524,8 @@ TEST(Kernels, ErrorsNameTheType) {
   }
   EXPECT_THROW(kernels::activation_type(GgmlType::TQ2_0), Error);
   EXPECT_THROW(kernels::vec_dot(GgmlType::Q4_0, 33, buf.data(), buf.data()), Error);
-  EXPECT_THROW(kernels::quantize_activations(GgmlType::Q4_0, reinterpret_cast<const float*>(buf.data()), buf.data(), 32),
-               Error);
+  EXPECT_THROW(
+      kernels::quantize_activations(GgmlType::Q4_0, reinterpret_cast<const float*>(buf.data()), buf.data(), 32), Error);
   EXPECT_THROW(kernels::matmul(GgmlType::I32, 32, buf.data(), 128, 1, buf.data(), 128, 1,
                                reinterpret_cast<float*>(buf.data()), 1),
                Error);
@@ -457,8 +551,10 @@ class ScopedEnv {
     ::setenv(name, value, 1);
   }
   ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
+    if (old_)
+      ::setenv(name_, old_->c_str(), 1);
+    else
+      ::unsetenv(name_);
   }
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;
