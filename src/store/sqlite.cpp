@@ -18,11 +18,19 @@ Database::Database(const std::string& path) : path_(path) {
     fail("{}: cannot open the database: {}", path, msg);
   }
   sqlite3_busy_timeout(db_, 10000);
-  exec("PRAGMA foreign_keys = ON");
-  // WAL lets the dashboard read while a run writes. A file that is not a
-  // database fails here, with SQLite's message.
-  exec("PRAGMA journal_mode = WAL");
-  exec("PRAGMA synchronous = NORMAL");
+  try {
+    exec("PRAGMA foreign_keys = ON");
+    // WAL lets the dashboard read while a run writes. A file that is not a
+    // database fails here, with SQLite's message.
+    exec("PRAGMA journal_mode = WAL");
+    exec("PRAGMA synchronous = NORMAL");
+  } catch (...) {
+    // No destructor runs for a constructor that throws: close the
+    // connection (and its file) here.
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    throw;
+  }
 }
 
 Database::~Database() {
