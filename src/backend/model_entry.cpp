@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace lcte::backend {
 namespace fs = std::filesystem;
@@ -90,20 +91,7 @@ std::string absolute_beside(const std::string& file, const std::string& p) {
   return (fs::absolute(fs::path(file)).parent_path() / path).lexically_normal().string();
 }
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
+
 
 // Which keys of `backend` are set that it has no use for.
 void refuse_foreign_keys(const ModelEntry& m, const toml::table& t, const EntryErrors& err) {
@@ -133,15 +121,8 @@ const std::vector<std::string>& model_entry_keys() {
 }
 
 std::string closest_word(const std::string& word, const std::vector<std::string>& known) {
-  std::string best;
-  size_t best_distance = std::string::npos;
-  for (const std::string& k : known) {
-    size_t d = edit_distance(word, k);
-    bool prefix = word.size() >= 3 && (k.starts_with(word) || word.starts_with(k));
-    bool near = d <= std::max<size_t>(2, word.size() / 3) || prefix;
-    if (near && d < best_distance) best = k, best_distance = d;
-  }
-  return best;
+  const std::vector<std::string> close = closest_names(word, known);
+  return close.empty() ? std::string() : close.front();
 }
 
 ModelEntry read_model_entry(const toml::table& t, const std::string& file, size_t index) {

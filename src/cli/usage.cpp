@@ -1,5 +1,7 @@
 #include "cli/usage.h"
 
+#include "core/text.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -7,20 +9,6 @@
 
 namespace lcte::cli {
 namespace {
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t substitute = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, substitute});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 // The subcommand the parse reached: the deepest one given on the line.
 CLI::App* deepest_selected(CLI::App& app) {
@@ -67,20 +55,6 @@ void allow_parent_options_after(CLI::App& app) {
     sub->fallthrough();
     allow_parent_options_after(*sub);
   }
-}
-
-std::vector<std::string> closest_names(const std::string& word, const std::vector<std::string>& names) {
-  const size_t limit = std::max<size_t>(2, word.size() / 3);
-  std::vector<std::pair<size_t, std::string>> scored;
-  for (const std::string& n : names) {
-    size_t d = edit_distance(word, n);
-    if (word.size() >= 2 && n.rfind(word, 0) == 0) d = std::min<size_t>(d, 1);
-    if (d <= limit) scored.emplace_back(d, n);
-  }
-  std::stable_sort(scored.begin(), scored.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
-  std::vector<std::string> out;
-  for (auto& [d, n] : scored) out.push_back(n);
-  return out;
 }
 
 int report_parse_error(CLI::App& app, const CLI::ParseError& e) {

@@ -25,8 +25,4 @@ void allow_parent_options_after(CLI::App& app);
 // kExitUsage otherwise.
 int report_parse_error(CLI::App& app, const CLI::ParseError& e);
 
-// The names within a small edit distance of `word`, closest first (ties in
-// the given order); names that start with `word` count as close.
-std::vector<std::string> closest_names(const std::string& word, const std::vector<std::string>& names);
-
 }  // namespace lcte::cli
