@@ -27,7 +27,7 @@ function(lcte_add_test name)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
   if(ARG_ISA_MATRIX)
-    target_link_libraries(${name} PRIVATE lcte_tensor)
+    target_link_libraries(${name} PRIVATE lcte_kernels)
   endif()
   target_compile_definitions(${name} PRIVATE
     LCTE_DEFAULT_DATA_DIR="${LCTE_DEFAULT_DATA_DIR}"

@@ -32,11 +32,11 @@ case "$kind" in
     # The thread pool and forward pass (model_test), the resource sampler
     # (test_measure), the eval harness's worker threads (eval_test), the
     # server (test_server, which also runs the lcte binary) and the dashboard
-    # (test_web: its jobs, event bus, store tail and token stream behind
+    # (test_dashboard: its jobs, event bus, store tail and token stream behind
     # cpp-httplib's threads).
-    targets="model_test test_measure eval_test test_server test_web lcte"
+    targets="model_test test_measure eval_test test_server test_dashboard lcte"
     # The scalar and AVX2 copies of the model tests repeat single-threaded work.
-    selection=(-L '^(model_test|test_measure|eval_test|test_server|test_web)$' -E '^isa_(scalar|avx2)\.')
+    selection=(-L '^(model_test|test_measure|eval_test|test_server|test_dashboard)$' -E '^isa_(scalar|avx2)\.')
     export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
     ;;
   *) usage ;;

@@ -13,7 +13,7 @@
 #include "server/secret.h"
 #include "server/site.h"
 #include "store/store.h"
-#include "web/dashboard.h"
+#include "dashboard/dashboard.h"
 
 namespace lcte::cli {
 namespace {
@@ -45,7 +45,7 @@ void run(const DashboardArgs& a) {
     fail("--host {}: listening beyond loopback needs a token (--token-env VAR or --token-file FILE; the page asks "
          "for it, scripts send it as Authorization: Bearer)",
          a.host);
-  web::DashboardOptions o;
+  dashboard::DashboardOptions o;
   o.store_path = a.store;
   o.rules_path = a.rules;
   o.token = token;
@@ -61,7 +61,7 @@ void run(const DashboardArgs& a) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  web::Dashboard dashboard(o);
+  dashboard::Dashboard dashboard(o);
   server::HttpFront http(a.http);
   http.set_socket_options([](int sock) {
     int yes = 1;
@@ -85,7 +85,7 @@ void run(const DashboardArgs& a) {
   std::fflush(stdout);
   if (dashboard.assets_dir().empty()) {
     std::string looked;
-    for (const std::string& dir : web::assets_dir_candidates()) looked += (looked.empty() ? "" : ", ") + dir;
+    for (const std::string& dir : dashboard::assets_dir_candidates()) looked += (looked.empty() ? "" : ", ") + dir;
     std::fprintf(stderr, "lcte dashboard: the page was not found (looked in %s); --assets DIR or $LCTE_WEB_DIR names it\n",
                  looked.c_str());
   } else {

@@ -22,7 +22,7 @@
 #include "server/secret.h"
 #include "server/server.h"
 #include "store/store.h"
-#include "web/dashboard.h"
+#include "dashboard/dashboard.h"
 
 namespace lcte::cli {
 namespace {
@@ -92,10 +92,10 @@ void run(ServeArgs& a) {
   // are routed by the rules it edits, so a change applies to the next request.
   // Without it, by the catalogue's [routing] as loaded. Either way the router
   // is built now: a tokenizer that will not load stops the server here.
-  std::unique_ptr<web::Dashboard> dashboard;
+  std::unique_ptr<dashboard::Dashboard> dashboard;
   server::RouteFn router;
   if (!a.no_dashboard) {
-    web::DashboardOptions o;
+    dashboard::DashboardOptions o;
     o.store_path = a.store;
     o.rules_path = a.rules;
     o.loopback_only = server::is_loopback_address(a.server.host);
@@ -111,11 +111,11 @@ void run(ServeArgs& a) {
       auto it = by_name.find(model);
       return it == by_name.end() ? nullptr : it->second;
     };
-    dashboard = std::make_unique<web::Dashboard>(o);
+    dashboard = std::make_unique<dashboard::Dashboard>(o);
     auto rules = dashboard->rules().get();
     if (!rules->router)
       fail("{}: {}", a.rules.empty() || !std::filesystem::exists(a.rules) ? "routing" : a.rules, rules->error);
-    web::Dashboard* d = dashboard.get();
+    dashboard::Dashboard* d = dashboard.get();
     router = [d](const std::string& text) {
       nlohmann::json j = d->route(text);
       return server::RouteChoice{j.value("model", ""), j};

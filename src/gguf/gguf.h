@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "core/mapped_file.h"
-#include "tensor/ggml_type.h"
+#include "kernels/ggml_type.h"
 
 namespace lcte::gguf {
 

@@ -17,7 +17,7 @@
 #include "model/kv_cache.h"
 #include "model/model.h"
 #include "model/thread_pool.h"
-#include "tensor/kernels.h"
+#include "kernels/kernels.h"
 
 namespace lcte::model {
 

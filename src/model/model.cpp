@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "model/gguf_names.h"
-#include "tensor/kernels.h"
+#include "kernels/kernels.h"
 
 namespace lcte::model {
 namespace {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "gguf/gguf.h"
-#include "tensor/ggml_type.h"
+#include "kernels/ggml_type.h"
 
 namespace lcte::model {
 

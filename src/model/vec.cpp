@@ -6,7 +6,7 @@
 
 #include "core/cpu.h"
 #include "model/vec_avx2.h"
-#include "tensor/fp16.h"
+#include "kernels/fp16.h"
 
 namespace lcte::model::vec {
 

@@ -1,5 +1,5 @@
 // K-quant and importance-weighted quantizers; see kquants.h and, for the
-// block layouts, tensor/blocks.h.
+// block layouts, kernels/blocks.h.
 //
 // A K-quant super-block holds 256 values in sub-blocks of 16 or 32. Each
 // sub-block gets its own scale (and for Q2_K/Q4_K/Q5_K a min) from a search
@@ -21,8 +21,8 @@
 #include <cstring>
 
 #include "quant/scale_search.h"
-#include "tensor/blocks.h"
-#include "tensor/fp16.h"
+#include "kernels/blocks.h"
+#include "kernels/fp16.h"
 
 namespace lcte::quant {
 namespace {
@@ -45,7 +45,7 @@ void pack_2bit(const uint8_t* L, uint8_t* qs) {
 }
 
 // Eight 6-bit scales and eight 6-bit mins of Q4_K/Q5_K into 12 bytes; see
-// k_scale_min in tensor/blocks.h for the inverse.
+// k_scale_min in kernels/blocks.h for the inverse.
 void pack_k4_scales(const uint8_t* ls, const uint8_t* lm, uint8_t* s) {
   for (int j = 0; j < 4; ++j) {
     s[j] = ls[j];

@@ -10,7 +10,7 @@
 // magnitude term, see kquants.cpp) instead of the plain error.
 //
 // The 32-element round-to-nearest formats without weights live in
-// tensor/kernels.h (quantize_row_ref); quant/quantize.h dispatches to both.
+// kernels/kernels.h (quantize_row_ref); quant/quantize.h dispatches to both.
 #pragma once
 
 #include <cstdint>

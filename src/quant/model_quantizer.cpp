@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "gguf/gguf.h"
 #include "quant/quantize.h"
-#include "tensor/kernels.h"
+#include "kernels/kernels.h"
 
 namespace lcte::quant {
 namespace {

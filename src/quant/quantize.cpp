@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "quant/kquants.h"
-#include "tensor/kernels.h"
+#include "kernels/kernels.h"
 
 namespace lcte::quant {
 

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "tensor/ggml_type.h"
+#include "kernels/ggml_type.h"
 
 namespace lcte::quant {
 

@@ -13,8 +13,8 @@
 #include "model/gguf_names.h"
 #include "model/model.h"
 
-#include "tensor/fp16.h"
-#include "tensor/kernels.h"
+#include "kernels/fp16.h"
+#include "kernels/kernels.h"
 
 namespace lcte::train {
 namespace {

@@ -7,7 +7,7 @@
 #include <optional>
 #include <vector>
 
-#include "tensor/kernels.h"
+#include "kernels/kernels.h"
 
 namespace lcte::testing {
 

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "tensor/kernels.h"
+#include "kernels/kernels.h"
 
 namespace {
 

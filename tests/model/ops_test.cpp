@@ -10,7 +10,7 @@
 
 #include "common/test_data.h"
 #include "core/cpu.h"
-#include "tensor/fp16.h"
+#include "kernels/fp16.h"
 #include "gguf/gguf.h"
 #include "model/attention.h"
 #include "model/model.h"

@@ -8,7 +8,7 @@
 
 #include "common/test_data.h"
 #include "model/forward.h"
-#include "tensor/kernels.h"
+#include "kernels/kernels.h"
 #include "reference.h"
 
 namespace lcte::model {

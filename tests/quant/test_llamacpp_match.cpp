@@ -15,7 +15,7 @@
 #include "common/test_data.h"
 #include "gguf/gguf.h"
 #include "quant/quantize.h"
-#include "tensor/kernels.h"
+#include "kernels/kernels.h"
 
 namespace lcte {
 namespace {

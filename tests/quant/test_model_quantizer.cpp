@@ -19,7 +19,7 @@
 #include "core/error.h"
 #include "gguf/gguf.h"
 #include "quant/model_quantizer.h"
-#include "tensor/kernels.h"
+#include "kernels/kernels.h"
 
 namespace lcte {
 namespace {

@@ -27,9 +27,9 @@
 #include "gguf/gguf.h"
 #include "quant/quantize.h"
 #include "quant/scale_search.h"
-#include "tensor/blocks.h"
-#include "tensor/fp16.h"
-#include "tensor/kernels.h"
+#include "kernels/blocks.h"
+#include "kernels/fp16.h"
+#include "kernels/kernels.h"
 
 namespace lcte {
 namespace {

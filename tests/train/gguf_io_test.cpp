@@ -18,7 +18,7 @@
 #include "model/forward.h"
 #include "model/model.h"
 #include "model/thread_pool.h"
-#include "tensor/fp16.h"
+#include "kernels/fp16.h"
 #include "train/gguf_io.h"
 #include "core/random.h"
 

@@ -1,0 +1,140 @@
+// AVX-512 (F, BW, VL, DQ) kernels. The 256-bit kernels of kernels_x86.inc are
+// compiled again here, where they get 32 vector registers and EVEX encodings;
+// the float formats and the signed 32-blocks (Q4_0, Q5_0, Q8_0) get 512-bit
+// kernels of their own below, two blocks per register.
+//
+// NOTE: the development machine (AMD Zen 3) has no AVX-512, so this file is
+// compiled there but its code has not been run; kernels_tests compare it with
+// the scalar reference on any CPU that has AVX-512.
+// GCC 12's AVX-512 headers trip its own -Wuninitialized (the intrinsics
+// start from deliberately undefined vectors); the warning says nothing here.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include "kernels/kernels_x86.inc"
+
+namespace lcte::kernels::detail {
+namespace {
+
+struct BF16W512 {
+  static __m512 load16(const uint8_t* row, int64_t i) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(load256(row + 2 * i)), 16));
+  }
+};
+
+// As FloatKernel, 16 floats per step; the scalar tail uses the 256-bit
+// format's load1.
+template <class W512, class W256>
+struct FloatKernel512 {
+  template <int R, int T>
+  static void tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a, size_t as, float* out, size_t os) {
+    constexpr int U = R * T >= 8 ? 1 : R * T >= 4 ? 2 : 4;  // enough independent FMA chains
+    __m512 acc[R][T][U];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t)
+        for (int u = 0; u < U; ++u) acc[r][t][u] = _mm512_setzero_ps();
+    const float* act[T];
+    for (int t = 0; t < T; ++t) act[t] = reinterpret_cast<const float*>(a + t * as);
+    int64_t i = 0;
+    for (; i + 16 * U <= n; i += 16 * U) {
+      for (int u = 0; u < U; ++u) {
+        __m512 wv[R];
+        for (int r = 0; r < R; ++r) wv[r] = W512::load16(w + r * ws, i + 16 * u);
+        for (int t = 0; t < T; ++t) {
+          const __m512 av = _mm512_loadu_ps(act[t] + i + 16 * u);
+          for (int r = 0; r < R; ++r) acc[r][t][u] = _mm512_fmadd_ps(wv[r], av, acc[r][t][u]);
+        }
+      }
+    }
+    for (; i + 16 <= n; i += 16) {
+      for (int t = 0; t < T; ++t) {
+        const __m512 av = _mm512_loadu_ps(act[t] + i);
+        for (int r = 0; r < R; ++r) acc[r][t][0] = _mm512_fmadd_ps(W512::load16(w + r * ws, i), av, acc[r][t][0]);
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) {
+        __m512 s = acc[r][t][0];
+        for (int u = 1; u < U; ++u) s = _mm512_add_ps(s, acc[r][t][u]);
+        float sum = _mm512_reduce_add_ps(s);
+        for (int64_t k = i; k < n; ++k) sum += W256::load1(w + r * ws, k) * act[t][k];
+        out[t * os + r] = sum;
+      }
+  }
+};
+
+// Two consecutive 32-blocks in one register: block b in the low 256 bits,
+// block b+1 in the high 256 bits.
+inline __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
+inline __m512 join(float lo, float hi) {
+  return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(lo)), _mm256_set1_ps(hi), 1);
+}
+
+// Signed 32-block weights (Q4_0, Q5_0, Q8_0) with Q8_0 activations. AVX-512
+// has no sign_epi8, so the sign trick is |w| times (a negated where w < 0).
+template <class W>
+struct Block32Kernel512 {
+  static_assert(W::kSigned && !W::kMin);
+  static constexpr size_t kAct = sizeof(BlockQ8_0);
+
+  template <int R, int T>
+  static void tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a, size_t as, float* out, size_t os) {
+    __m512 acc[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+    const int64_t nb = n / kQK;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+      __m512i wabs[R];
+      __mmask64 wneg[R];
+      __m512 dw[R];
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* blk = w + r * ws + b * W::kBytes;
+        const __m512i q = join(W::unpack(blk), W::unpack(blk + W::kBytes));
+        wabs[r] = _mm512_abs_epi8(q);
+        wneg[r] = _mm512_movepi8_mask(q);
+        dw[r] = join(half(blk), half(blk + W::kBytes));
+      }
+      for (int t = 0; t < T; ++t) {
+        const uint8_t* ablk = a + t * as + b * kAct;
+        const __m512i aq = join(load256(ablk + 2), load256(ablk + kAct + 2));
+        const __m512 da = join(half(ablk), half(ablk + kAct));
+        for (int r = 0; r < R; ++r) {
+          const __m512i s = _mm512_mask_sub_epi8(aq, wneg[r], _mm512_setzero_si512(), aq);
+          const __m512i p = _mm512_madd_epi16(_mm512_maddubs_epi16(wabs[r], s), _mm512_set1_epi16(1));
+          acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw[r], da), acc[r][t]);
+        }
+      }
+    }
+    float tail[T * R] = {};
+    if (b < nb) Block32Kernel<W>::template tile<R, T>(kQK, w + b * W::kBytes, ws, a + b * kAct, as, tail, R);
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) out[t * os + r] = _mm512_reduce_add_ps(acc[r][t]) + tail[t * R + r];
+  }
+};
+
+}  // namespace
+
+void fill_avx512(KernelTable& t) {
+  fill_x86_256(t);
+  set_kernels<FloatKernel512<BF16W512, BF16W>, 4, 4, 4>(t, GgmlType::BF16);
+  // The float formats keep the 512-bit tiles for prompts too (no packed form):
+  // the 256-bit token-lane float tiles have not been compared with them on an
+  // AVX-512 CPU.
+  for (GgmlType f : {GgmlType::BF16}) {
+    t.matmul_packed[static_cast<int>(f)] = nullptr;
+    t.pack_group[static_cast<int>(f)] = nullptr;
+    t.packed_group_bytes[static_cast<int>(f)] = 0;
+  }
+  // Prompts keep the token-lane tiles of kernels_x86.inc (8-token groups);
+  // single tokens and leftovers take the 512-bit element-lane tiles.
+  // The formats that follow llama.cpp's order keep the 256-bit element-lane
+  // kernels (two blocks per 512-bit register would change the order), with
+  // the larger tiles that 32 registers allow.
+  set_kernels<Block32Kernel<Q4_1W>, 4, 4, 4>(t, GgmlType::Q4_1);
+  set_kernels<Block32Kernel<Q5_0W>, 4, 4, 8>(t, GgmlType::Q5_0);
+  set_kernels<Block32Kernel<Q5_1W>, 4, 4, 4>(t, GgmlType::Q5_1);
+  set_kernels<Block32Kernel<Q8_0W>, 4, 4, 8>(t, GgmlType::Q8_0);
+}
+
+}  // namespace lcte::kernels::detail
