@@ -17,7 +17,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     lcte::gguf::ModelSummary s = lcte::gguf::summarize(f);
     (void)lcte::gguf::summary_to_json(s, f).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     for (const auto& kv : f.metadata()) (void)kv.value.to_string(4);
-  } catch (const lcte::Error&) {
-  }
+  } catch (const lcte::Error&) {}
   return 0;
 }

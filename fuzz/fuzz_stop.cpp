@@ -38,8 +38,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Layout: fields separated by 0xFF: stop1, stop2, stop3, text, cuts.
   std::vector<std::string> fields(1);
   for (size_t i = 0; i < size; ++i) {
-    if (data[i] == 0xFF && fields.size() < 5) fields.emplace_back();
-    else fields.back().push_back(static_cast<char>(data[i]));
+    if (data[i] == 0xFF && fields.size() < 5)
+      fields.emplace_back();
+    else
+      fields.back().push_back(static_cast<char>(data[i]));
   }
   fields.resize(5);
   std::vector<std::string> stops;

@@ -37,12 +37,18 @@ Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--n") o.n = std::stoll(v);
-    else if (k == "--rows") o.rows = std::stoll(v);
-    else if (k == "--mm-rows") o.mm_rows = std::stoll(v);
-    else if (k == "--isa") o.isa = v;
-    else if (k == "--types") o.types = v;
-    else if (k == "--min-time") o.min_time = std::stod(v);
+    if (k == "--n")
+      o.n = std::stoll(v);
+    else if (k == "--rows")
+      o.rows = std::stoll(v);
+    else if (k == "--mm-rows")
+      o.mm_rows = std::stoll(v);
+    else if (k == "--isa")
+      o.isa = v;
+    else if (k == "--types")
+      o.types = v;
+    else if (k == "--min-time")
+      o.min_time = std::stod(v);
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -55,11 +61,15 @@ Options parse(int argc, char** argv) {
 // so the kernels see realistic numbers.
 std::vector<size_t> half_fields(GgmlType t) {
   switch (t) {
-    case GgmlType::Q4_0: case GgmlType::Q5_0: case GgmlType::Q8_0: return {0};
-    case GgmlType::Q4_1: case GgmlType::Q5_1: return {0, 2};
+    case GgmlType::Q4_0:
+    case GgmlType::Q5_0:
+    case GgmlType::Q8_0: return {0};
+    case GgmlType::Q4_1:
+    case GgmlType::Q5_1: return {0, 2};
     case GgmlType::Q2_K: return {80, 82};
     case GgmlType::Q3_K: return {108};
-    case GgmlType::Q4_K: case GgmlType::Q5_K: return {0, 2};
+    case GgmlType::Q4_K:
+    case GgmlType::Q5_K: return {0, 2};
     case GgmlType::Q6_K: return {208};
     default: return {};
   }
@@ -136,10 +146,12 @@ int main(int argc, char** argv) {
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) < 1) load[0] = -1;
   std::printf("load average at start: %.2f (1T columns: thread CPU time; 2T column: wall time)\n", load[0]);
-  std::printf("n = %lld, matvec rows = %lld, matmul rows = %lld, best ISA here: %s\n\n",
-              static_cast<long long>(o.n), static_cast<long long>(o.rows), static_cast<long long>(o.mm_rows),
+  std::printf("n = %lld, matvec rows = %lld, matmul rows = %lld, best ISA here: %s\n\n", static_cast<long long>(o.n),
+              static_cast<long long>(o.rows), static_cast<long long>(o.mm_rows),
               std::string(lcte::kernels::isa_name(lcte::kernels::best_isa())).c_str());
-  std::printf("| type | ISA | bits/weight | matvec 1T GB/s | matvec 1T GFLOP/s | matvec 2T GB/s | matmul t=32 GFLOP/s | matmul t=128 GFLOP/s |\n");
+  std::printf(
+      "| type | ISA | bits/weight | matvec 1T GB/s | matvec 1T GFLOP/s | matvec 2T GB/s | matmul t=32 GFLOP/s | matmul "
+      "t=128 GFLOP/s |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
 
   std::string list = o.types + ",";
@@ -167,25 +179,29 @@ int main(int argc, char** argv) {
     const double bits = 8.0 * static_cast<double>(rb) / static_cast<double>(o.n);
 
     for (Isa isa : isas) {
-      const double mv1 = time_it([&] {
-        lcte::kernels::vec_dot_rows(t, o.n, w.data(), rb, o.rows, acts.data(), out.data(), isa);
-      }, o.min_time, false);
+      const double mv1 =
+          time_it([&] { lcte::kernels::vec_dot_rows(t, o.n, w.data(), rb, o.rows, acts.data(), out.data(), isa); },
+                  o.min_time, false);
       const int64_t half = o.rows / 2;
-      const double mv2 = time_it([&] {
-        std::thread other([&] {
-          lcte::kernels::vec_dot_rows(t, o.n, w.data() + half * rb, rb, o.rows - half, acts.data(), out.data() + half,
-                                      isa);
-        });
-        lcte::kernels::vec_dot_rows(t, o.n, w.data(), rb, half, acts.data(), out.data(), isa);
-        other.join();
-      }, o.min_time, true);
+      const double mv2 = time_it(
+          [&] {
+            std::thread other([&] {
+              lcte::kernels::vec_dot_rows(t, o.n, w.data() + half * rb, rb, o.rows - half, acts.data(),
+                                          out.data() + half, isa);
+            });
+            lcte::kernels::vec_dot_rows(t, o.n, w.data(), rb, half, acts.data(), out.data(), isa);
+            other.join();
+          },
+          o.min_time, true);
       double mm[2] = {0, 0};
       const int64_t toks[2] = {32, 128};
       for (int k = 0; k < 2; ++k) {
-        const double s = time_it([&] {
-          lcte::kernels::matmul(t, o.n, w.data(), rb, o.mm_rows, acts.data(), ab, toks[k], out.data(),
-                                static_cast<size_t>(o.mm_rows), isa);
-        }, isa == Isa::Scalar ? o.min_time / 4 : o.min_time, false);
+        const double s = time_it(
+            [&] {
+              lcte::kernels::matmul(t, o.n, w.data(), rb, o.mm_rows, acts.data(), ab, toks[k], out.data(),
+                                    static_cast<size_t>(o.mm_rows), isa);
+            },
+            isa == Isa::Scalar ? o.min_time / 4 : o.min_time, false);
         mm[k] = 2.0 * o.n * o.mm_rows * toks[k] / s / 1e9;
       }
       const double wbytes = static_cast<double>(rb) * o.rows;

@@ -46,11 +46,16 @@ Args parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--rows") a.rows = std::stoll(v);
-    else if (k == "--cols") a.cols = std::stoll(v);
-    else if (k == "--threads") a.threads = std::stoi(v);
-    else if (k == "--model-mib") a.model_mib = std::stoll(v);
-    else if (k == "--dir") a.dir = v;
+    if (k == "--rows")
+      a.rows = std::stoll(v);
+    else if (k == "--cols")
+      a.cols = std::stoll(v);
+    else if (k == "--threads")
+      a.threads = std::stoi(v);
+    else if (k == "--model-mib")
+      a.model_mib = std::stoll(v);
+    else if (k == "--dir")
+      a.dir = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -189,7 +194,8 @@ void peak_memory(const Args& a) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double mib = 1024.0 * 1024.0;
   std::printf("\nwhole-model Q4_K_M quantization, %d threads (child process)\n", a.threads);
-  std::printf("| F32 model | largest tensor (F32) | output | peak RSS | time | source MB/s |\n|---|---|---|---|---|---|\n");
+  std::printf(
+      "| F32 model | largest tensor (F32) | output | peak RSS | time | source MB/s |\n|---|---|---|---|---|---|\n");
   std::printf("| %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %.2f s | %.1f |\n", size / mib, largest / mib,
               std::filesystem::file_size(out) / mib, ru.ru_maxrss * 1024.0 / mib, secs, size / 1e6 / secs);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) std::printf("(the child failed)\n");

@@ -56,8 +56,9 @@ double thread_cpu_us() {
 route::TokenCounter load_counter(const std::string& vocab) {
   route::TokenizerCache cache;
   const bool encoding = vocab.find("_base") != std::string::npos;
-  std::vector<std::string> specs = encoding ? std::vector<std::string>{vocab, data_dir() + "/tokenizer/tiktoken/" + vocab + ".tiktoken"}
-                                            : std::vector<std::string>{data_dir() + "/tokenizer/ggml-vocab-" + vocab + ".gguf"};
+  std::vector<std::string> specs =
+      encoding ? std::vector<std::string>{vocab, data_dir() + "/tokenizer/tiktoken/" + vocab + ".tiktoken"}
+               : std::vector<std::string>{data_dir() + "/tokenizer/ggml-vocab-" + vocab + ".gguf"};
   std::string why;
   for (const std::string& spec : specs) {
     try {
@@ -84,11 +85,14 @@ std::vector<std::string> split(const std::string& s) {
 
 int main(int argc, char** argv) {
   int reps = 200;
-  std::vector<std::string> vocabs = {"cl100k_base", "o200k_base", "deepseek-coder", "starcoder", "llama-spm", "phi-3", "bert-bge"};
+  std::vector<std::string> vocabs = {"cl100k_base", "o200k_base", "deepseek-coder", "starcoder",
+                                     "llama-spm",   "phi-3",      "bert-bge"};
   std::vector<int64_t> sizes = {100, 150, 500, 1000, 2000, 4000};
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--reps") == 0) reps = std::max(1, std::atoi(argv[i + 1]));
-    else if (std::strcmp(argv[i], "--vocab") == 0) vocabs = split(argv[i + 1]);
+    if (std::strcmp(argv[i], "--reps") == 0)
+      reps = std::max(1, std::atoi(argv[i + 1]));
+    else if (std::strcmp(argv[i], "--vocab") == 0)
+      vocabs = split(argv[i + 1]);
     else if (std::strcmp(argv[i], "--sizes") == 0) {
       sizes.clear();
       for (const auto& s : split(argv[i + 1])) sizes.push_back(std::atoll(s.c_str()));
@@ -101,8 +105,10 @@ int main(int argc, char** argv) {
   std::string corpus;
   for (const auto& t : suite.tasks) corpus += t.prompt;
 
-  std::printf("| tokenizer | query tokens | bytes | counted | wall p50 us | wall p99 us | wall max us | cpu p50 us | cpu p99 us "
-              "| full-count cpu p50 us | router cpu p50 us |\n");
+  std::printf(
+      "| tokenizer | query tokens | bytes | counted | wall p50 us | wall p99 us | wall max us | cpu p50 us | cpu p99 "
+      "us "
+      "| full-count cpu p50 us | router cpu p50 us |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const std::string& vocab : vocabs) {
     route::TokenCounter count = load_counter(vocab);
@@ -116,11 +122,15 @@ int main(int argc, char** argv) {
       size_t lo = 1, hi = corpus.size();
       while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (count(std::string_view(corpus).substr(0, mid)) >= target) hi = mid; else lo = mid + 1;
+        if (count(std::string_view(corpus).substr(0, mid)) >= target)
+          hi = mid;
+        else
+          lo = mid + 1;
       }
       std::string query = corpus.substr(0, lo);
       const int64_t known = count(query);
-      route::Router handed(route::RouterConfig{}, route::TokenCounter{"known", [known](std::string_view) { return known; }});
+      route::Router handed(route::RouterConfig{},
+                           route::TokenCounter{"known", [known](std::string_view) { return known; }});
       std::vector<double> wall, cpu, cpu_full, cpu_router;
       route::RouteResult last;
       for (int r = 0; r < reps; ++r) {

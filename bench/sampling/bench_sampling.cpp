@@ -8,13 +8,13 @@
 // wall time.
 //
 // usage: bench_sampling [samples per row, default 300]
+#include <time.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
-#include <time.h>
 #include <vector>
 
 #include "sampling/sampler.h"
@@ -64,8 +64,8 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-void run_row(const Row& row, const std::vector<float>& logits, const std::vector<int32_t>& history,
-             int samples, const char* shape) {
+void run_row(const Row& row, const std::vector<float>& logits, const std::vector<int32_t>& history, int samples,
+             const char* shape) {
   Sampler s(row.params);
   std::vector<double> cpu, wall;
   volatile int32_t sink = 0;
@@ -97,8 +97,7 @@ int main(int argc, char** argv) {
   };
   std::vector<int32_t> history;
   for (int i = 0; i < 64; ++i) history.push_back((i * 2654435761u) % kVocab);
-  std::printf("vocabulary %zu, %d samples per row, microseconds per Sampler::sample call\n\n", kVocab,
-              samples);
+  std::printf("vocabulary %zu, %d samples per row, microseconds per Sampler::sample call\n\n", kVocab, samples);
   std::printf("| logits | settings                                           | cpu med  | cpu min  | wall med |\n");
   std::printf("|--------|----------------------------------------------------|----------|----------|----------|\n");
   for (bool peaked : {true, false}) {

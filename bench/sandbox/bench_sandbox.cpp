@@ -116,9 +116,12 @@ int main(int argc, char** argv) {
   int samples = 100;
   bool humaneval = false, mbpp = false;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--samples") && i + 1 < argc) samples = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--humaneval")) humaneval = true;
-    else if (!std::strcmp(argv[i], "--mbpp")) mbpp = true;
+    if (!std::strcmp(argv[i], "--samples") && i + 1 < argc)
+      samples = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--humaneval"))
+      humaneval = true;
+    else if (!std::strcmp(argv[i], "--mbpp"))
+      mbpp = true;
     else {
       std::fprintf(stderr, "usage: bench_sandbox [--samples N] [--humaneval] [--mbpp]\n");
       return 2;

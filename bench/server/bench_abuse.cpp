@@ -66,13 +66,20 @@ Args parse(int argc, char** argv) {
   a.model = std::string(dir != nullptr && *dir ? dir : LCTE_DEFAULT_DATA_DIR) + "/models/stories260K-f32.gguf";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--lcte") a.lcte = v;
-    else if (k == "--model") a.model = v;
-    else if (k == "--seconds") a.seconds = std::atof(v.c_str());
-    else if (k == "--streams") a.streams = std::atoi(v.c_str());
-    else if (k == "--slowloris") a.slowloris = std::atoi(v.c_str());
-    else if (k == "--max-tokens") a.max_tokens = std::atoi(v.c_str());
-    else if (k == "--threads") a.threads = std::atoi(v.c_str());
+    if (k == "--lcte")
+      a.lcte = v;
+    else if (k == "--model")
+      a.model = v;
+    else if (k == "--seconds")
+      a.seconds = std::atof(v.c_str());
+    else if (k == "--streams")
+      a.streams = std::atoi(v.c_str());
+    else if (k == "--slowloris")
+      a.slowloris = std::atoi(v.c_str());
+    else if (k == "--max-tokens")
+      a.max_tokens = std::atoi(v.c_str());
+    else if (k == "--threads")
+      a.threads = std::atoi(v.c_str());
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -109,8 +116,9 @@ struct Server {
   Server(const Args& a) {
     dir = std::filesystem::temp_directory_path() / ("lcte-abuse-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir);
-    std::vector<std::string> argv = {a.lcte,  "serve", "-m",      a.model, "--port", "0", "-t", std::to_string(a.threads),
-                                     "--ctx", "512",   "--store", dir + "/store.sqlite"};
+    std::vector<std::string> argv = {a.lcte,   "serve", "-m",      a.model,
+                                     "--port", "0",     "-t",      std::to_string(a.threads),
+                                     "--ctx",  "512",   "--store", dir + "/store.sqlite"};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, (dir + "/out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -127,8 +135,10 @@ struct Server {
     for (int i = 0; i < 3000 && port == 0; ++i) {
       std::smatch m;
       std::string out = slurp(dir + "/out");
-      if (std::regex_search(out, m, line)) port = std::stoi(m[1]);
-      else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (std::regex_search(out, m, line))
+        port = std::stoi(m[1]);
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (port == 0) {
       std::fprintf(stderr, "lcte serve did not start: %s\n", slurp(dir + "/err").c_str());
@@ -141,7 +151,8 @@ struct Server {
     kill(pid, SIGTERM);
     for (int i = 0; i < 3000; ++i) {
       int status;
-      if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      if (waitpid(pid, &status, WNOHANG) == pid)
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     kill(pid, SIGKILL);
@@ -197,8 +208,10 @@ std::pair<int, double> request(int port, const std::string& raw, double timeout 
       got.append(buf, static_cast<size_t>(n));
     } else if (p.revents & POLLOUT) {
       ssize_t n = send(fd, raw.data() + off, raw.size() - off, MSG_NOSIGNAL);
-      if (n > 0) off += static_cast<size_t>(n);
-      else if (errno != EAGAIN) off = raw.size();  // refused: wait for the answer
+      if (n > 0)
+        off += static_cast<size_t>(n);
+      else if (errno != EAGAIN)
+        off = raw.size();  // refused: wait for the answer
     } else if (p.revents & (POLLERR | POLLHUP)) {
       break;
     }
@@ -271,10 +284,11 @@ int main(int argc, char** argv) {
   const std::string load_before = loadavg();
   Server server(a);
   const int port = server.port;
-  std::printf("lcte serve -m %s -t %d on 127.0.0.1:%d; %.0f s with %d streaming clients, %d slow-loris connections,\n"
-              "an abuser and probes; load average before: %s; %u hardware threads\n\n",
-              std::filesystem::path(a.model).filename().c_str(), a.threads, port, a.seconds, a.streams, a.slowloris,
-              load_before.c_str(), std::thread::hardware_concurrency());
+  std::printf(
+      "lcte serve -m %s -t %d on 127.0.0.1:%d; %.0f s with %d streaming clients, %d slow-loris connections,\n"
+      "an abuser and probes; load average before: %s; %u hardware threads\n\n",
+      std::filesystem::path(a.model).filename().c_str(), a.threads, port, a.seconds, a.streams, a.slowloris,
+      load_before.c_str(), std::thread::hardware_concurrency());
   std::fflush(stdout);
 
   const auto t0 = Clock::now();
@@ -304,8 +318,10 @@ int main(int argc, char** argv) {
         auto s0 = Clock::now();
         try {
           backend::CompletionResult out = client.complete(r);
-          if (out.texts.empty()) completions.fail("no text");
-          else completions.ok(secs(s0, Clock::now()));
+          if (out.texts.empty())
+            completions.fail("no text");
+          else
+            completions.ok(secs(s0, Clock::now()));
         } catch (const std::exception& e) {
           std::string what = e.what();
           if (what.find("HTTP 503") != std::string::npos) {
@@ -356,22 +372,31 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 64; ++i) chunks += "8000\r\n" + std::string(0x8000, 'y') + "\r\n";
     const std::vector<std::pair<std::string, std::string>> kinds = {
         {"body over the limit (10 MB declared)",
-         head("POST", "/v1/completions", port, "Content-Type: application/json\r\nContent-Length: 10000000\r\n") + big_body},
-        {"chunked body over the limit", head("POST", "/v1/completions", port, "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n") + chunks},
-        {"head over the limit (64 KiB)", "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 << 10, 'h') + "\r\n\r\n"},
+         head("POST", "/v1/completions", port, "Content-Type: application/json\r\nContent-Length: 10000000\r\n") +
+             big_body},
+        {"chunked body over the limit",
+         head("POST", "/v1/completions", port, "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n") +
+             chunks},
+        {"head over the limit (64 KiB)",
+         "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 << 10, 'h') + "\r\n\r\n"},
         {"malformed request line", "GARBAGE \x01\x02 / HTTP/9\r\n\r\n"},
         {"binary noise", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11) + "\r\n\r\n"},
-        {"rebinding Host", "GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1.rebind.example:" + std::to_string(port) + "\r\nConnection: close\r\n\r\n"},
+        {"rebinding Host", "GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1.rebind.example:" + std::to_string(port) +
+                               "\r\nConnection: close\r\n\r\n"},
         {"cross-site text/plain POST",
-         head("POST", "/v1/completions", port, "Content-Type: text/plain\r\nOrigin: http://evil.example\r\nContent-Length: 40\r\n") +
+         head("POST", "/v1/completions", port,
+              "Content-Type: text/plain\r\nOrigin: http://evil.example\r\nContent-Length: 40\r\n") +
              R"({"model":"x","prompt":"y","max_tokens":9})"},
-        {"bad JSON", head("POST", "/v1/completions", port, "Content-Type: application/json\r\nContent-Length: 9\r\n") + "{\"model\":"},
+        {"bad JSON", head("POST", "/v1/completions", port, "Content-Type: application/json\r\nContent-Length: 9\r\n") +
+                         "{\"model\":"},
     };
     for (size_t i = 0; Clock::now() < deadline && i < 100000; ++i) {
       const auto& [name, raw] = kinds[i % kinds.size()];
       auto [status, s] = request(port, raw);
-      if (status >= 400 && status < 500) abuse.ok(s), abuse.outcome(name + ": " + std::to_string(status));
-      else abuse.fail(name + ": " + (status < 0 ? std::string("no answer") : std::to_string(status)));
+      if (status >= 400 && status < 500)
+        abuse.ok(s), abuse.outcome(name + ": " + std::to_string(status));
+      else
+        abuse.fail(name + ": " + (status < 0 ? std::string("no answer") : std::to_string(status)));
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
@@ -381,8 +406,10 @@ int main(int argc, char** argv) {
     return std::thread([&, path] {
       for (int i = 0; Clock::now() < deadline && i < 100000; ++i) {
         auto [status, s] = request(port, head("GET", path, port));
-        if (status == 200) series.ok(s);
-        else series.fail(path + ": " + (status < 0 ? std::string("no answer") : std::to_string(status)));
+        if (status == 200)
+          series.ok(s);
+        else
+          series.fail(path + ": " + (status < 0 ? std::string("no answer") : std::to_string(status)));
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
     });
@@ -424,7 +451,8 @@ int main(int argc, char** argv) {
 
   std::printf("| requests | answered | errors | p50 (s) | p99 (s) |\n|---|---:|---:|---:|---:|\n");
   auto row = [](const char* name, Series& s) {
-    std::printf("| %s | %zu | %ld | %.4f | %.4f |\n", name, s.latency.size(), s.errors, pct(s.latency, 50), pct(s.latency, 99));
+    std::printf("| %s | %zu | %ld | %.4f | %.4f |\n", name, s.latency.size(), s.errors, pct(s.latency, 50),
+                pct(s.latency, 99));
   };
   char label[64];
   std::snprintf(label, sizeof(label), "streamed completion (%d tokens)", a.max_tokens);
@@ -441,14 +469,16 @@ int main(int argc, char** argv) {
   std::printf("\n");
   for (Series* s : {&completions, &health, &page, &runs})
     for (const auto& [k, v] : s->outcomes) std::printf("error: %s x%ld\n", k.c_str(), v);
-  std::printf("server peak RSS %.1f MiB (VmHWM %.1f MiB), peak open descriptors %ld\n", peak_rss_kb / 1024.0, hwm / 1024.0,
-              peak_fds.load());
+  std::printf("server peak RSS %.1f MiB (VmHWM %.1f MiB), peak open descriptors %ld\n", peak_rss_kb / 1024.0,
+              hwm / 1024.0, peak_fds.load());
   std::istringstream m(metrics);
   for (std::string line; std::getline(m, line);)
-    if (line.rfind("lcte_http_refused_total", 0) == 0 || line.rfind("lcte_requests_total", 0) == 0) std::printf("  %s\n", line.c_str());
+    if (line.rfind("lcte_http_refused_total", 0) == 0 || line.rfind("lcte_requests_total", 0) == 0)
+      std::printf("  %s\n", line.c_str());
   std::printf("wall %.1f s; load average after: %s\n", wall, load_after.c_str());
   const bool lost = completions.errors > 0 || health.errors > 0 || page.errors > 0 || runs.errors > 0;
-  std::printf("server alive at the end: %s, /health after: %d, exit status on SIGTERM: %d; accepted requests lost: %s\n",
-              alive ? "yes" : "NO", after.first, exit_status, lost ? "YES" : "none");
+  std::printf(
+      "server alive at the end: %s, /health after: %d, exit status on SIGTERM: %d; accepted requests lost: %s\n",
+      alive ? "yes" : "NO", after.first, exit_status, lost ? "YES" : "none");
   return alive && exit_status == 0 && after.first == 200 && !lost && abuse.errors == 0 ? 0 : 1;
 }

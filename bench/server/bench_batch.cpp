@@ -136,14 +136,17 @@ int main(int argc, char** argv) {
   const Args a = parse(argc, argv);
   std::printf("model %s, %d clients, %d requests of n=%d x %d tokens, %d threads\n\n", a.model.c_str(), a.clients,
               a.requests, a.n, a.max_tokens, a.threads);
-  std::printf("| --max-seqs | wall s | CPU s | tokens | tokens/s | tokens/CPU-s | speed-up (wall) | speed-up (CPU) | same completions |\n");
+  std::printf(
+      "| --max-seqs | wall s | CPU s | tokens | tokens/s | tokens/CPU-s | speed-up (wall) | speed-up (CPU) | same "
+      "completions |\n");
   std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
   Result first;
   for (size_t k = 0; k < a.max_seqs.size(); ++k) {
     Result r = run(a, a.max_seqs[k]);
     if (k == 0) first = r;
-    std::printf("| %d | %.2f | %.2f | %ld | %.1f | %.1f | %.2f | %.2f | %s |\n", a.max_seqs[k], r.seconds, r.cpu, r.tokens,
-                r.tokens / r.seconds, r.tokens / r.cpu, (r.tokens / r.seconds) / (first.tokens / first.seconds),
+    std::printf("| %d | %.2f | %.2f | %ld | %.1f | %.1f | %.2f | %.2f | %s |\n", a.max_seqs[k], r.seconds, r.cpu,
+                r.tokens, r.tokens / r.seconds, r.tokens / r.cpu,
+                (r.tokens / r.seconds) / (first.tokens / first.seconds),
                 (r.tokens / r.cpu) / (first.tokens / first.cpu), r.texts == first.texts ? "yes" : "NO");
     std::fflush(stdout);
   }

@@ -52,12 +52,18 @@ Args parse(int argc, char** argv) {
   a.model = std::string(dir != nullptr && *dir ? dir : LCTE_DEFAULT_DATA_DIR) + "/models/stories260K-f32.gguf";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--model") a.model = v;
-    else if (k == "--clients") a.clients = parse_list(v);
-    else if (k == "--seconds") a.seconds = std::atof(v.c_str());
-    else if (k == "--max-tokens") a.max_tokens = std::atoi(v.c_str());
-    else if (k == "--threads") a.threads = std::atoi(v.c_str());
-    else if (k == "--n") a.n = std::atoi(v.c_str());
+    if (k == "--model")
+      a.model = v;
+    else if (k == "--clients")
+      a.clients = parse_list(v);
+    else if (k == "--seconds")
+      a.seconds = std::atof(v.c_str());
+    else if (k == "--max-tokens")
+      a.max_tokens = std::atoi(v.c_str());
+    else if (k == "--threads")
+      a.threads = std::atoi(v.c_str());
+    else if (k == "--n")
+      a.n = std::atoi(v.c_str());
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -73,8 +79,9 @@ double percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
-const std::vector<std::string> kPrompts = {"Once upon a time", "The cat", "Lily and Ben went", "One day, a big dog",
-                                           "Tom had a red ball", "The sun was", "Sue wanted to", "In the park,"};
+const std::vector<std::string> kPrompts = {
+    "Once upon a time",   "The cat",     "Lily and Ben went", "One day, a big dog",
+    "Tom had a red ball", "The sun was", "Sue wanted to",     "In the park,"};
 
 }  // namespace
 
@@ -92,7 +99,8 @@ int main(int argc, char** argv) {
   int port = srv.start();
   std::printf("model %s, engine threads %d, max_tokens %d, n %d, %.0f s per level, hardware threads %u\n\n",
               a.model.c_str(), a.threads, a.max_tokens, a.n, a.seconds, std::thread::hardware_concurrency());
-  std::printf("| clients | requests | failed | req/s | gen tok/s | latency p50 / p90 / p99 (s) | TTFT p50 / p90 / p99 (s) |\n");
+  std::printf(
+      "| clients | requests | failed | req/s | gen tok/s | latency p50 / p90 / p99 (s) | TTFT p50 / p90 / p99 (s) |\n");
   std::printf("|---:|---:|---:|---:|---:|---|---|\n");
   for (int clients : a.clients) {
     std::mutex mutex;
@@ -130,10 +138,9 @@ int main(int argc, char** argv) {
     }
     for (auto& t : threads) t.join();
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("| %d | %zu | %d | %.1f | %.0f | %.3f / %.3f / %.3f | %.3f / %.3f / %.3f |\n", clients,
-                latency.size(), failed.load(), latency.size() / wall, tokens / wall, percentile(latency, 50),
-                percentile(latency, 90), percentile(latency, 99), percentile(ttft, 50), percentile(ttft, 90),
-                percentile(ttft, 99));
+    std::printf("| %d | %zu | %d | %.1f | %.0f | %.3f / %.3f / %.3f | %.3f / %.3f / %.3f |\n", clients, latency.size(),
+                failed.load(), latency.size() / wall, tokens / wall, percentile(latency, 50), percentile(latency, 90),
+                percentile(latency, 99), percentile(ttft, 50), percentile(ttft, 90), percentile(ttft, 99));
     std::fflush(stdout);
   }
   srv.stop();

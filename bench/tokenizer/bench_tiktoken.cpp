@@ -58,9 +58,7 @@ double thread_cpu_s() {
   return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
-double wall_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double wall_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 struct Passes {
   size_t tokens = 0;  // per pass
@@ -122,9 +120,12 @@ int main(int argc, char** argv) {
   int reps = 15, route_reps = 2000;
   std::string node = "node";
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--reps") == 0) reps = std::max(1, std::atoi(argv[i + 1]));
-    else if (std::strcmp(argv[i], "--route-reps") == 0) route_reps = std::max(1, std::atoi(argv[i + 1]));
-    else if (std::strcmp(argv[i], "--node") == 0) node = argv[i + 1];
+    if (std::strcmp(argv[i], "--reps") == 0)
+      reps = std::max(1, std::atoi(argv[i + 1]));
+    else if (std::strcmp(argv[i], "--route-reps") == 0)
+      route_reps = std::max(1, std::atoi(argv[i + 1]));
+    else if (std::strcmp(argv[i], "--node") == 0)
+      node = argv[i + 1];
     else {
       std::fprintf(stderr, "bench_tiktoken: unknown option %s\n", argv[i]);
       return 2;
@@ -153,8 +154,9 @@ int main(int argc, char** argv) {
 
   std::printf("HumanEval prompt + solution + test: %zu texts, %zu bytes; %d timed passes each, median pass\n\n",
               texts.size(), bytes, reps);
-  std::printf("| encoding | load ms | tokens | lcte Mtok/s | lcte cpu Mtok/s | tiktoken Mtok/s | tiktoken cpu Mtok/s "
-              "| ratio (wall) | ratio (cpu) |\n");
+  std::printf(
+      "| encoding | load ms | tokens | lcte Mtok/s | lcte cpu Mtok/s | tiktoken Mtok/s | tiktoken cpu Mtok/s "
+      "| ratio (wall) | ratio (cpu) |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& name : names) {
     const Passes& m = mine[name];
@@ -176,7 +178,8 @@ int main(int argc, char** argv) {
   std::string corpus;
   for (const auto& t : suite.tasks) corpus += t.prompt;
   std::printf("\nrouting decision (route::Router, default threshold policy), %d decisions each\n\n", route_reps);
-  std::printf("| encoding | counter | query tokens | counted | wall p50 us | wall p99 us | cpu p50 us | cpu p99 us |\n");
+  std::printf(
+      "| encoding | counter | query tokens | counted | wall p50 us | wall p99 us | cpu p50 us | cpu p99 us |\n");
   std::printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& name : names) {
     const tokenizer::Tokenizer* tok = toks[name].get();
@@ -187,13 +190,17 @@ int main(int argc, char** argv) {
         {"tokenize on prefixes",
          route::TokenCounter{name, [tok](std::string_view t) { return int64_t(tok->tokenize(t, false).size()); }}},
         {"count_tokens(text, limit)",
-         route::TokenCounter{name, [tok, limit](std::string_view t) { return int64_t(tok->count_tokens(t, size_t(limit))); }}},
+         route::TokenCounter{
+             name, [tok, limit](std::string_view t) { return int64_t(tok->count_tokens(t, size_t(limit))); }}},
     };
     for (int64_t target : {150, 1000, 4000}) {
       size_t lo = 1, hi = corpus.size();
       while (lo < hi) {
         const size_t mid = (lo + hi) / 2;
-        if (tok->count_tokens(std::string_view(corpus).substr(0, mid)) >= size_t(target)) hi = mid; else lo = mid + 1;
+        if (tok->count_tokens(std::string_view(corpus).substr(0, mid)) >= size_t(target))
+          hi = mid;
+        else
+          lo = mid + 1;
       }
       const std::string query = corpus.substr(0, lo);
       for (const auto& [label, count] : counters) {

@@ -64,15 +64,17 @@ int main(int argc, char** argv) {
   size_t target = 4000;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--reps") reps = std::atoi(argv[i + 1]);
-    else if (a == "--tokens") target = size_t(std::atoll(argv[i + 1]));
+    if (a == "--reps")
+      reps = std::atoi(argv[i + 1]);
+    else if (a == "--tokens")
+      target = size_t(std::atoll(argv[i + 1]));
   }
   try {
     const auto solutions = mbpp_solutions();
     std::printf("%-16s %-4s %9s %7s %7s %10s %12s %10s %12s\n", "vocab", "type", "load_ms", "bytes", "tokens",
                 "cpu_us/call", "cpu_us/1k_tok", "Mtok/s", "wall_us/call");
-    for (const char* name : {"llama-spm", "phi-3", "gpt-2", "deepseek-coder", "starcoder", "deepseek-llm", "falcon",
-                             "bert-bge"}) {
+    for (const char* name :
+         {"llama-spm", "phi-3", "gpt-2", "deepseek-coder", "starcoder", "deepseek-llm", "falcon", "bert-bge"}) {
       const std::string path = data_path(std::string("tokenizer/ggml-vocab-") + name + ".gguf");
       auto t0 = Clock::now();
       Tokenizer tok = load_tokenizer(path);
@@ -91,7 +93,9 @@ int main(int argc, char** argv) {
       std::sort(cpu.begin(), cpu.end());
       std::sort(wall.begin(), wall.end());
       double med = cpu[cpu.size() / 2];
-      const char* type = tok.vocab().type() == VocabType::kSpm ? "spm" : tok.vocab().type() == VocabType::kBpe ? "bpe" : "wpm";
+      const char* type = tok.vocab().type() == VocabType::kSpm   ? "spm"
+                         : tok.vocab().type() == VocabType::kBpe ? "bpe"
+                                                                 : "wpm";
       std::printf("%-16s %-4s %9.1f %7zu %7zu %10.1f %12.1f %10.2f %12.1f\n", name, type, load_ms, text.size(), n,
                   med * 1e6, med * 1e6 / double(n) * 1000.0, double(n) / med / 1e6, wall[wall.size() / 2] * 1e6);
     }

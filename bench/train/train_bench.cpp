@@ -18,11 +18,11 @@
 #include <string>
 #include <vector>
 
-#include "train/losses.h"
-#include "train/ops.h"
-#include "train/model.h"
-#include "train/optim.h"
 #include "core/random.h"
+#include "train/losses.h"
+#include "train/model.h"
+#include "train/ops.h"
+#include "train/optim.h"
 
 using namespace lcte::train;
 using Clock = std::chrono::steady_clock;
@@ -95,8 +95,8 @@ void run(const Row& row, int steps, double peak) {
   const double per_step = (t_fwd + t_loss + t_bwd + t_opt) / steps;
   const double gflops = step_flops(row.cfg, row.B, row.T) / per_step / 1e9;
   std::printf("| %-28s | %9.1f | %8.0f | %6.1f | %6.1f | %6.1f | %6.1f | %6.2f | %5.1f%% |\n", row.name.c_str(),
-              m.params().size() / 1e6, N / per_step, 1e3 * t_fwd / steps, 1e3 * t_loss / steps,
-              1e3 * t_bwd / steps, 1e3 * t_opt / steps, gflops, 100 * gflops / peak);
+              m.params().size() / 1e6, N / per_step, 1e3 * t_fwd / steps, 1e3 * t_loss / steps, 1e3 * t_bwd / steps,
+              1e3 * t_opt / steps, gflops, 100 * gflops / peak);
 }
 
 ModelConfig tiny(int vocab) {

@@ -74,9 +74,10 @@ route::RouterConfig parse_routing(const toml::table& root, const Catalogue& c, c
   r.learned_model = relative_to(base, r.learned_model);
   if (const ModelEntry* m = c.find(r.tokenizer)) {
     if (!m->is_local())
-      fail("{} tokenizer: '{}' is a remote model, whose vocabulary is not on this machine; name a local model, a GGUF "
-           "or .tiktoken file, or an encoding ({}, o200k_base)",
-           where, r.tokenizer, route::kDefaultTokenizer);
+      fail(
+          "{} tokenizer: '{}' is a remote model, whose vocabulary is not on this machine; name a local model, a GGUF "
+          "or .tiktoken file, or an encoding ({}, o200k_base)",
+          where, r.tokenizer, route::kDefaultTokenizer);
   } else if (names_a_file(r.tokenizer)) {
     r.tokenizer = relative_to(base, r.tokenizer);
   }

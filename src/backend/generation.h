@@ -72,8 +72,8 @@ struct TokenLogprob {
 
 struct Generation {
   int sample_index = 0;
-  std::string text;  // the completion, already cut at the stop sequences
-  int prompt_tokens = -1;      // -1 when the backend cannot tell
+  std::string text;        // the completion, already cut at the stop sequences
+  int prompt_tokens = -1;  // -1 when the backend cannot tell
   int completion_tokens = -1;
   double time_to_first_token_s = kUnknown;
   double time_per_output_token_s = kUnknown;

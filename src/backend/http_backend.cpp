@@ -47,9 +47,8 @@ Generation HttpBackend::one(const GenerationRequest& request, int index, const S
   g.sample_index = index;
   try {
     // A retried stream is not repeated to on_text (OpenAIClient::complete).
-    CompletionResult out = client_.complete(r, on_text ? TokenCallback([&](int, std::string_view piece) {
-      on_text(index, piece);
-    }) : TokenCallback{});
+    CompletionResult out = client_.complete(
+        r, on_text ? TokenCallback([&](int, std::string_view piece) { on_text(index, piece); }) : TokenCallback{});
     g.text = cut_at_stops(out.texts.empty() ? std::string() : out.texts[0], request.stops);
     g.finish_reason = out.finish_reasons.empty() ? "" : out.finish_reasons[0];
     if (request.logprobs >= 0) {
@@ -69,7 +68,8 @@ Generation HttpBackend::one(const GenerationRequest& request, int index, const S
 }
 
 std::vector<Generation> HttpBackend::generate(const GenerationRequest& request, const StreamFn& on_text) {
-  if (request.logprobs > 20) fail("{} (an endpoint): at most 20 alternative tokens per position, asked {}", model(), request.logprobs);
+  if (request.logprobs > 20)
+    fail("{} (an endpoint): at most 20 alternative tokens per position, asked {}", model(), request.logprobs);
   const size_t n = request.sample_indices.size();
   std::vector<Generation> out(n);
   if (n == 1) {

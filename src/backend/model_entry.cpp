@@ -91,8 +91,6 @@ std::string absolute_beside(const std::string& file, const std::string& p) {
   return (fs::absolute(fs::path(file)).parent_path() / path).lexically_normal().string();
 }
 
-
-
 // Which keys of `backend` are set that it has no use for.
 void refuse_foreign_keys(const ModelEntry& m, const toml::table& t, const EntryErrors& err) {
   struct Use {

@@ -112,7 +112,7 @@ namespace {
 
 struct StreamState {
   SseParser* parser;  // null when not streaming
-  std::string raw;  // everything received, for error bodies
+  std::string raw;    // everything received, for error bodies
   long status = 0;
   CURL* curl = nullptr;
   Clock::time_point last_byte;
@@ -126,8 +126,7 @@ size_t header_cb(char* data, size_t size, size_t n, void* user) {
   if (lower.rfind("retry-after:", 0) == 0) {
     try {
       *retry_after = std::stod(line.substr(12));
-    } catch (...) {
-    }
+    } catch (...) {}
   }
   return size * n;
 }
@@ -141,8 +140,7 @@ std::string error_message_of(const std::string& body) {
       if (e.is_object() && e.contains("message")) return e["message"].get<std::string>();
     }
     if (j.contains("message")) return j["message"].get<std::string>();
-  } catch (...) {
-  }
+  } catch (...) {}
   return body.substr(0, 300);
 }
 
@@ -182,8 +180,8 @@ void read_completion_logprobs(const json& lp, size_t n_top, std::vector<TokenLog
   }
 }
 
-void apply_choice_delta(CompletionResult& r, const json& choice, bool chat, const TokenCallback& on_token,
-                        bool& first, Clock::time_point start, int n_top) {
+void apply_choice_delta(CompletionResult& r, const json& choice, bool chat, const TokenCallback& on_token, bool& first,
+                        Clock::time_point start, int n_top) {
   int index = choice.value("index", 0);
   if (index < 0 || index > 1024) return;
   if (static_cast<size_t>(index) >= r.texts.size()) {
@@ -220,7 +218,8 @@ void apply_choice_delta(CompletionResult& r, const json& choice, bool chat, cons
 void apply_usage(CompletionResult& r, const json& j) {
   if (j.contains("usage") && j["usage"].is_object()) {
     const json& u = j["usage"];
-    if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer()) r.prompt_tokens = u["prompt_tokens"].get<int>();
+    if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer())
+      r.prompt_tokens = u["prompt_tokens"].get<int>();
     if (u.contains("completion_tokens") && u["completion_tokens"].is_number_integer())
       r.completion_tokens = u["completion_tokens"].get<int>();
   }
@@ -272,7 +271,8 @@ bool OpenAIClient::attempt(const CompletionRequest& request, const TokenCallback
       return;
     }
     if (j.contains("choices") && j["choices"].is_array())
-      for (const json& c : j["choices"]) apply_choice_delta(a.result, c, chat, on_token, first, a.start, request.logprobs);
+      for (const json& c : j["choices"])
+        apply_choice_delta(a.result, c, chat, on_token, first, a.start, request.logprobs);
     apply_usage(a.result, j);
   });
   StreamState state{options_.stream ? &parser : nullptr, {}, 0, curl, Clock::now()};
@@ -405,8 +405,7 @@ CompletionResult OpenAIClient::complete(const CompletionRequest& request, const 
       return std::move(a.result);
     }
     if (!a.retryable) fail("{}: request refused: {}", options_.base_url, a.failure);
-    if (n > options_.max_retries)
-      fail("{}: gave up after {} attempts: {}", options_.base_url, n, a.failure);
+    if (n > options_.max_retries) fail("{}: gave up after {} attempts: {}", options_.base_url, n, a.failure);
     double wait = backoff_seconds(options_, n, std::uniform_real_distribution<double>(0, 1)(rng), a.retry_after);
     spdlog::warn("{}: {}; retry {} of {} in {:.2f} s", options_.base_url, a.failure, n, options_.max_retries, wait);
     std::this_thread::sleep_for(std::chrono::duration<double>(wait));
@@ -424,10 +423,11 @@ std::vector<std::string> OpenAIClient::list_models() {
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_s * 1000));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
-    static_cast<std::string*>(u)->append(d, s * n);
-    return s * n;
-  });
+  curl_easy_setopt(
+      curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* u) {
+        static_cast<std::string*>(u)->append(d, s * n);
+        return s * n;
+      });
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
   CURLcode code = curl_easy_perform(curl);
   long status = 0;
@@ -437,7 +437,8 @@ std::vector<std::string> OpenAIClient::list_models() {
   if (code != CURLE_OK) fail("{}: {}", url("/v1/models"), curl_easy_strerror(code));
   if (status != 200) fail("{}: HTTP {}: {}", url("/v1/models"), status, error_message_of(body));
   json j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.contains("data") || !j["data"].is_array()) fail("{}: malformed model list", url("/v1/models"));
+  if (j.is_discarded() || !j.contains("data") || !j["data"].is_array())
+    fail("{}: malformed model list", url("/v1/models"));
   std::vector<std::string> ids;
   for (const json& m : j["data"])
     if (m.contains("id") && m["id"].is_string()) ids.push_back(m["id"].get<std::string>());

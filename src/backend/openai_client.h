@@ -19,9 +19,9 @@
 namespace lcte::backend {
 
 struct HttpOptions {
-  std::string base_url;            // e.g. http://127.0.0.1:8000 (with or without /v1)
-  std::string model;               // the server's model name
-  std::string api_key_env;         // environment variable holding the key; "" for none
+  std::string base_url;     // e.g. http://127.0.0.1:8000 (with or without /v1)
+  std::string model;        // the server's model name
+  std::string api_key_env;  // environment variable holding the key; "" for none
   int max_in_flight = 8;
   int max_retries = 4;             // after the first attempt
   double initial_backoff_s = 0.5;  // doubled per retry, with jitter, capped
@@ -53,11 +53,11 @@ struct CompletionRequest {
 };
 
 struct CompletionResult {
-  std::vector<std::string> texts;           // one per choice
+  std::vector<std::string> texts;  // one per choice
   std::vector<std::string> finish_reasons;
-  int prompt_tokens = -1;                   // from `usage`, -1 when absent
+  int prompt_tokens = -1;  // from `usage`, -1 when absent
   int completion_tokens = -1;
-  double time_to_first_token_s = -1;        // streaming only
+  double time_to_first_token_s = -1;  // streaming only
   double latency_s = 0;
   double time_per_output_token_s = -1;
   int attempts = 0;

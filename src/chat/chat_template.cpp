@@ -62,10 +62,10 @@ std::span<const Message> alternating_turns(Family family, std::span<const Messag
   for (size_t i = 0; i < turns.size(); ++i) {
     const Role expected = i % 2 == 0 ? Role::User : Role::Assistant;
     if (turns[i].role != expected)
-      fail("chat template {}: message {} has role {}, expected {} (roles must alternate "
-           "user/assistant after an optional first system message)",
-           family_name(family), i + (has_system ? 1 : 0), role_name(turns[i].role),
-           role_name(expected));
+      fail(
+          "chat template {}: message {} has role {}, expected {} (roles must alternate "
+          "user/assistant after an optional first system message)",
+          family_name(family), i + (has_system ? 1 : 0), role_name(turns[i].role), role_name(expected));
   }
   return turns;
 }
@@ -77,8 +77,7 @@ void render_llama2(Writer& w, std::span<const Message> messages) {
   const bool has_system = turns.size() < messages.size();
   for (size_t i = 0; i < turns.size(); ++i) {
     std::string content = turns[i].content;
-    if (i == 0 && has_system)
-      content = "<<SYS>>\n" + messages[0].content + "\n<</SYS>>\n\n" + content;
+    if (i == 0 && has_system) content = "<<SYS>>\n" + messages[0].content + "\n<</SYS>>\n\n" + content;
     if (turns[i].role == Role::User) {
       w.bos();
       w.put("[INST] ", strip(content), " [/INST]");
@@ -92,8 +91,7 @@ void render_llama2(Writer& w, std::span<const Message> messages) {
 void render_llama3(Writer& w, std::span<const Message> messages, bool generation_prompt) {
   w.bos();
   for (const Message& m : messages)
-    w.put("<|start_header_id|>", role_name(m.role), "<|end_header_id|>\n\n", strip(m.content),
-          "<|eot_id|>");
+    w.put("<|start_header_id|>", role_name(m.role), "<|end_header_id|>\n\n", strip(m.content), "<|eot_id|>");
   if (generation_prompt) w.put("<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
@@ -103,8 +101,7 @@ void render_chatml(Writer& w, std::span<const Message> messages, bool generation
                    std::string_view default_system) {
   if (!default_system.empty() && (messages.empty() || messages[0].role != Role::System))
     w.put("<|im_start|>system\n", default_system, "<|im_end|>\n");
-  for (const Message& m : messages)
-    w.put("<|im_start|>", role_name(m.role), "\n", m.content, "<|im_end|>\n");
+  for (const Message& m : messages) w.put("<|im_start|>", role_name(m.role), "\n", m.content, "<|im_end|>\n");
   if (generation_prompt) w.put("<|im_start|>assistant\n");
 }
 
@@ -171,9 +168,7 @@ void render_plain(Writer& w, std::span<const Message> messages) {
   }
 }
 
-Detection recognised(Family family, std::string warning = {}) {
-  return {family, true, std::move(warning)};
-}
+Detection recognised(Family family, std::string warning = {}) { return {family, true, std::move(warning)}; }
 
 }  // namespace
 
@@ -251,8 +246,7 @@ std::string render(Family family, std::span<const Message> messages, const Rende
 }
 
 Detection detect_family(std::string_view t) {
-  if (strip(t).empty())
-    return {Family::Plain, false, "no chat template (a base model?): rendering plain text"};
+  if (strip(t).empty()) return {Family::Plain, false, "no chat template (a base model?): rendering plain text"};
   // Most specific markers first: Llama 2 and Mistral share [INST], Phi-3 and
   // Zephyr share <|user|>.
   if (contains(t, "<|start_header_id|>")) {
@@ -266,8 +260,7 @@ Detection detect_family(std::string_view t) {
     if (contains(t, "You are Qwen, created by Alibaba Cloud")) return recognised(Family::Qwen25);
     return recognised(Family::ChatML);
   }
-  if (contains(t, "### Instruction:") && contains(t, "### Response:"))
-    return recognised(Family::DeepSeekCoder);
+  if (contains(t, "### Instruction:") && contains(t, "### Response:")) return recognised(Family::DeepSeekCoder);
   if (contains(t, "[INST]")) return recognised(contains(t, "<<SYS>>") ? Family::Llama2 : Family::Mistral);
   if (contains(t, "<|user|>")) return recognised(contains(t, "<|end|>") ? Family::Phi3 : Family::Zephyr);
   return {Family::ChatML, false, "unrecognised chat template: falling back to chatml"};

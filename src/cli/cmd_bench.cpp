@@ -38,8 +38,8 @@ void run(const BenchArgs& a) {
     std::printf("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
   }
   for (const std::string& path : a.models) {
-    const nlohmann::json config = {{"model", path},      {"n_prompt", a.n_prompt}, {"n_gen", a.n_gen},
-                                   {"threads", a.threads}, {"repetitions", a.reps}, {"batch", a.batch},
+    const nlohmann::json config = {{"model", path},        {"n_prompt", a.n_prompt}, {"n_gen", a.n_gen},
+                                   {"threads", a.threads}, {"repetitions", a.reps},  {"batch", a.batch},
                                    {"kv_type", a.kv_type}};
     store::RunRecord record = experiment::new_run_record("bench", path, config);
     record.model_name = path;
@@ -52,10 +52,17 @@ void run(const BenchArgs& a) {
         model::ThreadPool pool(t);
         model::Context ctx(*m, pool, a.batch);
         for (const model::BenchResult& r : model::run_bench(ctx, o)) {
-          const nlohmann::json row = {{"model", name}, {"path", path}, {"size_bytes", m->tensor_bytes()},
-                                      {"params", m->n_params()}, {"threads", t}, {"test", r.test},
-                                      {"n_tokens", r.n_tokens}, {"kv_type", a.kv_type}, {"tps_mean", r.mean},
-                                      {"tps_stddev", r.stddev}, {"tps_samples", r.tokens_per_second},
+          const nlohmann::json row = {{"model", name},
+                                      {"path", path},
+                                      {"size_bytes", m->tensor_bytes()},
+                                      {"params", m->n_params()},
+                                      {"threads", t},
+                                      {"test", r.test},
+                                      {"n_tokens", r.n_tokens},
+                                      {"kv_type", a.kv_type},
+                                      {"tps_mean", r.mean},
+                                      {"tps_stddev", r.stddev},
+                                      {"tps_samples", r.tokens_per_second},
                                       {"cpu_tps", r.cpu_tokens_per_second}};
           results.push_back(row);
           // One series per test, its step the thread count: pp512_tps, tg128_tps, ...
@@ -64,8 +71,8 @@ void run(const BenchArgs& a) {
             out.push_back(row);
           } else {
             std::printf("| %s | %.2f MiB | %.2f M | CPU | %d | %s | %.2f ± %.2f |\n", name.c_str(),
-                        static_cast<double>(m->tensor_bytes()) / (1 << 20), static_cast<double>(m->n_params()) / 1e6,
-                        t, r.test.c_str(), r.mean, r.stddev);
+                        static_cast<double>(m->tensor_bytes()) / (1 << 20), static_cast<double>(m->n_params()) / 1e6, t,
+                        r.test.c_str(), r.mean, r.stddev);
             std::fflush(stdout);
           }
         }
@@ -80,7 +87,8 @@ void run(const BenchArgs& a) {
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "Measure prompt processing (pp) and generation (tg) speed, llama-bench style");
+  auto* cmd =
+      app.add_subcommand("bench", "Measure prompt processing (pp) and generation (tg) speed, llama-bench style");
   auto a = std::make_shared<BenchArgs>();
   cmd->add_option("-m,--model", a->models, "GGUF model file (repeat for several)")->required();
   cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens for the pp test (0: skip)")->capture_default_str();

@@ -9,11 +9,11 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "dashboard/dashboard.h"
 #include "server/http_front.h"
 #include "server/secret.h"
 #include "server/site.h"
 #include "store/store.h"
-#include "dashboard/dashboard.h"
 
 namespace lcte::cli {
 namespace {
@@ -37,14 +37,16 @@ struct DashboardArgs {
 void run(const DashboardArgs& a) {
   if (a.port < 0 || a.port > 65535) fail("--port: {} is outside 0-65535", a.port);
   if (!a.token_on_argv.empty())
-    fail("--token: a token on the command line is visible to every local user (ps, /proc/PID/cmdline); put it in "
-         "an environment variable (--token-env VAR) or a file (--token-file FILE)");
+    fail(
+        "--token: a token on the command line is visible to every local user (ps, /proc/PID/cmdline); put it in "
+        "an environment variable (--token-env VAR) or a file (--token-file FILE)");
   const std::string token = server::load_secret(a.token_env, a.token_file, "--token-env", "--token-file", 16);
   const bool loopback = server::is_loopback_address(a.host);
   if (!loopback && token.empty())
-    fail("--host {}: listening beyond loopback needs a token (--token-env VAR or --token-file FILE; the page asks "
-         "for it, scripts send it as Authorization: Bearer)",
-         a.host);
+    fail(
+        "--host {}: listening beyond loopback needs a token (--token-env VAR or --token-file FILE; the page asks "
+        "for it, scripts send it as Authorization: Bearer)",
+        a.host);
   dashboard::DashboardOptions o;
   o.store_path = a.store;
   o.rules_path = a.rules;
@@ -78,7 +80,8 @@ void run(const DashboardArgs& a) {
   }
   std::thread listener([&http] { http.listen_after_bind(); });
   for (int i = 0; i < 10000 && !http.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  std::string url = fmt::format("http://{}:{}/", a.host.find(':') != std::string::npos ? "[" + a.host + "]" : a.host, port);
+  std::string url =
+      fmt::format("http://{}:{}/", a.host.find(':') != std::string::npos ? "[" + a.host + "]" : a.host, port);
   // The line tests and scripts wait for.
   std::printf("lcte dashboard: listening on %s (store %s%s)\n", url.c_str(), a.store.c_str(),
               token.empty() ? "" : ", login with the token");
@@ -86,7 +89,8 @@ void run(const DashboardArgs& a) {
   if (dashboard.assets_dir().empty()) {
     std::string looked;
     for (const std::string& dir : dashboard::assets_dir_candidates()) looked += (looked.empty() ? "" : ", ") + dir;
-    std::fprintf(stderr, "lcte dashboard: the page was not found (looked in %s); --assets DIR or $LCTE_WEB_DIR names it\n",
+    std::fprintf(stderr,
+                 "lcte dashboard: the page was not found (looked in %s); --assets DIR or $LCTE_WEB_DIR names it\n",
                  looked.c_str());
   } else {
     std::fprintf(stderr, "lcte dashboard: page from %s\n", dashboard.assets_dir().c_str());
@@ -107,7 +111,9 @@ void add_dashboard_command(CLI::App& app) {
   c->add_option("--host", args->host, "Address to listen on; beyond loopback needs a token")->capture_default_str();
   c->add_option("--port", args->port, "Port (0: any free one, printed)")->capture_default_str();
   c->add_option("--store", args->store, "Experiment store")->capture_default_str();
-  c->add_option("--isolation", args->isolation, "Sandbox isolation for samples: auto (refuses without namespaces), namespaces, user-namespaces or processes")
+  c->add_option(
+       "--isolation", args->isolation,
+       "Sandbox isolation for samples: auto (refuses without namespaces), namespaces, user-namespaces or processes")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "namespaces", "user-namespaces", "processes"}));
   c->add_option("--rules", args->rules, "Routing rules JSON, loaded and saved on every change (default: in memory)");
@@ -115,7 +121,9 @@ void add_dashboard_command(CLI::App& app) {
                 "Environment variable holding the login token (at least 16 characters); required beyond loopback");
   c->add_option("--token-file", args->token_file, "File holding the login token (one line)");
   c->add_option("--token", args->token_on_argv, "Refused: use --token-env or --token-file")->group("");
-  c->add_option("--assets", args->assets, "Directory of the built page (default: $LCTE_WEB_DIR, else ../share/lcte/web beside the binary, else the build tree's web/dist)");
+  c->add_option("--assets", args->assets,
+                "Directory of the built page (default: $LCTE_WEB_DIR, else ../share/lcte/web beside the binary, else "
+                "the build tree's web/dist)");
   c->add_option("--max-connections", args->http.max_connections, "Open client connections at most")
       ->capture_default_str();
   c->add_flag("--offline", args->offline, "Never download datasets");

@@ -12,14 +12,16 @@ namespace {
 
 void print_summary(const demo::DemoResult& r, const std::string& store) {
   std::printf("\n%s", demo::summary_text(r).c_str());
-  std::printf("\nThese are tiny models (well under a million parameters) trained in minutes on tasks lcte made up;\n"
-              "the trade-offs are real measurements, the absolute numbers say nothing about real code models.\n"
-              "Point the same study at real GGUF files: edit %s (docs/guide.md explains how).\n\n",
-              r.study_file.c_str());
+  std::printf(
+      "\nThese are tiny models (well under a million parameters) trained in minutes on tasks lcte made up;\n"
+      "the trade-offs are real measurements, the absolute numbers say nothing about real code models.\n"
+      "Point the same study at real GGUF files: edit %s (docs/guide.md explains how).\n\n",
+      r.study_file.c_str());
   std::printf("Report:    %s/report.html (and report.md, CSVs)\n", r.report_dir.c_str());
-  std::printf("Dashboard: lcte dashboard%s%s   (the runs are in the store; lcte serve -m %s serves the teacher "
-              "through the OpenAI API with the same dashboard)\n",
-              store.empty() ? "" : " --store ", store.c_str(), r.teacher.c_str());
+  std::printf(
+      "Dashboard: lcte dashboard%s%s   (the runs are in the store; lcte serve -m %s serves the teacher "
+      "through the OpenAI API with the same dashboard)\n",
+      store.empty() ? "" : " --store ", store.c_str(), r.teacher.c_str());
   std::printf("Models:    lcte models --registry %s list\n", r.registry.c_str());
 }
 

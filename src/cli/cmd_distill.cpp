@@ -46,7 +46,8 @@ void add_distill_command(CLI::App& app) {
                 "Sequence-level distillation: the teacher writes the completions of the prompts");
   cmd->add_option("--generate-temperature", o->generate_temperature, "Temperature of --teacher-generate (0: greedy)")
       ->capture_default_str();
-  cmd->add_option("--generate-max-tokens", o->generate_max_tokens, "Most tokens per generated completion (0: fill --seq-len)")
+  cmd->add_option("--generate-max-tokens", o->generate_max_tokens,
+                  "Most tokens per generated completion (0: fill --seq-len)")
       ->capture_default_str();
   cmd->add_option("--loss", *loss, "Divergence: kl (forward), rkl or jsd")->capture_default_str();
   cmd->add_option("--beta", t.loss.beta, "JSD beta")->capture_default_str();
@@ -57,7 +58,8 @@ void add_distill_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--lora-alpha", o->lora_alpha, "LoRA alpha")->capture_default_str();
   cmd->add_option("--lora-targets", o->lora_targets, "Adapted projections")->capture_default_str();
-  cmd->add_option("--epochs", o->epochs, "Passes over the training examples (when --steps is 0)")->capture_default_str();
+  cmd->add_option("--epochs", o->epochs, "Passes over the training examples (when --steps is 0)")
+      ->capture_default_str();
   cmd->add_option("--steps", t.steps, "Optimiser steps (0: from --epochs)")->capture_default_str();
   cmd->add_option("--lr", t.lr.max_lr, "Peak learning rate")->capture_default_str();
   cmd->add_option("--min-lr", t.lr.min_lr, "Learning rate at the end of the cosine decay")->capture_default_str();
@@ -68,13 +70,16 @@ void add_distill_command(CLI::App& app) {
   cmd->add_option("--accum", t.accum, "Micro-batches per optimiser step")->capture_default_str();
   cmd->add_option("--seq-len", t.seq, "Tokens per sequence")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of the split, initialisation and data order")->capture_default_str();
-  cmd->add_option("--eval-every", o->eval_every, "Steps between evaluations (0: at the end only)")->capture_default_str();
-  cmd->add_option("--eval-examples", o->eval_examples, "Held-out examples per evaluation (0: all)")->capture_default_str();
+  cmd->add_option("--eval-every", o->eval_every, "Steps between evaluations (0: at the end only)")
+      ->capture_default_str();
+  cmd->add_option("--eval-examples", o->eval_examples, "Held-out examples per evaluation (0: all)")
+      ->capture_default_str();
   cmd->add_option("--out,-o", o->out, "Student GGUF")->required();
   cmd->add_option("--out-type", *out_type, "Output matrix type: f32 or f16")->capture_default_str();
   cmd->add_option("--name", o->name, "general.name of the student")->capture_default_str();
   cmd->add_option("--checkpoint", o->checkpoint, "Checkpoint file (default <out>.ckpt.gguf)");
-  cmd->add_option("--checkpoint-every", o->checkpoint_every, "Steps between checkpoints (also at the end and on Ctrl-C)")
+  cmd->add_option("--checkpoint-every", o->checkpoint_every,
+                  "Steps between checkpoints (also at the end and on Ctrl-C)")
       ->capture_default_str();
   cmd->add_option("--resume", o->resume, "Continue from this checkpoint");
   cmd->add_option("--store", *store_path, "Experiment store to record the run and its metrics in");
@@ -88,9 +93,12 @@ void add_distill_command(CLI::App& app) {
       fail("--loss {}: expected kl (forward KL), rkl or jsd", *loss);
     run.train.loss.divergence = train::divergence_from_name(*loss == "kl" ? "fkl" : *loss);
     run.data_opts.format = train::text_format_from_name(*format);
-    if (*out_type == "f32") run.out_type = GgmlType::F32;
-    else if (*out_type == "f16") run.out_type = GgmlType::F16;
-    else fail("--out-type {}: expected f32 or f16", *out_type);
+    if (*out_type == "f32")
+      run.out_type = GgmlType::F32;
+    else if (*out_type == "f16")
+      run.out_type = GgmlType::F16;
+    else
+      fail("--out-type {}: expected f32 or f16", *out_type);
     if (*max_memory_mib < 0) fail("--max-memory {}: must be >= 0", *max_memory_mib);
     run.max_memory = static_cast<size_t>(*max_memory_mib * 1024 * 1024);
     std::string run_id;
@@ -99,9 +107,10 @@ void add_distill_command(CLI::App& app) {
     std::printf("distilled %lld steps (%.0f target tokens/s), final loss %.4f; wrote %s\n", (long long)r.steps,
                 r.tokens_per_second, r.final_loss, run.out.c_str());
     if (r.valid)
-      std::printf("held-out: loss %.4f, ce %.4f, KL to teacher %.4f, top-1 agreement %.3f, top-5 %.3f over %lld "
-                  "positions\n",
-                  r.valid->loss, r.valid->ce, r.valid->kl, r.valid->top1, r.valid->top5, (long long)r.valid->positions);
+      std::printf(
+          "held-out: loss %.4f, ce %.4f, KL to teacher %.4f, top-1 agreement %.3f, top-5 %.3f over %lld "
+          "positions\n",
+          r.valid->loss, r.valid->ce, r.valid->kl, r.valid->top1, r.valid->top5, (long long)r.valid->positions);
     if (!run_id.empty()) std::printf("store run %s\n", run_id.c_str());
   });
 }

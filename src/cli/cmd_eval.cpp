@@ -9,8 +9,8 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "eval/passk.h"
-#include "eval/run_outputs.h"
 #include "eval/run_database.h"
+#include "eval/run_outputs.h"
 #include "eval/samples_file.h"
 #include "eval/session.h"
 #include "experiment/eval_run.h"
@@ -102,15 +102,30 @@ void run(CLI::App& command, EvalArgs& args) {
   experiment::EvalExperimentResult published;
   if (!args.resume.empty()) {
     // Only what the user passed again is compared with the stored configuration.
-    static const std::map<std::string, std::string> kOptionKeys = {
-        {"--suite", "suite"},     {"--split", "split"},         {"--split-sizes", "split_sizes"},
-        {"--tasks", "tasks"},     {"--limit", "limit"},         {"--backend", "backend"},
-        {"--model", "model"},     {"--samples", "samples_file"}, {"--n", "n"},
-        {"--k", "k"},             {"--temperature", "temperature"}, {"--top-p", "top_p"},
-        {"--max-tokens", "max_tokens"}, {"--timeout", "timeout"}, {"--seed", "seed"},
-        {"--style", "style"},     {"--few-shot", "few_shot"},   {"--base-url", "base_url"},
-        {"--api-key-env", "api_key_env"}, {"--ctx", "ctx"}, {"--config", "catalogue"}, {"--policy", "policy"},
-        {"--min-time-limit", "min_time_limit"}, {"--gt-time-limit-factor", "time_limit_factor"}};
+    static const std::map<std::string, std::string> kOptionKeys = {{"--suite", "suite"},
+                                                                   {"--split", "split"},
+                                                                   {"--split-sizes", "split_sizes"},
+                                                                   {"--tasks", "tasks"},
+                                                                   {"--limit", "limit"},
+                                                                   {"--backend", "backend"},
+                                                                   {"--model", "model"},
+                                                                   {"--samples", "samples_file"},
+                                                                   {"--n", "n"},
+                                                                   {"--k", "k"},
+                                                                   {"--temperature", "temperature"},
+                                                                   {"--top-p", "top_p"},
+                                                                   {"--max-tokens", "max_tokens"},
+                                                                   {"--timeout", "timeout"},
+                                                                   {"--seed", "seed"},
+                                                                   {"--style", "style"},
+                                                                   {"--few-shot", "few_shot"},
+                                                                   {"--base-url", "base_url"},
+                                                                   {"--api-key-env", "api_key_env"},
+                                                                   {"--ctx", "ctx"},
+                                                                   {"--config", "catalogue"},
+                                                                   {"--policy", "policy"},
+                                                                   {"--min-time-limit", "min_time_limit"},
+                                                                   {"--gt-time-limit-factor", "time_limit_factor"}};
     nlohmann::json all = args.config.to_json(), given = nlohmann::json::object();
     for (const auto& [flag, key] : kOptionKeys)
       if (command.count(flag) > 0) given[key] = all[key];
@@ -132,8 +147,8 @@ void run(CLI::App& command, EvalArgs& args) {
     std::printf("output   %s (samples.csv, summary.json, run.sqlite)\n", result.run_dir.c_str());
     if (result.summary.contains("energy")) {
       const auto& e = result.summary["energy"];
-      std::printf("energy   %.4g Wh%s; %s\n", e.value("watt_hours", 0.0), e.value("estimated", true) ? " (estimate)" : "",
-                  e.value("source", "").c_str());
+      std::printf("energy   %.4g Wh%s; %s\n", e.value("watt_hours", 0.0),
+                  e.value("estimated", true) ? " (estimate)" : "", e.value("source", "").c_str());
     }
     if (!args.publish.store_path.empty())
       std::printf("store    %s (run %s)\n", args.publish.store_path.c_str(), published.store_run_id.c_str());
@@ -142,9 +157,10 @@ void run(CLI::App& command, EvalArgs& args) {
   }
   if (!result.failures.empty()) {
     const eval::SampleFailure& f = result.failures.front();
-    fail("{} sample(s) could not be generated (first: {} sample {}: {}); the finished samples are kept in {}; "
-         "ask for the rest with --resume {}",
-         result.failures.size(), f.task_id, f.sample_index, f.message, result.run_dir, result.run_dir);
+    fail(
+        "{} sample(s) could not be generated (first: {} sample {}: {}); the finished samples are kept in {}; "
+        "ask for the rest with --resume {}",
+        result.failures.size(), f.task_id, f.sample_index, f.message, result.run_dir, result.run_dir);
   }
 }
 
@@ -154,14 +170,17 @@ void add_eval_command(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* command = app.add_subcommand("eval", "Score code completions by running the suite's tests (pass@k)");
   auto& c = args->config;
-  command->add_option("--suite", c.suite, "humaneval, mbpp, mbpp-sanitized, humaneval+, mbpp+, humaneval-fix, mbpp-fix, mbpp-sanitized-fix, or a suite file (.jsonl: lcte, HumanEval or EvalPlus records)");
+  command->add_option("--suite", c.suite,
+                      "humaneval, mbpp, mbpp-sanitized, humaneval+, mbpp+, humaneval-fix, mbpp-fix, "
+                      "mbpp-sanitized-fix, or a suite file (.jsonl: lcte, HumanEval or EvalPlus records)");
   command->add_option("--backend", c.backend,
                       "canonical (reference solutions), file (--samples), engine (--model FILE.gguf) or http "
                       "(--base-url, --model)");
   command->add_option("--model", c.model,
                       "engine: the GGUF file; http: the server's model name; otherwise a label for the reports");
   command->add_option("--config", c.catalogue, "router: the model catalogue whose tiers and [routing] the router uses");
-  command->add_option("--policy", c.policy, "router: threshold, learned, random or always-<tier> (default: the catalogue's)");
+  command->add_option("--policy", c.policy,
+                      "router: threshold, learned, random or always-<tier> (default: the catalogue's)");
   command->add_option("--base-url", c.base_url, "http: the OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1");
   command->add_option("--api-key-env", c.api_key_env, "http: environment variable holding the API key");
   command->add_option("--max-in-flight", args->max_in_flight, "http: most requests at once")->capture_default_str();
@@ -171,11 +190,14 @@ void add_eval_command(CLI::App& app) {
   command->add_flag("--no-stream", args->no_stream, "http: ask for whole responses instead of SSE streams");
   command->add_option("--ctx", c.ctx, "engine: context size (prompt + completion)")->capture_default_str();
   command->add_option("--threads", args->threads, "engine: threads for the forward pass (default: cores, at most 8)");
-  command->add_option("--max-seqs", args->max_sequences,
-                      "engine: most samples decoded together over the workers' requests (1: one at a time)")
+  command
+      ->add_option("--max-seqs", args->max_sequences,
+                   "engine: most samples decoded together over the workers' requests (1: one at a time)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
-  command->add_option("--samples", c.samples_file, "Samples for --backend file: human-eval JSONL ({\"task_id\", \"completion\"}), EvalPlus JSONL ({\"task_id\", \"solution\"}) or EvalPlus's folder (<task_id with / as _>/<n>.py)");
+  command->add_option("--samples", c.samples_file,
+                      "Samples for --backend file: human-eval JSONL ({\"task_id\", \"completion\"}), EvalPlus JSONL "
+                      "({\"task_id\", \"solution\"}) or EvalPlus's folder (<task_id with / as _>/<n>.py)");
   command->add_option("--n", c.n, "Samples per task (default 1, or all in the samples file)");
   command->add_option("--k", args->k_text, "pass@k values, e.g. 1,5,10 (default 1 and 10/100 where n allows)");
   command->add_option("--temperature", c.temperature, "Sampling temperature")->capture_default_str();
@@ -186,38 +208,50 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--timeout", c.timeout, "Seconds per sample (wall clock and CPU)")->capture_default_str();
   command->add_option("--limit", c.limit, "Only the first N selected tasks");
   command->add_option("--tasks", args->tasks_text, "Only these task ids, comma-separated (Mbpp/11 or 11)");
-  command->add_option("--split", c.split, "test, validation, train, prompt or all (MBPP: 11-510, 511-600, 601-974, 1-10)");
+  command->add_option("--split", c.split,
+                      "test, validation, train, prompt or all (MBPP: 11-510, 511-600, 601-974, 1-10)");
   command->add_option("--split-sizes", c.split_sizes, "A seeded custom split TRAIN/VALIDATION/TEST, e.g. 800/100/74");
   command->add_option("--seed", c.seed, "Seed for custom splits, injected bugs and sampling")->capture_default_str();
   command->add_option("--style", c.style, "completion (raw prompt) or instruct (chat messages)")->capture_default_str();
   command->add_option("--few-shot", c.few_shot, "MBPP: 0-3 solved examples (tasks 2, 3, 4) before the task");
-  command->add_option("--min-time-limit", c.min_time_limit,
-                      "humaneval+/mbpp+: least seconds an input may take (EvalPlus's --min-time-limit)")
+  command
+      ->add_option("--min-time-limit", c.min_time_limit,
+                   "humaneval+/mbpp+: least seconds an input may take (EvalPlus's --min-time-limit)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  command->add_option("--gt-time-limit-factor", c.time_limit_factor,
-                      "humaneval+/mbpp+: an input may take this many times the reference's time (EvalPlus's flag)")
+  command
+      ->add_option("--gt-time-limit-factor", c.time_limit_factor,
+                   "humaneval+/mbpp+: an input may take this many times the reference's time (EvalPlus's flag)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   command->add_option("--out", args->out_dir, "Directory for runs")->capture_default_str();
   command->add_option("--run-id", args->run_id, "Name of the run directory (default: generated)");
   command->add_option("--resume", args->resume, "Continue the run in this directory (or with this id under --out)");
   command->add_flag("--json", args->json, "Print summary.json instead of the table");
-  command->add_flag("--human-eval-results", args->human_eval_results,
-                    "Also write human-eval's <samples>_results.jsonl (each sample with result and passed) in the run directory");
+  command->add_flag(
+      "--human-eval-results", args->human_eval_results,
+      "Also write human-eval's <samples>_results.jsonl (each sample with result and passed) in the run directory");
   command->add_flag("--offline", args->offline, "Never download datasets");
-  command->add_option("--isolation", args->isolation, "Sandbox isolation for samples: auto (refuses without namespaces), namespaces, user-namespaces or processes")
+  command
+      ->add_option(
+          "--isolation", args->isolation,
+          "Sandbox isolation for samples: auto (refuses without namespaces), namespaces, user-namespaces or processes")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "namespaces", "user-namespaces", "processes"}));
   args->publish.store_path = store::Store::default_path();
-  command->add_option("--store", args->publish.store_path, "Experiment store the run is published to")->capture_default_str();
+  command->add_option("--store", args->publish.store_path, "Experiment store the run is published to")
+      ->capture_default_str();
   command->add_flag("--no-store", args->no_store, "Do not publish the run to the experiment store (no report either)");
   command->add_option("--experiment", args->publish.experiment, "Experiment name the run is filed under in the store");
   command->add_flag("!--no-report", args->publish.write_report, "Do not write <run dir>/report/ at the end");
-  command->add_option("--sample-rate", args->publish.recorder.sample_rate_hz,
-                      "Resource readings per second (0.1-20; 0: off)")->capture_default_str();
-  command->add_option("--watts-per-core", args->publish.recorder.power.watts_per_busy_core,
-                      "Power model for the CPU energy estimate where no RAPL counter is readable")->capture_default_str();
+  command
+      ->add_option("--sample-rate", args->publish.recorder.sample_rate_hz,
+                   "Resource readings per second (0.1-20; 0: off)")
+      ->capture_default_str();
+  command
+      ->add_option("--watts-per-core", args->publish.recorder.power.watts_per_busy_core,
+                   "Power model for the CPU energy estimate where no RAPL counter is readable")
+      ->capture_default_str();
   command->callback([command, args] { run(*command, *args); });
 }
 

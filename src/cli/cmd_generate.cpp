@@ -67,10 +67,13 @@ void run(const GenerateArgs& a) {
   model::Generator gen(ctx, text);
   const bool stream = a.n_seq == 1 && !a.print_ids;
   model::GenerateStats st;
-  const auto out = gen.generate(prompt, o, stream ? model::StreamFn([](int, std::string_view s) {
-    std::fwrite(s.data(), 1, s.size(), stdout);
-    std::fflush(stdout);
-  }) : model::StreamFn{}, &st);
+  const auto out = gen.generate(prompt, o,
+                                stream ? model::StreamFn([](int, std::string_view s) {
+                                  std::fwrite(s.data(), 1, s.size(), stdout);
+                                  std::fflush(stdout);
+                                })
+                                       : model::StreamFn{},
+                                &st);
 
   for (size_t i = 0; i < out.size(); ++i) {
     if (a.print_ids) {
@@ -109,7 +112,8 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--system", a->system, "System message (with --chat)");
   cmd->add_option("--chat-template", a->chat_template, "Chat template family instead of the detected one");
   cmd->add_option("--stop", a->stop, "Stop string (repeatable)");
-  cmd->add_option("--n-seq", a->n_seq, "Independent samples of the prompt (sharing its KV cache)")->capture_default_str();
+  cmd->add_option("--n-seq", a->n_seq, "Independent samples of the prompt (sharing its KV cache)")
+      ->capture_default_str();
   cmd->add_flag("--print-ids", a->print_ids, "Print the generated token ids, space-separated, one line per sequence");
   cmd->add_option("-t,--threads", a->threads, "Threads")->capture_default_str();
   cmd->add_option("--ctx", a->n_ctx, "Context size (prompt + generated)")->capture_default_str();

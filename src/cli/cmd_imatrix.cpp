@@ -43,7 +43,8 @@ void add_imatrix_command(CLI::App& app) {
     const tokenizer::Tokenizer tok = tokenizer::load_tokenizer(a->model);
     const std::vector<tokenizer::Token> tokens = tok.tokenize(text, /*add_special=*/true);
     std::unique_ptr<model::Model> m = model::Model::load(a->model);
-    const int threads = a->threads > 0 ? a->threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int threads =
+        a->threads > 0 ? a->threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     model::ThreadPool pool(threads);
     model::Context ctx(*m, pool, std::min<int64_t>(a->ctx, 512));
 

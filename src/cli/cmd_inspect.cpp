@@ -22,7 +22,8 @@ void add_inspect_command(CLI::App& app) {
     gguf::ModelSummary s = gguf::summarize(file);
     if (*json) {
       // Names and strings in a file need not be UTF-8; replace what is not.
-      std::printf("%s\n", gguf::summary_to_json(s, file).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+      std::printf("%s\n",
+                  gguf::summary_to_json(s, file).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
       std::fputs(gguf::summary_to_text(s, file, *all_metadata).c_str(), stdout);
     }

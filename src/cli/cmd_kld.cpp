@@ -35,10 +35,17 @@ std::string read_file(const std::string& path) {
 
 // The figures of a comparison, as --json prints them and the store records them.
 nlohmann::json figures(const model::KldReport& r) {
-  return {{"n_chunks", r.n_chunks},         {"n_scored", r.n_scored},         {"ppl_base", r.ppl_base},
-          {"ppl_model", r.ppl_other},       {"kld_mean", r.kld_mean},         {"kld_median", r.kld_median},
-          {"kld_p90", r.kld_p90},           {"kld_p99", r.kld_p99},           {"kld_max", r.kld_max},
-          {"top1_agreement", r.top1_agreement}, {"top5_agreement", r.top5_agreement}};
+  return {{"n_chunks", r.n_chunks},
+          {"n_scored", r.n_scored},
+          {"ppl_base", r.ppl_base},
+          {"ppl_model", r.ppl_other},
+          {"kld_mean", r.kld_mean},
+          {"kld_median", r.kld_median},
+          {"kld_p90", r.kld_p90},
+          {"kld_p99", r.kld_p99},
+          {"kld_max", r.kld_max},
+          {"top1_agreement", r.top1_agreement},
+          {"top5_agreement", r.top5_agreement}};
 }
 
 model::KldReport compare(const KldArgs& a, size_t& n_tokens) {
@@ -64,8 +71,8 @@ model::KldReport compare(const KldArgs& a, size_t& n_tokens) {
 }
 
 void run(const KldArgs& a) {
-  const nlohmann::json config = {{"base", a.base}, {"model", a.other}, {"text", a.text_path}, {"n_ctx", a.n_ctx},
-                                 {"kv_type", a.kv_type}, {"threads", a.threads}};
+  const nlohmann::json config = {{"base", a.base},   {"model", a.other},     {"text", a.text_path},
+                                 {"n_ctx", a.n_ctx}, {"kv_type", a.kv_type}, {"threads", a.threads}};
   store::RunRecord record = experiment::new_run_record("kld", a.other, config);
   record.model_name = a.other;
   record.model_path = a.other;
@@ -83,15 +90,14 @@ void run(const KldArgs& a) {
     return f;
   });
   if (a.json) {
-    nlohmann::json j = {{"base", a.base}, {"model", a.other}, {"text", a.text_path}, {"n_ctx", a.n_ctx},
-                        {"n_tokens", n_tokens}};
+    nlohmann::json j = {
+        {"base", a.base}, {"model", a.other}, {"text", a.text_path}, {"n_ctx", a.n_ctx}, {"n_tokens", n_tokens}};
     j.update(figures(r));
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
   std::printf("text: %s, %zu tokens, %lld chunks of %lld, %lld scored tokens\n", a.text_path.c_str(), n_tokens,
-              static_cast<long long>(r.n_chunks), static_cast<long long>(a.n_ctx),
-              static_cast<long long>(r.n_scored));
+              static_cast<long long>(r.n_chunks), static_cast<long long>(a.n_ctx), static_cast<long long>(r.n_scored));
   std::printf("PPL base  %-40s %.4f\n", a.base.c_str(), r.ppl_base);
   std::printf("PPL model %-40s %.4f\n", a.other.c_str(), r.ppl_other);
   std::printf("KL divergence: mean %.6f, median %.6f, p90 %.6f, p99 %.6f, max %.6f\n", r.kld_mean, r.kld_median,

@@ -2,16 +2,16 @@
 // cost weights, each checked: a local GGUF file's header and tokenizer are
 // readable, an endpoint answers GET /v1/models with the entry's model id.
 #include <cstdio>
-#include <filesystem>
 #include <cstdlib>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
 #include "backend/catalogue.h"
 #include "backend/open.h"
 #include "cli/commands.h"
-#include "registry/registry.h"
 #include "core/error.h"
+#include "registry/registry.h"
 
 namespace lcte::cli {
 namespace {
@@ -43,19 +43,22 @@ void run(const ModelsArgs& a) {
     backend::ModelCheck check = backend::check_model(m, a.timeout);
     if (!check.ok) bad++;
     int tier = tier_of(c, m.name);
-    rows.push_back({{"name", m.name},
-                    {"kind", m.is_local() ? "local" : "endpoint"},
-                    {"source", m.is_local() ? m.path : m.url + " (" + m.remote_model + ")"},
-                    {"tier", tier >= 0 ? nlohmann::json(tier) : nlohmann::json(nullptr)},
-                    {"max_score", tier >= 0 ? nlohmann::json(c.routing.max_score[size_t(tier)]) : nlohmann::json(nullptr)},
-                    {"cost", m.cost},
-                    {"ok", check.ok},
-                    {"detail", check.detail}});
+    rows.push_back(
+        {{"name", m.name},
+         {"kind", m.is_local() ? "local" : "endpoint"},
+         {"source", m.is_local() ? m.path : m.url + " (" + m.remote_model + ")"},
+         {"tier", tier >= 0 ? nlohmann::json(tier) : nlohmann::json(nullptr)},
+         {"max_score", tier >= 0 ? nlohmann::json(c.routing.max_score[size_t(tier)]) : nlohmann::json(nullptr)},
+         {"cost", m.cost},
+         {"ok", check.ok},
+         {"detail", check.detail}});
   }
   if (a.json) {
-    std::printf("%s\n", nlohmann::json({{"catalogue", path}, {"models", rows}, {"policy", c.routing.policy}}).dump(2).c_str());
+    std::printf("%s\n",
+                nlohmann::json({{"catalogue", path}, {"models", rows}, {"policy", c.routing.policy}}).dump(2).c_str());
   } else {
-    std::printf("%-16s %-8s %-5s %-6s %-8s %-4s %s\n", "name", "kind", "tier", "score", "cost", "ok", "source / detail");
+    std::printf("%-16s %-8s %-5s %-6s %-8s %-4s %s\n", "name", "kind", "tier", "score", "cost", "ok",
+                "source / detail");
     for (const auto& r : rows) {
       std::string tier = r["tier"].is_null() ? "-" : std::to_string(r["tier"].get<int>());
       std::string score = r["max_score"].is_null() ? "-" : "<=" + std::to_string(r["max_score"].get<int>());
@@ -73,7 +76,8 @@ void run(const ModelsArgs& a) {
 }  // namespace
 
 void add_models_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("models", "The model catalogue (list --config) and the model registry (add, list, show, rm, tag)");
+  auto* cmd = app.add_subcommand(
+      "models", "The model catalogue (list --config) and the model registry (add, list, show, rm, tag)");
   cmd->require_subcommand(1);
   auto a = std::make_shared<ModelsArgs>();
   auto* list = cmd->add_subcommand("list", "List the catalogue's models and check that each is reachable or loadable");
@@ -85,7 +89,8 @@ void add_models_command(CLI::App& app) {
     // registry is what the user asks for (its option lives on `models`).
     const CLI::Option* reg = cmd->get_option_no_throw("--registry");
     bool asked = reg != nullptr && reg->count() > 0;
-    bool catalogue = !a->config.empty() || std::getenv("LCTE_MODELS") != nullptr || std::filesystem::exists("models.toml");
+    bool catalogue =
+        !a->config.empty() || std::getenv("LCTE_MODELS") != nullptr || std::filesystem::exists("models.toml");
     if (asked || !catalogue) {
       list_registry(asked ? reg->as<std::string>() : registry::default_registry_dir(), a->json);
       return;

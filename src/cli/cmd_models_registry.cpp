@@ -32,7 +32,7 @@ void print_manifest(const registry::Manifest& m) {
 }  // namespace
 
 void list_registry(const std::string& root_dir, bool as_json) {
-    registry::Registry reg(root_dir);
+  registry::Registry reg(root_dir);
   auto all = reg.list();
   if (as_json) {
     json out = json::array();
@@ -49,10 +49,9 @@ void list_registry(const std::string& root_dir, bool as_json) {
   for (const auto& m : all) {
     std::string tags;
     for (const auto& t : m.tags) tags += (tags.empty() ? "" : ",") + t;
-    std::printf("%-28s %-8s %-12s %12llu %10s  %-12zu %s\n", (m.name + "@" + m.version).c_str(),
-                m.quant_type.c_str(), m.sha256.substr(0, 12).c_str(),
-                static_cast<unsigned long long>(m.n_parameters), human_bytes(m.size_bytes).c_str(),
-                m.lineage.parents.size(), tags.c_str());
+    std::printf("%-28s %-8s %-12s %12llu %10s  %-12zu %s\n", (m.name + "@" + m.version).c_str(), m.quant_type.c_str(),
+                m.sha256.substr(0, 12).c_str(), static_cast<unsigned long long>(m.n_parameters),
+                human_bytes(m.size_bytes).c_str(), m.lineage.parents.size(), tags.c_str());
   }
 }
 
@@ -85,7 +84,6 @@ void add_registry_commands(CLI::App& app) {
     registry::Manifest m = reg.add(*file, *opts);
     std::printf("%s@%s %s\n", m.name.c_str(), m.version.c_str(), m.sha256.c_str());
   });
-
 
   auto* show = models->add_subcommand("show", "A model's manifest and file");
   auto show_ref = std::make_shared<std::string>();

@@ -19,7 +19,9 @@ namespace lcte::cli {
 
 void add_quant_report_options(CLI::App* cmd, QuantReportArgs& a) {
   cmd->add_option("--text", a.text, "Evaluation text for perplexity and KLD");
-  cmd->add_option("--ctx", a.options.n_ctx, "Tokens per evaluation chunk")->capture_default_str()->check(CLI::Range(4, 1 << 20));
+  cmd->add_option("--ctx", a.options.n_ctx, "Tokens per evaluation chunk")
+      ->capture_default_str()
+      ->check(CLI::Range(4, 1 << 20));
   cmd->add_option("--chunks", a.options.max_chunks, "Use at most this many chunks (default: all)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--pp", a.options.n_prompt, "Prompt length of the speed test (0: skip)")
@@ -28,7 +30,9 @@ void add_quant_report_options(CLI::App* cmd, QuantReportArgs& a) {
   cmd->add_option("--tg", a.options.n_gen, "Generated tokens of the speed test (0: skip)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--reps", a.options.reps, "Timed runs per speed test")->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd->add_option("--reps", a.options.reps, "Timed runs per speed test")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   cmd->add_option("--csv", a.csv, "Also write the table as CSV");
   cmd->add_option("--json", a.json, "Also write the table as JSON");
 }

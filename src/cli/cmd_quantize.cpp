@@ -75,10 +75,8 @@ void add_quantize_command(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("input", a->input, "Source GGUF file")->required();
-  cmd->add_option("output", a->output, "GGUF file to write (written to OUTPUT.tmp, renamed when complete)")
-      ->required();
-  cmd->add_option("type", a->type, "File type: " + type_list() + " (Q3_K, Q4_K, Q5_K mean the _M mixes)")
-      ->required();
+  cmd->add_option("output", a->output, "GGUF file to write (written to OUTPUT.tmp, renamed when complete)")->required();
+  cmd->add_option("type", a->type, "File type: " + type_list() + " (Q3_K, Q4_K, Q5_K mean the _M mixes)")->required();
   cmd->add_option("--imatrix", a->imatrix, "Importance matrix (llama.cpp .imatrix format) to weight the rounding");
   cmd->add_flag("--pure", a->pure, "One type for every weight (no per-tensor mix; row-length fallbacks still apply)");
   cmd->add_flag("--keep-output", a->keep_output, "Leave output.weight in its source type");
@@ -102,8 +100,8 @@ void add_quantize_command(CLI::App& app) {
     o.keep_output = a->keep_output;
     o.imatrix = imatrix ? &*imatrix : nullptr;
     o.threads = a->threads;
-    const nlohmann::json config = {{"input", a->input},     {"output", a->output},           {"type", a->type},
-                                   {"imatrix", a->imatrix}, {"pure", a->pure},               {"keep_output", a->keep_output},
+    const nlohmann::json config = {{"input", a->input},     {"output", a->output}, {"type", a->type},
+                                   {"imatrix", a->imatrix}, {"pure", a->pure},     {"keep_output", a->keep_output},
                                    {"threads", a->threads}};
     store::RunRecord record = experiment::new_run_record("quantize", a->output, config);
     record.model_name = a->output;

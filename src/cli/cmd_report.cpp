@@ -27,8 +27,8 @@ void add_report_command(CLI::App& app) {
       ids.push_back(found->id);
     }
     report::ReportFiles f = report::write_report(s, ids, *out, *title);
-    std::printf("%s\n%s\n%s\n%s\n%s\n", f.html.c_str(), f.markdown.c_str(), f.summary_csv.c_str(), f.samples_csv.c_str(),
-                f.per_task_csv.c_str());
+    std::printf("%s\n%s\n%s\n%s\n%s\n", f.html.c_str(), f.markdown.c_str(), f.summary_csv.c_str(),
+                f.samples_csv.c_str(), f.per_task_csv.c_str());
   });
 }
 

@@ -10,8 +10,8 @@
 #include <memory>
 #include <sstream>
 
-#include "cli/commands.h"
 #include "backend/catalogue.h"
+#include "cli/commands.h"
 #include "core/error.h"
 #include "core/text.h"
 #include "eval/executor.h"
@@ -141,7 +141,7 @@ struct RunsArgs {
 };
 
 experiment::RoutingData load_data(const RunsArgs& a, const Routing& routing, const std::string& store_path,
-                                   eval::Executor* executor) {
+                                  eval::Executor* executor) {
   store::Store s(store_path);
   const std::vector<std::string> runs = split_commas(a.runs);
   for (const std::string& id : runs)  // a mistyped run is named before a tokenizer is loaded
@@ -161,7 +161,8 @@ experiment::RoutingData load_data(const RunsArgs& a, const Routing& routing, con
 }
 
 void add_runs_options(CLI::App* cmd, RunsArgs& a) {
-  cmd->add_option("--runs", a.runs, "Eval runs on the same suite, one per tier, cheapest first (ids or prefixes)")->required();
+  cmd->add_option("--runs", a.runs, "Eval runs on the same suite, one per tier, cheapest first (ids or prefixes)")
+      ->required();
   cmd->add_option("--tokenizer", a.tokenizer, kTokenizerHelp);
   cmd->add_option("--config", a.config, "Model catalogue (its [routing]: tokenizer, token_bounds, max_score)");
   cmd->add_option("--cost", a.cost, "auto, latency, tokens, energy or weights")->capture_default_str();
@@ -192,8 +193,8 @@ std::string opt_text(const std::optional<double>& v) { return v ? fmt::format("{
 
 // The published comparison: each tier alone, and the threshold rule's split
 // of the problems between them (every problem's tier with --list).
-void print_split(const experiment::RoutingData& data, const experiment::RouteEvaluation& e, const route::RouterConfig& rule,
-                 bool list) {
+void print_split(const experiment::RoutingData& data, const experiment::RouteEvaluation& e,
+                 const route::RouterConfig& rule, bool list) {
   if (e.split.empty()) return;
   std::vector<int> per_tier(data.tiers.size(), 0);
   for (const auto& r : e.split) ++per_tier[r.tier];
@@ -202,7 +203,8 @@ void print_split(const experiment::RoutingData& data, const experiment::RouteEva
   std::printf("; highest score per tier");
   for (int m : rule.max_score) std::printf(" %d", m);
   std::printf("):\n");
-  for (size_t t = 0; t < data.tiers.size(); ++t) std::printf("  %-20s %5d problems\n", data.tiers[t].c_str(), per_tier[t]);
+  for (size_t t = 0; t < data.tiers.size(); ++t)
+    std::printf("  %-20s %5d problems\n", data.tiers[t].c_str(), per_tier[t]);
   if (list) {
     std::printf("  %-24s %8s %5s  %s\n", "task", "tokens", "score", "tier");
     for (const auto& r : e.split)
@@ -212,7 +214,8 @@ void print_split(const experiment::RoutingData& data, const experiment::RouteEva
   std::printf("\n%-22s %8s %10s\n", "", "pass@1", "cost");
   for (const auto& p : e.alone) std::printf("%-22s %8.3f %10.4g\n", p.policy.c_str(), p.accuracy, p.cost);
   for (const auto& p : e.points)
-    if (p.policy == "threshold rule") std::printf("%-22s %8.3f %10.4g\n", "routed (threshold rule)", p.accuracy, p.cost);
+    if (p.policy == "threshold rule")
+      std::printf("%-22s %8.3f %10.4g\n", "routed (threshold rule)", p.accuracy, p.cost);
   std::printf("\n");
 }
 
@@ -234,7 +237,9 @@ void add_eval(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
   cmd->add_option("--seed", x->seed, "Seed of the folds and the random policy")->capture_default_str();
   cmd->add_flag("--json", x->json, "Print JSON");
   cmd->add_flag("--list", x->list, "List every problem's tokens, score and tier under the threshold rule");
-  cmd->add_option("--isolation", x->isolation, "Sandbox isolation for samples: auto (refuses without namespaces), namespaces, user-namespaces or processes")
+  cmd->add_option(
+         "--isolation", x->isolation,
+         "Sandbox isolation for samples: auto (refuses without namespaces), namespaces, user-namespaces or processes")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "namespaces", "user-namespaces", "processes"}));
   cmd->callback([a, x, store_path] {
@@ -312,10 +317,17 @@ void add_log(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
       std::optional<std::string> run;
       if (!a->run.empty()) run = a->run;
       for (const auto& d : s.decisions(run, 0))
-        rows.push_back({{"time", d.time}, {"query_hash", d.query_hash}, {"n_tokens", d.n_tokens},
-                        {"n_tokens_at_least", d.n_tokens_at_least}, {"tokenizer", d.tokenizer}, {"score", d.score},
-                        {"policy", d.policy}, {"tier", d.tier}, {"override", d.override_applied},
-                        {"decision_us", d.decision_us}, {"reason", d.reason},
+        rows.push_back({{"time", d.time},
+                        {"query_hash", d.query_hash},
+                        {"n_tokens", d.n_tokens},
+                        {"n_tokens_at_least", d.n_tokens_at_least},
+                        {"tokenizer", d.tokenizer},
+                        {"score", d.score},
+                        {"policy", d.policy},
+                        {"tier", d.tier},
+                        {"override", d.override_applied},
+                        {"decision_us", d.decision_us},
+                        {"reason", d.reason},
                         {"outcome", d.outcome ? json(*d.outcome) : json(nullptr)}});
       std::reverse(rows.begin(), rows.end());  // the store gives newest first
     }
@@ -329,11 +341,12 @@ void add_log(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
     for (size_t i = from; i < rows.size(); ++i) {
       const json& r = rows[i];
       // "1216+": counting stopped there (the query has at least that many).
-      std::string tokens = std::to_string(r.value("n_tokens", int64_t{0})) + (r.value("n_tokens_at_least", false) ? "+" : "");
+      std::string tokens =
+          std::to_string(r.value("n_tokens", int64_t{0})) + (r.value("n_tokens_at_least", false) ? "+" : "");
       std::printf("%-24s %-16s %7s %-12s %5d %-12s %-10s %3s %9.1f\n", r.value("time", "").c_str(),
-                  r.value("query_hash", "").c_str(), tokens.c_str(), r.value("tokenizer", "").c_str(), r.value("score", 0),
-                  r.value("policy", "").c_str(), r.value("tier", "").c_str(), r.value("override", false) ? "yes" : "",
-                  r.value("decision_us", 0.0));
+                  r.value("query_hash", "").c_str(), tokens.c_str(), r.value("tokenizer", "").c_str(),
+                  r.value("score", 0), r.value("policy", "").c_str(), r.value("tier", "").c_str(),
+                  r.value("override", false) ? "yes" : "", r.value("decision_us", 0.0));
     }
   });
 }

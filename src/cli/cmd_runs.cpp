@@ -21,18 +21,29 @@ namespace {
 using nlohmann::json;
 
 json run_json(const store::RunRecord& r) {
-  return {{"id", r.id},           {"experiment", r.experiment}, {"kind", r.kind},         {"name", r.name},
-          {"status", r.status},   {"started_at", r.started_at}, {"finished_at", r.finished_at},
-          {"config", r.config},   {"model", r.model_name},      {"model_path", r.model_path},
-          {"model_sha256", r.model_sha256}, {"code_version", r.code_version}, {"machine", r.machine},
-          {"summary", r.summary}, {"run_dir", r.run_dir}};
+  return {{"id", r.id},
+          {"experiment", r.experiment},
+          {"kind", r.kind},
+          {"name", r.name},
+          {"status", r.status},
+          {"started_at", r.started_at},
+          {"finished_at", r.finished_at},
+          {"config", r.config},
+          {"model", r.model_name},
+          {"model_path", r.model_path},
+          {"model_sha256", r.model_sha256},
+          {"code_version", r.code_version},
+          {"machine", r.machine},
+          {"summary", r.summary},
+          {"run_dir", r.run_dir}};
 }
 
 // Summary numbers flattened to dotted names: "pass@k.1" -> 0.42.
 std::map<std::string, double> flat_numbers(const json& j, const std::string& prefix = "") {
   std::map<std::string, double> out;
   std::function<void(const json&, const std::string&)> walk = [&](const json& v, const std::string& p) {
-    if (v.is_number()) out[p] = v.get<double>();
+    if (v.is_number())
+      out[p] = v.get<double>();
     else if (v.is_object())
       for (auto it = v.begin(); it != v.end(); ++it) walk(it.value(), p.empty() ? it.key() : p + "." + it.key());
   };
@@ -113,10 +124,11 @@ void add_runs_command(CLI::App& app) {
       print_json(j);
       return;
     }
-    std::printf("run        %s\nkind       %s\nexperiment %s\nmodel      %s %s\nstatus     %s\nstarted    %s\nfinished   %s\n",
-                r.id.c_str(), r.kind.c_str(), r.experiment.c_str(), r.model_name.c_str(),
-                r.model_sha256.empty() ? "" : ("(sha256 " + r.model_sha256.substr(0, 16) + ")").c_str(),
-                r.status.c_str(), r.started_at.c_str(), r.finished_at.c_str());
+    std::printf(
+        "run        %s\nkind       %s\nexperiment %s\nmodel      %s %s\nstatus     %s\nstarted    %s\nfinished   %s\n",
+        r.id.c_str(), r.kind.c_str(), r.experiment.c_str(), r.model_name.c_str(),
+        r.model_sha256.empty() ? "" : ("(sha256 " + r.model_sha256.substr(0, 16) + ")").c_str(), r.status.c_str(),
+        r.started_at.c_str(), r.finished_at.c_str());
     std::printf("samples    %zu (%zu passed)\n", samples.size(), passed);
     std::printf("config     %s\n", r.config.dump().c_str());
     for (const auto& [k, v] : flat_numbers(r.summary)) std::printf("  %-40s %g\n", k.c_str(), v);
@@ -143,8 +155,7 @@ void add_runs_command(CLI::App& app) {
       json out = json::object();
       for (const std::string& k : keys) {
         json row = json::object();
-        for (size_t i = 0; i < rs.size(); ++i)
-          row[rs[i].id] = nums[i].count(k) ? json(nums[i][k]) : json(nullptr);
+        for (size_t i = 0; i < rs.size(); ++i) row[rs[i].id] = nums[i].count(k) ? json(nums[i][k]) : json(nullptr);
         out[k] = row;
       }
       print_json(out);
@@ -204,18 +215,28 @@ void add_runs_command(CLI::App& app) {
     if (*exp_json) {
       json out = json::array();
       for (const auto& x : samples)
-        out.push_back({{"suite", x.suite}, {"task_id", x.task_id}, {"model", x.model}, {"sample_index", x.sample_index},
-                       {"temperature", x.temperature}, {"status", x.status}, {"passed", x.passed},
-                       {"error_type", x.error_type}, {"prompt_tokens", x.prompt_tokens},
-                       {"completion_tokens", x.completion_tokens}, {"ttft_s", x.ttft_s ? json(*x.ttft_s) : json()},
-                       {"tpot_s", x.tpot_s ? json(*x.tpot_s) : json()}, {"latency_s", x.latency_s ? json(*x.latency_s) : json()},
-                       {"exec_s", x.exec_s ? json(*x.exec_s) : json()}, {"energy_j", x.energy_j ? json(*x.energy_j) : json()},
+        out.push_back({{"suite", x.suite},
+                       {"task_id", x.task_id},
+                       {"model", x.model},
+                       {"sample_index", x.sample_index},
+                       {"temperature", x.temperature},
+                       {"status", x.status},
+                       {"passed", x.passed},
+                       {"error_type", x.error_type},
+                       {"prompt_tokens", x.prompt_tokens},
+                       {"completion_tokens", x.completion_tokens},
+                       {"ttft_s", x.ttft_s ? json(*x.ttft_s) : json()},
+                       {"tpot_s", x.tpot_s ? json(*x.tpot_s) : json()},
+                       {"latency_s", x.latency_s ? json(*x.latency_s) : json()},
+                       {"exec_s", x.exec_s ? json(*x.exec_s) : json()},
+                       {"energy_j", x.energy_j ? json(*x.energy_j) : json()},
                        {"completion", x.completion}});
       print_json(out);
       return;
     }
-    std::printf("run_id,suite,task_id,model,sample_index,temperature,status,passed,error_type,prompt_tokens,"
-                "completion_tokens,ttft_s,tpot_s,latency_s,exec_s,energy_j,completion\n");
+    std::printf(
+        "run_id,suite,task_id,model,sample_index,temperature,status,passed,error_type,prompt_tokens,"
+        "completion_tokens,ttft_s,tpot_s,latency_s,exec_s,energy_j,completion\n");
     for (const auto& x : samples)
       std::printf("%s\n", fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}", csv_field(r.id),
                                       csv_field(x.suite), csv_field(x.task_id), csv_field(x.model), x.sample_index,

@@ -92,8 +92,9 @@ void add_sandbox_command(CLI::App& app) {
   add_common(info, *args);
   info->callback([args] { std::cout << sandbox::Sandbox(options_of(*args)).describe(); });
 
-  auto* run = cmd->add_subcommand("run", "Run code in a sample process judged by setup, helpers, tests and check; "
-                                          "print the result as JSON");
+  auto* run = cmd->add_subcommand("run",
+                                  "Run code in a sample process judged by setup, helpers, tests and check; "
+                                  "print the result as JSON");
   add_common(run, *args);
   run->add_option("--code", args->code, "the untrusted program (a Python file)")->required()->check(CLI::ExistingFile);
   run->add_option("--setup", args->setup, "trusted code the judge runs before the tests")->check(CLI::ExistingFile);

@@ -16,13 +16,13 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "dashboard/dashboard.h"
 #include "experiment/eval_run.h"
 #include "route/router.h"
 #include "server/model_routing.h"
 #include "server/secret.h"
 #include "server/server.h"
 #include "store/store.h"
-#include "dashboard/dashboard.h"
 
 namespace lcte::cli {
 namespace {
@@ -42,14 +42,16 @@ struct ServeArgs {
 void run(ServeArgs& a) {
   if (a.config.empty() == a.model_file.empty()) fail("give exactly one of --config FILE and -m MODEL.gguf");
   if (!a.api_key_on_argv.empty())
-    fail("--api-key: a key on the command line is visible to every local user (ps, /proc/PID/cmdline); put it in "
-         "an environment variable (--api-key-env VAR) or a file (--api-key-file FILE)");
+    fail(
+        "--api-key: a key on the command line is visible to every local user (ps, /proc/PID/cmdline); put it in "
+        "an environment variable (--api-key-env VAR) or a file (--api-key-file FILE)");
   a.server.api_key = server::load_secret(a.api_key_env, a.api_key_file, "--api-key-env", "--api-key-file");
   // Checked before any model is loaded, so a refused bind fails fast.
   if (!server::is_loopback_address(a.server.host) && a.server.api_key.empty())
-    fail("--host {}: serving beyond this machine needs an API key (--api-key-env VAR or --api-key-file FILE; every "
-         "request must then present it)",
-         a.server.host);
+    fail(
+        "--host {}: serving beyond this machine needs an API key (--api-key-env VAR or --api-key-file FILE; every "
+        "request must then present it)",
+        a.server.host);
 
   std::vector<server::ServedModel> models;
   route::RouterConfig routing;  // the catalogue's [routing]; one model: that model, whose own vocabulary counts
@@ -149,9 +151,11 @@ void run(ServeArgs& a) {
 }  // namespace
 
 void add_serve_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("serve", "Serve models through the OpenAI API (/v1/completions, /v1/chat/completions)");
+  auto* cmd =
+      app.add_subcommand("serve", "Serve models through the OpenAI API (/v1/completions, /v1/chat/completions)");
   auto a = std::make_shared<ServeArgs>();
-  cmd->add_option("--host", a->server.host, "Address to bind (beyond loopback needs an API key)")->capture_default_str();
+  cmd->add_option("--host", a->server.host, "Address to bind (beyond loopback needs an API key)")
+      ->capture_default_str();
   cmd->add_option("--port", a->server.port, "Port (0: any free port, printed)")->capture_default_str();
   cmd->add_option("--config", a->config, "Model catalogue (TOML)");
   cmd->add_option("-m,--model", a->model_file, "Serve this one GGUF file");
@@ -184,14 +188,18 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--body-timeout", a->server.http.body_timeout_s, "Seconds a request's body may take")
       ->capture_default_str();
-  cmd->add_option("--upstream-timeout", a->upstream_timeout, "Seconds per request to remote models")->capture_default_str();
+  cmd->add_option("--upstream-timeout", a->upstream_timeout, "Seconds per request to remote models")
+      ->capture_default_str();
   cmd->add_option("--upstream-retries", a->upstream_retries, "Retries of failed requests to remote models")
       ->capture_default_str();
   cmd->add_option("--store", a->store, "Experiment store (dashboard, decision log)")->capture_default_str();
-  cmd->add_option("--isolation", a->isolation, "Sandbox isolation for samples: auto (refuses without namespaces), namespaces, user-namespaces or processes")
+  cmd->add_option(
+         "--isolation", a->isolation,
+         "Sandbox isolation for samples: auto (refuses without namespaces), namespaces, user-namespaces or processes")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "namespaces", "user-namespaces", "processes"}));
-  cmd->add_option("--rules", a->rules, "Routing rules JSON the dashboard edits (default: in memory, from the catalogue)");
+  cmd->add_option("--rules", a->rules,
+                  "Routing rules JSON the dashboard edits (default: in memory, from the catalogue)");
   cmd->add_flag("--no-dashboard", a->no_dashboard, "Serve the API only (routing by the catalogue's [routing])");
   cmd->callback([a] { run(*a); });
 }

@@ -58,7 +58,8 @@ void add_tokenize_command(CLI::App& app) {
     bool ids_only = false, json = false, no_bos = false, parse_special = false;
   };
   auto o = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand("tokenize", "Tokenize text with a model's tokenizer (as llama-tokenize) or a tiktoken encoding");
+  auto* cmd = app.add_subcommand("tokenize",
+                                 "Tokenize text with a model's tokenizer (as llama-tokenize) or a tiktoken encoding");
   cmd->add_option("-m,--model", o->model,
                   "GGUF model, llama2.c tokenizer .bin, tiktoken encoding (cl100k_base, o200k_base, p50k_base, "
                   "r50k_base) or .tiktoken file")

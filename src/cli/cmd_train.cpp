@@ -60,7 +60,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--lora-alpha", o->lora_alpha, "LoRA alpha (scale alpha/rank)")->capture_default_str();
   cmd->add_option("--lora-targets", o->lora_targets, "Adapted projections: q,k,v,o,gate,up,down, all or attn")
       ->capture_default_str();
-  cmd->add_option("--data", o->data, "Training data: token-id JSONL ({\"tokens\":[...]} or {\"prompt\":[...],\"completion\":[...]})");
+  cmd->add_option("--data", o->data,
+                  "Training data: token-id JSONL ({\"tokens\":[...]} or {\"prompt\":[...],\"completion\":[...]})");
   cmd->add_option("--sample", o->sample, "Without --data: sample this many sequences from the teacher");
   cmd->add_option("--sample-temperature", o->sample_temperature, "Temperature of --sample")->capture_default_str();
   cmd->add_option("--valid-fraction", o->valid_fraction, "Held-out share of the examples for a validation loss")
@@ -86,7 +87,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--out-type", *out_type, "Output matrix type: f32 or f16")->capture_default_str();
   cmd->add_option("--adapter-out", o->adapter_out, "LoRA mode: write the adapters as a llama.cpp adapter GGUF");
   cmd->add_option("--name", o->name, "general.name of the output")->capture_default_str();
-  cmd->add_option("--checkpoint", o->checkpoint, "Checkpoint file, written every --checkpoint-every steps and at the end");
+  cmd->add_option("--checkpoint", o->checkpoint,
+                  "Checkpoint file, written every --checkpoint-every steps and at the end");
   cmd->add_option("--checkpoint-every", o->checkpoint_every, "Steps between checkpoints")->capture_default_str();
   cmd->add_option("--resume", o->resume, "Continue from this checkpoint");
   cmd->add_option("--store", *store_path, "Experiment store to record the run and its metrics in");
@@ -98,9 +100,12 @@ void add_train_command(CLI::App& app) {
     train::RunOptions run = *o;
     run.train.loss.divergence = train::divergence_from_name(*loss);
     run.student.pick = train::LayerPick::parse(*layers);
-    if (*out_type == "f32") run.out_type = GgmlType::F32;
-    else if (*out_type == "f16") run.out_type = GgmlType::F16;
-    else fail("--out-type {}: expected f32 or f16", *out_type);
+    if (*out_type == "f32")
+      run.out_type = GgmlType::F32;
+    else if (*out_type == "f16")
+      run.out_type = GgmlType::F16;
+    else
+      fail("--out-type {}: expected f32 or f16", *out_type);
     if (*max_memory_mib < 0) fail("--max-memory {}: must be >= 0", *max_memory_mib);
     run.max_memory = static_cast<size_t>(*max_memory_mib * 1024 * 1024);
     run.train.lr.total = run.train.steps;
@@ -110,8 +115,8 @@ void add_train_command(CLI::App& app) {
     draw_steps_on_a_terminal(run);
     const train::RunResult r = run_recorded(run, *store_path, run_id, train::run_training);
     exit_if_interrupted(r.interrupted, r.steps, run.train.steps, r.checkpoint);
-    std::printf("trained %lld steps in %.1f s (%.0f target tokens/s), final loss %.4f\n", (long long)r.steps,
-                r.seconds, r.tokens / std::max(1e-9, r.seconds), r.final_loss);
+    std::printf("trained %lld steps in %.1f s (%.0f target tokens/s), final loss %.4f\n", (long long)r.steps, r.seconds,
+                r.tokens / std::max(1e-9, r.seconds), r.final_loss);
     if (r.valid)
       std::printf("held-out loss %.4f (ce %.4f, kd %.4f) over %lld positions\n", r.valid->loss, r.valid->ce,
                   r.valid->kd, (long long)r.valid->positions);

@@ -11,8 +11,8 @@
 #include "cli/commands.h"
 #include "cli/usage.h"
 #include "core/error.h"
-#include "core/version.h"
 #include "core/log.h"
+#include "core/version.h"
 
 namespace {
 
@@ -21,8 +21,10 @@ namespace {
 std::string_view command_of(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
-    if (a == "--log-level") ++i;
-    else if (!a.empty() && a[0] != '-') return a;
+    if (a == "--log-level")
+      ++i;
+    else if (!a.empty() && a[0] != '-')
+      return a;
   }
   return {};
 }
@@ -53,8 +55,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("lcte ") + lcte::version());
   app.footer("Exit status: 0 success, 1 error, 2 usage error, 70 internal error (docs/commands.md).");
   std::string log_level = "info";
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
-      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
   app.parse_complete_callback([&] { lcte::init_logging(log_level); });
 
   lcte::cli::add_demo_command(app);

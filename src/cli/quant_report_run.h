@@ -12,8 +12,8 @@
 namespace lcte::cli {
 
 struct QuantReportArgs {
-  std::string text;               // evaluation text (required to run)
-  std::string csv, json;          // also save as CSV / JSON
+  std::string text;       // evaluation text (required to run)
+  std::string csv, json;  // also save as CSV / JSON
   quant::ReportOptions options;
 };
 

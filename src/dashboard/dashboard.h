@@ -24,14 +24,14 @@
 #include <string>
 #include <vector>
 
-#include "eval/datasets.h"
-#include "eval/executor.h"
-#include "server/site.h"
 #include "dashboard/event_bus.h"
 #include "dashboard/jobs.h"
 #include "dashboard/routing_rules.h"
 #include "dashboard/session.h"
 #include "dashboard/store_tail.h"
+#include "eval/datasets.h"
+#include "eval/executor.h"
+#include "server/site.h"
 
 namespace httplib {
 class Server;

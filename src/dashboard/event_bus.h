@@ -18,8 +18,8 @@
 namespace lcte::dashboard {
 
 struct Event {
-  uint64_t id = 0;     // 1, 2, 3, ... in publication order
-  std::string type;    // "progress", "sample", "resources", "job", "decision", "rules", ...
+  uint64_t id = 0;   // 1, 2, 3, ... in publication order
+  std::string type;  // "progress", "sample", "resources", "job", "decision", "rules", ...
   nlohmann::json data;
 };
 

@@ -17,12 +17,12 @@
 #include <thread>
 #include <vector>
 
-#include "eval/suite_backends.h"
+#include "dashboard/event_bus.h"
+#include "dashboard/token_stream.h"
 #include "eval/datasets.h"
 #include "eval/executor.h"
 #include "eval/suite.h"
-#include "dashboard/event_bus.h"
-#include "dashboard/token_stream.h"
+#include "eval/suite_backends.h"
 
 namespace lcte::dashboard {
 
@@ -114,7 +114,7 @@ class JobManager {
   std::map<std::string, std::shared_ptr<Job>> jobs_;
   std::vector<std::thread> threads_;
   std::set<std::string> active_clients_;  // client ids of running tries (guarded by mutex_)
-  uint64_t tries_ = 0;                     // guarded by mutex_
+  uint64_t tries_ = 0;                    // guarded by mutex_
   std::mutex suites_mutex_;
   std::map<std::string, std::unique_ptr<eval::Suite>> suites_;
 };

@@ -32,16 +32,20 @@ json convert_earlier_form(const json& j) {
     } else if (key == "tiers") {
       if (!value.is_object()) fail("tiers: expected an object (names, max_score) in the earlier form");
       for (const auto& [k, v] : value.items()) {
-        if (k == "names") out["tiers"] = v;
-        else if (k == "max_score") out["max_score"] = v;
-        else fail("tiers.{}: unknown field", k);
+        if (k == "names")
+          out["tiers"] = v;
+        else if (k == "max_score")
+          out["max_score"] = v;
+        else
+          fail("tiers.{}: unknown field", k);
       }
     } else if (key != "always_tier") {
       out[key] = value;
     }
   }
   if (j.value("policy", json("threshold")) == json("always")) {
-    if (!j.contains("always_tier") || !j["always_tier"].is_string()) fail("always_tier: the always policy needs a tier");
+    if (!j.contains("always_tier") || !j["always_tier"].is_string())
+      fail("always_tier: the always policy needs a tier");
     out["policy"] = "always-" + j["always_tier"].get<std::string>();
   }
   return out;
@@ -81,7 +85,8 @@ route::RouterConfig read_rules(const json& j, int* version, bool* converted) {
   const bool earlier = earlier_form(j);
   json settings = earlier ? convert_earlier_form(j) : j;
   if (settings.contains("version")) {
-    if (!settings["version"].is_number_integer()) fail("version: expected an integer, got {}", settings["version"].dump());
+    if (!settings["version"].is_number_integer())
+      fail("version: expected an integer, got {}", settings["version"].dump());
     if (version != nullptr) *version = settings["version"].get<int>();
     settings.erase("version");
   }
@@ -90,8 +95,10 @@ route::RouterConfig read_rules(const json& j, int* version, bool* converted) {
   return route::RouterConfig::from_json(settings);
 }
 
-RulesHolder::RulesHolder(std::string path, route::RouterConfig initial, std::shared_ptr<route::TokenizerCache> tokenizers)
-    : path_(std::move(path)), tokenizers_(tokenizers ? std::move(tokenizers) : std::make_shared<route::TokenizerCache>()) {
+RulesHolder::RulesHolder(std::string path, route::RouterConfig initial,
+                         std::shared_ptr<route::TokenizerCache> tokenizers)
+    : path_(std::move(path)),
+      tokenizers_(tokenizers ? std::move(tokenizers) : std::make_shared<route::TokenizerCache>()) {
   auto rules = std::make_shared<Rules>();
   rules->config = std::move(initial);
   if (!path_.empty() && std::filesystem::exists(path_)) {
@@ -112,10 +119,11 @@ RulesHolder::RulesHolder(std::string path, route::RouterConfig initial, std::sha
       fail("{}: {}{}", path_, e.what(), converted ? " (in rules converted from the dashboard's earlier form)" : "");
     }
     if (converted)
-      spdlog::warn("{}: routing rules in the dashboard's earlier form, read as policy {}{}; they are saved in the "
-                   "current form (docs/formats.md) at the next change",
-                   path_, rules->config.policy,
-                   rules->config.tokenizer.empty() ? ", counting tokens with " + std::string(route::kDefaultTokenizer) : "");
+      spdlog::warn(
+          "{}: routing rules in the dashboard's earlier form, read as policy {}{}; they are saved in the "
+          "current form (docs/formats.md) at the next change",
+          path_, rules->config.policy,
+          rules->config.tokenizer.empty() ? ", counting tokens with " + std::string(route::kDefaultTokenizer) : "");
   } else if (!path_.empty()) {
     rules->config.validate();
     write_atomically(path_, file_text(*rules));  // a file to edit, holding the rules in use

@@ -49,14 +49,22 @@ void StoreTail::poll() {
   for (const auto& [id, r] : now) {
     auto it = seen_.find(id);
     if (it != seen_.end() && it->second.samples == r.samples) continue;
-    bus_.publish("store", {{"run_id", id}, {"kind", r.kind}, {"model", r.model}, {"status", r.status},
-                           {"samples", r.samples}, {"passed", r.passed}});
+    bus_.publish("store", {{"run_id", id},
+                           {"kind", r.kind},
+                           {"model", r.model},
+                           {"status", r.status},
+                           {"samples", r.samples},
+                           {"passed", r.passed}});
   }
   // A run that left "running" has ended; say so once.
   for (const auto& [id, r] : seen_)
     if (!now.contains(id))
-      bus_.publish("store", {{"run_id", id}, {"kind", r.kind}, {"model", r.model}, {"status", "ended"},
-                             {"samples", r.samples}, {"passed", r.passed}});
+      bus_.publish("store", {{"run_id", id},
+                             {"kind", r.kind},
+                             {"model", r.model},
+                             {"status", "ended"},
+                             {"samples", r.samples},
+                             {"passed", r.passed}});
   seen_ = std::move(now);
 }
 

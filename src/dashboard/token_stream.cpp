@@ -9,10 +9,14 @@ size_t complete_utf8_prefix(std::string_view s) {
   if (i == 0) return s.size();
   const auto lead = static_cast<unsigned char>(s[i - 1]);
   size_t need = 1;
-  if ((lead & 0xE0) == 0xC0) need = 2;
-  else if ((lead & 0xF0) == 0xE0) need = 3;
-  else if ((lead & 0xF8) == 0xF0) need = 4;
-  else if (continuation > 0) return s.size();  // continuation bytes after ASCII: not UTF-8, let it through
+  if ((lead & 0xE0) == 0xC0)
+    need = 2;
+  else if ((lead & 0xF0) == 0xE0)
+    need = 3;
+  else if ((lead & 0xF8) == 0xF0)
+    need = 4;
+  else if (continuation > 0)
+    return s.size();  // continuation bytes after ASCII: not UTF-8, let it through
   return continuation + 1 < need ? i - 1 : s.size();
 }
 

@@ -21,16 +21,33 @@ const std::vector<DatasetFile>& known_datasets() {
   // One line per file: path in the data directory, official URL, sha256 of the published file, name
   // (benchmarks: shared/data/SOURCES.md; tiktoken: the expected_hash in tiktoken_ext/openai_public.py).
   static const std::vector<DatasetFile> files = {
-      {"humaneval/HumanEval.jsonl.gz", "https://raw.githubusercontent.com/openai/human-eval/master/data/HumanEval.jsonl.gz", "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef", "humaneval"},
-      {"mbpp/mbpp.jsonl", "https://raw.githubusercontent.com/google-research/google-research/master/mbpp/mbpp.jsonl", "ccf64ceae9c5403bf50a044cb6d505bfd2a2963ee58338ba268fd65beab92a9f", "mbpp"},
-      {"mbpp/sanitized-mbpp.json", "https://raw.githubusercontent.com/google-research/google-research/master/mbpp/sanitized-mbpp.json", "ca95deaa9a01ef0a6f439f88bcf0dd3db3563d22f22aad6cae04ebb9a8d8c8e9", "mbpp-sanitized"},
+      {"humaneval/HumanEval.jsonl.gz",
+       "https://raw.githubusercontent.com/openai/human-eval/master/data/HumanEval.jsonl.gz",
+       "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef", "humaneval"},
+      {"mbpp/mbpp.jsonl", "https://raw.githubusercontent.com/google-research/google-research/master/mbpp/mbpp.jsonl",
+       "ccf64ceae9c5403bf50a044cb6d505bfd2a2963ee58338ba268fd65beab92a9f", "mbpp"},
+      {"mbpp/sanitized-mbpp.json",
+       "https://raw.githubusercontent.com/google-research/google-research/master/mbpp/sanitized-mbpp.json",
+       "ca95deaa9a01ef0a6f439f88bcf0dd3db3563d22f22aad6cae04ebb9a8d8c8e9", "mbpp-sanitized"},
       // EvalPlus releases (sums as pinned by other projects that fetch them; the sandbox's docs name them)
-      {"evalplus/HumanEvalPlus-v0.1.10.jsonl.gz", "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10/HumanEvalPlus.jsonl.gz", "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09f101", "humaneval+"},
-      {"evalplus/MbppPlus-v0.2.0.jsonl.gz", "https://github.com/evalplus/mbppplus_release/releases/download/v0.2.0/MbppPlus.jsonl.gz", "af43697e8791c4c149bdfd6b489d8b5412507551ac20e28a439f650b8225db63", "mbpp+"},
-      {"tokenizer/tiktoken/cl100k_base.tiktoken", "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken", "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7", "cl100k_base"},
-      {"tokenizer/tiktoken/o200k_base.tiktoken", "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken", "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d", "o200k_base"},
-      {"tokenizer/tiktoken/p50k_base.tiktoken", "https://openaipublic.blob.core.windows.net/encodings/p50k_base.tiktoken", "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069", "p50k_base"},
-      {"tokenizer/tiktoken/r50k_base.tiktoken", "https://openaipublic.blob.core.windows.net/encodings/r50k_base.tiktoken", "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930", "r50k_base"},
+      {"evalplus/HumanEvalPlus-v0.1.10.jsonl.gz",
+       "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10/HumanEvalPlus.jsonl.gz",
+       "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09f101", "humaneval+"},
+      {"evalplus/MbppPlus-v0.2.0.jsonl.gz",
+       "https://github.com/evalplus/mbppplus_release/releases/download/v0.2.0/MbppPlus.jsonl.gz",
+       "af43697e8791c4c149bdfd6b489d8b5412507551ac20e28a439f650b8225db63", "mbpp+"},
+      {"tokenizer/tiktoken/cl100k_base.tiktoken",
+       "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+       "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7", "cl100k_base"},
+      {"tokenizer/tiktoken/o200k_base.tiktoken",
+       "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+       "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d", "o200k_base"},
+      {"tokenizer/tiktoken/p50k_base.tiktoken",
+       "https://openaipublic.blob.core.windows.net/encodings/p50k_base.tiktoken",
+       "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069", "p50k_base"},
+      {"tokenizer/tiktoken/r50k_base.tiktoken",
+       "https://openaipublic.blob.core.windows.net/encodings/r50k_base.tiktoken",
+       "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930", "r50k_base"},
   };
   return files;
 }
@@ -65,8 +82,7 @@ std::string default_cache_dir() {
 
 DatasetLocations default_dataset_locations() {
   DatasetLocations where;
-  if (const char* env = std::getenv("LCTE_DATA_DIR"); env != nullptr && *env != '\0')
-    where.data_dirs.emplace_back(env);
+  if (const char* env = std::getenv("LCTE_DATA_DIR"); env != nullptr && *env != '\0') where.data_dirs.emplace_back(env);
   where.data_dirs.emplace_back("../shared/data");
   where.data_dirs.emplace_back("shared/data");
   where.cache_dir = default_cache_dir();
@@ -97,8 +113,7 @@ size_t on_data(char* data, size_t size, size_t count, void* user) {
 
 }  // namespace
 
-void download_verified(const std::string& url, const std::string& dest, const std::string& sha256,
-                       size_t max_bytes) {
+void download_verified(const std::string& url, const std::string& dest, const std::string& sha256, size_t max_bytes) {
   fs::path target(dest);
   std::error_code ec;
   // The directories made here, deepest first: a failed download removes them again.
@@ -159,8 +174,7 @@ void download_verified(const std::string& url, const std::string& dest, const st
   }
   if (!write_ok) give_up(fmt::format("cannot write {}", part));
   std::string got = sink.hash.finish_hex();
-  if (got != sha256)
-    give_up(fmt::format("sha256 mismatch: expected {}, got {} ({} bytes)", sha256, got, sink.written));
+  if (got != sha256) give_up(fmt::format("sha256 mismatch: expected {}, got {} ({} bytes)", sha256, got, sink.written));
   fs::rename(part, target, ec);
   if (ec) give_up(fmt::format("cannot move into {}: {}", dest, ec.message()));
 }

@@ -12,11 +12,11 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/sha256.h"
 #include "demo/synthetic_model.h"
 #include "demo/synthetic_suite.h"
 #include "demo/vocab.h"
 #include "eval/datasets.h"
-#include "core/sha256.h"
 #include "gguf/gguf.h"
 #include "gguf/model_info.h"
 #include "model/forward.h"
@@ -61,7 +61,9 @@ bool cached(const std::string& output, const json& recipe) {
     return false;  // a torn or edited recipe: make the output again
   }
 }
-void record(const std::string& output, const json& recipe) { write_text(output + ".recipe.json", recipe.dump(2) + "\n"); }
+void record(const std::string& output, const json& recipe) {
+  write_text(output + ".recipe.json", recipe.dump(2) + "\n");
+}
 
 std::vector<std::string> corpus(const std::vector<SyntheticTask>& tasks) {
   std::vector<std::string> texts;
@@ -79,9 +81,10 @@ void write_training_tokens(const std::vector<SyntheticTask>& tasks, const tokeni
     std::vector<tokenizer::Token> prompt = tok.tokenize(t.prompt, true);
     std::vector<tokenizer::Token> whole = tok.tokenize(t.prompt + t.reference, true);
     if (whole.size() <= prompt.size() || !std::equal(prompt.begin(), prompt.end(), whole.begin()))
-      fail("demo: task {}: the prompt's tokens are not a prefix of the whole text's (the vocabulary merges across "
-           "the newline that ends the prompt)",
-           t.task_id);
+      fail(
+          "demo: task {}: the prompt's tokens are not a prefix of the whole text's (the vocabulary merges across "
+          "the newline that ends the prompt)",
+          t.task_id);
     std::vector<tokenizer::Token> completion(whole.begin() + static_cast<long>(prompt.size()), whole.end());
     completion.push_back(tok.eos());
     out += json{{"prompt", prompt}, {"completion", completion}}.dump() + "\n";
@@ -104,7 +107,10 @@ SyntheticModelSpec model_spec(const ModelShape& s, const Vocab& vocab, uint64_t 
 }
 
 json shape_json(const ModelShape& s) {
-  return {{"dim", s.dim}, {"n_layers", s.n_layers}, {"n_heads", s.n_heads}, {"n_kv_heads", s.n_kv_heads},
+  return {{"dim", s.dim},
+          {"n_layers", s.n_layers},
+          {"n_heads", s.n_heads},
+          {"n_kv_heads", s.n_kv_heads},
           {"ffn_dim", s.ffn_dim}};
 }
 
@@ -145,7 +151,9 @@ void train_and_record(train::RunOptions ro, const json& recipe, const PrintFn& p
                     tr.valid ? fmt::format(", held-out loss {:.3f}", tr.valid->loss) : ""));
 }
 
-uint64_t parameters_of(const std::string& gguf_path) { return gguf::summarize(gguf::File::open(gguf_path)).n_parameters; }
+uint64_t parameters_of(const std::string& gguf_path) {
+  return gguf::summarize(gguf::File::open(gguf_path)).n_parameters;
+}
 
 std::string toml_string(const std::string& s) { return json(s).dump(); }  // JSON string syntax is valid TOML
 
@@ -173,7 +181,8 @@ std::string study_toml(const DemoOptions& o, const DemoResult& r, double student
   t += "# (or registry references, ref = \"name@version\"), and the held-out suite with\n";
   t += "# humaneval or mbpp; see docs/guide.md.\n\n";
   t += "[study]\nname = \"lcte-demo\"\noutput = \"study\"\n";
-  t += "registry = " + toml_string(o.registry.empty() ? (fs::path(o.out_dir) / "registry").string() : o.registry) + "\n";
+  t +=
+      "registry = " + toml_string(o.registry.empty() ? (fs::path(o.out_dir) / "registry").string() : o.registry) + "\n";
   if (!o.store.empty()) t += "store = " + toml_string(o.store) + "\n";
   t += "\n[[model]]\nname = \"student\"\npath = " + toml_string(r.student) + "\ntier = 0\n";
   t += fmt::format("cost = {:.4f}   # its parameters over the teacher's\n", student_cost);
@@ -185,7 +194,8 @@ std::string study_toml(const DemoOptions& o, const DemoResult& r, double student
   std::string suite_list, limits;
   for (const std::string& s : suites) {
     suite_list += (suite_list.empty() ? "" : ", ") + toml_string(s);
-    if (s.find('/') == std::string::npos) limits += (limits.empty() ? "" : ", ") + fmt::format("{} = {}", s, o.public_limit);
+    if (s.find('/') == std::string::npos)
+      limits += (limits.empty() ? "" : ", ") + fmt::format("{} = {}", s, o.public_limit);
   }
   t += "\n[eval]\nsuites = [" + suite_list + "]\n";
   if (!limits.empty()) t += "suite_limits = { " + limits + " }   # tiny models only need a glimpse of these\n";
@@ -200,7 +210,6 @@ std::string study_toml(const DemoOptions& o, const DemoResult& r, double student
   t += "\n[measure]\nsample_rate_hz = 2.0\n";
   return t;
 }
-
 
 // How far each compressed model's next-token distributions are from the model
 // it was made from, on the held-out tasks' text (llama-perplexity's KLD).
@@ -228,8 +237,12 @@ json fidelity(const std::vector<std::pair<std::string, std::string>>& pairs_of_f
         progress({"fidelity " + names[i], "chunks", static_cast<uint64_t>(done), static_cast<uint64_t>(all), 0, ""});
       };
     model::KldReport k = model::compare_models(bc, oc, tokens, ko);
-    rows.push_back({{"model", names[i]}, {"kld_mean", k.kld_mean}, {"kld_p99", k.kld_p99},
-                    {"top1_agreement", k.top1_agreement}, {"ppl_base", k.ppl_base}, {"ppl", k.ppl_other},
+    rows.push_back({{"model", names[i]},
+                    {"kld_mean", k.kld_mean},
+                    {"kld_p99", k.kld_p99},
+                    {"top1_agreement", k.top1_agreement},
+                    {"ppl_base", k.ppl_base},
+                    {"ppl", k.ppl_other},
                     {"scored_tokens", k.n_scored}});
   }
   return rows;
@@ -261,8 +274,10 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
                     suite.train.size(), suite.test.size(), (out / "suite").string()));
 
   // 2. Vocabulary and the teacher's random start.
-  const json suite_recipe = {{"seed", o.seed}, {"train_per_level", o.train_per_level},
-                             {"test_per_level", o.test_per_level}, {"train_sha256", lcte::sha256_file_hex(train_file)}};
+  const json suite_recipe = {{"seed", o.seed},
+                             {"train_per_level", o.train_per_level},
+                             {"test_per_level", o.test_per_level},
+                             {"train_sha256", lcte::sha256_file_hex(train_file)}};
   const std::string init = (out / "models" / "teacher-init.gguf").string();
   const json init_recipe = {{"suite", suite_recipe}, {"merges", o.vocab_merges}, {"shape", shape_json(o.teacher)}};
   if (!cached(init, init_recipe)) {
@@ -278,9 +293,8 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
 
   // 3. The teacher, trained from scratch on the training tasks.
   r.teacher = (out / "models" / "teacher.gguf").string();
-  const json teacher_recipe = {{"init", init_recipe},   {"steps", o.teacher_steps}, {"batch", o.batch},
-                               {"seq", o.seq},          {"lr", o.lr},               {"seed", o.seed},
-                               {"threads", o.threads}};
+  const json teacher_recipe = {{"init", init_recipe}, {"steps", o.teacher_steps}, {"batch", o.batch},    {"seq", o.seq},
+                               {"lr", o.lr},          {"seed", o.seed},           {"threads", o.threads}};
   if (cached(r.teacher, teacher_recipe)) {
     print(fmt::format("[3/6] teacher: reused {} (same recipe)", r.teacher));
   } else {
@@ -311,12 +325,12 @@ DemoResult run_demo(const DemoOptions& o, const PrintFn& print) {
   if (cached(r.student, student_recipe)) {
     print(fmt::format("[4/6] student: reused {} (same recipe)", r.student));
   } else {
-    print(fmt::format("[4/6] student: {}, distilled for {} steps (forward KL on the teacher's top-{}, "
-                      "hard-label weight {}) ...",
-                      o.student.dim > 0 ? fmt::format("{} layers of width {} from a random start", o.student.n_layers,
-                                                      o.student.dim)
-                                        : "teacher layers " + o.student_layers,
-                      o.student_steps, o.top_k, o.alpha));
+    print(fmt::format(
+        "[4/6] student: {}, distilled for {} steps (forward KL on the teacher's top-{}, "
+        "hard-label weight {}) ...",
+        o.student.dim > 0 ? fmt::format("{} layers of width {} from a random start", o.student.n_layers, o.student.dim)
+                          : "teacher layers " + o.student_layers,
+        o.student_steps, o.top_k, o.alpha));
     train::RunOptions ro = training_options(o, tokens_file, o.student_steps);
     ro.teacher = r.teacher;
     if (o.student.dim > 0) {
@@ -401,7 +415,7 @@ std::string summary_text(const DemoResult& r) {
   std::string out;
   // Models: cost, size, pass@1 per suite, fidelity against the parent.
   std::map<std::string, std::map<std::string, double>> pass;  // model -> suite -> pass@1
-  std::map<std::string, json> online;                          // router-<policy> -> its run on the first suite
+  std::map<std::string, json> online;                         // router-<policy> -> its run on the first suite
   std::vector<std::string> suites;
   for (const json& run : r.summary.value("runs", json::array())) {
     std::string suite = run.value("suite", "");
@@ -416,8 +430,10 @@ std::string summary_text(const DemoResult& r) {
   out += fmt::format(" {:>10} {:>7}\n", "KLD", "top-1");
   for (const json& m : r.summary.value("models", json::array())) {
     std::string name = m.value("name", "");
-    std::string file = name == "teacher" ? r.teacher : name == "student" ? r.student
-                       : (fs::path(r.summary.value("output", "")) / "models" / (name + ".gguf")).string();
+    std::string file = name == "teacher" ? r.teacher
+                       : name == "student"
+                           ? r.student
+                           : (fs::path(r.summary.value("output", "")) / "models" / (name + ".gguf")).string();
     std::error_code ec;
     auto bytes = fs::file_size(file, ec);
     out += fmt::format("{:<16} {:>6.3f} {:>9.0f}", name, m.value("cost", 0.0), ec ? 0.0 : bytes / 1024.0);
@@ -426,7 +442,8 @@ std::string summary_text(const DemoResult& r) {
       out += it == pass[name].end() ? fmt::format(" {:>18}", "-") : fmt::format(" {:>17.1f}%", 100 * it->second);
     }
     if (fid.count(name))
-      out += fmt::format(" {:>10.4f} {:>6.1f}%", fid[name].value("kld_mean", 0.0), 100 * fid[name].value("top1_agreement", 0.0));
+      out += fmt::format(" {:>10.4f} {:>6.1f}%", fid[name].value("kld_mean", 0.0),
+                         100 * fid[name].value("top1_agreement", 0.0));
     else
       out += fmt::format(" {:>10} {:>7}", "(source)", "");
     out += "\n";
@@ -436,20 +453,20 @@ std::string summary_text(const DemoResult& r) {
     if (name.rfind("router-", 0) != 0) continue;
     const json& run = online[name];
     const json cost = run.value("cost", json());
-    out += fmt::format("{:<16} {:>6} {:>9}", name, cost.is_number() ? fmt::format("{:.3f}", cost.get<double>()) : "live",
-                       "");
+    out += fmt::format("{:<16} {:>6} {:>9}", name,
+                       cost.is_number() ? fmt::format("{:.3f}", cost.get<double>()) : "live", "");
     for (const std::string& s : suites) {
       auto it = per_suite.find(s);
       out += it == per_suite.end() ? fmt::format(" {:>18}", "-") : fmt::format(" {:>17.1f}%", 100 * it->second);
     }
     std::vector<std::string> split;
     const json requests = run.value("tier_requests", json::object());  // items() must not outlive it
-    for (const auto& [tier, n] : requests.items())
-      split.push_back(fmt::format("{} {}", n.dump(), tier));
+    for (const auto& [tier, n] : requests.items()) split.push_back(fmt::format("{} {}", n.dump(), tier));
     out += split.empty() ? "\n" : fmt::format("   (live: {} on {})\n", fmt::join(split, ", "), suites.front());
   }
-  out += "(cost: routing weight, parameters x bytes per weight relative to the teacher; KLD and top-1: against the "
-         "model it was made from, the student against the teacher)\n";
+  out +=
+      "(cost: routing weight, parameters x bytes per weight relative to the teacher; KLD and top-1: against the "
+      "model it was made from, the student against the teacher)\n";
   // Routing on each suite: the operating points of the policies.
   const json routing = r.summary.value("routing", json::object());  // items() must not outlive it
   for (const auto& [suite, route] : routing.items()) {
@@ -466,13 +483,14 @@ std::string summary_text(const DemoResult& r) {
     }
     out += fmt::format("  {:<22} {:>9} {:>8} {:>13}\n", "policy", "pass@1", "cost", "strong share");
     for (const json& p : e.value("points", json::array()))
-      out += fmt::format("  {:<22} {:>8.1f}% {:>8.3f} {:>12.1f}%\n", p.value("policy", ""), 100 * p.value("accuracy", 0.0),
-                         p.value("cost", 0.0), 100 * p.value("strong_share", 0.0));
+      out += fmt::format("  {:<22} {:>8.1f}% {:>8.3f} {:>12.1f}%\n", p.value("policy", ""),
+                         100 * p.value("accuracy", 0.0), p.value("cost", 0.0), 100 * p.value("strong_share", 0.0));
     for (const json& c : e.value("curves", json::array()))
       if (!c["apgr"].is_null())
         out += fmt::format("  {} curve: APGR {:.3f}{}\n", c.value("policy", ""), c["apgr"].get<double>(),
-                           c["cpt80"].is_null() ? "" : fmt::format(", 80% of the gap recovered with {:.0f}% strong calls",
-                                                                   100 * c["cpt80"].get<double>()));
+                           c["cpt80"].is_null() ? ""
+                                                : fmt::format(", 80% of the gap recovered with {:.0f}% strong calls",
+                                                              100 * c["cpt80"].get<double>()));
   }
   return out;
 }

@@ -30,7 +30,7 @@ struct DemoOptions {
   std::string store;     // "": the default experiment store
   std::string registry;  // "": <out_dir>/registry
   uint64_t seed = 1;
-  int threads = 0;       // 0: one per core
+  int threads = 0;  // 0: one per core
 
   // The suite.
   int train_per_level = 1000;
@@ -49,14 +49,14 @@ struct DemoOptions {
   ModelShape student{64, 2, 4, 2, 192};
   std::string student_layers = "every:2";
   int64_t student_steps = 300;
-  double alpha = 0.3;        // weight of the hard labels against the teacher's distribution
+  double alpha = 0.3;  // weight of the hard labels against the teacher's distribution
   double temperature = 1.0;
   int top_k = 32;
 
   std::vector<std::string> quant_types = {"Q8_0", "Q4_0"};
   bool public_suites = true;  // also HumanEval/MBPP (a few tasks) where the data is present
   size_t public_limit = 10;
-  bool resume = false;        // continue an interrupted study eval
+  bool resume = false;  // continue an interrupted study eval
 
   // Progress of the long parts (training steps, the study's quantize and
   // eval steps, the fidelity chunks), for the CLI to draw; empty: none.

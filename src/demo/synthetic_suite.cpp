@@ -36,7 +36,7 @@ struct Params {
 struct ScalarTemplate {
   std::string id;
   int level;
-  int lo, hi;          // range of every constant
+  int lo, hi;  // range of every constant
   int n_params;
   int input_lo, input_hi;
   std::function<std::string(const Params&)> name, doc, body;
@@ -79,43 +79,44 @@ std::vector<ScalarTemplate> scalar_templates() {
                [=](const Params& q) { return fmt::format("    return {} < {}\n", q.arg, c(q, 0)); },
                [](int x, const std::vector<int>& p) { return py_bool(x < p[0]); }});
   // Non-negative inputs: C++'s % and Python's differ on negative numbers.
-  t.push_back({"mod", 1, 2, 20, 1, 0, 60, [=](const Params& q) { return "mod_" + c(q, 0); },
-               [=](const Params& q) {
-                 return fmt::format("Return the remainder of {} divided by {}.", q.arg, c(q, 0));
-               },
-               [=](const Params& q) { return fmt::format("    return {} % {}\n", q.arg, c(q, 0)); },
-               [](int x, const std::vector<int>& p) { return std::to_string(x % p[0]); }});
+  t.push_back(
+      {"mod", 1, 2, 20, 1, 0, 60, [=](const Params& q) { return "mod_" + c(q, 0); },
+       [=](const Params& q) { return fmt::format("Return the remainder of {} divided by {}.", q.arg, c(q, 0)); },
+       [=](const Params& q) { return fmt::format("    return {} % {}\n", q.arg, c(q, 0)); },
+       [](int x, const std::vector<int>& p) { return std::to_string(x % p[0]); }});
 
   t.push_back({"mul_add", 2, 1, 20, 2, -10, 40, [=](const Params& q) { return "mul_add_" + c(q, 0) + "_" + c(q, 1); },
                [=](const Params& q) { return fmt::format("Return {} times {} plus {}.", q.arg, c(q, 0), c(q, 1)); },
                [=](const Params& q) { return fmt::format("    return {} * {} + {}\n", q.arg, c(q, 0), c(q, 1)); },
                [](int x, const std::vector<int>& p) { return std::to_string(x * p[0] + p[1]); }});
-  t.push_back({"add_mul", 2, 1, 20, 2, -10, 40, [=](const Params& q) { return "add_mul_" + c(q, 0) + "_" + c(q, 1); },
-               [=](const Params& q) {
-                 return fmt::format("Return {} plus {}, all times {}.", q.arg, c(q, 0), c(q, 1));
-               },
-               [=](const Params& q) { return fmt::format("    return ({} + {}) * {}\n", q.arg, c(q, 0), c(q, 1)); },
-               [](int x, const std::vector<int>& p) { return std::to_string((x + p[0]) * p[1]); }});
-  t.push_back({"floor", 2, 1, 20, 2, -10, 40, [=](const Params& q) { return "floor_" + c(q, 0) + "_" + c(q, 1); },
-               [=](const Params& q) {
-                 return fmt::format("Return {} if {} is greater than {}, otherwise {}.", q.arg, q.arg, c(q, 0),
-                                    c(q, 1));
-               },
-               [=](const Params& q) {
-                 return fmt::format("    if {} > {}:\n        return {}\n    return {}\n", q.arg, c(q, 0), q.arg,
-                                    c(q, 1));
-               },
-               [](int x, const std::vector<int>& p) { return std::to_string(x > p[0] ? x : p[1]); }});
-  ScalarTemplate between{"between", 2, 1, 20, 2, -10, 40,
-                         [=](const Params& q) { return "between_" + c(q, 0) + "_" + c(q, 1); },
-                         [=](const Params& q) {
-                           return fmt::format("Return True if {} is between {} and {}, inclusive.", q.arg, c(q, 0),
-                                              c(q, 1));
-                         },
-                         [=](const Params& q) {
-                           return fmt::format("    return {} <= {} <= {}\n", c(q, 0), q.arg, c(q, 1));
-                         },
-                         [](int x, const std::vector<int>& p) { return py_bool(p[0] <= x && x <= p[1]); }};
+  t.push_back(
+      {"add_mul", 2, 1, 20, 2, -10, 40, [=](const Params& q) { return "add_mul_" + c(q, 0) + "_" + c(q, 1); },
+       [=](const Params& q) { return fmt::format("Return {} plus {}, all times {}.", q.arg, c(q, 0), c(q, 1)); },
+       [=](const Params& q) { return fmt::format("    return ({} + {}) * {}\n", q.arg, c(q, 0), c(q, 1)); },
+       [](int x, const std::vector<int>& p) { return std::to_string((x + p[0]) * p[1]); }});
+  t.push_back(
+      {"floor", 2, 1, 20, 2, -10, 40, [=](const Params& q) { return "floor_" + c(q, 0) + "_" + c(q, 1); },
+       [=](const Params& q) {
+         return fmt::format("Return {} if {} is greater than {}, otherwise {}.", q.arg, q.arg, c(q, 0), c(q, 1));
+       },
+       [=](const Params& q) {
+         return fmt::format("    if {} > {}:\n        return {}\n    return {}\n", q.arg, c(q, 0), q.arg, c(q, 1));
+       },
+       [](int x, const std::vector<int>& p) { return std::to_string(x > p[0] ? x : p[1]); }});
+  ScalarTemplate between{
+      "between",
+      2,
+      1,
+      20,
+      2,
+      -10,
+      40,
+      [=](const Params& q) { return "between_" + c(q, 0) + "_" + c(q, 1); },
+      [=](const Params& q) {
+        return fmt::format("Return True if {} is between {} and {}, inclusive.", q.arg, c(q, 0), c(q, 1));
+      },
+      [=](const Params& q) { return fmt::format("    return {} <= {} <= {}\n", c(q, 0), q.arg, c(q, 1)); },
+      [](int x, const std::vector<int>& p) { return py_bool(p[0] <= x && x <= p[1]); }};
   between.valid = [](const std::vector<int>& p) { return p[0] < p[1]; };
   t.push_back(between);
   return t;
@@ -134,20 +135,20 @@ std::vector<ListTemplate> list_templates() {
                  for (int v : xs) s += v > k ? v : 0;
                  return std::to_string(s);
                }});
-  t.push_back({"scale", 2, 20, [=](const Params& q) { return "scale_" + a(q); },
-               [=](const Params& q) { return fmt::format("Return a list of the items of {}, each times {}.", q.arg, a(q)); },
-               [=](const Params& q) { return fmt::format("    return [v * {} for v in {}]\n", a(q), q.arg); },
-               [](const std::vector<int>& xs, int k) {
-                 std::vector<int> out;
-                 for (int v : xs) out.push_back(v * k);
-                 return py_list(out);
-               }});
-  t.push_back({"count", 1, 20, [=](const Params& q) { return "count_" + a(q); },
-               [=](const Params& q) { return fmt::format("Return how many items of {} are equal to {}.", q.arg, a(q)); },
-               [=](const Params& q) { return fmt::format("    return {}.count({})\n", q.arg, a(q)); },
-               [](const std::vector<int>& xs, int k) {
-                 return std::to_string(std::count(xs.begin(), xs.end(), k));
-               }});
+  t.push_back(
+      {"scale", 2, 20, [=](const Params& q) { return "scale_" + a(q); },
+       [=](const Params& q) { return fmt::format("Return a list of the items of {}, each times {}.", q.arg, a(q)); },
+       [=](const Params& q) { return fmt::format("    return [v * {} for v in {}]\n", a(q), q.arg); },
+       [](const std::vector<int>& xs, int k) {
+         std::vector<int> out;
+         for (int v : xs) out.push_back(v * k);
+         return py_list(out);
+       }});
+  t.push_back(
+      {"count", 1, 20, [=](const Params& q) { return "count_" + a(q); },
+       [=](const Params& q) { return fmt::format("Return how many items of {} are equal to {}.", q.arg, a(q)); },
+       [=](const Params& q) { return fmt::format("    return {}.count({})\n", q.arg, a(q)); },
+       [](const std::vector<int>& xs, int k) { return std::to_string(std::count(xs.begin(), xs.end(), k)); }});
   t.push_back({"keep_below", 1, 20, [=](const Params& q) { return "keep_below_" + a(q); },
                [=](const Params& q) {
                  return fmt::format("Return a list of the items of {} that are less than {}.", q.arg, a(q));
@@ -159,12 +160,11 @@ std::vector<ListTemplate> list_templates() {
                    if (v < k) out.push_back(v);
                  return py_list(out);
                }});
-  t.push_back({"max_plus", 1, 20, [=](const Params& q) { return "max_plus_" + a(q); },
-               [=](const Params& q) { return fmt::format("Return the largest item of {} plus {}.", q.arg, a(q)); },
-               [=](const Params& q) { return fmt::format("    return max({}) + {}\n", q.arg, a(q)); },
-               [](const std::vector<int>& xs, int k) {
-                 return std::to_string(*std::max_element(xs.begin(), xs.end()) + k);
-               }});
+  t.push_back(
+      {"max_plus", 1, 20, [=](const Params& q) { return "max_plus_" + a(q); },
+       [=](const Params& q) { return fmt::format("Return the largest item of {} plus {}.", q.arg, a(q)); },
+       [=](const Params& q) { return fmt::format("    return max({}) + {}\n", q.arg, a(q)); },
+       [](const std::vector<int>& xs, int k) { return std::to_string(*std::max_element(xs.begin(), xs.end()) + k); }});
   return t;
 }
 
@@ -197,7 +197,8 @@ std::vector<Key> list_keys(const std::vector<ListTemplate>& ts) {
   std::vector<Key> keys;
   for (size_t i = 0; i < ts.size(); ++i)
     for (const std::string& arg : kListArgs)
-      for (int a = ts[i].lo; a <= ts[i].hi; ++a) keys.push_back({i, {arg, {a}}, fmt::format("{}/{}/{}", ts[i].id, arg, a)});
+      for (int a = ts[i].lo; a <= ts[i].hi; ++a)
+        keys.push_back({i, {arg, {a}}, fmt::format("{}/{}/{}", ts[i].id, arg, a)});
   return keys;
 }
 
@@ -298,7 +299,7 @@ void write_suite_jsonl(const std::vector<SyntheticTask>& tasks, const std::strin
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) fail("{}: cannot write", path);
   for (const SyntheticTask& t : tasks) {
-    nlohmann::json j = {{"task_id", t.task_id}, {"prompt", t.prompt},           {"tests", t.tests},
+    nlohmann::json j = {{"task_id", t.task_id},         {"prompt", t.prompt},       {"tests", t.tests},
                         {"entry_point", t.entry_point}, {"reference", t.reference}, {"level", t.level}};
     out << j.dump() << '\n';
   }

@@ -21,11 +21,11 @@
 namespace lcte::demo {
 
 struct SyntheticTask {
-  std::string task_id;      // "synth/<level>/<template>/<params>"
+  std::string task_id;  // "synth/<level>/<template>/<params>"
   int level = 1;
-  std::string prompt;       // signature and docstring
-  std::string reference;    // the body that passes, appended to the prompt
-  std::string tests;        // def check(candidate): ... asserts
+  std::string prompt;     // signature and docstring
+  std::string reference;  // the body that passes, appended to the prompt
+  std::string tests;      // def check(candidate): ... asserts
   std::string entry_point;
 };
 

@@ -62,8 +62,8 @@ Vocab fixed_vocab() {
   float score = -1.f;
   for (char c = 33; c < 127; ++c) v.add(std::string(1, c), score -= 0.01f, kTokenNormal);
   v.add(kSpace, score -= 0.01f, kTokenNormal);
-  for (const char* piece : {"th", "he", "in", "er", "an", "re", "on", "at", "en", "nd", "de", "ef", "def",
-                            "return", "self", "if", "for", "in", "or"}) {
+  for (const char* piece : {"th", "he", "in", "er", "an", "re", "on", "at", "en", "nd", "de", "ef", "def", "return",
+                            "self", "if", "for", "in", "or"}) {
     v.add(piece, score -= 0.01f, kTokenNormal);
     v.add(kSpace + piece, score -= 0.01f, kTokenNormal);
   }

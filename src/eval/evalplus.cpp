@@ -130,12 +130,18 @@ Record parse_record(std::string_view raw, const std::string& where) {
         fail("{}: field \"{}\" must be a string", where, key);
       }
     };
-    if (key == "task_id") r.task_id = text(), have[0] = true;
-    else if (key == "prompt") r.prompt = text(), have[1] = true;
-    else if (key == "entry_point") r.entry_point = text(), have[2] = true;
-    else if (key == "canonical_solution") r.canonical_solution = text(), have[3] = true;
-    else if (key == "base_input") r.base_input = std::string(value), have[4] = true;
-    else if (key == "plus_input") r.plus_input = std::string(value), have[5] = true;
+    if (key == "task_id")
+      r.task_id = text(), have[0] = true;
+    else if (key == "prompt")
+      r.prompt = text(), have[1] = true;
+    else if (key == "entry_point")
+      r.entry_point = text(), have[2] = true;
+    else if (key == "canonical_solution")
+      r.canonical_solution = text(), have[3] = true;
+    else if (key == "base_input")
+      r.base_input = std::string(value), have[4] = true;
+    else if (key == "plus_input")
+      r.plus_input = std::string(value), have[5] = true;
     else if (key == "atol") {
       try {
         r.atol = json::parse(value).get<double>();
@@ -161,7 +167,9 @@ Record parse_record(std::string_view raw, const std::string& where) {
 
 // A Python string literal holding `text` exactly (JSON's string syntax is
 // Python's, given UTF-8 output and no "\/").
-std::string py_string(const std::string& text) { return json(text).dump(-1, ' ', false, json::error_handler_t::strict); }
+std::string py_string(const std::string& text) {
+  return json(text).dump(-1, ' ', false, json::error_handler_t::strict);
+}
 
 // The judge's side of EvalPlus, written here from EvalPlus's documented rules
 // (evalplus/eval/__init__.py, _special_oracle.py, data/mbpp.py): the same
@@ -382,7 +390,8 @@ Suite load_evalplus(const std::string& path, const std::string& name, const Eval
     bool humaneval = r.task_id.rfind("HumanEval/", 0) == 0;
     bool mbpp = r.task_id.rfind("Mbpp/", 0) == 0;
     if (!humaneval && !mbpp) fail("{}: task_id \"{}\" is neither HumanEval/N nor Mbpp/N", where, r.task_id);
-    if (index == 1) suite.family = humaneval ? Family::HumanEval : Family::Mbpp;
+    if (index == 1)
+      suite.family = humaneval ? Family::HumanEval : Family::Mbpp;
     else if ((suite.family == Family::HumanEval) != humaneval)
       fail("{}: task_id \"{}\" mixes HumanEval and MBPP tasks in one file", where, r.task_id);
     Task task;
@@ -409,8 +418,10 @@ Suite load_evalplus(const std::string& path, const std::string& name, const Eval
         if (end == std::string::npos) end = body.size();
         std::string line = body.substr(start, end - start);
         start = end + 1;
-        if (line.rfind("assert ", 0) == 0) first_assert = line;
-        else if (!line.empty()) description += (description.empty() ? "" : "\n") + line;
+        if (line.rfind("assert ", 0) == 0)
+          first_assert = line;
+        else if (!line.empty())
+          description += (description.empty() ? "" : "\n") + line;
       }
       task.description = description;
       if (!first_assert.empty()) task.test_list.push_back(first_assert);

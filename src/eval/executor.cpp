@@ -23,9 +23,9 @@ std::string_view status_string(sandbox::Status status) {
 }
 
 sandbox::Status parse_status(std::string_view name) {
-  for (auto status : {sandbox::Status::Passed, sandbox::Status::Failed, sandbox::Status::Error,
-                      sandbox::Status::SyntaxError, sandbox::Status::Timeout, sandbox::Status::OutOfMemory,
-                      sandbox::Status::Killed})
+  for (auto status :
+       {sandbox::Status::Passed, sandbox::Status::Failed, sandbox::Status::Error, sandbox::Status::SyntaxError,
+        sandbox::Status::Timeout, sandbox::Status::OutOfMemory, sandbox::Status::Killed})
     if (status_string(status) == name) return status;
   fail("unknown sample status \"{}\"", name);
 }

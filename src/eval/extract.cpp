@@ -35,8 +35,8 @@ bool looks_like_prose(std::string_view line) {
       line.starts_with("* "))
     return true;
   size_t end = 0;
-  while (end < line.size() && (std::isalnum(static_cast<unsigned char>(line[end])) || line[end] == '_' ||
-                               line[end] == '\''))
+  while (end < line.size() &&
+         (std::isalnum(static_cast<unsigned char>(line[end])) || line[end] == '_' || line[end] == '\''))
     end++;
   if (end == 0) return false;
   std::string_view word = line.substr(0, end);
@@ -99,8 +99,8 @@ std::string sanitize_code(const std::string& text) {
   bool keep = true;  // indented lines before any top-level one: a bare function body
   for (size_t i = 0; i < lines.size(); i++) {
     std::string_view line = lines[i];
-    bool top_level = !line.empty() && !std::isspace(static_cast<unsigned char>(line[0])) &&
-                     !(i < continued.size() && continued[i]);
+    bool top_level =
+        !line.empty() && !std::isspace(static_cast<unsigned char>(line[0])) && !(i < continued.size() && continued[i]);
     if (top_level && !line.starts_with("#")) keep = !looks_like_prose(line) && !is_example_statement(line);
     if (keep) {
       out.append(line);

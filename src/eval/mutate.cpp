@@ -7,8 +7,8 @@
 #include <thread>
 
 #include "core/log.h"
-#include "eval/pylex.h"
 #include "core/random.h"
+#include "eval/pylex.h"
 #include "eval/runner.h"
 
 namespace lcte::eval {
@@ -84,9 +84,9 @@ void add_site(const std::string& code, std::vector<Mutation>& sites, size_t offs
 void add_keyword_sites(const std::string& code, const std::vector<const Token*>& tokens, size_t i,
                        std::vector<Mutation>& sites) {
   static const std::map<std::string_view, std::string_view> kCalls = {
-      {"min", "max"},          {"max", "min"},      {"lower", "upper"},     {"upper", "lower"},
-      {"any", "all"},          {"all", "any"},      {"startswith", "endswith"}, {"endswith", "startswith"},
-      {"isupper", "islower"},  {"islower", "isupper"}};
+      {"min", "max"},         {"max", "min"},        {"lower", "upper"},         {"upper", "lower"},
+      {"any", "all"},         {"all", "any"},        {"startswith", "endswith"}, {"endswith", "startswith"},
+      {"isupper", "islower"}, {"islower", "isupper"}};
   const Token& token = *tokens[i];
   std::string_view text = token.text(code);
   const Token* next = i + 1 < tokens.size() ? tokens[i + 1] : nullptr;
@@ -119,8 +119,8 @@ void add_keyword_sites(const std::string& code, const std::vector<const Token*>&
 }  // namespace
 
 std::vector<Mutation> mutation_sites(const std::string& code) {
-  static const std::map<std::string_view, std::string_view> kComparison = {
-      {"<", "<="}, {"<=", "<"}, {">", ">="}, {">=", ">"}, {"==", "!="}, {"!=", "=="}};
+  static const std::map<std::string_view, std::string_view> kComparison = {{"<", "<="}, {"<=", "<"},  {">", ">="},
+                                                                           {">=", ">"}, {"==", "!="}, {"!=", "=="}};
   static const std::map<std::string_view, std::string_view> kBinary = {
       {"+", "-"}, {"-", "+"}, {"*", "/"}, {"/", "*"}, {"//", "*"}, {"%", "//"}, {"+=", "-="}, {"-=", "+="}};
   std::vector<Token> all = python_tokens(code);
@@ -170,7 +170,8 @@ std::vector<Mutation> mutation_sites(const std::string& code) {
         !(before != nullptr && before->text(code) == "def")) {
       const Token& a = *tokens[i + 2];
       const Token& b = *tokens[i + 4];
-      std::string swapped = std::string(b.text(code)) + std::string(code.substr(a.offset + a.length, b.offset - a.offset - a.length)) +
+      std::string swapped = std::string(b.text(code)) +
+                            std::string(code.substr(a.offset + a.length, b.offset - a.offset - a.length)) +
                             std::string(a.text(code));
       Mutation m{a.offset, b.offset + b.length - a.offset, swapped, "swapped_arguments",
                  fmt::format("line {}: {}({}, {}) -> {}({}, {})", line_of(code, token.offset), text, a.text(code),
@@ -240,14 +241,15 @@ Outcome make_fix_task(const Task& base, Family family, Executor& executor, const
     // HumanEval's completes the prompt's function.
     task.buggy = family == Family::Mbpp ? buggy_reference : base.prompt + buggy_reference;
     task.mutation = mutation.kind + ", " + mutation.description;
-    task.prompt = "# This code has a bug: it fails its tests.\n" + commented(task.buggy) + "\n# Fixed version:\n" +
-                  base.prompt;
+    task.prompt =
+        "# This code has a bug: it fails its tests.\n" + commented(task.buggy) + "\n# Fixed version:\n" + base.prompt;
     outcome.ok = true;
     outcome.task = std::move(task);
     return outcome;
   }
   outcome.reason = sites.empty() ? "no place to inject a bug"
-                                 : fmt::format("none of {} candidate bugs made the tests fail", std::min<int>(attempts, int(sites.size())));
+                                 : fmt::format("none of {} candidate bugs made the tests fail",
+                                               std::min<int>(attempts, int(sites.size())));
   return outcome;
 }
 

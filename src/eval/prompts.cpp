@@ -61,7 +61,8 @@ std::vector<const Task*> few_shot_examples(const Suite& suite, int count) {
 }
 
 std::string fix_request(const Suite& suite, const Task& task) {
-  std::string text = "This Python code has a bug: it fails its tests. Fix it and return the complete fixed function.\n\n";
+  std::string text =
+      "This Python code has a bug: it fails its tests. Fix it and return the complete fixed function.\n\n";
   if (!task.description.empty()) text += "The task: " + task.description + "\n\n";
   text += "```python\n" + task.buggy + (task.buggy.ends_with('\n') ? "" : "\n") + "```\n";
   if (!task.test_list.empty()) text += "\nIt must pass these tests:\n\n" + tests_text(task) + "\n";

@@ -59,17 +59,17 @@ size_t number_end(std::string_view s, size_t begin) {
 }
 
 constexpr std::array<std::string_view, 25> kLongOps = {
-    "**=", "//=", ">>=", "<<=", "...", "->", ":=", "==", "!=", "<=", ">=", "**", "//", "<<", ">>",
-    "+=",  "-=",  "*=",  "/=",  "%=",  "&=", "|=", "^=", "@=", "<>"};
+    "**=", "//=", ">>=", "<<=", "...", "->", ":=", "==", "!=", "<=", ">=", "**", "//",
+    "<<",  ">>",  "+=",  "-=",  "*=",  "/=", "%=", "&=", "|=", "^=", "@=", "<>"};
 
 }  // namespace
 
 bool is_python_keyword(std::string_view word) {
   static constexpr std::array<std::string_view, 35> kKeywords = {
-      "False", "None",   "True",    "and",      "as",     "assert", "async", "await", "break",
-      "class", "continue", "def",   "del",      "elif",   "else",   "except", "finally", "for",
-      "from",  "global", "if",      "import",   "in",     "is",     "lambda", "nonlocal", "not",
-      "or",    "pass",   "raise",   "return",   "try",    "while",  "with",  "yield"};
+      "False", "None",     "True",  "and",    "as",   "assert", "async",  "await",    "break",
+      "class", "continue", "def",   "del",    "elif", "else",   "except", "finally",  "for",
+      "from",  "global",   "if",    "import", "in",   "is",     "lambda", "nonlocal", "not",
+      "or",    "pass",     "raise", "return", "try",  "while",  "with",   "yield"};
   return std::find(kKeywords.begin(), kKeywords.end(), word) != kKeywords.end();
 }
 
@@ -101,7 +101,8 @@ std::vector<Token> python_tokens(std::string_view s) {
       size_t end = i;
       while (end < s.size() && is_name_char(static_cast<unsigned char>(s[end]))) end++;
       push(TokenKind::Name, i, end);
-    } else if (std::isdigit(c) || (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
+    } else if (std::isdigit(c) ||
+               (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
       push(TokenKind::Number, i, number_end(s, i));
     } else {
       std::string_view rest = s.substr(i);

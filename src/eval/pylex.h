@@ -16,7 +16,7 @@ struct Token {
   TokenKind kind;
   size_t offset;  // byte offset in the source
   size_t length;
-  int depth;      // open (, [, { before this token
+  int depth;  // open (, [, { before this token
   std::string_view text(std::string_view source) const { return source.substr(offset, length); }
 };
 

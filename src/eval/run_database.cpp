@@ -68,7 +68,9 @@ class Statement {
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
-  void bind(int i, const std::string& text) { sqlite3_bind_text(stmt_, i, text.data(), int(text.size()), SQLITE_TRANSIENT); }
+  void bind(int i, const std::string& text) {
+    sqlite3_bind_text(stmt_, i, text.data(), int(text.size()), SQLITE_TRANSIENT);
+  }
   void bind(int i, int value) { sqlite3_bind_int(stmt_, i, value); }
   void bind_optional(int i, int value) { value < 0 ? (void)sqlite3_bind_null(stmt_, i) : bind(i, value); }
   void bind_optional(int i, double value) {
@@ -121,7 +123,9 @@ void configure(sqlite3* db, const std::string& path) {
 
 RunDatabase::RunDatabase(std::string dir, sqlite3* db) : dir_(std::move(dir)), db_(db) {}
 
-RunDatabase::RunDatabase(RunDatabase&& other) noexcept : dir_(std::move(other.dir_)), db_(other.db_) { other.db_ = nullptr; }
+RunDatabase::RunDatabase(RunDatabase&& other) noexcept : dir_(std::move(other.dir_)), db_(other.db_) {
+  other.db_ = nullptr;
+}
 
 RunDatabase::~RunDatabase() {
   if (db_ != nullptr) sqlite3_close(db_);

@@ -81,5 +81,4 @@ class RunDatabase final : public SampleSink {
   mutable std::mutex mutex_;
 };
 
-
 }  // namespace lcte::eval

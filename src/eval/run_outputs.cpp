@@ -120,7 +120,7 @@ json summarize(const SummaryInput& input) {
     if (!result.value) not_computable[name] = result.reason;
   }
 
-  json status_counts = {{"passed", 0}, {"failed", 0}, {"error", 0}, {"syntax_error", 0},
+  json status_counts = {{"passed", 0},  {"failed", 0},        {"error", 0}, {"syntax_error", 0},
                         {"timeout", 0}, {"out_of_memory", 0}, {"killed", 0}};
   std::map<std::string, int> error_types, isolation;
   int redefined_helpers = 0;
@@ -136,32 +136,31 @@ json summarize(const SummaryInput& input) {
     tpot.push_back(row.time_per_output_token_s);
   }
   double rate = input.session.wall_seconds > 0 ? double(input.session.executed) / input.session.wall_seconds : 0;
-  json summary = {
-      {"run_id", input.run_id},
-      {"suite", input.config.value("suite", suite.name)},
-      {"backend", input.config.value("backend", "")},
-      {"model", input.config.value("model", "")},
-      {"tasks", input.plan.size()},
-      {"samples", present},
-      {"samples_planned", planned},
-      {"complete", present == planned},
-      {"pass_at_k", pass_at},
-      {"status_counts", status_counts},
-      {"error_types", error_types},
-      // samples per isolation level that confined them: a run is only as
-      // trustworthy as its weakest sample
-      {"isolation", isolation},
-      {"samples_redefining_prompt_helpers", redefined_helpers},
-      {"timings",
-       {{"session_wall_seconds", input.session.wall_seconds},
-        {"session_samples", input.session.executed},
-        {"session_samples_per_second", rate},
-        {"exec_seconds", stats_json(stats_of(exec))},
-        {"latency_seconds", stats_json(stats_of(latency))},
-        {"ttft_seconds", stats_json(stats_of(ttft))},
-        {"tpot_seconds", stats_json(stats_of(tpot))}}},
-      {"config", input.config},
-      {"per_task", per_task}};
+  json summary = {{"run_id", input.run_id},
+                  {"suite", input.config.value("suite", suite.name)},
+                  {"backend", input.config.value("backend", "")},
+                  {"model", input.config.value("model", "")},
+                  {"tasks", input.plan.size()},
+                  {"samples", present},
+                  {"samples_planned", planned},
+                  {"complete", present == planned},
+                  {"pass_at_k", pass_at},
+                  {"status_counts", status_counts},
+                  {"error_types", error_types},
+                  // samples per isolation level that confined them: a run is only as
+                  // trustworthy as its weakest sample
+                  {"isolation", isolation},
+                  {"samples_redefining_prompt_helpers", redefined_helpers},
+                  {"timings",
+                   {{"session_wall_seconds", input.session.wall_seconds},
+                    {"session_samples", input.session.executed},
+                    {"session_samples_per_second", rate},
+                    {"exec_seconds", stats_json(stats_of(exec))},
+                    {"latency_seconds", stats_json(stats_of(latency))},
+                    {"ttft_seconds", stats_json(stats_of(ttft))},
+                    {"tpot_seconds", stats_json(stats_of(tpot))}}},
+                  {"config", input.config},
+                  {"per_task", per_task}};
   if (!not_computable.empty()) summary["pass_at_k_not_computable"] = not_computable;
   return summary;
 }
@@ -169,12 +168,12 @@ json summarize(const SummaryInput& input) {
 std::string summary_table(const json& summary) {
   std::string out;
   out += fmt::format("run      {}\n", summary.value("run_id", ""));
-  out += fmt::format("suite    {}   backend {}   model {}\n", summary.value("suite", ""),
-                     summary.value("backend", ""), summary.value("model", ""));
+  out += fmt::format("suite    {}   backend {}   model {}\n", summary.value("suite", ""), summary.value("backend", ""),
+                     summary.value("model", ""));
   out += fmt::format("tasks    {}   samples {}/{}{}\n", summary.value("tasks", 0), summary.value("samples", 0),
                      summary.value("samples_planned", 0), summary.value("complete", false) ? "" : "  (incomplete)");
-  const json& not_computable = summary.contains("pass_at_k_not_computable") ? summary["pass_at_k_not_computable"]
-                                                                              : json::object();
+  const json& not_computable =
+      summary.contains("pass_at_k_not_computable") ? summary["pass_at_k_not_computable"] : json::object();
   // json objects iterate in text order (pass@10 before pass@5): sort by k.
   std::vector<std::pair<int, std::string>> names;
   for (const auto& item : summary["pass_at_k"].items()) names.emplace_back(std::stoi(item.key().substr(5)), item.key());
@@ -197,8 +196,9 @@ std::string summary_table(const json& summary) {
     if (!levels.empty()) out += fmt::format("sandbox  {}\n", levels);
   }
   const json& timings = summary["timings"];
-  out += fmt::format("time     {:.2f} s for {} samples ({:.1f} samples/s)", timings["session_wall_seconds"].get<double>(),
-                     timings["session_samples"].get<size_t>(), timings["session_samples_per_second"].get<double>());
+  out +=
+      fmt::format("time     {:.2f} s for {} samples ({:.1f} samples/s)", timings["session_wall_seconds"].get<double>(),
+                  timings["session_samples"].get<size_t>(), timings["session_samples_per_second"].get<double>());
   const json& exec = timings["exec_seconds"];
   if (!exec["mean"].is_null())
     out += fmt::format(", exec mean {:.3f} s p95 {:.3f} s", exec["mean"].get<double>(), exec["p95"].get<double>());

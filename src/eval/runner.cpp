@@ -40,7 +40,8 @@ SampleRow make_row(const std::string& task_id, const Generation& generation, con
   row.code = program.code;
   row.finished_at = utc_now_iso8601();
   row.isolation = result.isolation;
-  if (!result.redefined_helpers.empty()) row.notes = "redefined=" + fmt::format("{}", fmt::join(result.redefined_helpers, ","));
+  if (!result.redefined_helpers.empty())
+    row.notes = "redefined=" + fmt::format("{}", fmt::join(result.redefined_helpers, ","));
   return row;
 }
 
@@ -58,8 +59,14 @@ class Pool {
  public:
   Pool(const Suite& suite, std::vector<WorkUnit> units, Backend& backend, Executor& executor, SampleSink& sink,
        const RunnerOptions& options, const ProgressFn& progress, Progress start)
-      : suite_(suite), units_(std::move(units)), backend_(backend), executor_(executor), sink_(sink),
-        options_(options), progress_fn_(progress), progress_(start) {}
+      : suite_(suite),
+        units_(std::move(units)),
+        backend_(backend),
+        executor_(executor),
+        sink_(sink),
+        options_(options),
+        progress_fn_(progress),
+        progress_(start) {}
 
   void run(int workers) {
     started_ = Clock::now();
@@ -173,7 +180,8 @@ std::vector<WorkUnit> split_units(std::vector<WorkUnit> units, size_t samples, i
   for (auto& unit : units) {
     for (size_t begin = 0; begin < unit.sample_indices.size(); begin += chunk) {
       size_t end = std::min(unit.sample_indices.size(), begin + chunk);
-      out.push_back({unit.task_index, {unit.sample_indices.begin() + long(begin), unit.sample_indices.begin() + long(end)}});
+      out.push_back(
+          {unit.task_index, {unit.sample_indices.begin() + long(begin), unit.sample_indices.begin() + long(end)}});
     }
   }
   return out;

@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "eval/suite_backends.h"
 #include "eval/executor.h"
 #include "eval/prompts.h"
 #include "eval/run_database.h"
 #include "eval/suite.h"
+#include "eval/suite_backends.h"
 
 namespace lcte::eval {
 

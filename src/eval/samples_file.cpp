@@ -160,7 +160,9 @@ size_t write_human_eval_results(const std::string& out_path, const std::string& 
   std::vector<json> lines;
   if (samples.empty()) {
     for (const SampleRow& row : rows)
-      lines.push_back({{"task_id", row.task_id}, {"completion", row.completion}, {"result", human_eval_result(row)},
+      lines.push_back({{"task_id", row.task_id},
+                       {"completion", row.completion},
+                       {"result", human_eval_result(row)},
                        {"passed", row.passed}});
   } else {
     // A row is found by its task id as the run stored it; a sample names its

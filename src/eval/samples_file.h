@@ -16,11 +16,11 @@
 namespace lcte::eval {
 
 struct SampleRecord {
-  std::string task_id;     // as written; folder layout: the folder name with _ as / (EvalPlus's rule)
-  std::string folder;      // folder layout: the folder's name; else empty
-  std::string text;        // `solution` when the record has one, else `completion`
-  nlohmann::json record;   // the line as read (folder layout: task_id and solution)
-  std::string where;       // "file:line" or the .py file, for messages
+  std::string task_id;    // as written; folder layout: the folder name with _ as / (EvalPlus's rule)
+  std::string folder;     // folder layout: the folder's name; else empty
+  std::string text;       // `solution` when the record has one, else `completion`
+  nlohmann::json record;  // the line as read (folder layout: task_id and solution)
+  std::string where;      // "file:line" or the .py file, for messages
 };
 
 // Every sample in file order (folder layout: folders by name, files by

@@ -7,25 +7,25 @@
 
 #include <algorithm>
 #include <ctime>
-#include <functional>
 #include <filesystem>
+#include <functional>
 #include <random>
 
+#include "backend/catalogue.h"
+#include "backend/engine_backend.h"
+#include "backend/http_backend.h"
+#include "backend/open.h"
+#include "backend/router_backend.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "backend/engine_backend.h"
-#include "backend/http_backend.h"
-#include "eval/suite_backends.h"
-#include "backend/catalogue.h"
-#include "backend/open.h"
-#include "backend/router_backend.h"
+#include "core/sha256.h"
+#include "core/version.h"
 #include "eval/io.h"
 #include "eval/mutate.h"
 #include "eval/passk.h"
 #include "eval/run_outputs.h"
-#include "core/sha256.h"
-#include "core/version.h"
+#include "eval/suite_backends.h"
 
 namespace lcte::eval {
 namespace fs = std::filesystem;
@@ -97,9 +97,8 @@ EvalConfig EvalConfig::from_json(const json& j) {
 std::string make_run_id(const std::string& suite, const std::string& backend) {
   const std::string stamp = utc_compact_stamp(std::chrono::system_clock::now());
   // A file suite is named by its stem; anything odd becomes '_'.
-  std::string name = suite.find('/') != std::string::npos || suite.ends_with(".jsonl")
-                         ? fs::path(suite).stem().string()
-                         : suite;
+  std::string name =
+      suite.find('/') != std::string::npos || suite.ends_with(".jsonl") ? fs::path(suite).stem().string() : suite;
   for (char& ch : name)
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_')) ch = '_';
   std::random_device random;
@@ -251,8 +250,8 @@ std::vector<PlanItem> make_plan(const EvalConfig& c, const Selection& selection,
   if (!missing.empty()) {
     std::string list;
     for (size_t i = 0; i < missing.size() && i < 5; i++) list += (i ? ", " : "") + missing[i];
-    fail("{}: no samples for {} selected task(s) ({}{}); narrow the selection with --tasks or --limit",
-         c.samples_file, missing.size(), list, missing.size() > 5 ? ", ..." : "");
+    fail("{}: no samples for {} selected task(s) ({}{}); narrow the selection with --tasks or --limit", c.samples_file,
+         missing.size(), list, missing.size() > 5 ? ", ..." : "");
   }
   return plan;
 }
@@ -429,7 +428,8 @@ SessionResult resume_eval(const std::string& run, const json& given, const Sessi
       differences.push_back(fmt::format("{} (run: {}, now: {})", key, stored.value(key, json()).dump(), want.dump()));
   }
   if (stored.value("lcte_version", "") != lcte_version())
-    differences.push_back(fmt::format("lcte_version (run: {}, now: {})", stored.value("lcte_version", ""), lcte_version()));
+    differences.push_back(
+        fmt::format("lcte_version (run: {}, now: {})", stored.value("lcte_version", ""), lcte_version()));
   EvalConfig c = EvalConfig::from_json(stored);
   if (!c.samples_file.empty()) {
     std::string sum = sha256_file_hex(c.samples_file);

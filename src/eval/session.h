@@ -14,8 +14,8 @@
 #include "eval/datasets.h"
 #include "eval/executor.h"
 #include "eval/run_database.h"
-#include "route/router.h"
 #include "eval/runner.h"
+#include "route/router.h"
 
 namespace lcte::eval {
 
@@ -60,8 +60,8 @@ struct SessionOptions {
   std::string run_id;  // empty: generated
   int workers = 0;     // 0: one per hardware thread
   DatasetLocations where = default_dataset_locations();
-  Executor* executor = nullptr;  // null: the sandbox, running `python`
-  int engine_threads = 0;        // engine backend: 0 for the default
+  Executor* executor = nullptr;   // null: the sandbox, running `python`
+  int engine_threads = 0;         // engine backend: 0 for the default
   int engine_max_sequences = 32;  // engine backend: most sequences decoded together (1: no batching)
   // http backend: retries, timeouts, the in-flight cap, streaming (base URL,
   // model and key variable come from the configuration).
@@ -84,7 +84,7 @@ struct SessionResult {
   std::string run_dir;
   bool resumed = false;
   nlohmann::json summary;
-  std::vector<std::string> dropped;  // fix suites: tasks without a confirmed bug
+  std::vector<std::string> dropped;     // fix suites: tasks without a confirmed bug
   std::vector<SampleFailure> failures;  // samples the backend could not generate (not stored)
 };
 

@@ -11,8 +11,8 @@
 #include <set>
 
 #include "core/error.h"
-#include "eval/io.h"
 #include "core/random.h"
+#include "eval/io.h"
 
 namespace lcte::eval {
 using json = nlohmann::json;
@@ -160,8 +160,7 @@ Suite load_humaneval(const std::string& path) {
     if (size_t slash = task.task_id.rfind('/'); slash != std::string::npos) {
       try {
         task.number = std::stoi(task.task_id.substr(slash + 1));
-      } catch (...) {
-      }
+      } catch (...) {}
     }
     suite.tasks.push_back(std::move(task));
   });
@@ -274,8 +273,7 @@ bool is_humaneval_format_file(const std::string& path) {
       return first.is_object() && first.contains("test") && first.contains("canonical_solution") &&
              !first.contains("tests");
     }
-  } catch (const std::exception&) {
-  }
+  } catch (const std::exception&) {}
   return false;  // the user-suite loader names what is wrong
 }
 
@@ -286,7 +284,8 @@ Suite load_suite(const std::string& name, const DatasetLocations& where, const E
   if (base == "humaneval") return load_humaneval(resolve_dataset(humaneval_dataset(), where));
   if (base == "mbpp") return load_mbpp(resolve_dataset(mbpp_dataset(), where));
   if (base == "mbpp-sanitized") return load_mbpp_sanitized(resolve_dataset(mbpp_sanitized_dataset(), where));
-  if (base == "humaneval+") return load_evalplus(resolve_dataset(*data::find_dataset("humaneval+"), where), base, evalplus);
+  if (base == "humaneval+")
+    return load_evalplus(resolve_dataset(*data::find_dataset("humaneval+"), where), base, evalplus);
   if (base == "mbpp+") {
     // The current release if it is here or can be had; else the earlier one
     // a data directory may hold (it is not an official download).
@@ -310,9 +309,10 @@ Suite load_suite(const std::string& name, const DatasetLocations& where, const E
     }
     return load_jsonl_suite(name);
   }
-  fail("--suite: unknown suite \"{}\" (expected humaneval, mbpp, mbpp-sanitized, humaneval+, mbpp+, a -fix variant, "
-       "or a suite file)",
-       name);
+  fail(
+      "--suite: unknown suite \"{}\" (expected humaneval, mbpp, mbpp-sanitized, humaneval+, mbpp+, a -fix variant, "
+      "or a suite file)",
+      name);
 }
 
 Split parse_split(const std::string& text) {
@@ -365,18 +365,30 @@ bool in_mbpp_split(int number, Split split) {
 std::vector<size_t> custom_split(const Suite& suite, Split split, const CustomSplit& custom) {
   size_t total = size_t(custom.train) + custom.validation + custom.test;
   if (total > suite.tasks.size())
-    fail("--split-sizes: {}/{}/{} asks for {} tasks but {} has {}", custom.train, custom.validation, custom.test,
-         total, suite.name, suite.tasks.size());
+    fail("--split-sizes: {}/{}/{} asks for {} tasks but {} has {}", custom.train, custom.validation, custom.test, total,
+         suite.name, suite.tasks.size());
   std::vector<size_t> order(suite.tasks.size());
   for (size_t i = 0; i < order.size(); i++) order[i] = i;
   SplitMix64 rng(custom.seed);
   shuffle(order, rng);
   size_t begin = 0, end = 0;
   switch (split) {
-    case Split::Train: begin = 0; end = custom.train; break;
-    case Split::Validation: begin = custom.train; end = begin + custom.validation; break;
-    case Split::Test: begin = size_t(custom.train) + custom.validation; end = total; break;
-    case Split::All: begin = 0; end = total; break;
+    case Split::Train:
+      begin = 0;
+      end = custom.train;
+      break;
+    case Split::Validation:
+      begin = custom.train;
+      end = begin + custom.validation;
+      break;
+    case Split::Test:
+      begin = size_t(custom.train) + custom.validation;
+      end = total;
+      break;
+    case Split::All:
+      begin = 0;
+      end = total;
+      break;
     case Split::Prompt: fail("--split prompt cannot be combined with --split-sizes");
   }
   std::vector<size_t> chosen(order.begin() + begin, order.begin() + end);

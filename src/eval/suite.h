@@ -18,17 +18,17 @@ namespace lcte::eval {
 enum class Family { HumanEval, Mbpp };
 
 struct Task {
-  std::string task_id;       // "HumanEval/0", "Mbpp/11" or the user's id
-  int number = -1;           // numeric id (MBPP splits), -1 when there is none
-  std::string prompt;        // completion-style prompt; program = prompt + completion
-  std::string context;       // what a completion that re-states the entry point still needs
-                             // from the prompt: the prompt cut before `def <entry_point>(`
-  std::string description;   // natural-language task (MBPP text); empty when the prompt says it
-  std::string entry_point;   // the function the tests call
-  std::string reference;     // a completion known to pass (appended to prompt); may be empty
-  std::string setup;         // runs before the code (test imports)
-  std::string tests;         // test code run after the code (asserts, or `def check`)
-  std::string check;         // final statement, e.g. "check(add)"; may be empty
+  std::string task_id;                       // "HumanEval/0", "Mbpp/11" or the user's id
+  int number = -1;                           // numeric id (MBPP splits), -1 when there is none
+  std::string prompt;                        // completion-style prompt; program = prompt + completion
+  std::string context;                       // what a completion that re-states the entry point still needs
+                                             // from the prompt: the prompt cut before `def <entry_point>(`
+  std::string description;                   // natural-language task (MBPP text); empty when the prompt says it
+  std::string entry_point;                   // the function the tests call
+  std::string reference;                     // a completion known to pass (appended to prompt); may be empty
+  std::string setup;                         // runs before the code (test imports)
+  std::string tests;                         // test code run after the code (asserts, or `def check`)
+  std::string check;                         // final statement, e.g. "check(add)"; may be empty
   std::vector<std::string> test_list;        // MBPP asserts one by one (shown in prompts)
   std::vector<std::string> challenge_tests;  // MBPP challenge_test_list (not run by default)
   // Debugging variants only: the program with the injected bug, and what was changed.
@@ -37,7 +37,7 @@ struct Task {
 };
 
 struct Suite {
-  std::string name;    // "humaneval", "mbpp", "mbpp-sanitized", "humaneval-fix", ... or a file path
+  std::string name;  // "humaneval", "mbpp", "mbpp-sanitized", "humaneval-fix", ... or a file path
   Family family = Family::HumanEval;
   std::string source;  // the file it came from
   std::vector<Task> tasks;
@@ -49,9 +49,9 @@ struct Suite {
 
 // Loaders. Each throws lcte::Error naming the file and line (JSONL) or the
 // record index (JSON) and field when the file is malformed.
-Suite load_humaneval(const std::string& path);      // HumanEval.jsonl[.gz]
-Suite load_mbpp(const std::string& path);           // mbpp.jsonl
-Suite load_mbpp_sanitized(const std::string& path); // sanitized-mbpp.json
+Suite load_humaneval(const std::string& path);       // HumanEval.jsonl[.gz]
+Suite load_mbpp(const std::string& path);            // mbpp.jsonl
+Suite load_mbpp_sanitized(const std::string& path);  // sanitized-mbpp.json
 // User suite, one JSON object per line:
 //   task_id (string, required, unique), prompt (string, required),
 //   tests (string, required), entry_point (string, required),

@@ -6,8 +6,8 @@
 #include <set>
 
 #include "core/error.h"
-#include "eval/io.h"
 #include "core/sha256.h"
+#include "eval/io.h"
 #include "measure/machine.h"
 #include "report/report.h"
 
@@ -114,14 +114,15 @@ EvalExperimentResult run_eval_experiment(const eval::EvalConfig& config, eval::S
 
   // The run id must be fixed before the session starts so that rows can be
   // published as they are made.
-  std::string run_id = !resume.empty()           ? resumed_run_id(resume, session.out_dir)
+  std::string run_id = !resume.empty()          ? resumed_run_id(resume, session.out_dir)
                        : session.run_id.empty() ? eval::make_run_id(config.suite, config.backend)
                                                 : session.run_id;
   session.run_id = resume.empty() ? run_id : "";
   std::string run_dir = resume.empty() ? fs::absolute(fs::path(session.out_dir) / run_id).string()
                                        : fs::absolute(fs::is_regular_file(fs::path(resume) / "run.sqlite")
                                                           ? fs::path(resume)
-                                                          : fs::path(session.out_dir) / resume).string();
+                                                          : fs::path(session.out_dir) / resume)
+                                             .string();
   store::Store store(options.store_path);
   // A store row belongs to one run directory: a resumed run finds its row by
   // directory, and a new run whose name an older run in the store already

@@ -5,11 +5,11 @@
 #include <random>
 #include <utility>
 
+#include <spdlog/spdlog.h>
 #include "core/clock.h"
 #include "core/error.h"
 #include "eval/session.h"
 #include "measure/machine.h"
-#include <spdlog/spdlog.h>
 
 namespace lcte::experiment {
 
@@ -23,7 +23,8 @@ std::vector<store::MetricPoint> metric_points(const measure::Sample& s, double t
   if (s.system_cpu) add("system_cpu", *s.system_cpu);
   if (s.rss_bytes > 0) add("rss_bytes", static_cast<double>(s.rss_bytes));
   if (s.peak_rss_bytes > 0) add("peak_rss_bytes", static_cast<double>(s.peak_rss_bytes));
-  if (s.system_memory_available_bytes) add("system_memory_available_bytes", static_cast<double>(*s.system_memory_available_bytes));
+  if (s.system_memory_available_bytes)
+    add("system_memory_available_bytes", static_cast<double>(*s.system_memory_available_bytes));
   if (s.cpu_energy_joules) add("cpu_energy_j", *s.cpu_energy_joules);
   add("cpu_energy_estimate_j", s.cpu_energy_estimate_joules);
   for (size_t g = 0; g < s.gpus.size(); ++g) {
@@ -53,7 +54,8 @@ json resource_summary(const measure::ResourceSampler& sampler, int64_t completio
     energy["gpu_source"] = e.gpu_source;
   }
   if (tasks > 0) energy["joules_per_problem"] = e.total_joules / static_cast<double>(tasks);
-  if (completion_tokens > 0) energy["joules_per_1k_tokens"] = e.total_joules * 1000.0 / static_cast<double>(completion_tokens);
+  if (completion_tokens > 0)
+    energy["joules_per_1k_tokens"] = e.total_joules * 1000.0 / static_cast<double>(completion_tokens);
   if (passed > 0) energy["joules_per_pass"] = e.total_joules / static_cast<double>(passed);
 
   json resources = json::object();

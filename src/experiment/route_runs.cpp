@@ -139,7 +139,8 @@ RoutingData load_routing_data(store::Store& store, const std::vector<std::string
     if (!run) fail("route eval: no run '{}' in {}", id, store.path());
     std::string suite = run->config.value("suite", "");
     if (data.suite.empty()) data.suite = suite;
-    if (suite != data.suite) fail("route eval: run {} is on suite {}, run {} on {}", runs[0].id, data.suite, run->id, suite);
+    if (suite != data.suite)
+      fail("route eval: run {} is on suite {}, run {} on {}", runs[0].id, data.suite, run->id, suite);
     if (eval::is_fix_suite_name(suite)) fail("route eval: {} is a debugging suite; route on the plain suites", suite);
     std::map<std::string, TaskStats> per_task;
     for (const store::StoredSample& s : store.samples(run->id)) {
@@ -148,7 +149,8 @@ RoutingData load_routing_data(store::Store& store, const std::vector<std::string
       t.passed += s.passed;
       if (s.latency_s) t.latency_sum += *s.latency_s, t.latency_n++;
       if (s.completion_tokens >= 0) t.tokens_sum += static_cast<double>(s.completion_tokens), t.tokens_n++;
-      if (t.first_index < 0 || s.sample_index < t.first_index) t.first_index = s.sample_index, t.first_completion = s.completion;
+      if (t.first_index < 0 || s.sample_index < t.first_index)
+        t.first_index = s.sample_index, t.first_completion = s.completion;
     }
     if (per_task.empty()) fail("route eval: run {} has no samples", run->id);
     data.run_ids.push_back(run->id);
@@ -173,11 +175,16 @@ RoutingData load_routing_data(store::Store& store, const std::vector<std::string
     for (const auto& [id, s] : stats[t]) all_latency = all_latency && s.latency_n == s.n;
   std::string cost = options.cost == "auto" ? (all_latency ? "latency" : "weights") : options.cost;
   if (cost == "latency" && !all_latency) fail("route eval: --cost latency, but some samples have no measured latency");
-  if (cost == "latency") data.cost_unit = "mean latency per query (s)";
-  else if (cost == "tokens") data.cost_unit = "mean completion tokens per query";
-  else if (cost == "energy") data.cost_unit = "energy per query (J)";
-  else if (cost == "weights") data.cost_unit = "relative cost (weights)";
-  else fail("route eval: unknown cost \"{}\" (auto, latency, tokens, energy, weights)", options.cost);
+  if (cost == "latency")
+    data.cost_unit = "mean latency per query (s)";
+  else if (cost == "tokens")
+    data.cost_unit = "mean completion tokens per query";
+  else if (cost == "energy")
+    data.cost_unit = "energy per query (J)";
+  else if (cost == "weights")
+    data.cost_unit = "relative cost (weights)";
+  else
+    fail("route eval: unknown cost \"{}\" (auto, latency, tokens, energy, weights)", options.cost);
   if (options.cost == "auto" && cost == "weights")
     data.notes.push_back("costs are the tier weights: not every sample has a measured latency");
   // An endpoint's run measured this machine's client waiting for the server,
@@ -226,7 +233,8 @@ RoutingData load_routing_data(store::Store& store, const std::vector<std::string
   if (data.problems.size() < total)
     data.notes.push_back(fmt::format("{} problem(s) left out: not in every run", total - data.problems.size()));
   if (unchecked > 0)
-    data.notes.push_back(fmt::format("cascade: {} answer(s) had no visible example to check; only that the code runs", unchecked));
+    data.notes.push_back(
+        fmt::format("cascade: {} answer(s) had no visible example to check; only that the code runs", unchecked));
   return data;
 }
 
@@ -239,7 +247,8 @@ RouteEvaluation evaluate_policies(const RoutingData& data, const std::vector<std
   e.weak = route::evaluate_assignment(problems, std::vector<size_t>(problems.size(), 0), "always", 0).accuracy;
   e.strong = route::evaluate_assignment(problems, std::vector<size_t>(problems.size(), last), "always", 0).accuracy;
   for (size_t t = 0; t < n_tiers; ++t)
-    e.alone.push_back(route::evaluate_assignment(problems, std::vector<size_t>(problems.size(), t), data.tiers[t] + " alone", 0));
+    e.alone.push_back(
+        route::evaluate_assignment(problems, std::vector<size_t>(problems.size(), t), data.tiers[t] + " alone", 0));
   auto add_curve = [&](const std::string& name, const std::vector<double>& priority) {
     PolicyCurve c{name, route::priority_curve(problems, priority, name), {}};
     c.gap = route::gap_metrics(c.points, e.weak, e.strong);
@@ -266,10 +275,12 @@ RouteEvaluation evaluate_policies(const RoutingData& data, const std::vector<std
       add_curve("learned", priority);
     } else if (policy == "random") {
       std::vector<double> priority;
-      for (const auto& p : problems) priority.push_back(static_cast<double>(route::query_hash(p.query + std::to_string(seed)) >> 11));
+      for (const auto& p : problems)
+        priority.push_back(static_cast<double>(route::query_hash(p.query + std::to_string(seed)) >> 11));
       add_curve("random", priority);
     } else if (policy == "cascade") {
-      if (problems.front().visible_pass.empty()) fail("route eval: cascade needs the visible-example checks (a sandbox)");
+      if (problems.front().visible_pass.empty())
+        fail("route eval: cascade needs the visible-example checks (a sandbox)");
       e.points.push_back(route::cascade_point(problems));
     } else if (policy == "oracle") {
       e.points.push_back(route::oracle_point(problems));
@@ -288,7 +299,8 @@ RouteEvaluation evaluate_policies(const RoutingData& data, const std::vector<std
     double budget = b / 10.0;
     const route::OperatingPoint* best = nullptr;
     for (const auto& p : e.all)
-      if (p.policy != "oracle" && p.strong_share <= budget + 1e-9 && (!best || p.accuracy > best->accuracy + 1e-12)) best = &p;
+      if (p.policy != "oracle" && p.strong_share <= budget + 1e-9 && (!best || p.accuracy > best->accuracy + 1e-12))
+        best = &p;
     if (best) e.winners.emplace_back(budget, best->policy);
   }
   return e;
@@ -322,10 +334,15 @@ json evaluation_json(const RoutingData& data, const RouteEvaluation& e) {
   auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
   json curves = json::array();
   for (const auto& c : e.curves)
-    curves.push_back({{"policy", c.policy}, {"apgr", opt(c.gap.apgr)}, {"cpt50", opt(c.gap.cpt50)}, {"cpt80", opt(c.gap.cpt80)}});
+    curves.push_back(
+        {{"policy", c.policy}, {"apgr", opt(c.gap.apgr)}, {"cpt50", opt(c.gap.cpt50)}, {"cpt80", opt(c.gap.cpt80)}});
   json points = json::array();
   for (const auto& p : e.points)
-    points.push_back({{"policy", p.policy}, {"accuracy", p.accuracy}, {"cost", p.cost}, {"strong_share", p.strong_share}, {"tier_share", p.tier_share}});
+    points.push_back({{"policy", p.policy},
+                      {"accuracy", p.accuracy},
+                      {"cost", p.cost},
+                      {"strong_share", p.strong_share},
+                      {"tier_share", p.tier_share}});
   json winners = json::array();
   for (const auto& [b, name] : e.winners) winners.push_back({{"strong_share_budget", b}, {"policy", name}});
   json alone = json::array();
@@ -336,16 +353,28 @@ json evaluation_json(const RoutingData& data, const RouteEvaluation& e) {
     for (const auto& t : data.tiers) counts[t] = 0;
     for (const SplitRow& r : e.split) {
       counts[data.tiers[r.tier]] = counts[data.tiers[r.tier]].get<int>() + 1;
-      rows.push_back({{"task_id", r.task_id}, {"n_tokens", r.n_tokens}, {"n_tokens_at_least", r.n_tokens_at_least},
-                      {"score", r.score}, {"tier", data.tiers[r.tier]}});
+      rows.push_back({{"task_id", r.task_id},
+                      {"n_tokens", r.n_tokens},
+                      {"n_tokens_at_least", r.n_tokens_at_least},
+                      {"score", r.score},
+                      {"tier", data.tiers[r.tier]}});
     }
     split = {{"tokenizer", data.counter.name}, {"problems_per_tier", counts}, {"problems", rows}};
   }
-  return {{"suite", data.suite},       {"tiers", data.tiers},   {"runs", data.run_ids},
-          {"tokenizer", data.counter.name}, {"alone", alone}, {"threshold_split", split},
-          {"problems", data.problems.size()}, {"cost_unit", data.cost_unit}, {"weak", e.weak},
-          {"strong", e.strong},        {"curves", curves},      {"points", points},
-          {"winners", winners},        {"notes", data.notes}};
+  return {{"suite", data.suite},
+          {"tiers", data.tiers},
+          {"runs", data.run_ids},
+          {"tokenizer", data.counter.name},
+          {"alone", alone},
+          {"threshold_split", split},
+          {"problems", data.problems.size()},
+          {"cost_unit", data.cost_unit},
+          {"weak", e.weak},
+          {"strong", e.strong},
+          {"curves", curves},
+          {"points", points},
+          {"winners", winners},
+          {"notes", data.notes}};
 }
 
 std::string evaluation_svg(const RoutingData& data, const RouteEvaluation& e) {

@@ -26,18 +26,18 @@ struct RoutingDataOptions {
   // "weights" (the fixed `weights`), or "auto": latency when every sample has
   // one, else weights.
   std::string cost = "auto";
-  std::vector<double> weights;        // per tier; default 1, 2, 3, ...
-  eval::Executor* executor = nullptr; // runs the visible-example checks; null: no cascade
+  std::vector<double> weights;         // per tier; default 1, 2, 3, ...
+  eval::Executor* executor = nullptr;  // runs the visible-example checks; null: no cascade
 };
 
 struct RoutingData {
   std::string suite;
-  std::vector<std::string> tiers;    // the runs' model labels
+  std::vector<std::string> tiers;  // the runs' model labels
   std::vector<std::string> run_ids;
   std::vector<route::ProblemRecord> problems;
-  std::string cost_unit;             // e.g. "mean latency per query (s)"
-  route::TokenCounter counter;       // what counted the problems' tokens (and counts for the rule)
-  std::vector<std::string> notes;    // problems left out and why, estimates used
+  std::string cost_unit;           // e.g. "mean latency per query (s)"
+  route::TokenCounter counter;     // what counted the problems' tokens (and counts for the rule)
+  std::vector<std::string> notes;  // problems left out and why, estimates used
 };
 
 RoutingData load_routing_data(store::Store& store, const std::vector<std::string>& run_ids,
@@ -64,7 +64,7 @@ struct SplitRow {
 };
 
 struct RouteEvaluation {
-  double weak = 0, strong = 0;  // accuracy of the cheapest and the strongest tier alone
+  double weak = 0, strong = 0;                // accuracy of the cheapest and the strongest tier alone
   std::vector<route::OperatingPoint> alone;   // each tier answering every problem, cheapest first
   std::vector<PolicyCurve> curves;            // threshold, learned, random (two-tier sweeps)
   std::vector<route::OperatingPoint> points;  // single points: oracle, cascade, always-*, default rule

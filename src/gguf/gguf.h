@@ -55,8 +55,8 @@ struct Array {
 // One metadata value: a scalar, a string, or an array of values of one type.
 class Value {
  public:
-  using Storage = std::variant<uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, float, bool,
-                               std::string, std::shared_ptr<Array>, uint64_t, int64_t, double>;
+  using Storage = std::variant<uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, float, bool, std::string,
+                               std::shared_ptr<Array>, uint64_t, int64_t, double>;
 
   Value() : v_(uint8_t{0}) {}
   static Value u8(uint8_t x) { return Value(Storage(std::in_place_index<0>, x)); }
@@ -68,9 +68,7 @@ class Value {
   static Value f32(float x) { return Value(Storage(std::in_place_index<6>, x)); }
   static Value boolean(bool x) { return Value(Storage(std::in_place_index<7>, x)); }
   static Value string(std::string x) { return Value(Storage(std::in_place_index<8>, std::move(x))); }
-  static Value array(Array a) {
-    return Value(Storage(std::in_place_index<9>, std::make_shared<Array>(std::move(a))));
-  }
+  static Value array(Array a) { return Value(Storage(std::in_place_index<9>, std::make_shared<Array>(std::move(a)))); }
   static Value u64(uint64_t x) { return Value(Storage(std::in_place_index<10>, x)); }
   static Value i64(int64_t x) { return Value(Storage(std::in_place_index<11>, x)); }
   static Value f64(double x) { return Value(Storage(std::in_place_index<12>, x)); }
@@ -107,8 +105,8 @@ struct TensorInfo {
   std::string name;
   std::vector<int64_t> ne;  // ggml order: ne[0] is the row length (contiguous)
   GgmlType type = GgmlType::F32;
-  uint64_t offset = 0;       // relative to the start of the data section
-  uint64_t nbytes = 0;       // computed from type and shape
+  uint64_t offset = 0;            // relative to the start of the data section
+  uint64_t nbytes = 0;            // computed from type and shape
   const uint8_t* data = nullptr;  // into the mapping (reader) or null (writer)
 
   int64_t n_elements() const;

@@ -16,8 +16,7 @@ constexpr uint32_t kMaxDims = 4;         // GGML_MAX_DIMS
 // an error naming the file, the field and the byte offset.
 class Cursor {
  public:
-  Cursor(const uint8_t* data, size_t size, const std::string& name)
-      : data_(data), size_(size), name_(name) {}
+  Cursor(const uint8_t* data, size_t size, const std::string& name) : data_(data), size_(size), name_(name) {}
 
   size_t pos() const { return pos_; }
   size_t remaining() const { return size_ - pos_; }
@@ -29,8 +28,7 @@ class Cursor {
   }
 
   void need(uint64_t n, std::string_view what) const {
-    if (n > remaining())
-      error("file is truncated: {} needs {} bytes, only {} remain", what, n, remaining());
+    if (n > remaining()) error("file is truncated: {} needs {} bytes, only {} remain", what, n, remaining());
   }
 
   template <class T>
@@ -61,10 +59,17 @@ class Cursor {
 // array count the remaining bytes cannot hold before reserving memory for it.
 uint64_t min_encoded_size(ValueType t) {
   switch (t) {
-    case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
-    case ValueType::UINT16: case ValueType::INT16: return 2;
-    case ValueType::UINT32: case ValueType::INT32: case ValueType::FLOAT32: return 4;
-    case ValueType::UINT64: case ValueType::INT64: case ValueType::FLOAT64: return 8;
+    case ValueType::UINT8:
+    case ValueType::INT8:
+    case ValueType::BOOL: return 1;
+    case ValueType::UINT16:
+    case ValueType::INT16: return 2;
+    case ValueType::UINT32:
+    case ValueType::INT32:
+    case ValueType::FLOAT32: return 4;
+    case ValueType::UINT64:
+    case ValueType::INT64:
+    case ValueType::FLOAT64: return 8;
     case ValueType::STRING: return 8;
     case ValueType::ARRAY: return 4 + 8;
   }
@@ -83,8 +88,8 @@ Value read_array(Cursor& c, const std::string& key, int depth) {
   uint64_t count = c.read<uint64_t>("array length");
   uint64_t min_size = min_encoded_size(elem);
   if (count > c.remaining() / min_size)
-    c.error("metadata '{}': array of {} {} elements cannot fit in the {} bytes left", key, count,
-            value_type_name(elem), c.remaining());
+    c.error("metadata '{}': array of {} {} elements cannot fit in the {} bytes left", key, count, value_type_name(elem),
+            c.remaining());
   Array a{elem, {}};
   a.items.reserve(static_cast<size_t>(count));
   for (uint64_t i = 0; i < count; ++i) a.items.push_back(read_value(c, elem, key, depth + 1));
@@ -148,16 +153,14 @@ void File::parse_all(const uint8_t* data, size_t size) {
   if (magic != kMagic) fail("{}: not a GGUF file: bad magic bytes", path_);
   version_ = c.read<uint32_t>("version");
   if (version_ == 1) fail("{}: GGUF version 1 is not supported (convert it with a current llama.cpp)", path_);
-  if (version_ == 0x02000000 || version_ == 0x03000000)
-    fail("{}: big-endian GGUF files are not supported", path_);
+  if (version_ == 0x02000000 || version_ == 0x03000000) fail("{}: big-endian GGUF files are not supported", path_);
   if (version_ != 2 && version_ != 3) fail("{}: unknown GGUF version {}", path_, version_);
 
   uint64_t n_tensors = c.read<uint64_t>("tensor count");
   uint64_t n_kv = c.read<uint64_t>("metadata count");
   // Each key/value takes at least 8 (key length) + 4 (type) + 1 bytes; each
   // tensor info at least 8 + 4 + 4 + 8 bytes.
-  if (n_kv > c.remaining() / 13)
-    c.error("metadata count {} cannot fit in the {} bytes left", n_kv, c.remaining());
+  if (n_kv > c.remaining() / 13) c.error("metadata count {} cannot fit in the {} bytes left", n_kv, c.remaining());
   if (n_tensors > c.remaining() / 24)
     c.error("tensor count {} cannot fit in the {} bytes left", n_tensors, c.remaining());
 
@@ -173,7 +176,8 @@ void File::parse_all(const uint8_t* data, size_t size) {
   }
 
   if (const Value* a = find("general.alignment")) {
-    if (a->type() != ValueType::UINT32) fail("{}: general.alignment must be u32, found {}", path_, value_type_name(a->type()));
+    if (a->type() != ValueType::UINT32)
+      fail("{}: general.alignment must be u32, found {}", path_, value_type_name(a->type()));
     uint64_t al = a->as_u64();
     if (al == 0 || (al & (al - 1)) != 0) fail("{}: general.alignment {} is not a power of two", path_, al);
     alignment_ = static_cast<uint32_t>(al);
@@ -191,7 +195,8 @@ void File::parse_all(const uint8_t* data, size_t size) {
       uint64_t ne = c.read<uint64_t>("tensor dimension");
       if (ne > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / 2)
         c.error("tensor '{}': dimension {} is {}, not a size", t.name, d, ne);
-      if (ne != 0 && static_cast<uint64_t>(n_elements) > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / ne)
+      if (ne != 0 &&
+          static_cast<uint64_t>(n_elements) > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / ne)
         c.error("tensor '{}': element count overflows", t.name);
       n_elements *= static_cast<int64_t>(ne);
       t.ne.push_back(static_cast<int64_t>(ne));
@@ -201,8 +206,8 @@ void File::parse_all(const uint8_t* data, size_t size) {
     if (tr == nullptr) c.error("tensor '{}': unknown tensor type {}", t.name, raw_type);
     t.type = tr->type;
     if (t.ne[0] % tr->block_size != 0)
-      c.error("tensor '{}': row length {} is not a multiple of the {} block size {}", t.name, t.ne[0],
-              tr->name, tr->block_size);
+      c.error("tensor '{}': row length {} is not a multiple of the {} block size {}", t.name, t.ne[0], tr->name,
+              tr->block_size);
     uint64_t blocks = static_cast<uint64_t>(n_elements / tr->block_size);
     if (blocks > std::numeric_limits<uint64_t>::max() / tr->block_bytes)
       c.error("tensor '{}': byte size overflows", t.name);
@@ -217,13 +222,13 @@ void File::parse_all(const uint8_t* data, size_t size) {
 
   data_offset_ = align_up(c.pos(), alignment_);
   if (n_tensors > 0 && data_offset_ > size)
-    fail("{}: file is truncated: tensor data would start at byte {} but the file has {} bytes", path_,
-         data_offset_, size);
+    fail("{}: file is truncated: tensor data would start at byte {} but the file has {} bytes", path_, data_offset_,
+         size);
   uint64_t data_size = size >= data_offset_ ? size - data_offset_ : 0;
   for (TensorInfo& t : tensors_) {
     if (t.offset > data_size || t.nbytes > data_size - t.offset)
-      fail("{}: file is truncated: tensor '{}' needs bytes {}..{} of the data section, which has {}",
-           path_, t.name, t.offset, t.offset + t.nbytes, data_size);
+      fail("{}: file is truncated: tensor '{}' needs bytes {}..{} of the data section, which has {}", path_, t.name,
+           t.offset, t.offset + t.nbytes, data_size);
     t.data = data + data_offset_ + t.offset;
   }
   // Writers pad every tensor, the last included, to the alignment; a file that
@@ -277,15 +282,11 @@ std::string File::get_string(std::string_view key, std::string fallback) const {
 uint64_t File::get_u64(std::string_view key) const {
   return typed(path_, key, [&] { return get(key).as_u64(); });
 }
-uint64_t File::get_u64(std::string_view key, uint64_t fallback) const {
-  return has(key) ? get_u64(key) : fallback;
-}
+uint64_t File::get_u64(std::string_view key, uint64_t fallback) const { return has(key) ? get_u64(key) : fallback; }
 double File::get_f64(std::string_view key) const {
   return typed(path_, key, [&] { return get(key).as_f64(); });
 }
-double File::get_f64(std::string_view key, double fallback) const {
-  return has(key) ? get_f64(key) : fallback;
-}
+double File::get_f64(std::string_view key, double fallback) const { return has(key) ? get_f64(key) : fallback; }
 bool File::get_bool(std::string_view key, bool fallback) const {
   return has(key) ? typed(path_, key, [&] { return get(key).as_bool(); }) : fallback;
 }

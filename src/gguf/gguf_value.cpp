@@ -26,9 +26,7 @@ std::string_view value_type_name(ValueType t) {
   return "unknown";
 }
 
-bool Array::operator==(const Array& o) const {
-  return element_type == o.element_type && items == o.items;
-}
+bool Array::operator==(const Array& o) const { return element_type == o.element_type && items == o.items; }
 
 Value Value::string_array(const std::vector<std::string>& xs) {
   Array a{ValueType::STRING, {}};
@@ -53,17 +51,19 @@ Value Value::i32_array(const std::vector<int32_t>& xs) {
 
 bool Value::is_integer() const {
   switch (type()) {
-    case ValueType::UINT8: case ValueType::INT8: case ValueType::UINT16: case ValueType::INT16:
-    case ValueType::UINT32: case ValueType::INT32: case ValueType::UINT64: case ValueType::INT64:
-      return true;
-    default:
-      return false;
+    case ValueType::UINT8:
+    case ValueType::INT8:
+    case ValueType::UINT16:
+    case ValueType::INT16:
+    case ValueType::UINT32:
+    case ValueType::INT32:
+    case ValueType::UINT64:
+    case ValueType::INT64: return true;
+    default: return false;
   }
 }
 
-bool Value::is_number() const {
-  return is_integer() || type() == ValueType::FLOAT32 || type() == ValueType::FLOAT64;
-}
+bool Value::is_number() const { return is_integer() || type() == ValueType::FLOAT32 || type() == ValueType::FLOAT64; }
 
 namespace {
 
@@ -152,8 +152,10 @@ std::string quote(const std::string& s, size_t max_chars) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\x{:02x}", c);
-        else out += c;
+        if (static_cast<unsigned char>(c) < 0x20)
+          out += fmt::format("\\x{:02x}", c);
+        else
+          out += c;
     }
   }
   return out + "\"";
@@ -177,8 +179,7 @@ std::string Value::to_string(size_t max_items) const {
       if (a.items.size() > max_items) out += ", ...";
       return out + "]";
     }
-    default:
-      return is_integer() && widen(v_).negative ? fmt::format("{}", as_i64()) : fmt::format("{}", as_u64());
+    default: return is_integer() && widen(v_).negative ? fmt::format("{}", as_i64()) : fmt::format("{}", as_u64());
   }
 }
 

@@ -1,10 +1,10 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <algorithm>
 
 #include "core/error.h"
 #include "gguf/gguf.h"
@@ -53,8 +53,8 @@ void Writer::declare_tensor(const std::string& name, GgmlType type, std::vector<
   if (ne.empty() || ne.size() > 4) fail("GGUF writer: tensor '{}' has {} dimensions", name, ne.size());
   const TypeTraits& tr = type_traits(type);
   if (ne[0] % tr.block_size != 0)
-    fail("GGUF writer: tensor '{}': row length {} is not a multiple of the {} block size {}", name, ne[0],
-         tr.name, tr.block_size);
+    fail("GGUF writer: tensor '{}': row length {} is not a multiple of the {} block size {}", name, ne[0], tr.name,
+         tr.block_size);
   Pending p;
   p.info.name = name;
   p.info.type = type;

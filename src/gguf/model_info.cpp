@@ -8,12 +8,11 @@ namespace lcte::gguf {
 
 std::string file_type_name(uint64_t ftype) {
   static const std::map<uint64_t, const char*> names = {
-      {0, "F32"},      {1, "F16"},      {2, "Q4_0"},     {3, "Q4_1"},    {7, "Q8_0"},     {8, "Q5_0"},
-      {9, "Q5_1"},     {10, "Q2_K"},    {11, "Q3_K_S"},  {12, "Q3_K_M"}, {13, "Q3_K_L"},  {14, "Q4_K_S"},
-      {15, "Q4_K_M"},  {16, "Q5_K_S"},  {17, "Q5_K_M"},  {18, "Q6_K"},   {19, "IQ2_XXS"}, {20, "IQ2_XS"},
-      {21, "Q2_K_S"},  {22, "IQ3_XS"},  {23, "IQ3_XXS"}, {24, "IQ1_S"},  {25, "IQ4_NL"},  {26, "IQ3_S"},
-      {27, "IQ3_M"},   {28, "IQ2_S"},   {29, "IQ2_M"},   {30, "IQ4_XS"}, {31, "IQ1_M"},   {32, "BF16"},
-      {36, "TQ1_0"},   {37, "TQ2_0"},
+      {0, "F32"},     {1, "F16"},     {2, "Q4_0"},     {3, "Q4_1"},    {7, "Q8_0"},    {8, "Q5_0"},    {9, "Q5_1"},
+      {10, "Q2_K"},   {11, "Q3_K_S"}, {12, "Q3_K_M"},  {13, "Q3_K_L"}, {14, "Q4_K_S"}, {15, "Q4_K_M"}, {16, "Q5_K_S"},
+      {17, "Q5_K_M"}, {18, "Q6_K"},   {19, "IQ2_XXS"}, {20, "IQ2_XS"}, {21, "Q2_K_S"}, {22, "IQ3_XS"}, {23, "IQ3_XXS"},
+      {24, "IQ1_S"},  {25, "IQ4_NL"}, {26, "IQ3_S"},   {27, "IQ3_M"},  {28, "IQ2_S"},  {29, "IQ2_M"},  {30, "IQ4_XS"},
+      {31, "IQ1_M"},  {32, "BF16"},   {36, "TQ1_0"},   {37, "TQ2_0"},
   };
   auto it = names.find(ftype);
   return it == names.end() ? fmt::format("unknown ({})", ftype) : it->second;
@@ -41,7 +40,8 @@ ModelSummary summarize(const File& file) {
   }
   s.type_counts.assign(counts.begin(), counts.end());
   s.file_bytes = file.file_size();
-  s.bits_per_weight = s.n_parameters ? 8.0 * static_cast<double>(s.tensor_bytes) / static_cast<double>(s.n_parameters) : 0;
+  s.bits_per_weight =
+      s.n_parameters ? 8.0 * static_cast<double>(s.tensor_bytes) / static_cast<double>(s.n_parameters) : 0;
   return s;
 }
 
@@ -108,16 +108,22 @@ nlohmann::json summary_to_json(const ModelSummary& s, const File& file) {
     if (s.architecture.empty() || kv.key.rfind(prefix, 0) != 0) continue;
     const Value& v = kv.value;
     std::string key = kv.key.substr(prefix.size());
-    if (v.is_integer()) hp[key] = v.as_i64();
-    else if (v.is_number()) hp[key] = v.as_f64();
-    else if (v.type() == ValueType::BOOL) hp[key] = v.as_bool();
-    else if (v.type() == ValueType::STRING) hp[key] = v.as_string();
-    else hp[key] = v.to_string(16);
+    if (v.is_integer())
+      hp[key] = v.as_i64();
+    else if (v.is_number())
+      hp[key] = v.as_f64();
+    else if (v.type() == ValueType::BOOL)
+      hp[key] = v.as_bool();
+    else if (v.type() == ValueType::STRING)
+      hp[key] = v.as_string();
+    else
+      hp[key] = v.to_string(16);
   }
   j["hyper_parameters"] = hp;
   nlohmann::json tensors = nlohmann::json::array();
   for (const TensorInfo& t : file.tensors())
-    tensors.push_back({{"name", t.name}, {"type", type_name(t.type)}, {"shape", t.ne}, {"bytes", t.nbytes}, {"offset", t.offset}});
+    tensors.push_back(
+        {{"name", t.name}, {"type", type_name(t.type)}, {"shape", t.ne}, {"bytes", t.nbytes}, {"offset", t.offset}});
   j["tensors"] = tensors;
   return j;
 }

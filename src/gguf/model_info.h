@@ -15,17 +15,17 @@ namespace lcte::gguf {
 std::string file_type_name(uint64_t ftype);
 
 struct ModelSummary {
-  std::string architecture;  // general.architecture, "" for vocab-only files
-  std::string name;          // general.name
-  std::string file_type;     // from general.file_type, or "" when absent
+  std::string architecture;                                           // general.architecture, "" for vocab-only files
+  std::string name;                                                   // general.name
+  std::string file_type;                                              // from general.file_type, or "" when absent
   std::vector<std::pair<std::string, std::string>> hyper_parameters;  // "<arch>.*" keys
-  std::string tokenizer_model;  // tokenizer.ggml.model
-  std::string tokenizer_pre;    // tokenizer.ggml.pre
+  std::string tokenizer_model;                                        // tokenizer.ggml.model
+  std::string tokenizer_pre;                                          // tokenizer.ggml.pre
   uint64_t vocab_size = 0;
   uint64_t n_parameters = 0;
   uint64_t tensor_bytes = 0;
   uint64_t file_bytes = 0;
-  double bits_per_weight = 0;  // tensor bits / parameters
+  double bits_per_weight = 0;                                 // tensor bits / parameters
   std::vector<std::pair<std::string, uint64_t>> type_counts;  // tensor type -> number of tensors
 };
 

@@ -23,8 +23,8 @@
 
 namespace lcte::blocks {
 
-constexpr int kQK = 32;    // elements per block of the *_0/*_1 formats
-constexpr int kQK_K = 256; // elements per super-block of the K formats
+constexpr int kQK = 32;     // elements per block of the *_0/*_1 formats
+constexpr int kQK_K = 256;  // elements per super-block of the K formats
 
 #pragma pack(push, 1)
 struct BlockQ4_0 {

@@ -54,9 +54,7 @@ const TypeTraits* find_type_traits(uint32_t raw_type) {
   return nullptr;
 }
 
-const TypeTraits& type_traits(GgmlType type) {
-  return *find_type_traits(static_cast<uint32_t>(type));
-}
+const TypeTraits& type_traits(GgmlType type) { return *find_type_traits(static_cast<uint32_t>(type)); }
 
 std::optional<GgmlType> type_from_name(std::string_view name) {
   auto lower = [](std::string_view s) {

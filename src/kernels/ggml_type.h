@@ -46,11 +46,11 @@ enum class GgmlType : uint32_t {
 
 struct TypeTraits {
   GgmlType type;
-  std::string_view name;   // as llama.cpp prints it: "f32", "q4_K", ...
-  int64_t block_size;      // elements per block
-  size_t block_bytes;      // bytes per block
+  std::string_view name;  // as llama.cpp prints it: "f32", "q4_K", ...
+  int64_t block_size;     // elements per block
+  size_t block_bytes;     // bytes per block
   bool quantized;
-  bool computable;         // lcte can dequantize it and run dot products on it
+  bool computable;  // lcte can dequantize it and run dot products on it
 };
 
 // nullptr for an id no known ggml version assigns (or one that was removed).

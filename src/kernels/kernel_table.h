@@ -14,8 +14,8 @@
 namespace lcte::kernels::detail {
 
 using VecDotFn = float (*)(int64_t n, const void* w, const void* a);
-using MatmulFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t nrows, const void* acts,
-                          size_t act_stride, int64_t ntok, float* out, size_t out_stride);
+using MatmulFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t nrows, const void* acts, size_t act_stride,
+                          int64_t ntok, float* out, size_t out_stride);
 using QuantizeFn = void (*)(const float* x, void* dst, int64_t n);
 using DequantFn = void (*)(const void* src, float* dst, int64_t n);
 using PackGroupFn = void (*)(int64_t n, const void* acts, size_t act_stride, void* dst);

@@ -130,9 +130,7 @@ Isa best_isa() {
   return best;
 }
 
-void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n) {
-  dequantize_row(t, src, dst, n, best_isa());
-}
+void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n) { dequantize_row(t, src, dst, n, best_isa()); }
 
 void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n, Isa isa) {
   const TypeTraits& tr = checked_traits(t, "dequantize");

@@ -53,8 +53,8 @@ float vec_dot(GgmlType w, int64_t n, const void* w_row, const void* act_row, Isa
 
 // out[r] = dot(weight row r, act) for nrows consecutive rows w_stride bytes
 // apart: the decode-time matrix-vector product, one row at a time.
-void vec_dot_rows(GgmlType w, int64_t n, const void* w_rows, size_t w_stride, int64_t nrows,
-                  const void* act_row, float* out, Isa isa = best_isa());
+void vec_dot_rows(GgmlType w, int64_t n, const void* w_rows, size_t w_stride, int64_t nrows, const void* act_row,
+                  float* out, Isa isa = best_isa());
 
 // The batched product of prompt processing:
 //   out[t*out_stride + r] = dot(weight row r, activation row t)
@@ -83,8 +83,7 @@ void matmul_unrepacked(GgmlType w, int64_t n, const void* w_rows, size_t w_strid
 size_t packed_group_bytes(GgmlType w, int64_t n, Isa isa = best_isa());
 // Packs 8 activation rows (activation_type(w) format, act_stride bytes apart,
 // starting at acts) into dst, which holds packed_group_bytes(w, n) bytes.
-void pack_activation_group(GgmlType w, int64_t n, const void* acts, size_t act_stride, void* dst,
-                           Isa isa = best_isa());
+void pack_activation_group(GgmlType w, int64_t n, const void* acts, size_t act_stride, void* dst, Isa isa = best_isa());
 // matmul with the ntok / 8 full groups of tokens already packed (group g at
 // packed + g * packed_group_bytes(w, n)); tokens after the last full group
 // are read from acts, as are all of them where there is no packed path.

@@ -48,8 +48,8 @@ void decode(const BlockQ4_1& b, Decoded32& o) {
 }
 
 uint32_t load_u32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
+         static_cast<uint32_t>(p[3]) << 24;
 }
 
 void decode_q5(const uint8_t* qs, const uint8_t* qh_bytes, int offset, Decoded32& o) {

@@ -127,8 +127,7 @@ void quantize_q5_1(const float* x, BlockQ5_1* y, int64_t nb) {
     int q[kQK];
     // ggml does not clamp here; (max-min)*id + 0.5 can only reach 31.5, so
     // the clamp changes nothing but guards against a rounding surprise.
-    for (int j = 0; j < kQK; ++j)
-      q[j] = std::min(31, static_cast<int>(static_cast<uint8_t>((x[j] - min) * id + 0.5f)));
+    for (int j = 0; j < kQK; ++j) q[j] = std::min(31, static_cast<int>(static_cast<uint8_t>((x[j] - min) * id + 0.5f)));
     pack_q5(q, y[i].qs, y[i].qh);
   }
 }
@@ -142,9 +141,7 @@ void quantize_row_ref(GgmlType t, const float* x, void* dst, int64_t n) {
   const int64_t nb = n / tr.block_size;
   uint8_t* out = static_cast<uint8_t*>(dst);
   switch (t) {
-    case GgmlType::F32:
-      std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(float));
-      return;
+    case GgmlType::F32: std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(float)); return;
     case GgmlType::F16:
       for (int64_t i = 0; i < n; ++i) {
         const uint16_t h = fp32_to_fp16(x[i]);
@@ -165,8 +162,7 @@ void quantize_row_ref(GgmlType t, const float* x, void* dst, int64_t n) {
     case GgmlType::Q5_1: return quantize_q5_1(x, static_cast<BlockQ5_1*>(dst), nb);
     case GgmlType::Q8_K: return quantize_activations(GgmlType::Q8_K, x, dst, n, Isa::Scalar);
     default:
-      fail("quantize_row_ref: no reference quantizer for type {} (K-quants and i-quants are not implemented)",
-           tr.name);
+      fail("quantize_row_ref: no reference quantizer for type {} (K-quants and i-quants are not implemented)", tr.name);
   }
 }
 

@@ -14,12 +14,12 @@ namespace lcte::measure {
 struct GpuReading {
   int index = 0;
   std::string name;
-  std::optional<double> utilisation;       // [0, 1]
+  std::optional<double> utilisation;  // [0, 1]
   std::optional<uint64_t> memory_used_bytes;
   std::optional<uint64_t> memory_total_bytes;
   std::optional<double> power_watts;
   std::optional<double> temperature_c;
-  std::optional<double> energy_joules;     // cumulative counter (since driver load), when the GPU has one
+  std::optional<double> energy_joules;  // cumulative counter (since driver load), when the GPU has one
 };
 
 class GpuSource {

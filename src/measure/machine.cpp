@@ -37,8 +37,7 @@ nlohmann::json describe_machine() {
   if (!mem.empty()) {
     try {
       m["memory_bytes"] = std::stoull(mem) * 1024ULL;
-    } catch (const std::exception&) {
-    }
+    } catch (const std::exception&) {}
   }
   struct utsname u {};
   if (::uname(&u) == 0) m["kernel"] = std::string(u.sysname) + " " + u.release + " " + u.machine;

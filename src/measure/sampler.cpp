@@ -111,7 +111,8 @@ Sample ResourceSampler::take_sample(double t) {
     s.peak_rss_bytes = mem->peak_rss_bytes;
   }
   if (auto sysmem = read_system_memory()) s.system_memory_available_bytes = sysmem->available_bytes;
-  double total_cpu = (cpu.self_seconds + cpu.children_seconds) - (start_cpu_.self_seconds + start_cpu_.children_seconds);
+  double total_cpu =
+      (cpu.self_seconds + cpu.children_seconds) - (start_cpu_.self_seconds + start_cpu_.children_seconds);
   s.cpu_energy_estimate_joules = total_cpu * options_.power.watts_per_busy_core;
   if (rapl_) {
     if (auto j = rapl_->joules_since_open()) s.cpu_energy_joules = *j - rapl_start_joules_;

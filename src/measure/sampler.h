@@ -26,16 +26,16 @@ struct PowerModel {
 };
 
 struct Sample {
-  double t_seconds = 0;                // since start()
-  double process_cpu_cores = 0;        // CPU seconds per second of this process and its children
-  std::optional<double> system_cpu;    // [0, 1] of all cores
+  double t_seconds = 0;              // since start()
+  double process_cpu_cores = 0;      // CPU seconds per second of this process and its children
+  std::optional<double> system_cpu;  // [0, 1] of all cores
   uint64_t rss_bytes = 0;
   uint64_t peak_rss_bytes = 0;
   std::optional<uint64_t> system_memory_available_bytes;
   std::optional<double> cpu_energy_joules;  // measured (RAPL), cumulative since start()
   double cpu_energy_estimate_joules = 0;    // estimated, cumulative since start()
   std::vector<GpuReading> gpus;
-  std::vector<double> gpu_energy_joules;    // per GPU since start(): counter, or integrated power
+  std::vector<double> gpu_energy_joules;  // per GPU since start(): counter, or integrated power
 };
 
 struct EnergyTotals {

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/fp16.h"
 #include "model/vec.h"
 #include "model/vec_avx2.h"
-#include "kernels/fp16.h"
 
 namespace lcte::model {
 namespace {
@@ -62,13 +62,15 @@ void weighted_v_scalar(const KvCache& cache, int64_t layer, int64_t off, int64_t
   for (int64_t d = 0; d < hd; ++d) {
     if (batched) {
       float acc[16] = {0};
-      for (int64_t t = 0; t < n_pos; ++t) acc[t & 15] = std::fma(cache_elem(cache.v(layer, t), off + d, f16), p[t], acc[t & 15]);
+      for (int64_t t = 0; t < n_pos; ++t)
+        acc[t & 15] = std::fma(cache_elem(cache.v(layer, t), off + d, f16), p[t], acc[t & 15]);
       out[d] = vec::reduce16_scalar(acc);
       continue;
     }
     const int64_t np = std::min(n_pos, ((n_pos + kKvPad - 1) / kKvPad * kKvPad) & ~int64_t{63});
     float acc[64] = {0};
-    for (int64_t t = 0; t < np; ++t) acc[t & 63] = std::fma(cache_elem(cache.v(layer, t), off + d, f16), p[t], acc[t & 63]);
+    for (int64_t t = 0; t < np; ++t)
+      acc[t & 63] = std::fma(cache_elem(cache.v(layer, t), off + d, f16), p[t], acc[t & 63]);
     float sum = ((n_pos + kKvPad - 1) / kKvPad * kKvPad) >= 64 ? combine4x16(acc) : 0.0f;
     for (int64_t t = np; t < n_pos; ++t) sum += cache_elem(cache.v(layer, t), off + d, f16) * p[t];
     out[d] = sum;
@@ -94,7 +96,8 @@ LCTE_AVX2 float dot_ggml_avx2(const float* q, const uint8_t* k, int64_t n) {
     __m256 a[8];
     for (int j = 0; j < 8; ++j) a[j] = _mm256_setzero_ps();
     for (int64_t i = 0; i < np; i += 64)
-      for (int j = 0; j < 8; ++j) a[j] = _mm256_fmadd_ps(load_row8<F16>(k, i + 8 * j), _mm256_loadu_ps(q + i + 8 * j), a[j]);
+      for (int j = 0; j < 8; ++j)
+        a[j] = _mm256_fmadd_ps(load_row8<F16>(k, i + 8 * j), _mm256_loadu_ps(q + i + 8 * j), a[j]);
     const __m256 lo = _mm256_add_ps(_mm256_add_ps(a[0], a[4]), _mm256_add_ps(a[2], a[6]));
     const __m256 hi = _mm256_add_ps(_mm256_add_ps(a[1], a[5]), _mm256_add_ps(a[3], a[7]));
     sum = reduce16(lo, hi);
@@ -202,8 +205,8 @@ LCTE_AVX2 void weighted_v_avx2(const KvCache& cache, int64_t layer, size_t head_
 }
 
 template <bool F16>
-LCTE_AVX2 void attend_avx2(const KvCache& cache, int64_t layer, int64_t kv_head, int64_t hd, int64_t G,
-                           const float* q, int64_t n_pos, float scale, bool batched, float* scores, float* out) {
+LCTE_AVX2 void attend_avx2(const KvCache& cache, int64_t layer, int64_t kv_head, int64_t hd, int64_t G, const float* q,
+                           int64_t n_pos, float scale, bool batched, float* scores, float* out) {
   const size_t head_off = static_cast<size_t>(kv_head * hd) * cache.elem_bytes();
   const int64_t np = hd & ~int64_t{63};
   if (np == hd) {  // no tail: the vector part per position
@@ -221,8 +224,8 @@ LCTE_AVX2 void attend_avx2(const KvCache& cache, int64_t layer, int64_t kv_head,
         if (np > 0)
           for (int j = 0; j < 8; ++j) head[j] = dot_ggml_avx2<F16>(q + g * hd, k[j], np);
         alignas(32) float sc[8];
-        _mm256_store_ps(sc, _mm256_mul_ps(dot_tail8_avx2<F16>(q + g * hd, k, np, hd, _mm256_load_ps(head)),
-                                          _mm256_set1_ps(scale)));
+        _mm256_store_ps(
+            sc, _mm256_mul_ps(dot_tail8_avx2<F16>(q + g * hd, k, np, hd, _mm256_load_ps(head)), _mm256_set1_ps(scale)));
         std::memcpy(scores + g * n_pos + t, sc, static_cast<size_t>(m) * 4);
       }
     }
@@ -255,14 +258,15 @@ void attend_scalar(const KvCache& cache, int64_t layer, int64_t kv_head, int64_t
   const size_t off_bytes = static_cast<size_t>(off) * cache.elem_bytes();
   for (int64_t g = 0; g < G; ++g) {
     float* s = scores + g * n_pos;
-    for (int64_t t = 0; t < n_pos; ++t) s[t] = dot_ggml_scalar(q + g * hd, cache.k(layer, t) + off_bytes, f16, hd) * scale;
+    for (int64_t t = 0; t < n_pos; ++t)
+      s[t] = dot_ggml_scalar(q + g * hd, cache.k(layer, t) + off_bytes, f16, hd) * scale;
     vec::softmax_scalar(s, n_pos);
     weighted_v_scalar(cache, layer, off, hd, n_pos, s, batched, out + g * hd);
   }
 }
 
-void attend(const KvCache& cache, int64_t layer, int64_t kv_head, int64_t hd, int64_t G, const float* q,
-            int64_t n_pos, float scale, bool batched, float* scores, float* out) {
+void attend(const KvCache& cache, int64_t layer, int64_t kv_head, int64_t hd, int64_t G, const float* q, int64_t n_pos,
+            float scale, bool batched, float* scores, float* out) {
 #if defined(__x86_64__)
   if (vec::simd_available() && hd % 8 == 0) {
     if (cache.type() == KvType::F16)

@@ -22,8 +22,8 @@ void store_kv(KvCache& cache, int64_t layer, int64_t pos, const float* k, const 
 // The arithmetic is llama.cpp's, in its order (see attention.cpp); batched
 // (more than one token in the forward batch) selects the order llama.cpp uses
 // for the weighted sum of V in a batch of several tokens.
-void attend(const KvCache& cache, int64_t layer, int64_t kv_head, int64_t head_dim, int64_t n_group,
-            const float* q, int64_t n_pos, float scale, bool batched, float* scores, float* out);
+void attend(const KvCache& cache, int64_t layer, int64_t kv_head, int64_t head_dim, int64_t n_group, const float* q,
+            int64_t n_pos, float scale, bool batched, float* scores, float* out);
 void attend_scalar(const KvCache& cache, int64_t layer, int64_t kv_head, int64_t head_dim, int64_t n_group,
                    const float* q, int64_t n_pos, float scale, bool batched, float* scores, float* out);
 

@@ -316,7 +316,8 @@ void Context::mat_rows(const Matrix& w, int64_t r0, int64_t r1, const Acts& act,
   if (token_by_token(w, ntok)) {
     // One-token products over slabs of rows: each token gets the arithmetic
     // it gets alone, and the slab is read from memory once for all tokens.
-    const int64_t slab = std::max<int64_t>(kRowAlign, static_cast<int64_t>(kSlabBytes / w.row_stride) / kRowAlign * kRowAlign);
+    const int64_t slab =
+        std::max<int64_t>(kRowAlign, static_cast<int64_t>(kSlabBytes / w.row_stride) / kRowAlign * kRowAlign);
     for (int64_t s0 = r0; s0 < r1; s0 += slab) {
       const int64_t s1 = std::min(r1, s0 + slab);
       for (int64_t t = 0; t < ntok; ++t)

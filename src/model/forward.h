@@ -14,10 +14,10 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/kernels.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 #include "model/thread_pool.h"
-#include "kernels/kernels.h"
 
 namespace lcte::model {
 

@@ -22,7 +22,7 @@ inline constexpr std::string_view kFfnNorm = "ffn_norm";
 // The seven projections of a block, in the training model's order.
 enum Proj { kQ, kK, kV, kO, kGate, kUp, kDown, kNumProj };
 inline constexpr std::string_view kProj[kNumProj] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
-                                                    "ffn_gate", "ffn_up", "ffn_down"};
+                                                     "ffn_gate", "ffn_up", "ffn_down"};
 
 // "blk.3.attn_q.weight"
 inline std::string block(int64_t layer, std::string_view name, std::string_view suffix = "weight") {

@@ -6,8 +6,8 @@
 #include <numbers>
 
 #include "core/error.h"
-#include "model/gguf_names.h"
 #include "kernels/kernels.h"
+#include "model/gguf_names.h"
 
 namespace lcte::model {
 namespace {
@@ -27,7 +27,8 @@ std::string shape_str(const std::vector<int64_t>& ne) {
 
 int64_t get_dim(const gguf::File& f, const std::string& key, int64_t max) {
   const uint64_t v = f.get_u64(key);
-  if (v == 0 || v > static_cast<uint64_t>(max)) fail("{}: metadata {} = {} is out of range (1..{})", f.path(), key, v, max);
+  if (v == 0 || v > static_cast<uint64_t>(max))
+    fail("{}: metadata {} = {} is out of range (1..{})", f.path(), key, v, max);
   return static_cast<int64_t>(v);
 }
 
@@ -54,7 +55,8 @@ std::vector<float> llama3_rope_factors(int64_t rope_dims, float base, float fact
   const double high_wavelen = static_cast<double>(original_context) / high_freq_factor;
   std::vector<float> factors;
   for (int64_t i = 0; i < rope_dims / 2; ++i) {
-    const double freq = std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(rope_dims));
+    const double freq =
+        std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(rope_dims));
     const double wavelen = 2.0 * std::numbers::pi / freq;
     double f;
     if (wavelen < high_wavelen) {
@@ -62,8 +64,8 @@ std::vector<float> llama3_rope_factors(int64_t rope_dims, float base, float fact
     } else if (wavelen > low_wavelen) {
       f = factor;
     } else {
-      const double smooth = (static_cast<double>(original_context) / wavelen - low_freq_factor) /
-                            (high_freq_factor - low_freq_factor);
+      const double smooth =
+          (static_cast<double>(original_context) / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
       f = 1.0 / ((1.0 - smooth) / factor + smooth);
     }
     factors.push_back(static_cast<float>(f));
@@ -106,11 +108,10 @@ void read_shape(const gguf::File& f, Config& c) {
   c.n_layers = get_dim(f, a + "block_count", kMaxLayers);
   c.ffn_dim = get_dim(f, a + "feed_forward_length", kMaxDim * 8);
   c.n_heads = get_dim(f, a + "attention.head_count", kMaxHeads);
-  c.n_kv_heads = f.has(a + "attention.head_count_kv") ? get_dim(f, a + "attention.head_count_kv", kMaxHeads)
-                                                     : c.n_heads;
+  c.n_kv_heads =
+      f.has(a + "attention.head_count_kv") ? get_dim(f, a + "attention.head_count_kv", kMaxHeads) : c.n_heads;
   if (c.n_heads % c.n_kv_heads != 0)
-    fail("{}: {}attention.head_count {} is not a multiple of head_count_kv {}", f.path(), a, c.n_heads,
-         c.n_kv_heads);
+    fail("{}: {}attention.head_count {} is not a multiple of head_count_kv {}", f.path(), a, c.n_heads, c.n_kv_heads);
   if (f.has(a + "attention.key_length")) {
     c.head_dim = get_dim(f, a + "attention.key_length", kMaxDim);
     const uint64_t vlen = f.get_u64(a + "attention.value_length", static_cast<uint64_t>(c.head_dim));
@@ -147,11 +148,11 @@ void read_rope_scaling(const gguf::File& f, Config& c) {
   if (scaling == "none" || scaling == "linear") {
     if (scaling == "linear" || f.has(a + "rope.scale_linear")) c.rope_freq_scale = static_cast<float>(1.0 / factor);
   } else if (scaling == "llama3") {
-    c.rope_freq_factors = llama3_rope_factors(
-        c.rope_dims, c.rope_base, static_cast<float>(factor),
-        static_cast<float>(f.get_f64(a + "rope.scaling.low_freq_factor", 1.0)),
-        static_cast<float>(f.get_f64(a + "rope.scaling.high_freq_factor", 4.0)),
-        static_cast<int64_t>(f.get_u64(a + "rope.scaling.original_context_length", 8192)));
+    c.rope_freq_factors =
+        llama3_rope_factors(c.rope_dims, c.rope_base, static_cast<float>(factor),
+                            static_cast<float>(f.get_f64(a + "rope.scaling.low_freq_factor", 1.0)),
+                            static_cast<float>(f.get_f64(a + "rope.scaling.high_freq_factor", 4.0)),
+                            static_cast<int64_t>(f.get_u64(a + "rope.scaling.original_context_length", 8192)));
   } else {
     fail("{}: {}rope.scaling.type '{}' is not supported (none, linear, llama3)", f.path(), a, scaling);
   }
@@ -192,9 +193,7 @@ struct Loader {
     return *t;
   }
 
-  Matrix matrix(const std::string& name, int64_t cols, int64_t rows) const {
-    return to_matrix(need(name), cols, rows);
-  }
+  Matrix matrix(const std::string& name, int64_t cols, int64_t rows) const { return to_matrix(need(name), cols, rows); }
 
   Matrix to_matrix(const gguf::TensorInfo& t, int64_t cols, int64_t rows) const {
     if (t.ne.size() != 2 || t.ne[0] != cols || t.ne[1] != rows)
@@ -202,8 +201,8 @@ struct Loader {
     const TypeTraits& tr = type_traits(t.type);
     if (!tr.computable) fail("{}: tensor {} has type {}, which lcte cannot compute with", f.path(), t.name, tr.name);
     if (cols % tr.block_size != 0)
-      fail("{}: tensor {} of type {} has rows of {} elements, not a multiple of its block size {}", f.path(),
-           t.name, tr.name, cols, tr.block_size);
+      fail("{}: tensor {} of type {} has rows of {} elements, not a multiple of its block size {}", f.path(), t.name,
+           tr.name, cols, tr.block_size);
     Matrix m;
     m.name = t.name;
     m.type = t.type;
@@ -271,7 +270,8 @@ void Model::load_weights() {
 }
 
 void Model::embed(int32_t token, float* out) const {
-  if (token < 0 || token >= config_.n_vocab) fail("token id {} is out of range (vocabulary of {})", token, config_.n_vocab);
+  if (token < 0 || token >= config_.n_vocab)
+    fail("token id {} is out of range (vocabulary of {})", token, config_.n_vocab);
   kernels::dequantize_row(token_embd_.type, token_embd_.row(token), out, config_.dim);
 }
 
@@ -300,8 +300,8 @@ std::string Model::type_summary() const {
   for (const Layer& l : layers_)
     for (const Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) bytes[m->type] += m->bytes();
   if (bytes.empty()) return "none";
-  auto top = std::max_element(bytes.begin(), bytes.end(),
-                              [](const auto& x, const auto& y) { return x.second < y.second; });
+  auto top =
+      std::max_element(bytes.begin(), bytes.end(), [](const auto& x, const auto& y) { return x.second < y.second; });
   std::string s(type_name(top->first));
   if (bytes.size() > 1 || output_.type != top->first) s += " (mixed)";
   return s;

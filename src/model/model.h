@@ -25,22 +25,22 @@ enum class RopeStyle { Normal, Neox };
 
 struct Config {
   Arch arch = Arch::Llama;
-  std::string arch_name;     // general.architecture
-  std::string name;          // general.name, for reports
+  std::string arch_name;  // general.architecture
+  std::string name;       // general.name, for reports
   int64_t n_vocab = 0;
-  int64_t dim = 0;           // embedding_length
+  int64_t dim = 0;  // embedding_length
   int64_t n_layers = 0;
   int64_t n_heads = 0;
   int64_t n_kv_heads = 0;
   int64_t head_dim = 0;
   int64_t ffn_dim = 0;
-  int64_t n_ctx_train = 0;   // context_length
+  int64_t n_ctx_train = 0;  // context_length
   float norm_eps = 1e-5f;
   RopeStyle rope_style = RopeStyle::Normal;
-  int64_t rope_dims = 0;     // leading dimensions of each head that rotate
+  int64_t rope_dims = 0;  // leading dimensions of each head that rotate
   float rope_base = 10000.0f;
-  float rope_freq_scale = 1.0f;         // linear position scaling (1/factor)
-  std::vector<float> rope_freq_factors; // rope_dims/2 divisors of the frequencies, or empty
+  float rope_freq_scale = 1.0f;          // linear position scaling (1/factor)
+  std::vector<float> rope_freq_factors;  // rope_dims/2 divisors of the frequencies, or empty
 
   int64_t q_dim() const { return n_heads * head_dim; }
   int64_t kv_dim() const { return n_kv_heads * head_dim; }

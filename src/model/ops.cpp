@@ -18,8 +18,7 @@ void rmsnorm(const float* x, const float* w, float* out, int64_t n, float eps) {
 // As ggml's rope cache: theta_scale = powf(base, -2/d) in float, theta
 // multiplied by it once per pair (starting from the position), divided by the
 // frequency factor, scaled by freq_scale, then cosf/sinf.
-void rope_angles(int64_t pos, int64_t rope_dims, float base, float freq_scale, const float* factors,
-                 float* cos_sin) {
+void rope_angles(int64_t pos, int64_t rope_dims, float base, float freq_scale, const float* factors, float* cos_sin) {
   const float theta_scale = std::pow(base, -2.0f / static_cast<float>(rope_dims));
   float theta = static_cast<float>(pos);
   for (int64_t i = 0; i < rope_dims / 2; ++i) {
@@ -38,8 +37,8 @@ namespace {
 
 // Pair i is (i, i + half) for NeoX, (2i, 2i + 1) otherwise.
 template <bool kNeox, class Fma>
-__attribute__((always_inline)) inline void rotate_heads(float* x, int64_t n_heads, int64_t head_dim,
-                                                        int64_t rope_dims, const float* cos_sin, Fma fma) {
+__attribute__((always_inline)) inline void rotate_heads(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dims,
+                                                        const float* cos_sin, Fma fma) {
   const int64_t half = rope_dims / 2;
   for (int64_t h = 0; h < n_heads; ++h) {
     float* v = x + h * head_dim;
@@ -57,13 +56,15 @@ __attribute__((always_inline)) inline void rotate_heads(float* x, int64_t n_head
 template <bool kNeox>
 __attribute__((target("fma"))) void rotate_hw(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dims,
                                               const float* cos_sin) {
-  rotate_heads<kNeox>(x, n_heads, head_dim, rope_dims, cos_sin,
-                      [](float a, float b, float c) __attribute__((target("fma"))) { return __builtin_fmaf(a, b, c); });
+  rotate_heads<kNeox>(
+      x, n_heads, head_dim, rope_dims, cos_sin,
+      [](float a, float b, float c) __attribute__((target("fma"))) { return __builtin_fmaf(a, b, c); });
 }
 
 template <bool kNeox>
 void rotate_lib(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dims, const float* cos_sin) {
-  rotate_heads<kNeox>(x, n_heads, head_dim, rope_dims, cos_sin, [](float a, float b, float c) { return std::fma(a, b, c); });
+  rotate_heads<kNeox>(x, n_heads, head_dim, rope_dims, cos_sin,
+                      [](float a, float b, float c) { return std::fma(a, b, c); });
 }
 
 // The FMA instruction where the CPU has it: the baseline ISA does not, and a

@@ -21,8 +21,7 @@ void rope_neox(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dims, c
 // cos_sin[2i], cos_sin[2i+1] = cos, sin of the angle of pair i at pos:
 // pos * base^(-2i/rope_dims) / factors[i] * freq_scale (factors may be null),
 // computed in float as ggml does (the angle by repeated multiplication).
-void rope_angles(int64_t pos, int64_t rope_dims, float base, float freq_scale, const float* factors,
-                 float* cos_sin);
+void rope_angles(int64_t pos, int64_t rope_dims, float base, float freq_scale, const float* factors, float* cos_sin);
 
 // y[i] += x[i]
 void add(float* y, const float* x, int64_t n);

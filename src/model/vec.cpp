@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "core/cpu.h"
-#include "model/vec_avx2.h"
 #include "kernels/fp16.h"
+#include "model/vec_avx2.h"
 
 namespace lcte::model::vec {
 
@@ -21,8 +21,9 @@ float exp_ggml(float x) {
   const float n = z - r;
   const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
   const float u = b * b;
-  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+  const float j =
+      std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+               std::fma(0x1.ffffecp-1f, b, 1.0f));
   if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
   if (std::isnan(n)) return n;
   return std::ldexp(j, static_cast<int>(n));
@@ -128,9 +129,7 @@ LCTE_AVX2 void swiglu_avx2(float* gate, const float* up, int64_t n, int64_t n_ve
   swiglu_scalar(gate + i, up + i, n - i, nv - i);
 }
 
-bool detect_simd() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && lcte::cpu_has_f16c();
-}
+bool detect_simd() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && lcte::cpu_has_f16c(); }
 
 }  // namespace
 
@@ -138,7 +137,9 @@ bool simd_available() {
   static const bool yes = detect_simd();
   return yes;
 }
-void to_f16(const float* x, uint16_t* y, int64_t n) { simd_available() ? to_f16_avx2(x, y, n) : to_f16_scalar(x, y, n); }
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  simd_available() ? to_f16_avx2(x, y, n) : to_f16_scalar(x, y, n);
+}
 void exp(const float* x, float* y, int64_t n) { simd_available() ? exp_avx2(x, y, n) : exp_scalar(x, y, n); }
 void softmax(float* x, int64_t n) { simd_available() ? softmax_avx2(x, n) : softmax_scalar(x, n); }
 void swiglu(float* gate, const float* up, int64_t n, int64_t n_vec) {

@@ -24,15 +24,15 @@
 namespace lcte::quant {
 
 struct ImatrixEntry {
-  int32_t ncall = 0;          // forward passes (chunks) that fed the matrix
-  std::vector<float> mean;    // mean squared activation per input column
+  int32_t ncall = 0;        // forward passes (chunks) that fed the matrix
+  std::vector<float> mean;  // mean squared activation per input column
 };
 
 struct Imatrix {
   std::map<std::string, ImatrixEntry, std::less<>> entries;  // by weight name
-  int32_t last_call = 0;   // chunks processed
-  std::string dataset;     // calibration text's file name
-  std::string path;        // the file it was read from, for messages
+  int32_t last_call = 0;                                     // chunks processed
+  std::string dataset;                                       // calibration text's file name
+  std::string path;                                          // the file it was read from, for messages
 
   // Mean squared activations of `weight_name`'s columns, or nullptr.
   const std::vector<float>* find(std::string_view weight_name) const;
@@ -60,8 +60,8 @@ class ImatrixCollector {
  private:
   struct Sums {
     int32_t ncall = 0;
-    int64_t count = 0;          // activation rows seen
-    std::vector<double> sum_sq; // per column
+    int64_t count = 0;           // activation rows seen
+    std::vector<double> sum_sq;  // per column
   };
   std::map<std::string, Sums, std::less<>> sums_;
   int32_t chunks_ = 0;

@@ -20,9 +20,9 @@
 #include <cmath>
 #include <cstring>
 
-#include "quant/scale_search.h"
 #include "kernels/blocks.h"
 #include "kernels/fp16.h"
+#include "quant/scale_search.h"
 
 namespace lcte::quant {
 namespace {
@@ -39,7 +39,8 @@ constexpr int QK = kQK_K;
 void pack_2bit(const uint8_t* L, uint8_t* qs) {
   for (int h = 0; h < QK; h += 128) {
     for (int l = 0; l < 32; ++l) {
-      qs[h / 4 + l] = static_cast<uint8_t>(L[h + l] | (L[h + l + 32] << 2) | (L[h + l + 64] << 4) | (L[h + l + 96] << 6));
+      qs[h / 4 + l] =
+          static_cast<uint8_t>(L[h + l] | (L[h + l + 32] << 2) | (L[h + l + 64] << 4) | (L[h + l + 96] << 6));
     }
   }
 }
@@ -240,7 +241,8 @@ void q3_K_finish(const float* x, int8_t* Ls8, BlockQ3_K* y) {
   for (int j = 0; j < 16; ++j) {
     const float d = fp16_to_fp32(y->d) * unpack_q3_scale(j, y->scales);
     if (d == 0.0f) continue;
-    for (int i = 0; i < 16; ++i) L[16 * j + i] = static_cast<uint8_t>(std::clamp(nearest_int(x[16 * j + i] / d), -4, 3) + 4);
+    for (int i = 0; i < 16; ++i)
+      L[16 * j + i] = static_cast<uint8_t>(std::clamp(nearest_int(x[16 * j + i] / d), -4, 3) + 4);
   }
   pack_q3_levels(L, y);
 }
@@ -431,7 +433,8 @@ void affine_weighted_32(const float* x, void* dst, int64_t n, const float* imp, 
   uint8_t L[kQK * G];
   for (int64_t b0 = 0; b0 < nb; b0 += G) {
     const int count = static_cast<int>(std::min<int64_t>(G, nb - b0));
-    for (int g = 0; g < count; ++g) magnitude_weights(x + kQK * (b0 + g), imp + kQK * (b0 + g), kQK, sigma2, w + kQK * g);
+    for (int g = 0; g < count; ++g)
+      magnitude_weights(x + kQK * (b0 + g), imp + kQK * (b0 + g), kQK, sigma2, w + kQK * g);
     if (count == G) {
       to_lanes(x + kQK * b0, w, kQK, xt, wt);
       search::affine_scale_lanes(kQK, nmax, xt, wt, L, d, offset, -0.9f, 0.05f, 36, false);
@@ -460,7 +463,8 @@ void symmetric_weighted_32(const float* x, void* dst, int64_t n, const float* im
   int8_t L[kQK * G];
   for (int64_t b0 = 0; b0 < nb; b0 += G) {
     const int count = static_cast<int>(std::min<int64_t>(G, nb - b0));
-    for (int g = 0; g < count; ++g) magnitude_weights(x + kQK * (b0 + g), imp + kQK * (b0 + g), kQK, sigma2, w + kQK * g);
+    for (int g = 0; g < count; ++g)
+      magnitude_weights(x + kQK * (b0 + g), imp + kQK * (b0 + g), kQK, sigma2, w + kQK * g);
     if (count == G) {
       to_lanes(x + kQK * b0, w, kQK, xt, wt);
       search::symmetric_scale_lanes(kQK, nmax, xt, wt, L, d);
@@ -532,9 +536,8 @@ void quantize_row_q4_1_weighted(const float* x, void* dst, int64_t n, const floa
 }
 
 void quantize_row_q5_1_weighted(const float* x, void* dst, int64_t n, const float* imp) {
-  affine_weighted_32<BlockQ5_1>(x, dst, n, imp, 31, [](const uint8_t* L, BlockQ5_1* y) {
-    pack_q5_levels(L, y->qs, y->qh);
-  });
+  affine_weighted_32<BlockQ5_1>(x, dst, n, imp, 31,
+                                [](const uint8_t* L, BlockQ5_1* y) { pack_q5_levels(L, y->qs, y->qh); });
 }
 
 }  // namespace lcte::quant

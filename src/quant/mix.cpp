@@ -16,14 +16,14 @@ struct FileTypeInfo {
 };
 
 constexpr FileTypeInfo kFileTypes[] = {
-    {FileType::Q4_0, "Q4_0", GgmlType::Q4_0},       {FileType::Q4_1, "Q4_1", GgmlType::Q4_1},
-    {FileType::Q5_0, "Q5_0", GgmlType::Q5_0},       {FileType::Q5_1, "Q5_1", GgmlType::Q5_1},
-    {FileType::Q2_K, "Q2_K", GgmlType::Q2_K},       {FileType::Q3_K_S, "Q3_K_S", GgmlType::Q3_K},
-    {FileType::Q3_K_M, "Q3_K_M", GgmlType::Q3_K},   {FileType::Q3_K_L, "Q3_K_L", GgmlType::Q3_K},
-    {FileType::Q4_K_S, "Q4_K_S", GgmlType::Q4_K},   {FileType::Q4_K_M, "Q4_K_M", GgmlType::Q4_K},
-    {FileType::Q5_K_S, "Q5_K_S", GgmlType::Q5_K},   {FileType::Q5_K_M, "Q5_K_M", GgmlType::Q5_K},
-    {FileType::Q6_K, "Q6_K", GgmlType::Q6_K},       {FileType::Q8_0, "Q8_0", GgmlType::Q8_0},
-    {FileType::F16, "F16", GgmlType::F16},          {FileType::BF16, "BF16", GgmlType::BF16},
+    {FileType::Q4_0, "Q4_0", GgmlType::Q4_0},     {FileType::Q4_1, "Q4_1", GgmlType::Q4_1},
+    {FileType::Q5_0, "Q5_0", GgmlType::Q5_0},     {FileType::Q5_1, "Q5_1", GgmlType::Q5_1},
+    {FileType::Q2_K, "Q2_K", GgmlType::Q2_K},     {FileType::Q3_K_S, "Q3_K_S", GgmlType::Q3_K},
+    {FileType::Q3_K_M, "Q3_K_M", GgmlType::Q3_K}, {FileType::Q3_K_L, "Q3_K_L", GgmlType::Q3_K},
+    {FileType::Q4_K_S, "Q4_K_S", GgmlType::Q4_K}, {FileType::Q4_K_M, "Q4_K_M", GgmlType::Q4_K},
+    {FileType::Q5_K_S, "Q5_K_S", GgmlType::Q5_K}, {FileType::Q5_K_M, "Q5_K_M", GgmlType::Q5_K},
+    {FileType::Q6_K, "Q6_K", GgmlType::Q6_K},     {FileType::Q8_0, "Q8_0", GgmlType::Q8_0},
+    {FileType::F16, "F16", GgmlType::F16},        {FileType::BF16, "BF16", GgmlType::BF16},
     {FileType::F32, "F32", GgmlType::F32},
 };
 
@@ -208,7 +208,8 @@ ModelFacts model_facts(const gguf::File& file) {
   m.n_head = first_int(p + "attention.head_count");
   m.n_head_kv = file.has(p + "attention.head_count_kv") ? first_int(p + "attention.head_count_kv") : m.n_head;
   for (const gguf::TensorInfo& t : file.tensors()) {
-    if (contains(t.name, "attn_v.weight") || contains(t.name, "attn_qkv.weight") || contains(t.name, "attn_kv_b.weight"))
+    if (contains(t.name, "attn_v.weight") || contains(t.name, "attn_qkv.weight") ||
+        contains(t.name, "attn_kv_b.weight"))
       ++m.n_attention_wv;
     if (t.name == "output.weight") m.has_output = true;
   }

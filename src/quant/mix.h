@@ -107,8 +107,8 @@ struct TensorPlan {
   std::vector<int64_t> ne;
   GgmlType from = GgmlType::F32;
   GgmlType to = GgmlType::F32;
-  bool quantize = false;     // false: bytes copied unchanged (to == from)
-  bool fallback = false;     // the rules' type did not fit the row length
+  bool quantize = false;            // false: bytes copied unchanged (to == from)
+  bool fallback = false;            // the rules' type did not fit the row length
   GgmlType wanted = GgmlType::F32;  // the rules' type before the fallback
 };
 

@@ -12,8 +12,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "gguf/gguf.h"
-#include "quant/quantize.h"
 #include "kernels/kernels.h"
+#include "quant/quantize.h"
 
 namespace lcte::quant {
 namespace {
@@ -66,8 +66,8 @@ const float* importance_for(const Imatrix* im, const TensorPlan& p) {
     // comes from a different use) and refuses it elsewhere: a silently
     // unweighted tensor would hide a mismatched imatrix.
     if (p.name == "token_embd.weight") return nullptr;
-    fail("{}: entry {} has {} values but the tensor has {} columns x {} experts", im->path, p.name, w->size(),
-         p.ne[0], experts);
+    fail("{}: entry {} has {} values but the tensor has {} columns x {} experts", im->path, p.name, w->size(), p.ne[0],
+         experts);
   }
   return w->data();
 }
@@ -98,9 +98,10 @@ QuantizeResult quantize_model(const QuantizeOptions& options, const QuantizeProg
   QuantizeResult result;
   check_sources(src, plans, &result.requantized);
   if (result.requantized)
-    spdlog::warn("{} already holds quantized tensors: they are dequantized and quantized again, which compounds "
-                 "the error; quantize from the F32/F16/BF16 original when you have it",
-                 options.input);
+    spdlog::warn(
+        "{} already holds quantized tensors: they are dequantized and quantized again, which compounds "
+        "the error; quantize from the F32/F16/BF16 original when you have it",
+        options.input);
   std::vector<const float*> importance;
   for (const TensorPlan& p : plans) importance.push_back(importance_for(options.imatrix, p));
 
@@ -150,8 +151,8 @@ QuantizeResult quantize_model(const QuantizeOptions& options, const QuantizeProg
       const int64_t rows_per_expert = importance[i] ? rows / experts : rows;
       for (int64_t e = 0; e * rows_per_expert < rows; ++e) {
         const float* imp = importance[i] ? importance[i] + e * n : nullptr;
-        quantize_rows(p.to, x + e * rows_per_expert * n, out.data() + e * rows_per_expert * out_row, rows_per_expert,
-                      n, imp, threads);
+        quantize_rows(p.to, x + e * rows_per_expert * n, out.data() + e * rows_per_expert * out_row, rows_per_expert, n,
+                      imp, threads);
       }
       rep.used_imatrix = importance[i] != nullptr;
       writer.write_tensor(p.name, out.data(), out.size());

@@ -306,7 +306,7 @@ nlohmann::json report_json(const QuantReport& r) {
                     {"top1", x.top1},
                     {"base", x.is_base}});
   }
-  return {{"base", r.base},       {"text", r.text},         {"n_tokens", r.n_tokens},
+  return {{"base", r.base},         {"text", r.text},         {"n_tokens", r.n_tokens},
           {"n_chunks", r.n_chunks}, {"n_scored", r.n_scored}, {"rows", rows}};
 }
 

@@ -17,12 +17,12 @@
 namespace lcte::quant {
 
 struct ReportOptions {
-  int64_t n_ctx = 256;       // KLD / perplexity chunk length
-  int64_t max_chunks = 0;    // 0: the whole text
-  int64_t n_prompt = 128;    // pp test length (0: skip)
-  int64_t n_gen = 32;        // tg test length (0: skip)
-  int reps = 3;              // timed runs per speed test
-  int threads = 0;           // 0: all hardware threads
+  int64_t n_ctx = 256;         // KLD / perplexity chunk length
+  int64_t max_chunks = 0;      // 0: the whole text
+  int64_t n_prompt = 128;      // pp test length (0: skip)
+  int64_t n_gen = 32;          // tg test length (0: skip)
+  int reps = 3;                // timed runs per speed test
+  int threads = 0;             // 0: all hardware threads
   std::optional<int32_t> bos;  // first token of every chunk
   // The base model's logits are computed once and read back for every file:
   // kept in memory up to this many bytes, beyond it in an unnamed temporary
@@ -32,19 +32,19 @@ struct ReportOptions {
 
 struct ReportRow {
   std::string path;
-  std::string file_type;     // general.file_type's name ("Q4_K_M"), or ""
+  std::string file_type;  // general.file_type's name ("Q4_K_M"), or ""
   uint64_t file_bytes = 0;
   double bits_per_weight = 0;  // tensor bits / parameters
   double pp_tps = 0, pp_std = 0, tg_tps = 0, tg_std = 0;
   double ppl = 0;
   double kld_mean = 0, kld_p99 = 0;
-  double top1 = 0;           // fraction of positions with the same argmax
+  double top1 = 0;  // fraction of positions with the same argmax
   bool is_base = false;
 };
 
 struct QuantReport {
   std::string base;
-  std::string text;          // the evaluation text's name
+  std::string text;  // the evaluation text's name
   int64_t n_tokens = 0, n_scored = 0, n_chunks = 0;
   std::vector<ReportRow> rows;  // the base first, then the files in order
 };

@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "core/error.h"
-#include "quant/kquants.h"
 #include "kernels/kernels.h"
+#include "quant/kquants.h"
 
 namespace lcte::quant {
 
@@ -24,10 +24,8 @@ bool can_quantize_to(GgmlType t) {
     case GgmlType::Q3_K:
     case GgmlType::Q4_K:
     case GgmlType::Q5_K:
-    case GgmlType::Q6_K:
-      return true;
-    default:
-      return false;
+    case GgmlType::Q6_K: return true;
+    default: return false;
   }
 }
 
@@ -54,8 +52,7 @@ void quantize_row(GgmlType t, const float* x, void* dst, int64_t n, const float*
     case GgmlType::Q5_1:
       if (importance) return quantize_row_q5_1_weighted(x, dst, n, importance);
       break;
-    default:
-      break;  // F32/F16/BF16/Q8_0: no weighted variant
+    default: break;  // F32/F16/BF16/Q8_0: no weighted variant
   }
   kernels::quantize_row_ref(t, x, dst, n);
 }

@@ -329,7 +329,8 @@ void symmetric_scale_lanes_impl(int n, int nmax, const float* x, const float* we
   }
   for (int g = 0; g < kLanes; ++g) {
     scale_out[g] = empty[g] ? 0.0f : scale[g];
-    for (int i = 0; i < n; ++i) L[g * n + i] = empty[g] ? 0 : static_cast<int8_t>(Lbest[i][g] + static_cast<float>(nmax));
+    for (int i = 0; i < n; ++i)
+      L[g * n + i] = empty[g] ? 0 : static_cast<int8_t>(Lbest[i][g] + static_cast<float>(nmax));
   }
 }
 
@@ -339,8 +340,8 @@ void symmetric_scale_lanes(int n, int nmax, const float* x, const float* weights
   symmetric_scale_lanes_impl(n, nmax, x, weights, L, scale);
 }
 
-void affine_scale_lanes(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* scale,
-                        float* offset, float rmin, float rdelta, int nstep, bool use_mad) {
+void affine_scale_lanes(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* scale, float* offset,
+                        float rmin, float rdelta, int nstep, bool use_mad) {
   if (use_mad)
     affine_scale_lanes_impl<true>(n, nmax, x, weights, L, scale, offset, rmin, rdelta, nstep);
   else

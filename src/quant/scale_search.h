@@ -59,8 +59,8 @@ float affine_scale(int n, int nmax, const float* x, const float* weights, uint8_
 // Layout is lane-minor: x[i * kLanes + g] and weights[i * kLanes + g] are
 // value i of group g. Writes L[g * n + i], scale[g], offset[g]. nstep >= 1.
 constexpr int kLanes = 8;
-void affine_scale_lanes(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* scale,
-                        float* offset, float rmin, float rdelta, int nstep, bool use_mad);
+void affine_scale_lanes(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* scale, float* offset,
+                        float rmin, float rdelta, int nstep, bool use_mad);
 
 // symmetric_scale for kLanes groups at once, bit-identical per lane, in the
 // same lane-minor layout (weights may be null: x^2). Writes L[g * n + i]

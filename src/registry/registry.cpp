@@ -78,7 +78,8 @@ void copy_file(const std::string& from, const std::string& to, const ProgressCal
 }
 
 bool is_hex(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
 }
 
 std::string unique_suffix() {
@@ -262,7 +263,8 @@ Manifest Registry::add(const std::string& file, const AddOptions& options) {
     if (std::string h = g.get_string(key, ""); !h.empty()) from_file.parents.push_back(h);
   json gguf_lineage = json::object();
   for (const auto& kv : g.metadata())
-    if (kv.key.rfind("lcte.lineage.", 0) == 0) gguf_lineage[kv.key.substr(13)] =
+    if (kv.key.rfind("lcte.lineage.", 0) == 0)
+      gguf_lineage[kv.key.substr(13)] =
           kv.value.type() == gguf::ValueType::STRING ? kv.value.as_string() : kv.value.to_string(64);
 
   DirLock lock(root_);

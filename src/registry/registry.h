@@ -51,7 +51,7 @@ struct Manifest {
 std::string default_registry_dir();
 
 struct AddOptions {
-  std::string name, version;  // empty version: "1" plus the number of models already under the name
+  std::string name, version;         // empty version: "1" plus the number of models already under the name
   std::vector<std::string> parents;  // hashes or references (name@version, tag, hash prefix)
   std::string made_by;
   nlohmann::json settings = nlohmann::json::object();

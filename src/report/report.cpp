@@ -19,7 +19,6 @@ namespace {
 using nlohmann::json;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-
 std::string num(std::optional<double> v, const char* f = "{:.4g}") {
   return v && std::isfinite(*v) ? fmt::format(fmt::runtime(f), *v) : std::string();
 }
@@ -90,7 +89,8 @@ RunView load_run_view(store::Store& store, const std::string& run_id) {
   v.suite = s.value("suite", v.run.config.value("suite", ""));
   if (s.contains("pass_at_k") && s["pass_at_k"].is_object())
     for (const auto& [name, value] : s["pass_at_k"].items())
-      if (value.is_number() && name.rfind("pass@", 0) == 0) v.pass_at_k[std::stoi(name.substr(5))] = value.get<double>();
+      if (value.is_number() && name.rfind("pass@", 0) == 0)
+        v.pass_at_k[std::stoi(name.substr(5))] = value.get<double>();
   if (s.contains("energy") && s["energy"].is_object()) {
     const json& e = s["energy"];
     if (e.contains("total_joules") && e["total_joules"].is_number()) v.energy_j = e["total_joules"].get<double>();
@@ -121,17 +121,21 @@ std::string summary_csv(const std::vector<RunView>& runs) {
   std::vector<int> ks = all_ks(runs);
   std::string out = "run_id,label,suite,samples,passed";
   for (int k : ks) out += fmt::format(",pass@{}", k);
-  out += ",latency_p50_s,latency_p90_s,latency_p99_s,exec_p50_s,energy_j,energy_estimated,energy_per_1k_tokens_j,energy_per_pass_j,peak_rss_bytes\n";
+  out +=
+      ",latency_p50_s,latency_p90_s,latency_p99_s,exec_p50_s,energy_j,energy_estimated,energy_per_1k_tokens_j,energy_"
+      "per_pass_j,peak_rss_bytes\n";
   for (const RunView& r : runs) {
-    out += fmt::format("{},{},{},{},{}", csv_field(r.run.id), csv_field(r.label), csv_field(r.suite), r.samples, r.passed);
+    out +=
+        fmt::format("{},{},{},{},{}", csv_field(r.run.id), csv_field(r.label), csv_field(r.suite), r.samples, r.passed);
     for (int k : ks) out += "," + (r.pass_at_k.count(k) ? fmt::format("{:.6g}", r.pass_at_k.at(k)) : std::string());
     std::optional<double> per_1k, per_pass;
     if (r.energy_j && r.completion_tokens > 0) per_1k = *r.energy_j * 1000.0 / static_cast<double>(r.completion_tokens);
     if (r.energy_j && r.passed > 0) per_pass = *r.energy_j / static_cast<double>(r.passed);
-    out += fmt::format(",{},{},{},{},{},{},{},{},{}\n", num(percentile(r.latency_s, 50)), num(percentile(r.latency_s, 90)),
-                       num(percentile(r.latency_s, 99)), num(percentile(r.exec_s, 50)), num(r.energy_j),
-                       r.energy_j ? (r.energy_estimated ? "1" : "0") : "", num(per_1k), num(per_pass),
-                       num(r.peak_rss_bytes, "{:.0f}"));
+    out +=
+        fmt::format(",{},{},{},{},{},{},{},{},{}\n", num(percentile(r.latency_s, 50)), num(percentile(r.latency_s, 90)),
+                    num(percentile(r.latency_s, 99)), num(percentile(r.exec_s, 50)), num(r.energy_j),
+                    r.energy_j ? (r.energy_estimated ? "1" : "0") : "", num(per_1k), num(per_pass),
+                    num(r.peak_rss_bytes, "{:.0f}"));
   }
   return out;
 }
@@ -162,8 +166,10 @@ std::string render_markdown(const std::vector<RunView>& runs, const std::string&
   for (const RunView& r : runs) {
     md += fmt::format("| {} | {} | {} | {} |", r.run.id, r.label, r.suite, r.samples);
     for (int k : ks) md += " " + (r.pass_at_k.count(k) ? fmt::format("{:.3f}", r.pass_at_k.at(k)) : "n/a") + " |";
-    std::string energy = r.energy_j ? fmt::format("{:.1f}{}", *r.energy_j, r.energy_estimated ? " (estimate)" : "") : "-";
-    md += fmt::format(" {} | {} | {} |\n", num(percentile(r.latency_s, 50)).empty() ? "-" : num(percentile(r.latency_s, 50)),
+    std::string energy =
+        r.energy_j ? fmt::format("{:.1f}{}", *r.energy_j, r.energy_estimated ? " (estimate)" : "") : "-";
+    md += fmt::format(" {} | {} | {} |\n",
+                      num(percentile(r.latency_s, 50)).empty() ? "-" : num(percentile(r.latency_s, 50)),
                       num(percentile(r.latency_s, 90)).empty() ? "-" : num(percentile(r.latency_s, 90)), energy);
   }
   if (runs.size() > 1) {
@@ -174,7 +180,8 @@ std::string render_markdown(const std::vector<RunView>& runs, const std::string&
     md += "\n";
     for (const RunView& a : runs) {
       md += "| " + a.label + " |";
-      for (const RunView& b : runs) md += " " + (std::isfinite(agreement(a, b)) ? fmt::format("{:.2f}", agreement(a, b)) : "-") + " |";
+      for (const RunView& b : runs)
+        md += " " + (std::isfinite(agreement(a, b)) ? fmt::format("{:.2f}", agreement(a, b)) : "-") + " |";
       md += "\n";
     }
   }
@@ -185,12 +192,16 @@ std::string render_markdown(const std::vector<RunView>& runs, const std::string&
 std::string render_html(const std::vector<RunView>& runs, const std::string& title) {
   std::vector<int> ks = all_ks(runs);
   std::string h = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
-  h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" + html_escape(title) + "</title>\n";
+  h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" + html_escape(title) +
+       "</title>\n";
   h += "<style>body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1400px;padding:0 16px;color:#222}"
        "table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-       "th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.charts{display:flex;flex-wrap:wrap;gap:16px}"
-       ".chart{max-width:100%;height:auto;border:1px solid #eee}.grid td{padding:0;width:10px;height:10px;border:1px solid #fff}"
-       ".p{background:#009E73}.f{background:#D55E00}.m{background:#eee}.h{background:#E69F00}.note{color:#555;font-size:90%}"
+       "th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.charts{display:flex;flex-wrap:wrap;gap:"
+       "16px}"
+       ".chart{max-width:100%;height:auto;border:1px solid #eee}.grid td{padding:0;width:10px;height:10px;border:1px "
+       "solid #fff}"
+       ".p{background:#009E73}.f{background:#D55E00}.m{background:#eee}.h{background:#E69F00}.note{color:#555;font-"
+       "size:90%}"
        "</style>\n</head>\n<body>\n";
   h += "<h1>" + html_escape(title) + "</h1>\n";
   h += "<h2>Summary</h2>\n<table>\n<tr><th>run</th><th>model</th><th>suite</th><th>samples</th>";
@@ -231,7 +242,8 @@ std::string render_html(const std::vector<RunView>& runs, const std::string& tit
     std::vector<BarSeries> e;
     if (any_energy) {
       BarSeries s{"energy per problem (J)", {}};
-      for (const RunView& r : runs) s.values.push_back(r.energy_j ? *r.energy_j / std::max<size_t>(r.per_task.size(), 1) : kNaN);
+      for (const RunView& r : runs)
+        s.values.push_back(r.energy_j ? *r.energy_j / std::max<size_t>(r.per_task.size(), 1) : kNaN);
       h += bar_chart("Energy per problem", labels, {s}, {"joules per problem", {}, {}});
     }
     if (any_mem) {
@@ -260,31 +272,38 @@ std::string render_html(const std::vector<RunView>& runs, const std::string& tit
   h += "</div>\n";
 
   if (runs.size() > 1) {
-    h += "<h2>Per-problem agreement</h2>\n<p class=\"note\">Share of problems on which two runs agree (both pass or both fail; a problem passes when at least half its samples pass).</p>\n<table>\n<tr><th></th>";
+    h += "<h2>Per-problem agreement</h2>\n<p class=\"note\">Share of problems on which two runs agree (both pass or "
+         "both fail; a problem passes when at least half its samples pass).</p>\n<table>\n<tr><th></th>";
     for (const RunView& r : runs) h += "<th>" + html_escape(r.label) + "</th>";
     h += "</tr>\n";
     for (const RunView& a : runs) {
       h += "<tr><td>" + html_escape(a.label) + "</td>";
-      for (const RunView& b : runs) h += "<td>" + (std::isfinite(agreement(a, b)) ? fmt::format("{:.2f}", agreement(a, b)) : "-") + "</td>";
+      for (const RunView& b : runs)
+        h += "<td>" + (std::isfinite(agreement(a, b)) ? fmt::format("{:.2f}", agreement(a, b)) : "-") + "</td>";
       h += "</tr>\n";
     }
     h += "</table>\n";
   }
-  h += "<h2>Which model passed what</h2>\n<p class=\"note\">One column per problem; green: all samples passed, orange: some, red: none, grey: not run.</p>\n<table class=\"grid\">\n";
+  h += "<h2>Which model passed what</h2>\n<p class=\"note\">One column per problem; green: all samples passed, orange: "
+       "some, red: none, grey: not run.</p>\n<table class=\"grid\">\n";
   std::vector<std::string> tasks = all_tasks(runs);
   for (const RunView& r : runs) {
     h += "<tr><th>" + html_escape(r.label) + "</th>";
     for (const std::string& t : tasks) {
       auto it = r.per_task.find(t);
       std::string cls = it == r.per_task.end() || it->second.second == 0 ? "m"
-                        : it->second.first == it->second.second ? "p"
-                        : it->second.first == 0 ? "f" : "h";
-      std::string tip = it == r.per_task.end() ? "not run" : fmt::format("{}/{} passed", it->second.first, it->second.second);
+                        : it->second.first == it->second.second          ? "p"
+                        : it->second.first == 0                          ? "f"
+                                                                         : "h";
+      std::string tip =
+          it == r.per_task.end() ? "not run" : fmt::format("{}/{} passed", it->second.first, it->second.second);
       h += "<td class=\"" + cls + "\" title=\"" + html_escape(t + ": " + tip) + "\"></td>";
     }
     h += "</tr>\n";
   }
-  h += "</table>\n<p class=\"note\">pass@k is the unbiased estimator of Chen et al. (2021). Energy marked \"estimate\" comes from CPU time and a power model, not from a meter. Files: summary.csv, samples.csv, per_task.csv.</p>\n</body>\n</html>\n";
+  h += "</table>\n<p class=\"note\">pass@k is the unbiased estimator of Chen et al. (2021). Energy marked \"estimate\" "
+       "comes from CPU time and a power model, not from a meter. Files: summary.csv, samples.csv, "
+       "per_task.csv.</p>\n</body>\n</html>\n";
   return h;
 }
 
@@ -300,12 +319,13 @@ ReportFiles write_report(store::Store& store, const std::vector<std::string>& ru
   write_file_atomic(f.markdown, render_markdown(runs, title));
   write_file_atomic(f.summary_csv, summary_csv(runs));
   write_file_atomic(f.per_task_csv, per_task_csv(runs));
-  std::string samples = "run_id,label,task_id,sample_index,status,passed,error_type,latency_s,exec_s,completion_tokens\n";
+  std::string samples =
+      "run_id,label,task_id,sample_index,status,passed,error_type,latency_s,exec_s,completion_tokens\n";
   for (const RunView& r : runs)
     for (const store::StoredSample& x : store.samples(r.run.id))
-      samples += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", csv_field(r.run.id), csv_field(r.label), csv_field(x.task_id), x.sample_index,
-                             x.status, x.passed ? 1 : 0, csv_field(x.error_type), num(x.latency_s), num(x.exec_s),
-                             x.completion_tokens);
+      samples += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", csv_field(r.run.id), csv_field(r.label),
+                             csv_field(x.task_id), x.sample_index, x.status, x.passed ? 1 : 0, csv_field(x.error_type),
+                             num(x.latency_s), num(x.exec_s), x.completion_tokens);
   write_file_atomic(f.samples_csv, samples);
   return f;
 }

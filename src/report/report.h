@@ -23,7 +23,7 @@ struct RunView {
   std::vector<double> latency_s;    // per sample; NaN when unknown
   std::vector<double> exec_s;
   std::map<std::string, std::pair<int, int>> per_task;  // task -> (passed samples, samples)
-  std::optional<double> energy_j;   // whole run
+  std::optional<double> energy_j;                       // whole run
   bool energy_estimated = true;
   std::optional<double> peak_rss_bytes;
   int64_t completion_tokens = 0;

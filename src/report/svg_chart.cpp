@@ -56,7 +56,8 @@ std::string y_axis(const Frame& f, const Axis& a, const std::vector<double>& tic
     s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\" dominant-baseline=\"middle\">{}</text>\n",
                      kLeft - 6, y, format_number(t));
   }
-  s += fmt::format("<line x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#333\"/>\n", kLeft, kTop, kHeight - kBottom);
+  s += fmt::format("<line x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#333\"/>\n", kLeft, kTop,
+                   kHeight - kBottom);
   s += fmt::format("<text transform=\"translate(16 {:.1f}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n",
                    (kTop + kHeight - kBottom) / 2, html_escape(a.label));
   return s;
@@ -134,7 +135,8 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
   auto value = [&](double k) { return exponent >= 0 ? k * m * mag : k * m / std::pow(10.0, -exponent); };
   double step = m * mag;
   std::vector<double> ticks;
-  for (double k = std::floor(lo / step + 1e-9); value(k - 1) < hi - step * 1e-9; k += 1) ticks.push_back(value(k) == 0 ? 0 : value(k));
+  for (double k = std::floor(lo / step + 1e-9); value(k - 1) < hi - step * 1e-9; k += 1)
+    ticks.push_back(value(k) == 0 ? 0 : value(k));
   return ticks;
 }
 
@@ -180,7 +182,8 @@ std::string bar_chart(const std::string& title, const std::vector<std::string>& 
       double v = series[k].values[c];
       double top = f.py(std::max(v, 0.0)), base = f.py(std::min(v, 0.0));
       s += fmt::format(
-          "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"><title>{} / {}: {}</title></rect>\n",
+          "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"><title>{} / {}: "
+          "{}</title></rect>\n",
           gx + bar * static_cast<double>(k), top, std::max(bar - 1, 1.0), std::max(base - top, 0.5), colour(k),
           html_escape(series[k].name), html_escape(categories[c]), format_number(v));
     }
@@ -213,18 +216,21 @@ std::string line_chart(const std::string& title, const std::vector<LineSeries>& 
     double prev_y = 0;
     for (size_t i = 0; i < l.x.size() && i < l.y.size(); ++i) {
       if (!std::isfinite(l.x[i]) || !std::isfinite(l.y[i])) continue;
-      if (d.empty()) d += fmt::format("M{:.1f},{:.1f}", f.px(l.x[i]), f.py(l.y[i]));
-      else if (l.step) d += fmt::format(" L{:.1f},{:.1f} L{:.1f},{:.1f}", f.px(l.x[i]), f.py(prev_y), f.px(l.x[i]), f.py(l.y[i]));
-      else d += fmt::format(" L{:.1f},{:.1f}", f.px(l.x[i]), f.py(l.y[i]));
+      if (d.empty())
+        d += fmt::format("M{:.1f},{:.1f}", f.px(l.x[i]), f.py(l.y[i]));
+      else if (l.step)
+        d += fmt::format(" L{:.1f},{:.1f} L{:.1f},{:.1f}", f.px(l.x[i]), f.py(prev_y), f.px(l.x[i]), f.py(l.y[i]));
+      else
+        d += fmt::format(" L{:.1f},{:.1f}", f.px(l.x[i]), f.py(l.y[i]));
       prev_y = l.y[i];
     }
     s += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n", d, colour(k));
     if (l.markers)
       for (size_t i = 0; i < l.x.size() && i < l.y.size(); ++i)
         if (std::isfinite(l.x[i]) && std::isfinite(l.y[i]))
-          s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"><title>{}: ({}, {})</title></circle>\n",
-                           f.px(l.x[i]), f.py(l.y[i]), colour(k), html_escape(l.name), format_number(l.x[i]),
-                           format_number(l.y[i]));
+          s += fmt::format(
+              "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"><title>{}: ({}, {})</title></circle>\n",
+              f.px(l.x[i]), f.py(l.y[i]), colour(k), html_escape(l.name), format_number(l.x[i]), format_number(l.y[i]));
   }
   return s + legend(names) + "</svg>\n";
 }
@@ -250,17 +256,20 @@ std::string scatter_chart(const std::string& title, const std::vector<ScatterPoi
   std::string s = open_svg(title) + y_axis(f, y, yt) + x_axis(f, x, xt);
   if (front.size() > 1) {
     std::string d;
-    for (size_t i : front) d += fmt::format("{}{:.1f},{:.1f}", d.empty() ? "M" : " L", f.px(points[i].x), f.py(points[i].y));
-    s += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"#888\" stroke-dasharray=\"5 4\" stroke-width=\"1.5\"/>\n", d);
+    for (size_t i : front)
+      d += fmt::format("{}{:.1f},{:.1f}", d.empty() ? "M" : " L", f.px(points[i].x), f.py(points[i].y));
+    s += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"#888\" stroke-dasharray=\"5 4\" stroke-width=\"1.5\"/>\n",
+                     d);
   }
   for (size_t i = 0; i < points.size(); ++i) {
     const ScatterPoint& p = points[i];
     size_t g = static_cast<size_t>(std::find(groups.begin(), groups.end(), p.group) - groups.begin());
     bool on_front = std::find(front.begin(), front.end(), i) != front.end();
     s += fmt::format(
-        "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" fill=\"{}\" stroke=\"#000\" stroke-width=\"{}\"><title>{}: ({}, {})</title></circle>\n",
-        f.px(p.x), f.py(p.y), on_front ? 6 : 4.5, colour(g), on_front ? 1.5 : 0, html_escape(p.label), format_number(p.x),
-        format_number(p.y));
+        "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" fill=\"{}\" stroke=\"#000\" stroke-width=\"{}\"><title>{}: ({}, "
+        "{})</title></circle>\n",
+        f.px(p.x), f.py(p.y), on_front ? 6 : 4.5, colour(g), on_front ? 1.5 : 0, html_escape(p.label),
+        format_number(p.x), format_number(p.y));
     s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"11\">{}</text>\n", f.px(p.x) + 8, f.py(p.y) - 6,
                      html_escape(p.label));
   }
@@ -284,13 +293,15 @@ std::string box_chart(const std::string& title, const std::vector<BoxStats>& box
     s += fmt::format("<line x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\"/>\n", f.px(b.p10),
                      f.px(b.p90), cy, cy, colour(i));
     s += fmt::format(
-        "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\" fill-opacity=\"0.35\" stroke=\"{}\">"
+        "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\" fill-opacity=\"0.35\" "
+        "stroke=\"{}\">"
         "<title>{}: n={} p10={} p25={} p50={} p75={} p90={} mean={}</title></rect>\n",
-        f.px(b.p25), cy - h / 2, std::max(f.px(b.p75) - f.px(b.p25), 1.0), h, colour(i), colour(i),
-        html_escape(b.name), b.n, format_number(b.p10), format_number(b.p25), format_number(b.p50), format_number(b.p75),
+        f.px(b.p25), cy - h / 2, std::max(f.px(b.p75) - f.px(b.p25), 1.0), h, colour(i), colour(i), html_escape(b.name),
+        b.n, format_number(b.p10), format_number(b.p25), format_number(b.p50), format_number(b.p75),
         format_number(b.p90), format_number(b.mean));
-    s += fmt::format("<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" y2=\"{2:.1f}\" stroke=\"#000\" stroke-width=\"2\"/>\n",
-                     f.px(b.p50), cy - h / 2, cy + h / 2);
+    s += fmt::format(
+        "<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" y2=\"{2:.1f}\" stroke=\"#000\" stroke-width=\"2\"/>\n",
+        f.px(b.p50), cy - h / 2, cy + h / 2);
     s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"#000\"/>\n", f.px(b.mean), cy);
   }
   s += legend({"box: p25-p75, line: median, whiskers: p10-p90, dot: mean"});

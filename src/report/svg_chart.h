@@ -9,7 +9,7 @@
 namespace lcte::report {
 
 struct Axis {
-  std::string label;  // with the unit, e.g. "latency (s)"
+  std::string label;               // with the unit, e.g. "latency (s)"
   std::optional<double> min, max;  // fixed range; otherwise from the data
 };
 
@@ -25,7 +25,7 @@ std::string bar_chart(const std::string& title, const std::vector<std::string>& 
 struct LineSeries {
   std::string name;
   std::vector<double> x, y;
-  bool step = false;    // draw as a step function
+  bool step = false;  // draw as a step function
   bool markers = true;
 };
 std::string line_chart(const std::string& title, const std::vector<LineSeries>& series, const Axis& x, const Axis& y);

@@ -63,7 +63,8 @@ void read_integers(const json& j, const char* key, std::vector<T>& out) {
     if (x.is_number_unsigned() && x.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<T>::max()))
       wrong(j, key, "an array of integers in range");
     const int64_t v = x.get<int64_t>();
-    if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) wrong(j, key, "an array of integers in range");
+    if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max())
+      wrong(j, key, "an array of integers in range");
     out.push_back(static_cast<T>(v));
   }
 }
@@ -145,7 +146,9 @@ ComplexityScale RouterConfig::scale() const {
 
 TierThresholds RouterConfig::thresholds() const { return TierThresholds{tiers, max_score}; }
 
-const std::string& RouterConfig::model_of(size_t tier) const { return models.empty() ? tiers.at(tier) : models.at(tier); }
+const std::string& RouterConfig::model_of(size_t tier) const {
+  return models.empty() ? tiers.at(tier) : models.at(tier);
+}
 
 std::string RouterConfig::tokenizer_name() const { return tokenizer.empty() ? kDefaultTokenizer : tokenizer; }
 
@@ -167,14 +170,15 @@ json RouterConfig::to_json() const {
 
 RouterConfig RouterConfig::from_json(const json& j) {
   if (!j.is_object()) fail("routing: expected an object of settings, got {}", j.type_name());
-  static const std::set<std::string> kKeys = {"tiers",        "max_score",      "token_bounds",  "policy",
-                                              "forced_tier",  "random_share",   "learned_target", "learned_model",
-                                              "seed",         "tokenizer",      "models"};
+  static const std::set<std::string> kKeys = {"tiers",       "max_score",    "token_bounds",   "policy",
+                                              "forced_tier", "random_share", "learned_target", "learned_model",
+                                              "seed",        "tokenizer",    "models"};
   for (const auto& [key, value] : j.items())
     if (!kKeys.contains(key))
-      fail("{}: unknown setting (tiers, max_score, token_bounds, policy, forced_tier, random_share, learned_target, "
-           "learned_model, seed, tokenizer, models)",
-           key);
+      fail(
+          "{}: unknown setting (tiers, max_score, token_bounds, policy, forced_tier, random_share, learned_target, "
+          "learned_model, seed, tokenizer, models)",
+          key);
   RouterConfig c;
   read_strings(j, "tiers", c.tiers);
   if (j.contains("tiers")) c.max_score = default_max_scores(c.tiers.size());
@@ -200,8 +204,9 @@ RouterConfig RouterConfig::from_json(const json& j) {
 
 void check_deployable(const RouterConfig& config) {
   if (config.policy == "cascade")
-    fail("policy: the cascade escalates after judging an answer, which `lcte route eval` does offline; online, use "
-         "threshold, learned, random or always-<tier>");
+    fail(
+        "policy: the cascade escalates after judging an answer, which `lcte route eval` does offline; online, use "
+        "threshold, learned, random or always-<tier>");
 }
 
 }  // namespace lcte::route

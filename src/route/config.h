@@ -24,12 +24,12 @@ struct RouterConfig {
   std::vector<std::string> tiers = {"small", "large"};  // cheapest first
   std::vector<int> max_score = {6, 10};                 // threshold policy: highest score per tier
   std::vector<int64_t> token_bounds;                    // the 1-10 scale's nine bounds; empty: the default
-  std::string policy = "threshold";  // threshold, learned, random, cascade, always-<tier>
-  std::string forced_tier;           // global override; "" routes normally
-  double random_share = 0.5;         // random: share of queries sent to the last tier
-  double learned_target = 0.5;       // learned: pass chance a tier must reach
-  std::string learned_model;         // learned: file written by `lcte route train`
-  uint64_t seed = 0;                 // random: which queries make up the share
+  std::string policy = "threshold";                     // threshold, learned, random, cascade, always-<tier>
+  std::string forced_tier;                              // global override; "" routes normally
+  double random_share = 0.5;                            // random: share of queries sent to the last tier
+  double learned_target = 0.5;                          // learned: pass chance a tier must reach
+  std::string learned_model;                            // learned: file written by `lcte route train`
+  uint64_t seed = 0;                                    // random: which queries make up the share
   // Counts a query's tokens: an encoding name (cl100k_base, o200k_base, ...),
   // a .tiktoken or GGUF file, or a model of the catalogue or study; "" is
   // kDefaultTokenizer.

@@ -41,7 +41,7 @@ DecisionRecord DecisionRecord::from_json(const nlohmann::json& j) {
     r.query_hash = j.at("query_hash").get<std::string>();
     r.n_tokens = j.at("n_tokens").get<int64_t>();
     r.n_tokens_at_least = j.value("n_tokens_at_least", false);  // absent in older logs
-    r.tokenizer = j.value("tokenizer", "");                        // likewise
+    r.tokenizer = j.value("tokenizer", "");                     // likewise
     for (const std::string& name : Features::names())
       if (j.at("features").contains(name)) r.features.push_back(j["features"][name].get<double>());
     r.score = j.at("score").get<int>();

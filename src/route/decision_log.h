@@ -15,8 +15,8 @@
 namespace lcte::route {
 
 struct DecisionRecord {
-  std::string time;            // ISO 8601, UTC, milliseconds
-  std::string query_hash;      // 16 hex digits (query_hash)
+  std::string time;        // ISO 8601, UTC, milliseconds
+  std::string query_hash;  // 16 hex digits (query_hash)
   int64_t n_tokens = 0;
   bool n_tokens_at_least = false;  // counting stopped early: the query has at least n_tokens
   std::string tokenizer;           // which tokenizer counted ("" in logs written before it was recorded)
@@ -28,7 +28,7 @@ struct DecisionRecord {
   bool override_applied = false;  // a request or a global setting forced the tier
   double decision_us = 0;
   std::string reason;
-  std::optional<bool> outcome;    // filled in later, when the answer is judged
+  std::optional<bool> outcome;  // filled in later, when the answer is judged
 
   nlohmann::json to_json() const;
   static DecisionRecord from_json(const nlohmann::json& j);  // throws lcte::Error

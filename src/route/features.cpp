@@ -1,10 +1,10 @@
 #include "route/features.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
-#include <cmath>
 
 namespace lcte::route {
 namespace {
@@ -61,10 +61,11 @@ size_t docstring_length(std::string_view s) {
 // Words that, in HumanEval/MBPP-style tasks, mark algorithmic work beyond a
 // one-liner. Matched as lower-case substrings.
 const PatternSet& hard_words() {
-  static const PatternSet words({"recurs", "dynamic", "matrix", "prime", "permutation", "combination", "subsequence",
-                                 "substring", "palindrome", "binary", "tree", "graph", "path", "sort", "regex", "parse",
-                                 "nested", "fibonacci", "maximum", "minimum", "optimal", "shortest", "longest",
-                                 "count the number", "bit"});
+  static const PatternSet words(
+      {"recurs",    "dynamic",    "matrix",           "prime",     "permutation", "combination", "subsequence",
+       "substring", "palindrome", "binary",           "tree",      "graph",       "path",        "sort",
+       "regex",     "parse",      "nested",           "fibonacci", "maximum",     "minimum",     "optimal",
+       "shortest",  "longest",    "count the number", "bit"});
   return words;
 }
 
@@ -78,8 +79,8 @@ const PatternSet& structure_marks() {
 }  // namespace
 
 const std::vector<std::string>& Features::names() {
-  static const std::vector<std::string> n = {
-      "log_tokens", "lines", "examples", "asserts", "docstring_chars", "functions", "hard_words", "has_class", "bias_free_len"};
+  static const std::vector<std::string> n = {"log_tokens", "lines",      "examples",  "asserts",      "docstring_chars",
+                                             "functions",  "hard_words", "has_class", "bias_free_len"};
   return n;
 }
 

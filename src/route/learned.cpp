@@ -115,9 +115,7 @@ PassPredictor PassPredictor::from_json(const nlohmann::json& j, const std::strin
   }
 }
 
-void PassPredictor::save(const std::string& path) const {
-  write_file_atomic(path, to_json().dump(2) + "\n");
-}
+void PassPredictor::save(const std::string& path) const { write_file_atomic(path, to_json().dump(2) + "\n"); }
 
 PassPredictor PassPredictor::load(const std::string& path) {
   std::ifstream in(path);

@@ -24,7 +24,8 @@ size_t check_records(const std::vector<ProblemRecord>& problems) {
 OperatingPoint evaluate_assignment(const std::vector<ProblemRecord>& problems, const std::vector<size_t>& tier,
                                    const std::string& policy, double parameter) {
   size_t n_tiers = check_records(problems);
-  if (tier.size() != problems.size()) fail("routing evaluation: {} decisions for {} problems", tier.size(), problems.size());
+  if (tier.size() != problems.size())
+    fail("routing evaluation: {} decisions for {} problems", tier.size(), problems.size());
   OperatingPoint pt{policy, parameter, 0, 0, 0, std::vector<double>(n_tiers, 0)};
   const double n = static_cast<double>(problems.size());
   for (size_t i = 0; i < problems.size(); ++i) {
@@ -41,7 +42,8 @@ OperatingPoint evaluate_assignment(const std::vector<ProblemRecord>& problems, c
 std::vector<OperatingPoint> priority_curve(const std::vector<ProblemRecord>& problems,
                                            const std::vector<double>& priority, const std::string& policy) {
   size_t n_tiers = check_records(problems);
-  if (priority.size() != problems.size()) fail("routing evaluation: {} priorities for {} problems", priority.size(), problems.size());
+  if (priority.size() != problems.size())
+    fail("routing evaluation: {} priorities for {} problems", priority.size(), problems.size());
   std::vector<size_t> order(problems.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return priority[a] > priority[b]; });
@@ -79,7 +81,8 @@ OperatingPoint cascade_point(const std::vector<ProblemRecord>& problems) {
     size_t t = 0;
     double cost = p.cost[0];
     while (t + 1 < n_tiers) {
-      if (!p.visible_pass[t].has_value()) fail("cascade: problem {} has no visible-example check for tier {}", p.task_id, t);
+      if (!p.visible_pass[t].has_value())
+        fail("cascade: problem {} has no visible-example check for tier {}", p.task_id, t);
       if (*p.visible_pass[t]) break;
       ++t;
       cost += p.cost[t];
@@ -96,9 +99,9 @@ GapMetrics gap_metrics(const std::vector<OperatingPoint>& curve, double weak, do
   GapMetrics g;
   g.weak = weak;
   g.strong = strong;
-  if (strong - weak <= 1e-12) return g;  // nothing to recover
+  if (strong - weak <= 1e-12) return g;        // nothing to recover
   std::vector<std::pair<double, double>> pts;  // (share, pgr)
-  pts.emplace_back(0.0, 0.0);  // all weak is always possible
+  pts.emplace_back(0.0, 0.0);                  // all weak is always possible
   for (const OperatingPoint& p : curve) pts.emplace_back(p.strong_share, (p.accuracy - weak) / (strong - weak));
   std::sort(pts.begin(), pts.end());
   // Step envelope: the best PGR at a share no larger than c.
@@ -141,7 +144,8 @@ std::vector<std::vector<double>> cross_validated_predictions(const std::vector<P
                                                              uint64_t seed) {
   check_records(problems);
   if (folds < 2) fail("cross-validation needs at least 2 folds, got {}", folds);
-  if (static_cast<size_t>(folds) > problems.size()) fail("cross-validation: {} folds for {} problems", folds, problems.size());
+  if (static_cast<size_t>(folds) > problems.size())
+    fail("cross-validation: {} folds for {} problems", folds, problems.size());
   std::vector<size_t> order(problems.size());
   std::iota(order.begin(), order.end(), 0);
   SplitMix64 rng(seed);
@@ -152,7 +156,8 @@ std::vector<std::vector<double>> cross_validated_predictions(const std::vector<P
   for (int f = 0; f < folds; ++f) {
     std::vector<TrainingExample> train;
     for (size_t i = 0; i < problems.size(); ++i)
-      if (fold_of[i] != f) train.push_back({extract_features(problems[i].query, problems[i].n_tokens).values, problems[i].pass});
+      if (fold_of[i] != f)
+        train.push_back({extract_features(problems[i].query, problems[i].n_tokens).values, problems[i].pass});
     PassPredictor model = PassPredictor::train(tiers, train);
     for (size_t i = 0; i < problems.size(); ++i)
       if (fold_of[i] == f) out[i] = model.predict(extract_features(problems[i].query, problems[i].n_tokens).values);

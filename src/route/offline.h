@@ -14,17 +14,17 @@ struct ProblemRecord {
   std::string task_id;
   std::string query;
   int64_t n_tokens = 0;
-  std::vector<double> pass;                        // per tier (cheapest first), in [0, 1]
-  std::vector<double> cost;                        // per tier, in the caller's unit
-  std::vector<std::optional<bool>> visible_pass;   // per tier: passed the examples shown in the prompt
+  std::vector<double> pass;                       // per tier (cheapest first), in [0, 1]
+  std::vector<double> cost;                       // per tier, in the caller's unit
+  std::vector<std::optional<bool>> visible_pass;  // per tier: passed the examples shown in the prompt
 };
 
 struct OperatingPoint {
   std::string policy;
-  double parameter = 0;        // the threshold, target or share that produced it
-  double accuracy = 0;         // mean pass over problems
-  double cost = 0;             // mean cost per problem
-  double strong_share = 0;     // share of problems sent to the last tier
+  double parameter = 0;     // the threshold, target or share that produced it
+  double accuracy = 0;      // mean pass over problems
+  double cost = 0;          // mean cost per problem
+  double strong_share = 0;  // share of problems sent to the last tier
   std::vector<double> tier_share;
 };
 
@@ -48,9 +48,9 @@ OperatingPoint oracle_point(const std::vector<ProblemRecord>& problems);
 OperatingPoint cascade_point(const std::vector<ProblemRecord>& problems);
 
 struct GapMetrics {
-  double weak = 0, strong = 0;           // accuracy of all-first and all-last tier
-  std::optional<double> apgr;            // absent when the tiers score the same
-  std::optional<double> cpt50, cpt80;    // absent when never reached
+  double weak = 0, strong = 0;         // accuracy of all-first and all-last tier
+  std::optional<double> apgr;          // absent when the tiers score the same
+  std::optional<double> cpt50, cpt80;  // absent when never reached
 };
 // PGR(c) is the best performance-gap-recovered of any point using at most a
 // share c of strong calls; APGR is its integral over c in [0, 1] and CPT(x)

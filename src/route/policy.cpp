@@ -22,8 +22,9 @@ class ThresholdPolicy : public Policy {
     Decision d;
     d.score = scale_.score(q.n_tokens);
     d.tier = tiers_.tier_for_score(d.score);
-    d.reason = fmt::format("{}{} tokens -> score {} -> {} (takes scores up to {})", q.n_tokens_at_least ? "at least " : "",
-                           q.n_tokens, d.score, tiers_.tiers[d.tier], tiers_.max_score[d.tier]);
+    d.reason =
+        fmt::format("{}{} tokens -> score {} -> {} (takes scores up to {})", q.n_tokens_at_least ? "at least " : "",
+                    q.n_tokens, d.score, tiers_.tiers[d.tier], tiers_.max_score[d.tier]);
     return d;
   }
 

@@ -22,15 +22,15 @@ struct Query {
 
 struct Decision {
   size_t tier = 0;
-  int score = 0;                // complexity score 1-10
-  std::string reason;           // one line a person can read
-  std::vector<double> p_pass;   // learned policy only: predicted pass chance per tier
+  int score = 0;               // complexity score 1-10
+  std::string reason;          // one line a person can read
+  std::vector<double> p_pass;  // learned policy only: predicted pass chance per tier
 };
 
 class Policy {
  public:
   virtual ~Policy() = default;
-  virtual std::string name() const = 0;     // "threshold", "random(0.30)", ...
+  virtual std::string name() const = 0;  // "threshold", "random(0.30)", ...
   virtual std::string version() const { return "1"; }
   virtual Decision decide(const Query& q) const = 0;
 };

@@ -93,9 +93,9 @@ RouteResult Router::route(std::string_view text, const std::string& requested) c
     const std::string& forced = asked ? requested : config_.forced_tier;
     r.tier_index = tier_index(config_.tiers, forced, asked ? "routing: requested model" : "routing: forced_tier");
     r.override_applied = true;
-    r.decision.reason = fmt::format("override ({}): {}; the policy would have chosen {} ({})",
-                                    asked ? "request" : "forced tier", forced, config_.tiers[r.decision.tier],
-                                    r.decision.reason);
+    r.decision.reason =
+        fmt::format("override ({}): {}; the policy would have chosen {} ({})", asked ? "request" : "forced tier",
+                    forced, config_.tiers[r.decision.tier], r.decision.reason);
   }
   r.tier = config_.tiers[r.tier_index];
   r.model = config_.model_of(r.tier_index);

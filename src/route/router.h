@@ -31,11 +31,11 @@ int64_t count_limit(const RouterConfig& config);
 struct RouteResult {
   std::string tier;
   size_t tier_index = 0;
-  std::string model;      // the model behind the tier (RouterConfig::models)
-  Decision decision;      // what the policy said (score, reason, predicted pass chances)
+  std::string model;  // the model behind the tier (RouterConfig::models)
+  Decision decision;  // what the policy said (score, reason, predicted pass chances)
   int64_t n_tokens = 0;
   bool n_tokens_at_least = false;  // counting stopped early: the query has at least n_tokens
-  std::string tokenizer;  // which tokenizer counted
+  std::string tokenizer;           // which tokenizer counted
   Features features;
   double decision_us = 0;
   bool override_applied = false;

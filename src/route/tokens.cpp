@@ -11,7 +11,8 @@
 namespace lcte::route {
 
 TokenCounter counter_of(std::shared_ptr<const tokenizer::Tokenizer> tok, std::string name) {
-  return {std::move(name), [tok](std::string_view text) { return static_cast<int64_t>(tok->tokenize(text, false).size()); }};
+  return {std::move(name),
+          [tok](std::string_view text) { return static_cast<int64_t>(tok->tokenize(text, false).size()); }};
 }
 
 namespace {
@@ -35,7 +36,9 @@ TokenCount count_tokens_up_to(const std::function<int64_t(std::string_view)>& co
   const int64_t want = std::clamp<int64_t>(stop_above, 0, std::numeric_limits<int64_t>::max() - 1) + 1;
   // 3.5 bytes per token: code under the code tokenizers here takes 2.9-3.3,
   // English prose about 4 (then a second, longer prefix is counted).
-  auto at_most_text = [&](double bytes) { return bytes >= static_cast<double>(text.size()) ? text.size() : static_cast<size_t>(bytes); };
+  auto at_most_text = [&](double bytes) {
+    return bytes >= static_cast<double>(text.size()) ? text.size() : static_cast<size_t>(bytes);
+  };
   size_t guess = at_most_text(3.5 * static_cast<double>(want));
   for (;;) {
     const size_t end = prefix_end(text, guess);
@@ -56,9 +59,10 @@ TokenCounter TokenizerCache::counter(const std::string& configured) {
   std::string load = name;
   if (auto m = model_files_.find(name); m != model_files_.end()) {
     if (m->second.empty())
-      fail("tokenizer: \"{}\" is a remote model, whose vocabulary is not on this machine; name a local model, a GGUF "
-           "or .tiktoken file, or an encoding ({}, o200k_base)",
-           name, kDefaultTokenizer);
+      fail(
+          "tokenizer: \"{}\" is a remote model, whose vocabulary is not on this machine; name a local model, a GGUF "
+          "or .tiktoken file, or an encoding ({}, o200k_base)",
+          name, kDefaultTokenizer);
     load = m->second;
   }
   std::lock_guard<std::mutex> lock(mutex_);
@@ -68,9 +72,10 @@ TokenCounter TokenizerCache::counter(const std::string& configured) {
       it = loaded_.emplace(load, std::make_shared<const tokenizer::Tokenizer>(tokenizer::load_tokenizer(load))).first;
     } catch (const std::exception& e) {
       if (configured.empty())
-        fail("tokenizer: the published rule counts {} tokens and none could be loaded ({}); fetch the encoding with "
-             "`lcte data fetch`, or name the routing tokenizer (`tokenizer` in [routing], --tokenizer)",
-             kDefaultTokenizer, e.what());
+        fail(
+            "tokenizer: the published rule counts {} tokens and none could be loaded ({}); fetch the encoding with "
+            "`lcte data fetch`, or name the routing tokenizer (`tokenizer` in [routing], --tokenizer)",
+            kDefaultTokenizer, e.what());
       fail("tokenizer: \"{}\" cannot be loaded: {}", name, e.what());
     }
   }

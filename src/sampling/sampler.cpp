@@ -53,7 +53,6 @@ LogitRange logit_range(std::span<const Candidate> cands) {
 
 double max_logit(std::span<const Candidate> cands) { return logit_range(cands).max; }
 
-
 // The logits must be usable by softmax: no NaN, no +inf, not all -inf.
 // The first loop vectorises (no early exit); a second pass runs only to name
 // the culprit in the error.
@@ -70,8 +69,7 @@ void check_logits(std::span<const float> logits) {
 }
 
 bool has_penalties(const SamplingParams& p, std::span<const int32_t> history) {
-  const bool neutral =
-      p.repeat_penalty == 1.0f && p.presence_penalty == 0.0f && p.frequency_penalty == 0.0f;
+  const bool neutral = p.repeat_penalty == 1.0f && p.presence_penalty == 0.0f && p.frequency_penalty == 0.0f;
   return !neutral && p.repeat_last_n != 0 && !history.empty();
 }
 
@@ -114,8 +112,10 @@ void top_p_unsorted(std::vector<Candidate>& cands, float p) {
   size_t kept = 0;
   for (const Candidate& c : cands) {
     const int b = bucket(c.logit);
-    if (b < boundary) cands[kept++] = c;  // kept <= read position: in place is safe
-    else if (b == boundary) edge.push_back(c);
+    if (b < boundary)
+      cands[kept++] = c;  // kept <= read position: in place is safe
+    else if (b == boundary)
+      edge.push_back(c);
   }
   std::sort(edge.begin(), edge.end(), better);
   cands.resize(kept);
@@ -136,18 +136,15 @@ void SamplingParams::validate() const {
   if (!(finite(repeat_penalty) && repeat_penalty > 0.0f))
     fail("sampling: repeat_penalty must be a finite number > 0, got {}", repeat_penalty);
   if (repeat_last_n < -1)
-    fail("sampling: repeat_last_n must be -1 (whole history), 0 (off) or positive, got {}",
-         repeat_last_n);
-  if (!finite(presence_penalty))
-    fail("sampling: presence_penalty must be a finite number, got {}", presence_penalty);
+    fail("sampling: repeat_last_n must be -1 (whole history), 0 (off) or positive, got {}", repeat_last_n);
+  if (!finite(presence_penalty)) fail("sampling: presence_penalty must be a finite number, got {}", presence_penalty);
   if (!finite(frequency_penalty))
     fail("sampling: frequency_penalty must be a finite number, got {}", frequency_penalty);
 }
 
-void apply_penalties(std::span<float> logits, std::span<const int32_t> history,
-                     const SamplingParams& params) {
-  const bool neutral = params.repeat_penalty == 1.0f && params.presence_penalty == 0.0f &&
-                       params.frequency_penalty == 0.0f;
+void apply_penalties(std::span<float> logits, std::span<const int32_t> history, const SamplingParams& params) {
+  const bool neutral =
+      params.repeat_penalty == 1.0f && params.presence_penalty == 0.0f && params.frequency_penalty == 0.0f;
   const size_t n = penalty_window(history.size(), params.repeat_last_n);
   if (neutral || n == 0) return;
 
@@ -155,8 +152,8 @@ void apply_penalties(std::span<float> logits, std::span<const int32_t> history,
   std::vector<int32_t> ids(history.begin() + static_cast<std::ptrdiff_t>(first), history.end());
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || static_cast<size_t>(ids[i]) >= logits.size())
-      fail("sampler: history token {} at position {} is outside the vocabulary of {}", ids[i],
-           first + i, logits.size());
+      fail("sampler: history token {} at position {} is outside the vocabulary of {}", ids[i], first + i,
+           logits.size());
   }
   // Sorting groups equal ids, so each distinct token is penalised once with its count.
   std::sort(ids.begin(), ids.end());
@@ -177,9 +174,7 @@ int32_t argmax(std::span<const float> logits) {
   return i < logits.size() ? static_cast<int32_t>(i) : 0;  // 0: empty
 }
 
-bool better(const Candidate& a, const Candidate& b) {
-  return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
-}
+bool better(const Candidate& a, const Candidate& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
 
 void select_top_k(std::span<const float> logits, int32_t k, std::vector<Candidate>& out) {
   const size_t n = logits.size();

@@ -27,12 +27,12 @@
 namespace lcte::sampling {
 
 struct SamplingParams {
-  float temperature = 0.8f;     // <= 0: greedy
-  int32_t top_k = 40;           // <= 0: off
-  float top_p = 0.95f;          // >= 1: off; otherwise in (0, 1)
-  float min_p = 0.05f;          // <= 0: off; otherwise in (0, 1]
-  float repeat_penalty = 1.0f;  // 1: off; CTRL-style divisor, must be > 0
-  int32_t repeat_last_n = 64;   // history window for all penalties; 0: off, -1: whole history
+  float temperature = 0.8f;        // <= 0: greedy
+  int32_t top_k = 40;              // <= 0: off
+  float top_p = 0.95f;             // >= 1: off; otherwise in (0, 1)
+  float min_p = 0.05f;             // <= 0: off; otherwise in (0, 1]
+  float repeat_penalty = 1.0f;     // 1: off; CTRL-style divisor, must be > 0
+  int32_t repeat_last_n = 64;      // history window for all penalties; 0: off, -1: whole history
   float presence_penalty = 0.0f;   // subtracted once from every token in the window
   float frequency_penalty = 0.0f;  // subtracted once per occurrence in the window
   uint64_t seed = 0;
@@ -55,8 +55,7 @@ struct Candidate {
 // one multiplied by r, once per distinct token however often it occurs.
 // Then logit -= count * frequency_penalty + presence_penalty.
 // A history id outside [0, logits.size()) throws lcte::Error.
-void apply_penalties(std::span<float> logits, std::span<const int32_t> history,
-                     const SamplingParams& params);
+void apply_penalties(std::span<float> logits, std::span<const int32_t> history, const SamplingParams& params);
 
 // Index of the largest logit; the lowest index among equal maxima.
 int32_t argmax(std::span<const float> logits);

@@ -79,9 +79,12 @@ CgroupParent CgroupParent::at(const std::string& root, const std::string& self, 
       // cgroup v2 allows controllers for children only where no process
       // lives: this process moves into a leaf of its own first.
       std::string leaf = p.dir_ + "/lcte-harness";
-      if (mkdir(leaf.c_str(), 0755) != 0 && errno != EEXIST) e = errno;
-      else if (int moved = write_file(leaf + "/cgroup.procs", std::to_string(me)); moved != 0) e = moved;
-      else e = write_file(p.dir_ + "/cgroup.subtree_control", "+memory +pids");
+      if (mkdir(leaf.c_str(), 0755) != 0 && errno != EEXIST)
+        e = errno;
+      else if (int moved = write_file(leaf + "/cgroup.procs", std::to_string(me)); moved != 0)
+        e = moved;
+      else
+        e = write_file(p.dir_ + "/cgroup.subtree_control", "+memory +pids");
     }
     if (e != 0) {
       p.why_ = "cannot enable the memory and pids controllers in " + p.dir_ + ": " + std::strerror(e);
@@ -100,7 +103,8 @@ std::string CgroupParent::create(const std::string& name, const CgroupLimits& li
     return "";
   }
   for (const auto& [file, value] : {std::pair<std::string, uint64_t>{"memory.max", limits.memory_bytes},
-                                    {"memory.swap.max", 0}, {"pids.max", limits.pids}}) {
+                                    {"memory.swap.max", 0},
+                                    {"pids.max", limits.pids}}) {
     if (int e = write_file(dir + "/" + file, std::to_string(value)); e != 0) {
       spdlog::warn("sandbox: cannot set {}/{}: {}", dir, file, std::strerror(e));
       remove(dir);

@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <linux/securebits.h>
 #include <linux/seccomp.h>
+#include <linux/securebits.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -36,21 +36,72 @@ namespace {
 
 // Steps of the child's setup, reported with errno when one fails.
 enum Step : int32_t {
-  kFds = 1, kDeathSignal, kSync, kSetsid, kPrivate, kRootTmpfs, kMkdir, kLink, kBind, kRemount,
-  kDevice, kProc, kTmp, kPivot, kChdirRoot, kUmountOld, kRootReadonly, kHostname, kPipes, kFork,
-  kUserns, kUidMap, kRlimit, kGroups, kUid, kCaps, kNoNewPrivs, kSeccomp, kChdir, kExec, kDumpable,
+  kFds = 1,
+  kDeathSignal,
+  kSync,
+  kSetsid,
+  kPrivate,
+  kRootTmpfs,
+  kMkdir,
+  kLink,
+  kBind,
+  kRemount,
+  kDevice,
+  kProc,
+  kTmp,
+  kPivot,
+  kChdirRoot,
+  kUmountOld,
+  kRootReadonly,
+  kHostname,
+  kPipes,
+  kFork,
+  kUserns,
+  kUidMap,
+  kRlimit,
+  kGroups,
+  kUid,
+  kCaps,
+  kNoNewPrivs,
+  kSeccomp,
+  kChdir,
+  kExec,
+  kDumpable,
 };
 
 constexpr const char* kStepNames[] = {
-    "?", "arranging descriptors", "setting the parent-death signal", "waiting for the uid map",
-    "setsid", "making mounts private", "mounting the root tmpfs", "mkdir in the new root",
-    "creating a symlink in the new root", "bind-mounting", "remounting a bind read-only",
-    "binding a device", "mounting /proc", "mounting /tmp", "pivot_root", "chdir to the new root",
-    "unmounting the old root", "remounting the root read-only", "sethostname",
-    "creating sync pipes", "forking python", "entering a user namespace", "writing the uid map",
-    "setrlimit", "setgroups", "dropping to the sample user", "dropping capabilities",
-    "setting no_new_privs", "loading the seccomp filter", "chdir to the work directory",
-    "executing the interpreter", "making init undumpable",
+    "?",
+    "arranging descriptors",
+    "setting the parent-death signal",
+    "waiting for the uid map",
+    "setsid",
+    "making mounts private",
+    "mounting the root tmpfs",
+    "mkdir in the new root",
+    "creating a symlink in the new root",
+    "bind-mounting",
+    "remounting a bind read-only",
+    "binding a device",
+    "mounting /proc",
+    "mounting /tmp",
+    "pivot_root",
+    "chdir to the new root",
+    "unmounting the old root",
+    "remounting the root read-only",
+    "sethostname",
+    "creating sync pipes",
+    "forking python",
+    "entering a user namespace",
+    "writing the uid map",
+    "setrlimit",
+    "setgroups",
+    "dropping to the sample user",
+    "dropping capabilities",
+    "setting no_new_privs",
+    "loading the seccomp filter",
+    "chdir to the work directory",
+    "executing the interpreter",
+    "making init undumpable",
 };
 
 constexpr int kReportFd = 4;  // init's report pipe in the child
@@ -154,15 +205,16 @@ void blank_command_line() {
 // root is detached, so nothing else of the host is reachable.
 void build_root(const JailPlan& plan, const JailRun& run) {
   check(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0, kPrivate);
-  check(mount("tmpfs", plan.root_mount.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
-              "size=1m,nr_inodes=4096,mode=0755") == 0, kRootTmpfs);
+  check(mount("tmpfs", plan.root_mount.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=0755") == 0,
+        kRootTmpfs);
   for (const auto& dir : plan.dirs) check(mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST, kMkdir);
   for (const auto& [path, target] : plan.links) check(symlink(target.c_str(), path.c_str()) == 0, kLink);
   for (const auto& b : plan.binds) {
     make_mountpoint(b);
     check(mount(b.source.c_str(), b.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0, kBind);
-    check(mount(nullptr, b.target.c_str(), nullptr,
-                MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | b.flags, nullptr) == 0, kRemount);
+    check(mount(nullptr, b.target.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | b.flags,
+                nullptr) == 0,
+          kRemount);
   }
   for (const auto& d : plan.devices) {
     make_mountpoint(d);
@@ -195,8 +247,8 @@ void drop_all_capabilities(bool bounding_set) {
     // Root in a user namespace regains every capability in the bounding set
     // on execve; empty it and lock the root special case off.
     for (int cap = 0; cap <= 63; ++cap) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
-    prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-                                 SECBIT_NO_SETUID_FIXUP_LOCKED, 0, 0, 0);
+    prctl(PR_SET_SECUREBITS,
+          SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED, 0, 0, 0);
   }
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
@@ -241,8 +293,10 @@ void drop_all_capabilities(bool bounding_set) {
     check(syscall(SYS_setresgid, kSampleUid, kSampleUid, kSampleUid) == 0, kUid);
     check(syscall(SYS_setresuid, kSampleUid, kSampleUid, kSampleUid) == 0, kUid);
   }
-  if (plan.isolation == Isolation::UserNamespaces) drop_all_capabilities(true);
-  else if (run.sample_user && plan.isolation == Isolation::Namespaces) drop_all_capabilities(false);
+  if (plan.isolation == Isolation::UserNamespaces)
+    drop_all_capabilities(true);
+  else if (run.sample_user && plan.isolation == Isolation::Namespaces)
+    drop_all_capabilities(false);
 
   check(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, kNoNewPrivs);
   sock_fprog prog{static_cast<unsigned short>(plan.seccomp.size()), const_cast<sock_filter*>(plan.seccomp.data())};
@@ -259,8 +313,8 @@ void drop_all_capabilities(bool bounding_set) {
 }
 
 // The child side of start_jail: pid 1 of the new namespaces.
-[[noreturn]] void init_main(const JailPlan& plan, const JailRun& run, const JailFds& fds, int report_fd,
-                            int sync_fd, const char* const* argv, const char* const* envp) {
+[[noreturn]] void init_main(const JailPlan& plan, const JailRun& run, const JailFds& fds, int report_fd, int sync_fd,
+                            const char* const* argv, const char* const* envp) {
   // Move everything above 10 first so the dup2s below cannot clobber each other.
   int out = fcntl(fds.out, F_DUPFD_CLOEXEC, 10);
   int err = fcntl(fds.err, F_DUPFD_CLOEXEC, 10);

@@ -33,8 +33,8 @@ inline constexpr uid_t kSampleUid = 65534;  // "nobody": what samples run as, in
 inline constexpr uid_t kJudgeUid = 65533;   // the judge, under namespaces: a uid the sample cannot signal or trace
 
 struct BindMount {
-  std::string source;     // on the host
-  std::string target;     // absolute path under the new root's mount point
+  std::string source;  // on the host
+  std::string target;  // absolute path under the new root's mount point
   bool directory = true;
   unsigned long flags = 0;  // MS_* to keep from the source (atime, noexec) on the read-only remount
 };
@@ -42,25 +42,25 @@ struct BindMount {
 // Built once per Sandbox: the filesystem view and the filter.
 struct JailPlan {
   Isolation isolation = Isolation::Processes;
-  std::string python;                 // absolute path of the real interpreter
-  std::string root_mount;             // host directory the new root's tmpfs is mounted on
-  std::vector<std::string> dirs;      // created in the new root, parents first (absolute host paths)
-  std::vector<BindMount> binds;       // read-only
+  std::string python;             // absolute path of the real interpreter
+  std::string root_mount;         // host directory the new root's tmpfs is mounted on
+  std::vector<std::string> dirs;  // created in the new root, parents first (absolute host paths)
+  std::vector<BindMount> binds;   // read-only
   std::vector<std::pair<std::string, std::string>> links;  // (path, target) symlinks in the new root
-  std::vector<BindMount> devices;     // /dev/null etc., bound writable
-  std::string proc_dir, tmp_dir, old_root;  // under root_mount
+  std::vector<BindMount> devices;                          // /dev/null etc., bound writable
+  std::string proc_dir, tmp_dir, old_root;                 // under root_mount
   std::vector<sock_filter> seccomp;
-  std::vector<std::string> env;       // environment of the interpreter
+  std::vector<std::string> env;  // environment of the interpreter
 };
 
 // Per start: what runs and under which limits.
 struct JailRun {
-  std::vector<std::string> argv;      // argv[0] is the interpreter
-  bool sample_user = true;            // drop python to kSampleUid (false for the zygote, which does it per sample)
-  bool die_with_parent = true;        // SIGKILL init if the thread that started it exits
-  std::string tmp_options;            // tmpfs options of the work directory
-  std::string host_workdir;           // Processes isolation: the cwd, created by the caller
-  std::string cgroup;                 // a cgroup v2 directory to run the jail in ("" for none)
+  std::vector<std::string> argv;  // argv[0] is the interpreter
+  bool sample_user = true;        // drop python to kSampleUid (false for the zygote, which does it per sample)
+  bool die_with_parent = true;    // SIGKILL init if the thread that started it exits
+  std::string tmp_options;        // tmpfs options of the work directory
+  std::string host_workdir;       // Processes isolation: the cwd, created by the caller
+  std::string cgroup;             // a cgroup v2 directory to run the jail in ("" for none)
   // rlimits of python; 0 leaves the harness's value
   uint64_t address_space = 0, cpu_seconds = 0, file_size = 0, processes = 0, open_files = 0;
 };

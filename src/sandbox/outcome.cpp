@@ -45,8 +45,8 @@ void set_error(Result& r, Status status, std::string type, std::string message) 
 }
 
 // Limits a process can hit by itself: CPU and memory. True if `end` says one was.
-bool classify_exhaustion(const Ending& end, const Limits& limits, const std::string& stderr_text,
-                         const char* who, Result& r) {
+bool classify_exhaustion(const Ending& end, const Limits& limits, const std::string& stderr_text, const char* who,
+                         Result& r) {
   if (end.exited) return false;
   int sig = end.value;
   if (sig == SIGXCPU || (sig == SIGKILL && end.cpu_seconds >= limits.cpu_seconds)) {
@@ -56,13 +56,12 @@ bool classify_exhaustion(const Ending& end, const Limits& limits, const std::str
   // Python under RLIMIT_AS mostly raises MemoryError; when an allocation
   // fails where it cannot, it aborts or crashes instead.
   bool memory_like = sig == SIGSEGV || sig == SIGABRT || sig == SIGBUS || sig == SIGKILL;
-  bool near_limit = end.peak_bytes >= limits.memory_bytes / 2 ||
-                    stderr_text.find("MemoryError") != std::string::npos ||
+  bool near_limit = end.peak_bytes >= limits.memory_bytes / 2 || stderr_text.find("MemoryError") != std::string::npos ||
                     stderr_text.find("Cannot allocate memory") != std::string::npos;
   if (memory_like && near_limit) {
-    set_error(r, Status::OutOfMemory, "MemoryLimit",
-              fmt::format("{}: killed by {} near the memory limit of {} bytes", who, signal_text(sig),
-                          limits.memory_bytes));
+    set_error(
+        r, Status::OutOfMemory, "MemoryLimit",
+        fmt::format("{}: killed by {} near the memory limit of {} bytes", who, signal_text(sig), limits.memory_bytes));
     return true;
   }
   return false;
@@ -103,9 +102,7 @@ void classify_judge_end(const Observation& seen, const Limits& limits, Result& r
                        : "the judge was killed by " + signal_text(end.value) + " before a verdict");
 }
 
-bool sample_is_gone(const std::string& reason) {
-  return reason.starts_with("the sample process ");
-}
+bool sample_is_gone(const std::string& reason) { return reason.starts_with("the sample process "); }
 
 }  // namespace
 
@@ -177,8 +174,8 @@ Result classify(Observation seen, const Limits& limits, const std::string& token
   }
   if (seen.frames.size() > 1 || seen.frames_malformed) {
     set_error(r, Status::Error, "ProtocolViolation",
-              fmt::format("the report channel carried {} frame(s){}; the judge sends exactly one",
-                          seen.frames.size(), seen.frames_malformed ? " and stray bytes" : ""));
+              fmt::format("the report channel carried {} frame(s){}; the judge sends exactly one", seen.frames.size(),
+                          seen.frames_malformed ? " and stray bytes" : ""));
     return r;
   }
   if (seen.frames.empty()) {
@@ -211,12 +208,18 @@ Result classify(Observation seen, const Limits& limits, const std::string& token
     }
     return r;
   }
-  if (kind == "S") set_error(r, Status::SyntaxError, first, message);
-  else if (kind == "F") set_error(r, Status::Failed, first, message);
-  else if (kind == "E") set_error(r, Status::Error, first, message);
-  else if (kind == "M") set_error(r, Status::OutOfMemory, first, message);
-  else if (kind == "T") set_error(r, Status::Timeout, first, message);
-  else set_error(r, Status::Error, "ProtocolViolation", "unknown report kind '" + kind.substr(0, 8) + "'");
+  if (kind == "S")
+    set_error(r, Status::SyntaxError, first, message);
+  else if (kind == "F")
+    set_error(r, Status::Failed, first, message);
+  else if (kind == "E")
+    set_error(r, Status::Error, first, message);
+  else if (kind == "M")
+    set_error(r, Status::OutOfMemory, first, message);
+  else if (kind == "T")
+    set_error(r, Status::Timeout, first, message);
+  else
+    set_error(r, Status::Error, "ProtocolViolation", "unknown report kind '" + kind.substr(0, 8) + "'");
   return r;
 }
 

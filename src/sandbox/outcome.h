@@ -29,12 +29,12 @@ struct Ending {
 std::optional<Ending> parse_ending(const std::string& text);
 
 struct Observation {
-  std::vector<std::string> frames;  // payloads of the judge's frames, in order
-  bool frames_malformed = false;    // bytes that do not form whole frames
-  bool wall_timeout = false;        // we killed it at the wall-clock limit
-  bool output_overflow = false;     // we killed it for flooding stdout/stderr
-  std::optional<Ending> judge;      // how the judge ended, when known
-  std::optional<Ending> sample;     // how the sample process ended, when known
+  std::vector<std::string> frames;           // payloads of the judge's frames, in order
+  bool frames_malformed = false;             // bytes that do not form whole frames
+  bool wall_timeout = false;                 // we killed it at the wall-clock limit
+  bool output_overflow = false;              // we killed it for flooding stdout/stderr
+  std::optional<Ending> judge;               // how the judge ended, when known
+  std::optional<Ending> sample;              // how the sample process ended, when known
   double wall_seconds = 0, cpu_seconds = 0;  // cpu: judge and sample together
   uint64_t peak_bytes = 0;                   // of the sample, when known
   std::string stdout_text, stderr_text;

@@ -1,10 +1,10 @@
 #include "sandbox/plan.h"
 
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -120,8 +120,7 @@ JailPlan make_plan(Isolation isolation, const PythonInfo& python, const SeccompF
   plan.isolation = isolation;
   plan.python = python.executable;
   plan.seccomp = filter.program;
-  plan.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "TMPDIR=/tmp", "LANG=C.UTF-8",
-              "LC_ALL=C.UTF-8"};
+  plan.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "TMPDIR=/tmp", "LANG=C.UTF-8", "LC_ALL=C.UTF-8"};
   if (isolation == Isolation::Processes) return plan;
 
   // Host directories to expose read-only: the system, then the interpreter's
@@ -129,8 +128,8 @@ JailPlan make_plan(Isolation isolation, const PythonInfo& python, const SeccompF
   std::vector<std::string> sources;
   for (const char* top : {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"})
     if (fs::exists(top)) sources.push_back(top);
-  for (const std::string& dir : {python.prefix, python.exec_prefix,
-                                 fs::path(python.executable).parent_path().string()}) {
+  for (const std::string& dir :
+       {python.prefix, python.exec_prefix, fs::path(python.executable).parent_path().string()}) {
     bool covered = false;
     for (const auto& s : sources) covered = covered || under(dir, fs::canonical(s).string());
     if (!covered && fs::is_directory(dir)) sources.push_back(dir);
@@ -156,8 +155,8 @@ JailPlan make_plan(Isolation isolation, const PythonInfo& python, const SeccompF
     plan.binds.push_back({source, root + source, true, kept_flags(source)});
   }
   plan.dirs.push_back(root + "/etc");
-  for (const char* file : {"/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group",
-                           "/etc/nsswitch.conf", "/etc/hosts"}) {
+  for (const char* file :
+       {"/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts"}) {
     if (fs::is_symlink(file))
       plan.links.emplace_back(root + file, fs::read_symlink(file).string());
     else if (fs::is_regular_file(file))

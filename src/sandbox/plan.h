@@ -10,9 +10,9 @@
 namespace lcte::sandbox::detail {
 
 struct PythonInfo {
-  std::string executable;   // real path of the interpreter binary (not a pyenv shim)
+  std::string executable;  // real path of the interpreter binary (not a pyenv shim)
   std::string prefix, exec_prefix;
-  std::string version;      // "3.11.7"
+  std::string version;  // "3.11.7"
 };
 
 // Runs `python` once, unconfined, to learn where the real interpreter and its

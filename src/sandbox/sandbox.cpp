@@ -171,8 +171,10 @@ struct Channel {
   void pump(short revents) {
     if ((revents & POLLOUT) && sent < pending.size()) {
       ssize_t n = send(fd.get(), pending.data() + sent, pending.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) sent += static_cast<size_t>(n);
-      else if (n < 0 && errno != EAGAIN && errno != EINTR) sent = pending.size();  // the reader is gone
+      if (n > 0)
+        sent += static_cast<size_t>(n);
+      else if (n < 0 && errno != EAGAIN && errno != EINTR)
+        sent = pending.size();  // the reader is gone
     }
     if (revents & (POLLIN | POLLHUP | POLLERR)) {
       char buf[16384];
@@ -252,9 +254,7 @@ Clock::time_point deadline_after(double seconds) {
 
 uint64_t whole_seconds(double s) { return static_cast<uint64_t>(std::max(1.0, std::ceil(s))); }
 
-uint64_t tmp_size(const Limits& limits) {
-  return std::max<uint64_t>(16u << 20, 4 * limits.file_bytes);
-}
+uint64_t tmp_size(const Limits& limits) { return std::max<uint64_t>(16u << 20, 4 * limits.file_bytes); }
 
 Isolation parse_isolation(const std::string& name, bool* automatic) {
   *automatic = name == "auto";
@@ -276,16 +276,17 @@ namespace {
 struct Worker {
   Jail jail;
   std::string cgroup;  // the worker's cgroup v2 directory, "" without one
-  Fd report;    // init's report pipe
-  Fd control;   // SOCK_SEQPACKET to the zygote
-  Fd errors;    // the zygote's stderr, read when it fails
+  Fd report;           // init's report pipe
+  Fd control;          // SOCK_SEQPACKET to the zygote
+  Fd errors;           // the zygote's stderr, read when it fails
   uint64_t tmp_bytes = 0;
 
   std::string error_text() {
     std::string text;
     char buf[4096];
     ssize_t n;
-    while ((n = read(errors.get(), buf, sizeof buf)) > 0 && text.size() < 8192) text.append(buf, static_cast<size_t>(n));
+    while ((n = read(errors.get(), buf, sizeof buf)) > 0 && text.size() < 8192)
+      text.append(buf, static_cast<size_t>(n));
     return text;
   }
 };
@@ -365,13 +366,14 @@ void Sandbox::Impl::choose_isolation() {
     reasons += fmt::format("{}{}: {}", reasons.empty() ? "" : "; ", isolation_name(isolation), why);
   }
   if (automatic)
-    fail("sandbox: no namespace isolation works on this machine ({}). Without it a sample runs with rlimits and "
-         "seccomp only and can read and write what your user can (your files, the store, other programs' "
-         "sockets). Run as root or enable unprivileged user namespaces (kernel.unprivileged_userns_clone=1; on "
-         "Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0), or accept the weaker isolation by "
-         "name: --isolation processes (lcte eval, route eval, dashboard), isolation = \"processes\" in a study's "
-         "[eval] section",
-         reasons);
+    fail(
+        "sandbox: no namespace isolation works on this machine ({}). Without it a sample runs with rlimits and "
+        "seccomp only and can read and write what your user can (your files, the store, other programs' "
+        "sockets). Run as root or enable unprivileged user namespaces (kernel.unprivileged_userns_clone=1; on "
+        "Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0), or accept the weaker isolation by "
+        "name: --isolation processes (lcte eval, route eval, dashboard), isolation = \"processes\" in a study's "
+        "[eval] section",
+        reasons);
   fail("sandbox: {} isolation does not work on this machine: {}", isolation_name(wanted), reasons);
 }
 
@@ -401,11 +403,10 @@ Sandbox::Sandbox(Options options) : impl_(std::make_unique<Impl>(std::move(optio
 Sandbox::~Sandbox() = default;
 
 Result Sandbox::run(const Program& program, const Limits& limits) {
-  if (!(limits.wall_seconds > 0) || !(limits.cpu_seconds > 0) || limits.memory_bytes == 0 ||
-      limits.max_processes < 1 || limits.max_open_files < 8)
-    fail("sandbox: invalid limits (wall {} s, cpu {} s, memory {} B, processes {}, open files {})",
-         limits.wall_seconds, limits.cpu_seconds, limits.memory_bytes, limits.max_processes,
-         limits.max_open_files);
+  if (!(limits.wall_seconds > 0) || !(limits.cpu_seconds > 0) || limits.memory_bytes == 0 || limits.max_processes < 1 ||
+      limits.max_open_files < 8)
+    fail("sandbox: invalid limits (wall {} s, cpu {} s, memory {} B, processes {}, open files {})", limits.wall_seconds,
+         limits.cpu_seconds, limits.memory_bytes, limits.max_processes, limits.max_open_files);
   return impl_->run_dispatch(program, limits);
 }
 
@@ -484,8 +485,10 @@ Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
     if (poll_for(fds, killed ? give_up : deadline) <= 0) continue;
     if (fds[0].revents) {
       ssize_t n = read(report.get(), reinterpret_cast<char*>(records) + report_bytes, sizeof records - report_bytes);
-      if (n > 0) report_bytes += static_cast<size_t>(n);
-      else if (n == 0 || errno != EINTR) report_eof = true;
+      if (n > 0)
+        report_bytes += static_cast<size_t>(n);
+      else if (n == 0 || errno != EINTR)
+        report_eof = true;
     }
     io.handle(&fds[1]);
     if (!killed && io.flooding(limits)) {
@@ -514,7 +517,7 @@ Result Sandbox::Impl::run_once(const Program& program, const Limits& limits) {
                static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
   if (report_bytes == sizeof records && ended.kind != JailReport::None)  // how the judge ended
     seen.judge = Ending{ended.kind == JailReport::Exited, ended.value, ended.stop_signal, cpu, 0};
-  seen.cpu_seconds = cpu;  // the judge and the sample it reaped
+  seen.cpu_seconds = cpu;                                           // the judge and the sample it reaped
   seen.peak_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // replaced by the sample's own when reported
   io.fill(seen, limits);
   return classify(seen, limits, token);
@@ -531,8 +534,8 @@ std::unique_ptr<Worker> Sandbox::Impl::start_worker(const Limits& limits) {
   // unprivileged user namespaces only one uid exists inside.
   bool own_uids = plan.isolation == Isolation::Namespaces;
   JailRun run;
-  run.argv = interpreter_argv({"zygote", kPreload, own_uids ? std::to_string(kJudgeUid) : "-1",
-                               own_uids ? std::to_string(kSampleUid) : "-1"});
+  run.argv = interpreter_argv(
+      {"zygote", kPreload, own_uids ? std::to_string(kJudgeUid) : "-1", own_uids ? std::to_string(kSampleUid) : "-1"});
   run.sample_user = false;      // the worker drops each child itself
   run.die_with_parent = false;  // it outlives the calling thread; it exits when the harness closes control
   // Enough descriptors to walk down any tree the inode limit allows when
@@ -697,7 +700,9 @@ Result Sandbox::Impl::run_on_worker(const Program& program, const Limits& limits
   auto words = split_words(reply);
   std::optional<Ending> sample_end, judge_end;
   if (words.size() == 11 && words[0] == "R") {
-    auto join = [&](size_t from) { return fmt::format("{}", fmt::join(words.begin() + from, words.begin() + from + 5, " ")); };
+    auto join = [&](size_t from) {
+      return fmt::format("{}", fmt::join(words.begin() + from, words.begin() + from + 5, " "));
+    };
     sample_end = parse_ending(join(1));
     judge_end = parse_ending(join(6));
   }
@@ -710,8 +715,10 @@ Result Sandbox::Impl::run_on_worker(const Program& program, const Limits& limits
     seen.infrastructure_error = "the worker sent a malformed reply: " + reply.substr(0, 100);
     broken = true;
   }
-  if (broken || !zygote) destroy(worker);
-  else release(std::move(worker));
+  if (broken || !zygote)
+    destroy(worker);
+  else
+    release(std::move(worker));
   io.fill(seen, limits);
   return classify(seen, limits, token);
 }
@@ -722,17 +729,20 @@ std::string Sandbox::describe() const {
   std::string out;
   switch (p.isolation) {
     case Isolation::Namespaces:
-      out += "isolation: namespaces: new PID, mount, network, IPC and UTS namespaces per jail; the sample "
-             "in its own user namespace as uid 65534 (nobody) without capabilities\n";
+      out +=
+          "isolation: namespaces: new PID, mount, network, IPC and UTS namespaces per jail; the sample "
+          "in its own user namespace as uid 65534 (nobody) without capabilities\n";
       break;
     case Isolation::UserNamespaces:
-      out += "isolation: user namespaces: new user, PID, mount, network, IPC and UTS namespaces; the interpreter "
-             "is uid 0 inside with no capabilities and an empty bounding set\n";
+      out +=
+          "isolation: user namespaces: new user, PID, mount, network, IPC and UTS namespaces; the interpreter "
+          "is uid 0 inside with no capabilities and an empty bounding set\n";
       break;
     case Isolation::Processes:
       out += "isolation: processes only (no namespaces): own session, rlimits and seccomp; the sample runs as ";
-      out += geteuid() == 0 ? "uid 65534 and can read world-readable host files; " : "the harness's user and can "
-             "read and write that user's files; ";
+      out += geteuid() == 0 ? "uid 65534 and can read world-readable host files; "
+                            : "the harness's user and can "
+                              "read and write that user's files; ";
       out += "kill(-1) is blocked only by seccomp\n";
       break;
   }
@@ -740,13 +750,15 @@ std::string Sandbox::describe() const {
   if (p.isolation != Isolation::Processes) {
     out += "filesystem: private root (tmpfs, read-only) with read-only binds of";
     for (const auto& b : p.binds) out += " " + b.source;
-    out += "; a fresh /proc (hidepid=2: only the processes one may trace are visible); "
-           "/dev/{null,zero,full,random,urandom}; a private /tmp (tmpfs, 4 x file limit, at least 16 MiB) as "
-           "the work directory; the host's root is detached\n";
+    out +=
+        "; a fresh /proc (hidepid=2: only the processes one may trace are visible); "
+        "/dev/{null,zero,full,random,urandom}; a private /tmp (tmpfs, 4 x file limit, at least 16 MiB) as "
+        "the work directory; the host's root is detached\n";
     out += "network: empty network namespace (no interfaces up)\n";
   } else {
-    out += "filesystem: a fresh host temp dir as the work directory, deleted afterwards; nothing else "
-           "is hidden\n";
+    out +=
+        "filesystem: a fresh host temp dir as the work directory, deleted afterwards; nothing else "
+        "is hidden\n";
   }
   out += d.filter.summary + "\n";
   out += d.cgroups.available()
@@ -754,21 +766,23 @@ std::string Sandbox::describe() const {
                    " (memory.max = the sample's memory limit + 1.25 GiB for the judge and the worker, swap 0, "
                    "pids.max = the process limit + 16)\n"
              : "cgroup v2: none (" + d.cgroups.why() + "); memory and process limits are per process (rlimits)\n";
-  out += "rlimits: address space, CPU seconds (SIGXCPU, then SIGKILL a second later), file size, processes "
-         "(RLIMIT_NPROC";
+  out +=
+      "rlimits: address space, CPU seconds (SIGXCPU, then SIGKILL a second later), file size, processes "
+      "(RLIMIT_NPROC";
   out += p.isolation == Isolation::Processes ? ", shared by every process of that uid" : ", per user namespace";
   out += "), open files; core dumps off; no_new_privs\n";
   out += fmt::format("python: {} {} started with -S -I -B\n", d.python.executable, d.python.version);
-  out += "verdicts: a judge process runs the suite's setup, prompt helpers, tests and check; the completion runs "
-         "in a separate sample process that answers the tests' calls with plain data over a socket and holds "
-         "no tests, expected values, token or report channel";
+  out +=
+      "verdicts: a judge process runs the suite's setup, prompt helpers, tests and check; the completion runs "
+      "in a separate sample process that answers the tests' calls with plain data over a socket and holds "
+      "no tests, expected values, token or report channel";
   out += p.isolation == Isolation::Namespaces ? "; judge uid 65533, sample uid 65534\n"
                                               : "; both non-dumpable to each other's /proc\n";
   out += d.zygote ? "mode: worker (one warm jail per concurrent caller: a coordinator forks each sample, a judge "
                     "zygote each judge; the worker's other processes are killed and its /tmp emptied between "
                     "samples)\n"
-                  : p.isolation == Isolation::Processes ? "mode: one judge interpreter per sample, forking the sample\n"
-                                                        : "mode: a new jail per sample\n";
+         : p.isolation == Isolation::Processes ? "mode: one judge interpreter per sample, forking the sample\n"
+                                               : "mode: a new jail per sample\n";
   return out;
 }
 

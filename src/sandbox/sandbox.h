@@ -20,13 +20,13 @@
 namespace lcte::sandbox {
 
 struct Limits {
-  double wall_seconds = 10.0;             // the whole process tree is killed after this
-  double cpu_seconds = 10.0;              // RLIMIT_CPU
-  uint64_t memory_bytes = 2ull << 30;     // address space
-  uint64_t file_bytes = 16ull << 20;      // largest file it may write
-  int max_processes = 32;                 // processes and threads
+  double wall_seconds = 10.0;          // the whole process tree is killed after this
+  double cpu_seconds = 10.0;           // RLIMIT_CPU
+  uint64_t memory_bytes = 2ull << 30;  // address space
+  uint64_t file_bytes = 16ull << 20;   // largest file it may write
+  int max_processes = 32;              // processes and threads
   int max_open_files = 64;
-  size_t max_output_bytes = 64u << 10;    // stdout and stderr each; the rest is cut
+  size_t max_output_bytes = 64u << 10;  // stdout and stderr each; the rest is cut
 };
 
 // How a sample ended. Exactly one per run.
@@ -39,10 +39,10 @@ std::string_view status_name(Status s);  // "passed", "failed", "error", "syntax
 // handle on the sample's object. Passed means `check` ran to its end without
 // an exception.
 struct Program {
-  std::string setup;    // test imports / test_setup_code (may be empty)
-  std::string code;     // the model's program (prompt + completion), untrusted
-  std::string tests;    // test definitions or asserts
-  std::string check;    // the final statement, e.g. "check(add)"; may be empty
+  std::string setup;  // test imports / test_setup_code (may be empty)
+  std::string code;   // the model's program (prompt + completion), untrusted
+  std::string tests;  // test definitions or asserts
+  std::string check;  // the final statement, e.g. "check(add)"; may be empty
   // The trusted part of the prompt that the tests may call (HumanEval's
   // `poly`, `encode_cyclic`): the judge defines these names itself, so a
   // completion that redefines one cannot change what the tests compute.
@@ -51,16 +51,16 @@ struct Program {
 
 struct Result {
   Status status = Status::Error;
-  std::string error_type;      // exception class name for Failed/Error ("AssertionError", "NameError")
-  std::string error_message;   // first line of the exception or reason, truncated
+  std::string error_type;     // exception class name for Failed/Error ("AssertionError", "NameError")
+  std::string error_message;  // first line of the exception or reason, truncated
   std::string stdout_text;
   std::string stderr_text;
   bool output_truncated = false;
   double wall_seconds = 0;
   double cpu_seconds = 0;
   uint64_t peak_memory_bytes = 0;
-  int exit_code = -1;  // of the sample's interpreter, when it exited
-  int signal = 0;      // that killed it, when one did
+  int exit_code = -1;     // of the sample's interpreter, when it exited
+  int signal = 0;         // that killed it, when one did
   std::string isolation;  // "namespaces", "user-namespaces" or "processes": what confined this sample
   // Prompt helpers the completion redefined (the tests used the prompt's own).
   std::vector<std::string> redefined_helpers;

@@ -1,7 +1,7 @@
 #include "sandbox/seccomp_policy.h"
 
-#include <seccomp.h>
 #include <sched.h>
+#include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -20,27 +20,89 @@ namespace {
 // ends as an error instead of a crash. Grouped by what they would give away.
 constexpr const char* kDenied[] = {
     // looking into or steering other processes
-    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "pidfd_send_signal",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
+    "pidfd_getfd",
+    "pidfd_send_signal",
     // changing the filesystem view or the namespaces built for the sample
-    "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen", "fsconfig",
-    "fsmount", "fspick", "mount_setattr", "unshare", "setns", "name_to_handle_at",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "unshare",
+    "setns",
+    "name_to_handle_at",
     "open_by_handle_at",
     // leaving the process group the harness kills on timeout
-    "setsid", "setpgid",
+    "setsid",
+    "setpgid",
     // the kernel itself: modules, reboot, kexec, BPF, perf, keyrings, io_uring
     // (whose requests bypass this filter), userfaultfd (used to widen races)
-    "reboot", "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
-    "io_uring_register", "keyctl", "add_key", "request_key",
+    "reboot",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "keyctl",
+    "add_key",
+    "request_key",
     // machine-wide settings
-    "swapon", "swapoff", "syslog", "acct", "quotactl", "quotactl_fd", "settimeofday",
-    "clock_settime", "clock_adjtime", "adjtimex", "sethostname", "setdomainname", "iopl",
-    "ioperm", "vhangup", "lookup_dcookie", "nfsservctl", "uselib", "_sysctl", "fanotify_init",
+    "swapon",
+    "swapoff",
+    "syslog",
+    "acct",
+    "quotactl",
+    "quotactl_fd",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "sethostname",
+    "setdomainname",
+    "iopl",
+    "ioperm",
+    "vhangup",
+    "lookup_dcookie",
+    "nfsservctl",
+    "uselib",
+    "_sysctl",
+    "fanotify_init",
     // System V IPC and POSIX message queues: a zygote worker's IPC namespace
     // outlives one sample, so they could carry data to the next
-    "shmget", "shmat", "shmctl", "shmdt", "semget", "semop", "semctl", "semtimedop", "msgget",
-    "msgsnd", "msgrcv", "msgctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
-    "mq_notify", "mq_getsetattr",
+    "shmget",
+    "shmat",
+    "shmctl",
+    "shmdt",
+    "semget",
+    "semop",
+    "semctl",
+    "semtimedop",
+    "msgget",
+    "msgsnd",
+    "msgrcv",
+    "msgctl",
+    "mq_open",
+    "mq_unlink",
+    "mq_timedsend",
+    "mq_timedreceive",
+    "mq_notify",
+    "mq_getsetattr",
 };
 
 struct Ctx {
@@ -65,8 +127,7 @@ void add(scmp_filter_ctx ctx, uint32_t action, const char* name, int* rules,
 void add_signal_rules(scmp_filter_ctx ctx, const char* name, int* rules) {
   add(ctx, SCMP_ACT_ERRNO(EPERM), name, rules, {SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, 0)});
   add(ctx, SCMP_ACT_ERRNO(EPERM), name, rules, {SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, 1)});
-  add(ctx, SCMP_ACT_ERRNO(EPERM), name, rules,
-      {SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u, 0x80000000u)});
+  add(ctx, SCMP_ACT_ERRNO(EPERM), name, rules, {SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u, 0x80000000u)});
 }
 
 }  // namespace
@@ -84,8 +145,8 @@ SeccompFilter build_seccomp_filter() {
 
   // New namespaces through clone(); clone3 passes its flags in memory the
   // filter cannot read, so it reports ENOSYS and glibc falls back to clone.
-  for (uint64_t flag : {CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID,
-                        CLONE_NEWNET, CLONE_NEWCGROUP})
+  for (uint64_t flag :
+       {CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP})
     add(c.ctx, SCMP_ACT_ERRNO(EPERM), "clone", &rules, {SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)});
   add(c.ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", &rules);
 
@@ -99,8 +160,7 @@ SeccompFilter build_seccomp_filter() {
 
   // Typing into the controlling terminal of whoever started lcte.
   for (unsigned long request : {TIOCSTI, TIOCLINUX})
-    add(c.ctx, SCMP_ACT_ERRNO(EPERM), "ioctl", &rules,
-        {SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, request)});
+    add(c.ctx, SCMP_ACT_ERRNO(EPERM), "ioctl", &rules, {SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, request)});
 
   // Export through a memfd: libseccomp writes the program to a descriptor.
   int fd = memfd_create("lcte-seccomp", MFD_CLOEXEC);
@@ -117,11 +177,12 @@ SeccompFilter build_seccomp_filter() {
   close(fd);
   if (got != size) fail("seccomp: short read of the exported filter");
   out.rules = rules;
-  out.summary = fmt::format("seccomp filter of {} rules ({} BPF instructions): EPERM for ptrace, mount, "
-                            "unshare/setns, namespace clone flags, setsid/setpgid, kernel modules, "
-                            "bpf, perf, io_uring, keyrings, SysV IPC and message queues, signals to pid <= 1, "
-                            "non-AF_UNIX sockets, TIOCSTI; other ABIs kill the process",
-                            rules, out.program.size());
+  out.summary = fmt::format(
+      "seccomp filter of {} rules ({} BPF instructions): EPERM for ptrace, mount, "
+      "unshare/setns, namespace clone flags, setsid/setpgid, kernel modules, "
+      "bpf, perf, io_uring, keyrings, SysV IPC and message queues, signals to pid <= 1, "
+      "non-AF_UNIX sockets, TIOCSTI; other ABIs kill the process",
+      rules, out.program.size());
   return out;
 }
 

@@ -36,7 +36,8 @@ double number(const json& body, const char* name, double fallback, double lo, do
 int64_t integer(const json& body, const char* name, int64_t fallback, int64_t lo, int64_t hi) {
   const json* f = field(body, name);
   if (f == nullptr) return fallback;
-  if (!f->is_number_integer()) bad(name, fmt::format("'{}' must be an integer, got {}", name, type_of(*f)), "invalid_type");
+  if (!f->is_number_integer())
+    bad(name, fmt::format("'{}' must be an integer, got {}", name, type_of(*f)), "invalid_type");
   if (f->is_number_unsigned() && f->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
     bad(name, fmt::format("'{}' must be between {} and {}", name, lo, hi));
   int64_t v = f->get<int64_t>();
@@ -54,7 +55,8 @@ bool boolean(const json& body, const char* name, bool fallback) {
 uint64_t seed_of(const json& body) {
   const json* f = field(body, "seed");
   if (f == nullptr) return 0;
-  if (!f->is_number_integer()) bad("seed", fmt::format("'seed' must be an integer, got {}", type_of(*f)), "invalid_type");
+  if (!f->is_number_integer())
+    bad("seed", fmt::format("'seed' must be an integer, got {}", type_of(*f)), "invalid_type");
   return f->is_number_unsigned() ? f->get<uint64_t>() : static_cast<uint64_t>(f->get<int64_t>());
 }
 
@@ -65,7 +67,8 @@ std::vector<std::string> stops_of(const json& body, size_t max_stops) {
   if (f->is_string()) {
     stops.push_back(f->get<std::string>());
   } else if (f->is_array()) {
-    if (f->size() > max_stops) bad("stop", fmt::format("'stop' may hold at most {} sequences, got {}", max_stops, f->size()));
+    if (f->size() > max_stops)
+      bad("stop", fmt::format("'stop' may hold at most {} sequences, got {}", max_stops, f->size()));
     for (const json& s : *f) {
       if (!s.is_string()) bad("stop", fmt::format("'stop' must hold strings, got {}", type_of(s)), "invalid_type");
       stops.push_back(s.get<std::string>());
@@ -94,7 +97,9 @@ std::string content_of(const json& m, size_t i) {
   auto it = m.find("content");
   if (it == m.end() || it->is_null()) bad(param, fmt::format("'{}' is required", param), "missing_required_parameter");
   if (it->is_string()) return it->get<std::string>();
-  if (!it->is_array()) bad(param, fmt::format("'{}' must be a string or an array of text parts, got {}", param, type_of(*it)), "invalid_type");
+  if (!it->is_array())
+    bad(param, fmt::format("'{}' must be a string or an array of text parts, got {}", param, type_of(*it)),
+        "invalid_type");
   std::string text;
   for (const json& part : *it) {
     if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
@@ -112,14 +117,17 @@ std::vector<backend::ChatMessage> messages_of(const json& body) {
   std::vector<backend::ChatMessage> out;
   for (size_t i = 0; i < f->size(); ++i) {
     const json& m = (*f)[i];
-    if (!m.is_object()) bad(fmt::format("messages[{}]", i), fmt::format("'messages[{}]' must be an object, got {}", i, type_of(m)), "invalid_type");
+    if (!m.is_object())
+      bad(fmt::format("messages[{}]", i), fmt::format("'messages[{}]' must be an object, got {}", i, type_of(m)),
+          "invalid_type");
     std::string param = fmt::format("messages[{}].role", i);
     auto role = m.find("role");
     if (role == m.end() || !role->is_string()) bad(param, fmt::format("'{}' must be a string", param), "invalid_type");
     std::string r = role->get<std::string>();
     if (r != "system" && r != "developer" && r != "user" && r != "assistant" && r != "tool")
       bad(param, fmt::format("'{}' must be 'system', 'developer', 'user', 'assistant' or 'tool', got '{}'", param, r));
-    if (auto calls = m.find("tool_calls"); calls != m.end() && !calls->is_null() && !(calls->is_array() && calls->empty()))
+    if (auto calls = m.find("tool_calls");
+        calls != m.end() && !calls->is_null() && !(calls->is_array() && calls->empty()))
       bad(fmt::format("messages[{}].tool_calls", i), "tool calls are not supported (this server offers no tools)",
           "unsupported_parameter");
     out.push_back({r, content_of(m, i)});
@@ -155,7 +163,8 @@ void reject_unsupported(const json& body) {
       bad("response_format", "'response_format' must be an object with a string 'type'", "invalid_type");
     const std::string type = (*f)["type"];
     if (type == "json_object" || type == "json_schema")
-      bad("response_format", fmt::format("'response_format' type '{}' is not supported: output is not constrained", type),
+      bad("response_format",
+          fmt::format("'response_format' type '{}' is not supported: output is not constrained", type),
           "unsupported_parameter");
     if (type != "text") bad("response_format", fmt::format("'response_format' type must be 'text', got '{}'", type));
   }
@@ -208,7 +217,8 @@ ApiRequest parse_request(std::string_view text, bool chat, const ApiLimits& limi
   r.chat = chat;
   const json* model = field(body, "model");
   if (model == nullptr) bad("model", "'model' is required", "missing_required_parameter");
-  if (!model->is_string()) bad("model", fmt::format("'model' must be a string, got {}", type_of(*model)), "invalid_type");
+  if (!model->is_string())
+    bad("model", fmt::format("'model' must be a string, got {}", type_of(*model)), "invalid_type");
   r.model = model->get<std::string>();
   reject_unsupported(body);
 
@@ -222,7 +232,8 @@ ApiRequest parse_request(std::string_view text, bool chat, const ApiLimits& limi
     g.prompt = prompt_of(body);
     r.routing_text = g.prompt;
   }
-  const char* max_key = chat && field(body, "max_completion_tokens") != nullptr ? "max_completion_tokens" : "max_tokens";
+  const char* max_key =
+      chat && field(body, "max_completion_tokens") != nullptr ? "max_completion_tokens" : "max_tokens";
   g.sampling.max_tokens = static_cast<int>(
       integer(body, max_key, std::min(limits.default_max_tokens, limits.max_tokens), 1, limits.max_tokens));
   g.sampling.temperature = number(body, "temperature", 1.0, 0.0, 2.0);
@@ -267,8 +278,10 @@ json logprobs_json(const ApiRequest& r, const backend::Generation& g) {
     json content = json::array();
     for (const backend::TokenLogprob& t : g.logprobs) {
       json top = json::array();
-      for (const auto& a : t.top) top.push_back({{"token", a.token}, {"logprob", a.logprob}, {"bytes", byte_values(a.token)}});
-      content.push_back({{"token", t.token}, {"logprob", t.logprob}, {"bytes", byte_values(t.token)}, {"top_logprobs", top}});
+      for (const auto& a : t.top)
+        top.push_back({{"token", a.token}, {"logprob", a.logprob}, {"bytes", byte_values(a.token)}});
+      content.push_back(
+          {{"token", t.token}, {"logprob", t.logprob}, {"bytes", byte_values(t.token)}, {"top_logprobs", top}});
     }
     return {{"content", content}, {"refusal", nullptr}};
   }
@@ -286,7 +299,8 @@ json logprobs_json(const ApiRequest& r, const backend::Generation& g) {
     offsets.push_back(offset);
     offset += t.token.size();
   }
-  return {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top_logprobs}, {"text_offset", offsets}};
+  return {
+      {"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top_logprobs}, {"text_offset", offsets}};
 }
 
 json completion_response(const ApiRequest& r, const std::string& id, const std::string& model,
@@ -311,8 +325,8 @@ json completion_response(const ApiRequest& r, const std::string& id, const std::
   return out;
 }
 
-json stream_chunk(const ApiRequest& r, const std::string& id, const std::string& model, int index, std::string_view text,
-                  const char* finish_reason, const backend::Generation* last) {
+json stream_chunk(const ApiRequest& r, const std::string& id, const std::string& model, int index,
+                  std::string_view text, const char* finish_reason, const backend::Generation* last) {
   json c = {{"index", index},
             {"finish_reason", finish_reason ? json(finish_reason) : json(nullptr)},
             {"logprobs", last != nullptr ? logprobs_json(r, *last) : json(nullptr)}};

@@ -19,7 +19,11 @@ namespace lcte::server {
 class ApiError : public std::runtime_error {
  public:
   ApiError(int status, std::string message, std::string type, std::string param = {}, std::string code = {})
-      : std::runtime_error(message), status(status), type(std::move(type)), param(std::move(param)), code(std::move(code)) {}
+      : std::runtime_error(message),
+        status(status),
+        type(std::move(type)),
+        param(std::move(param)),
+        code(std::move(code)) {}
   int status;
   std::string type;   // "invalid_request_error", "authentication_error", "server_error", ...
   std::string param;  // the offending field, or empty
@@ -29,8 +33,8 @@ class ApiError : public std::runtime_error {
 nlohmann::json error_body(const ApiError& e);
 
 struct ApiLimits {
-  int max_n = 16;               // choices per request
-  int max_tokens = 4096;        // per choice
+  int max_n = 16;         // choices per request
+  int max_tokens = 4096;  // per choice
   size_t max_stops = 16;
   int default_max_tokens = 256;
 };
@@ -39,9 +43,9 @@ struct ApiRequest {
   std::string model;
   bool chat = false;
   bool stream = false;
-  bool include_usage = false;  // stream_options.include_usage
+  bool include_usage = false;             // stream_options.include_usage
   backend::GenerationRequest generation;  // sample_indices 0..n-1
-  std::string routing_text;    // what a router looks at: the prompt, or the user messages
+  std::string routing_text;               // what a router looks at: the prompt, or the user messages
 };
 
 // Throws ApiError (400, naming the field) for malformed JSON, a missing or

@@ -17,8 +17,8 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 namespace lcte::server {
 
@@ -40,7 +40,7 @@ namespace {
 
 constexpr size_t kLingerBytes = 1 << 20;  // dropped at most while lingering
 constexpr double kLingerSeconds = 2.0;
-constexpr int kLingerSlack = 64;          // refused connections kept lingering beyond max_connections
+constexpr int kLingerSlack = 64;  // refused connections kept lingering beyond max_connections
 constexpr size_t kChunkFraming = 64 << 10;
 
 Clock::time_point after(double seconds) {
@@ -128,9 +128,7 @@ class FrontStream : public httplib::Stream {
   FrontStream(HttpFront::Conn& c, const HttpLimits& l, size_t budget)
       : c_(c), budget_(budget), read_deadline_(after(l.body_timeout_s)), write_timeout_s_(l.write_timeout_s) {}
 
-  bool is_readable() const override {
-    return pos_ < c_.buf.size() || wait_for(c_.fd, POLLIN, read_deadline_);
-  }
+  bool is_readable() const override { return pos_ < c_.buf.size() || wait_for(c_.fd, POLLIN, read_deadline_); }
   bool is_writable() const override {
     if (!wait_for(c_.fd, POLLOUT, after(write_timeout_s_))) return false;
     pollfd p{c_.fd, POLLIN, 0};
@@ -417,7 +415,8 @@ class HttpFront::Gate {
   }
 
   // Answers and keeps the connection to drain it.
-  void answer(std::unordered_map<int, Conn>::iterator it, int status, const std::string& code, const std::string& message) {
+  void answer(std::unordered_map<int, Conn>::iterator it, int status, const std::string& code,
+              const std::string& message) {
     Conn& c = it->second;
     send_now(c.fd, f_.error_response(status, code, message));
     shutdown(c.fd, SHUT_WR);
@@ -597,8 +596,9 @@ void HttpFront::close_connections() {
 std::string HttpFront::error_response(int status, const std::string& code, const std::string& message) const {
   std::string body = error_format_(status, code, message);
   std::string retry = status == 503 ? fmt::format("Retry-After: {}\r\n", limits_.retry_after_s) : "";
-  return fmt::format("HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n{}",
-                     status, reason(status), body.size(), retry, body);
+  return fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n{}", status,
+      reason(status), body.size(), retry, body);
 }
 
 std::optional<Refusal> HttpFront::check_head(const Conn& c) const {

@@ -61,9 +61,9 @@ struct HttpLimits {
 
 struct FrontStats {
   int64_t connections_open = 0;
-  int64_t accepted = 0;          // connections
-  int64_t requests = 0;          // handed to a worker
-  int64_t queued = 0;            // heads waiting for a worker now
+  int64_t accepted = 0;  // connections
+  int64_t requests = 0;  // handed to a worker
+  int64_t queued = 0;    // heads waiting for a worker now
   int64_t busy_workers = 0;
   int64_t refused_connections = 0;  // 503: max_connections or fd limit
   int64_t refused_queue_full = 0;   // 503: queue full

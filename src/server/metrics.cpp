@@ -141,11 +141,14 @@ std::string front_prometheus(const FrontStats& s) {
   out += fmt::format("lcte_http_connections_total {}\n", s.accepted);
   out += "# HELP lcte_http_refused_total Connections and requests the front answered itself, by reason.\n";
   out += "# TYPE lcte_http_refused_total counter\n";
-  const std::pair<const char*, int64_t> reasons[] = {
-      {"too_many_connections", s.refused_connections}, {"queue_full", s.refused_queue_full},
-      {"header_timeout", s.header_timeouts},          {"headers_too_large", s.headers_too_large},
-      {"bad_head", s.refused_head},                    {"body_failed", s.body_failures}};
-  for (const auto& [reason, v] : reasons) out += fmt::format("lcte_http_refused_total{{reason=\"{}\"}} {}\n", reason, v);
+  const std::pair<const char*, int64_t> reasons[] = {{"too_many_connections", s.refused_connections},
+                                                     {"queue_full", s.refused_queue_full},
+                                                     {"header_timeout", s.header_timeouts},
+                                                     {"headers_too_large", s.headers_too_large},
+                                                     {"bad_head", s.refused_head},
+                                                     {"body_failed", s.body_failures}};
+  for (const auto& [reason, v] : reasons)
+    out += fmt::format("lcte_http_refused_total{{reason=\"{}\"}} {}\n", reason, v);
   return out;
 }
 

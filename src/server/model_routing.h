@@ -15,8 +15,8 @@
 namespace lcte::server {
 
 struct RouteChoice {
-  std::string model;        // a served model's name
-  nlohmann::json routing;   // why: route::explain of the decision
+  std::string model;       // a served model's name
+  nlohmann::json routing;  // why: route::explain of the decision
 };
 
 using RouteFn = std::function<RouteChoice(const std::string& text)>;

@@ -29,7 +29,7 @@ std::string load_secret(const std::string& env_var, const std::string& file, con
     while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
     if (secret.empty()) fail("{} {}: the file is empty", file_flag, file);
     if (secret.find('\n') != std::string::npos) fail("{} {}: the secret must be one line", file_flag, file);
-    struct stat st{};
+    struct stat st {};
     if (stat(file.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
       spdlog::warn("{} {}: other users can read this file (chmod 600 it)", file_flag, file);
   } else {

@@ -51,13 +51,15 @@ Server::Server(std::vector<ServedModel> models, ServerOptions options, RouteFn r
   std::set<std::string> names;
   for (const ServedModel& m : models_) {
     if (m.backend == nullptr) fail("serve: model '{}' has no backend", m.name);
-    if (m.name == "router" || m.name == "auto") fail("serve: '{}' is reserved for the router; rename the model", m.name);
+    if (m.name == "router" || m.name == "auto")
+      fail("serve: '{}' is reserved for the router; rename the model", m.name);
     if (!names.insert(m.name).second) fail("serve: two models are named '{}'", m.name);
   }
   if (!is_loopback_address(options_.host) && options_.api_key.empty())
-    fail("--host {}: serving beyond this machine needs an API key (--api-key-env or --api-key-file; every request "
-         "must then present it)",
-         options_.host);
+    fail(
+        "--host {}: serving beyond this machine needs an API key (--api-key-env or --api-key-file; every request "
+        "must then present it)",
+        options_.host);
   if (options_.max_generations < 1) fail("serve: at least one generation at a time is needed");
   if (options_.http.workers == 0) options_.http.workers = options_.max_generations + 16;
   site_.loopback_only = is_loopback_address(options_.host);
@@ -69,7 +71,8 @@ Server::Server(std::vector<ServedModel> models, ServerOptions options, RouteFn r
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
   http_->set_error_format([](int status, const std::string& code, const std::string& message) {
-    return dump(error_body(ApiError(status, message, status >= 500 ? "server_error" : "invalid_request_error", {}, code)));
+    return dump(
+        error_body(ApiError(status, message, status >= 500 ? "server_error" : "invalid_request_error", {}, code)));
   });
   http_->add_admission([this](const httplib::Request& req) { return admit(req); });
   install_routes();
@@ -118,9 +121,11 @@ void Server::install_routes() {
   // request) get the error object too; answers that have a body keep it.
   h.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    ApiError e(res.status, fmt::format("HTTP {}", res.status), res.status >= 500 ? "server_error" : "invalid_request_error");
+    ApiError e(res.status, fmt::format("HTTP {}", res.status),
+               res.status >= 500 ? "server_error" : "invalid_request_error");
     if (res.status == 404)
-      e = ApiError(404, fmt::format("unknown route: {} {}", req.method, req.path), "invalid_request_error", {}, "unknown_url");
+      e = ApiError(404, fmt::format("unknown route: {} {}", req.method, req.path), "invalid_request_error", {},
+                   "unknown_url");
     else if (res.status == 413)
       e = ApiError(413, fmt::format("the request body is larger than {} bytes", options_.http.max_body_bytes),
                    "invalid_request_error", {}, "request_too_large");
@@ -136,8 +141,7 @@ void Server::install_routes() {
       std::rethrow_exception(ep);
     } catch (const std::exception& e) {
       what = e.what();
-    } catch (...) {
-    }
+    } catch (...) {}
     spdlog::error("serve: {}", what);
     answer_error(res, ApiError(500, what, "server_error"), "");
   });
@@ -153,8 +157,12 @@ void Server::install_routes() {
   h.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     json data = json::array();
     for (const ServedModel& m : models_)
-      data.push_back({{"id", m.name}, {"object", "model"}, {"created", 0}, {"owned_by", "lcte"},
-                      {"backend", m.backend->name()}, {"source", m.backend->model()}});
+      data.push_back({{"id", m.name},
+                      {"object", "model"},
+                      {"created", 0},
+                      {"owned_by", "lcte"},
+                      {"backend", m.backend->name()},
+                      {"source", m.backend->model()}});
     if (router_) data.push_back({{"id", "router"}, {"object", "model"}, {"created", 0}, {"owned_by", "lcte"}});
     res.set_content(dump({{"object", "list"}, {"data", data}}), "application/json");
   });
@@ -219,9 +227,10 @@ void Server::handle_completion(const httplib::Request& req, httplib::Response& r
     if (model == nullptr) {
       std::string served;
       for (const ServedModel& m : models_) served += (served.empty() ? "" : ", ") + m.name;
-      throw ApiError(404, fmt::format("the model '{}' does not exist (served: {}{})", model_name, served,
-                                      router_ ? ", router" : ""),
-                     "invalid_request_error", "model", "model_not_found");
+      throw ApiError(
+          404,
+          fmt::format("the model '{}' does not exist (served: {}{})", model_name, served, router_ ? ", router" : ""),
+          "invalid_request_error", "model", "model_not_found");
     }
     check_features(r, *model);
   } catch (const ApiError& e) {
@@ -232,8 +241,9 @@ void Server::handle_completion(const httplib::Request& req, httplib::Response& r
   if (!slot) {
     res.set_header("Retry-After", std::to_string(options_.http.retry_after_s));
     answer_error(res,
-                 ApiError(503, fmt::format("the server is generating {} completions, its most; retry after {} s",
-                                           options_.max_generations, options_.http.retry_after_s),
+                 ApiError(503,
+                          fmt::format("the server is generating {} completions, its most; retry after {} s",
+                                      options_.max_generations, options_.http.retry_after_s),
                           "server_error", {}, "overloaded"),
                  model_name);
     return;
@@ -272,9 +282,8 @@ void Server::handle_completion(const httplib::Request& req, httplib::Response& r
   res.set_header("Cache-Control", "no-cache");
   if (!routing.is_null()) res.set_header("X-Lcte-Model", model_name);
   res.set_chunked_content_provider(
-      "text/event-stream",
-      [this, r, id, model_name, routing, backend, start, held = std::make_shared<std::shared_ptr<int>>(slot)](
-          size_t, httplib::DataSink& sink) {
+      "text/event-stream", [this, r, id, model_name, routing, backend, start,
+                            held = std::make_shared<std::shared_ptr<int>>(slot)](size_t, httplib::DataSink& sink) {
         std::mutex write_mutex;
         std::atomic<bool> gone{false};
         // A client that went away is not written to again, and its

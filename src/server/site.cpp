@@ -123,8 +123,9 @@ std::optional<Refusal> check_request(const SitePolicy& site, const httplib::Requ
     // of another port of this host ("same-site") is not this server.
     const std::string fetch_site = lower(req.get_header_value("Sec-Fetch-Site"));
     if (!fetch_site.empty() && fetch_site != "same-origin" && fetch_site != "none")
-      return Refusal{403, "cross_site",
-                     fmt::format("Sec-Fetch-Site \"{}\": only this server's own pages may send this request", fetch_site)};
+      return Refusal{
+          403, "cross_site",
+          fmt::format("Sec-Fetch-Site \"{}\": only this server's own pages may send this request", fetch_site)};
   }
   if (body_method(req.method) && !is_json_content_type(req.get_header_value("Content-Type")))
     return Refusal{415, "bad_content_type",

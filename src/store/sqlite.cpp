@@ -9,8 +9,8 @@
 namespace lcte::store {
 
 Database::Database(const std::string& path) : path_(path) {
-  int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close(db_);
@@ -39,9 +39,7 @@ Database::~Database() {
 
 Database::Database(Database&& other) noexcept : path_(std::move(other.path_)), db_(std::exchange(other.db_, nullptr)) {}
 
-void Database::fail_with(std::string_view what) const {
-  fail("{}: {}: {}", path_, what, sqlite3_errmsg(db_));
-}
+void Database::fail_with(std::string_view what) const { fail("{}: {}: {}", path_, what, sqlite3_errmsg(db_)); }
 
 void Database::exec(std::string_view sql) {
   char* err = nullptr;
@@ -89,8 +87,7 @@ bool Statement::step() {
 }
 
 void Statement::run() {
-  while (step()) {
-  }
+  while (step()) {}
 }
 
 void Statement::reset() {
@@ -115,8 +112,7 @@ Transaction::~Transaction() {
   if (!done_) {
     try {
       db_.exec("ROLLBACK");
-    } catch (...) {
-    }
+    } catch (...) {}
   }
 }
 void Transaction::commit() {

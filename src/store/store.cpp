@@ -114,19 +114,23 @@ json parse_or_empty(const std::string& s) {
 std::string Store::default_path() {
   if (const char* p = std::getenv("LCTE_STORE"); p && *p) return p;
   std::string base;
-  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) base = x;
-  else if (const char* h = std::getenv("HOME"); h && *h) base = std::string(h) + "/.local/share";
-  else base = ".";
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x)
+    base = x;
+  else if (const char* h = std::getenv("HOME"); h && *h)
+    base = std::string(h) + "/.local/share";
+  else
+    base = ".";
   return base + "/lcte/lcte.sqlite";
 }
 
 int Store::latest_version() { return static_cast<int>(migrations().size()); }
 
-Store::Store(const std::string& path) : db_([&] {
-  std::filesystem::path p(path);
-  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
-  return Database(path);
-}()) {
+Store::Store(const std::string& path)
+    : db_([&] {
+        std::filesystem::path p(path);
+        if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+        return Database(path);
+      }()) {
   migrate();
 }
 
@@ -163,7 +167,10 @@ void Store::begin_run(const RunRecord& r) {
               "model_path, model_sha256, code_version, machine, summary, run_dir) "
               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   s.bind(1, r.id);
-  if (experiment) s.bind(2, *experiment); else s.bind_null(2);
+  if (experiment)
+    s.bind(2, *experiment);
+  else
+    s.bind_null(2);
   s.bind(3, r.kind).bind(4, r.name).bind(5, r.status).bind(6, r.started_at).bind(7, r.finished_at);
   s.bind(8, dump(r.config)).bind(9, r.model_name).bind(10, r.model_path).bind(11, r.model_sha256);
   s.bind(12, r.code_version).bind(13, dump(r.machine)).bind(14, dump(r.summary)).bind(15, r.run_dir);
@@ -211,10 +218,11 @@ void Store::add_metrics(const std::string& id, const std::vector<MetricPoint>& p
 
 void Store::add_sample(const std::string& run_id, const StoredSample& x) {
   std::lock_guard<std::mutex> lock(mutex_);
-  Statement s(db_,
-              "INSERT OR REPLACE INTO samples(run_id, suite, task_id, model, sample_index, temperature, status, passed, "
-              "error_type, prompt_tokens, completion_tokens, ttft_s, tpot_s, latency_s, exec_s, energy_j, completion) "
-              "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  Statement s(
+      db_,
+      "INSERT OR REPLACE INTO samples(run_id, suite, task_id, model, sample_index, temperature, status, passed, "
+      "error_type, prompt_tokens, completion_tokens, ttft_s, tpot_s, latency_s, exec_s, energy_j, completion) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   s.bind(1, run_id).bind(2, x.suite).bind(3, x.task_id).bind(4, x.model).bind(5, x.sample_index);
   s.bind(6, x.temperature).bind(7, x.status).bind(8, static_cast<int64_t>(x.passed)).bind(9, x.error_type);
   s.bind(10, x.prompt_tokens).bind(11, x.completion_tokens).bind(12, x.ttft_s).bind(13, x.tpot_s);
@@ -224,13 +232,17 @@ void Store::add_sample(const std::string& run_id, const StoredSample& x) {
 
 int64_t Store::add_decision(const StoredDecision& d) {
   std::lock_guard<std::mutex> lock(mutex_);
-  Statement s(db_,
-              "INSERT INTO decisions(run_id, time, query_hash, n_tokens, features, score, policy, policy_version, tier, "
-              "override, decision_us, reason, outcome, tokenizer, n_tokens_at_least) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  Statement s(
+      db_,
+      "INSERT INTO decisions(run_id, time, query_hash, n_tokens, features, score, policy, policy_version, tier, "
+      "override, decision_us, reason, outcome, tokenizer, n_tokens_at_least) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   s.bind(1, d.run_id).bind(2, d.time).bind(3, d.query_hash).bind(4, d.n_tokens).bind(5, dump(d.features));
   s.bind(6, d.score).bind(7, d.policy).bind(8, d.policy_version).bind(9, d.tier);
   s.bind(10, static_cast<int64_t>(d.override_applied)).bind(11, d.decision_us).bind(12, d.reason);
-  if (d.outcome) s.bind(13, static_cast<int64_t>(*d.outcome)); else s.bind_null(13);
+  if (d.outcome)
+    s.bind(13, static_cast<int64_t>(*d.outcome));
+  else
+    s.bind_null(13);
   s.bind(14, d.tokenizer).bind(15, static_cast<int64_t>(d.n_tokens_at_least));
   s.run();
   return db_.last_insert_rowid();
@@ -278,10 +290,11 @@ RunRecord read_run(const Statement& q) {
 
 std::vector<RunRecord> Store::list_runs(const RunFilter& f) {
   std::lock_guard<std::mutex> lock(mutex_);
-  std::string sql = std::string("SELECT ") + kRunColumns +
-                    " FROM runs r LEFT JOIN experiments e ON e.id = r.experiment_id"
-                    " WHERE (?1 = '' OR r.kind = ?1) AND (?2 = '' OR e.name = ?2) AND (?3 = '' OR instr(r.model_name, ?3) > 0)"
-                    " ORDER BY r.started_at DESC, r.id DESC";
+  std::string sql =
+      std::string("SELECT ") + kRunColumns +
+      " FROM runs r LEFT JOIN experiments e ON e.id = r.experiment_id"
+      " WHERE (?1 = '' OR r.kind = ?1) AND (?2 = '' OR e.name = ?2) AND (?3 = '' OR instr(r.model_name, ?3) > 0)"
+      " ORDER BY r.started_at DESC, r.id DESC";
   if (f.limit > 0) sql += " LIMIT " + std::to_string(f.limit);
   Statement q(db_, sql);
   q.bind(1, f.kind).bind(2, f.experiment).bind(3, f.model);
@@ -326,10 +339,11 @@ std::vector<MetricPoint> Store::metrics(const std::string& id, const std::string
 
 std::vector<StoredSample> Store::samples(const std::string& id) {
   std::lock_guard<std::mutex> lock(mutex_);
-  Statement q(db_,
-              "SELECT suite, task_id, model, sample_index, temperature, status, passed, error_type, prompt_tokens, "
-              "completion_tokens, ttft_s, tpot_s, latency_s, exec_s, energy_j, completion FROM samples WHERE run_id = ? "
-              "ORDER BY task_id, sample_index");
+  Statement q(
+      db_,
+      "SELECT suite, task_id, model, sample_index, temperature, status, passed, error_type, prompt_tokens, "
+      "completion_tokens, ttft_s, tpot_s, latency_s, exec_s, energy_j, completion FROM samples WHERE run_id = ? "
+      "ORDER BY task_id, sample_index");
   q.bind(1, id);
   std::vector<StoredSample> out;
   while (q.step()) {
@@ -358,7 +372,8 @@ std::vector<StoredSample> Store::samples(const std::string& id) {
 std::vector<StoredDecision> Store::decisions(const std::optional<std::string>& run_id, size_t limit) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::string sql =
-      "SELECT run_id, time, query_hash, n_tokens, features, score, policy, policy_version, tier, override, decision_us, "
+      "SELECT run_id, time, query_hash, n_tokens, features, score, policy, policy_version, tier, override, "
+      "decision_us, "
       "reason, outcome, tokenizer, n_tokens_at_least FROM decisions WHERE (?1 IS NULL OR run_id = ?1) ORDER BY id DESC";
   if (limit > 0) sql += " LIMIT " + std::to_string(limit);
   Statement q(db_, sql);

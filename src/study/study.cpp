@@ -17,8 +17,8 @@
 
 #include "core/clock.h"
 #include "core/error.h"
-#include "eval/session.h"
 #include "core/sha256.h"
+#include "eval/session.h"
 #include "experiment/eval_run.h"
 #include "experiment/route_runs.h"
 #include "quant/imatrix.h"
@@ -131,8 +131,11 @@ class Runner {
         json r = execute(s, store);
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         // Inputs are recomputed: a step that made a model now knows its hash.
-        state_.set_step(id, {{"status", "finished"}, {"inputs", describe(id).inputs}, {"result", r},
-                             {"finished_at", utc_now_iso8601()}, {"seconds", seconds}});
+        state_.set_step(id, {{"status", "finished"},
+                             {"inputs", describe(id).inputs},
+                             {"result", r},
+                             {"finished_at", utc_now_iso8601()},
+                             {"seconds", seconds}});
         result.ran.push_back(id);
         print_(fmt::format("step {}/{} {}: done in {:.1f} s", index, ids.size(), id, seconds));
         if (options_.after_step) options_.after_step(s);
@@ -162,8 +165,9 @@ class Runner {
   std::string store_path() const { return spec_.store.empty() ? store::Store::default_path() : spec_.store; }
 
   registry::Registry& reg() {
-    if (!registry_) registry_ = std::make_unique<registry::Registry>(
-                        spec_.registry.empty() ? registry::default_registry_dir() : spec_.registry);
+    if (!registry_)
+      registry_ = std::make_unique<registry::Registry>(spec_.registry.empty() ? registry::default_registry_dir()
+                                                                              : spec_.registry);
     return *registry_;
   }
 
@@ -187,7 +191,8 @@ class Runner {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return "";
     json& cache = state_.root()["hashes"][path];
-    json key = {{"size", static_cast<uint64_t>(st.st_size)}, {"mtime", static_cast<int64_t>(st.st_mtim.tv_sec)},
+    json key = {{"size", static_cast<uint64_t>(st.st_size)},
+                {"mtime", static_cast<int64_t>(st.st_mtim.tv_sec)},
                 {"mtime_ns", static_cast<int64_t>(st.st_mtim.tv_nsec)}};
     if (cache.is_object() && cache.value("key", json()) == key) return cache["sha256"];
     std::string sha = lcte::sha256_file_hex(path);
@@ -285,11 +290,11 @@ class Runner {
   // not after them. One naming a study model is checked when its step runs
   // (a quantized model's file is made on the way).
   void check_routing_tokenizer(const std::vector<Step>& plan) {
-    bool routes = std::any_of(plan.begin(), plan.end(), [](const Step& s) {
-      return !s.cached && (s.kind == "route" || s.kind == "routed");
-    });
+    bool routes = std::any_of(plan.begin(), plan.end(),
+                              [](const Step& s) { return !s.cached && (s.kind == "route" || s.kind == "routed"); });
     const std::string& tokenizer = spec_.routing.tokenizer;
-    bool a_model = std::any_of(models_.begin(), models_.end(), [&](const Model& m) { return m.spec.name == tokenizer; });
+    bool a_model =
+        std::any_of(models_.begin(), models_.end(), [&](const Model& m) { return m.spec.name == tokenizer; });
     if (!routes || a_model) return;
     try {
       route::TokenizerCache().counter(tokenizer);
@@ -356,8 +361,8 @@ class Runner {
     if (s.kind == "quantize") {
       const Model& d = model(id.substr(9, id.find(':', 9) - 9) + "-" + id.substr(id.rfind(':') + 1));
       std::string src = model_identity(model(d.source));
-      s.inputs = {{"source_sha256", src}, {"type", d.type},
-                  {"imatrix_sha256", d.imatrix.empty() ? "" : file_hash(d.imatrix)}};
+      s.inputs = {
+          {"source_sha256", src}, {"type", d.type}, {"imatrix_sha256", d.imatrix.empty() ? "" : file_hash(d.imatrix)}};
       if (!d.imatrix.empty() && s.inputs["imatrix_sha256"] == "")
         fail("{}: imatrix {} not found", spec_.path, d.imatrix);
       // The output must still be there, unchanged.
@@ -385,9 +390,10 @@ class Runner {
             names.push_back(m->spec.name);
             weights.push_back(cost_of(*m));
           }
-      s.inputs = {{"run_ids", run_ids}, {"tiers", names}, {"weights", weights}, {"policies", spec_.policies},
-                  {"cost", spec_.routing_cost}, {"folds", spec_.folds}, {"seed", spec_.seed},
-                  {"rule", rule(names.get<std::vector<std::string>>()).to_json()}};
+      s.inputs = {{"run_ids", run_ids},         {"tiers", names},
+                  {"weights", weights},         {"policies", spec_.policies},
+                  {"cost", spec_.routing_cost}, {"folds", spec_.folds},
+                  {"seed", spec_.seed},         {"rule", rule(names.get<std::vector<std::string>>()).to_json()}};
     } else if (s.kind == "routed") {
       std::string rest = id.substr(7);
       std::string policy = rest.substr(0, rest.rfind(':'));
@@ -409,7 +415,8 @@ class Runner {
       c.base_url.clear();
       c.api_key_env.clear();
       c.samples_file.clear();
-      s.inputs = {{"tiers", tiers}, {"policy", policy}, {"rule", rule(names, policy).to_json()}, {"config", c.to_json()}};
+      s.inputs = {
+          {"tiers", tiers}, {"policy", policy}, {"rule", rule(names, policy).to_json()}, {"config", c.to_json()}};
       if (fs::path(suite).is_absolute()) s.inputs["suite_sha256"] = file_hash(suite);
     } else {
       json runs = json::array();
@@ -456,8 +463,12 @@ class Runner {
     add.settings = {{"type", d.type}, {"imatrix", d.imatrix}, {"study", spec_.name}};
     registry::Manifest m = reg().add(d.spec.path, add);
     double ratio = fs::file_size(input) > 0 ? double(fs::file_size(d.spec.path)) / fs::file_size(input) : 1.0;
-    return {{"path", d.spec.path}, {"sha256", sha}, {"registry", m.name + "@" + m.version},
-            {"bits_per_weight", qr.bits_per_weight()}, {"cost", base.spec.cost * ratio}, {"seconds", qr.seconds}};
+    return {{"path", d.spec.path},
+            {"sha256", sha},
+            {"registry", m.name + "@" + m.version},
+            {"bits_per_weight", qr.bits_per_weight()},
+            {"cost", base.spec.cost * ratio},
+            {"seconds", qr.seconds}};
   }
 
   json run_eval_step(const Step& s) {
@@ -541,16 +552,20 @@ class Runner {
       if (fs::exists(dir)) resume = dir;
     }
     if (resume.empty()) {
-      session.run_id = eval::make_run_id(config.suite.find('/') == std::string::npos ? config.suite : "user",
-                                         config.backend);
-      state_.set_step(s.id, {{"status", "started"}, {"inputs", s.inputs}, {"run_id", session.run_id},
+      session.run_id =
+          eval::make_run_id(config.suite.find('/') == std::string::npos ? config.suite : "user", config.backend);
+      state_.set_step(s.id, {{"status", "started"},
+                             {"inputs", s.inputs},
+                             {"run_id", session.run_id},
                              {"run_dir", session.out_dir + "/" + session.run_id}});
     } else {
       print_(fmt::format("  resuming {}", resume));
     }
     experiment::EvalExperimentResult r = experiment::run_eval_experiment(config, session, publish, resume);
     json pass = r.session.summary.value("pass_at_k", json::object());
-    json out = {{"run_id", r.session.run_id}, {"run_dir", r.session.run_dir}, {"pass_at_k", pass},
+    json out = {{"run_id", r.session.run_id},
+                {"run_dir", r.session.run_dir},
+                {"pass_at_k", pass},
                 {"tasks", r.session.summary.value("tasks", 0)}};
     if (r.session.summary.contains("routing")) out["routing"] = r.session.summary["routing"];  // router runs only
     return out;
@@ -623,7 +638,10 @@ class Runner {
     json models = json::array(), runs = json::array(), routing = json::object();
     std::set<int> ks;
     for (const Model& m : models_) {
-      json entry = {{"name", m.spec.name}, {"tier", m.spec.tier}, {"cost", cost_of(m)}, {"backend", m.spec.backend},
+      json entry = {{"name", m.spec.name},
+                    {"tier", m.spec.tier},
+                    {"cost", cost_of(m)},
+                    {"backend", m.spec.backend},
                     {"sha256", model_identity(m)}};
       if (m.derived()) entry["made_from"] = {{"model", m.source}, {"type", m.type}};
       models.push_back(entry);
@@ -639,8 +657,11 @@ class Runner {
     for (const std::string& suite : spec_.suites) {
       for (const Model& m : models_) {
         const json& r = *finished_result("eval:" + m.spec.name + ":" + suite_label(suite));
-        runs.push_back({{"model", m.spec.name}, {"suite", suite_label(suite)}, {"run_id", r["run_id"]},
-                        {"tasks", r["tasks"]}, {"pass_at_k", r["pass_at_k"]}});
+        runs.push_back({{"model", m.spec.name},
+                        {"suite", suite_label(suite)},
+                        {"run_id", r["run_id"]},
+                        {"tasks", r["tasks"]},
+                        {"pass_at_k", r["pass_at_k"]}});
         csv += fmt::format("{},{},{},{},{},{}", m.spec.name, m.spec.tier, cost_of(m), suite_label(suite),
                            r["run_id"].get<std::string>(), r["tasks"].dump());
         for (int k : ks) {
@@ -651,9 +672,14 @@ class Runner {
       }
       for (const std::string& policy : spec_.online) {
         const json& r = *finished_result("routed:" + policy + ":" + suite_label(suite));
-        runs.push_back({{"model", "router-" + policy}, {"suite", suite_label(suite)}, {"run_id", r["run_id"]},
-                        {"tasks", r["tasks"]}, {"pass_at_k", r["pass_at_k"]}, {"online", true},
-                        {"cost", r.value("cost", json())}, {"tier_requests", r.value("tier_requests", json::object())}});
+        runs.push_back({{"model", "router-" + policy},
+                        {"suite", suite_label(suite)},
+                        {"run_id", r["run_id"]},
+                        {"tasks", r["tasks"]},
+                        {"pass_at_k", r["pass_at_k"]},
+                        {"online", true},
+                        {"cost", r.value("cost", json())},
+                        {"tier_requests", r.value("tier_requests", json::object())}});
         csv += fmt::format("router-{},,,{},{},{}", policy, suite_label(suite), r["run_id"].get<std::string>(),
                            r["tasks"].dump());
         for (int k : ks) {
@@ -665,8 +691,9 @@ class Runner {
       if (const json* rr = finished_result("route:" + suite_label(suite))) routing[suite_label(suite)] = *rr;
     }
     registry::write_file_atomic(spec_.output + "/results.csv", csv);
-    json summary = {{"name", spec_.name},     {"study_file", spec_.path}, {"output", spec_.output},
-                    {"models", models},       {"suites", spec_.suites},   {"runs", runs},
+    json summary = {{"name", spec_.name},     {"study_file", spec_.path},
+                    {"output", spec_.output}, {"models", models},
+                    {"suites", spec_.suites}, {"runs", runs},
                     {"routing", routing},     {"report", spec_.output + "/report"}};
     registry::write_file_atomic(spec_.output + "/study.json", summary.dump(2) + "\n");
     return summary;

@@ -51,9 +51,9 @@ struct StudySpec {
   double top_p = 1.0;
   std::string split;  // "": the suite's test split
   std::vector<int> k;
-  size_t limit = 0;                          // first N tasks of every suite (0: all)
+  size_t limit = 0;                            // first N tasks of every suite (0: all)
   std::map<std::string, size_t> suite_limits;  // by suite label: overrides `limit`
-  int max_tokens = 512;                      // per completion
+  int max_tokens = 512;                        // per completion
   double timeout = 10.0;
   int workers = 0;
   uint64_t seed = 0;
@@ -88,9 +88,9 @@ struct Step {
 };
 
 struct StudyOptions {
-  bool resume = false;   // continue an eval run a previous invocation left unfinished
-  bool dry_run = false;  // plan and print only
-  eval::Executor* executor = nullptr;  // null: the sandbox
+  bool resume = false;                            // continue an eval run a previous invocation left unfinished
+  bool dry_run = false;                           // plan and print only
+  eval::Executor* executor = nullptr;             // null: the sandbox
   std::function<void(const std::string&)> print;  // progress lines; empty: stdout
   // Progress inside quantize steps (source tensor bytes) and eval steps
   // (samples), the task named by the step id; empty: none.

@@ -53,8 +53,8 @@ void read(const toml::table& t, const char* key, T& out, const std::string& orig
     out.clear();
     for (const toml::node& item : *a) {
       auto v = item.value<E>();
-      if (!v) fail("{}: '{}' must hold only {}", where(item, origin), name,
-                   std::is_same_v<E, int> ? "integers" : "strings");
+      if (!v)
+        fail("{}: '{}' must hold only {}", where(item, origin), name, std::is_same_v<E, int> ? "integers" : "strings");
       out.push_back(*v);
     }
   } else {
@@ -80,7 +80,8 @@ const toml::array* array_of_tables(const toml::table& root, const char* key, con
   const toml::node* n = root.get(key);
   if (n == nullptr) return nullptr;
   const toml::array* a = n->as_array();
-  if (a == nullptr || !a->is_array_of_tables()) fail("{}: '{}' must be an array of tables ([[{}]])", where(*n, origin), key, key);
+  if (a == nullptr || !a->is_array_of_tables())
+    fail("{}: '{}' must be an array of tables ([[{}]])", where(*n, origin), key, key);
   return a;
 }
 
@@ -124,7 +125,8 @@ route::RouterConfig read_router_settings(const toml::table& t, const std::set<st
     if (probe.max_score.empty()) probe.max_score = route::default_max_scores(n);
     probe.validate();
     if (!(c.random_share >= 0 && c.random_share <= 1)) fail("random_share: {} is outside 0-1", c.random_share);
-    if (!(c.learned_target > 0 && c.learned_target <= 1)) fail("learned_target: {} is outside (0, 1]", c.learned_target);
+    if (!(c.learned_target > 0 && c.learned_target <= 1))
+      fail("learned_target: {} is outside (0, 1]", c.learned_target);
   } catch (const Error& e) {
     fail("{}: routing.{}", origin, e.what());
   }
@@ -269,7 +271,8 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
       std::string at = where(t, origin);
       auto m = std::find_if(s.models.begin(), s.models.end(), [&](const ModelSpec& x) { return x.name == c.model; });
       if (m == s.models.end()) fail("{}: '{}.model': no [[model]] named '{}'", at, tn, c.model);
-      if (m->backend != "engine") fail("{}: '{}.model': '{}' is not a GGUF model (backend {})", at, tn, c.model, m->backend);
+      if (m->backend != "engine")
+        fail("{}: '{}.model': '{}' is not a GGUF model (backend {})", at, tn, c.model, m->backend);
       if (c.types.empty()) fail("{}: '{}.types' is required", at, tn);
       for (const auto& type : c.types) {
         if (!quant::parse_file_type(type)) fail("{}: '{}.types': unknown quant type '{}'", at, tn, type);
@@ -317,7 +320,8 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
     if (!splits.count(s.split))
       fail("{}: 'eval.split' is '{}'; expected test, validation, train, prompt or all", origin, s.split);
     if (!sandbox::is_isolation_name(s.isolation))
-      fail("{}: 'eval.isolation' is '{}'; expected auto, namespaces, user-namespaces or processes", origin, s.isolation);
+      fail("{}: 'eval.isolation' is '{}'; expected auto, namespaces, user-namespaces or processes", origin,
+           s.isolation);
   }
   if (s.suites.empty()) fail("{}: 'eval.suites' is required (e.g. suites = [\"humaneval\"])", origin);
   for (auto& suite : s.suites)
@@ -328,16 +332,15 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
     if (!labels.insert(label).second) fail("{}: 'eval.suites': two suites are both called '{}'", origin, label);
   }
   for (const auto& [label, limit] : s.suite_limits)
-    if (!labels.count(label))
-      fail("{}: 'eval.suite_limits.{}' names no suite in 'eval.suites'", origin, label);
+    if (!labels.count(label)) fail("{}: 'eval.suite_limits.{}' names no suite in 'eval.suites'", origin, label);
   if (s.max_tokens < 1) fail("{}: 'eval.max_tokens' must be at least 1", origin);
   if (s.n < 1) fail("{}: 'eval.n' must be at least 1", origin);
   for (int k : s.k)
     if (k < 1 || k > s.n) fail("{}: 'eval.k': {} is outside 1..n ({})", origin, k, s.n);
 
   if (const toml::table* t = table("routing")) {
-    static const std::set<std::string> kRouterKeys = {"tokenizer",      "token_bounds",  "max_score",
-                                                      "random_share",   "learned_target", "learned_model"};
+    static const std::set<std::string> kRouterKeys = {"tokenizer",    "token_bounds",   "max_score",
+                                                      "random_share", "learned_target", "learned_model"};
     std::set<std::string> known = {"policies", "cost", "folds", "online", "online_tiers"};
     known.insert(kRouterKeys.begin(), kRouterKeys.end());
     check_known_keys(*t, known, origin, "routing");
@@ -350,16 +353,19 @@ StudySpec parse_study(const std::string& text, const std::string& origin) {
     for (const auto& p : s.online) {
       bool deployable = p == "threshold" || p == "random" || p == "learned" || p.rfind("always-", 0) == 0;
       if (!deployable)
-        fail("{}: 'routing.online': policy '{}' cannot run online (threshold, random, learned or always-<model>)", origin, p);
+        fail("{}: 'routing.online': policy '{}' cannot run online (threshold, random, learned or always-<model>)",
+             origin, p);
       if (p == "learned" && s.routing.learned_model.empty())
         fail("{}: 'routing.online': the learned policy needs 'routing.learned_model' (a file from `lcte route train`)",
              origin);
     }
-    static const std::set<std::string> known_policies = {"threshold", "learned", "random", "cascade", "oracle", "always"};
+    static const std::set<std::string> known_policies = {"threshold", "learned", "random",
+                                                         "cascade",   "oracle",  "always"};
     for (const auto& p : s.policies)
       if (!known_policies.count(p)) fail("{}: 'routing.policies': unknown policy '{}'", origin, p);
     static const std::set<std::string> costs = {"weights", "latency", "tokens", "energy", "auto"};
-    if (!costs.count(s.routing_cost)) fail("{}: 'routing.cost' must be weights, latency, tokens, energy or auto", origin);
+    if (!costs.count(s.routing_cost))
+      fail("{}: 'routing.cost' must be weights, latency, tokens, energy or auto", origin);
     if (s.folds < 2) fail("{}: 'routing.folds' must be at least 2", origin);
   }
   if (const toml::table* t = table("measure")) {

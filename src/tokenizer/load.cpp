@@ -20,7 +20,8 @@ namespace {
 std::optional<uint64_t> optional_id(const gguf::File& f, std::string_view key) {
   const gguf::Value* v = f.find(key);
   if (v == nullptr) return std::nullopt;
-  if (!v->is_integer()) fail("{}: {} is a {}, expected an integer token id", f.path(), key, gguf::value_type_name(v->type()));
+  if (!v->is_integer())
+    fail("{}: {} is a {}, expected an integer token id", f.path(), key, gguf::value_type_name(v->type()));
   // A negative id (some writers use -1 for "none") names no token.
   if (v->type() == gguf::ValueType::INT8 || v->type() == gguf::ValueType::INT16 ||
       v->type() == gguf::ValueType::INT32 || v->type() == gguf::ValueType::INT64) {

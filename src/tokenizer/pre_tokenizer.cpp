@@ -86,9 +86,10 @@ PreTokenizerSpec pre_tokenizer_spec(std::string_view name) {
   if (name == "deepseek-coder")
     return spec({"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kDeepseekCjk, R"(\p{N})"}, false);
   if (name == "deepseek-v3")
-    return spec({R"(\p{N}{1,3})", R"([\x{4E00}-\x{9FA5}\x{3040}-\x{309F}\x{30A0}-\x{30FF}]+)",
-                 R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"},
-                false);
+    return spec(
+        {R"(\p{N}{1,3})", R"([\x{4E00}-\x{9FA5}\x{3040}-\x{309F}\x{30A0}-\x{30FF}]+)",
+         R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"},
+        false);
   if (name == "falcon") return spec({R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, "[0-9][0-9][0-9]"});
   if (any_of(name, {"gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en", "jina-v2-es", "jina-v2-de",
                     "jina-v2-code", "roberta-bpe", "mpt", "olmo", "jais"}))
@@ -209,12 +210,13 @@ struct MatchData {
 };
 
 // Finds the next match in subject[0, len) at or after `from`; false when none.
-bool next_match(const pcre2_code* code, bool jit, const uint32_t* subject, size_t len, size_t from,
-                uint32_t options, pcre2_match_data* md, size_t& begin, size_t& end) {
+bool next_match(const pcre2_code* code, bool jit, const uint32_t* subject, size_t len, size_t from, uint32_t options,
+                pcre2_match_data* md, size_t& begin, size_t& end) {
   auto s = reinterpret_cast<PCRE2_SPTR>(subject);
   // The JIT fast path skips pcre2_match's per-call checks (the subject is valid UTF-32).
-  int rc = jit && (options & PCRE2_ANCHORED) == 0 ? pcre2_jit_match(code, s, len, from, options, md, nullptr)
-                                                  : pcre2_match(code, s, len, from, options | PCRE2_NO_UTF_CHECK, md, nullptr);
+  int rc = jit && (options & PCRE2_ANCHORED) == 0
+               ? pcre2_jit_match(code, s, len, from, options, md, nullptr)
+               : pcre2_match(code, s, len, from, options | PCRE2_NO_UTF_CHECK, md, nullptr);
   if (rc == PCRE2_ERROR_JIT_STACKLIMIT)  // deep backtracking: the interpreter keeps its frames on the heap
     rc = pcre2_match(code, s, len, from, options | PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, nullptr);
   if (rc == PCRE2_ERROR_NOMATCH) return false;

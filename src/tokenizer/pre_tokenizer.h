@@ -21,7 +21,7 @@ struct PreTokenizerSpec {
   bool clean_spaces = true;    // detokenize tidies " ," " 's"... (HF clean_up_tokenization_spaces)
   bool ignore_merges = false;  // a word that is already a token is not merged (Llama 3)
   bool add_bos = false;
-  bool no_bos = false;         // the model has no default BOS
+  bool no_bos = false;  // the model has no default BOS
 };
 
 // Throws lcte::Error for a name llama.cpp does not know. "" means "default".

@@ -15,7 +15,8 @@ namespace lcte::tokenizer {
 namespace {
 
 // Patterns as in the npm package tiktoken 1.0.22 (encoders/<name>.json, pat_str).
-constexpr std::string_view kR50kPattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+constexpr std::string_view kR50kPattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 constexpr std::string_view kCl100kPattern =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr std::string_view kO200kPattern =
@@ -68,7 +69,8 @@ uint32_t tiktoken_match_cp(uint32_t cp) {
   using tiktoken_unicode::kStandIns;
   const auto* end = kStandIns + tiktoken_unicode::kStandInCount;
   if (cp < kStandIns[0].first) return cp;
-  const auto* it = std::upper_bound(kStandIns, end, cp, [](uint32_t c, const tiktoken_unicode::CpStandIn& r) { return c < r.first; });
+  const auto* it = std::upper_bound(kStandIns, end, cp,
+                                    [](uint32_t c, const tiktoken_unicode::CpStandIn& r) { return c < r.first; });
   --it;
   return cp <= it->last ? it->stand_in : cp;
 }
@@ -107,9 +109,10 @@ const TiktokenEncoding& tiktoken_encoding_of_file(const std::string& path) {
   }
   std::string names;
   for (const TiktokenEncoding& e : tiktoken_encodings()) names += (names.empty() ? "" : ", ") + e.name;
-  fail("{}: not a known tiktoken encoding: the file name is none of {} and its sha256 {} is not that of a published "
-       "rank file",
-       path, names, sum);
+  fail(
+      "{}: not a known tiktoken encoding: the file name is none of {} and its sha256 {} is not that of a published "
+      "rank file",
+      path, names, sum);
 }
 
 VocabData vocab_data_from_tiktoken(const std::string& path, const TiktokenEncoding& encoding) {
@@ -131,8 +134,7 @@ VocabData vocab_data_from_tiktoken(const std::string& path, const TiktokenEncodi
     const size_t sp = line.find(' ');
     if (sp == std::string_view::npos || line.find(' ', sp + 1) != std::string_view::npos)
       fail("{}:{}: expected 'base64 rank', got '{}'", path, line_no, line.substr(0, 80));
-    if (!base64_decode(line.substr(0, sp), bytes))
-      fail("{}:{}: '{}' is not base64", path, line_no, line.substr(0, sp));
+    if (!base64_decode(line.substr(0, sp), bytes)) fail("{}:{}: '{}' is not base64", path, line_no, line.substr(0, sp));
     const std::string_view rank_text = line.substr(sp + 1);
     uint32_t rank = 0;
     auto [end, ec] = std::from_chars(rank_text.data(), rank_text.data() + rank_text.size(), rank);
@@ -180,7 +182,8 @@ Vocab load_vocab_from_tiktoken(const std::string& path) {
 
 std::string find_tiktoken_file(std::string_view name) {
   const data::DatasetFile* file = data::find_dataset(name);
-  if (file == nullptr || find_tiktoken_encoding(name) == nullptr) fail("{} is not a tiktoken encoding lcte knows", name);
+  if (file == nullptr || find_tiktoken_encoding(name) == nullptr)
+    fail("{} is not a tiktoken encoding lcte knows", name);
   std::string looked;
   std::string path = data::find_local_dataset(*file, data::default_dataset_locations(), &looked);
   if (path.empty())

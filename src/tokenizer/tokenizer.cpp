@@ -416,7 +416,7 @@ void Tokenizer::tokenize_spm(std::string_view text, std::vector<Token>& out) con
   // on nothing else, so each distinct word is merged once per call: the
   // table maps a word's text to where its tokens first went in `out`.
   struct Seen {
-    uint32_t offset = 0, length = 0;   // the word, in text; length 0: empty slot
+    uint32_t offset = 0, length = 0;    // the word, in text; length 0: empty slot
     uint32_t out_begin = 0, out_n = 0;  // its tokens, in out
   };
   std::vector<Seen> seen(std::bit_ceil(words.size() * 2 + 2));
@@ -425,7 +425,8 @@ void Tokenizer::tokenize_spm(std::string_view text, std::vector<Token>& out) con
     const uint32_t begin = sym[a].offset, end = b < n ? sym[b].offset : uint32_t(text.size());
     const std::string_view word = text.substr(begin, end - begin);
     size_t slot = hash_bytes(word) & mask;
-    while (seen[slot].length != 0 && text.substr(seen[slot].offset, seen[slot].length) != word) slot = (slot + 1) & mask;
+    while (seen[slot].length != 0 && text.substr(seen[slot].offset, seen[slot].length) != word)
+      slot = (slot + 1) & mask;
     Seen& e = seen[slot];
     if (e.length != 0) {
       for (uint32_t k = 0; k < e.out_n; ++k) out.push_back(out[e.out_begin + k]);
@@ -461,7 +462,7 @@ void Tokenizer::tokenize_bpe(std::string_view text, std::vector<Token>& out) con
   // depend on nothing else, so each distinct word is merged once per call:
   // the table maps a word (its code points) to where its tokens first went.
   struct Seen {
-    uint32_t begin = 0, end = 0;       // the word, in cps
+    uint32_t begin = 0, end = 0;        // the word, in cps
     uint32_t out_begin = 0, out_n = 0;  // its tokens, in out
     bool used = false;
   };
@@ -490,8 +491,7 @@ void Tokenizer::tokenize_bpe(std::string_view text, std::vector<Token>& out) con
 // Byte-level BPE on one pre-tokenized word: start from its bytes and
 // repeatedly apply the lowest-ranked merge among adjacent pairs (ties: the
 // leftmost), with the same queue and linked list as SPM.
-void Tokenizer::bpe_word(const std::vector<uint32_t>& cps, Piece piece, BpeScratch& sc,
-                         std::vector<Token>& out) const {
+void Tokenizer::bpe_word(const std::vector<uint32_t>& cps, Piece piece, BpeScratch& sc, std::vector<Token>& out) const {
   using Bigram = BpeScratch::Bigram;
   const Vocab& v = *vocab_;
   std::string& bytes = sc.bytes;

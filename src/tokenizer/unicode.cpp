@@ -10,34 +10,39 @@ uint8_t cp_flags(uint32_t cp) {
   using unicode_data::kFlagRanges;
   const auto* end = kFlagRanges + unicode_data::kFlagRangeCount;
   // The last range starting at or before cp.
-  const auto* it = std::upper_bound(kFlagRanges, end, cp,
-                                    [](uint32_t c, const unicode_data::FlagRange& r) { return c < r.start; });
+  const auto* it =
+      std::upper_bound(kFlagRanges, end, cp, [](uint32_t c, const unicode_data::FlagRange& r) { return c < r.start; });
   return (it - 1)->flags;
 }
 
 bool cp_is_whitespace(uint32_t cp) {
   if (cp <= 0x20) return cp == 0x20 || (cp >= 0x09 && cp <= 0x0D);
   switch (cp) {
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
-      return true;
-    default:
-      return cp >= 0x2000 && cp <= 0x200A;
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000: return true;
+    default: return cp >= 0x2000 && cp <= 0x200A;
   }
 }
 
 uint32_t cp_to_lower(uint32_t cp) {
   using unicode_data::kLowercase;
   const auto* end = kLowercase + unicode_data::kLowercaseCount;
-  const auto* it = std::lower_bound(kLowercase, end, cp,
-                                    [](const unicode_data::CpPair& p, uint32_t c) { return p.cp < c; });
+  const auto* it =
+      std::lower_bound(kLowercase, end, cp, [](const unicode_data::CpPair& p, uint32_t c) { return p.cp < c; });
   return it != end && it->cp == cp ? it->to : cp;
 }
 
 uint32_t cp_nfd_first(uint32_t cp) {
   using unicode_data::kNfdRanges;
   const auto* end = kNfdRanges + unicode_data::kNfdRangeCount;
-  const auto* it = std::upper_bound(kNfdRanges, end, cp,
-                                    [](uint32_t c, const unicode_data::NfdRange& r) { return c < r.first; });
+  const auto* it =
+      std::upper_bound(kNfdRanges, end, cp, [](uint32_t c, const unicode_data::NfdRange& r) { return c < r.first; });
   if (it == kNfdRanges) return cp;
   --it;
   return cp <= it->last ? it->nfd : cp;
@@ -63,8 +68,8 @@ std::vector<uint32_t> decode_utf8(std::string_view text) {
       i += 3;
     } else if ((b & 0xF8) == 0xF0 && cont(i + 1) && cont(i + 2) && cont(i + 3) &&
                ((uint32_t(b & 0x07) << 18) | (uint32_t(s[i + 1] & 0x3F) << 12)) <= kMaxCodePoint) {
-      out.push_back((uint32_t(b & 0x07) << 18) | (uint32_t(s[i + 1] & 0x3F) << 12) |
-                    (uint32_t(s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F));
+      out.push_back((uint32_t(b & 0x07) << 18) | (uint32_t(s[i + 1] & 0x3F) << 12) | (uint32_t(s[i + 2] & 0x3F) << 6) |
+                    (s[i + 3] & 0x3F));
       i += 4;
     } else {
       out.push_back(kReplacementChar);

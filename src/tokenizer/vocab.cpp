@@ -193,10 +193,9 @@ void Vocab::load_tokens(VocabData& d, const std::string& source) {
 
 void Vocab::set_special_ids(const VocabData& d, const std::string& source) {
   const std::pair<const std::optional<uint64_t>*, Token*> ids[] = {
-      {&d.bos_id, &bos_},         {&d.eos_id, &eos_},         {&d.eot_id, &eot_},
-      {&d.eom_id, &eom_},         {&d.unknown_id, &unk_},     {&d.separator_id, &sep_},
-      {&d.padding_id, &pad_},     {&d.mask_id, &mask_},       {&d.fim_pre_id, &fim_pre_},
-      {&d.fim_suf_id, &fim_suf_}, {&d.fim_mid_id, &fim_mid_}, {&d.fim_pad_id, &fim_pad_},
+      {&d.bos_id, &bos_},         {&d.eos_id, &eos_},         {&d.eot_id, &eot_},         {&d.eom_id, &eom_},
+      {&d.unknown_id, &unk_},     {&d.separator_id, &sep_},   {&d.padding_id, &pad_},     {&d.mask_id, &mask_},
+      {&d.fim_pre_id, &fim_pre_}, {&d.fim_suf_id, &fim_suf_}, {&d.fim_mid_id, &fim_mid_}, {&d.fim_pad_id, &fim_pad_},
       {&d.fim_rep_id, &fim_rep_}, {&d.fim_sep_id, &fim_sep_},
   };
   for (auto [given, id] : ids) {
@@ -220,12 +219,28 @@ void Vocab::detect_special_by_text() {
     std::initializer_list<std::string_view> texts;
   };
   const Rule rules[] = {
-      {&eot_, {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",
-               "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"}},  // DeepSeek
+      {&eot_,
+       {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",
+        "<\xEF\xBD\x9C"
+        "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"}},  // DeepSeek
       {&eom_, {"<|eom_id|>"}},
-      {&fim_pre_, {"<|fim_prefix|>", "<fim-prefix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>", "<PRE>"}},
-      {&fim_suf_, {"<|fim_suffix|>", "<fim-suffix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81hole\xEF\xBD\x9C>", "<SUF>"}},
-      {&fim_mid_, {"<|fim_middle|>", "<fim-middle>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>", "<MID>"}},
+      {&fim_pre_,
+       {"<|fim_prefix|>", "<fim-prefix>",
+        "<\xEF\xBD\x9C"
+        "fim\xE2\x96\x81"
+        "begin\xEF\xBD\x9C>",
+        "<PRE>"}},
+      {&fim_suf_,
+       {"<|fim_suffix|>", "<fim-suffix>",
+        "<\xEF\xBD\x9C"
+        "fim\xE2\x96\x81hole\xEF\xBD\x9C>",
+        "<SUF>"}},
+      {&fim_mid_,
+       {"<|fim_middle|>", "<fim-middle>",
+        "<\xEF\xBD\x9C"
+        "fim\xE2\x96\x81"
+        "end\xEF\xBD\x9C>",
+        "<MID>"}},
       {&fim_pad_, {"<|fim_pad|>", "<fim-pad>", "<PAD>"}},
       {&fim_rep_, {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>"}},
       {&fim_sep_, {"<|file_sep|>"}},
@@ -272,8 +287,8 @@ void Vocab::build_eog() {
   eog_.assign(tokens_.size(), false);
   for (Token id : {fim_pad_, fim_rep_, fim_sep_, eos_, eot_, eom_})
     if (id != kNoToken) eog_[id] = true;
-  for (std::string_view text : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-                                 "<EOT>"}) {
+  for (std::string_view text :
+       {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>"}) {
     Token id = find(text);
     if (id == kNoToken || (type_ == VocabType::kTiktoken && !(tokens_[id].attr & kAttrControl))) continue;
     eog_[id] = true;

@@ -52,9 +52,9 @@ enum TokenAttr : uint32_t {
 };
 
 enum class VocabType {
-  kSpm,  // tokenizer.ggml.model "llama": SentencePiece-style, merges by score
-  kBpe,  // "gpt2": byte-level BPE, merges by rank, regex pre-tokenizer
-  kWpm,  // "bert": WordPiece, greedy longest match
+  kSpm,       // tokenizer.ggml.model "llama": SentencePiece-style, merges by score
+  kBpe,       // "gpt2": byte-level BPE, merges by rank, regex pre-tokenizer
+  kWpm,       // "bert": WordPiece, greedy longest match
   kTiktoken,  // "tiktoken": OpenAI's rank files, byte-level BPE by rank on raw bytes (tokenizer/tiktoken.h)
 };
 
@@ -167,8 +167,8 @@ class Vocab {
         pad_ = kNoToken, mask_ = kNoToken;
   Token fim_pre_ = kNoToken, fim_suf_ = kNoToken, fim_mid_ = kNoToken, fim_pad_ = kNoToken, fim_rep_ = kNoToken,
         fim_sep_ = kNoToken;
-  bool add_bos_ = false, add_eos_ = false, add_space_prefix_ = false, clean_spaces_ = false,
-       ignore_merges_ = false, spm_words_independent_ = false;
+  bool add_bos_ = false, add_eos_ = false, add_space_prefix_ = false, clean_spaces_ = false, ignore_merges_ = false,
+       spm_words_independent_ = false;
 
   std::vector<bool> eog_;
   std::vector<Token> special_tokens_;

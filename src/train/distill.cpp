@@ -1,7 +1,7 @@
 #include "train/distill.h"
 
-#include <nlohmann/json.hpp>
 #include <toml++/toml.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "core/error.h"
-#include "core/sha256.h"
 #include "core/log.h"
+#include "core/sha256.h"
 #include "model/forward.h"
 #include "model/generator.h"
 #include "model/model.h"
@@ -30,9 +30,7 @@ namespace fs = std::filesystem;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-std::string short_sha(const std::string& text) {
-  return data_sha256({}, text).substr(0, 16);
-}
+std::string short_sha(const std::string& text) { return data_sha256({}, text).substr(0, 16); }
 
 // ---- the teacher's pass over the data (the inference engine) ----
 
@@ -55,8 +53,7 @@ void teacher_generate(model::Context& ctx, const tokenizer::Tokenizer& tok, std:
     g.sampling.seed = o.seed * 1000003 + i;
     const std::vector<model::Completion> c = gen.generate(prompt, g);
     std::vector<int32_t> completion = c.at(0).tokens;
-    if (c.at(0).finish == model::Finish::EndOfGeneration && tok.eos() >= 0 &&
-        (int)completion.size() < g.max_tokens)
+    if (c.at(0).finish == model::Finish::EndOfGeneration && tok.eos() >= 0 && (int)completion.size() < g.max_tokens)
       completion.push_back(tok.eos());
     if (completion.empty()) continue;
     examples[i] = prompt_completion(prompt, completion);
@@ -102,8 +99,8 @@ TeacherPass teacher_pass(const DistillOptions& o, const tokenizer::Tokenizer& to
     r.path = o.cache;
   } else {
     const fs::path dir = !o.cache_dir.empty() ? fs::path(o.cache_dir) : fs::path(o.out).parent_path();
-    r.path = (dir / fmt::format("lcte-topk-{}.bin", short_sha(teacher_sha + r.cache.key.data_sha256 +
-                                                              std::to_string(o.top_k))))
+    r.path = (dir / fmt::format("lcte-topk-{}.bin",
+                                short_sha(teacher_sha + r.cache.key.data_sha256 + std::to_string(o.top_k))))
                  .string();
   }
   if (fs::exists(r.path)) {
@@ -154,9 +151,12 @@ int spec_int(const nlohmann::json& j, const char* key, const std::string& path) 
 nlohmann::json toml_to_json(const toml::table& t, const std::string& path) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [k, v] : t) {
-    if (auto i = v.value<int64_t>(); i && v.is_integer()) j[std::string(k.str())] = *i;
-    else if (auto s = v.value<std::string>()) j[std::string(k.str())] = *s;
-    else fail("{}: key \"{}\" must be an integer or a string", path, std::string(k.str()));
+    if (auto i = v.value<int64_t>(); i && v.is_integer())
+      j[std::string(k.str())] = *i;
+    else if (auto s = v.value<std::string>())
+      j[std::string(k.str())] = *s;
+    else
+      fail("{}: key \"{}\" must be an integer or a string", path, std::string(k.str()));
   }
   return j;
 }
@@ -216,15 +216,17 @@ StudentSpec read_student_config(const std::string& path) {
 void require_same_vocabulary(const tokenizer::Tokenizer& a, const tokenizer::Tokenizer& b, const std::string& pa,
                              const std::string& pb) {
   if (a.n_tokens() != b.n_tokens())
-    fail("the student {} has a vocabulary of {} tokens, the teacher {} one of {}: distillation needs the teacher's "
-         "tokenizer",
-         pb, b.n_tokens(), pa, a.n_tokens());
+    fail(
+        "the student {} has a vocabulary of {} tokens, the teacher {} one of {}: distillation needs the teacher's "
+        "tokenizer",
+        pb, b.n_tokens(), pa, a.n_tokens());
   for (size_t i = 0; i < a.n_tokens(); ++i) {
     const auto id = static_cast<tokenizer::Token>(i);
     if (a.vocab().text(id) != b.vocab().text(id))
-      fail("the student {} and the teacher {} have different tokenizers: token {} is \"{}\" in the teacher and \"{}\" "
-           "in the student",
-           pb, pa, i, a.vocab().text(id), b.vocab().text(id));
+      fail(
+          "the student {} and the teacher {} have different tokenizers: token {} is \"{}\" in the teacher and \"{}\" "
+          "in the student",
+          pb, pa, i, a.vocab().text(id), b.vocab().text(id));
   }
   if (a.vocab().model() != b.vocab().model())
     fail("the student {} uses tokenizer model {}, the teacher {} {}", pb, b.vocab().model(), pa, a.vocab().model());
@@ -260,8 +262,8 @@ DistillEval evaluate_against_teacher(Model<float>& m, const TopkCache& c, int64_
     const LossStats s = loss_forward_backward(logits, N, V, b.targets.data(), &signal, loss, (float*)nullptr);
     const LossStats k = loss_forward_backward(logits, N, V, b.targets.data(), &signal, kl_cfg, (float*)nullptr);
     // Without a teacher the loss is the hard-label CE alone, whatever alpha is.
-    const LossStats h = loss_forward_backward(logits, N, V, b.targets.data(), (const TeacherSignal*)nullptr, loss,
-                                              (float*)nullptr);
+    const LossStats h =
+        loss_forward_backward(logits, N, V, b.targets.data(), (const TeacherSignal*)nullptr, loss, (float*)nullptr);
     loss_sum += s.loss * s.positions;
     ce_sum += h.ce * h.positions;
     kl_sum += k.kd * k.positions;
@@ -330,7 +332,8 @@ DistillResult run_distill(const DistillOptions& o) {
   TextDataOptions dopt = o.data_opts;
   dopt.seq = o.train.seq;
   dopt.seed = o.seed;
-  const chat::Detection fam = chat::choose_family(o.chat_template, teacher_file->get_string("tokenizer.chat_template", ""));
+  const chat::Detection fam =
+      chat::choose_family(o.chat_template, teacher_file->get_string("tokenizer.chat_template", ""));
   if (!fam.warning.empty()) spdlog::info("distill: {}", fam.warning);
   dopt.family = fam.family;
   TextData data = load_text_data(o.data, tok, dopt);
@@ -352,9 +355,10 @@ DistillResult run_distill(const DistillOptions& o) {
   spdlog::info("distill: {} training and {} held-out examples ({}); student {} layers, dim {}, {} parameters",
                data.train.size(), data.valid.size(), text_format_name(data.format), mc.n_layers, mc.dim,
                ParamLayout::llama(mc).total);
-  spdlog::info("distill: memory: teacher pass {:.1f} MiB (weights mapped from the file, logits); training {} + "
-               "top-k cache {:.1f} MiB",
-               res.teacher_bytes / 1048576.0, describe(res.plan), res.cache_bytes / 1048576.0);
+  spdlog::info(
+      "distill: memory: teacher pass {:.1f} MiB (weights mapped from the file, logits); training {} + "
+      "top-k cache {:.1f} MiB",
+      res.teacher_bytes / 1048576.0, describe(res.plan), res.cache_bytes / 1048576.0);
   const size_t limit = o.max_memory > 0 ? o.max_memory : available_memory_bytes();
   require_memory(train_total, limit, "distill");
   if (limit > 0 && res.teacher_bytes > limit)
@@ -391,7 +395,9 @@ DistillResult run_distill(const DistillOptions& o) {
     RunDescription d{"distill", o.name, hp, {}, o.out};
     d.config["teacher"] = o.teacher;
     d.config["data"] = o.data;
-    d.params = {{"teacher", o.teacher}, {"teacher_sha256", teacher_sha}, {"data", o.data},
+    d.params = {{"teacher", o.teacher},
+                {"teacher_sha256", teacher_sha},
+                {"data", o.data},
                 {"loss", std::string(divergence_name(tc.loss.divergence))}};
     o.observer->started(d);
   }
@@ -401,7 +407,10 @@ DistillResult run_distill(const DistillOptions& o) {
     drv.evaluate = [&](int64_t) {
       res.valid = evaluate_against_teacher(model, cache, n_train, n_total, tc.batch, tc.seq, tc.loss, o.eval_examples);
       const DistillEval& v = *res.valid;
-      return HeldOut{{{"valid_loss", v.loss}, {"valid_ce", v.ce}, {"kl_to_teacher", v.kl}, {"top1_agreement", v.top1},
+      return HeldOut{{{"valid_loss", v.loss},
+                      {"valid_ce", v.ce},
+                      {"kl_to_teacher", v.kl},
+                      {"top1_agreement", v.top1},
                       {"top5_agreement", v.top5}},
                      fmt::format("valid loss {:.4f} (ce {:.4f}), KL to teacher {:.4f}, top-1 agreement {:.3f}, "
                                  "top-5 {:.3f}",
@@ -412,11 +421,13 @@ DistillResult run_distill(const DistillOptions& o) {
   res.interrupted = dr.interrupted;
   res.final_loss = dr.last.loss;
   res.tokens_per_second = dr.tokens_per_second();
-  nlohmann::json summary = {{"steps", res.steps}, {"total_steps", tc.steps}, {"final_loss", res.final_loss},
-                            {"tokens_per_s", res.tokens_per_second}, {"cache", res.cache},
-                            {"checkpoint", res.checkpoint}};
+  nlohmann::json summary = {{"steps", res.steps},           {"total_steps", tc.steps},
+                            {"final_loss", res.final_loss}, {"tokens_per_s", res.tokens_per_second},
+                            {"cache", res.cache},           {"checkpoint", res.checkpoint}};
   if (res.valid)
-    summary["valid"] = {{"loss", res.valid->loss}, {"kl_to_teacher", res.valid->kl}, {"top1", res.valid->top1},
+    summary["valid"] = {{"loss", res.valid->loss},
+                        {"kl_to_teacher", res.valid->kl},
+                        {"top1", res.valid->top1},
                         {"top5", res.valid->top5}};
   if (res.interrupted) {
     if (o.observer) o.observer->finished("killed", summary, {});

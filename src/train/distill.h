@@ -31,19 +31,19 @@ void require_same_vocabulary(const tokenizer::Tokenizer& teacher, const tokenize
                              const std::string& teacher_path, const std::string& student_path);
 
 struct DistillOptions {
-  std::string teacher;         // GGUF
+  std::string teacher;  // GGUF
   // The student: exactly one of these three.
-  std::string student_config;  // TOML/JSON shape; built from the teacher's layers where they fit
-  std::string student;         // an existing GGUF sharing the teacher's tokenizer
+  std::string student_config;     // TOML/JSON shape; built from the teacher's layers where they fit
+  std::string student;            // an existing GGUF sharing the teacher's tokenizer
   std::string init_from_teacher;  // "every:K" or "first:N": the teacher's layers, its shape
 
   std::string data;
   TextDataOptions data_opts;
-  std::string chat_template;   // family name overriding the teacher's template
+  std::string chat_template;  // family name overriding the teacher's template
 
   int top_k = 64;
-  std::string cache;           // explicit cache file; empty: <cache_dir>/lcte-topk-<key>.bin
-  std::string cache_dir;       // empty: the directory of `out`
+  std::string cache;      // explicit cache file; empty: <cache_dir>/lcte-topk-<key>.bin
+  std::string cache_dir;  // empty: the directory of `out`
 
   // Sequence-level distillation: the teacher writes the completions.
   bool teacher_generate = false;
@@ -54,20 +54,20 @@ struct DistillOptions {
   double lora_alpha = 16.0;
   std::string lora_targets = "all";
 
-  TrainConfig train;           // train.steps = 0: from epochs
+  TrainConfig train;  // train.steps = 0: from epochs
   int epochs = 1;
   uint64_t seed = 1;
-  int64_t eval_every = 0;      // 0: at the end only
-  size_t eval_examples = 0;    // 0: all held-out examples
+  int64_t eval_every = 0;    // 0: at the end only
+  size_t eval_examples = 0;  // 0: all held-out examples
 
   std::string out;
   GgmlType out_type = GgmlType::F32;
   std::string name = "lcte-student";
-  std::string checkpoint;      // empty: <out>.ckpt.gguf
+  std::string checkpoint;  // empty: <out>.ckpt.gguf
   int64_t checkpoint_every = 0;
   std::string resume;
 
-  size_t max_memory = 0;       // bytes; 0: MemAvailable
+  size_t max_memory = 0;  // bytes; 0: MemAvailable
   int threads = 0;
   int log_every = 10;
   // Checked between steps: when it becomes true the run saves its checkpoint
@@ -79,11 +79,11 @@ struct DistillOptions {
 
 // The student against the teacher's cached signal on held-out examples.
 struct DistillEval {
-  double loss = 0;     // the training loss (CE/divergence mix)
-  double ce = 0;       // hard-label cross-entropy
-  double kl = 0;       // forward KL(teacher || student) on the k+1 buckets, temperature 1
-  double top1 = 0;     // share of positions where the student's argmax is the teacher's
-  double top5 = 0;     // share where the teacher's argmax is in the student's top 5
+  double loss = 0;  // the training loss (CE/divergence mix)
+  double ce = 0;    // hard-label cross-entropy
+  double kl = 0;    // forward KL(teacher || student) on the k+1 buckets, temperature 1
+  double top1 = 0;  // share of positions where the student's argmax is the teacher's
+  double top5 = 0;  // share where the teacher's argmax is in the student's top 5
   int64_t positions = 0;
 };
 DistillEval evaluate_against_teacher(Model<float>& student, const TopkCache& cache, int64_t begin, int64_t end,
@@ -92,8 +92,8 @@ DistillEval evaluate_against_teacher(Model<float>& student, const TopkCache& cac
 struct DistillResult {
   int64_t steps = 0, total_steps = 0;
   bool interrupted = false;
-  std::string checkpoint;      // written (at the end, or on interrupt)
-  std::string cache;           // the top-k cache used
+  std::string checkpoint;  // written (at the end, or on interrupt)
+  std::string cache;       // the top-k cache used
   bool cache_reused = false;
   int64_t train_examples = 0, valid_examples = 0;
   std::optional<DistillEval> valid;  // the last evaluation

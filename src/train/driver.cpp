@@ -21,7 +21,8 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 std::string hms(double s) {
   if (!(s >= 0) || s > 1e8) return "?";
   const long t = std::lround(s);
-  return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60) : fmt::format("{}:{:02}", t / 60, t % 60);
+  return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+                   : fmt::format("{}:{:02}", t / 60, t % 60);
 }
 
 // The one piece of state a signal handler may touch: a lock-free flag the
@@ -47,13 +48,13 @@ struct Window {
   }
 };
 
-void log_step(const StepStats& s, int64_t total, int64_t first_step, int64_t tokens,
-              double elapsed) {
+void log_step(const StepStats& s, int64_t total, int64_t first_step, int64_t tokens, double elapsed) {
   const double eta = elapsed / std::max<int64_t>(1, s.step - first_step) * (total - s.step);
-  spdlog::info("step {}/{} ({:.0f}%): loss {:.4f} (ce {:.4f}, kd {:.4f}), grad norm {:.3f}, lr {:.2e}, {:.0f} tok/s, "
-               "elapsed {}, ETA {}",
-               s.step, total, 100.0 * s.step / total, s.loss, s.ce, s.kd, s.grad_norm, s.lr,
-               tokens / std::max(1e-9, elapsed), hms(elapsed), hms(eta));
+  spdlog::info(
+      "step {}/{} ({:.0f}%): loss {:.4f} (ce {:.4f}, kd {:.4f}), grad norm {:.3f}, lr {:.2e}, {:.0f} tok/s, "
+      "elapsed {}, ETA {}",
+      s.step, total, 100.0 * s.step / total, s.loss, s.ce, s.kd, s.grad_norm, s.lr, tokens / std::max(1e-9, elapsed),
+      hms(elapsed), hms(eta));
 }
 
 void evaluate(const DriveOptions& o, int64_t step, const Window& w) {

@@ -80,10 +80,10 @@ struct DriveOptions {
   std::string what = "train";  // prefix of the log lines
   int64_t eval_every = 0;      // 0: at the last step only
   int log_every = 10;
-  std::string checkpoint;      // written every checkpoint_every steps and on a stop; empty: never
+  std::string checkpoint;  // written every checkpoint_every steps and on a stop; empty: never
   int64_t checkpoint_every = 0;
   bool checkpoint_at_end = true;
-  std::string resume;          // a checkpoint to continue from
+  std::string resume;  // a checkpoint to continue from
   // Checked between steps: when it becomes true the loop ends after the step
   // in progress, with a checkpoint (SIGINT in lcte train and lcte distill).
   const std::atomic<bool>* stop = nullptr;
@@ -109,9 +109,9 @@ DriveOptions drive_options(const Options& o, std::string what, std::string check
 }
 
 struct DriveResult {
-  int64_t steps = 0;          // steps done, resumed ones included
+  int64_t steps = 0;  // steps done, resumed ones included
   StepStats last;
-  int64_t tokens = 0;         // target positions trained on in this process
+  int64_t tokens = 0;  // target positions trained on in this process
   double seconds = 0;
   bool interrupted = false;
   double tokens_per_second() const { return tokens / std::max(1e-9, seconds); }

@@ -1,6 +1,5 @@
 #include "train/gguf_io.h"
 
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -134,8 +133,8 @@ ModelConfig student_config(const ModelConfig& tc, const StudentSpec& spec) {
   sc.n_heads = spec.n_heads ? spec.n_heads : tc.n_heads;
   sc.n_kv_heads = spec.n_kv_heads ? spec.n_kv_heads : tc.n_kv_heads;
   sc.ffn_dim = spec.ffn_dim ? spec.ffn_dim : tc.ffn_dim;
-  const bool same_layer_shape = sc.dim == tc.dim && sc.n_heads == tc.n_heads && sc.n_kv_heads == tc.n_kv_heads &&
-                                sc.ffn_dim == tc.ffn_dim;
+  const bool same_layer_shape =
+      sc.dim == tc.dim && sc.n_heads == tc.n_heads && sc.n_kv_heads == tc.n_kv_heads && sc.ffn_dim == tc.ffn_dim;
   const size_t picked = spec.pick.layers(tc.n_layers).size();
   sc.n_layers = spec.n_layers ? spec.n_layers : static_cast<int>(picked);
   if (same_layer_shape && sc.n_layers != (int)picked)
@@ -148,8 +147,8 @@ StudentInit student_from_teacher(const gguf::File& teacher, const StudentSpec& s
   const ModelConfig tc = config_from_gguf(teacher);
   const ModelConfig sc = student_config(tc, spec);
   const bool same_width = sc.dim == tc.dim;
-  const bool same_layer_shape = same_width && sc.n_heads == tc.n_heads && sc.n_kv_heads == tc.n_kv_heads &&
-                                sc.ffn_dim == tc.ffn_dim;
+  const bool same_layer_shape =
+      same_width && sc.n_heads == tc.n_heads && sc.n_kv_heads == tc.n_kv_heads && sc.ffn_dim == tc.ffn_dim;
   const std::vector<int> picked = spec.pick.layers(tc.n_layers);
 
   StudentInit init{Model<float>(sc), {}, {}};
@@ -165,9 +164,11 @@ StudentInit student_from_teacher(const gguf::File& teacher, const StudentSpec& s
     for (std::string_view n : {names::kTokenEmbd, names::kOutputNorm}) copy(std::string(n), std::string(n));
     if (!tc.tied_output) copy(std::string(names::kOutput), std::string(names::kOutput));
     for (int l = 0; l < sc.n_layers && l < (int)picked.size(); ++l) {
-      for (std::string_view n : {names::kAttnNorm, names::kFfnNorm}) copy(names::block(picked[l], n), names::block(l, n));
+      for (std::string_view n : {names::kAttnNorm, names::kFfnNorm})
+        copy(names::block(picked[l], n), names::block(l, n));
       if (!same_layer_shape) continue;
-      for (int p = 0; p < kNumProj; ++p) copy(names::block(picked[l], names::kProj[p]), names::block(l, names::kProj[p]));
+      for (int p = 0; p < kNumProj; ++p)
+        copy(names::block(picked[l], names::kProj[p]), names::block(l, names::kProj[p]));
     }
     if (same_layer_shape) init.kept_layers = picked;
   }
@@ -295,9 +296,10 @@ void load_lora_adapter(const gguf::File& f, Model<float>& m) {
       const gguf::TensorInfo* a = f.find_tensor(base + ".lora_a");
       const gguf::TensorInfo* b = f.find_tensor(base + ".lora_b");
       if (a == nullptr || b == nullptr)
-        fail("{}: layer {} lacks {} adapters that other layers have (lcte adapts the same projections in every "
-             "layer)",
-             f.path(), l, proj_gguf_name(p));
+        fail(
+            "{}: layer {} lacks {} adapters that other layers have (lcte adapts the same projections in every "
+            "layer)",
+            f.path(), l, proj_gguf_name(p));
       if (a->ne != std::vector<int64_t>{in, rank} || b->ne != std::vector<int64_t>{rank, out})
         fail("{}: {}.lora_a/.lora_b have shapes [{}] and [{}], expected [{}, {}] and [{}, {}]", f.path(), base,
              fmt::join(a->ne, ", "), fmt::join(b->ne, ", "), in, rank, rank, out);
@@ -306,6 +308,5 @@ void load_lora_adapter(const gguf::File& f, Model<float>& m) {
     }
   }
 }
-
 
 }  // namespace lcte::train

@@ -42,8 +42,8 @@ struct StudentSpec {
 
 struct StudentInit {
   Model<float> model;
-  std::vector<int> kept_layers;          // teacher layer of each student layer (empty if none copied)
-  std::vector<std::string> copied;       // student tensor names copied from the teacher
+  std::vector<int> kept_layers;     // teacher layer of each student layer (empty if none copied)
+  std::vector<std::string> copied;  // student tensor names copied from the teacher
 };
 
 // The student's shape for a teacher of shape `teacher` (validated).
@@ -55,10 +55,10 @@ ModelConfig student_config(const ModelConfig& teacher, const StudentSpec& spec);
 StudentInit student_from_teacher(const gguf::File& teacher, const StudentSpec& spec);
 
 struct ExportOptions {
-  GgmlType type = GgmlType::F32;        // of the matrices: F32 or F16; norms stay F32 as in llama.cpp
-  std::string name = "lcte-student";    // general.name
+  GgmlType type = GgmlType::F32;                // of the matrices: F32 or F16; norms stay F32 as in llama.cpp
+  std::string name = "lcte-student";            // general.name
   const gguf::File* metadata_source = nullptr;  // tokenizer.* keys are copied from it
-  std::vector<gguf::KeyValue> lineage;  // lcte.* keys (teacher sha256, data, loss, steps, ...)
+  std::vector<gguf::KeyValue> lineage;          // lcte.* keys (teacher sha256, data, loss, steps, ...)
 };
 
 // A normal llama GGUF of the model; LoRA adapters, if any, merged in.

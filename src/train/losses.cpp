@@ -25,9 +25,8 @@ void teacher_topk_from_logits(const float* logits, int V, int k, TeacherSignal& 
 
   std::vector<int32_t> order(V);
   std::iota(order.begin(), order.end(), 0);
-  std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) {
-    return logits[a] != logits[b] ? logits[a] > logits[b] : a < b;
-  });
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [&](int32_t a, int32_t b) { return logits[a] != logits[b] ? logits[a] > logits[b] : a < b; });
   double rest = 0;
   for (int j = k; j < V; ++j) rest += std::exp(logits[order[j]] - lse);
   for (int i = 0; i < k; ++i) {
@@ -171,8 +170,10 @@ Buckets kd_position(const T* z, int V, const TeacherTopK& t, const LossConfig& c
     }
     r.D += D;
     r.E += gb;
-    if (is_rest) r.h_rest = h;
-    else g[i] = gb;
+    if (is_rest)
+      r.h_rest = h;
+    else
+      g[i] = gb;
   }
   return r;
 }
@@ -180,9 +181,8 @@ Buckets kd_position(const T* z, int V, const TeacherTopK& t, const LossConfig& c
 }  // namespace
 
 template <class T>
-LossStats loss_forward_backward(const T* logits, size_t N, int V, const int32_t* targets,
-                                const TeacherSignal* teacher, const LossConfig& cfg, T* dlogits,
-                                double grad_scale) {
+LossStats loss_forward_backward(const T* logits, size_t N, int V, const int32_t* targets, const TeacherSignal* teacher,
+                                const LossConfig& cfg, T* dlogits, double grad_scale) {
   cfg.validate();
   const double alpha = teacher != nullptr ? cfg.alpha : 1.0;
   const double tau = cfg.temperature;
@@ -258,7 +258,7 @@ LossStats loss_forward_backward(const T* logits, size_t N, int V, const int32_t*
 
 template LossStats loss_forward_backward<float>(const float*, size_t, int, const int32_t*, const TeacherSignal*,
                                                 const LossConfig&, float*, double);
-template LossStats loss_forward_backward<double>(const double*, size_t, int, const int32_t*,
-                                                 const TeacherSignal*, const LossConfig&, double*, double);
+template LossStats loss_forward_backward<double>(const double*, size_t, int, const int32_t*, const TeacherSignal*,
+                                                 const LossConfig&, double*, double);
 
 }  // namespace lcte::train

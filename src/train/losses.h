@@ -47,9 +47,9 @@ namespace lcte::train {
 // One position's teacher signal: a view into a TeacherSignal.
 struct TeacherTopK {
   int k = 0;
-  const int32_t* ids = nullptr;      // k distinct token ids
-  const float* logprobs = nullptr;   // log p_teacher(id), temperature 1
-  float rest = 0;                    // 1 - sum_i exp(logprobs[i]), in [0, 1]
+  const int32_t* ids = nullptr;     // k distinct token ids
+  const float* logprobs = nullptr;  // log p_teacher(id), temperature 1
+  float rest = 0;                   // 1 - sum_i exp(logprobs[i]), in [0, 1]
 };
 
 // The teacher signal of N positions, flat: position n's ids and logprobs are
@@ -101,8 +101,7 @@ struct LossStats {
 // otherwise it must hold N positions (validated by the caller).
 // dlogits (may be null) is OVERWRITTEN with grad_scale * d(mean loss)/dlogits.
 template <class T>
-LossStats loss_forward_backward(const T* logits, size_t N, int V, const int32_t* targets,
-                                const TeacherSignal* teacher, const LossConfig& cfg, T* dlogits,
-                                double grad_scale = 1.0);
+LossStats loss_forward_backward(const T* logits, size_t N, int V, const int32_t* targets, const TeacherSignal* teacher,
+                                const LossConfig& cfg, T* dlogits, double grad_scale = 1.0);
 
 }  // namespace lcte::train

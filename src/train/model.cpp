@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "train/ops.h"
 #include "core/random.h"
+#include "train/ops.h"
 
 namespace lcte::train {
 
@@ -25,8 +25,7 @@ void ModelConfig::validate(std::string_view what) const {
   positive(ffn_dim, "ffn_dim", 1 << 18);
   positive(context, "context", 1 << 20);
   if (dim % n_heads != 0) fail("{}: dim {} is not a multiple of n_heads {}", what, dim, n_heads);
-  if (n_heads % n_kv_heads != 0)
-    fail("{}: n_heads {} is not a multiple of n_kv_heads {}", what, n_heads, n_kv_heads);
+  if (n_heads % n_kv_heads != 0) fail("{}: n_heads {} is not a multiple of n_kv_heads {}", what, n_heads, n_kv_heads);
   if (head_dim() % 2 != 0) fail("{}: head_dim {} must be even for RoPE", what, head_dim());
   if (!(rope_base > 1) || !std::isfinite(rope_base)) fail("{}: rope_base {} must be > 1", what, rope_base);
   if (!(norm_eps > 0) || norm_eps > 1) fail("{}: norm_eps {} must be in (0, 1]", what, norm_eps);
@@ -56,7 +55,8 @@ ParamLayout ParamLayout::llama(const ModelConfig& cfg) {
   for (int l = 0; l < cfg.n_layers; ++l) {
     LayerOffsets lo;
     lo.attn_norm = add(names::block(l, names::kAttnNorm), {D}, ParamKind::Norm);
-    for (int j = kQ; j <= kO; ++j) lo.proj[j] = add(names::block(l, names::kProj[j]), {in[j], out[j]}, ParamKind::Matrix);
+    for (int j = kQ; j <= kO; ++j)
+      lo.proj[j] = add(names::block(l, names::kProj[j]), {in[j], out[j]}, ParamKind::Matrix);
     lo.ffn_norm = add(names::block(l, names::kFfnNorm), {D}, ParamKind::Norm);
     for (int j = kGate; j <= kDown; ++j)
       lo.proj[j] = add(names::block(l, names::kProj[j]), {in[j], out[j]}, ParamKind::Matrix);
@@ -115,8 +115,7 @@ ActLayout ActLayout::llama(const ModelConfig& cfg, int B, int T) {
 void LoraConfig::validate() const {
   if (rank < 1 || rank > 4096) fail("lora: rank {} must be in [1, 4096]", rank);
   if (!(alpha > 0) || !std::isfinite(alpha)) fail("lora: alpha {} must be > 0", alpha);
-  if (std::none_of(targets.begin(), targets.end(), [](bool b) { return b; }))
-    fail("lora: no target projection chosen");
+  if (std::none_of(targets.begin(), targets.end(), [](bool b) { return b; })) fail("lora: no target projection chosen");
 }
 
 std::array<bool, kNumProj> LoraConfig::parse_targets(std::string_view list) {
@@ -172,8 +171,8 @@ MemoryPlan plan_memory(const ModelConfig& cfg, int B, int T, const LoraConfig* l
     const LoraLayout ll = LoraLayout::make(cfg, *lora);
     trainable = ll.total;
     m.weights += ll.total * elem_bytes;
-    lora_acts = (size_t)cfg.n_layers * kNumProj * N * lora->rank +
-                N * (lora->rank + std::max<size_t>(cfg.dim, cfg.ffn_dim));
+    lora_acts =
+        (size_t)cfg.n_layers * kNumProj * N * lora->rank + N * (lora->rank + std::max<size_t>(cfg.dim, cfg.ffn_dim));
   }
   m.gradients = trainable * elem_bytes;
   m.optimizer = 2 * trainable * sizeof(float);
@@ -212,8 +211,8 @@ void Model<T>::init_random(uint64_t seed) {
       std::fill(p, p + t.size, T(1));
       continue;
     }
-    const bool residual_out = t.name.find("attn_output") != std::string::npos ||
-                              t.name.find("ffn_down") != std::string::npos;
+    const bool residual_out =
+        t.name.find("attn_output") != std::string::npos || t.name.find("ffn_down") != std::string::npos;
     const double stddev = 0.02 * (residual_out ? resid_scale : 1.0);
     for (size_t i = 0; i < t.size; ++i) p[i] = static_cast<T>(stddev * rng.normal());
   }
@@ -381,8 +380,10 @@ const T* Model<T>::forward(const int32_t* tokens, int B, int Tn) {
 
 template <class T>
 void Model<T>::zero_grad() {
-  if (lora_on_) std::fill(lora_grads_.begin(), lora_grads_.end(), T(0));
-  else std::fill(grads_.begin(), grads_.end(), T(0));
+  if (lora_on_)
+    std::fill(lora_grads_.begin(), lora_grads_.end(), T(0));
+  else
+    std::fill(grads_.begin(), grads_.end(), T(0));
 }
 
 template <class T>
@@ -411,8 +412,7 @@ void Model<T>::backward(const T* dlogits) {
 
   // logits = xf Wout^T;  xf = rmsnorm(x_out)
   ops::matmul_backward(dxn, g(layout_.output), dlogits, a + AL.xf, w + layout_.output, N, D, V);
-  ops::rmsnorm_backward(dresid, g(layout_.output_norm), dxn, a + AL.x_out, w + layout_.output_norm,
-                        a + AL.rstdf, N, D);
+  ops::rmsnorm_backward(dresid, g(layout_.output_norm), dxn, a + AL.x_out, w + layout_.output_norm, a + AL.rstdf, N, D);
   for (int l = cfg_.n_layers - 1; l >= 0; --l) {
     const ActLayout::Layer& L = AL.layers[l];
     const LayerOffsets& lo = layout_.layers[l];

@@ -30,10 +30,10 @@ struct ModelConfig {
   int n_heads = 0;
   int n_kv_heads = 0;
   int ffn_dim = 0;
-  int context = 2048;         // longest sequence the model may be trained on
+  int context = 2048;  // longest sequence the model may be trained on
   double rope_base = 10000.0;
   double norm_eps = 1e-5;
-  bool tied_output = false;   // logits use token_embd (no output.weight)
+  bool tied_output = false;  // logits use token_embd (no output.weight)
 
   int head_dim() const { return dim / n_heads; }
   int kv_dim() const { return head_dim() * n_kv_heads; }
@@ -46,19 +46,19 @@ struct ModelConfig {
 enum class ParamKind { Embedding, Norm, Matrix };
 
 struct ParamTensor {
-  std::string name;           // GGUF name, e.g. "blk.0.attn_q.weight"
-  std::vector<int64_t> ne;    // GGUF order: ne[0] = row length (in)
-  size_t offset = 0;          // into the flat buffer, in elements
-  size_t size = 0;            // elements
+  std::string name;         // GGUF name, e.g. "blk.0.attn_q.weight"
+  std::vector<int64_t> ne;  // GGUF order: ne[0] = row length (in)
+  size_t offset = 0;        // into the flat buffer, in elements
+  size_t size = 0;          // elements
   ParamKind kind = ParamKind::Matrix;
 };
 
 // The seven projections of a block, in the order of LayerOffsets::proj.
-using model::gguf_names::Proj;
-using model::gguf_names::kQ, model::gguf_names::kK, model::gguf_names::kV, model::gguf_names::kO;
 using model::gguf_names::kGate, model::gguf_names::kUp, model::gguf_names::kDown, model::gguf_names::kNumProj;
-std::string_view proj_gguf_name(int p);  // "attn_q", ..., "ffn_down"
-std::string_view proj_short_name(int p); // "q", "k", "v", "o", "gate", "up", "down"
+using model::gguf_names::kQ, model::gguf_names::kK, model::gguf_names::kV, model::gguf_names::kO;
+using model::gguf_names::Proj;
+std::string_view proj_gguf_name(int p);   // "attn_q", ..., "ffn_down"
+std::string_view proj_short_name(int p);  // "q", "k", "v", "o", "gate", "up", "down"
 
 struct LayerOffsets {
   size_t attn_norm = 0, ffn_norm = 0;

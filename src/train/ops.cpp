@@ -16,8 +16,8 @@ namespace {
 constexpr size_t kParallelWork = 1 << 15;
 
 // cblas has one entry point per float type.
-void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const float* A, int lda, const float* B,
-          int ldb, float beta, float* C, int ldc) {
+void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+          float beta, float* C, int ldc) {
   cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
 }
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const double* A, int lda, const double* B,
@@ -58,8 +58,8 @@ void matmul_forward(T* out, const T* inp, const T* w, int N, int C, int OC) {
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     auto [r0, r1] = chunk(N, omp_get_thread_num(), omp_get_num_threads());
-    if (r1 > r0) gemm(CblasNoTrans, CblasTrans, r1 - r0, OC, C, inp + (size_t)r0 * C, C, w, C, T(0),
-                      out + (size_t)r0 * OC, OC);
+    if (r1 > r0)
+      gemm(CblasNoTrans, CblasTrans, r1 - r0, OC, C, inp + (size_t)r0 * C, C, w, C, T(0), out + (size_t)r0 * OC, OC);
   }
 }
 
@@ -72,8 +72,9 @@ void matmul_backward(T* dinp, T* dw, const T* dout, const T* inp, const T* w, in
     // dinp (N x C) += dout (N x OC) * w (OC x C), split by token rows
     if (dinp != nullptr) {
       auto [r0, r1] = chunk(N, it, n_threads);
-      if (r1 > r0) gemm(CblasNoTrans, CblasNoTrans, r1 - r0, C, OC, dout + (size_t)r0 * OC, OC, w, C, T(1),
-                        dinp + (size_t)r0 * C, C);
+      if (r1 > r0)
+        gemm(CblasNoTrans, CblasNoTrans, r1 - r0, C, OC, dout + (size_t)r0 * OC, OC, w, C, T(1), dinp + (size_t)r0 * C,
+             C);
     }
     // dw (OC x C) += dout^T (OC x N) * inp (N x C), split by weight rows
     if (dw != nullptr) {
@@ -140,8 +141,7 @@ void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int N, int 
 }
 
 template <class T>
-void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T* weight, const T* rstd, int N,
-                      int C) {
+void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T* weight, const T* rstd, int N, int C) {
   // y_i = w_i x_i r, r = (mean(x^2) + eps)^(-1/2), dr/dx_j = -r^3 x_j / C:
   //   dx_j = r w_j dy_j - (r^3 / C) x_j sum_i(w_i dy_i x_i)
 #pragma omp parallel for if ((size_t)N * C > kParallelWork)
@@ -156,7 +156,7 @@ void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T*
     for (int i = 0; i < C; ++i) dinp[(size_t)n * C + i] += r * weight[i] * dy[i] - c * x[i];
   }
   if (dweight == nullptr) return;
-  // dw_i = sum_n dy_i x_i r; columns in parallel so that no two threads share one.
+    // dw_i = sum_n dy_i x_i r; columns in parallel so that no two threads share one.
 #pragma omp parallel for if ((size_t)N * C > kParallelWork)
   for (int i = 0; i < C; ++i) {
     T sum = 0;
@@ -215,8 +215,8 @@ void rope_backward(T* dx, const T* cos_sin, int B, int Tn, int n_heads, int head
 // ---------------------------------------------------------------- attention
 
 template <class T>
-void attention_forward(T* out, T* att, const T* q, const T* k, const T* v, int B, int Tn, int n_heads,
-                       int n_kv_heads, int head_dim) {
+void attention_forward(T* out, T* att, const T* q, const T* k, const T* v, int B, int Tn, int n_heads, int n_kv_heads,
+                       int head_dim) {
   const int group = n_heads / n_kv_heads;
   const T scale = T(1) / std::sqrt(T(head_dim));
   const size_t q_stride = (size_t)n_heads * head_dim, kv_stride = (size_t)n_kv_heads * head_dim;
@@ -257,8 +257,8 @@ void attention_forward(T* out, T* att, const T* q, const T* k, const T* v, int B
 }
 
 template <class T>
-void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* att, const T* q, const T* k, const T* v,
-                        int B, int Tn, int n_heads, int n_kv_heads, int head_dim) {
+void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* att, const T* q, const T* k, const T* v, int B,
+                        int Tn, int n_heads, int n_kv_heads, int head_dim) {
   const int group = n_heads / n_kv_heads;
   const T scale = T(1) / std::sqrt(T(head_dim));
   const size_t q_stride = (size_t)n_heads * head_dim, kv_stride = (size_t)n_kv_heads * head_dim;
@@ -339,23 +339,23 @@ void residual_forward(T* x, const T* y, size_t N) {
 
 // ---------------------------------------------------------------- instantiations
 
-#define LCTE_TRAIN_OPS(T)                                                                                    \
-  template void matmul_forward<T>(T*, const T*, const T*, int, int, int);                                   \
-  template void matmul_backward<T>(T*, T*, const T*, const T*, const T*, int, int, int);                    \
-  template void matmul_forward_reference<T>(T*, const T*, const T*, int, int, int);                         \
-  template void matmul_backward_reference<T>(T*, T*, const T*, const T*, const T*, int, int, int);          \
-  template void embedding_forward<T>(T*, const int32_t*, const T*, int, int);                               \
-  template void embedding_backward<T>(T*, const T*, const int32_t*, int, int);                              \
-  template void rmsnorm_forward<T>(T*, T*, const T*, const T*, int, int, double);                           \
-  template void rmsnorm_backward<T>(T*, T*, const T*, const T*, const T*, const T*, int, int);              \
-  template void rope_table<T>(T*, int, int, double);                                                        \
-  template void rope_forward<T>(T*, const T*, int, int, int, int);                                          \
-  template void rope_backward<T>(T*, const T*, int, int, int, int);                                         \
-  template void attention_forward<T>(T*, T*, const T*, const T*, const T*, int, int, int, int, int);        \
-  template void attention_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, int, int, \
-                                      int, int, int);                                                       \
-  template void swiglu_forward<T>(T*, const T*, const T*, size_t);                                          \
-  template void swiglu_backward<T>(T*, T*, const T*, const T*, const T*, size_t);                           \
+#define LCTE_TRAIN_OPS(T)                                                                                          \
+  template void matmul_forward<T>(T*, const T*, const T*, int, int, int);                                          \
+  template void matmul_backward<T>(T*, T*, const T*, const T*, const T*, int, int, int);                           \
+  template void matmul_forward_reference<T>(T*, const T*, const T*, int, int, int);                                \
+  template void matmul_backward_reference<T>(T*, T*, const T*, const T*, const T*, int, int, int);                 \
+  template void embedding_forward<T>(T*, const int32_t*, const T*, int, int);                                      \
+  template void embedding_backward<T>(T*, const T*, const int32_t*, int, int);                                     \
+  template void rmsnorm_forward<T>(T*, T*, const T*, const T*, int, int, double);                                  \
+  template void rmsnorm_backward<T>(T*, T*, const T*, const T*, const T*, const T*, int, int);                     \
+  template void rope_table<T>(T*, int, int, double);                                                               \
+  template void rope_forward<T>(T*, const T*, int, int, int, int);                                                 \
+  template void rope_backward<T>(T*, const T*, int, int, int, int);                                                \
+  template void attention_forward<T>(T*, T*, const T*, const T*, const T*, int, int, int, int, int);               \
+  template void attention_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, int, int, int, \
+                                      int, int);                                                                   \
+  template void swiglu_forward<T>(T*, const T*, const T*, size_t);                                                 \
+  template void swiglu_backward<T>(T*, T*, const T*, const T*, const T*, size_t);                                  \
   template void residual_forward<T>(T*, const T*, size_t);
 
 LCTE_TRAIN_OPS(float)

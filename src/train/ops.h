@@ -50,8 +50,7 @@ void embedding_backward(T* dtable, const T* dout, const int32_t* tokens, int N, 
 template <class T>
 void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int N, int C, double eps);
 template <class T>
-void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T* weight, const T* rstd,
-                      int N, int C);
+void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T* weight, const T* rstd, int N, int C);
 
 // Rotary position embedding of llama's GGUF layout ("normal" rope): within each
 // head, the adjacent pair (x[2i], x[2i+1]) at position t is rotated by the
@@ -72,11 +71,11 @@ void rope_backward(T* dx, const T* cos_sin, int B, int Tn, int n_heads, int head
 //   att:    [B][n_heads][T][T] softmax probabilities (upper triangle zero),
 //           kept for the backward.
 template <class T>
-void attention_forward(T* out, T* att, const T* q, const T* k, const T* v, int B, int Tn, int n_heads,
-                       int n_kv_heads, int head_dim);
+void attention_forward(T* out, T* att, const T* q, const T* k, const T* v, int B, int Tn, int n_heads, int n_kv_heads,
+                       int head_dim);
 template <class T>
-void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* att, const T* q, const T* k, const T* v,
-                        int B, int Tn, int n_heads, int n_kv_heads, int head_dim);
+void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* att, const T* q, const T* k, const T* v, int B,
+                        int Tn, int n_heads, int n_kv_heads, int head_dim);
 
 // h = silu(g) * u with silu(g) = g * sigmoid(g); all [N].
 template <class T>

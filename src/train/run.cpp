@@ -9,8 +9,8 @@
 #include <optional>
 
 #include "core/error.h"
-#include "core/sha256.h"
 #include "core/log.h"
+#include "core/sha256.h"
 #include "train/ops.h"
 
 namespace lcte::train {
@@ -43,7 +43,8 @@ Data read_data(const RunOptions& o, const gguf::File* teacher_file, Model<float>
   } else {
     fail("train: give data (--data FILE.jsonl) or --sample N to sample it from the teacher");
   }
-  if (!(o.valid_fraction >= 0 && o.valid_fraction < 1)) fail("train: valid fraction {} must be in [0, 1)", o.valid_fraction);
+  if (!(o.valid_fraction >= 0 && o.valid_fraction < 1))
+    fail("train: valid fraction {} must be in [0, 1)", o.valid_fraction);
   if (o.valid_fraction > 0) {
     const size_t n = d.train.size();
     const size_t n_valid = std::max<size_t>(1, static_cast<size_t>(o.valid_fraction * n));
@@ -105,8 +106,8 @@ RunResult run_training(const RunOptions& o) {
   // Models.
   std::unique_ptr<Model<float>> teacher;
   if (teacher_file) teacher = std::make_unique<Model<float>>(load_model(*teacher_file, /*with_grads=*/false));
-  Student student = make_student(init_file ? &*init_file : nullptr, teacher_file ? &*teacher_file : nullptr, spec,
-                                 lora, o.seed);
+  Student student =
+      make_student(init_file ? &*init_file : nullptr, teacher_file ? &*teacher_file : nullptr, spec, lora, o.seed);
   result.copied = student.copied;
   Model<float>& model = *student.model;
 
@@ -149,10 +150,13 @@ RunResult run_training(const RunOptions& o) {
   result.interrupted = dr.interrupted;
   if (dr.interrupted || drv.checkpoint_at_end) result.checkpoint = drv.checkpoint;
 
-  nlohmann::json summary = {{"steps", result.steps}, {"total_steps", tc.steps}, {"final_loss", result.final_loss},
+  nlohmann::json summary = {{"steps", result.steps},
+                            {"total_steps", tc.steps},
+                            {"final_loss", result.final_loss},
                             {"tokens_per_s", dr.tokens_per_second()}};
   if (!result.checkpoint.empty()) summary["checkpoint"] = result.checkpoint;
-  if (result.valid) summary["valid"] = {{"loss", result.valid->loss}, {"ce", result.valid->ce}, {"kd", result.valid->kd}};
+  if (result.valid)
+    summary["valid"] = {{"loss", result.valid->loss}, {"ce", result.valid->ce}, {"kd", result.valid->kd}};
   if (dr.interrupted) {
     if (o.observer) o.observer->finished("killed", summary, {});
     return result;
@@ -164,8 +168,10 @@ RunResult run_training(const RunOptions& o) {
   if (teacher_file) lin.add_file("teacher", o.teacher);
   if (init_file) lin.add_file("init", o.init);
   lin.add_layers(student.kept_layers);
-  if (!o.data.empty()) lin.add_file("data", o.data);
-  else lin.add("data", gguf::Value::string(data.description));
+  if (!o.data.empty())
+    lin.add_file("data", o.data);
+  else
+    lin.add("data", gguf::Value::string(data.description));
   if (teacher) lin.add("loss", gguf::Value::string(std::string(divergence_name(tc.loss.divergence))));
   lin.add("hyperparameters", gguf::Value::string(hp.dump()));
   lin.add_result(dr, result.valid ? std::optional<double>(result.valid->loss) : std::nullopt);

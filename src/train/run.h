@@ -20,10 +20,10 @@ namespace lcte::train {
 struct RunOptions {
   // Models. With `init`, training starts from that GGUF (fine-tuning, or the
   // frozen LoRA base); otherwise the student is built from the teacher.
-  std::string teacher;       // GGUF; when set the loss distils from it
-  std::string init;          // GGUF
-  StudentSpec student;       // shape and layer pick, when init is empty
-  int top_k = 64;            // teacher top-k per position
+  std::string teacher;  // GGUF; when set the loss distils from it
+  std::string init;     // GGUF
+  StudentSpec student;  // shape and layer pick, when init is empty
+  int top_k = 64;       // teacher top-k per position
 
   // LoRA: rank > 0 freezes the model and trains adapters.
   int lora_rank = 0;
@@ -43,21 +43,21 @@ struct RunOptions {
   size_t eval_examples = 0;  // 0: all held-out examples
 
   TrainConfig train;
-  uint64_t seed = 1;         // initialisation and data order
+  uint64_t seed = 1;  // initialisation and data order
 
-  std::string out;           // the trained model (LoRA merged in); empty: none
+  std::string out;  // the trained model (LoRA merged in); empty: none
   GgmlType out_type = GgmlType::F32;
-  std::string adapter_out;   // LoRA mode: the adapter GGUF; empty: none
+  std::string adapter_out;  // LoRA mode: the adapter GGUF; empty: none
   std::string name = "lcte-student";
 
   // Written every checkpoint_every steps and at the end; on a stop, this or
   // else <out or adapter_out>.ckpt.gguf.
   std::string checkpoint;
   int64_t checkpoint_every = 0;
-  std::string resume;        // a checkpoint to continue from
+  std::string resume;  // a checkpoint to continue from
 
-  size_t max_memory = 0;     // bytes; 0: MemAvailable from /proc/meminfo
-  int threads = 0;           // 0: one per core
+  size_t max_memory = 0;  // bytes; 0: MemAvailable from /proc/meminfo
+  int threads = 0;        // 0: one per core
   int log_every = 10;
   std::function<void(const StepStats&)> on_step;  // called after every step
   const std::atomic<bool>* stop = nullptr;        // see DriveOptions::stop
@@ -71,8 +71,8 @@ struct RunResult {
   bool interrupted = false;  // stopped between steps; no output written
   std::string checkpoint;    // written at the end or on the stop; empty: none
   double final_loss = 0;
-  int64_t tokens = 0;        // target positions trained on in this process
-  std::optional<LossStats> valid;   // the last held-out evaluation
+  int64_t tokens = 0;              // target positions trained on in this process
+  std::optional<LossStats> valid;  // the last held-out evaluation
   double seconds = 0;
   std::vector<std::string> copied;  // tensors copied from the teacher into the student
 };

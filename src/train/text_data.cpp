@@ -47,9 +47,10 @@ TextFormat detect(const std::string& path) {
   if (j.contains("tokens") || (j.contains("prompt") && j["prompt"].is_array())) return TextFormat::Tokens;
   if (j.contains("prompt") || j.contains("completion")) return TextFormat::Pairs;
   if (j.contains("text")) return TextFormat::Documents;
-  fail("{}:1: cannot tell the data format (expected MBPP fields, \"prompt\"/\"completion\", \"text\" or "
-       "\"tokens\"); give --data-format",
-       path);
+  fail(
+      "{}:1: cannot tell the data format (expected MBPP fields, \"prompt\"/\"completion\", \"text\" or "
+      "\"tokens\"); give --data-format",
+      path);
 }
 
 // Each JSON object line, with its line number.
@@ -99,14 +100,18 @@ void add_examples(std::vector<Example> in, bool documents, const TextDataOptions
   for (Example& e : in) {
     if (o.pack) {
       // Packed rows take long examples whole, spilling over into the next row.
-      if (has_target(e)) made.push_back(std::move(e));
-      else ++dropped;
+      if (has_target(e))
+        made.push_back(std::move(e));
+      else
+        ++dropped;
     } else if (documents) {
       for (Example& c : chunk_stream(e.tokens, o.seq)) made.push_back(std::move(c));
     } else {
       Example c = cut(std::move(e), o.seq);
-      if (has_target(c)) made.push_back(std::move(c));
-      else ++dropped;
+      if (has_target(c))
+        made.push_back(std::move(c));
+      else
+        ++dropped;
     }
   }
   if (o.pack) made = pack_examples(made, o.seq);
@@ -227,9 +232,7 @@ TextData load_text_data(const std::string& path, const tokenizer::Tokenizer& tok
       documents = true;
       all.push_back({tok.tokenize(read_all(path), true, false), {}});
       break;
-    case TextFormat::Tokens:
-      all = read_token_jsonl(path, static_cast<int>(tok.n_tokens()));
-      break;
+    case TextFormat::Tokens: all = read_token_jsonl(path, static_cast<int>(tok.n_tokens())); break;
     case TextFormat::Auto: break;
   }
   if (all.empty()) fail("{}: no examples", path);
@@ -239,8 +242,10 @@ TextData load_text_data(const std::string& path, const tokenizer::Tokenizer& tok
   std::vector<Example> train, valid;
   if (d.format == TextFormat::Mbpp && o.mbpp_split == "standard") {
     for (size_t i = 0; i < all.size(); ++i) {
-      if (ids[i] >= 601 && ids[i] <= 974) train.push_back(std::move(all[i]));
-      else if (ids[i] >= 511 && ids[i] <= 600) valid.push_back(std::move(all[i]));
+      if (ids[i] >= 601 && ids[i] <= 974)
+        train.push_back(std::move(all[i]));
+      else if (ids[i] >= 511 && ids[i] <= 600)
+        valid.push_back(std::move(all[i]));
     }
   } else if (d.format == TextFormat::Mbpp) {
     if (o.mbpp_split != "seeded") fail("MBPP split \"{}\": expected seeded or standard", o.mbpp_split);
@@ -255,9 +260,11 @@ TextData load_text_data(const std::string& path, const tokenizer::Tokenizer& tok
     t.resize(t.size() - n_valid);
     train.push_back(std::move(all[0]));
   } else {
-    if (!(o.valid_fraction >= 0 && o.valid_fraction < 1)) fail("data: valid fraction {} must be in [0, 1)", o.valid_fraction);
+    if (!(o.valid_fraction >= 0 && o.valid_fraction < 1))
+      fail("data: valid fraction {} must be in [0, 1)", o.valid_fraction);
     const size_t n_valid = o.valid_fraction > 0 ? std::max<size_t>(1, o.valid_fraction * all.size()) : 0;
-    if (n_valid >= all.size()) fail("{}: {} examples leave none for training after the held-out share", path, all.size());
+    if (n_valid >= all.size())
+      fail("{}: {} examples leave none for training after the held-out share", path, all.size());
     const Split s = seeded_split(all.size(), all.size() - n_valid, n_valid, 0, o.seed);
     for (int64_t i : s.train) train.push_back(std::move(all[i]));
     for (int64_t i : s.valid) valid.push_back(std::move(all[i]));

@@ -15,12 +15,12 @@
 namespace lcte::train {
 
 enum class TextFormat {
-  Auto,      // from the file: MBPP fields, prompt/completion strings, "text" documents, token ids; else plain text
-  Mbpp,      // mbpp.jsonl: {"text", "code", "task_id", "test_list"} -> chat pairs
-  Pairs,     // JSONL {"prompt": "...", "completion": "..."}: loss on the completion
-  Documents, // JSONL {"text": "..."}: loss on every token
-  Text,      // a plain text file: one document
-  Tokens,    // token-id JSONL (read_token_jsonl)
+  Auto,       // from the file: MBPP fields, prompt/completion strings, "text" documents, token ids; else plain text
+  Mbpp,       // mbpp.jsonl: {"text", "code", "task_id", "test_list"} -> chat pairs
+  Pairs,      // JSONL {"prompt": "...", "completion": "..."}: loss on the completion
+  Documents,  // JSONL {"text": "..."}: loss on every token
+  Text,       // a plain text file: one document
+  Tokens,     // token-id JSONL (read_token_jsonl)
 };
 TextFormat text_format_from_name(const std::string& name);  // auto, mbpp, pairs, documents, text, tokens
 const char* text_format_name(TextFormat f);
@@ -31,7 +31,7 @@ struct TextDataOptions {
   // assistant's reply with the chat template (MBPP is always chat form).
   bool chat = false;
   chat::Family family = chat::Family::Plain;  // the template (from the teacher GGUF, or --chat-template)
-  std::string mbpp_split = "seeded";  // seeded: 800/100/74 by seed; standard: MBPP's 601-974 / 511-600 / 11-510
+  std::string mbpp_split = "seeded";          // seeded: 800/100/74 by seed; standard: MBPP's 601-974 / 511-600 / 11-510
   size_t mbpp_train = 800, mbpp_valid = 100, mbpp_test = 74;
   double valid_fraction = 0.1;  // other formats: the held-out share (seeded)
   uint64_t seed = 1;
@@ -45,8 +45,8 @@ struct TextData {
   // For prompt/completion data (MBPP, pairs): each example's prompt length in
   // tokens (before packing), so the teacher can generate completions.
   std::vector<size_t> train_prompt_len, valid_prompt_len;
-  size_t dropped = 0;    // examples with no target left after the cut
-  std::string recipe;    // how the examples were made (for the data hash)
+  size_t dropped = 0;  // examples with no target left after the cut
+  std::string recipe;  // how the examples were made (for the data hash)
 };
 
 // A prompt and its completion as one example, the loss on the completion:

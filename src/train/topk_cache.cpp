@@ -1,6 +1,5 @@
 #include "train/topk_cache.h"
 
-
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -17,7 +16,6 @@ namespace lcte::train {
 namespace {
 
 constexpr size_t kHeaderBytes = 256;
-
 
 size_t pad4(size_t n) { return (n + 3) / 4 * 4; }
 
@@ -113,8 +111,10 @@ void write_topk_cache(const std::string& path, const TopkCache& c) {
   put_array(payload, c.pos_begin.data(), c.pos_begin.size());
   for (const Example& e : c.examples) put_array(payload, e.tokens.data(), e.tokens.size());
   for (const Example& e : c.examples) {
-    if (e.mask.empty()) payload.insert(payload.end(), e.tokens.size(), 1);
-    else put_array(payload, e.mask.data(), e.mask.size());
+    if (e.mask.empty())
+      payload.insert(payload.end(), e.tokens.size(), 1);
+    else
+      put_array(payload, e.mask.data(), e.mask.size());
   }
   payload.resize(payload.size() + pad4(n_tokens) - n_tokens, 0);
   put_array(payload, c.signal.ids.data(), c.signal.ids.size());
@@ -152,7 +152,8 @@ TopkCache read_topk_cache(const std::string& path) {
   if (version != kTopkCacheVersion)
     fail("{}: teacher top-k cache version {}, this lcte reads version {}; delete it to rebuild", path, version,
          kTopkCacheVersion);
-  if (buf.size() < kHeaderBytes) fail("{}: truncated: {} bytes, the header alone is {}", path, buf.size(), kHeaderBytes);
+  if (buf.size() < kHeaderBytes)
+    fail("{}: truncated: {} bytes, the header alone is {}", path, buf.size(), kHeaderBytes);
   cur.read(&header_bytes, 1, "the header");
   cur.read(&k, 1, "the header");
   cur.read(&vocab, 1, "the header");
@@ -172,12 +173,13 @@ TopkCache read_topk_cache(const std::string& path) {
     fail("{}: header fields teacher_sha256/data_sha256 are not sha256 hex digests", path);
   // Sizes from the header, checked against the length before anything is
   // allocated from them (a corrupt count must not ask for terabytes).
-  const long double expect = (long double)kHeaderBytes + 16.0L * (n + 1) + 4.0L * n_tokens + pad4(n_tokens) +
-                             8.0L * n_pos * k + 4.0L * n_pos;
+  const long double expect =
+      (long double)kHeaderBytes + 16.0L * (n + 1) + 4.0L * n_tokens + pad4(n_tokens) + 8.0L * n_pos * k + 4.0L * n_pos;
   if (expect != (long double)buf.size())
-    fail("{}: truncated or padded: the header's counts ({} examples, {} tokens, {} positions, k {}) need {:.0f} "
-         "bytes, the file has {}",
-         path, n, n_tokens, n_pos, k, (double)expect, buf.size());
+    fail(
+        "{}: truncated or padded: the header's counts ({} examples, {} tokens, {} positions, k {}) need {:.0f} "
+        "bytes, the file has {}",
+        path, n, n_tokens, n_pos, k, (double)expect, buf.size());
   if (fnv1a64(buf.data() + kHeaderBytes, buf.size() - kHeaderBytes) != checksum)
     fail("{}: checksum mismatch (corrupt file); delete it to rebuild", path);
 
@@ -226,9 +228,10 @@ TopkCache read_topk_cache(const std::string& path) {
 TopkCache read_topk_cache(const std::string& path, const TopkCacheKey& expected) {
   TopkCache c = read_topk_cache(path);
   auto mismatch = [&](const char* field, const std::string& have, const std::string& want) {
-    fail("{}: teacher top-k cache made for another {} (cache: {}, this run: {}); delete it or pick another "
-         "--cache",
-         path, field, have, want);
+    fail(
+        "{}: teacher top-k cache made for another {} (cache: {}, this run: {}); delete it or pick another "
+        "--cache",
+        path, field, have, want);
   };
   if (c.key.teacher_sha256 != expected.teacher_sha256)
     mismatch("teacher (sha256)", c.key.teacher_sha256, expected.teacher_sha256);

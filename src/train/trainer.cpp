@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "gguf/gguf.h"
 #include "core/random.h"
+#include "gguf/gguf.h"
 
 namespace lcte::train {
 
@@ -20,8 +20,8 @@ nlohmann::json TrainConfig::to_json() const {
   j["accum"] = accum;
   j["steps"] = steps;
   j["lr"] = {{"max", lr.max_lr}, {"min", lr.min_lr}, {"warmup", lr.warmup}, {"total", lr.total}};
-  j["adamw"] = {{"beta1", adamw.beta1}, {"beta2", adamw.beta2}, {"eps", adamw.eps},
-                {"weight_decay", adamw.weight_decay}};
+  j["adamw"] = {
+      {"beta1", adamw.beta1}, {"beta2", adamw.beta2}, {"eps", adamw.eps}, {"weight_decay", adamw.weight_decay}};
   j["clip"] = clip;
   return j;
 }
@@ -45,8 +45,8 @@ TeacherFn model_teacher(Model<float>& teacher, int k) {
   };
 }
 
-std::vector<Example> sample_sequences(Model<float>& m, int n, int len, int32_t first, double temperature,
-                                      uint64_t seed, int batch) {
+std::vector<Example> sample_sequences(Model<float>& m, int n, int len, int32_t first, double temperature, uint64_t seed,
+                                      int batch) {
   const int V = m.config().vocab;
   if (n < 1 || len < 2 || len > m.config().context)
     fail("sample: {} sequences of {} tokens (need n >= 1 and 2 <= len <= context {})", n, len, m.config().context);
@@ -113,8 +113,8 @@ Trainer::Trainer(Model<float>& model, DataLoader& data, const TrainConfig& cfg, 
     : model_(model), data_(data), cfg_(cfg), teacher_(std::move(teacher)), opt_(model.trainable_size(), cfg.adamw) {
   cfg_.validate();
   if (data.batch() != cfg.batch || data.seq() != cfg.seq)
-    fail("train: the data loader makes {} x {} batches, the configuration asks for {} x {}", data.batch(),
-         data.seq(), cfg.batch, cfg.seq);
+    fail("train: the data loader makes {} x {} batches, the configuration asks for {} x {}", data.batch(), data.seq(),
+         cfg.batch, cfg.seq);
   if (cfg.seq > model.config().context)
     fail("train: sequence length {} exceeds the model's context {}", cfg.seq, model.config().context);
 }
@@ -137,8 +137,8 @@ StepStats Trainer::step() {
       teacher = &signal_;
     }
     const float* logits = model_.forward(b.tokens.data(), b.B, b.T);
-    LossStats s = loss_forward_backward(logits, N, V, b.targets.data(), teacher, cfg_.loss, dlogits_.data(),
-                                        1.0 / cfg_.accum);
+    LossStats s =
+        loss_forward_backward(logits, N, V, b.targets.data(), teacher, cfg_.loss, dlogits_.data(), 1.0 / cfg_.accum);
     model_.backward(dlogits_.data());
     st.loss += s.loss / cfg_.accum;
     st.ce += s.ce / cfg_.accum;
@@ -268,11 +268,9 @@ void Trainer::save_checkpoint(const std::string& path) const {
 
 void Trainer::load_checkpoint(const std::string& path) {
   gguf::File f = gguf::File::open(path);
-  if (f.get_string("general.architecture", "") != "lcte-checkpoint")
-    fail("{}: not an lcte training checkpoint", path);
+  if (f.get_string("general.architecture", "") != "lcte-checkpoint") fail("{}: not an lcte training checkpoint", path);
   if (f.get_u64("lcte.ckpt.version") != kCheckpointVersion)
-    fail("{}: checkpoint version {} (this build reads {})", path, f.get_u64("lcte.ckpt.version"),
-         kCheckpointVersion);
+    fail("{}: checkpoint version {} (this build reads {})", path, f.get_u64("lcte.ckpt.version"), kCheckpointVersion);
   if (read_config(f) != model_.config()) fail("{}: the checkpoint's model shape differs from this model's", path);
   const uint64_t rank = f.get_u64("lcte.ckpt.lora.rank");
   const bool lora = model_.lora_enabled();

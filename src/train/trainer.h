@@ -22,7 +22,7 @@ struct TrainConfig {
   int64_t steps = 100;  // optimiser steps in all
   LrSchedule lr;
   AdamWConfig adamw;
-  double clip = 1.0;    // max global gradient norm; <= 0 disables
+  double clip = 1.0;  // max global gradient norm; <= 0 disables
   LossConfig loss;
   void validate() const;
   // batch, seq, accum, steps, lr, adamw and clip, as run records and lineage store them.
@@ -40,15 +40,15 @@ TeacherFn model_teacher(Model<float>& teacher, int k);
 // sequence-level distillation when no text corpus is at hand. Each new token
 // re-runs the forward on the prefix (no KV cache): O(len^2), fine for the
 // short sequences and small teachers it is meant for.
-std::vector<Example> sample_sequences(Model<float>& m, int n, int len, int32_t first, double temperature,
-                                      uint64_t seed, int batch = 8);
+std::vector<Example> sample_sequences(Model<float>& m, int n, int len, int32_t first, double temperature, uint64_t seed,
+                                      int batch = 8);
 
 struct StepStats {
-  int64_t step = 0;   // optimiser steps done after this one
+  int64_t step = 0;  // optimiser steps done after this one
   double loss = 0, ce = 0, kd = 0;
   double grad_norm = 0;  // before clipping
   double lr = 0;
-  int64_t tokens = 0;    // target positions in this step
+  int64_t tokens = 0;  // target positions in this step
   double seconds = 0;
 };
 

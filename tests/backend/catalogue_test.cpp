@@ -82,7 +82,8 @@ TEST(Catalogue, MistakesNameTheFileEntryAndKey) {
       std::string::npos);
   EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\n[[model]]\nname = 'x'\npath = 'q'\n").find("used twice"),
             std::string::npos);
-  EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\n[routing]\ntiers = ['x', 'y']\n").find("[routing] tiers[1]: 'y' is not a [[model]] name"),
+  EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\n[routing]\ntiers = ['x', 'y']\n")
+                .find("[routing] tiers[1]: 'y' is not a [[model]] name"),
             std::string::npos);
   EXPECT_NE(error_of("[[model]]\nname = 'x'\npath = 'p'\ncost = 'cheap'\n")
                 .find("model[0].cost (model 'x'): must be a number"),
@@ -137,7 +138,8 @@ cost = 2
 }
 
 TEST(Catalogue, RoutingMistakesNameTheKey) {
-  const std::string two = "[[model]]\nname = 'a'\npath = 'a.gguf'\n[[model]]\nname = 'b'\nurl = 'http://h/v1'\nmodel = 'b'\ncost = 5\n";
+  const std::string two =
+      "[[model]]\nname = 'a'\npath = 'a.gguf'\n[[model]]\nname = 'b'\nurl = 'http://h/v1'\nmodel = 'b'\ncost = 5\n";
   auto routing_error = [&](const std::string& routing) { return error_of(two + "[routing]\n" + routing); };
   EXPECT_NE(routing_error("max_score = [6.5, 10]\n").find("[routing] max_score: expected an array of integers"),
             std::string::npos);

@@ -191,8 +191,12 @@ TEST(HttpFaults, EvalRunContinuesKeepsFinishedSamplesAndResumesTheFailedOnes) {
     std::ofstream out(suite);
     for (auto [id, marker] : std::vector<std::pair<const char*, const char*>>{
              {"t/ok", "fine"}, {"t/down", "ALWAYS"}, {"t/drop", "DROP"}, {"t/busy", "E429"}})
-      out << json{{"task_id", id}, {"prompt", std::string("# ") + marker + "\ndef f():\n"}, {"tests", "assert f()\n"},
-                  {"entry_point", "f"}, {"reference", "    return 1\n"}}.dump()
+      out << json{{"task_id", id},
+                  {"prompt", std::string("# ") + marker + "\ndef f():\n"},
+                  {"tests", "assert f()\n"},
+                  {"entry_point", "f"},
+                  {"reference", "    return 1\n"}}
+                 .dump()
           << "\n";
   }
   eval::EvalConfig c;

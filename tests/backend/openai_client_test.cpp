@@ -80,8 +80,9 @@ TEST(OpenAIClient, NonStreamingCompletionWithUsage) {
   TestServer s;
   s.server.Post("/v1/completions", [&](const httplib::Request& req, httplib::Response& res) {
     s.enter(req);
-    json out = {{"choices", {{{"index", 0}, {"text", "  return a + b\n"}, {"finish_reason", "stop"}},
-                             {{"index", 1}, {"text", "  return b + a\n"}, {"finish_reason", "length"}}}},
+    json out = {{"choices",
+                 {{{"index", 0}, {"text", "  return a + b\n"}, {"finish_reason", "stop"}},
+                  {{"index", 1}, {"text", "  return b + a\n"}, {"finish_reason", "length"}}}},
                 {"usage", {{"prompt_tokens", 12}, {"completion_tokens", 14}}}};
     res.set_content(out.dump(), "application/json");
   });
@@ -356,8 +357,7 @@ TEST(OpenAIClient, KeepsAtMostTheConfiguredRequestsInFlight) {
     s.enter(req);
     int now = ++s.in_flight;
     int seen = s.max_in_flight.load();
-    while (now > seen && !s.max_in_flight.compare_exchange_weak(seen, now)) {
-    }
+    while (now > seen && !s.max_in_flight.compare_exchange_weak(seen, now)) {}
     std::this_thread::sleep_for(std::chrono::milliseconds(60));
     --s.in_flight;
     res.set_content(json({{"choices", {{{"index", 0}, {"text", "x"}, {"finish_reason", "stop"}}}}}).dump(),

@@ -4,8 +4,8 @@
 
 #include <atomic>
 
-#include "backend/router_backend.h"
 #include "backend/catalogue.h"
+#include "backend/router_backend.h"
 #include "core/error.h"
 
 namespace lcte::backend {
@@ -40,8 +40,9 @@ std::map<std::string, std::shared_ptr<Backend>> two_tiers() {
 
 TEST(RouterBackend, EachRequestGoesToTheChosenTier) {
   std::vector<std::string> decided;
-  RouterBackend b(route::RouterConfig{}, bytes, two_tiers(),
-                  [&](const route::RouteResult& r, const std::string& text) { decided.push_back(r.tier + ":" + std::to_string(text.size())); });
+  RouterBackend b(route::RouterConfig{}, bytes, two_tiers(), [&](const route::RouteResult& r, const std::string& text) {
+    decided.push_back(r.tier + ":" + std::to_string(text.size()));
+  });
   GenerationRequest shortq;
   shortq.prompt = std::string(150, 'x');
   shortq.sample_indices = {0, 1};
@@ -93,7 +94,8 @@ cost = 10
 policy = "learned"
 learned_model = "router.json"
 forced_tier = "big"
-)", "/etc/lcte/models.toml");
+)",
+                                "/etc/lcte/models.toml");
   const route::RouterConfig& r = c.routing;
   EXPECT_EQ(r.tiers, (std::vector<std::string>{"tiny", "big"}));
   EXPECT_EQ(r.max_score, (std::vector<int>{6, 10}));
@@ -123,7 +125,8 @@ random_share = 0.25
 token_bounds = [5, 10, 15, 20, 25, 30, 35, 40, 45]
 tokenizer = "o200k_base"
 seed = 3
-)", "/etc/lcte/models.toml");
+)",
+                                "/etc/lcte/models.toml");
   nlohmann::json j = {{"tiers", {"tiny", "mid", "big"}},
                       {"policy", "random"},
                       {"random_share", 0.25},

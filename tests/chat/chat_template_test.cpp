@@ -34,9 +34,7 @@ const std::vector<Message>& conversation() {
   return c;
 }
 
-std::vector<Message> without_system() {
-  return {conversation().begin() + 1, conversation().end()};
-}
+std::vector<Message> without_system() { return {conversation().begin() + 1, conversation().end()}; }
 
 RenderOptions with_bos() {
   RenderOptions o;
@@ -89,13 +87,11 @@ TEST(ChatTemplate, Llama2) {
   EXPECT_EQ(render(Family::Llama2, conversation()), body);
   EXPECT_EQ(render(Family::Llama2, conversation(), with_bos()), "<s>" + body);
   // No system: the first turn has no <<SYS>> block. Contents are stripped.
-  EXPECT_EQ(render(Family::Llama2, std::vector<Message>{{Role::User, "  Hi \n"}}, with_bos()),
-            "<s>[INST] Hi [/INST]");
+  EXPECT_EQ(render(Family::Llama2, std::vector<Message>{{Role::User, "  Hi \n"}}, with_bos()), "<s>[INST] Hi [/INST]");
   // The GGUF's own token texts replace the defaults.
   RenderOptions custom = with_bos();
   custom.tokens = SpecialTokens{"<BOS>", "<EOS>"};
-  EXPECT_EQ(render(Family::Llama2,
-                   std::vector<Message>{{Role::User, "a"}, {Role::Assistant, "b"}, {Role::User, "c"}},
+  EXPECT_EQ(render(Family::Llama2, std::vector<Message>{{Role::User, "a"}, {Role::Assistant, "b"}, {Role::User, "c"}},
                    custom),
             "<BOS>[INST] a [/INST] b <EOS><BOS>[INST] c [/INST]");
 }
@@ -171,8 +167,7 @@ TEST(ChatTemplate, Phi3) {
 }
 
 TEST(ChatTemplate, Plain) {
-  EXPECT_EQ(render(Family::Plain, std::vector<Message>{{Role::User, "def add(a, b):\n"}}),
-            "def add(a, b):\n");
+  EXPECT_EQ(render(Family::Plain, std::vector<Message>{{Role::User, "def add(a, b):\n"}}), "def add(a, b):\n");
   EXPECT_EQ(render(Family::Plain, conversation()),
             "You are a helpful assistant\n\nHello\n\nHi there\n\nWho are you\n\n"
             "   I am an assistant   \n\nAnother question");
@@ -187,8 +182,7 @@ TEST(ChatTemplate, RoleOrderErrorsWhereTheOfficialTemplateRaises) {
       render(f, two_users);
       FAIL() << "no error";
     } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("message 1 has role user, expected assistant"),
-                std::string::npos)
+      EXPECT_NE(std::string(e.what()).find("message 1 has role user, expected assistant"), std::string::npos)
           << e.what();
     }
     EXPECT_THROW(render(f, late_system), Error);

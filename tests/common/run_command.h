@@ -17,8 +17,8 @@ extern char** environ;
 namespace lcte::testing {
 
 struct CommandResult {
-  int exit_code = -1;   // when it exited
-  int signal = 0;       // when a signal ended it
+  int exit_code = -1;  // when it exited
+  int signal = 0;      // when a signal ended it
   std::string out, err;
 };
 

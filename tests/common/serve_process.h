@@ -51,8 +51,10 @@ struct ServeProcess {
     for (int i = 0; i < 3000 && port == 0; ++i) {  // up to 30 s: the model loads first
       std::smatch m;
       std::string out = slurp(out_path);
-      if (std::regex_search(out, m, line)) port = std::stoi(m[1]);
-      else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (std::regex_search(out, m, line))
+        port = std::stoi(m[1]);
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
       int status;
       if (waitpid(pid, &status, WNOHANG) == pid) {
         pid = -1;

@@ -4,10 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 
 namespace lcte::testing {
 
@@ -18,16 +18,15 @@ inline std::string data_dir() {
 
 inline std::string data_path(const std::string& relative) { return data_dir() + "/" + relative; }
 
-inline bool data_exists(const std::string& relative) {
-  return std::filesystem::exists(data_path(relative));
-}
+inline bool data_exists(const std::string& relative) { return std::filesystem::exists(data_path(relative)); }
 
 // A fresh empty directory under the system temp dir, unique per test.
 inline std::string temp_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = std::string("lcte-test-") + info->test_suite_name() + "-" + info->name() + "-" +
-                     std::to_string(::getpid());
-  for (char& c : name) if (c == '/') c = '_';
+  std::string name =
+      std::string("lcte-test-") + info->test_suite_name() + "-" + info->name() + "-" + std::to_string(::getpid());
+  for (char& c : name)
+    if (c == '/') c = '_';
   auto dir = std::filesystem::temp_directory_path() / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -37,9 +36,8 @@ inline std::string temp_dir() {
 }  // namespace lcte::testing
 
 // Skips the current test unless data file `rel` (relative to the data dir) exists.
-#define LCTE_REQUIRE_DATA(rel)                                                        \
-  do {                                                                                \
-    if (!::lcte::testing::data_exists(rel))                                           \
-      GTEST_SKIP() << "data file absent: " << ::lcte::testing::data_path(rel)         \
-                   << " (set LCTE_DATA_DIR)";                                         \
+#define LCTE_REQUIRE_DATA(rel)                                                                           \
+  do {                                                                                                   \
+    if (!::lcte::testing::data_exists(rel))                                                              \
+      GTEST_SKIP() << "data file absent: " << ::lcte::testing::data_path(rel) << " (set LCTE_DATA_DIR)"; \
   } while (0)

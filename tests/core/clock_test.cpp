@@ -23,9 +23,7 @@ TEST(Clock, Iso8601IsUtcWithMilliseconds) {
 
 TEST(Clock, CompactStampNamesFiles) { EXPECT_EQ(utc_compact_stamp(kWhen), "20261127-083005"); }
 
-TEST(Clock, UnixMillis) {
-  EXPECT_EQ(unix_millis(kWhen), (20784LL * 86400 + 8 * 3600 + 30 * 60 + 5) * 1000 + 42);
-}
+TEST(Clock, UnixMillis) { EXPECT_EQ(unix_millis(kWhen), (20784LL * 86400 + 8 * 3600 + 30 * 60 + 5) * 1000 + 42); }
 
 TEST(Clock, NowHasTheStoredFormatAndSortsAsText) {
   const std::string a = utc_now_iso8601();

@@ -21,7 +21,7 @@ TEST(EditDistance, ByHand) {
   EXPECT_EQ(edit_distance("", ""), 0u);
   EXPECT_EQ(edit_distance("abc", ""), 3u);
   EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);  // k->s, e->i, +g
-  EXPECT_EQ(edit_distance("stlye", "style"), 2u);      // a transposition is two edits
+  EXPECT_EQ(edit_distance("stlye", "style"), 2u);     // a transposition is two edits
 }
 
 TEST(ClosestNames, NearOrPrefixClosestFirst) {

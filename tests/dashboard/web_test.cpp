@@ -23,10 +23,10 @@
 #include "backend/engine_backend.h"
 #include "common/test_data.h"
 #include "core/error.h"
-#include "server/http_front.h"
-#include "store/store.h"
 #include "dashboard/dashboard.h"
 #include "dashboard/token_stream.h"
+#include "server/http_front.h"
+#include "store/store.h"
 
 namespace lcte::dashboard {
 namespace {

@@ -31,7 +31,8 @@ TEST(DataFetchCommand, FetchesListsAndRefetchesNothing) {
   testing::LocalMirror mirror(dir + "/mirror");
   const std::string dest = dir + "/data";
 
-  auto r = run_command({lcte_binary(), "data", "fetch", "humaneval", "cl100k_base", "--dir", dest, "--base-url", mirror.url()}, dir);
+  auto r = run_command(
+      {lcte_binary(), "data", "fetch", "humaneval", "cl100k_base", "--dir", dest, "--base-url", mirror.url()}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("humaneval       downloaded to " + dest + "/" + kHumanEval), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("cl100k_base     downloaded to " + dest + "/" + kCl100k), std::string::npos) << r.out;
@@ -44,20 +45,22 @@ TEST(DataFetchCommand, FetchesListsAndRefetchesNothing) {
 
   r = run_command({lcte_binary(), "data", "fetch", "--list", "--dir", dest}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("cl100k_base     tokenizer/tiktoken/cl100k_base.tiktoken    present, verified"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cl100k_base     tokenizer/tiktoken/cl100k_base.tiktoken    present, verified"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("o200k_base      tokenizer/tiktoken/o200k_base.tiktoken     missing                  "
                        "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"),
             std::string::npos)
       << r.out;
 
   // The fetched rank file is what `lcte tokenize -m cl100k_base` then finds in the cache.
-  auto env_run = run_command({"/usr/bin/env", "XDG_CACHE_HOME=" + dir + "/xdg", "LCTE_DATA_DIR=" + dir + "/none", lcte_binary(),
-                              "data", "fetch", "cl100k_base", "--base-url", mirror.url()},
+  auto env_run = run_command({"/usr/bin/env", "XDG_CACHE_HOME=" + dir + "/xdg", "LCTE_DATA_DIR=" + dir + "/none",
+                              lcte_binary(), "data", "fetch", "cl100k_base", "--base-url", mirror.url()},
                              dir);
   ASSERT_EQ(env_run.exit_code, 0) << env_run.err;
   EXPECT_TRUE(fs::is_regular_file(dir + "/xdg/lcte/datasets/" + kCl100k));
-  env_run = run_command({"/usr/bin/env", "XDG_CACHE_HOME=" + dir + "/xdg", "LCTE_DATA_DIR=" + dir + "/none", lcte_binary(),
-                         "tokenize", "-m", "cl100k_base", "--text", "hello world", "--ids-only"},
+  env_run = run_command({"/usr/bin/env", "XDG_CACHE_HOME=" + dir + "/xdg", "LCTE_DATA_DIR=" + dir + "/none",
+                         lcte_binary(), "tokenize", "-m", "cl100k_base", "--text", "hello world", "--ids-only"},
                         dir);
   ASSERT_EQ(env_run.exit_code, 0) << env_run.err;
   EXPECT_EQ(env_run.out, "15339 1917\n");
@@ -71,10 +74,12 @@ TEST(DataFetchCommand, FailuresExitNonZeroAndLeaveNothing) {
   const std::string dest = dir + "/data";
 
   // mbpp is not on the mirror (404); humaneval still arrives.
-  auto r = run_command({lcte_binary(), "data", "fetch", "mbpp", "humaneval", "--dir", dest, "--base-url", mirror.url()}, dir);
+  auto r = run_command({lcte_binary(), "data", "fetch", "mbpp", "humaneval", "--dir", dest, "--base-url", mirror.url()},
+                       dir);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("mbpp            failed: " + mirror.url() + "/mbpp/mbpp.jsonl: download failed: HTTP status 404"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find("mbpp            failed: " + mirror.url() + "/mbpp/mbpp.jsonl: download failed: HTTP status 404"),
+      std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("1 of 2 files failed"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dest + "/mbpp"));
@@ -82,13 +87,18 @@ TEST(DataFetchCommand, FailuresExitNonZeroAndLeaveNothing) {
 
   r = run_command({lcte_binary(), "data", "fetch", "humaneval-plus", "--dir", dest}, dir);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("unknown file 'humaneval-plus' (known: humaneval, mbpp, mbpp-sanitized, humaneval+, mbpp+, cl100k_base"), std::string::npos)
+  EXPECT_NE(
+      r.err.find(
+          "unknown file 'humaneval-plus' (known: humaneval, mbpp, mbpp-sanitized, humaneval+, mbpp+, cl100k_base"),
+      std::string::npos)
       << r.err;
 
   // Nothing listens on port 1.
-  r = run_command({lcte_binary(), "data", "fetch", "mbpp-sanitized", "--dir", dest, "--base-url", "http://127.0.0.1:1"}, dir);
+  r = run_command({lcte_binary(), "data", "fetch", "mbpp-sanitized", "--dir", dest, "--base-url", "http://127.0.0.1:1"},
+                  dir);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("mbpp-sanitized  failed: http://127.0.0.1:1/mbpp/sanitized-mbpp.json: download failed"), std::string::npos)
+  EXPECT_NE(r.err.find("mbpp-sanitized  failed: http://127.0.0.1:1/mbpp/sanitized-mbpp.json: download failed"),
+            std::string::npos)
       << r.err;
   EXPECT_FALSE(fs::exists(dest + "/mbpp"));
 }

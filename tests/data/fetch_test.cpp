@@ -46,12 +46,14 @@ TEST(DataRegistry, EntriesAreWellFormed) {
     ASSERT_EQ(f.sha256.size(), 64u) << f.name;
     for (char c : f.sha256) EXPECT_TRUE(std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(c)) << f.name;
   }
-  for (const char* name : {"humaneval", "mbpp", "mbpp-sanitized", "cl100k_base", "o200k_base", "p50k_base", "r50k_base"})
+  for (const char* name :
+       {"humaneval", "mbpp", "mbpp-sanitized", "cl100k_base", "o200k_base", "p50k_base", "r50k_base"})
     EXPECT_NE(find_dataset(name), nullptr) << name;
   EXPECT_EQ(find_dataset("nope"), nullptr);
   EXPECT_EQ(&humaneval_dataset(), find_dataset("humaneval"));
   EXPECT_EQ(source_url(entry("cl100k_base"), "http://m/x//"), "http://m/x/tokenizer/tiktoken/cl100k_base.tiktoken");
-  EXPECT_EQ(source_url(entry("cl100k_base")), "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken");
+  EXPECT_EQ(source_url(entry("cl100k_base")),
+            "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken");
 }
 
 // The pins agree with the published files kept in the shared data (their sums are in SOURCES.md).
@@ -86,7 +88,8 @@ class Fetch : public ::testing::Test {
 };
 
 TEST_F(Fetch, DownloadsVerifiesAndKeepsGoodCopies) {
-  if (!stock("humaneval") || !stock("cl100k_base")) GTEST_SKIP() << "shared data files absent in " << testing::data_dir();
+  if (!stock("humaneval") || !stock("cl100k_base"))
+    GTEST_SKIP() << "shared data files absent in " << testing::data_dir();
   LocalMirror mirror(mirror_dir_);
   for (const char* name : {"humaneval", "cl100k_base"}) {
     const DatasetFile& f = entry(name);
@@ -109,7 +112,8 @@ TEST_F(Fetch, WrongSumLeavesNothing) {
   std::ofstream(mirror_dir_ + "/" + f.relative_path) << "IQ== 0\n";  // a rank file, but not the published one
   LocalMirror mirror(mirror_dir_);
   const std::string e = error_of([&] { fetch_dataset(f, dest_, mirror.url()); });
-  EXPECT_NE(e.find("sha256 mismatch: expected " + f.sha256 + ", got " + sha256_hex("IQ== 0\n")), std::string::npos) << e;
+  EXPECT_NE(e.find("sha256 mismatch: expected " + f.sha256 + ", got " + sha256_hex("IQ== 0\n")), std::string::npos)
+      << e;
   EXPECT_NE(e.find(mirror.url() + "/" + f.relative_path), std::string::npos) << e;
   EXPECT_TRUE(nothing_left(f));
 }

@@ -49,11 +49,10 @@ class LocalMirror {
       res.set_content(*body, "application/octet-stream");
       return;
     }
-    res.set_content_provider(body->size(), "application/octet-stream",
-                             [body](size_t, size_t, httplib::DataSink& sink) {
-                               sink.write(body->data(), body->size() / 2);
-                               return false;  // stop here: the client sees the connection close early
-                             });
+    res.set_content_provider(body->size(), "application/octet-stream", [body](size_t, size_t, httplib::DataSink& sink) {
+      sink.write(body->data(), body->size() / 2);
+      return false;  // stop here: the client sees the connection close early
+    });
   }
 
   std::string dir_;

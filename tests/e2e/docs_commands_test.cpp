@@ -12,11 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <cctype>
 #include <set>
 #include <sstream>
 #include <string>
@@ -76,8 +76,10 @@ std::vector<std::string> shell_words(const std::string& line) {
   char quote = 0;
   for (char c : line) {
     if (quote != 0) {
-      if (c == quote) quote = 0;
-      else word += c;
+      if (c == quote)
+        quote = 0;
+      else
+        word += c;
     } else if (c == '\'' || c == '"') {
       quote = c;
       in_word = true;
@@ -174,25 +176,26 @@ void write(const std::string& path, const std::string& text) { std::ofstream(pat
 // The files the placeholders stand for, made in `dir`.
 std::map<std::string, std::string> make_fixtures(const std::string& dir) {
   std::string words;
-  const char* vocabulary[] = {"once", "upon", "a", "time", "there", "was", "a", "little", "girl", "named",
-                              "lily", "she", "liked", "to", "play", "in", "the", "park", "with", "her", "dog"};
+  const char* vocabulary[] = {"once", "upon",  "a",  "time", "there", "was", "a",    "little", "girl", "named", "lily",
+                              "she",  "liked", "to", "play", "in",    "the", "park", "with",   "her",  "dog"};
   for (int i = 0; i < 500; ++i) words += std::string(vocabulary[(i * 7 + i / 3) % 21]) + (i % 12 == 11 ? ".\n" : " ");
   write(dir + "/text.txt", words);
-  write(dir + "/suite.jsonl",
-        R"({"task_id": "docs/add", "prompt": "def add(a, b):\n    \"\"\"Sum of a and b.\"\"\"\n", "entry_point": "add", )"
-        R"("reference": "    return a + b\n", "tests": "def check(f):\n    assert f(1, 2) == 3\n    assert f(-1, 1) == 0\n"})"
-        "\n"
-        R"({"task_id": "docs/twice", "prompt": "def twice(s):\n    \"\"\"s written twice.\"\"\"\n", "entry_point": "twice", )"
-        R"("reference": "    return s + s\n", "tests": "def check(f):\n    assert f('ab') == 'abab'\n"})"
-        "\n");
+  write(
+      dir + "/suite.jsonl",
+      R"({"task_id": "docs/add", "prompt": "def add(a, b):\n    \"\"\"Sum of a and b.\"\"\"\n", "entry_point": "add", )"
+      R"("reference": "    return a + b\n", "tests": "def check(f):\n    assert f(1, 2) == 3\n    assert f(-1, 1) == 0\n"})"
+      "\n"
+      R"({"task_id": "docs/twice", "prompt": "def twice(s):\n    \"\"\"s written twice.\"\"\"\n", "entry_point": "twice", )"
+      R"("reference": "    return s + s\n", "tests": "def check(f):\n    assert f('ab') == 'abab'\n"})"
+      "\n");
   write(dir + "/samples.jsonl", R"({"task_id": "docs/add", "completion": "    return a + b\n"})"
                                 "\n"
                                 R"({"task_id": "docs/twice", "completion": "    return s * 3\n"})"
                                 "\n");
   const std::string model = data_path("models/stories260K-f32.gguf");
-  write(dir + "/catalogue.toml", "[[model]]\nname = \"small\"\npath = \"" + model +
-                                     "\"\ncost = 1\n\n[[model]]\nname = \"large\"\npath = \"" + model +
-                                     "\"\ncost = 4\n\n[routing]\ntiers = [\"small\", \"large\"]\ntokenizer = \"small\"\n");
+  write(dir + "/catalogue.toml",
+        "[[model]]\nname = \"small\"\npath = \"" + model + "\"\ncost = 1\n\n[[model]]\nname = \"large\"\npath = \"" +
+            model + "\"\ncost = 4\n\n[routing]\ntiers = [\"small\", \"large\"]\ntokenizer = \"small\"\n");
   write(dir + "/program.py", "print(1 + 1)\n");
   return {{"MODEL.gguf", model},
           {"MODEL-Q8_0.gguf", data_path("models/stories260K-q8_0.gguf")},
@@ -218,8 +221,17 @@ bool add_runs(std::map<std::string, std::string>& placeholders, const std::strin
       {"OLD_RUN", {"--backend", "canonical"}}};
   for (const auto& [name, backend] : runs) {
     std::string id = "docs-" + name;
-    std::vector<std::string> argv = {lcte_binary(), "eval", "--suite", placeholders["SUITE.jsonl"], "--no-report",
-                                     "--store", placeholders["STORE.sqlite"], "--out", dir + "/runs", "--run-id", id};
+    std::vector<std::string> argv = {lcte_binary(),
+                                     "eval",
+                                     "--suite",
+                                     placeholders["SUITE.jsonl"],
+                                     "--no-report",
+                                     "--store",
+                                     placeholders["STORE.sqlite"],
+                                     "--out",
+                                     dir + "/runs",
+                                     "--run-id",
+                                     id};
     argv.insert(argv.end(), backend.begin(), backend.end());
     Outcome o = run_for(argv, dir, 120);
     if (o.exit_code != 0) std::printf("no run %s for the examples: %s\n", name.c_str(), o.err.c_str());
@@ -244,9 +256,12 @@ std::vector<std::string> top_level_commands() {
   std::string line;
   bool listing = false;
   while (std::getline(in, line)) {
-    if (line.rfind("Subcommands:", 0) == 0) listing = true;
-    else if (listing && line.rfind("  ", 0) == 0) names.push_back(line.substr(2, line.find(' ', 2) - 2));
-    else if (listing && !line.empty()) listing = false;
+    if (line.rfind("Subcommands:", 0) == 0)
+      listing = true;
+    else if (listing && line.rfind("  ", 0) == 0)
+      names.push_back(line.substr(2, line.find(' ', 2) - 2));
+    else if (listing && !line.empty())
+      listing = false;
   }
   return names;
 }
@@ -305,7 +320,8 @@ TEST(DocumentedCommands, EveryLineParsesAndRuns) {
     } else {
       EXPECT_TRUE(o.still_running) << "a server stopped by itself (exit " << o.exit_code << "): " << o.err;
     }
-    std::printf("[exit %3d %5.1f s] %s\n", o.still_running ? -1 : o.exit_code, seconds_since(started), doc.text.c_str());
+    std::printf("[exit %3d %5.1f s] %s\n", o.still_running ? -1 : o.exit_code, seconds_since(started),
+                doc.text.c_str());
   }
   for (const Special& s : special) EXPECT_GT(s.matched, 0) << "no documented line starts with '" << s.prefix << "'";
   EXPECT_GT(ran, 40);

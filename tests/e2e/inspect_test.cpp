@@ -42,7 +42,8 @@ TEST(InspectCommand, SucceedsOnEverySharedGguf) {
 TEST(InspectCommand, JsonHasTheTensorsAndHyperParameters) {
   LCTE_REQUIRE_DATA("models/rand-qwen2-d256-q4_k_m.gguf");
   std::string dir = testing::temp_dir();
-  auto r = run_command({lcte_binary(), "inspect", "--json", testing::data_path("models/rand-qwen2-d256-q4_k_m.gguf")}, dir);
+  auto r =
+      run_command({lcte_binary(), "inspect", "--json", testing::data_path("models/rand-qwen2-d256-q4_k_m.gguf")}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["architecture"], "qwen2");

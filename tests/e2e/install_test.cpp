@@ -56,8 +56,10 @@ struct Dashboard {
     for (int i = 0; i < 2000 && port == 0; ++i) {
       std::smatch m;
       std::string out = slurp(out_path);
-      if (std::regex_search(out, m, line)) port = std::stoi(m[1]);
-      else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (std::regex_search(out, m, line))
+        port = std::stoi(m[1]);
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     // The page line follows the listening line on stderr.
     for (int i = 0; i < 200 && stderr_text().find("lcte dashboard: page") == std::string::npos &&
@@ -98,8 +100,7 @@ TEST(Install, InstalledBinaryFindsItsPage) {
   {
     Dashboard d(prefix + "/bin/lcte", dir);
     ASSERT_GT(d.port, 0) << d.stderr_text();
-    EXPECT_NE(d.stderr_text().find("page from " + prefix + "/share/lcte/web"), std::string::npos)
-        << d.stderr_text();
+    EXPECT_NE(d.stderr_text().find("page from " + prefix + "/share/lcte/web"), std::string::npos) << d.stderr_text();
     EXPECT_EQ(d.index(), page);
   }
   // Moved elsewhere, the install still finds its own page.
@@ -108,8 +109,7 @@ TEST(Install, InstalledBinaryFindsItsPage) {
   {
     Dashboard d(moved + "/bin/lcte", dir);
     ASSERT_GT(d.port, 0) << d.stderr_text();
-    EXPECT_NE(d.stderr_text().find("page from " + moved + "/share/lcte/web"), std::string::npos)
-        << d.stderr_text();
+    EXPECT_NE(d.stderr_text().find("page from " + moved + "/share/lcte/web"), std::string::npos) << d.stderr_text();
     EXPECT_EQ(d.index(), page);
   }
   // Without share/, a copied binary says where it looked.

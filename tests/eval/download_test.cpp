@@ -9,9 +9,9 @@
 
 #include "common/test_data.h"
 #include "core/error.h"
+#include "core/sha256.h"
 #include "eval/datasets.h"
 #include "eval/io.h"
-#include "core/sha256.h"
 
 using namespace lcte;
 using namespace lcte::eval;
@@ -27,7 +27,8 @@ class LocalServer {
       hits_++;
       res.set_content(body_, "application/octet-stream");
     });
-    server_.Get("/moved", [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/data/file.jsonl"); });
+    server_.Get("/moved",
+                [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/data/file.jsonl"); });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -80,9 +81,8 @@ TEST(EvalDownload, VerifiedDownload) {
 TEST(EvalDownload, ChecksumMismatchLeavesNothing) {
   LocalServer server("tampered\n");
   std::string dir = lcte::testing::temp_dir();
-  std::string message = error_of([&] {
-    download_verified(server.url("/data/file.jsonl"), dir + "/file.jsonl", sha256_hex("original\n"));
-  });
+  std::string message = error_of(
+      [&] { download_verified(server.url("/data/file.jsonl"), dir + "/file.jsonl", sha256_hex("original\n")); });
   EXPECT_NE(message.find("sha256 mismatch"), std::string::npos) << message;
   EXPECT_NE(message.find(sha256_hex("tampered\n")), std::string::npos) << message;
   EXPECT_FALSE(fs::exists(dir + "/file.jsonl"));

@@ -2,10 +2,10 @@
 // sandbox library in the build these skip and say so.
 #include <gtest/gtest.h>
 
-#include <numeric>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <numeric>
 
 #include <chrono>
 #include <filesystem>
@@ -17,10 +17,10 @@
 
 #include "common/test_data.h"
 #include "core/error.h"
+#include "eval/evalplus.h"
 #include "eval/io.h"
 #include "eval/run_database.h"
 #include "eval/runner.h"
-#include "eval/evalplus.h"
 #include "eval/session.h"
 
 using namespace lcte::eval;
@@ -126,7 +126,7 @@ TEST(EvalE2E, KilledRunResumesToTheUninterruptedResult) {
   LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
   std::string dir = lcte::testing::temp_dir();
   std::vector<std::string> args = {"eval", "--suite", "humaneval", "--backend", "canonical", "--limit", "60",
-                                   "--n", "2", "--workers", "2", "--out", dir};
+                                   "--n",  "2",       "--workers", "2",         "--out",     dir};
   const size_t total = 60 * 2;
 
   // Start a run and SIGKILL it once some rows are in.
@@ -188,8 +188,9 @@ TEST(EvalE2E, KilledRunResumesToTheUninterruptedResult) {
 TEST(EvalE2E, MalformedInputsGiveClearErrors) {
   // These fail before any sample runs, so they need no sandbox.
   std::string dir = lcte::testing::temp_dir();
-  std::ofstream(dir + "/suite.jsonl") << "{\"task_id\": \"a\", \"prompt\": \"p\", \"tests\": \"t\", \"entry_point\": \"f\"}\n"
-                                      << "{\"task_id\": \"b\", \"prompt\": \"p\", \"tests\": \"t\"\n";
+  std::ofstream(dir + "/suite.jsonl")
+      << "{\"task_id\": \"a\", \"prompt\": \"p\", \"tests\": \"t\", \"entry_point\": \"f\"}\n"
+      << "{\"task_id\": \"b\", \"prompt\": \"p\", \"tests\": \"t\"\n";
   auto o = run_lcte({"eval", "--suite", dir + "/suite.jsonl", "--backend", "canonical", "--out", dir + "/runs"}, dir);
   EXPECT_EQ(o.exit_code, 1);
   EXPECT_NE(o.err.find("suite.jsonl:2: invalid JSON"), std::string::npos) << o.err;
@@ -221,7 +222,6 @@ struct Rows final : SampleSink {
     rows.push_back(row);
   }
 };
-
 
 // Reference solutions through the real sandbox; returns what did not pass.
 std::string canonical_failures(const Suite& suite, const std::vector<size_t>& selection, double seconds = 30) {
@@ -328,9 +328,10 @@ TEST(EvalE2E, EvalPlusRulesDecideAsEvalPlusDoes) {
   EXPECT_THROW(load_evalplus(path, path, {0.0, 4.0}), lcte::Error);
   EXPECT_THROW(load_evalplus(path, path, {1.0, -1.0}), lcte::Error);
   // Any root passes find_zero; a non-root does not.
-  EXPECT_EQ(run(1, "    lo, hi = -100.0, 100.0\n    for _ in range(200):\n        mid = (lo + hi) / 2\n"
-                   "        if poly(xs, lo) * poly(xs, mid) <= 0:\n            hi = mid\n        else:\n"
-                   "            lo = mid\n    return lo\n")
+  EXPECT_EQ(run(1,
+                "    lo, hi = -100.0, 100.0\n    for _ in range(200):\n        mid = (lo + hi) / 2\n"
+                "        if poly(xs, lo) * poly(xs, mid) <= 0:\n            hi = mid\n        else:\n"
+                "            lo = mid\n    return lo\n")
                 .status,
             Status::Passed);
   EXPECT_EQ(run(1, "    return 0.5\n").status, Status::Failed);
@@ -383,10 +384,10 @@ TEST(EvalE2E, ChatRepliesFromASamplesFile) {
     for (const auto& completion : {good, wrong, broken, good})
       samples << json{{"task_id", "HumanEval/0"}, {"completion", completion}}.dump() << "\n";
   }
-  auto o = run_lcte({"eval", "--suite", "humaneval", "--backend", "file", "--samples", dir + "/samples.jsonl",
-                     "--tasks", "HumanEval/0", "--style", "instruct", "--k", "1,2,5", "--out", dir, "--run-id", "chat",
-                     "--json"},
-                    dir);
+  auto o =
+      run_lcte({"eval", "--suite", "humaneval", "--backend", "file", "--samples", dir + "/samples.jsonl", "--tasks",
+                "HumanEval/0", "--style", "instruct", "--k", "1,2,5", "--out", dir, "--run-id", "chat", "--json"},
+               dir);
   ASSERT_EQ(o.exit_code, 0) << o.err;
   json summary = json::parse(o.out);
   EXPECT_EQ(summary["samples"], 4);

@@ -50,12 +50,9 @@ TEST(EvalMutate, SitesSkipStringsCommentsAndUnaryOperators) {
       "    return max(a, b)\n";
   auto found = descriptions(mutation_sites(code));
   std::set<std::string> expected = {
-      "comparison line 4: `<` -> `<=`",
-      "operator line 4: `and` -> `or`",
-      "operator line 5: `+` -> `-`",
-      "off_by_one line 5: `1` -> `2`",
-      "off_by_one line 5: `1` -> `0`",
-      "swapped_arguments line 6: max(a, b) -> max(b, a)",
+      "comparison line 4: `<` -> `<=`",        "operator line 4: `and` -> `or`",
+      "operator line 5: `+` -> `-`",           "off_by_one line 5: `1` -> `2`",
+      "off_by_one line 5: `1` -> `0`",         "swapped_arguments line 6: max(a, b) -> max(b, a)",
       "wrong_function line 6: `max` -> `min`",
   };
   EXPECT_EQ(found, expected);
@@ -74,10 +71,10 @@ TEST(EvalMutate, KeywordAndCallSites) {
       "        return len(ys[1:])\n"
       "    return s.lower()\n";
   auto found = descriptions(mutation_sites(code));
-  for (const char* expected : {"comparison line 2: `not in` -> `in`", "comparison line 2: `is not` -> `is`",
-                               "negation line 3: `not` removed", "comparison line 3: `in` -> `not in`",
-                               "off_by_one line 4: `len(ys[1:])` -> `len(ys[1:]) - 1`",
-                               "wrong_function line 5: `lower` -> `upper`"})
+  for (const char* expected :
+       {"comparison line 2: `not in` -> `in`", "comparison line 2: `is not` -> `is`", "negation line 3: `not` removed",
+        "comparison line 3: `in` -> `not in`", "off_by_one line 4: `len(ys[1:])` -> `len(ys[1:]) - 1`",
+        "wrong_function line 5: `lower` -> `upper`"})
     EXPECT_TRUE(found.count(expected)) << expected;
   // The for loop's `in` is not a membership test.
   for (const auto& d : found) EXPECT_EQ(d.find("line 2: `in` -> `not in`"), std::string::npos) << d;

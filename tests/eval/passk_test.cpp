@@ -16,9 +16,7 @@ unsigned __int128 binomial(int n, int k) {
   return result;
 }
 
-double by_definition(int n, int c, int k) {
-  return 1.0 - double(binomial(n - c, k)) / double(binomial(n, k));
-}
+double by_definition(int n, int c, int k) { return 1.0 - double(binomial(n - c, k)) / double(binomial(n, k)); }
 
 }  // namespace
 

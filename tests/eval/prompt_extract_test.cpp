@@ -53,7 +53,7 @@ TEST(EvalPrompt, StylesAndFewShot) {
   Suite mb = mbpp();
   const Task& task = mb.tasks[10];  // Mbpp/11, first of the test split
   Prompt shots = build_prompt(mb, task, {Style::Instruct, 3});
-  ASSERT_EQ(shots.messages.size(), 8u);  // system, 3 x (user, assistant), user
+  ASSERT_EQ(shots.messages.size(), 8u);                                    // system, 3 x (user, assistant), user
   EXPECT_EQ(shots.messages[1].content, mbpp_task_statement(mb.tasks[1]));  // task 2
   EXPECT_NE(shots.messages[6].content.find(mb.tasks[3].reference), std::string::npos);  // task 4's code
   EXPECT_EQ(shots.messages[7].content, mbpp_task_statement(task));
@@ -70,13 +70,15 @@ TEST(EvalPrompt, StylesAndFewShot) {
 TEST(EvalPrompt, TruncateAtStops) {
   const auto& stops = humaneval_stops();
   EXPECT_EQ(truncate_at_stops("    return 1\n\ndef other():\n    pass\n", stops), "    return 1\n");
-  EXPECT_EQ(truncate_at_stops("    x = 1  # note\n    return x\n# done\nprint(x)", stops), "    x = 1  # note\n    return x");
+  EXPECT_EQ(truncate_at_stops("    x = 1  # note\n    return x\n# done\nprint(x)", stops),
+            "    x = 1  # note\n    return x");
   EXPECT_EQ(truncate_at_stops("    return 2\n", stops), "    return 2\n");
   EXPECT_EQ(truncate_at_stops("abc", {}), "abc");
 }
 
 TEST(EvalExtract, FencedBlocks) {
-  auto blocks = fenced_blocks("Sure!\n```python\ndef f():\n    return 1\n```\nand\n```text\nnot code\n```\n```\nx = 2\n```\n");
+  auto blocks =
+      fenced_blocks("Sure!\n```python\ndef f():\n    return 1\n```\nand\n```text\nnot code\n```\n```\nx = 2\n```\n");
   ASSERT_EQ(blocks.size(), 2u);
   EXPECT_EQ(blocks[0], "def f():\n    return 1\n");
   EXPECT_EQ(blocks[1], "x = 2\n");
@@ -90,7 +92,8 @@ TEST(EvalExtract, ChatReplyToCode) {
   std::string reply =
       "Here is the implementation:\n\n"
       "```python\nprint(add(1, 2))\n```\n"
-      "```python\nimport math\n\ndef add(a, b):\n    \"\"\"Adds.\n\nExample: add(1, 2)\n    \"\"\"\n    return a + b\n\n"
+      "```python\nimport math\n\ndef add(a, b):\n    \"\"\"Adds.\n\nExample: add(1, 2)\n    \"\"\"\n    return a + "
+      "b\n\n"
       "assert add(1, 2) == 3\nprint(add(2, 2))\nif __name__ == \"__main__\":\n    main()\n```\n"
       "This function works by adding the numbers.";
   // The block that defines the entry point wins; examples after it are dropped;
@@ -112,7 +115,8 @@ TEST(EvalExtract, UnfencedReplyWithProse) {
   EXPECT_EQ(sanitize_code("@cache\ndef f(n):\n    return n\nMOD = 7\nclass A:\n    pass\n"),
             "@cache\ndef f(n):\n    return n\nMOD = 7\nclass A:\n    pass\n");
   EXPECT_EQ(sanitize_code("x = [1,\n2]\n"), "x = [1,\n2]\n");  // a bracket continues the line
-  std::string match = "def f(c):\n    match c:\n        case 1:\n            return 2\nmatch x:\n    case _:\n        pass\n";
+  std::string match =
+      "def f(c):\n    match c:\n        case 1:\n            return 2\nmatch x:\n    case _:\n        pass\n";
   EXPECT_EQ(sanitize_code(match), match);  // soft keywords are Python
   EXPECT_EQ(sanitize_code("Sure, this works.\nx, y = 1, 2\n"), "x, y = 1, 2\n");
 }
@@ -171,7 +175,8 @@ TEST(EvalExtract, ExtractedProgramsRunUnderPython) {
       {&chat, task.reference}};
   for (auto& [prompt, reply] : passing)
     EXPECT_EQ(python.run(assemble_program(task, *prompt, reply), limits).status, sandbox::Status::Passed) << reply;
-  auto wrong = assemble_program(task, chat, "```python\ndef has_close_elements(numbers, threshold):\n    return False\n```");
+  auto wrong =
+      assemble_program(task, chat, "```python\ndef has_close_elements(numbers, threshold):\n    return False\n```");
   EXPECT_EQ(python.run(wrong, limits).status, sandbox::Status::Failed);
   auto broken = assemble_program(task, completion, "    return (\n");
   EXPECT_EQ(python.run(broken, limits).status, sandbox::Status::SyntaxError);

@@ -26,8 +26,8 @@ class PythonExecutor final : public Executor {
   sandbox::Result run(const sandbox::Program& program, const sandbox::Limits& limits) override {
     namespace fs = std::filesystem;
     static std::atomic<int> counter{0};
-    fs::path dir = fs::temp_directory_path() /
-                   ("lcte-pyexec-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::path dir =
+        fs::temp_directory_path() / ("lcte-pyexec-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     fs::create_directories(dir);
     write(dir / "setup.py", program.setup);
     write(dir / "code.py", program.code);

@@ -82,8 +82,8 @@ TEST(EvalReference, HumanEvalInstructStyleAssemblesTheSame) {
 TEST(EvalReference, MbppSubsetAndQuirkyTasksPassUnderPython) {
   LCTE_REQUIRE_DATA("mbpp/mbpp.jsonl");
   Suite suite = load_mbpp(lcte::testing::data_path("mbpp/mbpp.jsonl"));
-  // A seeded sample (the full 974 run is bench/eval/canonical_full.sh, a subset through the sandbox is in EvalE2E), plus
-  // the tasks with test_setup_code.
+  // A seeded sample (the full 974 run is bench/eval/canonical_full.sh, a subset through the sandbox is in EvalE2E),
+  // plus the tasks with test_setup_code.
   auto selection = seeded_subset(suite.tasks.size(), 40, 2024);
   for (size_t quirky : {366u, 926u})
     if (!std::binary_search(selection.begin(), selection.end(), quirky)) selection.push_back(quirky);

@@ -8,8 +8,8 @@
 #include "common/test_data.h"
 #include "core/error.h"
 #include "eval/io.h"
-#include "eval/run_outputs.h"
 #include "eval/run_database.h"
+#include "eval/run_outputs.h"
 #include "eval/runner.h"
 #include "eval/session.h"
 #include "fake_executor.h"
@@ -74,14 +74,23 @@ struct Fixture {
   Fixture() {
     std::ofstream suite(suite_path);
     for (const char* id : {"t/a", "t/b", "t/c"})
-      suite << json{{"task_id", id}, {"prompt", "def f():\n"}, {"tests", "assert f()\n"}, {"entry_point", "f"},
-                    {"reference", "    return 'PASS'\n"}}.dump()
+      suite << json{{"task_id", id},
+                    {"prompt", "def f():\n"},
+                    {"tests", "assert f()\n"},
+                    {"entry_point", "f"},
+                    {"reference", "    return 'PASS'\n"}}
+                   .dump()
             << "\n";
     std::ofstream samples(samples_path);
-    std::vector<std::pair<std::string, std::string>> lines = {
-        {"t/a", "    return 'PASS', \"quoted\"\n    # line2"}, {"t/b", "    return 0"}, {"t/a", "    return 1"},
-        {"t/c", "    return 'PASS'"},    {"t/b", "    return 2"}, {"t/a", "    return 'PASS'"},
-        {"t/c", "    return 'PASS'"},    {"t/c", "    SYNTAX("},   {"t/b", "    return 3"}};
+    std::vector<std::pair<std::string, std::string>> lines = {{"t/a", "    return 'PASS', \"quoted\"\n    # line2"},
+                                                              {"t/b", "    return 0"},
+                                                              {"t/a", "    return 1"},
+                                                              {"t/c", "    return 'PASS'"},
+                                                              {"t/b", "    return 2"},
+                                                              {"t/a", "    return 'PASS'"},
+                                                              {"t/c", "    return 'PASS'"},
+                                                              {"t/c", "    SYNTAX("},
+                                                              {"t/b", "    return 3"}};
     for (auto& [id, completion] : lines)
       samples << json{{"task_id", id}, {"completion", completion}, {"ignored", 1}}.dump() << "\n";
   }
@@ -338,7 +347,8 @@ TEST(EvalSession, MalformedSamplesFileNamesTheLine) {
   check(good + "{\"task_id\": \"t/a\", \"completion\": }\n", "samples.jsonl:2: invalid JSON");
   check(good + good + "{\"completion\": \"x\"}\n", "samples.jsonl:3: missing field \"task_id\"");
   check(good + "{\"task_id\": \"t/a\", \"completion\": 5}\n", "samples.jsonl:2: field \"completion\" must be a string");
-  check(good + "{\"task_id\": \"t/zzz\", \"completion\": \"x\"}\n", "samples.jsonl:2: task_id \"t/zzz\" is not in suite");
+  check(good + "{\"task_id\": \"t/zzz\", \"completion\": \"x\"}\n",
+        "samples.jsonl:2: task_id \"t/zzz\" is not in suite");
   // Selected tasks without samples are named, not silently skipped.
   check(good, "no samples for 2 selected task(s) (t/b, t/c)");
   EXPECT_EQ(executor.calls(), 0);

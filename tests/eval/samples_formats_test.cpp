@@ -15,11 +15,11 @@
 #include "common/run_command.h"
 #include "common/test_data.h"
 #include "core/error.h"
-#include "eval/suite_backends.h"
 #include "eval/executor.h"
 #include "eval/samples_file.h"
 #include "eval/session.h"
 #include "eval/suite.h"
+#include "eval/suite_backends.h"
 
 namespace lcte::eval {
 namespace {
@@ -81,7 +81,8 @@ TEST(SamplesFormats, HumanEvalFormatFileIsASuite) {
   EXPECT_EQ(suite.tasks[0].check, "check(add)");
   EXPECT_EQ(suite.tasks[1].entry_point, "neg");
   // A record missing a field is named with its line.
-  write(dir + "/broken.jsonl", R"({"task_id": "X/0", "prompt": "", "canonical_solution": "", "test": ""})" "\n");
+  write(dir + "/broken.jsonl", R"({"task_id": "X/0", "prompt": "", "canonical_solution": "", "test": ""})"
+                               "\n");
   DatasetLocations where;
   try {
     load_suite(dir + "/broken.jsonl", where);
@@ -96,9 +97,12 @@ TEST(SamplesFormats, SolutionAndCompletionFields) {
   std::string dir = testing::temp_dir();
   Suite suite = mini_suite(dir);
   write(dir + "/samples.jsonl",
-        R"({"task_id": "Mini/0", "solution": "def add(a, b):\n    return a + b\n"})" "\n"
-        R"({"task_id": "Mini/0", "completion": "    return a - b\n"})" "\n"
-        R"({"task_id": "Mini/1", "completion": "ignored", "solution": "def neg(x):\n    return -x\n"})" "\n");
+        R"({"task_id": "Mini/0", "solution": "def add(a, b):\n    return a + b\n"})"
+        "\n"
+        R"({"task_id": "Mini/0", "completion": "    return a - b\n"})"
+        "\n"
+        R"({"task_id": "Mini/1", "completion": "ignored", "solution": "def neg(x):\n    return -x\n"})"
+        "\n");
   FileBackend backend(dir + "/samples.jsonl", suite);
   EXPECT_EQ(backend.available_samples("Mini/0"), 2);
   EXPECT_EQ(backend.available_samples("Mini/1"), 1);
@@ -108,7 +112,10 @@ TEST(SamplesFormats, SolutionAndCompletionFields) {
   EXPECT_EQ(got[1].text, "    return a - b\n");
   EXPECT_EQ(backend.generate(request("Mini/1", {0}))[0].text, "def neg(x):\n    return -x\n");  // solution wins
 
-  write(dir + "/neither.jsonl", R"({"task_id": "Mini/0"})" "\n" R"({"task_id": "Mini/1", "text": "x"})" "\n");
+  write(dir + "/neither.jsonl", R"({"task_id": "Mini/0"})"
+                                "\n"
+                                R"({"task_id": "Mini/1", "text": "x"})"
+                                "\n");
   try {
     FileBackend bad(dir + "/neither.jsonl", suite);
     FAIL() << "expected an error";
@@ -123,7 +130,8 @@ TEST(SamplesFormats, EvalPlusFolderLayout) {
   std::string dir = testing::temp_dir();
   Suite suite = mini_suite(dir);
   // Files in numeric order (10 after 2); folders named as EvalPlus names them.
-  for (int i : {0, 1, 2, 10}) write(dir + "/samples/Mini_0/" + std::to_string(i) + ".py", "# sample " + std::to_string(i) + "\n");
+  for (int i : {0, 1, 2, 10})
+    write(dir + "/samples/Mini_0/" + std::to_string(i) + ".py", "# sample " + std::to_string(i) + "\n");
   write(dir + "/samples/Mini_1/0.py", "def neg(x):\n    return -x\n");
   write(dir + "/samples/Mini_1/notes.txt", "not a sample");
   std::vector<SampleRecord> records = read_samples(dir + "/samples");
@@ -174,15 +182,18 @@ SampleRow row(const std::string& task, int index, bool passed, const std::string
 
 TEST(SamplesFormats, HumanEvalResultsFile) {
   std::string dir = testing::temp_dir();
-  write(dir + "/samples.jsonl",
-        R"({"task_id": "Mbpp/2", "completion": "a", "extra": 7})" "\n"
-        R"({"task_id": "Mbpp/3", "completion": "b"})" "\n"
-        R"({"task_id": 2, "completion": "c"})" "\n"
-        R"({"task_id": "Mbpp/99", "completion": "not selected"})" "\n"
-        R"({"task_id": "Mbpp/3", "completion": "d"})" "\n");
+  write(dir + "/samples.jsonl", R"({"task_id": "Mbpp/2", "completion": "a", "extra": 7})"
+                                "\n"
+                                R"({"task_id": "Mbpp/3", "completion": "b"})"
+                                "\n"
+                                R"({"task_id": 2, "completion": "c"})"
+                                "\n"
+                                R"({"task_id": "Mbpp/99", "completion": "not selected"})"
+                                "\n"
+                                R"({"task_id": "Mbpp/3", "completion": "d"})"
+                                "\n");
   // Rows as the run store orders them (by task id as text).
-  std::vector<SampleRow> rows = {row("Mbpp/2", 0, true, "passed"),
-                                 row("Mbpp/2", 1, false, "timeout"),
+  std::vector<SampleRow> rows = {row("Mbpp/2", 0, true, "passed"), row("Mbpp/2", 1, false, "timeout"),
                                  row("Mbpp/3", 0, false, "failed", "AssertionError"),
                                  row("Mbpp/3", 1, false, "error", "NameError", "name 'x' is not defined")};
   std::string out = human_eval_results_path(dir + "/run", dir + "/samples.jsonl");
@@ -191,7 +202,8 @@ TEST(SamplesFormats, HumanEvalResultsFile) {
   EXPECT_EQ(write_human_eval_results(out, dir + "/samples.jsonl", rows), 4u);
   auto lines = read_jsonl(out);
   ASSERT_EQ(lines.size(), 4u);
-  EXPECT_EQ(lines[0], json({{"task_id", "Mbpp/2"}, {"completion", "a"}, {"extra", 7}, {"result", "passed"}, {"passed", true}}));
+  EXPECT_EQ(lines[0],
+            json({{"task_id", "Mbpp/2"}, {"completion", "a"}, {"extra", 7}, {"result", "passed"}, {"passed", true}}));
   EXPECT_EQ(lines[1]["result"], "failed: AssertionError");
   EXPECT_EQ(lines[1]["completion"], "b");
   EXPECT_EQ(lines[2]["task_id"], 2);  // as written; the second sample of Mbpp/2
@@ -213,14 +225,15 @@ TEST(SamplesFormatsCli, EvalPlusFolderAndHumanEvalResults) {
   if (!have_sandbox()) GTEST_SKIP() << "this build has no sandbox library: end-to-end test not run";
   std::string dir = testing::temp_dir();
   std::string suite = humaneval_format_suite(dir);
-  write(dir + "/samples/Mini_0/0.py", "from typing import List\n\n\ndef add(a: int, b: int) -> int:\n    return a + b\n");
+  write(dir + "/samples/Mini_0/0.py",
+        "from typing import List\n\n\ndef add(a: int, b: int) -> int:\n    return a + b\n");
   write(dir + "/samples/Mini_0/1.py", "def add(a, b):\n    return a * b\n");
   write(dir + "/samples/Mini_1/0.py", "def neg(x):\n    return -x\n");
   write(dir + "/samples/Mini_1/1.py", "def neg(x):\n    return x\n");
-  auto r = testing::run_command({lcte_exe(), "eval", "--suite", suite, "--backend", "file", "--samples",
-                                 dir + "/samples", "--no-store", "--out", dir + "/runs", "--run-id", "folder",
-                                 "--human-eval-results", "--json"},
-                                dir);
+  auto r = testing::run_command(
+      {lcte_exe(), "eval", "--suite", suite, "--backend", "file", "--samples", dir + "/samples", "--no-store", "--out",
+       dir + "/runs", "--run-id", "folder", "--human-eval-results", "--json"},
+      dir);
   if (r.exit_code != 0 && r.err.find("sandbox") != std::string::npos) GTEST_SKIP() << "no sandbox here: " << r.err;
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json summary = json::parse(r.out);
@@ -239,17 +252,20 @@ TEST(SamplesFormatsCli, HumanEvalSamplesAndEvalPlusSolutions) {
   if (!have_sandbox()) GTEST_SKIP() << "this build has no sandbox library: end-to-end test not run";
   std::string dir = testing::temp_dir();
   std::string suite = humaneval_format_suite(dir);
-  write(dir + "/he.jsonl", R"({"task_id": "Mini/0", "completion": "    return a + b\n"})" "\n"
-                           R"({"task_id": "Mini/1", "completion": "    return x\n"})" "\n");
-  write(dir + "/ep.jsonl",
-        R"({"task_id": "Mini/0", "solution": "def add(a: int, b: int) -> int:\n    return b + a\n"})" "\n"
-        R"({"task_id": "Mini/1", "solution": "def neg(x):\n    return 0 - x\n"})" "\n");
+  write(dir + "/he.jsonl", R"({"task_id": "Mini/0", "completion": "    return a + b\n"})"
+                           "\n"
+                           R"({"task_id": "Mini/1", "completion": "    return x\n"})"
+                           "\n");
+  write(dir + "/ep.jsonl", R"({"task_id": "Mini/0", "solution": "def add(a: int, b: int) -> int:\n    return b + a\n"})"
+                           "\n"
+                           R"({"task_id": "Mini/1", "solution": "def neg(x):\n    return 0 - x\n"})"
+                           "\n");
   for (const auto& [file, expected] : std::vector<std::pair<std::string, std::vector<bool>>>{
            {"he.jsonl", {true, false}}, {"ep.jsonl", {true, true}}}) {
-    auto r = testing::run_command({lcte_exe(), "eval", "--suite", suite, "--backend", "file", "--samples",
-                                   dir + "/" + file, "--no-store", "--out", dir + "/runs", "--run-id", file,
-                                   "--human-eval-results"},
-                                  dir);
+    auto r =
+        testing::run_command({lcte_exe(), "eval", "--suite", suite, "--backend", "file", "--samples", dir + "/" + file,
+                              "--no-store", "--out", dir + "/runs", "--run-id", file, "--human-eval-results"},
+                             dir);
     if (r.exit_code != 0 && r.err.find("sandbox") != std::string::npos) GTEST_SKIP() << "no sandbox here: " << r.err;
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto results = read_jsonl(dir + "/runs/" + file + "/" + file + "_results.jsonl");

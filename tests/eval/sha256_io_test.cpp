@@ -5,8 +5,8 @@
 
 #include "common/test_data.h"
 #include "core/error.h"
-#include "eval/io.h"
 #include "core/sha256.h"
+#include "eval/io.h"
 
 using namespace lcte;
 using namespace lcte::eval;

@@ -124,7 +124,7 @@ TEST(EvalSuite, SeededCustomSplitPartitions) {
   std::set<size_t> all(train.begin(), train.end());
   all.insert(validation.begin(), validation.end());
   all.insert(test.begin(), test.end());
-  EXPECT_EQ(all.size(), 974u);  // disjoint and covering
+  EXPECT_EQ(all.size(), 974u);                                // disjoint and covering
   EXPECT_EQ(select_split(suite, Split::Test, custom), test);  // same seed, same split
   auto other = select_split(suite, Split::Test, parse_custom_split("800/100/74", 8));
   EXPECT_NE(other, test);
@@ -145,8 +145,7 @@ TEST(EvalSuite, TaskSelection) {
   ASSERT_EQ(picked.size(), 2u);
   EXPECT_EQ(picked[0], 3u);  // suite order
   EXPECT_EQ(picked[1], 7u);
-  EXPECT_NE(error_of([&] { select_tasks(suite, all, {"HumanEval/999"}, 0); }).find("HumanEval/999"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { select_tasks(suite, all, {"HumanEval/999"}, 0); }).find("HumanEval/999"), std::string::npos);
   EXPECT_THROW(select_split(suite, Split::Train), lcte::Error);  // HumanEval has no train split
   EXPECT_THROW(parse_split("bogus"), lcte::Error);
 }
@@ -176,12 +175,14 @@ TEST(EvalSuite, MalformedFilesNameTheLine) {
   EXPECT_NE(message.find("bad.jsonl:3"), std::string::npos) << message;
   EXPECT_NE(message.find("invalid JSON"), std::string::npos) << message;
 
-  std::string missing = write_temp("missing.jsonl", good + "{\"task_id\": \"b\", \"prompt\": \"p\", \"tests\": \"t\"}\n");
+  std::string missing =
+      write_temp("missing.jsonl", good + "{\"task_id\": \"b\", \"prompt\": \"p\", \"tests\": \"t\"}\n");
   message = error_of([&] { load_jsonl_suite(missing); });
   EXPECT_NE(message.find("missing.jsonl:2"), std::string::npos) << message;
   EXPECT_NE(message.find("entry_point"), std::string::npos) << message;
 
-  std::string wrong_type = write_temp("type.jsonl", "{\"task_id\": 5, \"prompt\": \"p\", \"tests\": \"t\", \"entry_point\": \"f\"}\n");
+  std::string wrong_type =
+      write_temp("type.jsonl", "{\"task_id\": 5, \"prompt\": \"p\", \"tests\": \"t\", \"entry_point\": \"f\"}\n");
   message = error_of([&] { load_jsonl_suite(wrong_type); });
   EXPECT_NE(message.find("type.jsonl:1"), std::string::npos) << message;
   EXPECT_NE(message.find("task_id"), std::string::npos) << message;

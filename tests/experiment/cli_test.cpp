@@ -54,22 +54,27 @@ TEST(RouteCommand, DecideEvalAndLog) {
   std::string samples = s.dir + "/weak.jsonl";
   {
     std::ofstream out(samples);
-    out << json{{"task_id", "HumanEval/0"}, {"completion", "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n"}}.dump() << "\n";
+    out << json{{"task_id", "HumanEval/0"},
+                {"completion",
+                 "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n"}}
+               .dump()
+        << "\n";
     out << json{{"task_id", "HumanEval/1"}, {"completion", "    return []\n"}}.dump() << "\n";
     out << json{{"task_id", "HumanEval/2"}, {"completion", "    return 0.0\n"}}.dump() << "\n";
   }
-  auto weak = s.lcte({"eval", "--suite", "humaneval", "--backend", "file", "--samples", samples, "--model", "weak",
-                      "--limit", "3", "--offline", "--store", s.store, "--out", s.dir + "/runs", "--run-id", "weak",
-                      "--no-report"});
+  auto weak =
+      s.lcte({"eval", "--suite", "humaneval", "--backend", "file", "--samples", samples, "--model", "weak", "--limit",
+              "3", "--offline", "--store", s.store, "--out", s.dir + "/runs", "--run-id", "weak", "--no-report"});
   ASSERT_EQ(weak.exit_code, 0) << weak.err;
-  auto strong = s.lcte({"eval", "--suite", "humaneval", "--backend", "canonical", "--model", "strong", "--limit", "3",
-                        "--offline", "--store", s.store, "--out", s.dir + "/runs", "--run-id", "strong", "--no-report"});
+  auto strong =
+      s.lcte({"eval", "--suite", "humaneval", "--backend", "canonical", "--model", "strong", "--limit", "3",
+              "--offline", "--store", s.store, "--out", s.dir + "/runs", "--run-id", "strong", "--no-report"});
   ASSERT_EQ(strong.exit_code, 0) << strong.err;
 
   LCTE_REQUIRE_DATA("tokenizer/ggml-vocab-gpt-2.gguf");
   const std::string vocab = lcte::testing::data_path("tokenizer/ggml-vocab-gpt-2.gguf");
-  auto ev = s.lcte({"route", "--store", s.store, "eval", "--runs", "weak,strong", "--policy", "threshold,oracle,cascade,always",
-                    "--tokenizer", vocab, "--json", "-o", s.dir + "/route"});
+  auto ev = s.lcte({"route", "--store", s.store, "eval", "--runs", "weak,strong", "--policy",
+                    "threshold,oracle,cascade,always", "--tokenizer", vocab, "--json", "-o", s.dir + "/route"});
   ASSERT_EQ(ev.exit_code, 0) << ev.err;
   json e = json::parse(ev.out);
   EXPECT_EQ(e["problems"], 3);
@@ -104,8 +109,8 @@ TEST(RouteCommand, DecideEvalAndLog) {
   // 151 GPT-2 tokens ("a" and 150 times " a"): over the bound.
   std::string words = "a";
   for (int i = 0; i < 150; ++i) words += " a";
-  auto d = s.lcte({"route", "--store", s.store, "decide", "--text", words, "--tokenizer", vocab, "--json",
-                   "--log", s.dir + "/decisions.jsonl"});
+  auto d = s.lcte({"route", "--store", s.store, "decide", "--text", words, "--tokenizer", vocab, "--json", "--log",
+                   s.dir + "/decisions.jsonl"});
   ASSERT_EQ(d.exit_code, 0) << d.err;
   json dj = json::parse(d.out);
   EXPECT_EQ(dj["tier"], "large");
@@ -146,8 +151,6 @@ TEST(RouteCommand, MistakesAreExplained) {
   }
 }
 
-
-
 // lcte quantize, bench and kld with --store: each a run of its kind, with
 // the figures it printed stored as metrics and its machine described.
 namespace command_runs {
@@ -185,8 +188,8 @@ TEST(CommandRuns, QuantizeBenchAndKldAreRecordedInTheStore) {
   ASSERT_EQ(q.exit_code, 0) << q.err;
   auto b = s.lcte({"bench", "-m", q8, "-p", "8", "-n", "4", "-r", "1", "-t", "1", "--json", "--store", s.store});
   ASSERT_EQ(b.exit_code, 0) << b.err;
-  auto k = s.lcte({"kld", "--base", base, "--model", q8, "--text", text, "--ctx", "16", "-t", "1", "--json",
-                   "--store", s.store});
+  auto k = s.lcte(
+      {"kld", "--base", base, "--model", q8, "--text", text, "--ctx", "16", "-t", "1", "--json", "--store", s.store});
   ASSERT_EQ(k.exit_code, 0) << k.err;
 
   lcte::store::Store st(s.store);

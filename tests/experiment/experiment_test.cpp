@@ -26,13 +26,17 @@ struct Fixture {
   Fixture() {
     std::ofstream suite(suite_path);
     for (const char* id : {"t/a", "t/b", "t/c"})
-      suite << json{{"task_id", id}, {"prompt", "def f():\n"}, {"tests", "assert f()\n"}, {"entry_point", "f"},
-                    {"reference", "    return 'PASS'\n"}}.dump()
+      suite << json{{"task_id", id},
+                    {"prompt", "def f():\n"},
+                    {"tests", "assert f()\n"},
+                    {"entry_point", "f"},
+                    {"reference", "    return 'PASS'\n"}}
+                   .dump()
             << "\n";
     std::ofstream samples(samples_path);
-    const char* lines[][2] = {{"t/a", "    return 'PASS'"}, {"t/b", "    return 0"},      {"t/a", "    return 1"},
-                              {"t/c", "    return 'PASS'"}, {"t/b", "    return 2"},      {"t/a", "    return 'PASS'"},
-                              {"t/c", "    return 'PASS'"}, {"t/c", "    SYNTAX("},       {"t/b", "    return 3"}};
+    const char* lines[][2] = {{"t/a", "    return 'PASS'"}, {"t/b", "    return 0"}, {"t/a", "    return 1"},
+                              {"t/c", "    return 'PASS'"}, {"t/b", "    return 2"}, {"t/a", "    return 'PASS'"},
+                              {"t/c", "    return 'PASS'"}, {"t/c", "    SYNTAX("},  {"t/b", "    return 3"}};
     for (auto& l : lines) samples << json{{"task_id", l[0]}, {"completion", l[1]}}.dump() << "\n";
   }
   eval::EvalConfig config() const {

@@ -29,12 +29,18 @@ struct Task {
 // assert; t/4 passes. Strong tier passes t/1-t/3 and fails t/4.
 const std::vector<Task>& tasks() {
   static const std::vector<Task> t = {
-      {"t/1", "def double(x):\n    \"\"\"\n    >>> double(3)\n    6\n    \"\"\"\n",
-       {{"    return x * 2\n", true}, {"    return 0\n", false}}, {{"    return 2 * x\n", true}}},
-      {"t/2", "def square(x):\n    \"\"\"\n    >>> square(3)\n    9\n    \"\"\"\n",
-       {{"    return x * 3\n", false}}, {{"    return x * x\n", true}}},
-      {"t/3", "def inc(x):\n    \"\"\"Add one.\n    assert inc(1) == 2\n    \"\"\"\n",
-       {{"    return x\n", false}}, {{"    return x + 1\n", true}}},
+      {"t/1",
+       "def double(x):\n    \"\"\"\n    >>> double(3)\n    6\n    \"\"\"\n",
+       {{"    return x * 2\n", true}, {"    return 0\n", false}},
+       {{"    return 2 * x\n", true}}},
+      {"t/2",
+       "def square(x):\n    \"\"\"\n    >>> square(3)\n    9\n    \"\"\"\n",
+       {{"    return x * 3\n", false}},
+       {{"    return x * x\n", true}}},
+      {"t/3",
+       "def inc(x):\n    \"\"\"Add one.\n    assert inc(1) == 2\n    \"\"\"\n",
+       {{"    return x\n", false}},
+       {{"    return x + 1\n", true}}},
       {"t/4", "def one():\n    \"\"\"Return one.\"\"\"\n", {{"    return 1\n", true}}, {{"    return 2\n", false}}},
   };
   return t;
@@ -202,7 +208,10 @@ TEST(RouteRuns, TheThresholdRuleSplitListsEveryProblemsTier) {
   EXPECT_EQ(j["threshold_split"]["problems_per_tier"]["coder-8b"], 1);
   EXPECT_EQ(j["threshold_split"]["problems"][2]["tier"], "coder-8b");
   const std::string csv = split_csv(data, e);
-  EXPECT_EQ(csv.rfind("task_id,n_tokens,n_tokens_at_least,score,tier,pass_coder-1b,pass_coder-8b,cost_coder-1b,cost_coder-8b\n", 0), 0u)
+  EXPECT_EQ(
+      csv.rfind(
+          "task_id,n_tokens,n_tokens_at_least,score,tier,pass_coder-1b,pass_coder-8b,cost_coder-1b,cost_coder-8b\n", 0),
+      0u)
       << csv;
   EXPECT_NE(csv.find("\nt/3,59,0,9,coder-8b,0,1,1,2\n"), std::string::npos) << csv;
   // Without threshold there is no split.

@@ -198,8 +198,7 @@ TEST(GgufReader, RandomByteFlipsAreErrorsOrValidFiles) {
         ASSERT_GE(t.data, bytes.data());
         ASSERT_LE(t.data + t.nbytes, bytes.data() + bytes.size());
       }
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
   }
 }
 
@@ -243,14 +242,19 @@ TEST(GgufReader, CorruptFieldsGetMessagesNamingTheProblem) {
   long_key.b.resize(long_key.b.size() + 64);
   EXPECT_NE(parse_error(long_key).find("truncated: metadata key needs"), std::string::npos) << parse_error(long_key);
   // An array claiming 2^60 u32 elements: rejected before any allocation.
-  std::string e = parse_error(Raw().header(3, 0, 1).str("k").put<uint32_t>(9).put<uint32_t>(4).put<uint64_t>(1ull << 60));
+  std::string e =
+      parse_error(Raw().header(3, 0, 1).str("k").put<uint32_t>(9).put<uint32_t>(4).put<uint64_t>(1ull << 60));
   EXPECT_NE(e.find("'k'"), std::string::npos) << e;
   EXPECT_NE(e.find("cannot fit"), std::string::npos) << e;
-  EXPECT_NE(parse_error(Raw().header(3, 0, 1).str("k").put<uint32_t>(13)).find("unknown value type 13"), std::string::npos);
-  EXPECT_NE(parse_error(Raw().header(3, 0, 1).str("k").put<uint32_t>(7).put<uint8_t>(2)).find("bool"), std::string::npos);
-  EXPECT_NE(parse_error(Raw().header(3, 0, 2).str("k").put<uint32_t>(0).put<uint8_t>(1).str("k").put<uint32_t>(0).put<uint8_t>(1))
-                .find("appears twice"),
+  EXPECT_NE(parse_error(Raw().header(3, 0, 1).str("k").put<uint32_t>(13)).find("unknown value type 13"),
             std::string::npos);
+  EXPECT_NE(parse_error(Raw().header(3, 0, 1).str("k").put<uint32_t>(7).put<uint8_t>(2)).find("bool"),
+            std::string::npos);
+  EXPECT_NE(
+      parse_error(
+          Raw().header(3, 0, 2).str("k").put<uint32_t>(0).put<uint8_t>(1).str("k").put<uint32_t>(0).put<uint8_t>(1))
+          .find("appears twice"),
+      std::string::npos);
   // Arrays nested deeper than the limit.
   Raw deep;
   deep.header(3, 0, 1).str("deep").put<uint32_t>(9);
@@ -271,7 +275,8 @@ TEST(GgufReader, CorruptFieldsGetMessagesNamingTheProblem) {
   EXPECT_NE(parse_error(tensor(2, {1ull << 40, 1ull << 40}, 0, 0)).find("overflow"), std::string::npos);
   Raw short_data = tensor(1, {1024}, 0, 0);
   short_data.b.resize(64 + 100);  // the data section starts at 64 and holds 100 of the 4096 bytes
-  EXPECT_NE(parse_error(short_data).find("tensor 't' needs bytes 0..4096 of the data section, which has 100"), std::string::npos)
+  EXPECT_NE(parse_error(short_data).find("tensor 't' needs bytes 0..4096 of the data section, which has 100"),
+            std::string::npos)
       << parse_error(short_data);
   EXPECT_NE(parse_error(tensor(1, {1024}, 0, 0)).find("tensor data would start at byte 64"), std::string::npos);
 }
@@ -323,8 +328,8 @@ TEST(GgufReader, Stories260KHasTheHyperParametersOfTheLlama2cModel) {
 
 TEST(GgufWriter, RewritingALlamaCppFileReproducesItByteForByte) {
   LCTE_REQUIRE_DATA("models/rand-llama-d256-q4_k_m.gguf");
-  for (const char* name : {"models/rand-llama-d256-q4_k_m.gguf", "models/stories260K-f32.gguf",
-                           "tokenizer/ggml-vocab-llama-spm.gguf"}) {
+  for (const char* name :
+       {"models/rand-llama-d256-q4_k_m.gguf", "models/stories260K-f32.gguf", "tokenizer/ggml-vocab-llama-spm.gguf"}) {
     std::string src = testing::data_path(name);
     File f = File::open(src);
     Writer w(f.alignment());
@@ -347,10 +352,10 @@ TEST(GgufReader, FuzzRegressionsParseOrFailCleanly) {
     ++n;
     try {
       File f = File::parse(bytes.data(), bytes.size(), "regression");
-      std::string json = summary_to_json(summarize(f), f).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      std::string json =
+          summary_to_json(summarize(f), f).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       EXPECT_FALSE(json.empty());
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
   }
   EXPECT_GT(n, 0);
 }

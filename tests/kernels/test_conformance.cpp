@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "common/test_data.h"
 #include "common/isa.h"
+#include "common/test_data.h"
 #include "gguf/gguf.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
@@ -48,8 +48,8 @@ void check_reference_file(const std::filesystem::path& json_path) {
         for (int64_t i = 0; i < n; ++i) {
           const float want = static_cast<float>(values[r * n + i]);
           ASSERT_EQ(f32_bits(got[i]), f32_bits(want))
-              << json_path.filename() << " " << name << " (" << type_name(info.type) << ", "
-              << kernels::isa_name(isa) << ") row " << r << " col " << i << ": " << got[i] << " vs " << want;
+              << json_path.filename() << " " << name << " (" << type_name(info.type) << ", " << kernels::isa_name(isa)
+              << ") row " << r << " col " << i << ": " << got[i] << " vs " << want;
         }
       }
     }

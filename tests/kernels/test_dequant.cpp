@@ -148,8 +148,10 @@ TEST(Dequant, Q3_KByHand) {
     const int biased = sc[j] + 32;
     // Low nibble: byte j (j < 8) or the high nibble of byte j-8; top 2 bits
     // at bit 2*(j/4) of byte 8 + j%4.
-    if (j < 8) b.scales[j] |= static_cast<uint8_t>(biased & 15);
-    else b.scales[j - 8] |= static_cast<uint8_t>((biased & 15) << 4);
+    if (j < 8)
+      b.scales[j] |= static_cast<uint8_t>(biased & 15);
+    else
+      b.scales[j - 8] |= static_cast<uint8_t>((biased & 15) << 4);
     b.scales[8 + j % 4] |= static_cast<uint8_t>((biased >> 4) << (2 * (j / 4)));
   }
   for (int i = 0; i < 256; ++i) {
@@ -191,8 +193,7 @@ TEST(Dequant, Q4_KByHand) {
   }
   b.d = h(0.01f);
   b.dmin = h(0.02f);
-  expect_dequant(GgmlType::Q4_K, &b, 256,
-                 k_values(fp16_to_fp32(b.d), fp16_to_fp32(b.dmin), q, sc, mn, 32));
+  expect_dequant(GgmlType::Q4_K, &b, 256, k_values(fp16_to_fp32(b.d), fp16_to_fp32(b.dmin), q, sc, mn, 32));
 }
 
 TEST(Dequant, Q5_KByHand) {

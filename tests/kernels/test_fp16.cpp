@@ -105,8 +105,7 @@ TEST(Fp16, NarrowingRandomFloatsIsNearest) {
 }
 
 TEST(Bf16, WideningIsTheTopHalf) {
-  for (uint32_t i = 0; i < 65536; ++i)
-    ASSERT_EQ(f32_bits(bf16_to_fp32(static_cast<uint16_t>(i))), i << 16);
+  for (uint32_t i = 0; i < 65536; ++i) ASSERT_EQ(f32_bits(bf16_to_fp32(static_cast<uint16_t>(i))), i << 16);
 }
 
 TEST(Bf16, NarrowingIsNearestEvenAndKeepsNaN) {

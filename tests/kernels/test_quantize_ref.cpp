@@ -30,14 +30,16 @@ std::vector<float> round_trip(GgmlType t, const std::vector<float>& x) {
 //   min formats: half a step plus the half-precision rounding of min.
 struct Bound {
   GgmlType type;
-  double steps;   // error in units of the step
-  int levels;     // the step is range / levels
-  bool asym;      // range = max - min (else amax)
+  double steps;  // error in units of the step
+  int levels;    // the step is range / levels
+  bool asym;     // range = max - min (else amax)
 };
 
 TEST(QuantizeRef, RoundTripErrorWithinFormatBounds) {
-  const Bound bounds[] = {{GgmlType::Q8_0, 0.5, 127, false}, {GgmlType::Q4_0, 1.0, 8, false},
-                          {GgmlType::Q5_0, 1.0, 16, false},  {GgmlType::Q4_1, 0.5, 15, true},
+  const Bound bounds[] = {{GgmlType::Q8_0, 0.5, 127, false},
+                          {GgmlType::Q4_0, 1.0, 8, false},
+                          {GgmlType::Q5_0, 1.0, 16, false},
+                          {GgmlType::Q4_1, 0.5, 15, true},
                           {GgmlType::Q5_1, 0.5, 31, true}};
   const auto x = testing::random_floats(32 * 200, 3, 0.7f);
   for (const Bound& b : bounds) {
@@ -84,14 +86,14 @@ TEST(QuantizeRef, RepresentableBlocksAreExact) {
 
 TEST(QuantizeRef, BytesOfAHandQuantizedQ4_0Block) {
   std::vector<float> x(32, 0.0f);
-  x[0] = -4.0f;   // the extreme: d = -4 / -8 = 0.5, q = 0
-  x[1] = 1.0f;    // 1 / 0.5... d is 0.5, id = 2 -> 2 + 8.5 -> 10
-  x[17] = 3.4f;   // 6.8 + 8.5 = 15.3 -> 15
+  x[0] = -4.0f;  // the extreme: d = -4 / -8 = 0.5, q = 0
+  x[1] = 1.0f;   // 1 / 0.5... d is 0.5, id = 2 -> 2 + 8.5 -> 10
+  x[17] = 3.4f;  // 6.8 + 8.5 = 15.3 -> 15
   BlockQ4_0 b;
   kernels::quantize_row_ref(GgmlType::Q4_0, x.data(), &b, 32);
   EXPECT_EQ(fp16_to_fp32(b.d), 0.5f);
-  EXPECT_EQ(b.qs[0], 0x80);          // element 0 -> 0, element 16 (0.0) -> 8
-  EXPECT_EQ(b.qs[1], 0xF0 | 10);     // element 1 -> 10, element 17 -> 15
+  EXPECT_EQ(b.qs[0], 0x80);       // element 0 -> 0, element 16 (0.0) -> 8
+  EXPECT_EQ(b.qs[1], 0xF0 | 10);  // element 1 -> 10, element 17 -> 15
   EXPECT_EQ(b.qs[2], 0x88);
 }
 

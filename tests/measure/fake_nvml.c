@@ -5,15 +5,22 @@
 #include <string.h>
 
 typedef struct nvmlDevice_st* nvmlDevice_t;
-typedef struct { unsigned int gpu, memory; } nvmlUtilization_t;
-typedef struct { unsigned long long total, free, used; } nvmlMemory_t;
+typedef struct {
+  unsigned int gpu, memory;
+} nvmlUtilization_t;
+typedef struct {
+  unsigned long long total, free, used;
+} nvmlMemory_t;
 
 static struct nvmlDevice_st { int index; } devices[2] = {{0}, {1}};
 static unsigned long long energy_calls = 0;
 
 int nvmlInit_v2(void) { return 0; }
 int nvmlShutdown(void) { return 0; }
-int nvmlDeviceGetCount_v2(unsigned int* n) { *n = 2; return 0; }
+int nvmlDeviceGetCount_v2(unsigned int* n) {
+  *n = 2;
+  return 0;
+}
 int nvmlDeviceGetHandleByIndex_v2(unsigned int i, nvmlDevice_t* d) {
   if (i > 1) return 2; /* NVML_ERROR_INVALID_ARGUMENT */
   *d = &devices[i];
@@ -34,8 +41,14 @@ int nvmlDeviceGetMemoryInfo(nvmlDevice_t d, nvmlMemory_t* m) {
   m->free = m->total - m->used;
   return 0;
 }
-int nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned int* mw) { *mw = d->index == 0 ? 350000 : 200000; return 0; }
-int nvmlDeviceGetTemperature(nvmlDevice_t d, int sensor, unsigned int* t) { *t = 60 + d->index; return 0; }
+int nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned int* mw) {
+  *mw = d->index == 0 ? 350000 : 200000;
+  return 0;
+}
+int nvmlDeviceGetTemperature(nvmlDevice_t d, int sensor, unsigned int* t) {
+  *t = 60 + d->index;
+  return 0;
+}
 int nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long long* mj) {
   if (d->index != 0) return 3; /* NVML_ERROR_NOT_SUPPORTED */
   *mj = 5000000ull + 1000ull * energy_calls++;

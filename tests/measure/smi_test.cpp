@@ -27,8 +27,10 @@ class PathFirst {
     setenv("PATH", path.c_str(), 1);
   }
   ~PathFirst() {
-    if (had_) setenv("PATH", old_.c_str(), 1);
-    else unsetenv("PATH");
+    if (had_)
+      setenv("PATH", old_.c_str(), 1);
+    else
+      unsetenv("PATH");
   }
 
  private:

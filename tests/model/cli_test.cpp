@@ -41,8 +41,8 @@ TEST(Cli, GenerateGreedyIdsAndTextMatchLlama2c) {
   for (std::string t; got_ids >> t;) got.push_back(t);
   EXPECT_EQ(got, std::vector<std::string>(want.begin() + 4, want.begin() + 44));
 
-  r = run_command({lcte_binary(), "generate", "-m", data_path(kStories), "-p", "Once upon a time", "-n", "40",
-                   "--temp", "0", "-t", "1"},
+  r = run_command({lcte_binary(), "generate", "-m", data_path(kStories), "-p", "Once upon a time", "-n", "40", "--temp",
+                   "0", "-t", "1"},
                   dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string story = slurp(data_path("models/stories260K.greedy256.expected.txt"));
@@ -60,8 +60,9 @@ TEST(Cli, GenerateStopsAtStopStringAndSamplesReproducibly) {
                        dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, ", there was a little girl named \n");
-  const std::vector<std::string> sample = {lcte_binary(), "generate", "-m", data_path(kStories), "-p", "Lily",
-                                           "-n", "30", "--seed", "7", "--n-seq", "3", "--print-ids"};
+  const std::vector<std::string> sample = {
+      lcte_binary(), "generate", "-m", data_path(kStories), "-p", "Lily",       "-n",
+      "30",          "--seed",   "7",  "--n-seq",           "3",  "--print-ids"};
   const auto a = run_command(sample, dir), b = run_command(sample, dir);
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_EQ(a.out, b.out);
@@ -71,9 +72,9 @@ TEST(Cli, GenerateStopsAtStopStringAndSamplesReproducibly) {
 TEST(Cli, BenchPrintsTableAndJson) {
   LCTE_REQUIRE_DATA(kStories);
   const std::string dir = temp_dir();
-  auto r = run_command({lcte_binary(), "bench", "-m", data_path(kStories), "-p", "16", "-n", "8", "-r", "2", "-t",
-                        "1,2", "--json"},
-                       dir);
+  auto r = run_command(
+      {lcte_binary(), "bench", "-m", data_path(kStories), "-p", "16", "-n", "8", "-r", "2", "-t", "1,2", "--json"},
+      dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.size(), 4u);
@@ -90,10 +91,10 @@ TEST(Cli, KldOfAModelOnItsOwnStory) {
   LCTE_REQUIRE_DATA(kStories);
   LCTE_REQUIRE_DATA("models/stories260K-q8_0.gguf");
   const std::string dir = temp_dir();
-  auto r = run_command({lcte_binary(), "kld", "--base", data_path(kStories), "--model",
-                        data_path("models/stories260K-q8_0.gguf"), "--text",
-                        data_path("models/stories260K.greedy256.expected.txt"), "--ctx", "64", "--json"},
-                       dir);
+  auto r = run_command(
+      {lcte_binary(), "kld", "--base", data_path(kStories), "--model", data_path("models/stories260K-q8_0.gguf"),
+       "--text", data_path("models/stories260K.greedy256.expected.txt"), "--ctx", "64", "--json"},
+      dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_GE(j["n_chunks"].get<int>(), 3);
@@ -133,8 +134,10 @@ TEST(Cli, UnknownKernelIsaIsAClearError) {
   if (const char* v = std::getenv("LCTE_KERNELS")) old = v;
   ::setenv("LCTE_KERNELS", "avx1024", 1);  // the child inherits this environment
   auto r = run_command({lcte_binary(), "generate", "-m", data_path(kStories), "-p", "x", "-n", "2"}, dir);
-  if (old) ::setenv("LCTE_KERNELS", old->c_str(), 1);
-  else ::unsetenv("LCTE_KERNELS");
+  if (old)
+    ::setenv("LCTE_KERNELS", old->c_str(), 1);
+  else
+    ::unsetenv("LCTE_KERNELS");
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_EQ(r.signal, 0);
   EXPECT_NE(r.err.find("LCTE_KERNELS='avx1024' is not one of scalar, avx2, avx512"), std::string::npos) << r.err;

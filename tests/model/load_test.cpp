@@ -74,16 +74,15 @@ void drop(std::vector<gguf::TensorInfo>& ts, const std::string& name) {
 
 TEST(Load, UnsupportedArchitecture) {
   LCTE_REQUIRE_DATA(kStories);
-  const auto p = rewrite(kStories, lcte::testing::temp_dir(), [](gguf::Writer& w, auto&) {
-    w.set("general.architecture", gguf::Value::string("gpt2"));
-  });
+  const auto p = rewrite(kStories, lcte::testing::temp_dir(),
+                         [](gguf::Writer& w, auto&) { w.set("general.architecture", gguf::Value::string("gpt2")); });
   expect_load_error(p, "unsupported architecture 'gpt2'");
 }
 
 TEST(Load, MissingTensor) {
   LCTE_REQUIRE_DATA(kStories);
-  const auto p = rewrite(kStories, lcte::testing::temp_dir(),
-                         [](gguf::Writer&, auto& ts) { drop(ts, "blk.3.ffn_up.weight"); });
+  const auto p =
+      rewrite(kStories, lcte::testing::temp_dir(), [](gguf::Writer&, auto& ts) { drop(ts, "blk.3.ffn_up.weight"); });
   expect_load_error(p, "missing tensor blk.3.ffn_up.weight");
 }
 
@@ -98,33 +97,29 @@ TEST(Load, ShapeThatDoesNotMatchTheHyperParameters) {
 
 TEST(Load, HeadsThatDoNotDivide) {
   LCTE_REQUIRE_DATA(kStories);
-  const auto p = rewrite(kStories, lcte::testing::temp_dir(), [](gguf::Writer& w, auto&) {
-    w.set("llama.attention.head_count_kv", gguf::Value::u32(3));
-  });
+  const auto p = rewrite(kStories, lcte::testing::temp_dir(),
+                         [](gguf::Writer& w, auto&) { w.set("llama.attention.head_count_kv", gguf::Value::u32(3)); });
   expect_load_error(p, "not a multiple of head_count_kv 3");
 }
 
 TEST(Load, AbsurdHyperParameter) {
   LCTE_REQUIRE_DATA(kStories);
-  const auto p = rewrite(kStories, lcte::testing::temp_dir(), [](gguf::Writer& w, auto&) {
-    w.set("llama.block_count", gguf::Value::u64(1ull << 40));
-  });
+  const auto p = rewrite(kStories, lcte::testing::temp_dir(),
+                         [](gguf::Writer& w, auto&) { w.set("llama.block_count", gguf::Value::u64(1ull << 40)); });
   expect_load_error(p, "llama.block_count = 1099511627776 is out of range");
 }
 
 TEST(Load, MoreBlocksThanDeclared) {
   LCTE_REQUIRE_DATA(kStories);
-  const auto p = rewrite(kStories, lcte::testing::temp_dir(), [](gguf::Writer& w, auto&) {
-    w.set("llama.block_count", gguf::Value::u32(4));
-  });
+  const auto p = rewrite(kStories, lcte::testing::temp_dir(),
+                         [](gguf::Writer& w, auto&) { w.set("llama.block_count", gguf::Value::u32(4)); });
   expect_load_error(p, "more blocks than llama.block_count = 4");
 }
 
 TEST(Load, UnsupportedRopeScaling) {
   LCTE_REQUIRE_DATA(kStories);
-  const auto p = rewrite(kStories, lcte::testing::temp_dir(), [](gguf::Writer& w, auto&) {
-    w.set("llama.rope.scaling.type", gguf::Value::string("yarn"));
-  });
+  const auto p = rewrite(kStories, lcte::testing::temp_dir(),
+                         [](gguf::Writer& w, auto&) { w.set("llama.rope.scaling.type", gguf::Value::string("yarn")); });
   expect_load_error(p, "rope.scaling.type 'yarn' is not supported");
 }
 
@@ -156,9 +151,7 @@ TEST(Load, Llama3ScalingFromMetadataEqualsTheFactorTensor) {
     EXPECT_LE(testing::rel_error(logits.data() + i * V, ref.prompt_logits[i]), 1e-4) << "position " << i;
 }
 
-TEST(Load, MissingFileNamesIt) {
-  expect_load_error("/nonexistent/model.gguf", "/nonexistent/model.gguf");
-}
+TEST(Load, MissingFileNamesIt) { expect_load_error("/nonexistent/model.gguf", "/nonexistent/model.gguf"); }
 
 }  // namespace
 }  // namespace lcte::model

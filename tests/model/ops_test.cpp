@@ -10,8 +10,8 @@
 
 #include "common/test_data.h"
 #include "core/cpu.h"
-#include "kernels/fp16.h"
 #include "gguf/gguf.h"
+#include "kernels/fp16.h"
 #include "model/attention.h"
 #include "model/model.h"
 #include "model/ops.h"
@@ -165,9 +165,9 @@ TEST(Vec, ExpWithinFewUlpOfStdExp) {
   float out[4];
   vec::exp(edge, out, 4);
   EXPECT_EQ(out[0], 0.0f);
-  EXPECT_TRUE(out[1] > 1e38f);  // saturates rather than wrapping
+  EXPECT_TRUE(out[1] > 1e38f);                  // saturates rather than wrapping
   EXPECT_NEAR(out[2], std::exp(-88.0), 1e-44);  // a subnormal result, as ggml's scalef gives
-  EXPECT_EQ(out[3], 0.0f);                       // masked attention positions
+  EXPECT_EQ(out[3], 0.0f);                      // masked attention positions
 }
 
 TEST(Vec, SimdMatchesScalar) {
@@ -228,36 +228,36 @@ TEST(Attention, MatchesNaiveAcrossBlocks) {
   // head size 80: ggml's 64-element vector part and a 16-element tail.
   const int64_t hd = 80;
   for (const int64_t n_pos : {int64_t{5}, int64_t{40}, KvCache::kBlock + 44})
-  for (const bool batched : {false, true}) {
-  const Config c = tiny_config(2, 2, hd);
-  std::mt19937 rng(3);
-  std::uniform_real_distribution<float> d(-1, 1);
-  std::vector<std::vector<float>> K(n_pos, std::vector<float>(c.kv_dim())), V = K;
-  for (auto* m : {&K, &V})
-    for (auto& row : *m)
-      for (float& x : row) x = d(rng);
-  std::vector<float> q(2 * hd);
-  for (float& x : q) x = 2 * d(rng);
-  for (KvType type : {KvType::F32, KvType::F16}) {
-    KvCache cache(c, 1024, type);
-    cache.append(n_pos);
-    for (int64_t t = 0; t < n_pos; ++t) store_kv(cache, 1, t, K[t].data(), V[t].data());
-    // Two query heads share KV head 1.
-    std::vector<float> scores(2 * n_pos), out(2 * hd), out_ref(2 * hd);
-    attend(cache, 1, 1, hd, 2, q.data(), n_pos, 0.25f, batched, scores.data(), out.data());
-    attend_scalar(cache, 1, 1, hd, 2, q.data(), n_pos, 0.25f, batched, scores.data(), out_ref.data());
-    EXPECT_EQ(out, out_ref) << "the vector and scalar code do the same float operations";
-    const double tol = type == KvType::F32 ? 1e-5 : 2e-3;  // F16 rows carry 2^-11 relative rounding
-    for (int g = 0; g < 2; ++g) {
-      const std::vector<float> qg(q.begin() + g * hd, q.begin() + (g + 1) * hd);
-      const auto want = naive_attention(K, V, qg, hd, hd, 0.25);
-      for (int64_t i = 0; i < hd; ++i) {
-        EXPECT_NEAR(out[g * hd + i], want[i], tol) << kv_type_name(type) << " head " << g << " dim " << i;
-        EXPECT_NEAR(out_ref[g * hd + i], want[i], tol) << kv_type_name(type) << " head " << g << " dim " << i;
+    for (const bool batched : {false, true}) {
+      const Config c = tiny_config(2, 2, hd);
+      std::mt19937 rng(3);
+      std::uniform_real_distribution<float> d(-1, 1);
+      std::vector<std::vector<float>> K(n_pos, std::vector<float>(c.kv_dim())), V = K;
+      for (auto* m : {&K, &V})
+        for (auto& row : *m)
+          for (float& x : row) x = d(rng);
+      std::vector<float> q(2 * hd);
+      for (float& x : q) x = 2 * d(rng);
+      for (KvType type : {KvType::F32, KvType::F16}) {
+        KvCache cache(c, 1024, type);
+        cache.append(n_pos);
+        for (int64_t t = 0; t < n_pos; ++t) store_kv(cache, 1, t, K[t].data(), V[t].data());
+        // Two query heads share KV head 1.
+        std::vector<float> scores(2 * n_pos), out(2 * hd), out_ref(2 * hd);
+        attend(cache, 1, 1, hd, 2, q.data(), n_pos, 0.25f, batched, scores.data(), out.data());
+        attend_scalar(cache, 1, 1, hd, 2, q.data(), n_pos, 0.25f, batched, scores.data(), out_ref.data());
+        EXPECT_EQ(out, out_ref) << "the vector and scalar code do the same float operations";
+        const double tol = type == KvType::F32 ? 1e-5 : 2e-3;  // F16 rows carry 2^-11 relative rounding
+        for (int g = 0; g < 2; ++g) {
+          const std::vector<float> qg(q.begin() + g * hd, q.begin() + (g + 1) * hd);
+          const auto want = naive_attention(K, V, qg, hd, hd, 0.25);
+          for (int64_t i = 0; i < hd; ++i) {
+            EXPECT_NEAR(out[g * hd + i], want[i], tol) << kv_type_name(type) << " head " << g << " dim " << i;
+            EXPECT_NEAR(out_ref[g * hd + i], want[i], tol) << kv_type_name(type) << " head " << g << " dim " << i;
+          }
+        }
       }
     }
-  }
-  }
 }
 
 }  // namespace

@@ -5,10 +5,9 @@
 // where the reference's top-1/top-2 margin is below 0.01.
 #include <gtest/gtest.h>
 
-
 #include "common/test_data.h"
-#include "model/forward.h"
 #include "kernels/kernels.h"
+#include "model/forward.h"
 #include "reference.h"
 
 namespace lcte::model {
@@ -60,8 +59,8 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
 std::vector<Case> all_cases() {
   std::vector<std::string> models;
   for (const char* t : {"f32", "f16", "q8_0", "q4_0", "q4_k_m"}) models.push_back(std::string("stories260K-") + t);
-  for (const char* t : {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k_m", "q4_k_m",
-                        "q5_k_m", "q6_k"})
+  for (const char* t :
+       {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k_m", "q4_k_m", "q5_k_m", "q6_k"})
     models.push_back(std::string("rand-llama-d256-") + t);
   for (const char* t : {"f32", "f16", "q8_0", "q4_k_m"}) {
     models.push_back(std::string("rand-llama3-d256-") + t);
@@ -122,7 +121,8 @@ TEST_P(ReferenceLogits, MatchLlamaCpp) {
     if (comparable && ours != ref.greedy[j]) agree_to_tie = false;
     if (quantized) {
       double abs_err = 0;
-      for (size_t i = 0; i < V; ++i) abs_err = std::max(abs_err, std::fabs(static_cast<double>(last[i]) - ref_before[i]));
+      for (size_t i = 0; i < V; ++i)
+        abs_err = std::max(abs_err, std::fabs(static_cast<double>(last[i]) - ref_before[i]));
       EXPECT_TRUE(ours == ref.greedy[j] || margin(ref_before) < 2 * abs_err)
           << "greedy step " << j << ": " << ours << " vs " << ref.greedy[j] << ", reference margin "
           << margin(ref_before) << ", our largest logit difference " << abs_err;

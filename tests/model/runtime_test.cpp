@@ -24,7 +24,8 @@ TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
           if (t < 0 || t >= threads) bad_thread++;
           for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
         });
-        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << threads << " " << n << " " << grain;
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << threads << " " << n << " " << grain;
         EXPECT_EQ(bad_thread.load(), 0);
       }
     }
@@ -83,9 +84,7 @@ Config small_config() {
   return c;
 }
 
-float first(const KvCache& c, int64_t layer, int64_t pos) {
-  return *reinterpret_cast<const float*>(c.k(layer, pos));
-}
+float first(const KvCache& c, int64_t layer, int64_t pos) { return *reinterpret_cast<const float*>(c.k(layer, pos)); }
 void put(KvCache& c, int64_t layer, int64_t pos, float x) { *reinterpret_cast<float*>(c.k(layer, pos)) = x; }
 
 TEST(KvCache, GrowsByBlocksAndRefusesToOverflow) {
@@ -118,12 +117,12 @@ TEST(KvCache, ForkSharesThenCopiesOnWrite) {
   KvCache child = parent.fork();
   EXPECT_EQ(child.size(), parent.size());
   EXPECT_EQ(child.k(1, 0), parent.k(1, 0));  // the same memory
-  child.append(1);  // writes into the partial block: the child copies it
+  child.append(1);                           // writes into the partial block: the child copies it
   put(child, 1, child.size() - 1, -1.0f);
   put(child, 1, KvCache::kBlock, -2.0f);
-  EXPECT_EQ(child.k(1, 0), parent.k(1, 0));                              // full block still shared
-  EXPECT_NE(child.k(1, KvCache::kBlock), parent.k(1, KvCache::kBlock));  // partial block copied
-  EXPECT_EQ(first(child, 1, KvCache::kBlock + 1), KvCache::kBlock + 1.0f);  // with the parent's rows
+  EXPECT_EQ(child.k(1, 0), parent.k(1, 0));                                           // full block still shared
+  EXPECT_NE(child.k(1, KvCache::kBlock), parent.k(1, KvCache::kBlock));               // partial block copied
+  EXPECT_EQ(first(child, 1, KvCache::kBlock + 1), KvCache::kBlock + 1.0f);            // with the parent's rows
   EXPECT_EQ(first(parent, 1, KvCache::kBlock), static_cast<float>(KvCache::kBlock));  // parent untouched
 
   parent.append(1);  // the parent writes its own copy too

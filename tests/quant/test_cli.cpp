@@ -38,13 +38,14 @@ TEST(QuantCli, BadInputsFailCleanly) {
   auto missing = run_command({lcte_binary(), "quantize", dir + "/missing.gguf", dir + "/o.gguf", "q4_0"}, dir);
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("missing.gguf"), std::string::npos) << missing.err;
-  auto no_text = run_command({lcte_binary(), "quantize", testing::data_path(kStories), dir + "/o.gguf", "q8_0", "--report"}, dir);
+  auto no_text =
+      run_command({lcte_binary(), "quantize", testing::data_path(kStories), dir + "/o.gguf", "q8_0", "--report"}, dir);
   EXPECT_EQ(no_text.exit_code, 1);
   EXPECT_NE(no_text.err.find("--report needs --text"), std::string::npos) << no_text.err;
   std::ofstream(dir + "/bad.imatrix") << "not an imatrix";
-  auto bad_im = run_command(
-      {lcte_binary(), "quantize", testing::data_path(kStories), dir + "/o.gguf", "q4_k_m", "--imatrix", dir + "/bad.imatrix"},
-      dir);
+  auto bad_im = run_command({lcte_binary(), "quantize", testing::data_path(kStories), dir + "/o.gguf", "q4_k_m",
+                             "--imatrix", dir + "/bad.imatrix"},
+                            dir);
   EXPECT_EQ(bad_im.exit_code, 1);
   EXPECT_NE(bad_im.err.find("bad.imatrix"), std::string::npos) << bad_im.err;
   auto unwritable =
@@ -69,9 +70,8 @@ TEST(QuantCli, ImatrixQuantizeReportPipeline) {
   EXPECT_EQ(m.last_call, 4);
   EXPECT_EQ(m.dataset, "kld-text.txt");
 
-  auto q = run_command({lcte_binary(), "quantize", model, dir + "/q.gguf", "q4_k_m", "--imatrix", dir + "/s.imatrix",
-                        "-t", "2"},
-                       dir);
+  auto q = run_command(
+      {lcte_binary(), "quantize", model, dir + "/q.gguf", "q4_k_m", "--imatrix", dir + "/s.imatrix", "-t", "2"}, dir);
   ASSERT_EQ(q.exit_code, 0) << q.err;
   EXPECT_NE(q.out.find("wrote " + dir + "/q.gguf: Q4_K_M"), std::string::npos) << q.out;
   EXPECT_NE(q.out.find("fallback"), std::string::npos) << q.out;  // rows of 64 and 172
@@ -83,10 +83,11 @@ TEST(QuantCli, ImatrixQuantizeReportPipeline) {
   EXPECT_EQ(q.err.find('\r'), std::string::npos) << q.err;
   EXPECT_EQ(gguf::File::open(dir + "/q.gguf").get_u64("general.file_type"), 15u);
 
-  auto rep = run_command({lcte_binary(), "quant-report", model, dir + "/q.gguf", "--text", text, "--ctx", "64",
-                          "--chunks", "2", "--pp", "8", "--tg", "4", "--reps", "1", "-t", "2", "--csv", dir + "/r.csv",
-                          "--json", dir + "/r.json"},
-                         dir);
+  auto rep = run_command(
+      {lcte_binary(), "quant-report", model,    dir + "/q.gguf", "--text", text,     "--ctx", "64", "--chunks",
+       "2",           "--pp",         "8",      "--tg",          "4",      "--reps", "1",     "-t", "2",
+       "--csv",       dir + "/r.csv", "--json", dir + "/r.json"},
+      dir);
   ASSERT_EQ(rep.exit_code, 0) << rep.err;
   EXPECT_NE(rep.out.find("| q.gguf | Q4_K_M |"), std::string::npos) << rep.out;
   EXPECT_TRUE(fs::exists(dir + "/r.csv"));

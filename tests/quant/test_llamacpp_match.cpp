@@ -14,8 +14,8 @@
 
 #include "common/test_data.h"
 #include "gguf/gguf.h"
-#include "quant/quantize.h"
 #include "kernels/kernels.h"
+#include "quant/quantize.h"
 
 namespace lcte {
 namespace {
@@ -82,8 +82,8 @@ TEST_P(LlamaCppMatch, SameBlocksAsLlamaQuantize) {
   for (const auto& [type, c] : counts) {
     const double rmse_lcte = std::sqrt(c.sq_err_lcte / c.values);
     const double rmse_ref = std::sqrt(c.sq_err_ref / c.values);
-    std::printf("%-8s %-5s blocks %7lld identical %7lld (%.4f%%)  rmse lcte %.6g llama.cpp %.6g\n",
-                GetParam().c_str(), std::string(type_name(type)).c_str(), static_cast<long long>(c.blocks),
+    std::printf("%-8s %-5s blocks %7lld identical %7lld (%.4f%%)  rmse lcte %.6g llama.cpp %.6g\n", GetParam().c_str(),
+                std::string(type_name(type)).c_str(), static_cast<long long>(c.blocks),
                 static_cast<long long>(c.identical), 100.0 * c.identical / c.blocks, rmse_lcte, rmse_ref);
     // Same algorithm, same bytes: every block must match, and so the error.
     EXPECT_EQ(c.identical, c.blocks) << type_name(type);
@@ -92,8 +92,8 @@ TEST_P(LlamaCppMatch, SameBlocksAsLlamaQuantize) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, LlamaCppMatch,
-                         ::testing::Values("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k_m", "q4_k_m",
-                                           "q5_k_m", "q6_k"));
+                         ::testing::Values("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k_m", "q4_k_m", "q5_k_m",
+                                           "q6_k"));
 
 }  // namespace
 }  // namespace lcte

@@ -56,7 +56,8 @@ class PlanMatchesReference : public ::testing::TestWithParam<RefCase> {};
 
 TEST_P(PlanMatchesReference, SameTypesAndOrder) {
   const RefCase& c = GetParam();
-  const std::string src_rel = "models/" + c.model + "-f32.gguf", ref_rel = "models/" + c.model + "-" + c.suffix + ".gguf";
+  const std::string src_rel = "models/" + c.model + "-f32.gguf",
+                    ref_rel = "models/" + c.model + "-" + c.suffix + ".gguf";
   LCTE_REQUIRE_DATA(src_rel);
   LCTE_REQUIRE_DATA(ref_rel);
   const gguf::File src = gguf::File::open(testing::data_path(src_rel));
@@ -209,7 +210,7 @@ TEST(Mix, FallbackTable) {
     return quant::TensorPlan{};
   };
   auto down = [&](const std::vector<quant::TensorPlan>& p) { return tensor(p, "blk.1.ffn_down.weight"); };
-  EXPECT_EQ(down(plan(f96, FileType::Q2_K)).to, GgmlType::Q4_0);    // wanted Q3_K
+  EXPECT_EQ(down(plan(f96, FileType::Q2_K)).to, GgmlType::Q4_0);  // wanted Q3_K
   EXPECT_EQ(down(plan(f96, FileType::Q3_K_S)).to, GgmlType::Q4_0);
   EXPECT_EQ(down(plan(f96, FileType::Q5_K_S)).to, GgmlType::Q5_1);
   EXPECT_EQ(down(plan(f96, FileType::Q6_K)).to, GgmlType::Q8_0);

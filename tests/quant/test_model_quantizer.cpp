@@ -5,12 +5,12 @@
 
 #include <sys/resource.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstring>
-#include <functional>
-#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <string>
 #include <vector>
@@ -18,8 +18,8 @@
 #include "common/test_data.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
-#include "quant/model_quantizer.h"
 #include "kernels/kernels.h"
+#include "quant/model_quantizer.h"
 
 namespace lcte {
 namespace {
@@ -80,22 +80,21 @@ TEST_P(SameFileAsLlamaQuantize, ByteForByte) {
   EXPECT_EQ(f.get_u64("general.file_type"), static_cast<uint64_t>(*quant::parse_file_type(c.suffix)));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Files, SameFileAsLlamaQuantize,
-    ::testing::Values(FileCase{"rand-llama-d256", "q2_k"}, FileCase{"rand-llama-d256", "q3_k_m"},
-                      FileCase{"rand-llama-d256", "q4_k_m"}, FileCase{"rand-llama-d256", "q5_k_m"},
-                      FileCase{"rand-llama-d256", "q6_k"}, FileCase{"rand-llama-d256", "q8_0"},
-                      FileCase{"rand-llama-d256", "q4_0"}, FileCase{"rand-llama-d256", "q4_1"},
-                      FileCase{"rand-llama-d256", "q5_0"}, FileCase{"rand-llama-d256", "q5_1"},
-                      FileCase{"rand-llama-d256", "f16"}, FileCase{"rand-llama-d256", "bf16"},
-                      FileCase{"rand-llama3-d256", "q4_k_m"}, FileCase{"rand-qwen2-d256", "q4_k_m"},
-                      FileCase{"stories260K", "q4_k_m"}),
-    [](const auto& info) {
-      std::string s = info.param.model + "_" + info.param.suffix;
-      for (char& ch : s)
-        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return s;
-    });
+INSTANTIATE_TEST_SUITE_P(Files, SameFileAsLlamaQuantize,
+                         ::testing::Values(FileCase{"rand-llama-d256", "q2_k"}, FileCase{"rand-llama-d256", "q3_k_m"},
+                                           FileCase{"rand-llama-d256", "q4_k_m"}, FileCase{"rand-llama-d256", "q5_k_m"},
+                                           FileCase{"rand-llama-d256", "q6_k"}, FileCase{"rand-llama-d256", "q8_0"},
+                                           FileCase{"rand-llama-d256", "q4_0"}, FileCase{"rand-llama-d256", "q4_1"},
+                                           FileCase{"rand-llama-d256", "q5_0"}, FileCase{"rand-llama-d256", "q5_1"},
+                                           FileCase{"rand-llama-d256", "f16"}, FileCase{"rand-llama-d256", "bf16"},
+                                           FileCase{"rand-llama3-d256", "q4_k_m"},
+                                           FileCase{"rand-qwen2-d256", "q4_k_m"}, FileCase{"stories260K", "q4_k_m"}),
+                         [](const auto& info) {
+                           std::string s = info.param.model + "_" + info.param.suffix;
+                           for (char& ch : s)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return s;
+                         });
 
 // --- other sources ----------------------------------------------------------------
 

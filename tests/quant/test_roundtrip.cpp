@@ -25,11 +25,11 @@
 #include "common/test_data.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
-#include "quant/quantize.h"
-#include "quant/scale_search.h"
 #include "kernels/blocks.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
+#include "quant/quantize.h"
+#include "quant/scale_search.h"
 
 namespace lcte {
 namespace {
@@ -173,8 +173,8 @@ TEST(ScaleSearch, LanesEqualScalarBitForBit) {
     int nstep;
     bool mad;
   };
-  const Params sets[] = {{32, 15, -1.0f, 0.1f, 20, false}, {32, 31, -0.5f, 0.1f, 15, false},
-                         {16, 3, -0.5f, 0.1f, 15, true},   {32, 15, -0.9f, 0.05f, 36, false},
+  const Params sets[] = {{32, 15, -1.0f, 0.1f, 20, false},  {32, 31, -0.5f, 0.1f, 15, false},
+                         {16, 3, -0.5f, 0.1f, 15, true},    {32, 15, -0.9f, 0.05f, 36, false},
                          {32, 31, -0.9f, 0.05f, 36, false}, {16, 3, -0.9f, 0.05f, 36, false}};
   std::mt19937 rng(99);
   std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -188,10 +188,10 @@ TEST(ScaleSearch, LanesEqualScalarBitForBit) {
         const int kind = (rep + g) % 8;
         for (int i = 0; i < p.n; ++i) {
           float v = nd(rng);
-          if (kind == 1) v = -0.75f;                      // constant negative
-          if (kind == 2) v = std::fabs(v) + 0.5f;         // all positive
-          if (kind == 3) v = 0.0f;                        // all zero
-          if (kind == 4 && i == 5) v = 40.0f;             // one outlier
+          if (kind == 1) v = -0.75f;                             // constant negative
+          if (kind == 2) v = std::fabs(v) + 0.5f;                // all positive
+          if (kind == 3) v = 0.0f;                               // all zero
+          if (kind == 4 && i == 5) v = 40.0f;                    // one outlier
           if (kind == 5) v = 0.25f * static_cast<float>(i % 4);  // exact grid, ties
           x[static_cast<size_t>(g * p.n + i)] = v;
           w[static_cast<size_t>(g * p.n + i)] = kind == 6 ? 1.0f : ud(rng);
@@ -205,17 +205,18 @@ TEST(ScaleSearch, LanesEqualScalarBitForBit) {
         }
       std::vector<uint8_t> Ll(x.size());
       float sl[G], ol[G];
-      quant::search::affine_scale_lanes(p.n, p.nmax, xt.data(), wt.data(), Ll.data(), sl, ol, p.rmin, p.rdelta,
-                                        p.nstep, p.mad);
+      quant::search::affine_scale_lanes(p.n, p.nmax, xt.data(), wt.data(), Ll.data(), sl, ol, p.rmin, p.rdelta, p.nstep,
+                                        p.mad);
       for (int g = 0; g < G; ++g) {
         uint8_t Ls[32];
         float off;
-        const float s = quant::search::affine_scale(p.n, p.nmax, &x[static_cast<size_t>(g * p.n)],
-                                                    &w[static_cast<size_t>(g * p.n)], Ls, &off, p.rmin, p.rdelta,
-                                                    p.nstep, p.mad);
+        const float s =
+            quant::search::affine_scale(p.n, p.nmax, &x[static_cast<size_t>(g * p.n)], &w[static_cast<size_t>(g * p.n)],
+                                        Ls, &off, p.rmin, p.rdelta, p.nstep, p.mad);
         ASSERT_EQ(std::bit_cast<uint32_t>(s), std::bit_cast<uint32_t>(sl[g])) << "rep " << rep << " group " << g;
         ASSERT_EQ(std::bit_cast<uint32_t>(off), std::bit_cast<uint32_t>(ol[g])) << "rep " << rep << " group " << g;
-        for (int i = 0; i < p.n; ++i) ASSERT_EQ(Ls[i], Ll[static_cast<size_t>(g * p.n + i)]) << rep << " " << g << " " << i;
+        for (int i = 0; i < p.n; ++i)
+          ASSERT_EQ(Ls[i], Ll[static_cast<size_t>(g * p.n + i)]) << rep << " " << g << " " << i;
         ++checked;
       }
     }
@@ -237,10 +238,10 @@ TEST(ScaleSearch, SymmetricLanesEqualScalarBitForBit) {
         for (int i = 0; i < n; ++i) {
           const int kind = (rep + g) % 6;
           float v = nd(rng);
-          if (kind == 1) v = 0.0f;                               // all zero
-          if (kind == 2) v = i == 3 ? -9.0f : 0.1f * v;          // one negative outlier
+          if (kind == 1) v = 0.0f;                                  // all zero
+          if (kind == 2) v = i == 3 ? -9.0f : 0.1f * v;             // one negative outlier
           if (kind == 3) v = 0.5f * static_cast<float>(i % 5 - 2);  // exact grid with ties
-          if (kind == 4 && i == 7) v = 1e-20f;                   // tiny
+          if (kind == 4 && i == 7) v = 1e-20f;                      // tiny
           x[static_cast<size_t>(g * n + i)] = v;
           w[static_cast<size_t>(g * n + i)] = ud(rng);
         }
@@ -331,8 +332,8 @@ TEST(RoundTrip, Q4_1AndQ5_1Bounds) {
 // --- K-quants: every value on its sub-block grid's nearest point -------------
 
 struct SubGrid {
-  double d, m;   // value = d * l - m
-  int lo, hi;    // level range
+  double d, m;  // value = d * l - m
+  int lo, hi;   // level range
 };
 
 // Decodes sub-block j's grid of a K-quant super-block from its fields.
@@ -361,9 +362,7 @@ SubGrid k_grid(GgmlType t, const uint8_t* blk, int j) {
       auto* b = reinterpret_cast<const BlockQ6_K*>(blk);
       return {fp16_to_fp32(b->d) * double(b->scales[j]), 0.0, -32, 31};
     }
-    default:
-      ADD_FAILURE() << "not a K-quant";
-      return {};
+    default: ADD_FAILURE() << "not a K-quant"; return {};
   }
 }
 
@@ -471,7 +470,8 @@ TEST(Importance, BlocksInLanesMatchOneByOne) {
       for (int i = 0; i < 32; ++i) w[i] = imp[b * 32 + i] * std::sqrt(sigma2 + x[b * 32 + i] * x[b * 32 + i]);
       const float d = quant::search::affine_scale(32, nmax, &x[b * 32], w, L, &offset, -0.9f, 0.05f, 36, false);
       const float d16 = fp16_to_fp32(fp32_to_fp16(d)), m16 = fp16_to_fp32(fp32_to_fp16(-offset));
-      for (int i = 0; i < 32; ++i) ASSERT_EQ(y[b * 32 + i], L[i] * d16 + m16) << type_name(t) << " block " << b << " " << i;
+      for (int i = 0; i < 32; ++i)
+        ASSERT_EQ(y[b * 32 + i], L[i] * d16 + m16) << type_name(t) << " block " << b << " " << i;
     }
   }
   // Q4_0 / Q5_0: the symmetric search, levels l + nmax, value (q - nmax) * d.
@@ -482,7 +482,8 @@ TEST(Importance, BlocksInLanesMatchOneByOne) {
       int8_t L[32];
       for (int i = 0; i < 32; ++i) w[i] = imp[b * 32 + i] * std::sqrt(sigma2 + x[b * 32 + i] * x[b * 32 + i]);
       const float d16 = fp16_to_fp32(fp32_to_fp16(quant::search::symmetric_scale(32, nmax, &x[b * 32], w, L)));
-      for (int i = 0; i < 32; ++i) ASSERT_EQ(y[b * 32 + i], (L[i] - nmax) * d16) << type_name(t) << " block " << b << " " << i;
+      for (int i = 0; i < 32; ++i)
+        ASSERT_EQ(y[b * 32 + i], (L[i] - nmax) * d16) << type_name(t) << " block " << b << " " << i;
     }
   }
 }

@@ -8,8 +8,8 @@
 
 #include "common/test_data.h"
 #include "core/error.h"
-#include "demo/synthetic_model.h"
 #include "core/sha256.h"
+#include "demo/synthetic_model.h"
 #include "gguf/gguf.h"
 #include "registry/registry.h"
 

@@ -62,7 +62,8 @@ std::string two_run_report(const std::string& dir) {
     }
     st.add_metrics(r.id, {{"peak_rss_bytes", 0, 0, 120e6 / (run + 1)}});
     st.finish_run(r.id, "finished",
-                  {{"suite", "humaneval"}, {"pass_at_k", {{"pass@1", passed / 4.0}}},
+                  {{"suite", "humaneval"},
+                   {"pass_at_k", {{"pass@1", passed / 4.0}}},
                    {"energy", {{"total_joules", 40.0 / (run + 1)}, {"estimated", true}}}});
   }
   return write_report(st, {"teacher-run", "student-run"}, dir + "/report", "Teacher against student").html;
@@ -77,8 +78,13 @@ TEST(ReportInBrowser, RendersChartsWithoutConsoleErrors) {
   fs::create_directories(artifacts);
   std::string shot = artifacts + "/report-two-runs.png";
   fs::remove(shot);
-  const std::vector<std::string> common = {browser, "--headless=new", "--no-sandbox", "--disable-gpu",
-                                           "--enable-logging=stderr", "--v=0", "--window-size=1280,2400",
+  const std::vector<std::string> common = {browser,
+                                           "--headless=new",
+                                           "--no-sandbox",
+                                           "--disable-gpu",
+                                           "--enable-logging=stderr",
+                                           "--v=0",
+                                           "--window-size=1280,2400",
                                            "--user-data-dir=" + dir + "/profile"};
   std::vector<std::string> args = common;
   args.push_back("--screenshot=" + shot);

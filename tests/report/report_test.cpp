@@ -72,7 +72,8 @@ TEST(Report, TwoRunsGiveChartsTablesAndCsv) {
     bool p2, p3, p10;
     double energy;
   };
-  for (Spec s : {Spec{"run-a", "teacher", true, false, true, 30.0}, Spec{"run-b", "student-q4", true, false, false, 6.0}}) {
+  for (Spec s :
+       {Spec{"run-a", "teacher", true, false, true, 30.0}, Spec{"run-b", "student-q4", true, false, false, 6.0}}) {
     store::RunRecord r;
     r.id = s.id;
     r.kind = "eval";
@@ -85,7 +86,9 @@ TEST(Report, TwoRunsGiveChartsTablesAndCsv) {
     double p1 = (s.p2 + s.p3 + s.p10) / 3.0;
     st.add_metrics(s.id, {{"peak_rss_bytes", 0, 0, 50e6}, {"peak_rss_bytes", 1, 1, 80e6}});
     st.finish_run(s.id, "finished",
-                  {{"suite", "humaneval"}, {"pass_at_k", {{"pass@1", p1}}}, {"energy", {{"total_joules", s.energy}, {"estimated", true}}}});
+                  {{"suite", "humaneval"},
+                   {"pass_at_k", {{"pass@1", p1}}},
+                   {"energy", {{"total_joules", s.energy}, {"estimated", true}}}});
   }
   ReportFiles f = write_report(st, {"run-a", "run-b"}, dir + "/report", "Teacher vs student");
   auto read = [](const std::string& p) {
@@ -101,7 +104,8 @@ TEST(Report, TwoRunsGiveChartsTablesAndCsv) {
   EXPECT_NE(html.find("<td>0.667</td>"), std::string::npos);  // teacher pass@1 = 2/3
   EXPECT_NE(html.find("<td>0.333</td>"), std::string::npos);
   EXPECT_NE(html.find("Accuracy against cost"), std::string::npos);
-  EXPECT_EQ(html.find("http://") == std::string::npos || html.find("http://www.w3.org/2000/svg") != std::string::npos, true);
+  EXPECT_EQ(html.find("http://") == std::string::npos || html.find("http://www.w3.org/2000/svg") != std::string::npos,
+            true);
   EXPECT_EQ(html.find("<script src"), std::string::npos);  // self-contained
   // Agreement: both pass /2, both fail /3, differ on /10 -> 2/3.
   EXPECT_NE(html.find("<td>0.67</td>"), std::string::npos);

@@ -55,16 +55,26 @@ TEST(RouterConfig, JsonRoundTripKeepsEveryField) {
 }
 
 TEST(RouterConfig, ReadingNamesTheFieldAndTheType) {
-  EXPECT_NE(error_of([] { RouterConfig::from_json({{"polcy", "random"}}); }).find("polcy: unknown setting"),
+  EXPECT_NE(error_of([] {
+              RouterConfig::from_json({{"polcy", "random"}});
+            }).find("polcy: unknown setting"),
             std::string::npos);
-  EXPECT_NE(error_of([] { RouterConfig::from_json({{"tiers", 3}}); }).find("tiers: expected an array of names"),
+  EXPECT_NE(error_of([] {
+              RouterConfig::from_json({{"tiers", 3}});
+            }).find("tiers: expected an array of names"),
             std::string::npos);
   // 6.5 is not silently the integer 6.
-  EXPECT_NE(error_of([] { RouterConfig::from_json({{"max_score", {6.5, 10}}}); }).find("max_score: expected an array of integers"),
+  EXPECT_NE(error_of([] {
+              RouterConfig::from_json({{"max_score", {6.5, 10}}});
+            }).find("max_score: expected an array of integers"),
             std::string::npos);
-  EXPECT_NE(error_of([] { RouterConfig::from_json({{"seed", -1}}); }).find("seed: expected a non-negative integer"),
+  EXPECT_NE(error_of([] {
+              RouterConfig::from_json({{"seed", -1}});
+            }).find("seed: expected a non-negative integer"),
             std::string::npos);
-  EXPECT_NE(error_of([] { RouterConfig::from_json({{"random_share", "half"}}); }).find("random_share: expected a number"),
+  EXPECT_NE(error_of([] {
+              RouterConfig::from_json({{"random_share", "half"}});
+            }).find("random_share: expected a number"),
             std::string::npos);
   EXPECT_NE(error_of([] { RouterConfig::from_json(json::array()); }).find("expected an object"), std::string::npos);
 }
@@ -75,7 +85,7 @@ TEST(RouterConfig, DefaultScoresPerTier) {
   EXPECT_EQ(default_max_scores(1), (std::vector<int>{10}));
   EXPECT_EQ(default_max_scores(2), (std::vector<int>{6, 10}));
   EXPECT_EQ(default_max_scores(3), (std::vector<int>{6, 8, 10}));
-  EXPECT_EQ(default_max_scores(4), (std::vector<int>{6, 7, 9, 10}));   // 6 + 4/3 = 7.33, 6 + 8/3 = 8.67
+  EXPECT_EQ(default_max_scores(4), (std::vector<int>{6, 7, 9, 10}));        // 6 + 4/3 = 7.33, 6 + 8/3 = 8.67
   EXPECT_EQ(default_max_scores(6), (std::vector<int>{2, 3, 5, 7, 8, 10}));  // 1.67, 3.33, 5, 6.67, 8.33
   EXPECT_NE(error_of([] { default_max_scores(11); }).find("1 to 10 tiers"), std::string::npos);
   // Given tiers but no scores: the default for that many.
@@ -99,24 +109,44 @@ TEST(RouterConfig, OneSetOfChecks) {
     return error_of([&] { c.validate(); });
   };
   EXPECT_EQ(message([](RouterConfig&) {}), "");
-  EXPECT_NE(message([](RouterConfig& c) { c.token_bounds = {10, 20, 30, 40, 50}; }).find("token_bounds: needs nine bounds"),
+  EXPECT_NE(message([](RouterConfig& c) {
+              c.token_bounds = {10, 20, 30, 40, 50};
+            }).find("token_bounds: needs nine bounds"),
             std::string::npos);
-  EXPECT_NE(message([](RouterConfig& c) { c.token_bounds = {0, 20, 30, 40, 50, 60, 70, 80, 90}; }).find("token_bounds[0]: must be at least 1"),
+  EXPECT_NE(message([](RouterConfig& c) {
+              c.token_bounds = {0, 20, 30, 40, 50, 60, 70, 80, 90};
+            }).find("token_bounds[0]: must be at least 1"),
             std::string::npos);
-  EXPECT_NE(message([](RouterConfig& c) { c.token_bounds = {10, 20, 30, 40, 40, 60, 70, 80, 90}; }).find("token_bounds[4]"),
+  EXPECT_NE(
+      message([](RouterConfig& c) { c.token_bounds = {10, 20, 30, 40, 40, 60, 70, 80, 90}; }).find("token_bounds[4]"),
+      std::string::npos);
+  EXPECT_NE(message([](RouterConfig& c) {
+              c.max_score = {6, 9};
+            }).find("max_score[1]: the last tier must take every score up to 10"),
             std::string::npos);
-  EXPECT_NE(message([](RouterConfig& c) { c.max_score = {6, 9}; }).find("max_score[1]: the last tier must take every score up to 10"),
+  EXPECT_NE(message([](RouterConfig& c) {
+              c.max_score = {10, 10};
+            }).find("max_score[1]: 10 is not above"),
             std::string::npos);
-  EXPECT_NE(message([](RouterConfig& c) { c.max_score = {10, 10}; }).find("max_score[1]: 10 is not above"), std::string::npos);
-  EXPECT_NE(message([](RouterConfig& c) { c.max_score = {0, 10}; }).find("max_score[0]: 0 is outside 1-10"), std::string::npos);
-  EXPECT_NE(message([](RouterConfig& c) { c.max_score = {10}; }).find("max_score: 1 entries for 2 tiers"), std::string::npos);
+  EXPECT_NE(message([](RouterConfig& c) {
+              c.max_score = {0, 10};
+            }).find("max_score[0]: 0 is outside 1-10"),
+            std::string::npos);
+  EXPECT_NE(message([](RouterConfig& c) { c.max_score = {10}; }).find("max_score: 1 entries for 2 tiers"),
+            std::string::npos);
   EXPECT_NE(message([](RouterConfig& c) { c.tiers = {"small", "la\nrge"}; }).find("tiers[1]"), std::string::npos);
-  EXPECT_NE(message([](RouterConfig& c) { c.tiers = {"x", "x"}; }).find("tiers[1]: \"x\" is listed twice"), std::string::npos);
-  EXPECT_NE(message([](RouterConfig& c) { c.models = {"only-one"}; }).find("models: 1 entries for 2 tiers"), std::string::npos);
-  EXPECT_NE(message([](RouterConfig& c) { c.policy = "always"; }).find("policy: unknown policy \"always\""), std::string::npos);
+  EXPECT_NE(message([](RouterConfig& c) {
+              c.tiers = {"x", "x"};
+            }).find("tiers[1]: \"x\" is listed twice"),
+            std::string::npos);
+  EXPECT_NE(message([](RouterConfig& c) { c.models = {"only-one"}; }).find("models: 1 entries for 2 tiers"),
+            std::string::npos);
+  EXPECT_NE(message([](RouterConfig& c) { c.policy = "always"; }).find("policy: unknown policy \"always\""),
+            std::string::npos);
   EXPECT_NE(message([](RouterConfig& c) { c.policy = "always-medium"; }).find("medium"), std::string::npos);
   EXPECT_NE(message([](RouterConfig& c) { c.policy = "learned"; }).find("learned_model"), std::string::npos);
-  EXPECT_NE(message([](RouterConfig& c) { c.policy = "random", c.random_share = -0.1; }).find("random_share"), std::string::npos);
+  EXPECT_NE(message([](RouterConfig& c) { c.policy = "random", c.random_share = -0.1; }).find("random_share"),
+            std::string::npos);
   EXPECT_NE(message([](RouterConfig& c) { c.forced_tier = "xl"; }).find("forced_tier: \"xl\""), std::string::npos);
   RouterConfig cascade;
   cascade.policy = "cascade";

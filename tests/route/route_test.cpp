@@ -100,10 +100,11 @@ std::vector<double> features(std::string_view query, int64_t n_tokens) {
   std::string lower(query);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
   size_t hard = 0;
-  for (std::string_view w : {"recurs", "dynamic", "matrix", "prime", "permutation", "combination", "subsequence",
-                             "substring", "palindrome", "binary", "tree", "graph", "path", "sort", "regex", "parse",
-                             "nested", "fibonacci", "maximum", "minimum", "optimal", "shortest", "longest",
-                             "count the number", "bit"})
+  for (std::string_view w :
+       {"recurs",    "dynamic",    "matrix",           "prime",     "permutation", "combination", "subsequence",
+        "substring", "palindrome", "binary",           "tree",      "graph",       "path",        "sort",
+        "regex",     "parse",      "nested",           "fibonacci", "maximum",     "minimum",     "optimal",
+        "shortest",  "longest",    "count the number", "bit"})
     hard += count(lower, w) > 0 ? 1 : 0;
   size_t doc = 0;
   for (std::string_view q : {std::string_view("\"\"\""), std::string_view("'''")}) {
@@ -130,9 +131,16 @@ std::vector<double> features(std::string_view query, int64_t n_tokens) {
 }  // namespace reference
 
 TEST(Features, OnePassCountsAsOneFindLoopPerPattern) {
-  std::vector<std::string> queries = {
-      "", "d", ">>>>>>> >>>> >>", "assert assert  assertassert ", "DEF def Def def", "Class class classclass ",
-      "COUNT THE NUMBER of Binary TREES", "\"\"\" x \"\"\"", "bibitbit", "\xc3\x89T\xc3\xa9 sort\n\n"};
+  std::vector<std::string> queries = {"",
+                                      "d",
+                                      ">>>>>>> >>>> >>",
+                                      "assert assert  assertassert ",
+                                      "DEF def Def def",
+                                      "Class class classclass ",
+                                      "COUNT THE NUMBER of Binary TREES",
+                                      "\"\"\" x \"\"\"",
+                                      "bibitbit",
+                                      "\xc3\x89T\xc3\xa9 sort\n\n"};
   if (lcte::testing::data_exists("mbpp/sanitized-mbpp.json")) {
     std::ifstream in(lcte::testing::data_path("mbpp/sanitized-mbpp.json"));
     for (const auto& task : nlohmann::json::parse(in)) {
@@ -207,8 +215,8 @@ TEST(OfflineEvaluation, OracleCascadeAndParetoFront) {
   // p0 accepted from the weak tier (cost 1); the rest escalate (cost 11).
   EXPECT_DOUBLE_EQ(cascade.accuracy, 0.75);
   EXPECT_DOUBLE_EQ(cascade.cost, (1 + 11 + 11 + 11) / 4.0);
-  std::vector<OperatingPoint> pts = {{"a", 0, 0.5, 1, 0, {}}, {"b", 0, 0.4, 2, 0, {}}, {"c", 0, 0.9, 3, 0, {}},
-                                     {"d", 0, 0.9, 4, 0, {}}};
+  std::vector<OperatingPoint> pts = {
+      {"a", 0, 0.5, 1, 0, {}}, {"b", 0, 0.4, 2, 0, {}}, {"c", 0, 0.9, 3, 0, {}}, {"d", 0, 0.9, 4, 0, {}}};
   EXPECT_EQ(pareto_front(pts), (std::vector<size_t>{0, 2}));
   ps[3].pass = {1};
   EXPECT_THROW(oracle_point(ps), Error);
@@ -231,7 +239,8 @@ std::vector<ProblemRecord> synthetic_suite(int n, uint64_t seed) {
     int tokens = hard ? 120 + static_cast<int>(rng() % 200) : 20 + static_cast<int>(rng() % 150);
     ProblemRecord p;
     p.task_id = "t" + std::to_string(i);
-    p.query = hard ? "def f(xs):\n    \"\"\"Return the longest increasing subsequence using dynamic programming.\n    >>> f([1])\n    \"\"\"\n"
+    p.query = hard ? "def f(xs):\n    \"\"\"Return the longest increasing subsequence using dynamic programming.\n    "
+                     ">>> f([1])\n    \"\"\"\n"
                    : "def f(x):\n    \"\"\"Add one.\"\"\"\n";
     p.n_tokens = tokens;
     bool weak_ok = hard ? rng() % 10 == 0 : rng() % 10 < 8;

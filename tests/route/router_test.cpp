@@ -134,7 +134,6 @@ TEST(Router, DecisionRecordCarriesWhatTheLogNeeds) {
   EXPECT_EQ(back.reason, d.reason);
 }
 
-
 // ---- Counting only as far as the decision needs ----
 
 namespace bounded {
@@ -215,7 +214,8 @@ TEST(Router, AStoppedCountScoresAsTheFullCountAtEveryBound) {
   std::vector<int64_t> sizes;
   for (int64_t b : scale.upper_bounds)
     for (int64_t d : {-1, 0, 1}) sizes.push_back(b + d);
-  for (int64_t n : {count_limit(RouterConfig{}), count_limit(RouterConfig{}) + 1, int64_t{4000}, int64_t{8000}, int64_t{20000}})
+  for (int64_t n :
+       {count_limit(RouterConfig{}), count_limit(RouterConfig{}) + 1, int64_t{4000}, int64_t{8000}, int64_t{20000}})
     sizes.push_back(n);
   for (int64_t n : sizes) {
     std::string text;
@@ -266,7 +266,10 @@ TEST_P(RealTokenizer, AStoppedCountScoresAsTheFullCountAtEveryBound) {
     size_t lo = 1, hi = corpus.size();
     while (lo < hi) {
       size_t mid = (lo + hi) / 2;
-      if (count(std::string_view(corpus).substr(0, mid)) >= target) hi = mid; else lo = mid + 1;
+      if (count(std::string_view(corpus).substr(0, mid)) >= target)
+        hi = mid;
+      else
+        lo = mid + 1;
     }
     const std::string text = corpus.substr(0, lo);
     const int64_t full = count(text);

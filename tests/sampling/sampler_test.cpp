@@ -406,12 +406,9 @@ TEST(Sampler, BadParamsNameTheField) {
   EXPECT_NE(message([](SamplingParams& p) { p.top_p = 0.0f; }).find("top_p"), std::string::npos);
   EXPECT_NE(message([](SamplingParams& p) { p.top_p = 1.5f; }).find("top_p"), std::string::npos);
   EXPECT_NE(message([](SamplingParams& p) { p.min_p = -0.1f; }).find("min_p"), std::string::npos);
-  EXPECT_NE(message([](SamplingParams& p) { p.temperature = std::nanf(""); }).find("temperature"),
-            std::string::npos);
-  EXPECT_NE(message([](SamplingParams& p) { p.repeat_penalty = 0.0f; }).find("repeat_penalty"),
-            std::string::npos);
-  EXPECT_NE(message([](SamplingParams& p) { p.repeat_last_n = -2; }).find("repeat_last_n"),
-            std::string::npos);
+  EXPECT_NE(message([](SamplingParams& p) { p.temperature = std::nanf(""); }).find("temperature"), std::string::npos);
+  EXPECT_NE(message([](SamplingParams& p) { p.repeat_penalty = 0.0f; }).find("repeat_penalty"), std::string::npos);
+  EXPECT_NE(message([](SamplingParams& p) { p.repeat_last_n = -2; }).find("repeat_last_n"), std::string::npos);
   EXPECT_EQ(message([](SamplingParams&) {}), "no error");
   SamplingParams bad;
   bad.min_p = 2.0f;

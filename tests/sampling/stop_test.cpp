@@ -146,7 +146,9 @@ TEST(StopMatcher, InvalidBytesAreNotHeldForever) {
 
 TEST(StopMatcher, Utf8StopStrings) {
   // A stop made of multi-byte characters, split inside a character.
-  const std::string stop = "\xE2\x80\x94" "end";  // "—end"
+  const std::string stop =
+      "\xE2\x80\x94"
+      "end";  // "—end"
   EXPECT_EQ(run({stop}, {"x \xE2", "\x80", "\x94", "e", "nd y"}), (Outcome{"x ", 0}));
   // A character that shares a first byte with the stop but is another character.
   EXPECT_EQ(run({stop}, {"x \xE2\x80", "\x93 y"}), (Outcome{"x \xE2\x80\x93 y", -1}));
@@ -164,7 +166,10 @@ TEST(StopMatcher, HoldNeverExceedsLongestStopPlusUtf8Tail) {
 // cut at random places: the outcome equals the one for the whole text, and
 // equals a direct search for the first stop to end.
 TEST(StopMatcher, OutcomeIndependentOfPieceBoundaries) {
-  const std::vector<std::string> stops{"aba", "bb", "\xC3\xA9" "a", "cab"};
+  const std::vector<std::string> stops{"aba", "bb",
+                                       "\xC3\xA9"
+                                       "a",
+                                       "cab"};
   const std::vector<std::string> alphabet{"a", "b", "c", "\xC3\xA9"};
   std::mt19937_64 rng(77);
   for (int trial = 0; trial < 500; ++trial) {
@@ -196,9 +201,7 @@ TEST(StopMatcher, OutcomeIndependentOfPieceBoundaries) {
   }
 }
 
-TEST(StopMatcher, EmptyStopStringIsAnError) {
-  EXPECT_THROW(StopMatcher({"ok", ""}), Error);
-}
+TEST(StopMatcher, EmptyStopStringIsAnError) { EXPECT_THROW(StopMatcher({"ok", ""}), Error); }
 
 TEST(StopMatcher, HelperFunctions) {
   EXPECT_EQ(stop_prefix_tail("xxab", {"abc"}), 2u);

@@ -106,8 +106,7 @@ struct Case {
 std::vector<Case> forging_cases() {
   const std::string forger = kForger;
   return {
-      {"signal_handler_frames",
-       forger + R"py(
+      {"signal_handler_frames", forger + R"py(
 import signal
 found = []
 def grab(sig, frame):
@@ -127,8 +126,7 @@ def add(a, b):
     os.kill(os.getpid(), signal.SIGUSR1)
     return 0
 )py"},
-      {"proc_mem_scan",
-       forger + R"py(
+      {"proc_mem_scan", forger + R"py(
 def scan(pid):
     tokens = []
     try:
@@ -160,8 +158,7 @@ def add(a, b):
     forge(tokens)
     return 0
 )py"},
-      {"renamed_ctypes",
-       forger + R"py(
+      {"renamed_ctypes", forger + R"py(
 import importlib
 c = importlib.import_module('_ctypes')
 import ctypes as hidden
@@ -178,8 +175,7 @@ def add(a, b):
     return 0
 )py"},
       {"descriptor_writes", forger + "def add(a, b):\n    forge()\n    return 0\nforge()\n"},
-      {"gc_walk",
-       forger + R"py(
+      {"gc_walk", forger + R"py(
 import gc
 def add(a, b):
     tokens = []
@@ -207,8 +203,7 @@ builtins.check = check
 def add(a, b):
     return 0
 )py"},
-      {"finalizers_and_atexit",
-       forger + R"py(
+      {"finalizers_and_atexit", forger + R"py(
 import atexit, weakref
 class Late:
     def __del__(self):
@@ -219,8 +214,7 @@ weakref.finalize(keep, forge)
 def add(a, b):
     return 0
 )py"},
-      {"racing_thread",
-       forger + R"py(
+      {"racing_thread", forger + R"py(
 import threading
 def spam():
     while True:
@@ -229,8 +223,7 @@ threading.Thread(target=spam, daemon=True).start()
 def add(a, b):
     return 0
 )py"},
-      {"forked_child",
-       forger + R"py(
+      {"forked_child", forger + R"py(
 if os.fork() == 0:
     import time
     for _ in range(200):
@@ -253,8 +246,7 @@ class Always:
 def add(a, b):
     return Always() if a > 0 else Yes(99)
 )py"},
-      {"stop_iteration_escapes_into_map",
-       "def add(a, b):\n    raise StopIteration\n",
+      {"stop_iteration_escapes_into_map", "def add(a, b):\n    raise StopIteration\n",
        "assert all(map(lambda p: add(*p) == sum(p), [(1, 2), (3, 4)]))\nassert list(map(add, [1], [2])) == [3]\n", ""},
       {"exit_from_a_call", "import sys\ndef add(a, b):\n    sys.exit(0)\n"},
       // NULs in what the judge reports could shift the report's fields.

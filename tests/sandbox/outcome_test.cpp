@@ -42,7 +42,10 @@ TEST(Outcome, ParsesFramesAndFlagsLeftovers) {
   frames = parse_frames(frame("P") + std::string("\x05\x00\x00", 3), &malformed);
   EXPECT_EQ(frames.size(), 1u);
   EXPECT_TRUE(malformed);
-  frames = parse_frames(std::string("\x09\x00\x00\x00" "abc", 7), &malformed);  // length beyond the data
+  frames = parse_frames(std::string("\x09\x00\x00\x00"
+                                    "abc",
+                                    7),
+                        &malformed);  // length beyond the data
   EXPECT_TRUE(frames.empty());
   EXPECT_TRUE(malformed);
 }

@@ -205,9 +205,10 @@ TEST_P(SandboxTest, SyntaxErrorIsCaughtBeforeRunning) {
 
 TEST_P(DriverTest, SetupRunsFirstAndTopLevelAssertsWork) {
   // MBPP style: imports in setup, asserts at top level, no check call.
-  Result r = run("def root(x):\n    return math.sqrt(x)\n",
-                 "assert root(16) == 4.0\nassert math.isclose(root(2), 1.41421356, rel_tol=1e-6)\nassert 1 < root(4) <= 2\n",
-                 "", quick_limits(), "import math");
+  Result r =
+      run("def root(x):\n    return math.sqrt(x)\n",
+          "assert root(16) == 4.0\nassert math.isclose(root(2), 1.41421356, rel_tol=1e-6)\nassert 1 < root(4) <= 2\n",
+          "", quick_limits(), "import math");
   EXPECT_EQ(r.status, Status::Passed) << describe(r);
 }
 
@@ -265,8 +266,8 @@ TEST_P(DriverTest, ComparisonsKeepPythonSemantics) {
 TEST_P(SandboxTest, ForkBombIsContained) {
   Limits limits = quick_limits();
   limits.wall_seconds = 1.5;
-  Result r = run("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
-                 kAddTests, "check(add)", limits);
+  Result r = run("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n", kAddTests,
+                 "check(add)", limits);
   EXPECT_TRUE(r.status == Status::Timeout) << describe(r);
 }
 
@@ -394,8 +395,8 @@ TEST_P(SandboxTest, FilesOutsideCannotBeWrittenReadOrDeleted) {
       canary, dir, getpid());
   Result r = run(code + "def add(a, b):\n    return 0\n");
   EXPECT_EQ(r.status, Status::Failed) << describe(r);
-  std::vector<std::string> names = {"read", "write", "append", "delete", "create", "rmtree", "environ", "usr", "root",
-                                    "chmod"};
+  std::vector<std::string> names = {"read",   "write",   "append", "delete", "create",
+                                    "rmtree", "environ", "usr",    "root",   "chmod"};
   if (std::string(GetParam().isolation) != "processes") names.push_back("init_environ");
   // init's command line is blanked (or hidden): the harness's never shows.
   EXPECT_EQ(r.stdout_text.find("sandbox_test"), std::string::npos) << r.stdout_text;
@@ -429,10 +430,10 @@ TEST_P(SandboxTest, ExitingBeforeTheTestsDoesNotPass) {
     const char* code;
     const char* type;
   };
-  for (Case c : {Case{"exit(0)\n", "SystemExit"}, Case{"import sys\nsys.exit(0)\n", "SystemExit"},
-                 Case{"raise SystemExit(0)\n", "SystemExit"}, Case{"raise KeyboardInterrupt\n", "KeyboardInterrupt"},
-                 Case{"raise BaseException('done')\n", "BaseException"},
-                 Case{"import os\nos._exit(0)\n", "EarlyExit"}}) {
+  for (Case c :
+       {Case{"exit(0)\n", "SystemExit"}, Case{"import sys\nsys.exit(0)\n", "SystemExit"},
+        Case{"raise SystemExit(0)\n", "SystemExit"}, Case{"raise KeyboardInterrupt\n", "KeyboardInterrupt"},
+        Case{"raise BaseException('done')\n", "BaseException"}, Case{"import os\nos._exit(0)\n", "EarlyExit"}}) {
     Result r = run(std::string(kAdd) + c.code);
     EXPECT_EQ(r.status, Status::Error) << c.code << describe(r);
     EXPECT_EQ(r.error_type, c.type) << c.code;
@@ -469,10 +470,10 @@ TEST_P(SandboxTest, RunsWithoutPrivileges) {
 }
 
 TEST_P(SandboxTest, KillingTheParentOrEveryoneIsRefused) {
-  for (const char* code : {"import os, signal\nos.kill(-1, signal.SIGKILL)\n",
-                           "import os, signal\nos.kill(0, signal.SIGKILL)\n",
-                           "import os, signal\nos.kill(1, signal.SIGKILL)\n",
-                           "import os, signal\nos.killpg(os.getpgid(0), signal.SIGKILL)\n"}) {
+  for (const char* code :
+       {"import os, signal\nos.kill(-1, signal.SIGKILL)\n", "import os, signal\nos.kill(0, signal.SIGKILL)\n",
+        "import os, signal\nos.kill(1, signal.SIGKILL)\n",
+        "import os, signal\nos.killpg(os.getpgid(0), signal.SIGKILL)\n"}) {
     Result r = run(code + std::string(kAdd));
     EXPECT_EQ(r.status, Status::Error) << code << describe(r);
     EXPECT_EQ(r.error_type, "PermissionError") << code;
@@ -483,8 +484,9 @@ TEST_P(SandboxTest, KillingTheParentOrEveryoneIsRefused) {
   EXPECT_EQ(parent.status, Status::Error) << describe(parent);
   if (std::string(GetParam().isolation) == "namespaces") EXPECT_EQ(parent.error_type, "PermissionError");
   // The harness's own pid means nothing inside the PID namespace.
-  Result r = run(fmt::format("import os, signal\ntry:\n    os.kill({}, signal.SIGKILL)\nexcept OSError:\n    pass\n",
-                             getpid()) + "def add(a, b):\n    return 0\n");
+  Result r = run(
+      fmt::format("import os, signal\ntry:\n    os.kill({}, signal.SIGKILL)\nexcept OSError:\n    pass\n", getpid()) +
+      "def add(a, b):\n    return 0\n");
   EXPECT_EQ(r.status, Status::Failed) << describe(r);
 }
 
@@ -502,8 +504,8 @@ TEST_P(DriverTest, OutputFloodIsCutAndKilled) {
   Limits limits = quick_limits();
   limits.max_output_bytes = 4096;
   limits.wall_seconds = 10;
-  Result r = run("import os\nblock = b'x' * 65536\nwhile True:\n    os.write(1, block)\n", kAddTests, "check(add)",
-                 limits);
+  Result r =
+      run("import os\nblock = b'x' * 65536\nwhile True:\n    os.write(1, block)\n", kAddTests, "check(add)", limits);
   EXPECT_EQ(r.status, Status::Killed) << describe(r);
   EXPECT_EQ(r.error_type, "OutputLimit");
   EXPECT_TRUE(r.output_truncated);
@@ -561,8 +563,10 @@ TEST_P(DriverTest, PatchingBuiltinsAndHelpersDoesNotPass) {
       "    _operator.lt = operator.lt = lambda x, y: True\n"
       "    _operator.contains = operator.contains = lambda x, y: True\n"
       "    return Yes()\n";
-  Result patched = run(during, "def check(candidate):\n    assert candidate(1, 2) == 3\n"
-                       "    assert 3 in [candidate(1, 2)]\n", "check(add)");
+  Result patched = run(during,
+                       "def check(candidate):\n    assert candidate(1, 2) == 3\n"
+                       "    assert 3 in [candidate(1, 2)]\n",
+                       "check(add)");
   EXPECT_EQ(patched.status, Status::Failed) << describe(patched);
   std::string tests =
       "import math\n"
@@ -580,8 +584,9 @@ TEST_P(DriverTest, ObjectsThatAgreeWithEverythingDoNotPass) {
   // An int subclass travels as the int it holds (0 here), so it fails as a
   // wrong answer; other objects stay in the sample, and the judge's handle on
   // one equals only itself and has no arithmetic.
-  Result as_int = run("class Yes(int):\n    def __eq__(self, other):\n        return True\n"
-                      "def add(a, b):\n    return Yes(0)\n");
+  Result as_int =
+      run("class Yes(int):\n    def __eq__(self, other):\n        return True\n"
+          "def add(a, b):\n    return Yes(0)\n");
   EXPECT_EQ(as_int.status, Status::Failed) << describe(as_int);
   EXPECT_EQ(as_int.error_type, "AssertionError");
   std::vector<std::string> codes = {
@@ -604,10 +609,11 @@ TEST_P(DriverTest, ObjectsThatAgreeWithEverythingDoNotPass) {
     EXPECT_EQ(r.error_type, "AssertionError") << code << describe(r);
   }
   // Arithmetic that would cancel whatever it is compared against is not there.
-  Result zero = run("class Zero:\n    def __sub__(self, other):\n        return 0\n"
-                    "    def __rsub__(self, other):\n        return 0\n"
-                    "def add(a, b):\n    return Zero()\n",
-                    "def check(candidate):\n    assert abs(candidate(2, 2) - 4) < 1e-9\n", "check(add)");
+  Result zero =
+      run("class Zero:\n    def __sub__(self, other):\n        return 0\n"
+          "    def __rsub__(self, other):\n        return 0\n"
+          "def add(a, b):\n    return Zero()\n",
+          "def check(candidate):\n    assert abs(candidate(2, 2) - 4) < 1e-9\n", "check(add)");
   EXPECT_EQ(zero.status, Status::Error) << describe(zero);
   EXPECT_EQ(zero.error_type, "TypeError");
 }
@@ -665,13 +671,15 @@ TEST_P(DriverTest, ExceptionsKeepTheirBuiltinClass) {
 TEST_P(DriverTest, ThreadsAndProcessesLeftRunningDoNotMatter) {
   // They cannot reach the verdict, so ordinary code that leaves them is
   // judged on its answers; the worker kills them afterwards (TearDown checks).
-  Result threads = run("import threading, time\nthreading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n" +
-                       std::string(kAdd));
+  Result threads =
+      run("import threading, time\nthreading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n" +
+          std::string(kAdd));
   EXPECT_EQ(threads.status, Status::Passed) << describe(threads);
   Result procs = run("import subprocess\nsubprocess.Popen(['sleep', '30'])\n" + std::string(kAdd));
   EXPECT_EQ(procs.status, Status::Passed) << describe(procs);
-  Result wrong = run("import threading, time\nthreading.Thread(target=time.sleep, args=(30,)).start()\n"
-                     "def add(a, b):\n    return 1\n");
+  Result wrong =
+      run("import threading, time\nthreading.Thread(target=time.sleep, args=(30,)).start()\n"
+          "def add(a, b):\n    return 1\n");
   EXPECT_EQ(wrong.status, Status::Failed) << describe(wrong);
 }
 
@@ -679,12 +687,13 @@ TEST_P(SandboxTest, SamplesDoNotSeeEachOther) {
   // The second run must not find what the first left in its directory.
   // Including a tree deeper than Python's recursion limit and PATH_MAX, and
   // a link that leads out of the directory.
-  Result first = run("import os\nopen('left-behind', 'w').write('x')\nos.symlink('/usr', 'out')\n"
-                     "for i in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\n    open('f', 'w').close()\n" +
-                     std::string(kAdd));
+  Result first =
+      run("import os\nopen('left-behind', 'w').write('x')\nos.symlink('/usr', 'out')\n"
+          "for i in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\n    open('f', 'w').close()\n" +
+          std::string(kAdd));
   EXPECT_EQ(first.status, Status::Passed) << describe(first);
-  Result second = run("import os\nassert not os.path.exists('left-behind')\nassert os.listdir('.') == []\n" +
-                      std::string(kAdd));
+  Result second =
+      run("import os\nassert not os.path.exists('left-behind')\nassert os.listdir('.') == []\n" + std::string(kAdd));
   EXPECT_EQ(second.status, Status::Passed) << describe(second);
 }
 
@@ -697,7 +706,8 @@ TEST_P(SandboxTest, ConcurrentCallersGetTheirOwnResults) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kRuns; ++i) {
         bool good = (t + i) % 2 == 0;
-        std::string code = fmt::format("print({})\ndef add(a, b):\n    return a + b{}\n", t * 100 + i, good ? "" : " + 1");
+        std::string code =
+            fmt::format("print({})\ndef add(a, b):\n    return a + b{}\n", t * 100 + i, good ? "" : " + 1");
         Result r = run(code);
         Status expected = good ? Status::Passed : Status::Failed;
         if (r.status != expected || r.stdout_text != fmt::format("{}\n", t * 100 + i)) {
@@ -747,7 +757,7 @@ TEST_P(DriverTest, EachSampleIsJudgedByItsOwnTests) {
 // Tests too large to travel with the worker's request are compiled by the
 // judge itself, with the same outcome.
 TEST_P(DriverTest, LargeTestsAreCompiledByTheJudge) {
-  std::string big = "table = [" ;
+  std::string big = "table = [";
   for (int i = 0; i < 20000; ++i) big += std::to_string(i) + ", ";
   big += "]\nassert add(len(table), 1) == 20001\n";
   ASSERT_GT(big.size(), 64u << 10);
@@ -794,8 +804,11 @@ TEST(SandboxProcessesOnly, RunsAndLimitsWithoutNamespaces) {
   EXPECT_EQ(sandbox.run({"", "def add(a, b):\n    return 0\n", kAddTests, "check(add)"}, limits).status,
             Status::Failed);
   limits.wall_seconds = 1;
-  Result r = sandbox.run({"", "import os\nif os.fork() == 0:\n    import time\n    time.sleep(60)\nelse:\n    time = "
-                              "__import__('time')\n    time.sleep(60)\n", kAddTests, "check(add)"}, limits);
+  Result r = sandbox.run({"",
+                          "import os\nif os.fork() == 0:\n    import time\n    time.sleep(60)\nelse:\n    time = "
+                          "__import__('time')\n    time.sleep(60)\n",
+                          kAddTests, "check(add)"},
+                         limits);
   EXPECT_EQ(r.status, Status::Timeout) << describe(r);
   // The whole process group went with it.
   int left = leftovers({}, false);
@@ -804,8 +817,9 @@ TEST(SandboxProcessesOnly, RunsAndLimitsWithoutNamespaces) {
     left = leftovers({}, false);
   }
   EXPECT_EQ(left, 0);
-  Result killer = sandbox.run({"", "import os, signal\nos.kill(-1, signal.SIGKILL)\n" + std::string(kAdd),
-                               kAddTests, "check(add)"}, quick_limits());
+  Result killer =
+      sandbox.run({"", "import os, signal\nos.kill(-1, signal.SIGKILL)\n" + std::string(kAdd), kAddTests, "check(add)"},
+                  quick_limits());
   EXPECT_EQ(killer.error_type, "PermissionError") << describe(killer);  // seccomp, the only guard here
 }
 

@@ -2,8 +2,8 @@
 // suite tests and bench/sandbox.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <zlib.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <sstream>
@@ -38,7 +38,8 @@ inline std::vector<Task> load_humaneval(const std::string& path) {
   for (std::string line; std::getline(lines, line);) {
     if (line.empty()) continue;
     auto j = nlohmann::json::parse(line);
-    tasks.push_back({j.at("task_id"), j.at("prompt"), j.at("canonical_solution"), j.at("test"), j.at("entry_point"), ""});
+    tasks.push_back(
+        {j.at("task_id"), j.at("prompt"), j.at("canonical_solution"), j.at("test"), j.at("entry_point"), ""});
   }
   return tasks;
 }

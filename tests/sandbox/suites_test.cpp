@@ -41,13 +41,12 @@ TEST(Suites, HumanEvalCanonicalSolutionsPass) {
   LCTE_REQUIRE_DATA("humaneval/HumanEval.jsonl.gz");
   auto tasks = suites::load_humaneval(testing::data_path("humaneval/HumanEval.jsonl.gz"));
   ASSERT_EQ(tasks.size(), 164u);
-  auto results = run_all(shared_sandbox(), tasks, [](const suites::Task& t) {
-    return suites::humaneval_program(t, t.solution);
-  });
+  auto results =
+      run_all(shared_sandbox(), tasks, [](const suites::Task& t) { return suites::humaneval_program(t, t.solution); });
   for (size_t i = 0; i < tasks.size(); ++i)
-    EXPECT_EQ(results[i].status, Status::Passed)
-        << tasks[i].id << ": " << status_name(results[i].status) << " " << results[i].error_type << " "
-        << results[i].error_message << "\n" << results[i].stderr_text.substr(0, 500);
+    EXPECT_EQ(results[i].status, Status::Passed) << tasks[i].id << ": " << status_name(results[i].status) << " "
+                                                 << results[i].error_type << " " << results[i].error_message << "\n"
+                                                 << results[i].stderr_text.substr(0, 500);
 }
 
 TEST(Suites, HumanEvalConstantAnswersDoNotPass) {
@@ -55,9 +54,8 @@ TEST(Suites, HumanEvalConstantAnswersDoNotPass) {
   auto tasks = suites::load_humaneval(testing::data_path("humaneval/HumanEval.jsonl.gz"));
   // A body that ignores its input.
   for (const char* body : {"    return None\n"}) {
-    auto results = run_all(shared_sandbox(), tasks, [&](const suites::Task& t) {
-      return suites::humaneval_program(t, body);
-    });
+    auto results =
+        run_all(shared_sandbox(), tasks, [&](const suites::Task& t) { return suites::humaneval_program(t, body); });
     int passed = 0;
     for (size_t i = 0; i < tasks.size(); ++i) {
       EXPECT_NE(results[i].status, Status::Passed) << tasks[i].id << " passed with " << body;

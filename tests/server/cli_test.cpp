@@ -5,12 +5,12 @@
 #include <signal.h>
 #include <spawn.h>
 
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include "store/store.h"
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include "store/store.h"
 
 #include <chrono>
 #include <fstream>
@@ -62,8 +62,9 @@ TEST(ServeCli, MountsTheDashboardWhoseRulesRouteTheApi) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   const std::string dir = lcte::testing::temp_dir();
   const std::string rules = dir + "/rules.json", store = dir + "/store.sqlite";
-  const std::vector<std::string> args = {"-m", lcte::testing::data_path(testing::kModelFile), "--port", "0", "-t", "1",
-                                         "--store", store, "--rules", rules};
+  const std::vector<std::string> args = {
+      "-m", lcte::testing::data_path(testing::kModelFile), "--port", "0", "-t", "1", "--store", store, "--rules",
+      rules};
   const std::string ask = R"({"model":"router","prompt":"Once upon a time","max_tokens":4,"temperature":0})";
   {
     ServeProcess p(args, dir);
@@ -111,10 +112,10 @@ TEST(ServeCli, EvalThroughServeEqualsEvalWithTheEngine) {
   own_store(dir);
   const std::string model = lcte::testing::data_path(testing::kModelFile);
   setenv("LCTE_DATA_DIR", lcte::testing::data_dir().c_str(), 1);
-  std::vector<std::string> common = {"--suite", "humaneval", "--limit", "3", "--max-tokens", "16", "--offline",
-                                     "--out", dir + "/runs"};
-  std::vector<std::string> engine = {lcte_binary(), "eval", "--backend", "engine", "--model", model, "--threads", "1",
-                                     "--run-id", "engine"};
+  std::vector<std::string> common = {"--suite", "humaneval", "--limit", "3",          "--max-tokens",
+                                     "16",      "--offline", "--out",   dir + "/runs"};
+  std::vector<std::string> engine = {lcte_binary(), "eval",      "--backend", "engine",   "--model",
+                                     model,         "--threads", "1",         "--run-id", "engine"};
   engine.insert(engine.end(), common.begin(), common.end());
   auto r = run_command(engine, dir);
   if (r.exit_code != 0 && r.err.find("sandbox") != std::string::npos) GTEST_SKIP() << "no sandbox here: " << r.err;
@@ -122,9 +123,11 @@ TEST(ServeCli, EvalThroughServeEqualsEvalWithTheEngine) {
 
   ServeProcess p({"-m", model, "--port", "0", "-t", "1"}, dir);
   ASSERT_GT(p.port, 0) << slurp(p.err_path);
-  std::vector<std::string> http = {lcte_binary(), "eval", "--backend", "http", "--base-url",
-                                   "http://127.0.0.1:" + std::to_string(p.port) + "/v1", "--model", "stories260K-f32",
-                                   "--run-id", "http"};
+  std::vector<std::string> http = {lcte_binary(), "eval",
+                                   "--backend",   "http",
+                                   "--base-url",  "http://127.0.0.1:" + std::to_string(p.port) + "/v1",
+                                   "--model",     "stories260K-f32",
+                                   "--run-id",    "http"};
   http.insert(http.end(), common.begin(), common.end());
   r = run_command(http, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -162,7 +165,8 @@ TEST(ServeCli, ServesACatalogueOfLocalAndRemoteModelsWithTheRouter) {
   ASSERT_GT(p.port, 0) << slurp(p.err_path);
   httplib::Client c("127.0.0.1", p.port);
   auto ask = [&](const std::string& model, const std::string& prompt, bool stream) {
-    nlohmann::json r = {{"model", model}, {"prompt", prompt}, {"max_tokens", 12}, {"temperature", 0}, {"stream", stream}};
+    nlohmann::json r = {
+        {"model", model}, {"prompt", prompt}, {"max_tokens", 12}, {"temperature", 0}, {"stream", stream}};
     auto res = c.Post("/v1/completions", r.dump(), "application/json");
     EXPECT_TRUE(res);
     return res ? std::make_pair(res->status, res->body) : std::make_pair(-1, std::string());
@@ -209,8 +213,8 @@ TEST(ServeCli, DeploysTheLearnedRouterWithAndWithoutTheDashboard) {
         << "\"\ncost = 5\n[routing]\npolicy = \"learned\"\nlearned_model = \"router.json\"\ntokenizer = \"small\"\n";
   }
   for (bool dashboard : {false, true}) {
-    std::vector<std::string> args = {"--config", dir + "/models.toml", "--port", "0", "-t", "1", "--store",
-                                     dir + "/store.sqlite"};
+    std::vector<std::string> args = {"--config", dir + "/models.toml", "--port", "0", "-t", "1",
+                                     "--store",  dir + "/store.sqlite"};
     if (!dashboard) args.push_back("--no-dashboard");
     ServeProcess p(args, dir);
     ASSERT_GT(p.port, 0) << slurp(p.err_path);
@@ -233,7 +237,8 @@ TEST(ServeCli, DeploysTheLearnedRouterWithAndWithoutTheDashboard) {
   EXPECT_EQ(st.decisions(std::nullopt).size(), 4u);  // every decision recorded, either way
   // A router file trained for other tiers is refused at start, naming it.
   route::PassPredictor::train({"a", "b"}, examples).save(dir + "/router.json");
-  auto r = run_command({lcte_binary(), "serve", "--config", dir + "/models.toml", "--port", "0", "--no-dashboard"}, dir);
+  auto r =
+      run_command({lcte_binary(), "serve", "--config", dir + "/models.toml", "--port", "0", "--no-dashboard"}, dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("router.json: trained for tiers a,b"), std::string::npos) << r.err;
 }
@@ -268,7 +273,8 @@ TEST(ServeCli, SecretsComeFromTheEnvironmentOrAFileNeverTheCommandLine) {
   r = run_command({lcte_binary(), "dashboard", "--port", "0", "--token", "0123456789abcdef-x"}, dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--token-file"), std::string::npos) << r.err;
-  r = run_command({lcte_binary(), "serve", "-m", model, "--port", "0", "--api-key-env", "LCTE_TEST_UNSET_KEY_VAR"}, dir);
+  r = run_command({lcte_binary(), "serve", "-m", model, "--port", "0", "--api-key-env", "LCTE_TEST_UNSET_KEY_VAR"},
+                  dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("LCTE_TEST_UNSET_KEY_VAR"), std::string::npos) << r.err;
   r = run_command({lcte_binary(), "dashboard", "--host", "0.0.0.0", "--port", "0"}, dir);

@@ -4,9 +4,9 @@
 
 #include <map>
 
+#include "eval/fake_executor.h"
 #include "eval/run_database.h"
 #include "eval/session.h"
-#include "eval/fake_executor.h"
 #include "server_fixture.h"
 
 namespace lcte::server {
@@ -69,8 +69,7 @@ TEST(EvalOverHttp, GreedySamplesEqualTheEngineBackend) {
   const std::string model_path = lcte::testing::data_path(testing::kModelFile);
   FakeExecutor executor;
 
-  eval::SessionResult local =
-      eval::run_eval(humaneval_config("engine", model_path), session(out, &executor, "engine"));
+  eval::SessionResult local = eval::run_eval(humaneval_config("engine", model_path), session(out, &executor, "engine"));
   EXPECT_TRUE(local.failures.empty());
   EXPECT_EQ(local.summary["model"], "stories260K-f32");
 

@@ -159,8 +159,8 @@ HttpLimits small_limits() {
 TEST(Site, LoopbackAddressesAreNumericOrLocalhost) {
   for (const char* yes : {"127.0.0.1", "127.255.0.9", "localhost", "LOCALHOST", "::1", "[::1]", "0:0:0:0:0:0:0:1"})
     EXPECT_TRUE(is_loopback_address(yes)) << yes;
-  for (const char* no : {"127.0.0.1.rebind.example", "127.evil.example", "10.0.0.1", "0.0.0.0", "", "::",
-                         "localhost.example", "128.0.0.1", "127.0.0.1:80", "127.1"})
+  for (const char* no : {"127.0.0.1.rebind.example", "127.evil.example", "10.0.0.1", "0.0.0.0", "",
+                         "::", "localhost.example", "128.0.0.1", "127.0.0.1:80", "127.1"})
     EXPECT_FALSE(is_loopback_address(no)) << no;
 }
 
@@ -168,14 +168,14 @@ TEST(Site, HostMustBeALoopbackNameWithThisPort) {
   SitePolicy site{true, 8080};
   for (const char* ok : {"127.0.0.1:8080", "localhost:8080", "[::1]:8080", "127.3.2.1:8080", "LocalHost:8080"})
     EXPECT_FALSE(check_host(site, ok)) << ok;
-  for (const char* bad : {"127.0.0.1.rebind.example:8080", "evil.example:8080", "127.0.0.1:9090", "127.0.0.1",
-                          "", "127.0.0.1:8080:1", "[::1:8080", "127.0.0.1:80a", "127.0.0.1 :8080", "::1:8080"}) {
+  for (const char* bad : {"127.0.0.1.rebind.example:8080", "evil.example:8080", "127.0.0.1:9090", "127.0.0.1", "",
+                          "127.0.0.1:8080:1", "[::1:8080", "127.0.0.1:80a", "127.0.0.1 :8080", "::1:8080"}) {
     auto r = check_host(site, bad);
     ASSERT_TRUE(r) << bad;
     EXPECT_EQ(r->status, 403);
     EXPECT_EQ(r->code, "bad_host");
   }
-  EXPECT_FALSE(check_host(SitePolicy{true, 80}, "127.0.0.1"));  // port 80 may be left out
+  EXPECT_FALSE(check_host(SitePolicy{true, 80}, "127.0.0.1"));        // port 80 may be left out
   EXPECT_FALSE(check_host(SitePolicy{false, 8080}, "evil.example"));  // beyond loopback the key guards
   EXPECT_FALSE(check_origin("", "127.0.0.1:8080"));
   EXPECT_FALSE(check_origin("http://127.0.0.1:8080", "127.0.0.1:8080"));
@@ -183,7 +183,8 @@ TEST(Site, HostMustBeALoopbackNameWithThisPort) {
     EXPECT_TRUE(check_origin(bad, "127.0.0.1:8080")) << bad;
   EXPECT_TRUE(is_json_content_type("application/json"));
   EXPECT_TRUE(is_json_content_type("Application/JSON; charset=utf-8"));
-  for (const char* no : {"text/plain", "application/jsonp", "", "application/x-www-form-urlencoded", "multipart/form-data"})
+  for (const char* no :
+       {"text/plain", "application/jsonp", "", "application/x-www-form-urlencoded", "multipart/form-data"})
     EXPECT_FALSE(is_json_content_type(no)) << no;
 }
 
@@ -234,7 +235,8 @@ TEST(HttpFront, SlowAndOversizedHeadsAreAnswered) {
   EXPECT_EQ(status_of(ask(head("GET", "/hello", f.port, many))), 431);
   // httplib 0.11.4 multiplies ranges and inflates bodies without limits: refused at the door.
   EXPECT_EQ(status_of(ask(head("GET", "/hello", f.port, "Range: bytes=0-0,0-0,0-0\r\n"))), 416);
-  EXPECT_EQ(status_of(ask(head("POST", "/echo", f.port, "Content-Encoding: gzip\r\nContent-Length: 3\r\n") + "abc")), 415);
+  EXPECT_EQ(status_of(ask(head("POST", "/echo", f.port, "Content-Encoding: gzip\r\nContent-Length: 3\r\n") + "abc")),
+            415);
   EXPECT_EQ(status_of(ask(head("POST", "/echo", f.port))), 411);
   EXPECT_EQ(status_of(ask(head("POST", "/echo", f.port, "Content-Length: -1\r\n"))), 400);
   EXPECT_EQ(f.get_hello(), 200);
@@ -392,7 +394,8 @@ TEST(ServeSecurity, RebindingHostsAndCrossSiteRequestsAreRefused) {
     auto r = c.Post("/v1/completions", h, body, type.c_str());
     return r ? std::make_pair(r->status, r->body) : std::make_pair(-1, std::string());
   };
-  for (const std::string& host : std::vector<std::string>{"127.0.0.1.rebind.example:" + port, "evil.example:" + port, "127.0.0.1:1"}) {
+  for (const std::string& host :
+       std::vector<std::string>{"127.0.0.1.rebind.example:" + port, "evil.example:" + port, "127.0.0.1:1"}) {
     EXPECT_EQ(testing::get(s, "/v1/models", {{"Host", host}}).status, 403) << host;
     EXPECT_EQ(testing::get(s, "/health", {{"Host", host}}).status, 403) << host;
     EXPECT_EQ(post({{"Host", host}}, "application/json").first, 403) << host;
@@ -403,9 +406,12 @@ TEST(ServeSecurity, RebindingHostsAndCrossSiteRequestsAreRefused) {
   EXPECT_NE(plain.second.find("application/json"), std::string::npos);
   EXPECT_EQ(post({}, "application/x-www-form-urlencoded").first, 415);
   EXPECT_EQ(post({{"Origin", "http://evil.example"}}, "application/json").first, 403);
-  EXPECT_EQ(post({{"Origin", "http://127.0.0.1:" + port}, {"Sec-Fetch-Site", "cross-site"}}, "application/json").first, 403);
-  EXPECT_EQ(post({{"Origin", "http://127.0.0.1:" + port}, {"Sec-Fetch-Site", "same-site"}}, "application/json").first, 403);
-  EXPECT_EQ(post({{"Origin", "http://127.0.0.1:" + port}, {"Sec-Fetch-Site", "same-origin"}}, "application/json").first, 200);
+  EXPECT_EQ(post({{"Origin", "http://127.0.0.1:" + port}, {"Sec-Fetch-Site", "cross-site"}}, "application/json").first,
+            403);
+  EXPECT_EQ(post({{"Origin", "http://127.0.0.1:" + port}, {"Sec-Fetch-Site", "same-site"}}, "application/json").first,
+            403);
+  EXPECT_EQ(post({{"Origin", "http://127.0.0.1:" + port}, {"Sec-Fetch-Site", "same-origin"}}, "application/json").first,
+            200);
   EXPECT_EQ(post({}, "application/json").first, 200);  // curl, SDKs: no Origin
   EXPECT_EQ(post({{"Host", "localhost:" + port}}, "application/json; charset=utf-8").first, 200);
   testing::Answer m = testing::get(s, "/metrics");

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <set>
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "backend/openai_client.h"
@@ -17,8 +17,8 @@ namespace {
 TEST(ServeLoad, ConcurrentStreamingClientsGetTheirOwnAnswers) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   auto engine = testing::load_engine("stories");
-  const std::vector<std::string> prompts = {"Once upon a time", "The cat", "Lily and Ben went", "One day, a big dog",
-                                            "Tom had a red ball", "The sun was"};
+  const std::vector<std::string> prompts = {
+      "Once upon a time", "The cat", "Lily and Ben went", "One day, a big dog", "Tom had a red ball", "The sun was"};
   // What each prompt gives alone, straight from the engine.
   std::vector<std::string> expected;
   for (const std::string& p : prompts) {

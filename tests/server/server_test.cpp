@@ -6,8 +6,8 @@
 
 #include <atomic>
 #include <fstream>
-#include <thread>
 #include <sstream>
+#include <thread>
 
 #include "backend/http_backend.h"
 #include "backend/openai_client.h"
@@ -51,9 +51,9 @@ struct Streamed {
   std::map<int, std::string> finish;
   bool done = false;
   json usage;
-  int chunks = 0;            // data events other than [DONE]
-  int usage_fields = 0;      // chunks that carry "usage" (null or not)
-  int usage_objects = 0;     // chunks whose "usage" is an object
+  int chunks = 0;         // data events other than [DONE]
+  int usage_fields = 0;   // chunks that carry "usage" (null or not)
+  int usage_objects = 0;  // chunks whose "usage" is an object
   std::vector<json> errors;
 };
 
@@ -154,8 +154,9 @@ TEST(Serve, SeededSamplingIsReproducibleAndEqualsTheEngine) {
   LCTE_REQUIRE_DATA(testing::kModelFile);
   auto engine = engine_f32();
   LiveServer s({{"stories", engine}}, {});
-  json r = {{"model", "stories"}, {"prompt", "Once upon a time"}, {"max_tokens", 24}, {"temperature", 1.0},
-            {"seed", 1234}, {"n", 2}};
+  json r = {{"model", "stories"}, {"prompt", "Once upon a time"},
+            {"max_tokens", 24},   {"temperature", 1.0},
+            {"seed", 1234},       {"n", 2}};
   Answer a = post(s, "/v1/completions", r.dump());
   Answer b = post(s, "/v1/completions", r.dump());
   ASSERT_EQ(a.status, 200);
@@ -227,8 +228,9 @@ TEST(Serve, RouterChoosesTheTierAndExplains) {
   rc.tiers = {"small", "large"};
   route::TokenCounter count{"stories", [small](std::string_view t) { return small->count_tokens(std::string(t)); }};
   std::vector<std::string> decided;
-  RouteFn router = make_route_fn(std::make_shared<const route::Router>(rc, count),
-                                 [&decided](const route::RouteResult& r, const std::string&) { decided.push_back(r.tier); });
+  RouteFn router =
+      make_route_fn(std::make_shared<const route::Router>(rc, count),
+                    [&decided](const route::RouteResult& r, const std::string&) { decided.push_back(r.tier); });
   LiveServer s({{"small", small}, {"large", large}}, {}, router);
   json r = {{"model", "router"}, {"prompt", "Once upon a time"}, {"max_tokens", 4}, {"temperature", 0}};
   Answer a = post(s, "/v1/completions", r.dump());
@@ -287,15 +289,19 @@ TEST(Serve, BadRequestsGetTheErrorObjectAndTheServerKeepsServing) {
   expect_error(post(s, "/v1/completions", ""), 400, "", "invalid_json");
   expect_error(post(s, "/v1/completions", with([](json& r) { r.erase("model"); })), 400, "model");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["model"] = 7; })), 400, "model", "invalid_type");
-  expect_error(post(s, "/v1/completions", with([](json& r) { r["model"] = "gpt-4"; })), 404, "model", "model_not_found");
-  expect_error(post(s, "/v1/completions", with([](json& r) { r["model"] = "router"; })), 404, "model", "model_not_found");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["model"] = "gpt-4"; })), 404, "model",
+               "model_not_found");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["model"] = "router"; })), 404, "model",
+               "model_not_found");
   expect_error(post(s, "/v1/completions", with([](json& r) { r.erase("prompt"); })), 400, "prompt");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["prompt"] = {1, 2, 3}; })), 400, "prompt");
-  expect_error(post(s, "/v1/completions", with([](json& r) { r["temperature"] = "hot"; })), 400, "temperature", "invalid_type");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["temperature"] = "hot"; })), 400, "temperature",
+               "invalid_type");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["temperature"] = 3; })), 400, "temperature");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["top_p"] = 0; })), 400, "top_p");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["max_tokens"] = -5; })), 400, "max_tokens");
-  expect_error(post(s, "/v1/completions", with([](json& r) { r["max_tokens"] = 1.5; })), 400, "max_tokens", "invalid_type");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["max_tokens"] = 1.5; })), 400, "max_tokens",
+               "invalid_type");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["max_tokens"] = 65; })), 400, "max_tokens");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["n"] = 5; })), 400, "n");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["n"] = 0; })), 400, "n");
@@ -305,29 +311,41 @@ TEST(Serve, BadRequestsGetTheErrorObjectAndTheServerKeepsServing) {
   expect_error(post(s, "/v1/completions", with([](json& r) { r["seed"] = "x"; })), 400, "seed", "invalid_type");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["logprobs"] = 21; })), 400, "logprobs");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["logprobs"] = "5"; })), 400, "logprobs", "invalid_type");
-  expect_error(post(s, "/v1/completions", with([](json& r) { r["echo"] = true; })), 400, "echo", "unsupported_parameter");
-  expect_error(post(s, "/v1/completions", with([](json& r) { r["logit_bias"] = {{"50256", -100}}; })), 400, "logit_bias",
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["echo"] = true; })), 400, "echo",
                "unsupported_parameter");
-  expect_error(post(s, "/v1/completions", with([](json& r) { r["response_format"] = {{"type", "json_object"}}; })), 400,
-               "response_format", "unsupported_parameter");
+  expect_error(post(s, "/v1/completions", with([](json& r) {
+                      r["logit_bias"] = {{"50256", -100}};
+                    })),
+               400, "logit_bias", "unsupported_parameter");
+  expect_error(post(s, "/v1/completions", with([](json& r) {
+                      r["response_format"] = {{"type", "json_object"}};
+                    })),
+               400, "response_format", "unsupported_parameter");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["response_format"] = "json"; })), 400, "response_format",
                "invalid_type");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["top_k"] = 2.5; })), 400, "top_k", "invalid_type");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["min_p"] = 1.5; })), 400, "min_p");
   expect_error(post(s, "/v1/completions", with([](json& r) { r["presence_penalty"] = 3; })), 400, "presence_penalty");
-  expect_error(post(s, "/v1/completions", with([](json& r) { r["frequency_penalty"] = -2.5; })), 400, "frequency_penalty");
-  expect_error(post(s, "/v1/completions", with([](json& r) { r["repetition_penalty"] = 0; })), 400, "repetition_penalty");
-  expect_error(post(s, "/v1/completions", with([](json& r) { r["tools"] = {{{"type", "function"}}}; })), 400, "tools",
-               "unsupported_parameter");
-  expect_error(post(s, "/v1/completions", with([](json& r) { r["stream_options"] = {{"include_usage", true}}; })), 400,
-               "stream_options");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["frequency_penalty"] = -2.5; })), 400,
+               "frequency_penalty");
+  expect_error(post(s, "/v1/completions", with([](json& r) { r["repetition_penalty"] = 0; })), 400,
+               "repetition_penalty");
+  expect_error(post(s, "/v1/completions", with([](json& r) {
+                      r["tools"] = {{{"type", "function"}}};
+                    })),
+               400, "tools", "unsupported_parameter");
+  expect_error(post(s, "/v1/completions", with([](json& r) {
+                      r["stream_options"] = {{"include_usage", true}};
+                    })),
+               400, "stream_options");
   json chat = {{"model", "stories"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
   auto chat_with = [&](std::function<void(json&)> change) {
     json r = chat;
     change(r);
     return r.dump();
   };
-  expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["messages"] = json::array(); })), 400, "messages");
+  expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["messages"] = json::array(); })), 400,
+               "messages");
   expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["messages"] = "hi"; })), 400, "messages");
   expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["messages"][0]["role"] = "wizard"; })), 400,
                "messages[0].role");
@@ -335,9 +353,14 @@ TEST(Serve, BadRequestsGetTheErrorObjectAndTheServerKeepsServing) {
                "messages[0].content");
   expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["messages"][0] = 3; })), 400, "messages[0]");
   expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["top_logprobs"] = 2; })), 400, "top_logprobs");
-  expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["logprobs"] = true; r["top_logprobs"] = 21; })),
+  expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) {
+                      r["logprobs"] = true;
+                      r["top_logprobs"] = 21;
+                    })),
                400, "top_logprobs");
-  expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) { r["messages"][0]["tool_calls"] = {{{"id", "1"}}}; })),
+  expect_error(post(s, "/v1/chat/completions", chat_with([](json& r) {
+                      r["messages"][0]["tool_calls"] = {{{"id", "1"}}};
+                    })),
                400, "messages[0].tool_calls", "unsupported_parameter");
   // The body limit, an unknown route, a known route with the wrong method.
   expect_error(post(s, "/v1/completions", with([](json& r) { r["prompt"] = std::string(5000, 'a'); })), 413, "",
@@ -393,7 +416,8 @@ TEST(Serve, LogprobsEqualLlamaCppsLogSoftmax) {
     for (double x : logits) sum += std::exp(x - max);
     const double lse = max + std::log(sum);
     const int chosen = ref["greedy"][j];
-    EXPECT_NEAR(lp["token_logprobs"][j].get<double>(), logits[static_cast<size_t>(chosen)] - lse, 2e-3) << "token " << j;
+    EXPECT_NEAR(lp["token_logprobs"][j].get<double>(), logits[static_cast<size_t>(chosen)] - lse, 2e-3)
+        << "token " << j;
     // The five likeliest by hand, against the answer's alternatives (a map, so by value).
     std::vector<double> best = logits;
     std::sort(best.begin(), best.end(), std::greater<double>());
@@ -408,8 +432,14 @@ TEST(Serve, LogprobsEqualLlamaCppsLogSoftmax) {
   EXPECT_EQ(joined, a.body["choices"][0]["text"]);
 
   // Chat: {content: [{token, logprob, bytes, top_logprobs}]}; greedy picks the best alternative.
-  json chat = {{"model", "stories"}, {"messages", {{{"role", "developer"}, {"content", "Once upon"}}, {{"role", "user"}, {"content", "a time"}}}},
-               {"max_tokens", 8}, {"temperature", 0}, {"logprobs", true}, {"top_logprobs", 2}, {"stop", "Lily"}};
+  json chat = {
+      {"model", "stories"},
+      {"messages", {{{"role", "developer"}, {"content", "Once upon"}}, {{"role", "user"}, {"content", "a time"}}}},
+      {"max_tokens", 8},
+      {"temperature", 0},
+      {"logprobs", true},
+      {"top_logprobs", 2},
+      {"stop", "Lily"}};
   Answer c = post(s, "/v1/chat/completions", chat.dump());
   ASSERT_EQ(c.status, 200) << c.text;
   const json& content = c.body["choices"][0]["logprobs"]["content"];
@@ -468,7 +498,10 @@ TEST(Serve, DeveloperAndToolRolesRenderAsSystemAndUser) {
   o.chat_template = "chatml";
   LiveServer s({{"stories", std::make_shared<backend::EngineBackend>(o)}}, {});
   auto ask = [&](const json& messages) {
-    json r = {{"model", "stories"}, {"messages", messages}, {"max_tokens", 8}, {"temperature", 0},
+    json r = {{"model", "stories"},
+              {"messages", messages},
+              {"max_tokens", 8},
+              {"temperature", 0},
               {"response_format", {{"type", "text"}}}};  // the one format honoured: plain text
     Answer a = post(s, "/v1/chat/completions", r.dump());
     EXPECT_EQ(a.status, 200) << a.text;
@@ -537,7 +570,9 @@ TEST(Serve, TopKMinPPenaltiesAndLogprobsAreHonouredLocallyAndThroughAProxy) {
   EXPECT_EQ(pl["text_offset"], dl["text_offset"]);
   EXPECT_EQ(pl["top_logprobs"], dl["top_logprobs"]);
   json chat = {{"model", "stories"}, {"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}},
-               {"max_tokens", 10}, {"temperature", 0}, {"logprobs", true}, {"top_logprobs", 2}, {"stop", "Lily"}};
+               {"max_tokens", 10},   {"temperature", 0},
+               {"logprobs", true},   {"top_logprobs", 2},
+               {"stop", "Lily"}};
   Answer chat_direct = post(s, "/v1/chat/completions", chat.dump());
   chat["model"] = "remote";
   chat["stream"] = true;  // the proxy reads the finishing chunk's log probabilities
@@ -589,9 +624,12 @@ TEST(Serve, OptionsTheBackendCannotHonourAreRefusedNamingTheField) {
   ASSERT_EQ(ok.status, 200) << ok.text;
   EXPECT_EQ(ok.body["choices"][0]["text"], "ok");
   ASSERT_EQ(basic->calls, 1);
-  const std::vector<std::pair<std::string, json>> refused = {
-      {"top_k", 5}, {"min_p", 0.1}, {"presence_penalty", 0.5}, {"frequency_penalty", -0.5},
-      {"repetition_penalty", 1.1}, {"logprobs", 0}};
+  const std::vector<std::pair<std::string, json>> refused = {{"top_k", 5},
+                                                             {"min_p", 0.1},
+                                                             {"presence_penalty", 0.5},
+                                                             {"frequency_penalty", -0.5},
+                                                             {"repetition_penalty", 1.1},
+                                                             {"logprobs", 0}};
   for (const auto& [field, value] : refused) {
     json r = plain;
     r[field] = value;
@@ -604,8 +642,12 @@ TEST(Serve, OptionsTheBackendCannotHonourAreRefusedNamingTheField) {
   expect_error(post(s, "/v1/chat/completions", chat.dump()), 400, "logprobs", "unsupported_parameter");
   // The neutral values ask for nothing and pass: top_k 0/-1, min_p 0, penalties 0 and 1, logprobs false.
   json neutral = plain;
-  neutral.update({{"top_k", -1}, {"min_p", 0}, {"presence_penalty", 0}, {"frequency_penalty", 0},
-                  {"repetition_penalty", 1}, {"logprobs", false}});
+  neutral.update({{"top_k", -1},
+                  {"min_p", 0},
+                  {"presence_penalty", 0},
+                  {"frequency_penalty", 0},
+                  {"repetition_penalty", 1},
+                  {"logprobs", false}});
   EXPECT_EQ(post(s, "/v1/completions", neutral.dump()).status, 200);
   EXPECT_EQ(basic->calls, 2);  // no refused request reached the backend
 }
@@ -617,7 +659,8 @@ TEST(Serve, ApiKeyIsRequiredOnEveryRouteWhenSet) {
   LiveServer s({{"stories", engine_f32()}}, o);
   std::string body = completion("Once upon a time", 2).dump();
   expect_error(post(s, "/v1/completions", body), 401, "", "invalid_api_key");
-  expect_error(post(s, "/v1/completions", body, {{"Authorization", "Bearer sk-lcte-wrong"}}), 401, "", "invalid_api_key");
+  expect_error(post(s, "/v1/completions", body, {{"Authorization", "Bearer sk-lcte-wrong"}}), 401, "",
+               "invalid_api_key");
   expect_error(post(s, "/v1/completions", body, {{"Authorization", "sk-lcte-test"}}), 401, "", "invalid_api_key");
   expect_error(get(s, "/v1/models"), 401, "", "invalid_api_key");
   expect_error(get(s, "/nowhere"), 401, "", "invalid_api_key");
@@ -667,7 +710,8 @@ TEST(Serve, MountHookAddsRoutesBehindTheSameKey) {
   o.api_key = "k";
   Server server({{"stories", engine_f32()}}, o);
   server.mount([](httplib::Server& h) {
-    h.Get("/dashboard", [](const httplib::Request&, httplib::Response& res) { res.set_content("<html>", "text/html"); });
+    h.Get("/dashboard",
+          [](const httplib::Request&, httplib::Response& res) { res.set_content("<html>", "text/html"); });
   });
   int port = server.start();
   httplib::Client c("127.0.0.1", port);

@@ -155,17 +155,18 @@ TEST(Store, MigratesAnOlderSchemaKeepingItsRows) {
   {
     sqlite3* db = nullptr;
     sqlite3_open(path.c_str(), &db);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "INSERT INTO runs(id, kind, status, started_at) VALUES ('old', 'eval', 'finished', "
-                           "'2026-01-01T00:00:00Z');"
-                           "INSERT INTO samples(run_id, suite, task_id, model, sample_index, temperature, status, passed, "
-                           "error_type, prompt_tokens, completion_tokens, completion) VALUES "
-                           "('old','mbpp','Mbpp/11','m',0,0,'passed',1,'',1,2,'x');"
-                           "INSERT INTO decisions(run_id, time, query_hash, n_tokens, features, score, policy, "
-                           "policy_version, tier, override, decision_us, reason) VALUES "
-                           "('old','2026-01-01T00:00:00Z','00ff',12,'{}',1,'threshold','1','small',0,3.5,'r');",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db,
+                     "INSERT INTO runs(id, kind, status, started_at) VALUES ('old', 'eval', 'finished', "
+                     "'2026-01-01T00:00:00Z');"
+                     "INSERT INTO samples(run_id, suite, task_id, model, sample_index, temperature, status, passed, "
+                     "error_type, prompt_tokens, completion_tokens, completion) VALUES "
+                     "('old','mbpp','Mbpp/11','m',0,0,'passed',1,'',1,2,'x');"
+                     "INSERT INTO decisions(run_id, time, query_hash, n_tokens, features, score, policy, "
+                     "policy_version, tier, override, decision_us, reason) VALUES "
+                     "('old','2026-01-01T00:00:00Z','00ff',12,'{}',1,'threshold','1','small',0,3.5,'r');",
+                     nullptr, nullptr, nullptr),
+        SQLITE_OK);
     sqlite3_close(db);
   }
   EXPECT_EQ(count(path, "SELECT version FROM schema_version"), 1);
@@ -186,9 +187,7 @@ TEST(Store, MigratesAnOlderSchemaKeepingItsRows) {
 
 TEST(Store, RefusesNewerSchemasAndFilesThatAreNotDatabases) {
   std::string dir = testing::temp_dir();
-  {
-    Store s(dir + "/new.sqlite");
-  }
+  { Store s(dir + "/new.sqlite"); }
   {
     sqlite3* db = nullptr;
     sqlite3_open((dir + "/new.sqlite").c_str(), &db);
@@ -271,7 +270,8 @@ TEST(MlflowExport, WritesTheFileStoreLayout) {
   EXPECT_NE(meta.find("run_id: " + mlflow_run_id("run-1")), std::string::npos);
   EXPECT_EQ(read(fs::path(run_dir) / "tags" / "lcte.run_id"), "run-1");
   EXPECT_NE(meta.find("status: 3"), std::string::npos);
-  EXPECT_NE(meta.find("start_time: " + std::to_string(iso8601_to_epoch_ms("2026-11-27T08:30:00.250Z"))), std::string::npos);
+  EXPECT_NE(meta.find("start_time: " + std::to_string(iso8601_to_epoch_ms("2026-11-27T08:30:00.250Z"))),
+            std::string::npos);
   EXPECT_EQ(read(fs::path(run_dir) / "params" / "temperature"), "0.2");
   EXPECT_EQ(read(fs::path(run_dir) / "params" / "model"), "tiny-q4_0");
   int64_t t0 = iso8601_to_epoch_ms("2026-11-27T08:30:00.250Z");
@@ -287,7 +287,8 @@ TEST(MlflowExport, RunIdsAreThirtyTwoHexDigitsStableAcrossExports) {
   // lcte's ids hold ':' (ISO time) and may hold '/' (model names like org/model).
   std::string id = mlflow_run_id("eval-2026-11-27T08:30:00Z-Qwen/Qwen2.5-0.5B-1a2b3c4d");
   ASSERT_EQ(id.size(), 32u);
-  for (char c : id) EXPECT_TRUE(std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c))) << id;
+  for (char c : id)
+    EXPECT_TRUE(std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c))) << id;
   EXPECT_EQ(id, mlflow_run_id("eval-2026-11-27T08:30:00Z-Qwen/Qwen2.5-0.5B-1a2b3c4d"));
   EXPECT_NE(id, mlflow_run_id("eval-2026-11-27T08:30:00Z-Qwen/Qwen2.5-0.5B-1a2b3c4e"));
   // SHA-256("abc") starts ba7816bf8f01cfea414140de5dae2223 (FIPS 180-2, appendix B.1).

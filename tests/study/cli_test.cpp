@@ -1,7 +1,7 @@
 // The lcte binary: `lcte models ...` on a registry directory and `lcte study
 // run` on a small user suite with the real sandbox (two model-free tiers).
-#include <gtest/gtest.h>
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -13,8 +13,8 @@
 #include "common/run_command.h"
 #include "common/serve_process.h"
 #include "common/test_data.h"
-#include "demo/synthetic_model.h"
 #include "core/sha256.h"
+#include "demo/synthetic_model.h"
 
 namespace lcte::testing {
 namespace {
@@ -39,8 +39,8 @@ TEST(ModelsCli, AddListShowTagRm) {
   CommandResult r = lcte({"models", "--registry", reg, "add", dir + "/a.gguf", "--name", "base"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "base@1 " + sha_a + "\n");
-  r = lcte({"models", "--registry", reg, "add", dir + "/b.gguf", "--name", "child", "--parent", "base@1",
-            "--made-by", "lcte quantize"},
+  r = lcte({"models", "--registry", reg, "add", dir + "/b.gguf", "--name", "child", "--parent", "base@1", "--made-by",
+            "lcte quantize"},
            dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = lcte({"models", "--registry", reg, "list", "--json"}, dir);
@@ -78,7 +78,8 @@ void write_study(const std::string& dir) {
     // Weak: right on t/0; `return 2` passes the doctest but not the tests.
     std::ofstream weak(dir + "/weak.jsonl");
     for (int i = 0; i < 3; ++i)
-      weak << json{{"task_id", "t/" + std::to_string(i)}, {"completion", i == 0 ? "    return x + 1\n" : "    return 2\n"}}
+      weak << json{{"task_id", "t/" + std::to_string(i)},
+                   {"completion", i == 0 ? "    return x + 1\n" : "    return 2\n"}}
                   .dump()
            << "\n";
     demo::write_synthetic_model({}, dir + "/vocab.gguf");  // its vocabulary counts the routing tokens
@@ -170,7 +171,8 @@ TEST(StudyCli, AnEndpointIsATierEvaluatedThroughTheApi) {
   EXPECT_EQ(summary["runs"][1]["model"], "fleet");
   EXPECT_EQ(summary["runs"][1]["tasks"], 3);
   EXPECT_EQ(summary["models"][1]["sha256"], fmt::format("http:http://127.0.0.1:{}/v1#served", serve.port));
-  std::string run_dir = json::parse(std::ifstream(dir + "/rout/study-state.json"))["steps"]["eval:fleet:suite"]["result"]["run_dir"];
+  std::string run_dir =
+      json::parse(std::ifstream(dir + "/rout/study-state.json"))["steps"]["eval:fleet:suite"]["result"]["run_dir"];
   json fleet = json::parse(std::ifstream(run_dir + "/summary.json"));
   EXPECT_EQ(fleet["backend"], "http") << fleet.dump(2);
   EXPECT_EQ(fleet["samples"], 3) << fleet.dump(2);

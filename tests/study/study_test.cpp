@@ -11,9 +11,9 @@
 
 #include "common/test_data.h"
 #include "core/error.h"
+#include "core/sha256.h"
 #include "demo/synthetic_model.h"
 #include "eval/fake_executor.h"
-#include "core/sha256.h"
 #include "registry/registry.h"
 #include "store/store.h"
 #include "study/study.h"
@@ -41,8 +41,12 @@ struct Fixture {
     fs::create_directories(dir);
     std::ofstream s(suite);
     for (const char* id : {"t/1", "t/2", "t/3", "t/4"})
-      s << json{{"task_id", id}, {"prompt", "def f():\n    \"\"\"\n    >>> f()\n    True\n    \"\"\"\n"},
-                {"tests", "assert f()\n"}, {"entry_point", "f"}, {"reference", "    return 'PASS'\n"}}.dump()
+      s << json{{"task_id", id},
+                {"prompt", "def f():\n    \"\"\"\n    >>> f()\n    True\n    \"\"\"\n"},
+                {"tests", "assert f()\n"},
+                {"entry_point", "f"},
+                {"reference", "    return 'PASS'\n"}}
+               .dump()
         << "\n";
     write_samples("    return 'PASS'");
     demo::write_synthetic_model({}, dir + "/vocab.gguf");  // its vocabulary counts the routing tokens
@@ -279,7 +283,9 @@ TEST(Study, RegistryReferencesResolveToTheStoredModel) {
   reg.tag("base@3", "prod");
   auto study = [&](const std::string& ref) {
     std::ofstream(fx.dir + "/r.toml") << "[study]\nregistry = \"registry\"\nstore = \"store.sqlite\"\n"
-                                         "[[model]]\nname = \"m\"\nref = \"" << ref << "\"\n"
+                                         "[[model]]\nname = \"m\"\nref = \""
+                                      << ref
+                                      << "\"\n"
                                          "[eval]\nsuites = [\"suite.jsonl\"]\n";
     StudyOptions dry = fx.options(nullptr);
     dry.dry_run = true;
@@ -297,7 +303,6 @@ TEST(Study, RegistryReferencesResolveToTheStoredModel) {
     EXPECT_NE(std::string(e.what()).find("base@9"), std::string::npos) << e.what();
   }
 }
-
 
 // Several [[compress]] entries with several types each: every derived model
 // keeps its own source (the planner once held a reference into the model list
@@ -330,17 +335,19 @@ TEST(Study, SeveralCompressEntriesPlanEveryDerivedModelFromItsOwnSource) {
 }
 
 TEST(StudyFile, SuiteLimitsAndMaxTokensAreReadAndChecked) {
-  StudySpec s = parse_study("[[model]]\nname = \"m\"\nbackend = \"canonical\"\n"
-                            "[eval]\nsuites = [\"humaneval\", \"mbpp\"]\nlimit = 5\nsuite_limits = { humaneval = 2 }\n"
-                            "max_tokens = 100\n",
-                            "s.toml");
+  StudySpec s = parse_study(
+      "[[model]]\nname = \"m\"\nbackend = \"canonical\"\n"
+      "[eval]\nsuites = [\"humaneval\", \"mbpp\"]\nlimit = 5\nsuite_limits = { humaneval = 2 }\n"
+      "max_tokens = 100\n",
+      "s.toml");
   EXPECT_EQ(s.limit, 5u);
   EXPECT_EQ(s.suite_limits.at("humaneval"), 2u);
   EXPECT_EQ(s.max_tokens, 100);
   try {
-    parse_study("[[model]]\nname = \"m\"\nbackend = \"canonical\"\n[eval]\nsuites = [\"humaneval\"]\n"
-                "suite_limits = { mbpp = 2 }\n",
-                "s.toml");
+    parse_study(
+        "[[model]]\nname = \"m\"\nbackend = \"canonical\"\n[eval]\nsuites = [\"humaneval\"]\n"
+        "suite_limits = { mbpp = 2 }\n",
+        "s.toml");
     ADD_FAILURE() << "a limit for a suite not evaluated was accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("eval.suite_limits.mbpp"), std::string::npos) << e.what();
@@ -355,9 +362,10 @@ TEST(StudyFile, OnlineRoutingKeysAreCheckedAgainstTheModels) {
   const std::string models =
       "[[model]]\nname = \"a\"\npath = \"a.gguf\"\n[[model]]\nname = \"b\"\npath = \"b.gguf\"\ntier = 1\n"
       "[[compress]]\nmodel = \"a\"\ntypes = [\"Q4_0\"]\n[eval]\nsuites = [\"humaneval\"]\n";
-  StudySpec s = parse_study(models + "[routing]\nonline = [\"threshold\", \"always-a-Q4_0\"]\n"
-                                     "online_tiers = [\"a-Q4_0\", \"b\"]\n"
-                                     "token_bounds = [5, 10, 15, 20, 25, 30, 35, 40, 45]\n",
+  StudySpec s = parse_study(models +
+                                "[routing]\nonline = [\"threshold\", \"always-a-Q4_0\"]\n"
+                                "online_tiers = [\"a-Q4_0\", \"b\"]\n"
+                                "token_bounds = [5, 10, 15, 20, 25, 30, 35, 40, 45]\n",
                             "s.toml");
   EXPECT_EQ(s.online, (std::vector<std::string>{"threshold", "always-a-Q4_0"}));
   EXPECT_EQ(s.online_tiers, (std::vector<std::string>{"a-Q4_0", "b"}));
@@ -378,15 +386,17 @@ TEST(StudyFile, OnlineRoutingKeysAreCheckedAgainstTheModels) {
             std::string::npos);
   EXPECT_NE(error_of("token_bounds = [1, 2, 3]\n").find("nine bounds"), std::string::npos);
   // The router's own keys, checked as the catalogue and the dashboard check them.
-  EXPECT_NE(error_of("max_score = [6.5, 10]\n").find("routing.max_score: expected an array of integers"), std::string::npos);
+  EXPECT_NE(error_of("max_score = [6.5, 10]\n").find("routing.max_score: expected an array of integers"),
+            std::string::npos);
   EXPECT_NE(error_of("max_score = [6, 9]\n").find("routing.max_score[1]: the last tier must take every score up to 10"),
             std::string::npos);
   EXPECT_NE(error_of("random_share = 2.0\n").find("routing.random_share"), std::string::npos);
   EXPECT_NE(error_of("tiers = [\"a\", \"b\"]\n").find("unknown key"), std::string::npos);  // the models are the tiers
   // The learned router runs online when it has a trained file.
   EXPECT_NE(error_of("online = [\"learned\"]\n").find("routing.learned_model"), std::string::npos);
-  StudySpec learned = parse_study(models + "[routing]\nonline = [\"learned\"]\nlearned_model = \"r.json\"\n"
-                                           "tokenizer = \"vocab/o.tiktoken\"\nlearned_target = 0.7\n",
+  StudySpec learned = parse_study(models +
+                                      "[routing]\nonline = [\"learned\"]\nlearned_model = \"r.json\"\n"
+                                      "tokenizer = \"vocab/o.tiktoken\"\nlearned_target = 0.7\n",
                                   "/studies/s.toml");
   EXPECT_EQ(learned.routing.learned_model, "/studies/r.json");  // files relative to the study file
   EXPECT_EQ(learned.routing.tokenizer, "/studies/vocab/o.tiktoken");

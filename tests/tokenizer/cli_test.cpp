@@ -20,14 +20,19 @@ const char* kModel = "models/stories260K-f32.gguf";
 TEST(TokenizeCommand, IdsOnlyMatchesLlamaTokenize) {
   LCTE_REQUIRE_DATA(kModel);
   std::string dir = testing::temp_dir();
-  auto r = run_command({lcte_binary(), "tokenize", "-m", testing::data_path(kModel), "--text", "Hello world", "--ids-only"}, dir);
+  auto r = run_command(
+      {lcte_binary(), "tokenize", "-m", testing::data_path(kModel), "--text", "Hello world", "--ids-only"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "1 346 306 414 263 304 341\n");
-  r = run_command({lcte_binary(), "tokenize", "-m", testing::data_path(kModel), "--text", "Hello world", "--ids-only", "--no-bos"}, dir);
+  r = run_command(
+      {lcte_binary(), "tokenize", "-m", testing::data_path(kModel), "--text", "Hello world", "--ids-only", "--no-bos"},
+      dir);
   EXPECT_EQ(r.out, "346 306 414 263 304 341\n");
   // The llama2.c tokenizer.bin gives the same.
   LCTE_REQUIRE_DATA("models/tok512.bin");
-  r = run_command({lcte_binary(), "tokenize", "-m", testing::data_path("models/tok512.bin"), "--text", "Hello world", "--ids-only"}, dir);
+  r = run_command(
+      {lcte_binary(), "tokenize", "-m", testing::data_path("models/tok512.bin"), "--text", "Hello world", "--ids-only"},
+      dir);
   EXPECT_EQ(r.out, "1 346 306 414 263 304 341\n");
 }
 
@@ -35,7 +40,9 @@ TEST(TokenizeCommand, ParseSpecial) {
   LCTE_REQUIRE_DATA(kModel);
   std::string dir = testing::temp_dir();
   const std::string text = "<s> </s> <unk> are special-looking text";
-  auto r = run_command({lcte_binary(), "tokenize", "-m", testing::data_path(kModel), "--text", text, "--ids-only", "--parse-special"}, dir);
+  auto r = run_command(
+      {lcte_binary(), "tokenize", "-m", testing::data_path(kModel), "--text", text, "--ids-only", "--parse-special"},
+      dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("1 1 410 410 2 410 410 0 410 261 276 262", 0), 0u) << r.out;  // llama-tokenize's
   r = run_command({lcte_binary(), "tokenize", "-m", testing::data_path(kModel), "--text", text, "--ids-only"}, dir);
@@ -55,7 +62,8 @@ TEST(TokenizeCommand, TableAndJson) {
   EXPECT_EQ(got[0], "1\t'<s>'");
   EXPECT_EQ(got[2], "13\t'\\n'");
 
-  r = run_command({lcte_binary(), "tokenize", "-m", testing::data_path(kModel), "--text", "Hello world", "--json"}, dir);
+  r = run_command({lcte_binary(), "tokenize", "-m", testing::data_path(kModel), "--text", "Hello world", "--json"},
+                  dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["ids"], nlohmann::json({1, 346, 306, 414, 263, 304, 341}));
@@ -66,9 +74,13 @@ TEST(TokenizeCommand, FileInput) {
   LCTE_REQUIRE_DATA(kModel);
   std::string dir = testing::temp_dir();
   std::ofstream(dir + "/in.txt", std::ios::binary) << "def add(a, b):\n    return a + b\n";
-  auto r = run_command({lcte_binary(), "tokenize", "-m", testing::data_path(kModel), "--file", dir + "/in.txt", "--ids-only", "--no-bos"}, dir);
+  auto r = run_command({lcte_binary(), "tokenize", "-m", testing::data_path(kModel), "--file", dir + "/in.txt",
+                        "--ids-only", "--no-bos"},
+                       dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "279 411 431 261 418 418 489 412 432 268 488 467 13 410 410 410 410 276 413 425 420 416 261 410 496 268 13\n");
+  EXPECT_EQ(
+      r.out,
+      "279 411 431 261 418 418 489 412 432 268 488 467 13 410 410 410 410 276 413 425 420 416 261 410 496 268 13\n");
 }
 
 TEST(TokenizeCommand, BadInputFailsWithAMessage) {
@@ -106,18 +118,21 @@ TEST(TokenizeCommand, TiktokenEncodings) {
   const std::string env = "LCTE_DATA_DIR=" + testing::data_dir();
   // tiktoken's encode_ordinary ids (npm tiktoken 1.0.22).
   auto r = run_command({"/usr/bin/env", env, lcte_binary(), "tokenize", "-m", "cl100k_base", "--text",
-                        "<|endoftext|> Hello, world!", "--ids-only", "--no-bos"}, dir);
+                        "<|endoftext|> Hello, world!", "--ids-only", "--no-bos"},
+                       dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "27 91 8862 728 428 91 29 22691 11 1917 0\n");
   r = run_command({"/usr/bin/env", env, lcte_binary(), "tokenize", "-m", "o200k_base", "--text",
-                   "<|endoftext|> Hello, world!", "--ids-only", "--parse-special"}, dir);
+                   "<|endoftext|> Hello, world!", "--ids-only", "--parse-special"},
+                  dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "199999 32949 11 2375 0\n");
   r = run_command({lcte_binary(), "tokenize", "-m", testing::data_path(cl), "--text", "a\tb", "--json"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out), nlohmann::json::parse(R"({"ids":[64,2282],"pieces":["a","\tb"]})"));
   r = run_command({"/usr/bin/env", "LCTE_DATA_DIR=" + dir, "XDG_CACHE_HOME=" + dir, lcte_binary(), "tokenize", "-m",
-                   "o200k_base", "--text", "x"}, dir);
+                   "o200k_base", "--text", "x"},
+                  dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("run `lcte data fetch o200k_base`"), std::string::npos) << r.err;
 }

@@ -18,10 +18,14 @@ namespace {
 std::string show(const std::string& s) {
   std::string out;
   for (unsigned char c : s) {
-    if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (c < 0x20) out += fmt::format("\\x{:02x}", c);
-    else out += char(c);
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c < 0x20)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out += char(c);
   }
   return out;
 }
@@ -43,8 +47,8 @@ TEST_P(Conformance, TokenizesEveryVectorExactly) {
   ASSERT_EQ(cases.size(), 46u);
   for (size_t i = 0; i < cases.size(); ++i) {
     std::vector<Token> got = tok.tokenize(cases[i].text, false, false);
-    EXPECT_EQ(got, cases[i].ids) << GetParam() << " case " << i << " '" << show(cases[i].text) << "'\n got:"
-                                 << ids_str(got) << "\nwant:" << ids_str(cases[i].ids);
+    EXPECT_EQ(got, cases[i].ids) << GetParam() << " case " << i << " '" << show(cases[i].text)
+                                 << "'\n got:" << ids_str(got) << "\nwant:" << ids_str(cases[i].ids);
   }
 }
 
@@ -92,7 +96,9 @@ TEST(BertDetokenization, LowercasedAccentFreeAndCleaned) {
   EXPECT_EQ(round("F\xC3\xBChrer"), " fuhrer");
   EXPECT_EQ(round("Hello, world!"), " hello, world!");  // " ," and " !" lose their space
   EXPECT_EQ(round("' era"), "'era");                    // " ' " loses both spaces
-  EXPECT_EQ(round("C\xE1\xBB\xAD" "a Vi\xE1\xBB\x87t"), " cua viet");
+  EXPECT_EQ(round("C\xE1\xBB\xAD"
+                  "a Vi\xE1\xBB\x87t"),
+            " cua viet");
   EXPECT_EQ(round("  \t\n"), "");
   // With add_special: [CLS] ... [SEP], printed only when asked.
   std::vector<Token> ids = tok.tokenize("Hi", true, false);
@@ -107,7 +113,8 @@ INSTANTIATE_TEST_SUITE_P(Vocabs, Conformance,
                                            "mpt", "refact", "starcoder", "bert-bge"),
                          [](const auto& info) {
                            std::string n = info.param;
-                           for (char& c : n) if (c == '-') c = '_';
+                           for (char& c : n)
+                             if (c == '-') c = '_';
                            return n;
                          });
 

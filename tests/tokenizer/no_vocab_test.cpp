@@ -31,8 +31,8 @@ std::vector<std::string> split_text(const PreTokenizer& pt, const std::string& t
 }
 
 struct NoVocab {
-  const char* file;  // tokenizer/no-vocab/ggml-vocab-<file>.gguf.*
-  const char* pre;   // its tokenizer.ggml.pre
+  const char* file;     // tokenizer/no-vocab/ggml-vocab-<file>.gguf.*
+  const char* pre;      // its tokenizer.ggml.pre
   size_t min_composed;  // cases that must be checkable by composition
 };
 
@@ -82,7 +82,8 @@ INSTANTIATE_TEST_SUITE_P(Files, NoVocabSplit,
                                            NoVocab{"roberta-bpe", "roberta-bpe", 3}),
                          [](const auto& info) {
                            std::string n = info.param.file;
-                           for (char& c : n) if (c == '-') c = '_';
+                           for (char& c : n)
+                             if (c == '-') c = '_';
                            return n;
                          });
 

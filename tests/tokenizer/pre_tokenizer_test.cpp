@@ -51,12 +51,20 @@ TEST(Llama3Split, WhitespaceAndNewlines) {
   EXPECT_EQ(split("llama-bpe", "a   "), (Pieces{"a", "   "}));
   EXPECT_EQ(split("llama-bpe", "hello!!!\n\nworld"), (Pieces{"hello", "!!!\n\n", "world"}));
   // Non-ASCII white space (U+3000) counts as white space.
-  EXPECT_EQ(split("llama-bpe", "a\xE3\x80\x80\xE3\x80\x80" "b"), (Pieces{"a", "\xE3\x80\x80", "\xE3\x80\x80" "b"}));
+  EXPECT_EQ(split("llama-bpe",
+                  "a\xE3\x80\x80\xE3\x80\x80"
+                  "b"),
+            (Pieces{"a", "\xE3\x80\x80",
+                    "\xE3\x80\x80"
+                    "b"}));
 }
 
 TEST(Llama3Split, LettersIncludeCjkAndOnePrefixCharacter) {
-  EXPECT_EQ(split("llama-bpe", "\xE6\x88\x91\xE6\x83\xB3\xE5\x9C\xA8" "apple"),
-            (Pieces{"\xE6\x88\x91\xE6\x83\xB3\xE5\x9C\xA8" "apple"}));
+  EXPECT_EQ(split("llama-bpe",
+                  "\xE6\x88\x91\xE6\x83\xB3\xE5\x9C\xA8"
+                  "apple"),
+            (Pieces{"\xE6\x88\x91\xE6\x83\xB3\xE5\x9C\xA8"
+                    "apple"}));
   EXPECT_EQ(split("llama-bpe", "(foo)"), (Pieces{"(foo", ")"}));
   EXPECT_EQ(split("llama-bpe", "\nfoo"), (Pieces{"\n", "foo"}));  // a newline never prefixes a word
 }
@@ -89,12 +97,16 @@ TEST(SequentialSplit, FalconGroupsThreeDigitsAfterPunctuation) {
 
 TEST(SplitEdgeCases, SurrogatesAndEmptyText) {
   // An encoded surrogate (accepted by llama.cpp's decoder) is \p{C}: a piece of its own.
-  EXPECT_EQ(split("gpt-2", "a\xED\xA0\x80" "b"), (Pieces{"a", "\xED\xA0\x80", "b"}));
+  EXPECT_EQ(split("gpt-2",
+                  "a\xED\xA0\x80"
+                  "b"),
+            (Pieces{"a", "\xED\xA0\x80", "b"}));
   EXPECT_EQ(split("gpt-2", ""), Pieces{});
 }
 
 TEST(RegexTranslation, WhiteSpaceClassAndDollar) {
-  const std::string ws = R"(\t\n\x{0B}\f\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
+  const std::string ws =
+      R"(\t\n\x{0B}\f\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
   EXPECT_EQ(translate_regex(R"(\s+(?!\S))"), "[" + ws + "]+(?![^" + ws + "])");
   EXPECT_EQ(translate_regex(R"([^\s\p{L}])"), "[^" + ws + R"(\p{L}])");
   EXPECT_EQ(translate_regex(R"(\x{3000}\\s)"), R"(\x{3000}\\s)");  // an escaped backslash, then a letter s
@@ -128,9 +140,10 @@ TEST(PreTokenizerSpec, NamesAndFlags) {
     EXPECT_NE(std::string(e.what()).find("no-such-pre"), std::string::npos);
   }
   // Every known name compiles.
-  for (const char* name : {"default", "llama3", "dbrx", "chatglm-bpe", "deepseek-llm", "deepseek-coder", "deepseek-v3",
-                           "falcon", "gpt-2", "mpt", "starcoder", "refact", "command-r", "smollm", "qwen2",
-                           "stablelm2", "poro-chat", "bloom", "viking", "tekken", "chameleon", "exaone", "minerva-7b"})
+  for (const char* name :
+       {"default",   "llama3", "dbrx",      "chatglm-bpe", "deepseek-llm", "deepseek-coder", "deepseek-v3", "falcon",
+        "gpt-2",     "mpt",    "starcoder", "refact",      "command-r",    "smollm",         "qwen2",       "stablelm2",
+        "poro-chat", "bloom",  "viking",    "tekken",      "chameleon",    "exaone",         "minerva-7b"})
     EXPECT_NO_THROW(PreTokenizer(pre_tokenizer_spec(name).regexes)) << name;
 }
 

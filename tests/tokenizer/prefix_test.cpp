@@ -60,7 +60,8 @@ void expect_prefix_property(const Tokenizer& tok, const std::string& text, size_
     const std::vector<Token> part = tok.tokenize(std::string_view(text).substr(0, p), false);
     ASSERT_LE(part.size(), whole.size()) << what << " cut at byte " << p;
     EXPECT_TRUE(std::equal(part.begin(), part.end(), whole.begin()))
-        << what << ": the prefix ending at byte " << p << " (\"" << text.substr(p > 40 ? p - 40 : 0, std::min<size_t>(p, 40))
+        << what << ": the prefix ending at byte " << p << " (\""
+        << text.substr(p > 40 ? p - 40 : 0, std::min<size_t>(p, 40))
         << "\") does not tokenize to the whole text's first tokens";
   }
 }
@@ -74,7 +75,8 @@ TEST_P(PrefixCuts, APrefixTokenizesToTheWholeTextsFirstTokens) {
   const Tokenizer tok = load_tokenizer(testing::data_path(vocab));
   expect_prefix_property(tok, mbpp_text(6000), 120, "MBPP text");
   if (testing::data_exists(vocab + ".inp") && testing::data_exists(vocab + ".out"))
-    for (const auto& c : testing::load_vocab_cases(testing::data_path(vocab + ".inp"), testing::data_path(vocab + ".out")))
+    for (const auto& c :
+         testing::load_vocab_cases(testing::data_path(vocab + ".inp"), testing::data_path(vocab + ".out")))
       expect_prefix_property(tok, c.text, 8, "llama.cpp test input");
 }
 

@@ -18,9 +18,9 @@
 #include "common/test_data.h"
 #include "core/error.h"
 #include "tokenizer/tiktoken.h"
+#include "tokenizer/tiktoken_cases.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
-#include "tokenizer/tiktoken_cases.h"
 
 namespace lcte::tokenizer {
 namespace {
@@ -42,7 +42,10 @@ const Tokenizer& encoding(const std::string& name) {
 std::vector<Token> ids_of(const std::vector<int>& v) { return std::vector<Token>(v.begin(), v.end()); }
 
 const std::vector<int>& expected(const tiktoken_cases::Case& c, const std::string& name) {
-  return name == "cl100k_base" ? c.cl100k_base : name == "o200k_base" ? c.o200k_base : name == "p50k_base" ? c.p50k_base : c.r50k_base;
+  return name == "cl100k_base"  ? c.cl100k_base
+         : name == "o200k_base" ? c.o200k_base
+         : name == "p50k_base"  ? c.p50k_base
+                                : c.r50k_base;
 }
 
 std::string error_of(const std::function<void()>& fn) {
@@ -65,7 +68,8 @@ class Encodings : public ::testing::TestWithParam<std::string> {
 
 TEST_P(Encodings, HumanEvalVectorsExactly) {
   LCTE_REQUIRE_DATA(kIdsFile);
-  if (GetParam() != "cl100k_base" && GetParam() != "o200k_base") GTEST_SKIP() << "the vectors hold cl100k_base and o200k_base";
+  if (GetParam() != "cl100k_base" && GetParam() != "o200k_base")
+    GTEST_SKIP() << "the vectors hold cl100k_base and o200k_base";
   std::ifstream in(testing::data_path(kIdsFile));
   size_t lines = 0, tokens = 0;
   for (std::string line; std::getline(in, line); ++lines) {
@@ -133,8 +137,8 @@ TEST_P(Encodings, InvalidUtf8IsReplacedLikeAStrictDecoder) {
   // encoded surrogate, a byte above F4, a sequence cut by the end.
   const std::string bad = "a\x80 b\xE2\x82 c\xC0\xAF d\xED\xA0\x80 e\xFF f\xF0\x9F\x98";
   const std::string fffd = "\xEF\xBF\xBD";
-  const std::string good = "a" + fffd + " b" + fffd + " c" + fffd + fffd + " d" + fffd + fffd + fffd + " e" + fffd +
-                           " f" + fffd;
+  const std::string good =
+      "a" + fffd + " b" + fffd + " c" + fffd + fffd + " d" + fffd + fffd + fffd + " e" + fffd + " f" + fffd;
   EXPECT_EQ(tok().tokenize(bad, false), tok().tokenize(good, false));
   EXPECT_EQ(tok().count_tokens(bad), tok().tokenize(good, false).size());
 }
@@ -143,12 +147,31 @@ TEST_P(Encodings, InvalidUtf8IsReplacedLikeAStrictDecoder) {
 // or without special tokens parsed, and counting agrees with tokenizing.
 TEST_P(Encodings, RandomBytesRoundTrip) {
   std::mt19937 rng(7);
-  const std::string alphabet[] = {"a", "Z", " ", "\n", "\r", "'", "s", "1", ".", "\xC3\xA9", "\xE6\xBC\xA2", "\xF0\x9F\x98\x80",
-                                  "\xE2\x80\x8D", "\xC2\xA0", "<|endoftext|>", "<|", "\x80", "\xFF", "\xE6\xBC", "\x00"};
+  const std::string alphabet[] = {"a",
+                                  "Z",
+                                  " ",
+                                  "\n",
+                                  "\r",
+                                  "'",
+                                  "s",
+                                  "1",
+                                  ".",
+                                  "\xC3\xA9",
+                                  "\xE6\xBC\xA2",
+                                  "\xF0\x9F\x98\x80",
+                                  "\xE2\x80\x8D",
+                                  "\xC2\xA0",
+                                  "<|endoftext|>",
+                                  "<|",
+                                  "\x80",
+                                  "\xFF",
+                                  "\xE6\xBC",
+                                  "\x00"};
   for (int n = 0; n < 400; ++n) {
     std::string text;
     const int len = int(rng() % 40);
-    for (int k = 0; k < len; ++k) text += rng() % 4 == 0 ? std::string(1, char(rng() & 0xFF)) : alphabet[rng() % std::size(alphabet)];
+    for (int k = 0; k < len; ++k)
+      text += rng() % 4 == 0 ? std::string(1, char(rng() & 0xFF)) : alphabet[rng() % std::size(alphabet)];
     const std::string fixed = replace_invalid_utf8(text);
     for (bool special : {false, true}) {
       const std::vector<Token> ids = tok().tokenize(text, false, special);
@@ -306,10 +329,13 @@ TEST_F(RankFiles, BadFilesNameFileAndLine) {
   p = write("cl100k_base.tiktoken", "YQ== 0\n");
   EXPECT_NE(error_of([&] { load_tokenizer(p); }).find("no token for the byte 0x00"), std::string::npos);
   p = write("cl100k_base.tiktoken", bytes_file("YWI= 100257\n"));
-  EXPECT_NE(error_of([&] { load_tokenizer(p); }).find("rank 100257 is an ordinary token, but cl100k_base uses it for <|endoftext|>"),
+  EXPECT_NE(error_of([&] {
+              load_tokenizer(p);
+            }).find("rank 100257 is an ordinary token, but cl100k_base uses it for <|endoftext|>"),
             std::string::npos);
   p = write("cl100k_base.tiktoken", bytes_file("YQ== 300\n"));
-  EXPECT_NE(error_of([&] { load_tokenizer(p); }).find("token 300 has the same text as token 97 ('a')"), std::string::npos);
+  EXPECT_NE(error_of([&] { load_tokenizer(p); }).find("token 300 has the same text as token 97 ('a')"),
+            std::string::npos);
   p = write("cl100k_base.tiktoken", "");
   EXPECT_NE(error_of([&] { load_tokenizer(p); }).find("no tokens"), std::string::npos);
 }
@@ -353,7 +379,10 @@ TEST_F(RankFiles, NamesResolveThroughDataDirectoryAndCache) {
   }
   EXPECT_NE(error_of([] { load_tokenizer("cl99k_base"); }).find("cl99k_base"), std::string::npos);
   fs::current_path(cwd);
-  if (old_data) ::setenv("LCTE_DATA_DIR", saved_data.c_str(), 1); else ::unsetenv("LCTE_DATA_DIR");
+  if (old_data)
+    ::setenv("LCTE_DATA_DIR", saved_data.c_str(), 1);
+  else
+    ::unsetenv("LCTE_DATA_DIR");
   ::unsetenv("XDG_CACHE_HOME");
 }
 
@@ -362,7 +391,8 @@ TEST_F(RankFiles, NamesResolveThroughDataDirectoryAndCache) {
 // every encoding whose rank file is in the data directory.
 TEST(LiveReference, RandomTextsAgreeWithNpmTiktoken) {
   const std::string ref_dir = std::string(LCTE_SOURCE_DIR) + "/bench/tokenizer/tiktoken-ref";
-  if (!fs::exists(ref_dir + "/node_modules/tiktoken")) GTEST_SKIP() << "npm tiktoken absent: cd " << ref_dir << " && npm ci";
+  if (!fs::exists(ref_dir + "/node_modules/tiktoken"))
+    GTEST_SKIP() << "npm tiktoken absent: cd " << ref_dir << " && npm ci";
   std::vector<std::string> names;
   for (const char* name : {"cl100k_base", "o200k_base", "p50k_base", "r50k_base"})
     if (testing::data_exists(rank_file(name))) names.push_back(name);
@@ -376,7 +406,8 @@ TEST(LiveReference, RandomTextsAgreeWithNpmTiktoken) {
     const auto j = nlohmann::json::parse(line);
     const std::string text = j["text"];
     for (const std::string& name : names)
-      ASSERT_EQ(encoding(name).tokenize(text, false), j[name].get<std::vector<Token>>()) << name << " on " << j["text"].dump();
+      ASSERT_EQ(encoding(name).tokenize(text, false), j[name].get<std::vector<Token>>())
+          << name << " on " << j["text"].dump();
   }
   EXPECT_EQ(n, 300u);
 }

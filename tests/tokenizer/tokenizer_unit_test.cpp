@@ -82,8 +82,8 @@ TEST(Spm, SpecialTokens) {
 
 TEST(Spm, DetokenizeLeadingSpaceAndSpecials) {
   Tokenizer tok{Vocab(spm_data())};
-  EXPECT_EQ(tok.detokenize(Ids{7, 8}), "abb");       // the prefixed space goes
-  EXPECT_EQ(tok.detokenize(Ids{1, 7, 8}), " abb");   // ... but BOS took its place (llama.cpp)
+  EXPECT_EQ(tok.detokenize(Ids{7, 8}), "abb");      // the prefixed space goes
+  EXPECT_EQ(tok.detokenize(Ids{1, 7, 8}), " abb");  // ... but BOS took its place (llama.cpp)
   EXPECT_EQ(tok.detokenize(Ids{1, 7, 8}, true), " abb");
   EXPECT_EQ(tok.detokenize(Ids{1, 7, 8}, false, true), "<s> abb");
   EXPECT_EQ(tok.detokenize(Ids{3, 9, 11}), "c<ud>");  // byte token 'c'; user-defined printed as is
@@ -279,7 +279,8 @@ TEST(Unicode, DecodeLikeLlamaCpp) {
   EXPECT_EQ(decode_utf8("\x80z"), (std::vector<uint32_t>{0xFFFD, 'z'}));
   EXPECT_EQ(decode_utf8("\xF0\x9F\x98\x81"), (std::vector<uint32_t>{0x1F601}));
   EXPECT_EQ(decode_utf8("\xF4\x90\x80\x80"), (std::vector<uint32_t>{0xFFFD, 0xFFFD, 0xFFFD, 0xFFFD}));  // > U+10FFFF
-  for (uint32_t cp : {0x41u, 0xE9u, 0x20ACu, 0x1F601u}) EXPECT_EQ(decode_utf8(cp_to_utf8(cp)), std::vector<uint32_t>{cp});
+  for (uint32_t cp : {0x41u, 0xE9u, 0x20ACu, 0x1F601u})
+    EXPECT_EQ(decode_utf8(cp_to_utf8(cp)), std::vector<uint32_t>{cp});
 }
 
 TEST(Unicode, ByteAlphabetIsABijection) {
@@ -298,11 +299,11 @@ TEST(Unicode, ByteAlphabetIsABijection) {
 
 TEST(Unicode, Tables) {
   EXPECT_EQ(cp_flags('A'), kCpLetter);
-  EXPECT_EQ(cp_flags(0xBD), kCpNumber);       // one half
+  EXPECT_EQ(cp_flags(0xBD), kCpNumber);         // one half
   EXPECT_EQ(cp_flags(0x2013), kCpPunctuation);  // en dash
   EXPECT_EQ(cp_flags('$'), kCpSymbol);
-  EXPECT_EQ(cp_flags(0x301), kCpMark);        // combining acute
-  EXPECT_EQ(cp_flags(0x200D), kCpControl);    // zero width joiner (Cf)
+  EXPECT_EQ(cp_flags(0x301), kCpMark);      // combining acute
+  EXPECT_EQ(cp_flags(0x200D), kCpControl);  // zero width joiner (Cf)
   EXPECT_EQ(cp_flags(0x4E00), kCpLetter);
   EXPECT_EQ(cp_flags(0x110000), 0);
   EXPECT_TRUE(cp_is_whitespace(0x3000));
@@ -310,9 +311,9 @@ TEST(Unicode, Tables) {
   EXPECT_FALSE(cp_is_whitespace(0x180E));
   EXPECT_FALSE(cp_is_whitespace(0x1C));
   EXPECT_EQ(cp_to_lower('A'), uint32_t('a'));
-  EXPECT_EQ(cp_to_lower(0xC4), 0xE4u);   // Ä
-  EXPECT_EQ(cp_to_lower(0x130), uint32_t('i'));  // İ lowercases to i + combining dot
-  EXPECT_EQ(cp_nfd_first(0xE9), uint32_t('e'));  // é
+  EXPECT_EQ(cp_to_lower(0xC4), 0xE4u);             // Ä
+  EXPECT_EQ(cp_to_lower(0x130), uint32_t('i'));    // İ lowercases to i + combining dot
+  EXPECT_EQ(cp_nfd_first(0xE9), uint32_t('e'));    // é
   EXPECT_EQ(cp_nfd_first(0x1EED), uint32_t('u'));  // ử
   EXPECT_EQ(cp_nfd_first('x'), uint32_t('x'));
 }
@@ -333,8 +334,9 @@ TEST(Robustness, RandomInputsNeverBreakTheTokenizers) {
   }
   if (files.empty()) GTEST_SKIP() << "no vocabulary files";
   std::mt19937 rng(1234);
-  const std::vector<std::string> bits = {"<s>", "</s>", "<|endoftext|>", "  ", "\n", "\xE2\x96\x81", "'s", "123",
-                                         "\xF0\x9F", "\x80", "\xED\xA0\x80", "[CLS]", "<unk>", "\t\t", "x"};
+  const std::vector<std::string> bits = {"<s>",          "</s>",  "<|endoftext|>", "  ",       "\n",
+                                         "\xE2\x96\x81", "'s",    "123",           "\xF0\x9F", "\x80",
+                                         "\xED\xA0\x80", "[CLS]", "<unk>",         "\t\t",     "x"};
   for (const std::string& path : files) {
     Tokenizer tok = load_tokenizer(path);
     for (int round = 0; round < 150; ++round) {

@@ -17,6 +17,7 @@
 #include "common/run_command.h"
 #include "common/test_data.h"
 #include "core/error.h"
+#include "core/random.h"
 #include "core/sha256.h"
 #include "gguf/gguf.h"
 #include "model/forward.h"
@@ -26,7 +27,6 @@
 #include "store/store.h"
 #include "tokenizer/tokenizer.h"
 #include "train/distill.h"
-#include "core/random.h"
 #include "train/text_data.h"
 #include "train/topk_cache.h"
 
@@ -234,7 +234,7 @@ TEST(TextData, MbppChatSplitsAndMasks) {
   const TextData s = load_text_data(testing::data_path(kMbpp), tok, o);
   EXPECT_EQ(s.train.size(), 374u);  // task ids 601-974
   EXPECT_EQ(s.valid.size(), 90u);   // 511-600
-  o.seq = 200;  // rows shorter than some prompts: those examples are dropped, the others cut
+  o.seq = 200;                      // rows shorter than some prompts: those examples are dropped, the others cut
   o.mbpp_split = "seeded";
   const TextData cut = load_text_data(testing::data_path(kMbpp), tok, o);
   EXPECT_GT(cut.dropped, 0u);
@@ -267,7 +267,8 @@ TEST(TextData, ErrorsNameFileAndLine) {
 
 TEST(StudentConfig, ReadsTomlAndJsonAndRefusesUnknownKeys) {
   const std::string dir = testing::temp_dir();
-  std::ofstream(dir + "/s.toml") << "layers = 2\ndim = 32\nheads = 4\nkv_heads = 2\nffn = 96\ninit_layers = \"first:2\"\n";
+  std::ofstream(dir + "/s.toml")
+      << "layers = 2\ndim = 32\nheads = 4\nkv_heads = 2\nffn = 96\ninit_layers = \"first:2\"\n";
   const StudentSpec t = read_student_config(dir + "/s.toml");
   EXPECT_EQ(t.n_layers, 2);
   EXPECT_EQ(t.dim, 32);
@@ -305,9 +306,8 @@ TEST(Distill, TokenizerMismatchIsRefused) {
   LCTE_REQUIRE_DATA(kTeacher);
   LCTE_REQUIRE_DATA("tokenizer/ggml-vocab-gpt-2.gguf");
   const std::string t = testing::data_path(kTeacher), s = testing::data_path("tokenizer/ggml-vocab-gpt-2.gguf");
-  const std::string e = error_of([&] {
-    require_same_vocabulary(tokenizer::load_tokenizer(t), tokenizer::load_tokenizer(s), t, s);
-  });
+  const std::string e =
+      error_of([&] { require_same_vocabulary(tokenizer::load_tokenizer(t), tokenizer::load_tokenizer(s), t, s); });
   EXPECT_NE(e.find("distillation needs the teacher's tokenizer"), std::string::npos) << e;
 
   const std::string dir = testing::temp_dir();
@@ -335,11 +335,38 @@ TEST(Distill, CommandEndToEndThenTheEngineGenerates) {
   LCTE_REQUIRE_DATA(kTeacher);
   const std::string dir = testing::temp_dir();
   const std::string data = write_pairs(dir), out = dir + "/student.gguf", store = dir + "/store.sqlite";
-  const std::vector<std::string> argv{testing::lcte_binary(), "distill", "--teacher", testing::data_path(kTeacher),
-                                      "--init-from-teacher", "every:2", "--data", data, "--valid-fraction", "0.2",
-                                      "--steps", "4", "--batch", "4", "--seq-len", "32", "--lr", "3e-3",
-                                      "--temperature", "2", "--eval-every", "2", "--top-k", "16", "--threads", "1",
-                                      "--log-every", "1", "--store", store, "--out", out};
+  const std::vector<std::string> argv{testing::lcte_binary(),
+                                      "distill",
+                                      "--teacher",
+                                      testing::data_path(kTeacher),
+                                      "--init-from-teacher",
+                                      "every:2",
+                                      "--data",
+                                      data,
+                                      "--valid-fraction",
+                                      "0.2",
+                                      "--steps",
+                                      "4",
+                                      "--batch",
+                                      "4",
+                                      "--seq-len",
+                                      "32",
+                                      "--lr",
+                                      "3e-3",
+                                      "--temperature",
+                                      "2",
+                                      "--eval-every",
+                                      "2",
+                                      "--top-k",
+                                      "16",
+                                      "--threads",
+                                      "1",
+                                      "--log-every",
+                                      "1",
+                                      "--store",
+                                      store,
+                                      "--out",
+                                      out};
   const testing::CommandResult r = testing::run_command(argv, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("ETA"), std::string::npos) << r.err;
@@ -385,8 +412,8 @@ TEST(Distill, CommandEndToEndThenTheEngineGenerates) {
   const auto runs = s.list_runs(store::RunFilter{.kind = "distill"});
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].status, "finished");
-  for (const char* name : {"train_loss", "valid_loss", "kl_to_teacher", "top1_agreement", "top5_agreement",
-                           "tokens_per_s"}) {
+  for (const char* name :
+       {"train_loss", "valid_loss", "kl_to_teacher", "top1_agreement", "top5_agreement", "tokens_per_s"}) {
     const auto pts = s.metrics(runs[0].id, name);
     ASSERT_EQ(pts.size(), 2u) << name;
     EXPECT_EQ(pts[0].step, 2);
@@ -405,10 +432,10 @@ TEST(Distill, CommandEndToEndThenTheEngineGenerates) {
 TEST(Distill, CommandRefusesAStudentWithAnotherTokenizer) {
   LCTE_REQUIRE_DATA(kTeacher);
   const std::string dir = testing::temp_dir();
-  const testing::CommandResult r = testing::run_command(
-      {testing::lcte_binary(), "distill", "--teacher", testing::data_path(kTeacher), "--student",
-       student_with_other_token(dir, 7), "--data", write_pairs(dir), "--out", dir + "/s.gguf"},
-      dir);
+  const testing::CommandResult r =
+      testing::run_command({testing::lcte_binary(), "distill", "--teacher", testing::data_path(kTeacher), "--student",
+                            student_with_other_token(dir, 7), "--data", write_pairs(dir), "--out", dir + "/s.gguf"},
+                           dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("have different tokenizers: token 7 is"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir + "/s.gguf"));
@@ -596,10 +623,28 @@ TEST(Distill, SigintSavesACheckpointAndExitsCleanly) {
   LCTE_REQUIRE_DATA(kTeacher);
   const std::string dir = testing::temp_dir();
   const std::string err_path = dir + "/err.txt", out = dir + "/s.gguf";
-  const std::vector<std::string> argv{testing::lcte_binary(), "distill", "--teacher", testing::data_path(kTeacher),
-                                      "--init-from-teacher", "every:2", "--data", write_pairs(dir), "--steps",
-                                      "100000", "--batch", "2", "--seq-len", "16", "--top-k", "8", "--threads", "1",
-                                      "--log-every", "1", "--out", out};
+  const std::vector<std::string> argv{testing::lcte_binary(),
+                                      "distill",
+                                      "--teacher",
+                                      testing::data_path(kTeacher),
+                                      "--init-from-teacher",
+                                      "every:2",
+                                      "--data",
+                                      write_pairs(dir),
+                                      "--steps",
+                                      "100000",
+                                      "--batch",
+                                      "2",
+                                      "--seq-len",
+                                      "16",
+                                      "--top-k",
+                                      "8",
+                                      "--threads",
+                                      "1",
+                                      "--log-every",
+                                      "1",
+                                      "--out",
+                                      out};
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, (dir + "/out.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

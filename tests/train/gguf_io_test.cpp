@@ -12,15 +12,15 @@
 
 #include "common/test_data.h"
 #include "core/error.h"
+#include "core/random.h"
 #include "core/sha256.h"
 #include "demo/synthetic_model.h"
 #include "gguf/gguf.h"
+#include "kernels/fp16.h"
 #include "model/forward.h"
 #include "model/model.h"
 #include "model/thread_pool.h"
-#include "kernels/fp16.h"
 #include "train/gguf_io.h"
-#include "core/random.h"
 
 namespace lcte::train {
 namespace {
@@ -49,7 +49,8 @@ void expect_reference_logits(const std::string& model_rel, const std::string& lo
     argmax_agree += best == best_ref;
   }
   std::printf("%s: max |logit - llama.cpp| = %.3g (max |logit| %.3g)\n", model_rel.c_str(), max_err, max_ref);
-  EXPECT_LT(max_err, rel_tol * max_ref) << model_rel << ": max |logit error| " << max_err << " of max |logit| " << max_ref;
+  EXPECT_LT(max_err, rel_tol * max_ref) << model_rel << ": max |logit error| " << max_err << " of max |logit| "
+                                        << max_ref;
   EXPECT_EQ(argmax_agree, T) << model_rel;
 }
 
@@ -291,8 +292,7 @@ TEST(TrainGguf, WrongShapeIsRefusedByName) {
     load_weights(src, m);
     FAIL() << "accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("blk.0.ffn_gate.weight has shape [64, 192]"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("blk.0.ffn_gate.weight has shape [64, 192]"), std::string::npos) << e.what();
   }
 }
 

@@ -83,8 +83,8 @@ TEST(TrainLosses, BucketDivergencesByHand) {
   EXPECT_NEAR(run(Divergence::ForwardKL, 0, 1).kd, 0.5 * std::log(0.5 / a) + 0.5 * std::log(0.5 / b), 1e-7);
   EXPECT_NEAR(run(Divergence::ReverseKL, 0, 1).kd, a * std::log(a / 0.5) + b * std::log(b / 0.5), 1e-7);
   const double m0 = (0.5 + a) / 2, m1 = (0.5 + b) / 2;
-  const double jsd = 0.5 * (0.5 * std::log(0.5 / m0) + 0.5 * std::log(0.5 / m1)) +
-                     0.5 * (a * std::log(a / m0) + b * std::log(b / m1));
+  const double jsd =
+      0.5 * (0.5 * std::log(0.5 / m0) + 0.5 * std::log(0.5 / m1)) + 0.5 * (a * std::log(a / m0) + b * std::log(b / m1));
   EXPECT_NEAR(run(Divergence::JSD, 0.5, 1).kd, jsd, 1e-7);
   // tau = 2: teacher buckets 0.5^(1/2) and 0.5^(1/2) -> (1/2, 1/2); student
   // logits 0 stay uniform. The loss carries tau^2 = 4.
@@ -111,12 +111,10 @@ TEST(TrainLosses, FullSupportEqualsFullKL) {
     LossConfig cfg;
     cfg.alpha = 0;
     cfg.temperature = tau;
-    EXPECT_NEAR(loss_forward_backward(zs.data(), 1, V, y.data(), &t, cfg, static_cast<double*>(nullptr)).kd, fkl,
-                1e-6)
+    EXPECT_NEAR(loss_forward_backward(zs.data(), 1, V, y.data(), &t, cfg, static_cast<double*>(nullptr)).kd, fkl, 1e-6)
         << tau;
     cfg.divergence = Divergence::ReverseKL;
-    EXPECT_NEAR(loss_forward_backward(zs.data(), 1, V, y.data(), &t, cfg, static_cast<double*>(nullptr)).kd, rkl,
-                1e-6)
+    EXPECT_NEAR(loss_forward_backward(zs.data(), 1, V, y.data(), &t, cfg, static_cast<double*>(nullptr)).kd, rkl, 1e-6)
         << tau;
   }
 }
@@ -164,8 +162,7 @@ TEST_P(TrainLossGradient, MatchesFiniteDifferences) {
   EXPECT_GT(s.kd, 0);
   EXPECT_NEAR(s.loss, c.alpha * s.ce + (1 - c.alpha) * c.tau * c.tau * s.kd, 1e-12);
   expect_gradient("kd", z, dz, [&] {
-    return grad_scale *
-           loss_forward_backward(z.data(), N, V, y.data(), &t, cfg, static_cast<double*>(nullptr)).loss;
+    return grad_scale * loss_forward_backward(z.data(), N, V, y.data(), &t, cfg, static_cast<double*>(nullptr)).loss;
   });
   // The float path computes the same gradient to float accuracy.
   std::vector<float> zf = to_float(z), dzf(N * V);

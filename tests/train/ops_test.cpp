@@ -182,8 +182,8 @@ TEST(TrainOps, AttentionGradientWithGroupedQueryHeads) {
   };
   loss();
   V dq(q.size(), 0), dk(k.size(), 0), dv(v.size(), 0);
-  ops::attention_backward(dq.data(), dk.data(), dv.data(), wout.data(), att.data(), q.data(), k.data(), v.data(), B,
-                          Tn, H, KVH, hd);
+  ops::attention_backward(dq.data(), dk.data(), dv.data(), wout.data(), att.data(), q.data(), k.data(), v.data(), B, Tn,
+                          H, KVH, hd);
   expect_gradient("attention dq", q, dq, loss);
   expect_gradient("attention dk", k, dk, loss);
   expect_gradient("attention dv", v, dv, loss);

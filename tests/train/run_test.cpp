@@ -190,10 +190,32 @@ TEST(TrainCli, BadInputIsReportedByName) {
 TEST(TrainCli, StoreRecordsTheRunAndItsSeries) {
   const std::string dir = testing::temp_dir();
   const std::string teacher = teacher_path(dir), store_path = dir + "/store.sqlite", out = dir + "/s.gguf";
-  auto r = testing::run_command({testing::lcte_binary(), "train", "--teacher", teacher, "--student-layers", "first:1",
-                                 "--sample", "8", "--valid-fraction", "0.25", "--seq", "8", "--batch", "2",
-                                 "--steps", "4", "--eval-every", "2", "--threads", "1", "--log-every", "1", "--store",
-                                 store_path, "--out", out},
+  auto r = testing::run_command({testing::lcte_binary(),
+                                 "train",
+                                 "--teacher",
+                                 teacher,
+                                 "--student-layers",
+                                 "first:1",
+                                 "--sample",
+                                 "8",
+                                 "--valid-fraction",
+                                 "0.25",
+                                 "--seq",
+                                 "8",
+                                 "--batch",
+                                 "2",
+                                 "--steps",
+                                 "4",
+                                 "--eval-every",
+                                 "2",
+                                 "--threads",
+                                 "1",
+                                 "--log-every",
+                                 "1",
+                                 "--store",
+                                 store_path,
+                                 "--out",
+                                 out},
                                 dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("store run train-"), std::string::npos) << r.out;

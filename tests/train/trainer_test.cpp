@@ -21,10 +21,10 @@ TEST(TrainOptim, ScheduleWarmsUpThenFollowsCosine) {
   LrSchedule s{1.0, 0.1, 4, 14};
   EXPECT_DOUBLE_EQ(s.at(0), 0.25);
   EXPECT_DOUBLE_EQ(s.at(3), 1.0);
-  EXPECT_DOUBLE_EQ(s.at(4), 1.0);                  // cosine starts at the top
-  EXPECT_NEAR(s.at(9), 0.1 + 0.9 * 0.5, 1e-12);    // halfway: cos(pi/2) = 0
+  EXPECT_DOUBLE_EQ(s.at(4), 1.0);                // cosine starts at the top
+  EXPECT_NEAR(s.at(9), 0.1 + 0.9 * 0.5, 1e-12);  // halfway: cos(pi/2) = 0
   EXPECT_NEAR(s.at(14), 0.1, 1e-12);
-  EXPECT_NEAR(s.at(100), 0.1, 1e-12);              // stays at the floor
+  EXPECT_NEAR(s.at(100), 0.1, 1e-12);  // stays at the floor
   LrSchedule bad{1.0, 2.0, 0, 10};
   EXPECT_THROW(bad.validate(), Error);
 }
@@ -159,8 +159,9 @@ TEST(TrainData, MbppInChatForm) {
             "assert similar_elements((3, 4, 5, 6),(5, 7, 4, 10)) == (4, 5)\n"
             "assert similar_elements((1, 2, 3, 4),(5, 4, 3, 7)) == (3, 4)\n"
             "assert similar_elements((11, 12, 14, 13),(17, 15, 14, 13)) == (13, 14)\n");
-  EXPECT_EQ(pairs[1].assistant,
-            "def similar_elements(test_tup1, test_tup2):\n  res = tuple(set(test_tup1) & set(test_tup2))\n  return (res) ");
+  EXPECT_EQ(
+      pairs[1].assistant,
+      "def similar_elements(test_tup1, test_tup2):\n  res = tuple(set(test_tup1) & set(test_tup2))\n  return (res) ");
   for (const ChatPair& p : pairs) EXPECT_EQ(p.assistant.find('\r'), std::string::npos);
   Split s = mbpp_split(pairs.size(), 1), again = mbpp_split(pairs.size(), 1), other = mbpp_split(pairs.size(), 2);
   EXPECT_EQ(s.train.size(), 800u);
