@@ -20,24 +20,6 @@ namespace {
 
 using nlohmann::json;
 
-json run_json(const store::RunRecord& r) {
-  return {{"id", r.id},
-          {"experiment", r.experiment},
-          {"kind", r.kind},
-          {"name", r.name},
-          {"status", r.status},
-          {"started_at", r.started_at},
-          {"finished_at", r.finished_at},
-          {"config", r.config},
-          {"model", r.model_name},
-          {"model_path", r.model_path},
-          {"model_sha256", r.model_sha256},
-          {"code_version", r.code_version},
-          {"machine", r.machine},
-          {"summary", r.summary},
-          {"run_dir", r.run_dir}};
-}
-
 // Summary numbers flattened to dotted names: "pass@k.1" -> 0.42.
 std::map<std::string, double> flat_numbers(const json& j, const std::string& prefix = "") {
   std::map<std::string, double> out;
@@ -81,7 +63,7 @@ void add_runs_command(CLI::App& app) {
     auto rows = s.list_runs(*filter);
     if (*list_json) {
       json out = json::array();
-      for (const auto& r : rows) out.push_back(run_json(r));
+      for (const auto& r : rows) out.push_back(store::to_json(r));
       print_json(out);
       return;
     }
@@ -111,7 +93,7 @@ void add_runs_command(CLI::App& app) {
   show->callback([=] {
     store::Store s(*store_path);
     store::RunRecord r = require_run(s, *show_id);
-    json j = run_json(r);
+    json j = store::to_json(r);
     j["params"] = s.params(r.id);
     json arts = json::array();
     for (const auto& a : s.artifacts(r.id)) arts.push_back({{"name", a.name}, {"path", a.path}, {"kind", a.kind}});

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/train_flags.h"
 #include "cli/train_observer.h"
 #include "core/error.h"
 #include "core/progress.h"
@@ -34,9 +35,7 @@ void add_train_command(CLI::App& app) {
   auto o = std::make_shared<train::RunOptions>();
   auto loss = std::make_shared<std::string>("fkl");
   auto layers = std::make_shared<std::string>("every:2");
-  auto out_type = std::make_shared<std::string>("f32");
-  auto max_memory_mib = std::make_shared<double>(0);
-  auto store_path = std::make_shared<std::string>();
+  auto flags = std::make_shared<TrainOutputFlags>();
   train::TrainConfig& t = o->train;
 
   cmd->add_option("--teacher", o->teacher, "Teacher GGUF (llama); the loss distils from its top-k");
@@ -51,10 +50,7 @@ void add_train_command(CLI::App& app) {
                   "Student layers when its width differs from the teacher's (default: as many as picked)");
   cmd->add_option("--top-k", o->top_k, "Teacher top-k per position")->capture_default_str();
   cmd->add_option("--loss", *loss, "Distillation divergence: fkl, rkl or jsd")->capture_default_str();
-  cmd->add_option("--beta", t.loss.beta, "JSD beta")->capture_default_str();
-  cmd->add_option("--temperature", t.loss.temperature, "Distillation temperature")->capture_default_str();
-  cmd->add_option("--alpha", t.loss.alpha, "Weight of the hard-label cross-entropy (1 - alpha on the divergence)")
-      ->capture_default_str();
+  add_kd_loss_flags(cmd, t);
   cmd->add_option("--lora-rank", o->lora_rank, "Train rank-r LoRA adapters on the frozen model (0: full training)")
       ->capture_default_str();
   cmd->add_option("--lora-alpha", o->lora_alpha, "LoRA alpha (scale alpha/rank)")->capture_default_str();
@@ -70,50 +66,31 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--eval-examples", o->eval_examples, "Held-out examples per evaluation (0: all)")
       ->capture_default_str();
-  cmd->add_option("--batch", t.batch, "Sequences per micro-batch")->capture_default_str();
   cmd->add_option("--seq", t.seq, "Tokens per sequence")->capture_default_str();
-  cmd->add_option("--accum", t.accum, "Micro-batches per optimiser step")->capture_default_str();
   cmd->add_option("--steps", t.steps, "Optimiser steps")->capture_default_str();
-  cmd->add_option("--lr", t.lr.max_lr, "Peak learning rate")->capture_default_str();
-  cmd->add_option("--min-lr", t.lr.min_lr, "Learning rate at the end of the cosine decay")->capture_default_str();
-  cmd->add_option("--warmup", t.lr.warmup, "Linear warm-up steps")->capture_default_str();
-  cmd->add_option("--weight-decay", t.adamw.weight_decay, "AdamW decoupled weight decay (matrices only)")
-      ->capture_default_str();
-  cmd->add_option("--beta1", t.adamw.beta1, "AdamW beta1")->capture_default_str();
-  cmd->add_option("--beta2", t.adamw.beta2, "AdamW beta2")->capture_default_str();
-  cmd->add_option("--clip", t.clip, "Max global gradient norm (0: off)")->capture_default_str();
+  add_optimiser_flags(cmd, t);
   cmd->add_option("--seed", o->seed, "Seed of initialisation, data order and sampling")->capture_default_str();
   cmd->add_option("--out,-o", o->out, "Output GGUF (LoRA merged in)");
-  cmd->add_option("--out-type", *out_type, "Output matrix type: f32 or f16")->capture_default_str();
   cmd->add_option("--adapter-out", o->adapter_out, "LoRA mode: write the adapters as a llama.cpp adapter GGUF");
   cmd->add_option("--name", o->name, "general.name of the output")->capture_default_str();
   cmd->add_option("--checkpoint", o->checkpoint,
                   "Checkpoint file, written every --checkpoint-every steps and at the end");
   cmd->add_option("--checkpoint-every", o->checkpoint_every, "Steps between checkpoints")->capture_default_str();
   cmd->add_option("--resume", o->resume, "Continue from this checkpoint");
-  cmd->add_option("--store", *store_path, "Experiment store to record the run and its metrics in");
-  cmd->add_option("--max-memory", *max_memory_mib, "Memory limit in MiB (default: MemAvailable)");
-  cmd->add_option("--threads", o->threads, "Threads (0: one per core)")->capture_default_str();
-  cmd->add_option("--log-every", o->log_every, "Steps between progress lines")->capture_default_str();
+  add_run_flags(cmd, *flags, o->threads, o->log_every);
 
   cmd->callback([=] {
     train::RunOptions run = *o;
     run.train.loss.divergence = train::divergence_from_name(*loss);
     run.student.pick = train::LayerPick::parse(*layers);
-    if (*out_type == "f32")
-      run.out_type = GgmlType::F32;
-    else if (*out_type == "f16")
-      run.out_type = GgmlType::F16;
-    else
-      fail("--out-type {}: expected f32 or f16", *out_type);
-    if (*max_memory_mib < 0) fail("--max-memory {}: must be >= 0", *max_memory_mib);
-    run.max_memory = static_cast<size_t>(*max_memory_mib * 1024 * 1024);
+    run.out_type = out_type_from_flag(flags->out_type);
+    run.max_memory = max_memory_from_flag(flags->max_memory_mib);
     run.train.lr.total = run.train.steps;
     if (run.out.empty() && run.adapter_out.empty() && run.checkpoint.empty())
       fail("train: nothing would be saved: give --out, --adapter-out or --checkpoint");
     std::string run_id;
     draw_steps_on_a_terminal(run);
-    const train::RunResult r = run_recorded(run, *store_path, run_id, train::run_training);
+    const train::RunResult r = run_recorded(run, flags->store_path, run_id, train::run_training);
     exit_if_interrupted(r.interrupted, r.steps, run.train.steps, r.checkpoint);
     std::printf("trained %lld steps in %.1f s (%.0f target tokens/s), final loss %.4f\n", (long long)r.steps, r.seconds,
                 r.tokens / std::max(1e-9, r.seconds), r.final_loss);

@@ -110,22 +110,6 @@ std::string header_token(const httplib::Request& req) {
 json num(const std::optional<double>& v) { return v && std::isfinite(*v) ? json(*v) : json(nullptr); }
 json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
-json run_json(const store::RunRecord& r) {
-  return {{"id", r.id},
-          {"experiment", r.experiment},
-          {"kind", r.kind},
-          {"name", r.name},
-          {"status", r.status},
-          {"started_at", r.started_at},
-          {"finished_at", r.finished_at},
-          {"config", r.config},
-          {"model", r.model_name},
-          {"model_path", r.model_path},
-          {"code_version", r.code_version},
-          {"machine", r.machine},
-          {"summary", r.summary}};
-}
-
 double mean_finite(const std::vector<double>& v) {
   double s = 0;
   size_t n = 0;
@@ -139,7 +123,7 @@ json view_json(const report::RunView& v) {
   for (const auto& [k, value] : v.pass_at_k) pass["pass@" + std::to_string(k)] = value;
   json per_task = json::object();
   for (const auto& [task, c] : v.per_task) per_task[task] = {c.first, c.second};
-  return {{"run", run_json(v.run)},
+  return {{"run", store::to_json(v.run)},
           {"label", v.label},
           {"suite", v.suite},
           {"pass_at_k", pass},
@@ -550,7 +534,7 @@ void Dashboard::get_runs(const httplib::Request& req, httplib::Response& res) {
   json out = json::array();
   for (const auto& r : st.list_runs(f)) {
     if (!status.empty() && r.status != status) continue;
-    json j = run_json(r);
+    json j = store::to_json(r);
     j.erase("machine");
     if (j["summary"].is_object()) j["summary"].erase("per_task");  // the list needs the headline figures only
     out.push_back(j);

@@ -111,23 +111,6 @@ std::string mlflow_status(const std::string& lcte_status) {
   return "RUNNING";
 }
 
-nlohmann::json summary_json(const RunRecord& r) {
-  return {{"id", r.id},
-          {"experiment", r.experiment},
-          {"kind", r.kind},
-          {"name", r.name},
-          {"status", r.status},
-          {"started_at", r.started_at},
-          {"finished_at", r.finished_at},
-          {"config", r.config},
-          {"model", r.model_name},
-          {"model_path", r.model_path},
-          {"model_sha256", r.model_sha256},
-          {"code_version", r.code_version},
-          {"machine", r.machine},
-          {"summary", r.summary}};
-}
-
 }  // namespace
 
 MlflowRun collect_mlflow_run(Store& store, const std::string& run_id) {
@@ -163,7 +146,7 @@ MlflowRun collect_mlflow_run(Store& store, const std::string& run_id) {
     m.metrics.push_back({mlflow_key("summary." + k), v, m.end_ms ? m.end_ms : m.start_ms, 0});
   });
 
-  m.artifacts.push_back({"summary.json", "", summary_json(*run).dump(2) + "\n"});
+  m.artifacts.push_back({"summary.json", "", to_json(*run).dump(2) + "\n"});
   for (const Artifact& a : store.artifacts(run->id)) {
     if (a.kind == "gguf") {
       tag("lcte.artifact." + mlflow_key(a.name), a.path);  // gigabytes: point at it, do not copy

@@ -111,6 +111,24 @@ json parse_or_empty(const std::string& s) {
 
 }  // namespace
 
+json to_json(const RunRecord& r) {
+  return {{"id", r.id},
+          {"experiment", r.experiment},
+          {"kind", r.kind},
+          {"name", r.name},
+          {"status", r.status},
+          {"started_at", r.started_at},
+          {"finished_at", r.finished_at},
+          {"config", r.config},
+          {"model", r.model_name},
+          {"model_path", r.model_path},
+          {"model_sha256", r.model_sha256},
+          {"code_version", r.code_version},
+          {"machine", r.machine},
+          {"summary", r.summary},
+          {"run_dir", r.run_dir}};
+}
+
 std::string Store::default_path() {
   if (const char* p = std::getenv("LCTE_STORE"); p && *p) return p;
   std::string base;

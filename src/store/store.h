@@ -36,6 +36,10 @@ struct RunRecord {
   std::string run_dir;
 };
 
+// The record as JSON: what `lcte runs show`, the dashboard's API and the
+// MLflow export's summary.json all give, so the three name the same fields.
+nlohmann::json to_json(const RunRecord& r);
+
 struct MetricPoint {
   std::string name;
   int64_t step = 0;
