@@ -316,19 +316,7 @@ void add_log(CLI::App* route_cmd, std::shared_ptr<std::string> store_path) {
       store::Store s(*store_path);
       std::optional<std::string> run;
       if (!a->run.empty()) run = a->run;
-      for (const auto& d : s.decisions(run, 0))
-        rows.push_back({{"time", d.time},
-                        {"query_hash", d.query_hash},
-                        {"n_tokens", d.n_tokens},
-                        {"n_tokens_at_least", d.n_tokens_at_least},
-                        {"tokenizer", d.tokenizer},
-                        {"score", d.score},
-                        {"policy", d.policy},
-                        {"tier", d.tier},
-                        {"override", d.override_applied},
-                        {"decision_us", d.decision_us},
-                        {"reason", d.reason},
-                        {"outcome", d.outcome ? json(*d.outcome) : json(nullptr)}});
+      for (const auto& d : s.decisions(run, 0)) rows.push_back(store::to_json(d));
       std::reverse(rows.begin(), rows.end());  // the store gives newest first
     }
     size_t from = a->limit > 0 && rows.size() > a->limit ? rows.size() - a->limit : 0;

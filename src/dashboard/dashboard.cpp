@@ -504,20 +504,7 @@ void Dashboard::mount(httplib::Server& svr) {
               limit = std::clamp<size_t>(std::strtoul(req.get_param_value("limit").c_str(), nullptr, 10), 1, 10000);
             store::Store st(options_.store_path);
             json out = json::array();
-            for (const auto& d : st.decisions(std::nullopt, limit))
-              out.push_back({{"time", d.time},
-                             {"query_hash", d.query_hash},
-                             {"n_tokens", d.n_tokens},
-                             {"n_tokens_at_least", d.n_tokens_at_least},
-                             {"tokenizer", d.tokenizer},
-                             {"score", d.score},
-                             {"policy", d.policy},
-                             {"rules_version", d.policy_version},
-                             {"tier", d.tier},
-                             {"override", d.override_applied},
-                             {"decision_us", d.decision_us},
-                             {"reason", d.reason},
-                             {"outcome", d.outcome ? json(*d.outcome) : json(nullptr)}});
+            for (const auto& d : st.decisions(std::nullopt, limit)) out.push_back(store::to_json(d));
             send_json(res, out);
           }));
   svr.Get("/api/routing/curve",

@@ -129,6 +129,23 @@ json to_json(const RunRecord& r) {
           {"run_dir", r.run_dir}};
 }
 
+json to_json(const StoredDecision& d) {
+  return {{"time", d.time},
+          {"query_hash", d.query_hash},
+          {"n_tokens", d.n_tokens},
+          {"n_tokens_at_least", d.n_tokens_at_least},
+          {"tokenizer", d.tokenizer},
+          {"features", d.features},
+          {"score", d.score},
+          {"policy", d.policy},
+          {"policy_version", d.policy_version},
+          {"tier", d.tier},
+          {"override", d.override_applied},
+          {"decision_us", d.decision_us},
+          {"reason", d.reason},
+          {"outcome", d.outcome ? json(*d.outcome) : json(nullptr)}};
+}
+
 std::string Store::default_path() {
   if (const char* p = std::getenv("LCTE_STORE"); p && *p) return p;
   std::string base;

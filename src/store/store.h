@@ -80,6 +80,10 @@ struct StoredDecision {
   std::optional<bool> outcome;
 };
 
+// A stored decision as JSON, with the keys of the decision log's lines
+// (route::DecisionRecord::to_json): `lcte route log` and the dashboard's API.
+nlohmann::json to_json(const StoredDecision& d);
+
 struct Artifact {
   std::string name, path, kind;
 };

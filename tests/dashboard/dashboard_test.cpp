@@ -830,7 +830,7 @@ TEST(DashboardHttp, RulesChangeTakesEffectOnTheNextRequestAndPersists) {
   ASSERT_EQ(log.size(), 3u);  // the three routed requests, newest first
   EXPECT_EQ(log[0]["tier"], "large");
   EXPECT_EQ(log[0]["tokenizer"], lcte::testing::data_path(kVocab));  // every decision says which tokenizer counted
-  EXPECT_EQ(log[0]["rules_version"], "1");
+  EXPECT_EQ(log[0]["policy_version"], "1");                          // the decision log's key
 }
 
 // Reads the event stream until `enough` says stop (or 20 s pass).

@@ -123,6 +123,12 @@ TEST(RouteCommand, DecideEvalAndLog) {
   auto file_log = s.lcte({"route", "log", "--log", s.dir + "/decisions.jsonl", "--json"});
   EXPECT_EQ(json::parse(file_log.out)["n_tokens"], 151);
   EXPECT_EQ(json::parse(file_log.out)["tokenizer"], vocab);
+  // The store and the log file give a decision with the same keys.
+  const json stored = json::parse(log.out), from_file = json::parse(file_log.out);
+  std::vector<std::string> stored_keys, file_keys;
+  for (const auto& [k, v] : stored.items()) stored_keys.push_back(k);
+  for (const auto& [k, v] : from_file.items()) file_keys.push_back(k);
+  EXPECT_EQ(stored_keys, file_keys);
 }
 
 TEST(RouteCommand, MistakesAreExplained) {

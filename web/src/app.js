@@ -677,7 +677,7 @@ views.routing = async (root) => {
     try { const ds = await api('/api/routing/decisions?limit=100');
       if (mine !== logGeneration) return;
       logBox.replaceChildren(ds.length ? h('table', {}, h('thead', {}, h('tr', {}, ['time', 'tokens', 'tokenizer', 'score', 'policy', 'rules', 'tier', 'override', 'µs', 'reason'].map(x => h('th', {}, x)))),
-        h('tbody', {}, ds.map(d => h('tr', {}, h('td', {}, d.time), h('td', { class: 'num' }, `${d.n_tokens}${d.n_tokens_at_least ? '+' : ''}`), h('td', {}, d.tokenizer), h('td', { class: 'num' }, d.score), h('td', {}, d.policy), h('td', {}, d.rules_version), h('td', {}, d.tier), h('td', {}, d.override ? 'yes' : ''), h('td', { class: 'num' }, fmt(d.decision_us)), h('td', {}, d.reason))))) : empty('No routing decisions yet. Route a query above, or send requests to lcte serve.'));
+        h('tbody', {}, ds.map(d => h('tr', {}, h('td', {}, d.time), h('td', { class: 'num' }, `${d.n_tokens}${d.n_tokens_at_least ? '+' : ''}`), h('td', {}, d.tokenizer), h('td', { class: 'num' }, d.score), h('td', {}, d.policy), h('td', {}, d.policy_version), h('td', {}, d.tier), h('td', {}, d.override ? 'yes' : ''), h('td', { class: 'num' }, fmt(d.decision_us)), h('td', {}, d.reason))))) : empty('No routing decisions yet. Route a query above, or send requests to lcte serve.'));
     } catch (e) { if (mine === logGeneration) logBox.replaceChildren(errorBox(e)); }
   };
   const onEvent = (type) => { if ((type === 'decision' || type === 'rules') && root.isConnected) drawLog(); };
