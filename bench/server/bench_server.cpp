@@ -19,6 +19,7 @@
 
 #include "backend/engine_backend.h"
 #include "backend/openai_client.h"
+#include "core/text.h"
 #include "server/server.h"
 
 using namespace lcte;
@@ -36,13 +37,7 @@ struct Args {
 
 std::vector<int> parse_list(const std::string& text) {
   std::vector<int> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    out.push_back(std::atoi(text.substr(start, comma - start).c_str()));
-    start = comma + 1;
-  }
+  for (const std::string& item : split_commas(text)) out.push_back(std::atoi(item.c_str()));
   return out;
 }
 
