@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "core/sha256.h"
 #include "core/version.h"
 
@@ -17,13 +18,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-std::string hms(double s) {
-  if (!(s >= 0) || s > 1e8) return "?";
-  const long t = std::lround(s);
-  return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
-                   : fmt::format("{}:{:02}", t / 60, t % 60);
-}
 
 // The one piece of state a signal handler may touch: a lock-free flag the
 // loop reads between steps. It has to be static, since a handler gets no
@@ -54,7 +48,7 @@ void log_step(const StepStats& s, int64_t total, int64_t first_step, int64_t tok
       "step {}/{} ({:.0f}%): loss {:.4f} (ce {:.4f}, kd {:.4f}), grad norm {:.3f}, lr {:.2e}, {:.0f} tok/s, "
       "elapsed {}, ETA {}",
       s.step, total, 100.0 * s.step / total, s.loss, s.ce, s.kd, s.grad_norm, s.lr, tokens / std::max(1e-9, elapsed),
-      hms(elapsed), hms(eta));
+      format_duration(elapsed), format_duration(eta));
 }
 
 void evaluate(const DriveOptions& o, int64_t step, const Window& w) {
