@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
     const GgmlType t = *type;
     const GgmlType act = lcte::kernels::activation_type(t);
     const size_t rb = lcte::row_bytes(t, o.n), ab = lcte::kernels::activation_row_bytes(t, o.n);
-    const std::vector<uint8_t> w = random_matrix(t, o.n, o.rows);
+    const std::vector<uint8_t> w = random_matrix(t, o.n, std::max(o.rows, o.mm_rows));
     std::mt19937 rng(7);
     std::normal_distribution<float> d(0.0f, 1.0f);
     const int64_t max_tok = 128;

@@ -427,6 +427,58 @@ TEST(Matmul, Q4_0AndQ8_0InLlamaCppOrderAtEveryBatchSize) {
       }
 }
 
+// llama.cpp's order for a float product of several tokens with rows whose
+// length is a multiple of 16 (llamafile's tinyBLAS in its AVX-512 build):
+// per output one 16-lane FMA chain over 16-element steps, then the lanes
+// reduced as GCC's _mm512_reduce_add_ps does (8 + 8, 4 + 4, the 64-bit
+// halves swapped and added, then lanes 0 + 1). F16 weights see activations
+// rounded to F16.
+float llama_order_float_tiles(const std::vector<float>& w, const std::vector<float>& x) {
+  float lane[16] = {};
+  for (size_t i = 0; i < w.size(); i += 16)
+    for (int l = 0; l < 16; ++l) lane[l] = std::fma(w[i + l], x[i + l], lane[l]);
+  float h[8], q[4], p[4];
+  for (int l = 0; l < 8; ++l) h[l] = lane[8 + l] + lane[l];
+  for (int l = 0; l < 4; ++l) q[l] = h[4 + l] + h[l];
+  for (int l = 0; l < 4; ++l) p[l] = q[l] + q[l ^ 2];
+  return p[0] + p[1];
+}
+
+// Every SIMD ISA's float tiles give those bits at any tile shape, for rows
+// longer than the tiles' column slices (2048) and with a partial slice (272),
+// row counts past the tiles (11) and token counts past them.
+TEST(Matmul, F32AndF16PromptsInLlamaCppOrder) {
+  for (GgmlType w : {GgmlType::F32, GgmlType::F16})
+    for (Isa isa : testing::simd_isas())
+      for (const int64_t n : {16, 272, 2048})
+        for (const int64_t ntok : {2, 3, 7}) {
+          const int64_t nrows = 11;
+          const size_t wb = row_bytes(w, n);
+          std::vector<uint8_t> wmat(wb * nrows);
+          std::vector<std::vector<float>> wv(nrows), xv(ntok);
+          for (int64_t r = 0; r < nrows; ++r) {
+            const auto row = testing::random_row(w, n, 300 + static_cast<uint32_t>(r));
+            std::memcpy(wmat.data() + r * wb, row.data(), wb);
+            wv[r] = dequant(w, row, n);
+          }
+          std::vector<float> acts(static_cast<size_t>(n * ntok));
+          for (int64_t t = 0; t < ntok; ++t) {
+            const auto x = testing::random_floats(static_cast<size_t>(n), 500 + static_cast<uint32_t>(t));
+            std::copy(x.begin(), x.end(), acts.begin() + t * n);
+            xv[t] = as_weight_sees(w, x);
+          }
+          std::vector<float> out(static_cast<size_t>(nrows * ntok));
+          kernels::matmul(w, n, wmat.data(), wb, nrows, acts.data(), n * sizeof(float), ntok, out.data(), nrows, isa);
+          for (int64_t t = 0; t < ntok; ++t)
+            for (int64_t r = 0; r < nrows; ++r) {
+              const float want = llama_order_float_tiles(wv[r], xv[t]);
+              ASSERT_EQ(f32_bits(out[t * nrows + r]), f32_bits(want))
+                  << type_name(w) << " " << kernels::isa_name(isa) << " n " << n << " ntok " << ntok << " r" << r
+                  << " t" << t << ": " << out[t * nrows + r] << " vs " << want;
+            }
+        }
+}
+
 // The prompt path of the 32-block formats (8-token groups, tokens in lanes)
 // against dequantize-then-multiply in double: short odd rows (3 blocks), a
 // row count that is not a multiple of the 4-row tile, groups plus leftovers.
