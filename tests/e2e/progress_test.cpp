@@ -57,7 +57,9 @@ void expect_plain_progress(const std::string& err, const std::string& label, siz
     EXPECT_NE(l.find("/s, elapsed "), std::string::npos) << l;  // the rate, then the time so far
     if (l.find(", ETA ") != std::string::npos && l.find(", ETA ?") == std::string::npos) eta = true;
   }
-  if (with_eta) EXPECT_TRUE(eta) << err;
+  if (with_eta) {
+    EXPECT_TRUE(eta) << err;
+  }
   EXPECT_NE(lines.back().find("(100%)"), std::string::npos) << lines.back();
 }
 

@@ -82,7 +82,9 @@ TEST(RouteCommand, DecideEvalAndLog) {
   EXPECT_EQ(e["strong"], 1.0);
   bool saw_cascade = false;
   for (const auto& p : e["points"]) {
-    if (p["policy"] == "oracle") EXPECT_EQ(p["accuracy"], 1.0);
+    if (p["policy"] == "oracle") {
+      EXPECT_EQ(p["accuracy"], 1.0);
+    }
     // The weak answer to HumanEval/0 passes the prompt's doctests and is kept;
     // those to /1 and /2 fail theirs (checked in the real sandbox) and escalate.
     if (p["policy"] == "cascade") {

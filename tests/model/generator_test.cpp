@@ -250,7 +250,9 @@ TEST_F(Batch, RequestsJoiningAtDifferentStepsGiveWhatTheyGiveAlone) {
       EXPECT_EQ(got[j].completions[i].text, want[i].text) << "job " << j << " sequence " << i;
       EXPECT_EQ(got[j].completions[i].finish, want[i].finish) << "job " << j << " sequence " << i;
     }
-    if (jobs[j].options.n_sequences == 1) EXPECT_EQ(streamed[j], alone_stream) << "job " << j;
+    if (jobs[j].options.n_sequences == 1) {
+      EXPECT_EQ(streamed[j], alone_stream) << "job " << j;
+    }
     EXPECT_EQ(got[j].stats.generated_tokens, stats.generated_tokens) << "job " << j;
   }
   EXPECT_EQ(got[2].completions[0].tokens.size(), 3u);

@@ -233,7 +233,9 @@ TEST(Router, AStoppedCountScoresAsTheFullCountAtEveryBound) {
       EXPECT_EQ(r.n_tokens, n);
     }
     // Up to 3.5 bytes per token of the limit are counted in one go; beyond that it stops.
-    if (n >= 8000) EXPECT_TRUE(r.n_tokens_at_least) << n << " tokens were all counted";
+    if (n >= 8000) {
+      EXPECT_TRUE(r.n_tokens_at_least) << n << " tokens were all counted";
+    }
   }
 }
 
@@ -282,7 +284,9 @@ TEST_P(RealTokenizer, AStoppedCountScoresAsTheFullCountAtEveryBound) {
     } else {
       EXPECT_EQ(r.n_tokens, full) << GetParam();
     }
-    if (full >= 3000) EXPECT_TRUE(r.n_tokens_at_least) << GetParam() << ": all " << full << " tokens were counted";
+    if (full >= 3000) {
+      EXPECT_TRUE(r.n_tokens_at_least) << GetParam() << ": all " << full << " tokens were counted";
+    }
     // The features saturate at kFeatureTokenCap, so a stopped count changes none.
     EXPECT_EQ(r.features.values, extract_features(text, full).values) << GetParam() << ", " << full << " tokens";
   }

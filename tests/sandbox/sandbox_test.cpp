@@ -482,7 +482,9 @@ TEST_P(SandboxTest, KillingTheParentOrEveryoneIsRefused) {
   // with user namespaces (one uid inside) killing it ends this sample's jail.
   Result parent = run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + std::string(kAdd));
   EXPECT_EQ(parent.status, Status::Error) << describe(parent);
-  if (std::string(GetParam().isolation) == "namespaces") EXPECT_EQ(parent.error_type, "PermissionError");
+  if (std::string(GetParam().isolation) == "namespaces") {
+    EXPECT_EQ(parent.error_type, "PermissionError");
+  }
   // The harness's own pid means nothing inside the PID namespace.
   Result r = run(
       fmt::format("import os, signal\ntry:\n    os.kill({}, signal.SIGKILL)\nexcept OSError:\n    pass\n", getpid()) +
