@@ -22,8 +22,25 @@ llama-bench keeps its defaults otherwise (batch 2048, ubatch 512, no flash
 attention, mmap).
 
 The header names llama.cpp's commit and CPU as llama-bench reports them.
+Decoding reads every weight once per token, so the generation rows also give
+each program's weight bytes per second (llama-bench's model size times t/s);
+the machine's copy bandwidth (a 256 MiB memmove, best of 5, read + written
+bytes per second), measured before and after the runs, is printed with them
+to compare against.
 """
-import argparse, json, os, subprocess, sys
+import argparse, json, os, subprocess, sys, time
+
+
+def copy_bandwidth(mib=256, tries=5):
+    """Bytes read plus bytes written per second by a memmove of `mib` MiB, best of `tries`."""
+    src = bytearray(os.urandom(1 << 20)) * mib
+    dst = bytearray(len(src))
+    best = 0.0
+    for _ in range(tries):
+        t0 = time.perf_counter()
+        dst[:] = src
+        best = max(best, 2 * len(src) / (time.perf_counter() - t0))
+    return best
 
 
 def run_json(cmd):
@@ -47,7 +64,7 @@ def llama_rows(bench, model, args, threads):
         test = f'pp{r["n_prompt"]}' if r['n_prompt'] > 0 else f'tg{r["n_gen"]}'
         rows[test] = r['avg_ts']
         meta = {'commit': r.get('build_commit', '?'), 'cpu': r.get('cpu_info', '?'),
-                'model_type': r.get('model_type', '?')}
+                'model_type': r.get('model_type', '?'), 'model_size': r.get('model_size', 0)}
     return rows, meta
 
 
@@ -98,7 +115,8 @@ def main():
         mid = len(v) // 2
         return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
 
-    results, meta = [], {}
+    results, meta, sizes = [], {}, {}
+    copy_before = copy_bandwidth()
     for model in args.models:
         for t in threads:
             seen = {who: {} for who in programs}  # test -> every round's mean t/s
@@ -107,6 +125,7 @@ def main():
                 for who in programs[k:] + programs[:k]:
                     if who == 'llama':
                         rows, meta = llama_rows(bench, model, args, t)
+                        sizes[model] = meta.get('model_size', 0)
                     else:
                         rows = lcte_rows(args.lcte if who == 'lcte' else args.baseline, model, args, t)
                     for test, v in rows.items():
@@ -118,35 +137,43 @@ def main():
                        'llama_tps': combine(seen['llama'][test]), 'lcte_tps': combine(seen['lcte'][test]),
                        'rounds': {who: seen[who].get(test, []) for who in programs}}
                 row['ratio'] = row['lcte_tps'] / row['llama_tps']
+                if test.startswith('tg') and sizes.get(model):
+                    row['llama_gbs'] = row['llama_tps'] * sizes[model] / 1e9
+                    row['lcte_gbs'] = row['lcte_tps'] * sizes[model] / 1e9
                 if args.baseline and test in seen['base']:
                     row['base_tps'] = combine(seen['base'][test])
                     row['base_ratio'] = row['base_tps'] / row['llama_tps']
                 results.append(row)
 
+    copy_after = copy_bandwidth()
     if args.llama_commit:
         meta['commit'] = args.llama_commit
     print(f'llama.cpp {meta.get("commit", "?")} ({args.llama_build}), CPU: {meta.get("cpu", "?")}; '
           f'-p {args.p} -n {args.n} -r {args.r}, {args.rounds} rotating rounds, KV {args.kv_type}, '
           f'{args.stat} of the rounds')
+    print(f'copy bandwidth (256 MiB memmove, read + write): {copy_before / 1e9:.1f} GB/s before, '
+          f'{copy_after / 1e9:.1f} GB/s after; weight GB/s = model size x t/s (generation rows)')
     print()
     if args.baseline:
         print('| model | threads | test | llama.cpp t/s | baseline t/s | lcte t/s | baseline / llama.cpp | lcte / llama.cpp |')
         print('|---|---:|---|---:|---:|---:|---:|---:|')
     else:
-        print('| model | threads | test | llama.cpp t/s | lcte t/s | lcte / llama.cpp |')
-        print('|---|---:|---|---:|---:|---:|')
+        print('| model | threads | test | llama.cpp t/s | lcte t/s | lcte / llama.cpp | weight GB/s llama.cpp / lcte |')
+        print('|---|---:|---|---:|---:|---:|---:|')
     for r in results:
         if args.baseline:
             print(f'| {r["model"]} | {r["threads"]} | {r["test"]} | {r["llama_tps"]:.1f} | '
                   f'{r.get("base_tps", 0):.1f} | {r["lcte_tps"]:.1f} | {r.get("base_ratio", 0):.2f} | '
                   f'{r["ratio"]:.2f} |')
         else:
+            gbs = f'{r["llama_gbs"]:.1f} / {r["lcte_gbs"]:.1f}' if 'lcte_gbs' in r else ''
             print(f'| {r["model"]} | {r["threads"]} | {r["test"]} | {r["llama_tps"]:.1f} | {r["lcte_tps"]:.1f} | '
-                  f'{r["ratio"]:.2f} |')
+                  f'{r["ratio"]:.2f} | {gbs} |')
         sys.stdout.flush()
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump({'llama_cpp': meta, 'args': vars(args), 'rows': results}, f, indent=1)
+            json.dump({'llama_cpp': meta, 'args': vars(args), 'copy_bandwidth': [copy_before, copy_after],
+                       'rows': results}, f, indent=1)
 
 
 if __name__ == '__main__':
