@@ -151,6 +151,7 @@ TEST(Catalogue, RoutingMistakesNameTheLineAndKey) {
   const std::string at = "/etc/lcte/models.toml:10: [routing] ";
   EXPECT_TRUE(starts_with(routing_error("max_score = [6.5, 10]\n"), at + "max_score: expected an array of integers"));
   EXPECT_TRUE(starts_with(routing_error("colour = 'red'\n"), at + "colour: unknown setting"));
+  EXPECT_EQ(routing_error("polcy = 'random'\n"), at + "polcy: unknown setting; did you mean 'policy'?");
   EXPECT_TRUE(starts_with(routing_error("token_bounds = [1, 2, 3]\n"), at + "token_bounds: needs nine bounds"));
   EXPECT_TRUE(
       starts_with(routing_error("policy = 'always-c'\n"), at + "policy always-<tier>: \"c\" is not one of the tiers"));
