@@ -8,19 +8,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <sstream>
 
 #include "backend/model_entry.h"
 #include "core/error.h"
+#include "core/toml_read.h"
 
 namespace lcte::backend {
 namespace {
-
-void check_known_keys(const toml::table& t, const std::set<std::string>& known, const std::string& where) {
-  for (const auto& [k, v] : t)
-    if (!known.count(std::string(k.str()))) fail("{}: unknown key '{}'", where, k.str());
-}
 
 // A relative file path in [routing] is relative to the catalogue; an encoding
 // name (no directory, no file suffix) or a model name is left as it is.
@@ -36,21 +31,24 @@ bool names_a_file(const std::string& s) {
 
 // [routing] reads into route::RouterConfig through its JSON form, so the
 // catalogue, the study file and the dashboard's rules share keys and checks.
-route::RouterConfig parse_routing(const toml::table& root, const Catalogue& c, const std::string& origin) {
-  const std::string where = origin + ": [routing]";
+route::RouterConfig parse_routing(const TomlTable& root, const Catalogue& c) {
   nlohmann::json j = nlohmann::json::object();
-  if (const toml::node* rn = root.get("routing")) {
-    const toml::table* t = rn->as_table();
-    if (t == nullptr) fail("{} must be a table", where);
+  const std::optional<TomlTable> t = root.subtable("routing", "[routing]");
+  // Errors at the key they name, or at [routing] (or the file when it has none).
+  auto fail_routing = [&](const std::string& message) {
+    if (t) t->fail_keyed_message(message);
+    fail("{}: [routing] {}", root.file(), message);
+  };
+  if (t) {
     std::stringstream ss;
-    ss << toml::json_formatter{*t};
+    ss << toml::json_formatter{t->table()};
     j = nlohmann::json::parse(ss.str());
   }
   route::RouterConfig r;
   try {
     r = route::RouterConfig::from_json(j);
   } catch (const Error& e) {
-    fail("{} {}", where, e.what());
+    fail_routing(e.what());
   }
   if (!j.contains("tiers")) {
     // Default: every model in tier order, ties cheapest first (as a study orders them).
@@ -65,19 +63,20 @@ route::RouterConfig parse_routing(const toml::table& root, const Catalogue& c, c
   try {
     r.validate();
   } catch (const Error& e) {
-    fail("{} {}", where, e.what());
+    fail_routing(e.what());
   }
   for (size_t i = 0; i < r.tiers.size(); ++i)
     if (!c.find(r.model_of(i)))
-      fail("{} {}[{}]: '{}' is not a [[model]] name", where, r.models.empty() ? "tiers" : "models", i, r.model_of(i));
-  const std::filesystem::path base = std::filesystem::path(origin).parent_path();
+      fail_routing(
+          fmt::format("{}[{}]: '{}' is not a [[model]] name", r.models.empty() ? "tiers" : "models", i, r.model_of(i)));
+  const std::filesystem::path base = std::filesystem::path(root.file()).parent_path();
   r.learned_model = relative_to(base, r.learned_model);
   if (const ModelEntry* m = c.find(r.tokenizer)) {
     if (!m->is_local())
-      fail(
-          "{} tokenizer: '{}' is a remote model, whose vocabulary is not on this machine; name a local model, a GGUF "
+      fail_routing(fmt::format(
+          "tokenizer: '{}' is a remote model, whose vocabulary is not on this machine; name a local model, a GGUF "
           "or .tiktoken file, or an encoding ({}, o200k_base)",
-          where, r.tokenizer, route::kDefaultTokenizer);
+          r.tokenizer, route::kDefaultTokenizer));
   } else if (names_a_file(r.tokenizer)) {
     r.tokenizer = relative_to(base, r.tokenizer);
   }
@@ -105,41 +104,32 @@ const ModelEntry& Catalogue::get(const std::string& name) const {
 }
 
 Catalogue parse_catalogue(const std::string& text, const std::string& origin) {
-  toml::table root;
-  try {
-    root = toml::parse(text, origin);
-  } catch (const toml::parse_error& e) {
-    fail("{}:{}:{}: {}", origin, e.source().begin.line, e.source().begin.column, e.description());
-  }
+  const toml::table doc = parse_toml(text, origin);
+  const TomlTable root(doc, origin, "");
+  root.check_keys({"model", "routing"});
   Catalogue c;
   c.path = origin;
-  check_known_keys(root, {"model", "routing"}, origin);
-  std::filesystem::path base = std::filesystem::path(origin).parent_path();
-  if (const toml::node* ms = root.get("model")) {
-    const toml::array* arr = ms->as_array();
-    if (arr == nullptr || !arr->is_array_of_tables())
-      fail("{}: 'model' must be an array of tables ([[model]])", origin);
-    size_t index = 0;
-    for (const toml::node& node : *arr) {
-      ModelEntry m = read_model_entry(*node.as_table(), origin, index);
-      // A catalogue is opened by `lcte serve` and `lcte eval --backend router`,
-      // which answer queries: a model-free tier has nothing to answer with,
-      // and resolving registry references is a study's job.
-      const std::string at = fmt::format("{}: model[{}] (model '{}')", origin, index, m.name);
-      if (m.backend == "canonical" || m.backend == "file")
-        fail("{}: backend = \"{}\" is for studies; a catalogue serves GGUF files ('path') and endpoints ('url')", at,
-             m.backend);
-      if (!m.ref.empty())
-        fail("{}: 'ref' is for studies; a catalogue names the GGUF file ('path'; `lcte models show {}` prints it)", at,
-             m.ref);
-      if (c.find(m.name)) fail("{}: the name '{}' is used twice", at, m.name);
-      c.models.push_back(std::move(m));
-      ++index;
-    }
+  const std::vector<TomlTable> tables = root.tables("model");
+  for (size_t i = 0; i < tables.size(); ++i) {
+    const TomlTable& t = tables[i];
+    ModelEntry m = read_model_entry(t.table(), origin, i);
+    // A catalogue is opened by `lcte serve` and `lcte eval --backend router`,
+    // which answer queries: a model-free tier has nothing to answer with,
+    // and resolving registry references is a study's job.
+    if (m.backend == "canonical" || m.backend == "file")
+      t.fail_key("backend", fmt::format("\"{}\" is for studies; a catalogue serves GGUF files ('path') and endpoints "
+                                        "('url')",
+                                        m.backend));
+    if (!m.ref.empty())
+      t.fail_key("ref", fmt::format("'{}' is for studies; a catalogue names the GGUF file ('path'; `lcte models show "
+                                    "{}` prints it)",
+                                    m.ref, m.ref));
+    if (c.find(m.name)) t.fail_key("name", fmt::format("'{}' is the name of an earlier [[model]] too", m.name));
+    c.models.push_back(std::move(m));
   }
-  if (c.models.empty()) fail("{}: no [[model]] entries", origin);
+  if (c.models.empty()) fail("{}: no [[model]] entries; add at least one", origin);
 
-  c.routing = parse_routing(root, c, origin);
+  c.routing = parse_routing(root, c);
   return c;
 }
 

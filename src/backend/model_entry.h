@@ -54,16 +54,13 @@ const std::vector<std::string>& model_entry_keys();
 
 // The entry `t`, the index-th [[model]] (0-based) of `file`: unknown keys,
 // wrong types, missing or conflicting keys and values out of range are
-// lcte::Error naming the file and line, the entry (`model[1] 'coder-7b'`)
-// and the key, and for an unknown key the closest known one. Relative paths
-// become absolute beside `file`.
+// lcte::Error in core/toml_read.h's form, naming the file and line, the entry
+// (`[[model]] #2` for index 1) and the key, and for an unknown key the closest
+// known one. Relative paths become absolute beside `file`.
 ModelEntry read_model_entry(const toml::table& t, const std::string& file, size_t index);
 
 // The entry as a TOML [[model]] table that read_model_entry reads back equal
 // (paths written absolute).
 std::string model_entry_toml(const ModelEntry& entry);
-
-// The known word nearest `word` within a small edit distance, or "".
-std::string closest_word(const std::string& word, const std::vector<std::string>& known);
 
 }  // namespace lcte::backend

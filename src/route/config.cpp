@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace lcte::route {
 
@@ -170,15 +171,19 @@ json RouterConfig::to_json() const {
 
 RouterConfig RouterConfig::from_json(const json& j) {
   if (!j.is_object()) fail("routing: expected an object of settings, got {}", j.type_name());
-  static const std::set<std::string> kKeys = {"tiers",       "max_score",    "token_bounds",   "policy",
-                                              "forced_tier", "random_share", "learned_target", "learned_model",
-                                              "seed",        "tokenizer",    "models"};
-  for (const auto& [key, value] : j.items())
-    if (!kKeys.contains(key))
-      fail(
-          "{}: unknown setting (tiers, max_score, token_bounds, policy, forced_tier, random_share, learned_target, "
-          "learned_model, seed, tokenizer, models)",
-          key);
+  static const std::vector<std::string> kKeys = {"tiers",       "max_score",    "token_bounds",   "policy",
+                                                 "forced_tier", "random_share", "learned_target", "learned_model",
+                                                 "seed",        "tokenizer",    "models"};
+  for (const auto& [key, value] : j.items()) {
+    if (std::find(kKeys.begin(), kKeys.end(), key) != kKeys.end()) continue;
+    // The closest setting where one is close, as for every unknown key (core/text.h).
+    const std::vector<std::string> near = closest_names(key, kKeys);
+    if (!near.empty()) fail("{}: unknown setting; did you mean '{}'?", key, near.front());
+    fail(
+        "{}: unknown setting (tiers, max_score, token_bounds, policy, forced_tier, random_share, learned_target, "
+        "learned_model, seed, tokenizer, models)",
+        key);
+  }
   RouterConfig c;
   read_strings(j, "tiers", c.tiers);
   if (j.contains("tiers")) c.max_score = default_max_scores(c.tiers.size());

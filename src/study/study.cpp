@@ -280,7 +280,7 @@ class Runner {
     c.tiers = tiers;
     if (c.max_score.empty()) c.max_score = route::default_max_scores(tiers.size());
     if (c.max_score.size() != tiers.size())
-      fail("{}: 'routing.max_score' has {} bounds for {} tiers", spec_.path, c.max_score.size(), tiers.size());
+      fail("{}: [routing] max_score: has {} bounds for {} tiers", spec_.path, c.max_score.size(), tiers.size());
     c.policy = policy;
     c.seed = spec_.seed;
     return c;
@@ -299,7 +299,7 @@ class Runner {
     try {
       route::TokenizerCache().counter(tokenizer);
     } catch (const Error& e) {
-      fail("{}: routing.{}", spec_.path, e.what());
+      fail("{}: [routing] {}", spec_.path, e.what());
     }
   }
 
@@ -309,7 +309,7 @@ class Runner {
     auto it = files.find(tokenizer);
     if (it == files.end()) return tokenizer;
     if (it->second.empty())
-      fail("{}: 'routing.tokenizer': model '{}' has no GGUF file here to count with", spec_.path, tokenizer);
+      fail("{}: [routing] tokenizer: model '{}' has no GGUF file here to count with", spec_.path, tokenizer);
     return it->second;
   }
 

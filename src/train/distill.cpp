@@ -10,11 +10,13 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sha256.h"
+#include "core/toml_read.h"
 #include "model/forward.h"
 #include "model/generator.h"
 #include "model/model.h"
@@ -134,31 +136,52 @@ TeacherPass teacher_pass(const DistillOptions& o, const tokenizer::Tokenizer& to
 
 // ---- the student ----
 
-void check_spec_keys(const nlohmann::json& j, const std::string& path) {
-  static const std::vector<std::string> known{"layers", "dim", "heads", "kv_heads", "ffn", "init_layers"};
-  for (auto it = j.begin(); it != j.end(); ++it)
-    if (std::find(known.begin(), known.end(), it.key()) == known.end())
-      fail("{}: unknown key \"{}\" (known: layers, dim, heads, kv_heads, ffn, init_layers)", path, it.key());
-}
-
-int spec_int(const nlohmann::json& j, const char* key, const std::string& path) {
-  if (!j.contains(key)) return 0;
-  if (!j[key].is_number_integer() || j[key].get<int64_t>() < 1 || j[key].get<int64_t>() > (1 << 20))
-    fail("{}: \"{}\" must be a positive integer", path, key);
-  return j[key].get<int>();
-}
-
-nlohmann::json toml_to_json(const toml::table& t, const std::string& path) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [k, v] : t) {
-    if (auto i = v.value<int64_t>(); i && v.is_integer())
-      j[std::string(k.str())] = *i;
-    else if (auto s = v.value<std::string>())
-      j[std::string(k.str())] = *s;
+// A JSON student config as the TOML table it would be, so both forms go
+// through one set of checks (core/toml_read.h). Arrays and objects become
+// empty ones: no key takes them, and the type error names them.
+toml::table json_as_toml(const nlohmann::json& j, const std::string& path) {
+  toml::table t;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const nlohmann::json& v = it.value();
+    const std::string& key = it.key();
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(TomlTable::kMax))
+      fail("{}: {}: {} is beyond a 64-bit integer", path, key, v.dump());
+    else if (v.is_number_integer())
+      t.insert(key, v.get<int64_t>());
+    else if (v.is_number_float())
+      t.insert(key, v.get<double>());
+    else if (v.is_string())
+      t.insert(key, v.get<std::string>());
+    else if (v.is_boolean())
+      t.insert(key, v.get<bool>());
+    else if (v.is_array())
+      t.insert(key, toml::array{});
+    else if (v.is_object())
+      t.insert(key, toml::table{});
     else
-      fail("{}: key \"{}\" must be an integer or a string", path, std::string(k.str()));
+      fail("{}: {}: expected a value, found null", path, key);
   }
-  return j;
+  return t;
+}
+
+StudentSpec read_student_spec(const TomlTable& t) {
+  t.check_keys({"layers", "dim", "heads", "kv_heads", "ffn", "init_layers"});
+  // Absent: 0, the teacher's.
+  auto size = [&](const char* key) { return static_cast<int>(t.integer(key, 1, 1 << 20).value_or(0)); };
+  StudentSpec s;
+  s.n_layers = size("layers");
+  s.dim = size("dim");
+  s.n_heads = size("heads");
+  s.n_kv_heads = size("kv_heads");
+  s.ffn_dim = size("ffn");
+  if (auto pick = t.string("init_layers")) {
+    try {
+      s.pick = LayerPick::parse(*pick);
+    } catch (const Error& e) {
+      t.fail_key("init_layers", e.what());
+    }
+  }
+  return s;
 }
 
 nlohmann::json distill_hyper_parameters(const DistillOptions& o, const std::optional<LoraConfig>& lora) {
@@ -181,36 +204,21 @@ size_t cache_bytes(const TextData& d, int k) {
 }  // namespace
 
 StudentSpec read_student_config(const std::string& path) {
-  nlohmann::json j;
   const std::string ext = fs::path(path).extension().string();
+  if (ext != ".json" && ext != ".toml") fail("{}: a student config is .toml or .json", path);
+  std::ifstream in(path);
+  if (!in) fail("{}: cannot open", path);
+  toml::table table;
   if (ext == ".json") {
-    std::ifstream in(path);
-    if (!in) fail("{}: cannot open", path);
-    j = nlohmann::json::parse(in, nullptr, false);
+    const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
     if (j.is_discarded() || !j.is_object()) fail("{}: not a JSON object", path);
-  } else if (ext == ".toml") {
-    toml::table t;
-    try {
-      t = toml::parse_file(path);
-    } catch (const toml::parse_error& e) {
-      fail("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column, e.description());
-    }
-    j = toml_to_json(t, path);
+    table = json_as_toml(j, path);
   } else {
-    fail("{}: a student config is .toml or .json", path);
+    std::stringstream text;
+    text << in.rdbuf();
+    table = parse_toml(text.str(), path);
   }
-  check_spec_keys(j, path);
-  StudentSpec s;
-  s.n_layers = spec_int(j, "layers", path);
-  s.dim = spec_int(j, "dim", path);
-  s.n_heads = spec_int(j, "heads", path);
-  s.n_kv_heads = spec_int(j, "kv_heads", path);
-  s.ffn_dim = spec_int(j, "ffn", path);
-  if (j.contains("init_layers")) {
-    if (!j["init_layers"].is_string()) fail("{}: \"init_layers\" must be a string like \"every:2\"", path);
-    s.pick = LayerPick::parse(j["init_layers"].get<std::string>());
-  }
-  return s;
+  return read_student_spec(TomlTable(table, path, ""));
 }
 
 void require_same_vocabulary(const tokenizer::Tokenizer& a, const tokenizer::Tokenizer& b, const std::string& pa,

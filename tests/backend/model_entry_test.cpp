@@ -100,64 +100,67 @@ TEST(ModelEntry, WrittenTomlReadsBackEqual) {
   }
 }
 
-// Each rule: the entry's text, then what the error must say besides the file,
-// line and entry (checked for all).
-TEST(ModelEntry, EveryRuleNamesTheFileTheEntryAndTheKey) {
+// Each rule: the entry's text, then the error after "FILE:LINE: ", which
+// names the entry as the file's second [[model]] and the key.
+TEST(ModelEntry, EveryRuleNamesTheFileTheLineTheEntryAndTheKey) {
   struct Case {
     std::string body;  // after "[[model]]\n" on line 1
     int line;          // where the error points
-    std::string says;
+    std::string says;  // the message from its start
   };
   const std::vector<Case> cases = {
-      {"name = 'x'\npath = 'a.gguf'\ntop-p = 0.9\n", 4,
-       "model[1].top-p (model 'x'): unknown key; did you mean 'top_p'?"},
-      {"name = 'x'\npath = 'a.gguf'\nmax_inflight = 2\n", 4, "did you mean 'max_in_flight'?"},
-      {"name = 'x'\npath = 'a.gguf'\napi_key = 'K'\n", 4, "did you mean 'api_key_env'?"},
-      {"name = 'x'\npath = 'a.gguf'\ncolour = 'red'\n", 4, "model[1].colour (model 'x'): unknown key (known: name, "},
-      {"path = 'a.gguf'\n", 1, "model[1]: 'name' is required"},
-      {"name = 'a:b'\npath = 'a.gguf'\n", 2, "model[1].name: 'a:b' must not contain ':'"},
-      {"name = 7\n", 2, "model[1].name: must be a string"},
-      {"name = 'x'\n", 1, "model[1] (model 'x'): give 'path' (a GGUF file), 'ref' (a registry model), 'url'"},
-      {"name = 'x'\npath = 'a.gguf'\nref = 'r@1'\n", 1, "give exactly one of 'path' (a GGUF file) or 'ref'"},
-      {"name = 'x'\nurl = 'http://h/v1'\n", 1, "an endpoint needs 'model'"},
-      {"name = 'x'\nurl = 'gpu-box:8000'\nmodel = 'm'\n", 3, "model[1].url (model 'x'): 'gpu-box:8000' is not an http"},
+      {"name = 'x'\npath = 'a.gguf'\ntop-p = 0.9\n", 4, "[[model]] #2 top-p: unknown key; did you mean 'top_p'?"},
+      {"name = 'x'\npath = 'a.gguf'\nmax_inflight = 2\n", 4,
+       "[[model]] #2 max_inflight: unknown key; did you mean 'max_in_flight'?"},
+      {"name = 'x'\npath = 'a.gguf'\napi_key = 'K'\n", 4,
+       "[[model]] #2 api_key: unknown key; did you mean 'api_key_env'?"},
+      {"name = 'x'\npath = 'a.gguf'\ncolour = 'red'\n", 4, "[[model]] #2 colour: unknown key (known: name, backend, "},
+      {"path = 'a.gguf'\n", 1, "[[model]] #2 name: missing (required)"},
+      {"name = ''\npath = 'a.gguf'\n", 2, "[[model]] #2 name: must not be empty"},
+      {"name = 'a:b'\npath = 'a.gguf'\n", 2, "[[model]] #2 name: 'a:b' must not contain ':'"},
+      {"name = 7\n", 2, "[[model]] #2 name: expected a string, found an integer"},
+      {"name = 'x'\n", 1, "[[model]] #2: give 'path' (a GGUF file), 'ref' (a registry model), 'url'"},
+      {"name = 'x'\npath = 'a.gguf'\nref = 'r@1'\n", 1,
+       "[[model]] #2: give exactly one of 'path' (a GGUF file) or 'ref'"},
+      {"name = 'x'\nurl = 'http://h/v1'\n", 1, "[[model]] #2: an endpoint needs 'model'"},
+      {"name = 'x'\nurl = 'gpu-box:8000'\nmodel = 'm'\n", 3, "[[model]] #2 url: 'gpu-box:8000' is not an http"},
       {"name = 'x'\nurl = 'http://h/v1'\nbase_url = 'http://h/v1'\nmodel = 'm'\n", 4,
-       "model[1].base_url (model 'x'): give 'url' or 'base_url', not both"},
-      {"name = 'x'\nbackend = 'telepathy'\n", 3,
-       "model[1].backend (model 'x'): must be engine, http, canonical or file"},
-      {"name = 'x'\nbackend = 'file'\n", 1, "model[1].samples_file (model 'x'): is required with backend = \"file\""},
-      {"name = 'x'\npath = 'a.gguf'\nmax_in_flight = 4\n", 4, "model[1].max_in_flight (model 'x'): is for http models"},
-      {"name = 'x'\npath = 'a.gguf'\nmodel = 'm'\n", 4, "model[1].model (model 'x'): is for http models"},
-      {"name = 'x'\nbackend = 'canonical'\ntop_p = 0.9\n", 4,
-       "model[1].top_p (model 'x'): is for engine and http models"},
+       "[[model]] #2 base_url: give 'url' or 'base_url', not both"},
+      {"name = 'x'\nbackend = 'telepathy'\n", 3, "[[model]] #2 backend: must be engine, http, canonical or file"},
+      {"name = 'x'\nbackend = 'file'\n", 1, "[[model]] #2 samples_file: missing (required with backend = \"file\")"},
+      {"name = 'x'\npath = 'a.gguf'\nmax_in_flight = 4\n", 4, "[[model]] #2 max_in_flight: is for http models"},
+      {"name = 'x'\npath = 'a.gguf'\nmodel = 'm'\n", 4, "[[model]] #2 model: is for http models"},
+      {"name = 'x'\nbackend = 'canonical'\ntop_p = 0.9\n", 4, "[[model]] #2 top_p: is for engine and http models"},
       {"name = 'x'\nurl = 'http://h/v1'\nmodel = 'm'\nmax_in_flight = 0\n", 5,
-       "model[1].max_in_flight (model 'x'): must be 1 to 4096"},
+       "[[model]] #2 max_in_flight: must be 1 to 4096, got 0"},
       {"name = 'x'\nurl = 'http://h/v1'\nmodel = 'm'\nmax_in_flight = 2.5\n", 5,
-       "model[1].max_in_flight (model 'x'): must be an integer"},
-      {"name = 'x'\npath = 'a.gguf'\ntier = -1\n", 4, "model[1].tier (model 'x'): must be 0 or more"},
-      {"name = 'x'\npath = 'a.gguf'\ntier = 'low'\n", 4, "model[1].tier (model 'x'): must be an integer"},
-      {"name = 'x'\npath = 'a.gguf'\ncost = 0\n", 4, "model[1].cost (model 'x'): must be positive"},
-      {"name = 'x'\npath = 'a.gguf'\ncost = 'cheap'\n", 4, "model[1].cost (model 'x'): must be a number"},
-      {"name = 'x'\npath = 'a.gguf'\nstyle = 'fim'\n", 4, "model[1].style (model 'x'): must be completion"},
-      {"name = 'x'\npath = 'a.gguf'\ntop_p = 1.5\n", 4, "model[1].top_p (model 'x'): must be in (0, 1], got 1.5"},
-      {"name = 'x'\npath = 'a.gguf'\ntop_p = 0\n", 4, "model[1].top_p (model 'x'): must be in (0, 1], got 0"},
-      {"name = 'x'\npath = 'a.gguf'\nsplit = 'dev'\n", 4,
-       "model[1].split (model 'x'): must be test, validation, train"},
+       "[[model]] #2 max_in_flight: expected an integer, found a float"},
+      {"name = 'x'\npath = 'a.gguf'\ntier = -1\n", 4, "[[model]] #2 tier: must be 0 to 1000000, got -1"},
+      {"name = 'x'\npath = 'a.gguf'\ntier = 'low'\n", 4, "[[model]] #2 tier: expected an integer, found a string"},
+      {"name = 'x'\npath = 'a.gguf'\ncost = 0\n", 4, "[[model]] #2 cost: must be positive, got 0"},
+      {"name = 'x'\npath = 'a.gguf'\ncost = 'cheap'\n", 4, "[[model]] #2 cost: expected a number, found a string"},
+      {"name = 'x'\npath = 'a.gguf'\nstyle = 'fim'\n", 4, "[[model]] #2 style: must be completion"},
+      {"name = 'x'\npath = 'a.gguf'\ntop_p = 1.5\n", 4, "[[model]] #2 top_p: must be in (0, 1], got 1.5"},
+      {"name = 'x'\npath = 'a.gguf'\ntop_p = 0\n", 4, "[[model]] #2 top_p: must be in (0, 1], got 0"},
+      {"name = 'x'\npath = 'a.gguf'\nsplit = 'dev'\n", 4, "[[model]] #2 split: must be test, validation, train"},
   };
   for (const Case& c : cases) {
     std::string e = error_of("[[model]]\n" + c.body, 1);
     std::string at = std::string(kFile) + ":" + std::to_string(c.line) + ": ";
-    EXPECT_EQ(e.rfind(at, 0), 0u) << c.body << " -> " << e;
-    EXPECT_NE(e.find(c.says), std::string::npos) << c.body << " -> " << e;
+    EXPECT_EQ(e.rfind(at + c.says, 0), 0u) << c.body << " -> " << e;
   }
 }
 
-TEST(ModelEntry, ClosestWordIsNearOrNothing) {
-  const auto& keys = model_entry_keys();
-  EXPECT_EQ(closest_word("stlye", keys), "style");
-  EXPECT_EQ(closest_word("samples", keys), "samples_file");
-  EXPECT_EQ(closest_word("temperature", keys), "");
-  EXPECT_EQ(closest_word("x", keys), "");
+// An unknown key names the closest entry key where one is near, else them all.
+TEST(ModelEntry, UnknownKeysNameTheClosestOrAll) {
+  const std::string entry = "[[model]]\nname = 'x'\npath = 'a.gguf'\n";
+  EXPECT_EQ(error_of(entry + "stlye = 'instruct'\n"),
+            "/srv/fleet/models.toml:4: [[model]] #1 stlye: unknown key; did you mean 'style'?");
+  EXPECT_EQ(error_of(entry + "samples = 's.jsonl'\n"),
+            "/srv/fleet/models.toml:4: [[model]] #1 samples: unknown key; did you mean 'samples_file'?");
+  EXPECT_EQ(error_of(entry + "temperature = 0.2\n"),
+            "/srv/fleet/models.toml:4: [[model]] #1 temperature: unknown key (known: name, backend, path, ref, "
+            "samples_file, url, base_url, model, api_key_env, max_in_flight, tier, cost, style, top_p, split)");
 }
 
 }  // namespace

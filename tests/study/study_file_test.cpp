@@ -67,7 +67,9 @@ TEST(StudyFile, ParsesAndResolvesPathsBesideTheFile) {
   EXPECT_EQ(s.policies, (std::vector<std::string>{"threshold", "oracle"}));
 }
 
-TEST(StudyFile, ErrorsNameTheKey) {
+// Each error from its start: the file, the line in kGood (counted by hand),
+// the table and the key.
+TEST(StudyFile, ErrorsNameTheFileLineTableAndKey) {
   std::string base = kGood;
   auto with = [&](const std::string& from, const std::string& to) {
     std::string t = base;
@@ -75,29 +77,43 @@ TEST(StudyFile, ErrorsNameTheKey) {
     EXPECT_NE(at, std::string::npos) << from;
     return t.replace(at, from.size(), to);
   };
-  EXPECT_NE(error_of(with("tier = 0", "tier = \"low\"")).find("model[0].tier"), std::string::npos);
-  EXPECT_NE(error_of(with("cost = 1.5", "colour = 1")).find("model[0].colour"), std::string::npos);
-  EXPECT_NE(error_of(with("types = [\"Q8_0\", \"Q4_K_M\"]", "types = [\"Q9\"]")).find("compress[0].types"),
-            std::string::npos);
-  EXPECT_NE(error_of(with("model = \"small\"", "model = \"tiny\"")).find("compress[0].model"), std::string::npos);
-  EXPECT_NE(error_of(with("n = 2", "n = 0")).find("eval.n"), std::string::npos);
-  EXPECT_NE(error_of(with("n = 2", "n = 2\nisolation = \"none\"")).find("'eval.isolation' is 'none'"),
-            std::string::npos);
-  EXPECT_NE(error_of(with("k = [1, 2]", "k = [1, 3]")).find("eval.k"), std::string::npos);
-  EXPECT_NE(error_of(with("limit = 5", "limit = -1")).find("eval.limit"), std::string::npos);
-  EXPECT_NE(error_of(with("\"threshold\", \"oracle\"", "\"coin\"")).find("routing.policies"), std::string::npos);
-  EXPECT_NE(error_of(with("backend = \"canonical\"", "backend = \"telepathy\"")).find("model[1].backend"),
-            std::string::npos);
-  EXPECT_NE(error_of(with("[study]", "[studdy]")).find("studdy"), std::string::npos);
+  auto starts = [](const std::string& error, const std::string& says) {
+    EXPECT_EQ(error.rfind("/tmp/dir/study.toml:" + says, 0), 0u) << error;
+  };
+  starts(error_of(with("tier = 0", "tier = \"low\"")), "8: [[model]] #1 tier: expected an integer, found a string");
+  starts(error_of(with("cost = 1.5", "colour = 1")), "9: [[model]] #1 colour: unknown key (known: name, ");
+  starts(error_of(with("types = [\"Q8_0\", \"Q4_K_M\"]", "types = [\"Q9\"]")),
+         "16: [[compress]] #1 types[0]: unknown quant type 'Q9'");
+  starts(error_of(with("model = \"small\"", "model = \"tiny\"")),
+         "15: [[compress]] #1 model: no [[model]] named 'tiny'");
+  starts(error_of(with("n = 2", "n = 0")), "19: [eval] n: must be at least 1, got 0");
+  starts(error_of(with("n = 2", "n = 2.0")), "19: [eval] n: expected an integer, found a float");
+  starts(error_of(with("n = 2", "n = 2\nisolation = \"none\"")),
+         "20: [eval] isolation: must be auto, namespaces, user-namespaces or processes, not 'none'");
+  starts(error_of(with("k = [1, 2]", "k = [1, 3]")), "20: [eval] k[1]: 3 is outside 1..n (2)");
+  starts(error_of(with("limit = 5", "limit = -1")), "21: [eval] limit: must be at least 0, got -1");
+  starts(error_of(with("\"threshold\", \"oracle\"", "\"coin\"")), "23: [routing] policies[0]: unknown policy 'coin'");
+  starts(error_of(with("backend = \"canonical\"", "backend = \"telepathy\"")),
+         "12: [[model]] #2 backend: must be engine, http, canonical or file, not 'telepathy'");
+  starts(error_of(with("[study]", "[studdy]")), "2: studdy: unknown key; did you mean 'study'?");
   // A file backend needs its samples; an engine model a path or a ref.
-  EXPECT_NE(error_of(with("backend = \"canonical\"", "backend = \"file\"")).find("model[1].samples_file"),
-            std::string::npos);
-  EXPECT_NE(error_of(with("path = \"models/small.gguf\"", "")).find("'path'"), std::string::npos);
-  EXPECT_NE(error_of(with("\"humaneval\", ", "\"other/mine.jsonl\", ")).find("eval.suites"), std::string::npos);
-  EXPECT_NE(error_of(with("name = \"big\"", "name = \"a:b\"")).find("model[1].name"), std::string::npos);
-  // TOML syntax: file and line.
-  EXPECT_NE(error_of(with("n = 2", "n = = 2")).find("/tmp/dir/study.toml:"), std::string::npos);
-  EXPECT_NE(error_of("[study]\nname = \"x\"\n").find("[[model]]"), std::string::npos);
+  starts(error_of(with("backend = \"canonical\"", "backend = \"file\"")),
+         "10: [[model]] #2 samples_file: missing (required with backend = \"file\")");
+  starts(error_of(with("path = \"models/small.gguf\"", "")), "5: [[model]] #1: give 'path' (a GGUF file)");
+  starts(error_of(with("\"humaneval\", ", "\"other/mine.jsonl\", ")),
+         "18: [eval] suites[1]: two suites are both called 'mine'");
+  starts(error_of(with("name = \"big\"", "name = \"a:b\"")), "11: [[model]] #2 name: 'a:b' must not contain ':'");
+  starts(error_of(with("name = \"big\"", "name = \"small\"")),
+         "11: [[model]] #2 name: 'small' is the name of an earlier [[model]] too");
+  EXPECT_EQ(error_of("eval = 3\n[[model]]\nname = \"x\"\nbackend = \"canonical\"\n"),
+            "/tmp/dir/study.toml:1: eval: expected a table, found an integer");
+  // TOML syntax: file, line and column.
+  starts(error_of(with("n = 2", "n = = 2")), "19:");
+  EXPECT_EQ(error_of("[study]\nname = \"x\"\n"), "/tmp/dir/study.toml: no [[model]] entries; add at least one");
+  EXPECT_EQ(error_of("[[model]]\nname = \"x\"\nbackend = \"canonical\"\n"),
+            "/tmp/dir/study.toml: [eval] suites: missing (required, e.g. suites = [\"humaneval\"])");
+  EXPECT_EQ(error_of("[[model]]\nname = \"x\"\nbackend = \"canonical\"\n[eval]\nn = 1\n"),
+            "/tmp/dir/study.toml:4: [eval] suites: missing (required, e.g. suites = [\"humaneval\"])");
 }
 
 }  // namespace
@@ -154,7 +170,7 @@ TEST(StudyFile, ModelEntriesMeanWhatTheyMeanInACatalogue) {
   const std::string bad = "[[model]]\nname = \"x\"\npath = \"a.gguf\"\ntop-p = 0.9\n";
   std::string in_study = error([&] { parse_study(bad + "[eval]\nsuites = [\"humaneval\"]\n", "/f.toml"); });
   std::string in_catalogue = error([&] { backend::parse_catalogue(bad, "/f.toml"); });
-  EXPECT_EQ(in_study, "/f.toml:4: model[0].top-p (model 'x'): unknown key; did you mean 'top_p'?");
+  EXPECT_EQ(in_study, "/f.toml:4: [[model]] #1 top-p: unknown key; did you mean 'top_p'?");
   EXPECT_EQ(in_study, in_catalogue);
 }
 
@@ -202,7 +218,10 @@ TEST(StudyFile, PerModelSettingsReachTheEvalSteps) {
 // client: refused at load, naming the file, the entry and what to use.
 TEST(StudyFile, EnergyCostRefusesEndpoints) {
   std::string e = error_of(fleet(kEndpoint, "", "cost = \"energy\"\n"));
-  EXPECT_EQ(e.rfind("/tmp/dir/study.toml:6: routing.cost = \"energy\", but model[1] 'coder-7b' is an endpoint", 0), 0u)
+  EXPECT_EQ(e.rfind("/tmp/dir/study.toml:6: [[model]] #2 url: 'http://gpu-box:8000/v1' is an endpoint, and "
+                    "[routing] cost = \"energy\"",
+                    0),
+            0u)
       << e;
   EXPECT_NE(e.find("report no energy"), std::string::npos) << e;
   EXPECT_NE(e.find("use cost = \"latency\", \"tokens\" or \"weights\""), std::string::npos) << e;
@@ -217,8 +236,8 @@ TEST(StudyFile, EnergyCostRefusesEndpoints) {
 // study routes, and the live router's tiers one style and top_p.
 TEST(StudyFile, RoutedModelsShareSplitAndOnlineTiersStyleAndTopP) {
   std::string e = error_of(fleet(std::string(kEndpoint) + "split = \"train\"\n"));
-  EXPECT_EQ(e.rfind("/tmp/dir/study.toml:8: model[1].split (model 'coder-7b'): 'train', but model[0] 'ref' is "
-                    "evaluated on 'test'; routing compares",
+  EXPECT_EQ(e.rfind("/tmp/dir/study.toml:8: [[model]] #2 split: 'train', but [[model]] #1 'ref' is evaluated on "
+                    "'test'; routing compares",
                     0),
             0u)
       << e;
@@ -229,13 +248,14 @@ TEST(StudyFile, RoutedModelsShareSplitAndOnlineTiersStyleAndTopP) {
   const std::string second = "[[model]]\nname = \"coder-32b\"\nurl = \"http://gpu-farm:8000/v1\"\nmodel = \"c\"\n";
   const std::string online = "online = [\"threshold\"]\nonline_tiers = [\"coder-7b\", \"coder-32b\"]\n";
   e = error_of(fleet(std::string(kEndpoint) + second + "style = \"instruct\"\n", "", online));
-  EXPECT_NE(e.find("/tmp/dir/study.toml:12: model[2].style (model 'coder-32b'): 'instruct', but online tier "
-                   "'coder-7b' is prompted 'completion'; the online router"),
-            std::string::npos)
+  EXPECT_EQ(e.rfind("/tmp/dir/study.toml:12: [[model]] #3 style: 'instruct', but online tier 'coder-7b' is prompted "
+                    "'completion'; the online router",
+                    0),
+            0u)
       << e;
   e = error_of(fleet(std::string(kEndpoint) + second + "top_p = 0.5\n", "", online));
-  EXPECT_NE(e.find("model[2].top_p (model 'coder-32b'): 0.5, but online tier 'coder-7b' samples with 1;"),
-            std::string::npos)
+  EXPECT_EQ(e.rfind("/tmp/dir/study.toml:12: [[model]] #3 top_p: 0.5, but online tier 'coder-7b' samples with 1;", 0),
+            0u)
       << e;
   // The same settings through [eval], or set alike, are fine; the canonical
   // tier outside online_tiers may differ.
@@ -245,12 +265,14 @@ TEST(StudyFile, RoutedModelsShareSplitAndOnlineTiersStyleAndTopP) {
 }
 
 TEST(StudyFile, UnknownTableKeysNameTheClosest) {
-  EXPECT_NE(
-      error_of(fleet("", "temprature = 0.2\n")).find("unknown key 'eval.temprature'; did you mean 'temperature'?"),
-      std::string::npos);
-  EXPECT_NE(error_of(fleet("", "style = \"fim\"\n")).find("'eval.style' is 'fim'"), std::string::npos);
-  EXPECT_NE(error_of(fleet("", "top_p = 2\n")).find("'eval.top_p' must be in (0, 1]"), std::string::npos);
-  EXPECT_NE(error_of(fleet("", "split = \"dev\"\n")).find("'eval.split' is 'dev'"), std::string::npos);
+  EXPECT_EQ(error_of(fleet("", "temprature = 0.2\n")),
+            "/tmp/dir/study.toml:6: [eval] temprature: unknown key; did you mean 'temperature'?");
+  EXPECT_EQ(error_of(fleet("", "style = \"fim\"\n")),
+            "/tmp/dir/study.toml:6: [eval] style: must be completion (the raw prompt) or instruct (chat messages; "
+            "also 'chat'), not 'fim'");
+  EXPECT_EQ(error_of(fleet("", "top_p = 2\n")), "/tmp/dir/study.toml:6: [eval] top_p: must be in (0, 1], got 2");
+  EXPECT_EQ(error_of(fleet("", "split = \"dev\"\n")),
+            "/tmp/dir/study.toml:6: [eval] split: must be test, validation, train, prompt or all, not 'dev'");
 }
 
 }  // namespace
