@@ -1,7 +1,7 @@
 // AVX-512 (F, BW, VL, DQ) kernels. The 256-bit kernels of kernels_x86.inc are
 // compiled again here, where they get 32 vector registers and EVEX encodings;
-// the float formats and the signed 32-blocks (Q4_0, Q5_0, Q8_0) get 512-bit
-// kernels of their own below, two blocks per register.
+// the signed 32-blocks (Q4_0, Q5_0, Q8_0) have 512-bit kernels of their own
+// below, two blocks per register.
 //
 // NOTE: the development machine (AMD Zen 3) has no AVX-512, so this file is
 // compiled there but its code has not been run; kernels_tests compare it with
@@ -15,53 +15,6 @@
 
 namespace lcte::kernels::detail {
 namespace {
-
-struct BF16W512 {
-  static __m512 load16(const uint8_t* row, int64_t i) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(load256(row + 2 * i)), 16));
-  }
-};
-
-// As FloatKernel, 16 floats per step; the scalar tail uses the 256-bit
-// format's load1.
-template <class W512, class W256>
-struct FloatKernel512 {
-  template <int R, int T>
-  static void tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a, size_t as, float* out, size_t os) {
-    constexpr int U = R * T >= 8 ? 1 : R * T >= 4 ? 2 : 4;  // enough independent FMA chains
-    __m512 acc[R][T][U];
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t)
-        for (int u = 0; u < U; ++u) acc[r][t][u] = _mm512_setzero_ps();
-    const float* act[T];
-    for (int t = 0; t < T; ++t) act[t] = reinterpret_cast<const float*>(a + t * as);
-    int64_t i = 0;
-    for (; i + 16 * U <= n; i += 16 * U) {
-      for (int u = 0; u < U; ++u) {
-        __m512 wv[R];
-        for (int r = 0; r < R; ++r) wv[r] = W512::load16(w + r * ws, i + 16 * u);
-        for (int t = 0; t < T; ++t) {
-          const __m512 av = _mm512_loadu_ps(act[t] + i + 16 * u);
-          for (int r = 0; r < R; ++r) acc[r][t][u] = _mm512_fmadd_ps(wv[r], av, acc[r][t][u]);
-        }
-      }
-    }
-    for (; i + 16 <= n; i += 16) {
-      for (int t = 0; t < T; ++t) {
-        const __m512 av = _mm512_loadu_ps(act[t] + i);
-        for (int r = 0; r < R; ++r) acc[r][t][0] = _mm512_fmadd_ps(W512::load16(w + r * ws, i), av, acc[r][t][0]);
-      }
-    }
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) {
-        __m512 s = acc[r][t][0];
-        for (int u = 1; u < U; ++u) s = _mm512_add_ps(s, acc[r][t][u]);
-        float sum = _mm512_reduce_add_ps(s);
-        for (int64_t k = i; k < n; ++k) sum += W256::load1(w + r * ws, k) * act[t][k];
-        out[t * os + r] = sum;
-      }
-  }
-};
 
 // Two consecutive 32-blocks in one register: block b in the low 256 bits,
 // block b+1 in the high 256 bits.
@@ -117,17 +70,8 @@ struct Block32Kernel512 {
 
 void fill_avx512(KernelTable& t) {
   fill_x86_256(t);
-  set_kernels<FloatKernel512<BF16W512, BF16W>, 4, 4, 4>(t, GgmlType::BF16);
-  // The float formats keep the 512-bit tiles for prompts too (no packed form):
-  // the 256-bit token-lane float tiles have not been compared with them on an
-  // AVX-512 CPU.
-  for (GgmlType f : {GgmlType::BF16}) {
-    t.matmul_packed[static_cast<int>(f)] = nullptr;
-    t.pack_group[static_cast<int>(f)] = nullptr;
-    t.packed_group_bytes[static_cast<int>(f)] = 0;
-  }
-  // Prompts keep the token-lane tiles of kernels_x86.inc (8-token groups);
-  // single tokens and leftovers take the 512-bit element-lane tiles.
+  // BF16 keeps the 256-bit kernels of kernels_x86.inc, in llama.cpp's order
+  // (its vdpbf16ps emulated with FMAs; see GgmlBf16).
   // The formats that follow llama.cpp's order keep the 256-bit element-lane
   // kernels (two blocks per 512-bit register would change the order), with
   // the larger tiles that 32 registers allow.

@@ -331,7 +331,8 @@ float dot_bf16(int64_t n, const void* w, const void* a) {
   for (int64_t i = 0; i < n; ++i) {
     uint16_t h;
     std::memcpy(&h, x + 2 * i, 2);
-    sum += static_cast<double>(bf16_to_fp32(h)) * y[i];
+    // llama.cpp multiplies BF16 weights with activations converted to BF16.
+    sum += static_cast<double>(bf16_to_fp32(h)) * bf16_to_fp32(fp32_to_bf16(y[i]));
   }
   return static_cast<float>(sum);
 }

@@ -22,8 +22,8 @@ int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 // Whether the kernels compute a token's outputs in the same order whatever
 // the number of tokens in the product. The block formats do (one order at
-// every batch size, as llama.cpp's); F32 and F16 take ggml_vec_dot's order
-// for one token and tinyBLAS's for several, BF16 lcte's tiles from 8 tokens.
+// every batch size, as llama.cpp's); F32, F16 and BF16 take ggml_vec_dot's
+// order for one token and tinyBLAS's for several.
 bool same_order_at_any_batch(GgmlType t) { return t != GgmlType::F32 && t != GgmlType::F16 && t != GgmlType::BF16; }
 
 // Bytes of weight rows per slab when a product is done token by token: the

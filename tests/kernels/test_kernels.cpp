@@ -48,10 +48,13 @@ double magnitude(const std::vector<float>& w, const std::vector<float>& a) {
   return m;
 }
 
-// F16 weights multiply activations rounded to F16 (as in llama.cpp).
+// F16 and BF16 weights multiply activations rounded to F16 / BF16 (as in
+// llama.cpp).
 std::vector<float> as_weight_sees(GgmlType w, std::vector<float> x) {
   if (w == GgmlType::F16)
     for (float& v : x) v = fp16_to_fp32(fp32_to_fp16(v));
+  if (w == GgmlType::BF16)
+    for (float& v : x) v = bf16_to_fp32(fp32_to_bf16(v));
   return x;
 }
 
@@ -133,12 +136,10 @@ TEST(VecDot, FloatRowsOfOddLength) {
   }
 }
 
-// The multi-row, multi-token float tiles with a length that is not a multiple
-// of 8 (their scalar tail), against a double-precision dot per output; and
-// below 8 tokens every output is the same whether computed in a batch or one
-// token at a time (the element-lane tiles sum each output in one fixed order,
-// so up to 7 forked sequences decode exactly like one). 8 and 19 tokens: the
-// token-lane groups (with the packing's odd tail) and leftovers.
+// Float matmuls with rows whose length is not a multiple of 8 (the tails),
+// against a double-precision dot per output; and every output is the same
+// whether computed in a batch or one token at a time (llama.cpp takes its
+// one-token order for such rows at any batch size).
 TEST(Matmul, FloatTilesOfOddLengthAndShapeIndependent) {
   for (GgmlType w : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
     for (int64_t n : {13, 37, 264})
@@ -167,15 +168,10 @@ TEST(Matmul, FloatTilesOfOddLengthAndShapeIndependent) {
               EXPECT_NEAR(batch[t * nrows + r], exact_dot(wv[r], as_weight_sees(w, x)),
                           1e-5 * magnitude(wv[r], x) + 1e-7)
                   << type_name(w) << " n=" << n << " r" << r << " t" << t;
-              // BF16: below 8 tokens (the element-lane tiles) a batch gives
-              // the bits of one token at a time; 8-token groups sum in another
-              // order (checked above against the exact dot only). The AVX-512
-              // float tiles are separate code. F32/F16 follow llama.cpp: rows
-              // whose length is not a multiple of 16 use its one-token order
-              // in a batch too.
-              if ((isa == Isa::Avx2 && ntok < 8) || w != GgmlType::BF16) {
-                EXPECT_EQ(batch[t * nrows + r], single[r]) << type_name(w) << " n=" << n << " r" << r << " t" << t;
-              }
+              // llama.cpp's order: rows whose length is not a multiple of
+              // 16 (F32/F16) or 32 (BF16) use its one-token order in a batch
+              // too.
+              EXPECT_EQ(batch[t * nrows + r], single[r]) << type_name(w) << " n=" << n << " r" << r << " t" << t;
             }
           }
         }
@@ -433,15 +429,19 @@ TEST(Matmul, Q4_0AndQ8_0InLlamaCppOrderAtEveryBatchSize) {
 // reduced as GCC's _mm512_reduce_add_ps does (8 + 8, 4 + 4, the 64-bit
 // halves swapped and added, then lanes 0 + 1). F16 weights see activations
 // rounded to F16.
-float llama_order_float_tiles(const std::vector<float>& w, const std::vector<float>& x) {
-  float lane[16] = {};
-  for (size_t i = 0; i < w.size(); i += 16)
-    for (int l = 0; l < 16; ++l) lane[l] = std::fma(w[i + l], x[i + l], lane[l]);
+float reduce_add_16(const float (&lane)[16]) {
   float h[8], q[4], p[4];
   for (int l = 0; l < 8; ++l) h[l] = lane[8 + l] + lane[l];
   for (int l = 0; l < 4; ++l) q[l] = h[4 + l] + h[l];
   for (int l = 0; l < 4; ++l) p[l] = q[l] + q[l ^ 2];
   return p[0] + p[1];
+}
+
+float llama_order_float_tiles(const std::vector<float>& w, const std::vector<float>& x) {
+  float lane[16] = {};
+  for (size_t i = 0; i < w.size(); i += 16)
+    for (int l = 0; l < 16; ++l) lane[l] = std::fma(w[i + l], x[i + l], lane[l]);
+  return reduce_add_16(lane);
 }
 
 // Every SIMD ISA's float tiles give those bits at any tile shape, for rows
@@ -477,6 +477,102 @@ TEST(Matmul, F32AndF16PromptsInLlamaCppOrder) {
                   << " t" << t << ": " << out[t * nrows + r] << " vs " << want;
             }
         }
+}
+
+// llama.cpp's order for BF16 weights (its AVX512_BF16 build). The
+// activations are rounded to BF16 (nearest even) and multiplied with
+// vdpbf16ps: per lane j of a 16-lane FP32 accumulator, over 32-element steps,
+// acc += w[2j+1]*x[2j+1], then acc += w[2j]*x[2j], each add rounded (the
+// products of two BF16 values are exact in FP32). Elements [i0, i1) of the
+// 32-element steps starting at every multiple of `stride` from `begin`.
+void vdpbf16ps_chain(const std::vector<float>& w, const std::vector<float>& x, size_t begin, size_t end, size_t stride,
+                     float (&lane)[16]) {
+  for (size_t i = begin; i < end; i += stride)
+    for (int j = 0; j < 16; ++j) {
+      lane[j] = std::fma(w[i + 2 * j + 1], x[i + 2 * j + 1], lane[j]);
+      lane[j] = std::fma(w[i + 2 * j], x[i + 2 * j], lane[j]);
+    }
+}
+
+// Several tokens, rows a multiple of 32 long (tinyBLAS<32, __m512,
+// __m512bh>): one accumulator per output, reduced as _mm512_reduce_add_ps.
+float llama_order_bf16_tiles(const std::vector<float>& w, const std::vector<float>& x) {
+  float lane[16] = {};
+  vdpbf16ps_chain(w, x, 0, w.size(), 32, lane);
+  return reduce_add_16(lane);
+}
+
+// One token, or rows tinyBLAS declines (ggml_vec_dot_bf16): accumulator 1
+// over elements 0-31 of every 64, accumulator 2 over 32-63, each reduced and
+// summed in double, then the remaining elements' products in double.
+float llama_order_bf16_vec_dot(const std::vector<float>& w, const std::vector<float>& x) {
+  const size_t n = w.size(), np = n / 64 * 64;
+  float c1[16] = {}, c2[16] = {};
+  vdpbf16ps_chain(w, x, 0, np, 64, c1);
+  vdpbf16ps_chain(w, x, 32, np, 64, c2);
+  double sum = reduce_add_16(c1);
+  sum += reduce_add_16(c2);
+  for (size_t i = np; i < n; ++i) sum += static_cast<double>(w[i] * x[i]);
+  return static_cast<float>(sum);
+}
+
+// Every SIMD ISA gives those bits at every batch size (one token, tiles and
+// leftovers; rows of 64, of 96 = 64 + 32, and of 272, which tinyBLAS
+// declines). Token 0's first 16 activations lie exactly halfway between two
+// BF16 values or one F32 ulp either side of that, so that rounding them other
+// than to nearest even moves them one BF16 ulp; the test checks it would see
+// that (the expected bits move too).
+TEST(Matmul, Bf16InLlamaCppOrderAtEveryBatchSize) {
+  const GgmlType w = GgmlType::BF16;
+  auto rne = [](float v) { return bf16_to_fp32(fp32_to_bf16(v)); };
+  auto truncated = [](float v) { return f32_from_bits(f32_bits(v) & 0xffff0000u); };
+  for (Isa isa : testing::simd_isas())
+    for (const int64_t n : {64, 96, 272, 2048})
+      for (const int64_t ntok : {1, 2, 3, 7}) {
+        const int64_t nrows = 11;
+        const size_t wb = row_bytes(w, n);
+        std::vector<uint8_t> wmat(wb * nrows);
+        std::vector<std::vector<float>> wv(nrows), xv(ntok), xt(ntok);
+        for (int64_t r = 0; r < nrows; ++r) {
+          const auto row = testing::random_row(w, n, 600 + static_cast<uint32_t>(r));
+          std::memcpy(wmat.data() + r * wb, row.data(), wb);
+          wv[r] = dequant(w, row, n);
+        }
+        std::vector<float> acts(static_cast<size_t>(n * ntok));
+        for (int64_t t = 0; t < ntok; ++t) {
+          auto x = testing::random_floats(static_cast<size_t>(n), 700 + static_cast<uint32_t>(t));
+          if (t == 0)
+            for (int k = 0; k < 16; ++k) {
+              // BF16 mantissas with the last bit 1 (ties round up, away from
+              // the truncated value) and 0 (ties round down).
+              const uint32_t bf = ((f32_bits(x[k]) >> 16) & ~1u) | ((k & 1) ? 1u : 0u);
+              const uint32_t below = k % 4 < 2 ? 0x8000u : 0x7fffu + (k % 4 == 3 ? 2u : 0u);
+              x[k] = f32_from_bits((bf << 16) | below);
+            }
+          std::copy(x.begin(), x.end(), acts.begin() + t * n);
+          xv[t] = x;
+          xt[t] = x;
+          for (float& v : xv[t]) v = rne(v);
+          for (float& v : xt[t]) v = truncated(v);
+        }
+        std::vector<float> out(static_cast<size_t>(nrows * ntok));
+        kernels::matmul(w, n, wmat.data(), wb, nrows, acts.data(), n * sizeof(float), ntok, out.data(), nrows, isa);
+        const bool tiles = ntok > 1 && n % 32 == 0;
+        for (int64_t t = 0; t < ntok; ++t)
+          for (int64_t r = 0; r < nrows; ++r) {
+            const float want = tiles ? llama_order_bf16_tiles(wv[r], xv[t]) : llama_order_bf16_vec_dot(wv[r], xv[t]);
+            ASSERT_EQ(f32_bits(out[t * nrows + r]), f32_bits(want))
+                << kernels::isa_name(isa) << " n " << n << " ntok " << ntok << " r" << r << " t" << t << ": "
+                << out[t * nrows + r] << " vs " << want;
+            const float one = kernels::vec_dot(w, n, wmat.data() + r * wb, acts.data() + t * n, isa);
+            ASSERT_EQ(f32_bits(one), f32_bits(llama_order_bf16_vec_dot(wv[r], xv[t])))
+                << "vec_dot " << kernels::isa_name(isa) << " n " << n << " r" << r << " t" << t;
+            if (t == 0) {
+              const float off = tiles ? llama_order_bf16_tiles(wv[r], xt[t]) : llama_order_bf16_vec_dot(wv[r], xt[t]);
+              ASSERT_NE(f32_bits(off), f32_bits(want)) << "truncated activations give the same bits: r" << r;
+            }
+          }
+      }
 }
 
 // The prompt path of the 32-block formats (8-token groups, tokens in lanes)
@@ -545,15 +641,15 @@ TEST(Matmul, PackedActivationsGiveTheSameBits) {
                                  viapack.data() + r0, nrows, isa);
         EXPECT_EQ(plain, viapack) << type_name(w) << " " << kernels::isa_name(isa) << " ntok " << ntok;
       }
-  // The packed path exists where the tiles are (AVX2 and up) for BF16 and
-  // Q4_0, whose llama.cpp order (one scalar chain per output) a token lane
-  // can follow; the other formats follow llama.cpp's order with other tiles.
+  // The packed path exists where the tiles are (AVX2 and up) for Q4_0, whose
+  // llama.cpp order (one scalar chain per output) a token lane can follow;
+  // the other formats follow llama.cpp's order with other tiles.
   EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q4_0, 256, Isa::Scalar), 0u);
   EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q6_K, 256), 0u);
   if (kernels::isa_available(Isa::Avx2)) {
     EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q4_0, 256, Isa::Avx2), 8u * 320u);
     EXPECT_EQ(kernels::packed_group_bytes(GgmlType::Q8_0, 256, Isa::Avx2), 0u);
-    EXPECT_EQ(kernels::packed_group_bytes(GgmlType::BF16, 256, Isa::Avx2), 256u * 8u * sizeof(float));
+    EXPECT_EQ(kernels::packed_group_bytes(GgmlType::BF16, 256, Isa::Avx2), 0u);
   }
 }
 
