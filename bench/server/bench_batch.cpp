@@ -12,12 +12,29 @@
 //
 //   bench_batch [--model FILE.gguf] [--clients 2] [--n 10] [--requests 8]
 //               [--max-tokens 64] [--threads 2] [--max-seqs 1,10,32]
+//
+// With --long-prompt N it measures instead how long running streams wait
+// between consecutive pieces of text when a prompt of about N tokens
+// arrives, once per --prefill-chunks value: --streams S client threads each
+// stream one sampled completion after another (short prompts); after they
+// have run for a while one more client sends the long prompt (8 tokens
+// asked). Gaps are taken between consecutive pieces of one completion, as
+// the client receives them; a gap is "during the prefill" when it overlaps
+// the time from sending the long prompt to its first piece. Prints a table:
+// the median and worst gap outside that window, the worst gap inside it, and
+// the long prompt's time to its first piece.
+//
+//   bench_batch --long-prompt 2000 [--streams 4] [--prefill-chunks 0,256]
+//               [--model FILE.gguf] [--threads 2]
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +50,8 @@ struct Args {
   std::string model;
   int clients = 2, n = 10, requests = 8, max_tokens = 64, threads = 2;
   std::vector<int> max_seqs = {1, 10, 32};
+  int long_prompt = 0, streams = 4;
+  std::vector<int> prefill_chunks = {0, 256};
 };
 
 std::vector<int> parse_list(const std::string& text) {
@@ -61,6 +80,12 @@ Args parse(int argc, char** argv) {
       a.threads = std::atoi(v.c_str());
     else if (k == "--max-seqs")
       a.max_seqs = parse_list(v);
+    else if (k == "--long-prompt")
+      a.long_prompt = std::atoi(v.c_str());
+    else if (k == "--streams")
+      a.streams = std::atoi(v.c_str());
+    else if (k == "--prefill-chunks")
+      a.prefill_chunks = parse_list(v);
     else {
       std::fprintf(stderr, "bench_batch: unknown option %s\n", k.c_str());
       std::exit(2);
@@ -125,10 +150,136 @@ Result run(const Args& a, int max_seqs) {
   return r;
 }
 
+using Clock = std::chrono::steady_clock;
+double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+struct Gap {
+  Clock::time_point from, to;
+};
+
+struct GapResult {
+  int64_t prompt_tokens = 0;
+  double median_ms = 0, worst_ms = 0;  // outside the long prompt's prefill
+  double worst_prefill_ms = 0;         // overlapping it
+  size_t gaps = 0, prefill_gaps = 0;
+  double ttft_ms = 0;  // the long prompt's time to its first piece
+};
+
+// Until `count` reaches `target`, or a minute has passed (streams that stopped
+// producing would otherwise hold the bench forever).
+void wait_for(const std::atomic<long>& count, long target) {
+  const auto until = Clock::now() + std::chrono::seconds(60);
+  while (count < target && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (count < target)
+    std::fprintf(stderr, "bench_batch: the streams stopped at %ld pieces of %ld\n", count.load(), target);
+}
+
+// About `tokens` tokens of story text.
+std::string long_text(const backend::EngineBackend& engine, int tokens) {
+  const std::string sentence = "Once upon a time there was a little dog named Tom who liked to play in the park. ";
+  std::string text;
+  while (engine.count_tokens(text) < tokens) text += sentence;
+  return text;
+}
+
+GapResult run_gaps(const Args& a, int chunk) {
+  backend::EngineOptions o;
+  o.path = a.model;
+  o.threads = a.threads;
+  o.n_ctx = a.long_prompt + 512;
+  o.max_sequences = 32;
+  o.prefill_chunk = chunk;
+  backend::EngineBackend engine(o);
+  Args warm = a;
+  warm.n = 1;
+  engine.generate(request(warm, 0));  // page the weights in
+  std::mutex mutex;
+  std::vector<Gap> gaps;
+  std::atomic<bool> stop{false};
+  std::atomic<long> pieces{0};
+  std::vector<std::thread> streams;
+  for (int s = 0; s < a.streams; ++s)
+    streams.emplace_back([&, s] {
+      for (int i = 0; !stop; ++i) {
+        backend::GenerationRequest r = request(warm, s * 1000 + i);
+        r.sampling.max_tokens = 200;
+        std::vector<Clock::time_point> at;
+        engine.generate(r, [&](int, std::string_view) {
+          at.push_back(Clock::now());
+          ++pieces;
+        });
+        std::lock_guard<std::mutex> lock(mutex);
+        for (size_t k = 1; k < at.size(); ++k) gaps.push_back({at[k - 1], at[k]});
+      }
+    });
+  wait_for(pieces, 100L * a.streams);
+  backend::GenerationRequest big;
+  big.task_id = "long";
+  big.prompt = long_text(engine, a.long_prompt);
+  big.sampling.temperature = 0;
+  big.sampling.max_tokens = 8;
+  GapResult out;
+  out.prompt_tokens = engine.count_tokens(big.prompt) + 1;  // and BOS
+  const Clock::time_point sent = Clock::now();
+  Clock::time_point first{};
+  engine.generate(big, [&](int, std::string_view) {
+    if (first == Clock::time_point{}) first = Clock::now();
+  });
+  if (first == Clock::time_point{}) first = Clock::now();
+  const long after = pieces;
+  wait_for(pieces, after + 50L * a.streams);
+  stop = true;
+  for (auto& t : streams) t.join();
+  out.ttft_ms = ms(first - sent);
+  std::vector<double> steady;
+  for (const Gap& g : gaps) {
+    const double d = ms(g.to - g.from);
+    if (g.to > sent && g.from < first) {
+      out.worst_prefill_ms = std::max(out.worst_prefill_ms, d);
+      ++out.prefill_gaps;
+    } else {
+      steady.push_back(d);
+    }
+  }
+  std::sort(steady.begin(), steady.end());
+  out.gaps = steady.size();
+  if (!steady.empty()) {
+    out.median_ms = steady[steady.size() / 2];
+    out.worst_ms = steady.back();
+  }
+  return out;
+}
+
+std::string loadavg() {
+  std::ifstream in("/proc/loadavg");
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+int gap_table(const Args& a) {
+  std::printf("model %s, %d streams, a prompt of about %d tokens arriving, %d threads; /proc/loadavg before: %s\n\n",
+              a.model.c_str(), a.streams, a.long_prompt, a.threads, loadavg().c_str());
+  std::printf(
+      "| --prefill-chunk | prompt tokens | median gap ms | worst gap ms (no prompt) | worst gap ms during the prefill "
+      "| "
+      "gaps in it | prompt's first piece ms |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (int chunk : a.prefill_chunks) {
+    const GapResult r = run_gaps(a, chunk);
+    std::printf("| %d | %ld | %.2f | %.1f | %.1f | %zu | %.1f |\n", chunk, static_cast<long>(r.prompt_tokens),
+                r.median_ms, r.worst_ms, r.worst_prefill_ms, r.prefill_gaps, r.ttft_ms);
+    std::fflush(stdout);
+  }
+  std::printf("\n/proc/loadavg after: %s\n", loadavg().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Args a = parse(argc, argv);
+  if (a.long_prompt > 0) return gap_table(a);
   std::printf("model %s, %d clients, %d requests of n=%d x %d tokens, %d threads\n\n", a.model.c_str(), a.clients,
               a.requests, a.n, a.max_tokens, a.threads);
   std::printf(

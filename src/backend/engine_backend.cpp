@@ -110,6 +110,11 @@ EngineBackend::EngineBackend(EngineOptions options) : options_(std::move(options
   if (options_.n_ctx < 2) fail("engine: context size {} is too small", options_.n_ctx);
   if (options_.max_samples < 1) fail("engine: max samples must be at least 1");
   model::kv_type_from_name(options_.kv_type);
+  try {
+    model::check_prefill_chunk(options_.prefill_chunk);
+  } catch (const Error& e) {
+    fail("engine: {}", e.what());
+  }
   model_ = model::Model::load(options_.path);
   tokenizer_ = std::make_unique<tokenizer::Tokenizer>(tokenizer::load_tokenizer(options_.path));
   if (static_cast<int64_t>(tokenizer_->n_tokens()) > model_->config().n_vocab)
@@ -127,6 +132,7 @@ EngineBackend::EngineBackend(EngineOptions options) : options_(std::move(options
   context_ = std::make_unique<model::Context>(*model_, *pool_, options_.batch);
   model::BatchDecoder::Options batching;
   batching.max_sequences = options_.max_sequences;
+  batching.prefill_chunk = options_.prefill_chunk;
   if (options_.kv_budget_mib > 0) {
     const size_t block = model::KvCache(model_->config(), 1, model::kv_type_from_name(options_.kv_type)).block_bytes();
     const int64_t blocks = static_cast<int64_t>((static_cast<size_t>(options_.kv_budget_mib) << 20) / block);
@@ -154,8 +160,9 @@ bool EngineBackend::scheduler_has_work() const {
   return decoder_->unclaimed_slots() > 0 || waiting_.front()->cancel;
 }
 
-// Prefills waiting requests while the decoder has slots no admitted request
-// has claimed. Called with the lock held; releases it around the prefill.
+// Hands waiting requests to the decoder (which prefills them in its steps)
+// while it has slots no admitted request has claimed. Called with the lock
+// held; releases it around the decoder's add.
 void EngineBackend::admit(std::unique_lock<std::mutex>& lock) {
   while (!waiting_.empty() && (decoder_->unclaimed_slots() > 0 || waiting_.front()->cancel)) {
     std::shared_ptr<Pending> p = waiting_.front();

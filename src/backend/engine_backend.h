@@ -2,9 +2,10 @@
 // chat template, loaded once and shared by every caller. One scheduler thread
 // owns the engine's context and decodes the samples of all requests in
 // progress together (continuous batching, model::BatchDecoder): each step is
-// one forward over one token of every active sequence; a request is
-// prefilled when it is admitted (in arrival order, when a slot is free), its
-// samples join between steps and leave when they end. Callers wait on their
+// one forward over one token of every active sequence, after at most one
+// chunk of prompt tokens of the requests admitted (in arrival order, when a
+// slot is free) and not yet prefilled; a request's samples join between
+// steps once its prompt is in and leave when they end. Callers wait on their
 // own thread and get their streamed text there.
 #pragma once
 
@@ -43,6 +44,9 @@ struct EngineOptions {
   std::string chat_template;  // a chat family name instead of the one detected from the GGUF
   int max_samples = 64;       // most samples one request may ask for
   int max_sequences = 32;     // most sequences decoded together, over all requests (1: one at a time)
+  // Most prompt tokens prefilled between two decode steps (0: a prompt at
+  // once when admitted, however long the running sequences then wait).
+  int64_t prefill_chunk = 256;
   int64_t kv_budget_mib = 0;  // KV memory all sequences share; a request that finds it spent fails (0: no limit)
 };
 

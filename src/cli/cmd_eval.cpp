@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/usage.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "eval/passk.h"
@@ -28,6 +29,7 @@ struct EvalArgs {
   std::string resume;
   int workers = 0;
   int max_sequences = 32;
+  int64_t prefill_chunk = 256;
   int threads = 0;
   int max_in_flight = 8;
   int retries = 4;
@@ -88,6 +90,7 @@ void run(CLI::App& command, EvalArgs& args) {
   options.workers = args.workers;
   options.engine_threads = args.threads;
   options.engine_max_sequences = args.max_sequences;
+  options.engine_prefill_chunk = args.prefill_chunk;
   options.http.max_in_flight = args.max_in_flight;
   options.http.max_retries = args.retries;
   options.http.request_timeout_s = args.request_timeout;
@@ -195,6 +198,11 @@ void add_eval_command(CLI::App& app) {
                    "engine: most samples decoded together over the workers' requests (1: one at a time)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  command
+      ->add_option("--prefill-chunk", args->prefill_chunk,
+                   "engine: most prompt tokens prefilled between two decode steps (0: a prompt at once)")
+      ->capture_default_str()
+      ->check(prefill_chunk_validator());
   command->add_option("--samples", c.samples_file,
                       "Samples for --backend file: human-eval JSONL ({\"task_id\", \"completion\"}), EvalPlus JSONL "
                       "({\"task_id\", \"solution\"}) or EvalPlus's folder (<task_id with / as _>/<n>.py)");

@@ -1,5 +1,6 @@
 // lcte serve [--host 127.0.0.1] [--port 8080] (--config FILE | -m MODEL.gguf)
-//   [--api-key-env VAR | --api-key-file FILE] [-t THREADS] [--ctx N] [--max-seqs N] [--kv-budget MIB]
+//   [--api-key-env VAR | --api-key-file FILE] [-t THREADS] [--ctx N] [--max-seqs N] [--prefill-chunk N]
+//   [--kv-budget MIB]
 //   [--max-n N] [--max-tokens N]
 // Serves the catalogue's models (or one GGUF file) through the OpenAI API
 // until SIGINT or SIGTERM.
@@ -14,6 +15,7 @@
 #include "backend/engine_backend.h"
 #include "backend/open.h"
 #include "cli/commands.h"
+#include "cli/usage.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "dashboard/dashboard.h"
@@ -171,6 +173,11 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-seqs", a->engine.max_sequences,
                   "Engine: most sequences decoded together over all requests (continuous batching; 1: one at a time)")
       ->capture_default_str();
+  cmd->add_option("--prefill-chunk", a->engine.prefill_chunk,
+                  "Engine: most prompt tokens prefilled between two decode steps, so that a long prompt delays the "
+                  "running streams by one chunk (0: a prompt at once)")
+      ->capture_default_str()
+      ->check(prefill_chunk_validator());
   cmd->add_option("--kv-budget", a->engine.kv_budget_mib,
                   "Engine: MiB of KV cache all sequences share; a request that finds it spent fails (0: no limit)")
       ->capture_default_str();

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <string>
 #include <vector>
 
@@ -24,5 +25,21 @@ void allow_parent_options_after(CLI::App& app);
 // was mistyped) and returns the exit status: 0 for --help and --version,
 // kExitUsage otherwise.
 int report_parse_error(CLI::App& app, const CLI::ParseError& e);
+
+// --prefill-chunk (serve, eval): 0 or at least 2 tokens, the engine's rule
+// (model::check_prefill_chunk), checked here too so that a bad value is a
+// usage error even when no local model is opened.
+inline CLI::Validator prefill_chunk_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        long long v = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc() || end != text.data() + text.size()) return {};  // the conversion reports it
+        if (v < 0 || v == 1)
+          return "prefill chunk " + text + " is out of range: 0 (each prompt at once) or at least 2 tokens";
+        return {};
+      },
+      "0 or >= 2");
+}
 
 }  // namespace lcte::cli

@@ -200,6 +200,7 @@ std::unique_ptr<Backend> make_router_backend(const EvalConfig& c, const SessionO
   engine.n_ctx = c.ctx;
   engine.threads = options.engine_threads;
   engine.max_sequences = options.engine_max_sequences;
+  engine.prefill_chunk = options.engine_prefill_chunk;
   std::map<std::string, std::shared_ptr<Backend>> models;
   for (size_t i = 0; i < config.tiers.size(); ++i) {
     const std::string& name = config.model_of(i);
@@ -219,6 +220,7 @@ std::unique_ptr<Backend> make_backend(const EvalConfig& c, const Suite& suite, c
     o.n_ctx = c.ctx;
     o.threads = options.engine_threads;
     o.max_sequences = options.engine_max_sequences;
+    o.prefill_chunk = options.engine_prefill_chunk;
     return std::make_unique<backend::EngineBackend>(o);
   }
   if (c.backend == "http") {

@@ -63,6 +63,8 @@ struct SessionOptions {
   Executor* executor = nullptr;   // null: the sandbox, running `python`
   int engine_threads = 0;         // engine backend: 0 for the default
   int engine_max_sequences = 32;  // engine backend: most sequences decoded together (1: no batching)
+  // engine backend: most prompt tokens prefilled between two decode steps (0: a prompt at once)
+  int64_t engine_prefill_chunk = 256;
   // http backend: retries, timeouts, the in-flight cap, streaming (base URL,
   // model and key variable come from the configuration).
   backend::HttpOptions http;

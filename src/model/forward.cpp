@@ -30,6 +30,21 @@ bool same_order_at_any_batch(GgmlType t) { return t != GgmlType::F32 && t != Ggm
 // slab stays in L2 while every token reads it, and few kernel calls.
 constexpr size_t kSlabBytes = 128 << 10;
 
+// How many of `remaining` prompt tokens the next forward of eval() takes, at
+// most `limit`. A forward of one token takes other arithmetic than a longer
+// one (the attention's V sum, F32/F16 weights), so a split never leaves the
+// last token a forward of its own: where it would, this piece ends 8 tokens
+// earlier when the limit is a multiple of 8 from 16 on (pieces stay
+// multiples of 8, so the token-lane tiles get whole 8-token groups), else 1.
+// So a prompt's
+// tokens get the bits they get in one forward whatever max_batch is (see
+// "Exact across prompt splits" in docs/parts/engine.md).
+int64_t batch_piece(int64_t remaining, int64_t limit) {
+  if (remaining <= limit) return remaining;
+  if (remaining - limit != 1 || limit < 3) return limit;
+  return limit >= 16 && limit % 8 == 0 ? limit - 8 : limit - 1;
+}
+
 std::vector<const Matrix*> all_matrices(const Model& m) {
   std::vector<const Matrix*> out{&m.output()};
   for (const Layer& l : m.layers())
@@ -80,8 +95,8 @@ void Context::eval(KvCache& cache, std::span<const int32_t> tokens, Logits which
   const int64_t start = cache.size();
   std::vector<Entry> batch;
   try {
-    for (int64_t b0 = 0; b0 < n; b0 += max_batch_) {
-      const int64_t b1 = std::min(n, b0 + max_batch_);
+    for (int64_t b0 = 0, b1 = 0; b0 < n; b0 = b1) {
+      b1 = b0 + batch_piece(n - b0, max_batch_);
       const int64_t pos0 = cache.size();
       cache.append(b1 - b0);
       batch.clear();

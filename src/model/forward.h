@@ -32,7 +32,8 @@ using ActivationObserver = std::function<void(std::string_view weight, const flo
 class Context {
  public:
   // max_batch: the most tokens one forward call processes; longer inputs are
-  // split. Scratch memory grows with it (about max_batch x (4 dim + 3 ffn) floats).
+  // split, never into a last forward of one token (whose arithmetic differs).
+  // Scratch memory grows with it (about max_batch x (4 dim + 3 ffn) floats).
   Context(const Model& model, ThreadPool& pool, int64_t max_batch = 512);
 
   const Model& model() const { return model_; }

@@ -45,8 +45,8 @@ const char* finish_name(Finish f) {
   return "?";
 }
 
-// One request: its prompt's KV (kept until every sequence has forked from
-// it) and logits, and its sequences.
+// One request: its prompt's KV (filled chunk by chunk, kept until every
+// sequence has forked from it) and logits, and its sequences.
 struct BatchDecoder::Request {
   int64_t id;
   GenerateOptions o;
@@ -54,6 +54,8 @@ struct BatchDecoder::Request {
   std::optional<KvCache> root;
   std::vector<float> prompt_logits;
   std::vector<int32_t> prompt;
+  size_t prefilled = 0;  // prompt tokens in root so far
+  bool prefilling() const { return prefilled < prompt.size(); }
   std::vector<std::unique_ptr<Sequence>> seqs;  // joined so far, by index
   int ended = 0;
   bool failed = false;
@@ -78,28 +80,90 @@ BatchDecoder::BatchDecoder(Context& ctx, const TokenText& text, Options options)
     : ctx_(ctx), text_(text), options_(std::move(options)) {
   if (options_.max_sequences < 1)
     fail("batch decoder: at most {} sequences per step is too few", options_.max_sequences);
+  check_prefill_chunk(options_.prefill_chunk);
 }
 
 BatchDecoder::~BatchDecoder() = default;
 
+void check_prefill_chunk(int64_t chunk) {
+  if (chunk < 0 || chunk == 1)
+    fail(
+        "prefill chunk {} is out of range: 0 (each prompt at once) or at least 2 tokens (a one-token forward "
+        "computes in another order)",
+        chunk);
+}
+
 int64_t BatchDecoder::add(std::span<const int32_t> prompt, const GenerateOptions& o, StreamFn on_text) {
   check_options(prompt, o);
+  for (int32_t t : prompt)
+    if (t < 0 || t >= ctx_.n_vocab()) fail("token id {} is out of range (vocabulary of {})", t, ctx_.n_vocab());
   auto r = std::make_unique<Request>();
   r->id = next_id_++;
   r->o = o;
   r->on_text = std::move(on_text);
   r->prompt.assign(prompt.begin(), prompt.end());
   r->stats.prompt_tokens = static_cast<int64_t>(prompt.size());
-  const auto t0 = Clock::now();
   r->root.emplace(ctx_.new_cache(o.n_ctx, o.kv_type, options_.kv_budget));
-  ctx_.eval(*r->root, prompt, Logits::Last, r->prompt_logits);
-  r->stats.prompt_seconds = seconds_since(t0);
   r->decode_start = Clock::now();
+  if (options_.prefill_chunk == 0) {
+    prefill(*r, static_cast<int64_t>(prompt.size()));  // throws: nothing added
+  } else if (const KvBudget* b = options_.kv_budget.get()) {
+    // Refused now when the prompt cannot be held at this moment; blocks
+    // taken by others before its last chunk fail it later.
+    const int64_t need = (static_cast<int64_t>(prompt.size()) + KvCache::kBlock - 1) / KvCache::kBlock;
+    const int64_t free_blocks = b->max_blocks() - b->used();
+    if (need > free_blocks)
+      fail("KV cache full: the prompt's {} positions need {} blocks of {} positions; {} of all {} are free",
+           prompt.size(), need, KvCache::kBlock, std::max<int64_t>(free_blocks, 0), b->max_blocks());
+  }
   requests_.push_back(std::move(r));
   return requests_.back()->id;
 }
 
+// Feeds the next n prompt tokens of r into its root cache; the last chunk
+// also gives the prompt's logits. Throws (root keeps what it had) when the
+// KV budget is spent.
+void BatchDecoder::prefill(Request& r, int64_t n) {
+  const auto t0 = Clock::now();
+  const std::span<const int32_t> chunk(r.prompt.data() + r.prefilled, static_cast<size_t>(n));
+  const bool last = r.prefilled + static_cast<size_t>(n) == r.prompt.size();
+  std::vector<float> none;
+  ctx_.eval(*r.root, chunk, last ? Logits::Last : Logits::None, last ? r.prompt_logits : none);
+  r.prefilled += static_cast<size_t>(n);
+  r.stats.prompt_seconds += seconds_since(t0);
+  if (last) r.decode_start = Clock::now();
+}
+
+// Up to prefill_chunk prompt tokens, requests in the order added: each takes
+// prefill_chunk tokens (or all that remain when that is at most one more);
+// a chunk that would pass the step's allowance waits for the next step,
+// unless it is the step's first.
+void BatchDecoder::prefill_step() {
+  int64_t allowance = options_.prefill_chunk;
+  bool first = true;
+  for (auto& rp : requests_) {
+    Request& r = *rp;
+    if (r.failed || !r.prefilling()) continue;
+    const int64_t remaining = static_cast<int64_t>(r.prompt.size() - r.prefilled);
+    const int64_t n = remaining <= options_.prefill_chunk + 1 ? remaining : options_.prefill_chunk;
+    if (!first && n > allowance) return;
+    first = false;
+    try {
+      prefill(r, n);
+    } catch (const Error& e) {
+      fail_request(r, e.what());  // the others go on; retire() gives its blocks back
+    }
+    allowance -= n;
+    if (allowance <= 0) return;
+  }
+}
+
 int BatchDecoder::active_sequences() const { return static_cast<int>(active_.size()); }
+
+int BatchDecoder::prefilling_requests() const {
+  return static_cast<int>(
+      std::count_if(requests_.begin(), requests_.end(), [](const auto& r) { return r->prefilling() && !r->failed; }));
+}
 
 bool BatchDecoder::empty() const { return requests_.empty(); }
 
@@ -112,6 +176,7 @@ int BatchDecoder::unclaimed_slots() const {
 void BatchDecoder::join() {
   for (auto& rp : requests_) {
     Request& r = *rp;
+    if (r.failed || r.prefilling()) continue;
     while (static_cast<int>(active_.size()) < options_.max_sequences &&
            static_cast<int>(r.seqs.size()) < r.o.n_sequences) {
       const int i = static_cast<int>(r.seqs.size());
@@ -189,6 +254,7 @@ void BatchDecoder::retire() {
 }
 
 void BatchDecoder::step() {
+  if (options_.prefill_chunk > 0) prefill_step();
   join();
   const size_t V = static_cast<size_t>(ctx_.n_vocab());
   // Sample each active sequence's next token; keep those that go on.
@@ -260,7 +326,7 @@ std::vector<BatchDecoder::Done> BatchDecoder::take_done() { return std::exchange
 std::vector<Completion> Generator::generate(std::span<const int32_t> prompt, const GenerateOptions& o,
                                             const StreamFn& on_text, GenerateStats* stats) {
   check_options(prompt, o);
-  BatchDecoder decoder(ctx_, text_, {o.n_sequences, nullptr});
+  BatchDecoder decoder(ctx_, text_, {o.n_sequences, nullptr, /*prefill_chunk=*/0});  // nothing to interleave with
   decoder.add(prompt, o, on_text);
   while (!decoder.empty()) decoder.step();
   std::vector<BatchDecoder::Done> done = decoder.take_done();

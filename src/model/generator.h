@@ -67,19 +67,36 @@ struct GenerateStats {
 // possible stop string, no half UTF-8 character): (sequence index, text).
 using StreamFn = std::function<void(int, std::string_view)>;
 
+// Throws lcte::Error unless chunk is a valid BatchDecoder::Options::prefill_chunk
+// (0, or at least 2).
+void check_prefill_chunk(int64_t chunk);
+
 // The sequences of many requests decoded together: every step samples one
 // token for each active sequence and decodes all that continue in one
 // forward (Context::eval_step), so the weights are read once per step for
-// all of them. Requests are prefilled when added (a forward of their own);
-// their sequences join between steps as slots free up, in the order the
-// requests were added, and leave when they end. A sequence's tokens and
-// logits do not depend on its companions (eval_step's guarantee, and a
-// sampler and stop matcher per sequence). Used by one thread.
+// all of them. Prompts are prefilled in chunks, one chunk's worth of prompt
+// tokens per step before the decode (forwards of their own), so a long
+// prompt delays the running sequences' next token by one chunk, not by the
+// whole prompt. A request's sequences join between steps once its prompt is
+// in, as slots free up, in the order the requests were added, and leave when
+// they end. A sequence's tokens and logits do not depend on its companions
+// (eval_step's guarantee, and a sampler and stop matcher per sequence) nor on
+// the chunk size (a chunked prompt gets the bits of one forward: see
+// Context::eval). Used by one thread.
 class BatchDecoder {
  public:
   struct Options {
     int max_sequences = 64;               // most sequences decoded in one step
     std::shared_ptr<KvBudget> kv_budget;  // shared by all sequences (and prompts), or null
+    // Most prompt tokens prefilled per step, oldest request first (a
+    // request's last chunk may take one token more, so that no forward is of
+    // one token; 1 is refused for that reason). With 256 the worst wait of a
+    // running sequence for its next token is about one 256-token forward
+    // (2.5-3.5x shorter than a 2000-token prompt at once on the small test
+    // models; docs/benchmarks.md, "Chunked prefill"), while each chunk still
+    // reads every weight once for 256 tokens. 0: add() prefills the whole
+    // prompt at once.
+    int64_t prefill_chunk = 256;
   };
   struct Done {
     int64_t id;
@@ -91,19 +108,25 @@ class BatchDecoder {
   BatchDecoder(Context& ctx, const TokenText& text, Options options);
   ~BatchDecoder();
 
-  // Prefills the prompt and queues the request's sequences. Returns its id.
-  // Throws lcte::Error (nothing added) for bad options, a prompt that does
-  // not fit, or a KV budget too small for the prompt.
+  // Queues the request for prefill (prefill_chunk 0: prefills it here) and
+  // its sequences to join after it. Returns its id. Throws lcte::Error
+  // (nothing added) for bad options or token ids, a prompt that does not fit
+  // the context, or a KV budget with fewer free blocks than the prompt needs.
+  // A budget spent later, during a chunked prefill, fails only this request
+  // (Done::error).
   int64_t add(std::span<const int32_t> prompt, const GenerateOptions& options, StreamFn on_text = {});
   // Slots not promised to the sequences of requests already added: a new
   // request's first sequence would join at the next step when positive.
   int unclaimed_slots() const;
   int active_sequences() const;
-  bool empty() const;  // no request in progress
-  // Ends the request's sequences (Finish::Cancelled); it is Done at once.
+  bool empty() const;               // no request in progress
+  int prefilling_requests() const;  // added, prompt not all in yet
+  // Ends the request's sequences (Finish::Cancelled), or its prefill; it is
+  // Done at once and its KV blocks go back to the budget.
   void cancel(int64_t id);
-  // One step: joins waiting sequences, samples one token for each active
-  // sequence, ends those that finish, decodes the rest in one forward.
+  // One step: prefills up to prefill_chunk prompt tokens, joins waiting
+  // sequences, samples one token for each active sequence, ends those that
+  // finish, decodes the rest in one forward.
   void step();
   // The requests that ended since the last call.
   std::vector<Done> take_done();
@@ -111,6 +134,8 @@ class BatchDecoder {
  private:
   struct Request;
   struct Sequence;
+  void prefill(Request& r, int64_t n);
+  void prefill_step();
   void join();
   void end(Sequence& s, Finish why);
   void fail_request(Request& r, const std::string& message);

@@ -13,13 +13,14 @@ namespace {
 
 const char* kModel = "models/stories260K-f32.gguf";
 
-std::unique_ptr<EngineBackend> engine(int max_sequences, int64_t kv_budget_mib = 0) {
+std::unique_ptr<EngineBackend> engine(int max_sequences, int64_t kv_budget_mib = 0, int64_t prefill_chunk = 256) {
   EngineOptions o;
   o.path = lcte::testing::data_path(kModel);
   o.threads = 2;
   o.n_ctx = 512;
   o.max_sequences = max_sequences;
   o.kv_budget_mib = kv_budget_mib;
+  o.prefill_chunk = prefill_chunk;
   return std::make_unique<EngineBackend>(o);
 }
 
@@ -38,15 +39,19 @@ GenerationRequest request(int i) {
   return r;
 }
 
-TEST(EngineBatch, ConcurrentRequestsGetWhatTheyGetOneSequenceAtATime) {
+class EngineBatchChunk : public ::testing::TestWithParam<int64_t> {};
+
+// Prompts of these requests are 3-6 tokens: chunks of 2 prefill them over
+// two or three steps while the others decode; 256 in one step.
+TEST_P(EngineBatchChunk, ConcurrentRequestsGetWhatTheyGetOneSequenceAtATime) {
   LCTE_REQUIRE_DATA(kModel);
   const int n = 8;
-  // One sequence at a time, one request after another.
-  auto serial = engine(1);
+  // One sequence at a time, one request after another, each prompt at once.
+  auto serial = engine(1, 0, /*prefill_chunk=*/0);
   std::vector<std::vector<Generation>> want;
   for (int i = 0; i < n; ++i) want.push_back(serial->generate(request(i)));
   // All at once, from as many threads, decoded together.
-  auto batched = engine(32);
+  auto batched = engine(32, 0, GetParam());
   std::vector<std::vector<Generation>> got(n);
   std::vector<std::string> streamed(n);
   std::vector<std::thread> threads;
@@ -70,6 +75,24 @@ TEST(EngineBatch, ConcurrentRequestsGetWhatTheyGetOneSequenceAtATime) {
     EXPECT_EQ(streamed[static_cast<size_t>(i)], got[static_cast<size_t>(i)][0].text) << "request " << i;
   }
   EXPECT_EQ(got[4][0].finish_reason, "stop");
+}
+
+INSTANTIATE_TEST_SUITE_P(Chunks, EngineBatchChunk, ::testing::Values(256, 2));
+
+TEST(EngineBatch, BadPrefillChunkIsRefusedBeforeTheModelIsRead) {
+  for (int64_t chunk : {-1, 1}) {
+    EngineOptions o;
+    o.path = "no-such-model.gguf";
+    o.prefill_chunk = chunk;
+    try {
+      EngineBackend e(o);
+      ADD_FAILURE() << "prefill chunk " << chunk << " accepted";
+    } catch (const Error& x) {
+      EXPECT_NE(std::string(x.what()).find("engine: prefill chunk " + std::to_string(chunk) + " is out of range"),
+                std::string::npos)
+          << x.what();
+    }
+  }
 }
 
 TEST(EngineBatch, SpentKvBudgetFailsThatRequestOnly) {

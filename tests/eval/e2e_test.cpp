@@ -210,6 +210,9 @@ TEST(EvalE2E, MalformedInputsGiveClearErrors) {
   o = run_lcte({"eval", "--suite", "humaneval", "--backend", "canonical", "--k", "1,x"}, dir);
   EXPECT_EQ(o.exit_code, 1);
   EXPECT_NE(o.err.find("--k"), std::string::npos) << o.err;
+  o = run_lcte({"eval", "--suite", "humaneval", "--backend", "engine", "--prefill-chunk", "-3"}, dir);
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.err.find("prefill chunk -3 is out of range"), std::string::npos) << o.err;
 }
 
 namespace {

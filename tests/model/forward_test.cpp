@@ -205,6 +205,76 @@ INSTANTIATE_TEST_SUITE_P(
       return s;
     });
 
+// A prompt evaluated in pieces (Context::eval's split at max_batch, or one
+// eval call per piece, as chunked prefill does) gets the bits of one forward:
+// every piece is a forward of at least 2 tokens, and the kernels' order does
+// not depend on how many tokens a forward has beyond that. Checked on the
+// logits of every prompt position
+// and of two tokens decoded after it (which read every position's K and V).
+class PromptSplit : public ::testing::TestWithParam<std::tuple<std::string, KvType>> {};
+
+TEST_P(PromptSplit, PiecesGiveTheBitsOfOneForward) {
+  const std::string name = std::get<0>(GetParam());
+  const std::string rel = "models/" + name + ".gguf";
+  if (!lcte::testing::data_exists(rel)) GTEST_SKIP() << "data file absent: " << rel;
+  const auto model = Model::load(lcte::testing::data_path(rel));
+  const KvType kv = std::get<1>(GetParam());
+  ThreadPool pool(2);
+  Context whole(*model, pool), small(*model, pool, /*max_batch=*/16);
+  const int64_t V = whole.n_vocab();
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < 33; ++i) prompt.push_back(static_cast<int32_t>((i * 53 + i * i * 7 + 1) % (V - 3) + 3));
+  const int32_t next[2] = {static_cast<int32_t>(V / 2), static_cast<int32_t>(V / 3)};
+  // Prompt rows, then the two decoded tokens' rows.
+  auto run = [&](Context& ctx, const std::vector<int64_t>& pieces) {
+    KvCache cache = ctx.new_cache(64, kv);
+    std::vector<float> rows, logits;
+    size_t at = 0;
+    for (int64_t n : pieces) {
+      ctx.eval(cache, std::span<const int32_t>(prompt.data() + at, static_cast<size_t>(n)), Logits::All, logits);
+      rows.insert(rows.end(), logits.begin(), logits.end());
+      at += static_cast<size_t>(n);
+    }
+    EXPECT_EQ(at, prompt.size());
+    for (int32_t t : next) {
+      ctx.eval(cache, std::span<const int32_t>(&t, 1), Logits::Last, logits);
+      rows.insert(rows.end(), logits.begin(), logits.end());
+    }
+    return rows;
+  };
+  const std::vector<float> want = run(whole, {33});
+  auto expect_same = [&](const std::vector<float>& got, const std::string& what) {
+    ASSERT_EQ(got.size(), want.size()) << what;
+    size_t differing = 0;
+    for (size_t i = 0; i < got.size(); ++i) differing += got[i] != want[i];
+    EXPECT_EQ(differing, 0u) << what << ": " << differing << " of " << got.size()
+                             << " logits differ from one forward (max rel "
+                             << max_rel(got, want, static_cast<size_t>(V)) << ")";
+  };
+  expect_same(run(small, {33}), "max_batch 16 (forwards of 16, 8 and 9)");
+  expect_same(run(whole, {16, 8, 9}), "eval calls of 16, 8, 9");
+  expect_same(run(whole, {24, 9}), "eval calls of 24, 9");
+  expect_same(run(whole, {8, 16, 2, 7}), "eval calls of 8, 16, 2, 7");
+  expect_same(run(whole, {7, 7, 7, 7, 5}), "eval calls of 7 x 4 and 5");
+  expect_same(run(whole, {2, 3, 5, 11, 12}), "eval calls of 2, 3, 5, 11, 12");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Models, PromptSplit,
+    ::testing::Combine(::testing::Values("stories260K-f32", "rand-llama-d256-f32", "rand-llama-d256-f16",
+                                         "rand-llama-d256-bf16", "rand-llama-d256-q8_0", "rand-llama-d256-q4_0",
+                                         "rand-llama-d256-q4_1", "rand-llama-d256-q5_0", "rand-llama-d256-q5_1",
+                                         "rand-llama-d256-q2_k", "rand-llama-d256-q3_k_m", "rand-llama-d256-q4_k_m",
+                                         "rand-llama-d256-q5_k_m", "rand-llama-d256-q6_k", "rand-qwen2-d256-q4_k_m",
+                                         "rand-llama3-d256-q8_0"),
+                       ::testing::Values(KvType::F32, KvType::F16)),
+    [](const auto& info) {
+      std::string s = std::get<0>(info.param) + "_" + kv_type_name(std::get<1>(info.param));
+      for (char& ch : s)
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      return s;
+    });
+
 TEST(EvalStep, FullCacheLeavesEverySequenceAsItWas) {
   const std::string rel = "models/stories260K-f32.gguf";
   if (!lcte::testing::data_exists(rel)) GTEST_SKIP() << "data file absent: " << rel;

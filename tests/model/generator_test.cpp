@@ -167,10 +167,10 @@ TEST_F(Generate, ContextAndArgumentLimits) {
 // prompts, sampling, stops and lengths, each give what they give alone.
 class Batch : public Generate {
  protected:
-  // prompt = the first `len` tokens of the greedy story (BOS first).
+  // prompt = BOS and the greedy story (repeated beyond its 256 tokens), `len` tokens in all.
   std::vector<int32_t> prompt(size_t len) const {
     std::vector<int32_t> p = bos_;
-    p.insert(p.end(), expected_.begin(), expected_.begin() + static_cast<std::ptrdiff_t>(len - 1));
+    for (size_t i = 0; i + 1 < len; ++i) p.push_back(expected_[i % expected_.size()]);
     return p;
   }
   GenerateOptions sampled(int64_t max_tokens, int n, uint64_t seed) const {
@@ -190,8 +190,9 @@ class Batch : public Generate {
   // Done of each job by job index, and the most sequences active in a step.
   std::vector<BatchDecoder::Done> run(Context& ctx, const std::vector<Job>& jobs, int max_sequences,
                                       std::vector<std::string>* streamed = nullptr,
-                                      std::map<size_t, int>* cancel_at = nullptr, int* most = nullptr) {
-    BatchDecoder d(ctx, *text_, {max_sequences, nullptr});
+                                      std::map<size_t, int>* cancel_at = nullptr, int* most = nullptr,
+                                      int64_t prefill_chunk = 256) {
+    BatchDecoder d(ctx, *text_, {max_sequences, nullptr, prefill_chunk});
     std::map<int64_t, size_t> job_of;
     std::vector<BatchDecoder::Done> out(jobs.size());
     if (streamed != nullptr) streamed->assign(jobs.size(), "");
@@ -221,9 +222,17 @@ class Batch : public Generate {
     EXPECT_EQ(added, jobs.size());
     return out;
   }
+  void requests_joining_at_different_steps(int64_t chunk);
 };
 
 TEST_F(Batch, RequestsJoiningAtDifferentStepsGiveWhatTheyGiveAlone) {
+  for (int64_t chunk : {256, 7, 0}) {  // prompts in one step, in chunks over several, in add()
+    SCOPED_TRACE("prefill chunk " + std::to_string(chunk));
+    requests_joining_at_different_steps(chunk);
+  }
+}
+
+void Batch::requests_joining_at_different_steps(int64_t chunk) {
   Context ctx(*model_, pool_);
   Generator alone(ctx, *text_);
   GenerateOptions stopped = greedy(200);
@@ -236,7 +245,7 @@ TEST_F(Batch, RequestsJoiningAtDifferentStepsGiveWhatTheyGiveAlone) {
   };
   std::vector<std::string> streamed;
   int most = 0;
-  const auto got = run(ctx, jobs, 64, &streamed, nullptr, &most);
+  const auto got = run(ctx, jobs, 64, &streamed, nullptr, &most, chunk);
   EXPECT_GE(most, 6);
   for (size_t j = 0; j < jobs.size(); ++j) {
     std::string alone_stream;
@@ -305,7 +314,7 @@ TEST_F(Batch, SpentKvBudgetFailsOnlyTheRequestThatNeedsMore) {
   Context ctx(*model_, pool_);
   const size_t block = KvCache(model_->config(), 512, KvType::F32).block_bytes();
   auto budget = std::make_shared<KvBudget>(2);
-  BatchDecoder d(ctx, *text_, {64, budget});
+  BatchDecoder d(ctx, *text_, {64, budget, /*prefill_chunk=*/0});  // prompts prefilled in add()
   // Both need a second block (position 256); the longer prompt gets there
   // first and finds both blocks taken. Its blocks then go back, and the
   // other request finds room.
@@ -336,6 +345,197 @@ TEST_F(Batch, SpentKvBudgetFailsOnlyTheRequestThatNeedsMore) {
   EXPECT_EQ(done[b].stats.kv_bytes, 2 * block);
   EXPECT_EQ(budget->used(), 0);  // every block given back
 }
+
+// Chunked prefill: a long prompt added while another request decodes is
+// prefilled ceil(len / chunk) steps long, and the running sequence gets a
+// token at every one of those steps.
+TEST_F(Batch, LongPromptIsPrefilledInChunksWhileARunningSequenceGetsATokenEveryStep) {
+  Context ctx(*model_, pool_);
+  const int64_t chunk = 64;
+  BatchDecoder d(ctx, *text_, {64, nullptr, chunk});
+  int pieces_a = 0;
+  const int64_t a = d.add(bos_, greedy(40), [&](int, std::string_view) { ++pieces_a; });
+  for (int s = 0; s < 5; ++s) d.step();
+  ASSERT_EQ(pieces_a, 5);  // every piece of this story is one ASCII token: one piece per token
+  const std::vector<int32_t> long_prompt = prompt(230);
+  int pieces_b = 0;
+  const int64_t b = d.add(long_prompt, greedy(10), [&](int, std::string_view) { ++pieces_b; });
+  const int prefill_steps = (230 + chunk - 1) / chunk;  // 4: 64 + 64 + 64 + 38
+  for (int s = 1; s <= prefill_steps; ++s) {
+    EXPECT_EQ(d.prefilling_requests(), 1) << "step " << s;
+    d.step();
+    EXPECT_EQ(pieces_a, 5 + s) << "the running sequence lost a token at prefill step " << s;
+    // b samples its first token in the step that prefills its last chunk.
+    EXPECT_EQ(pieces_b, s == prefill_steps ? 1 : 0) << "step " << s;
+  }
+  EXPECT_EQ(d.prefilling_requests(), 0);
+  EXPECT_EQ(d.active_sequences(), 2);
+  std::map<int64_t, BatchDecoder::Done> done;
+  while (!d.empty()) {
+    d.step();
+    for (auto& x : d.take_done()) done[x.id] = std::move(x);
+  }
+  Generator alone(ctx, *text_);
+  EXPECT_EQ(done[a].completions[0].tokens, alone.generate(bos_, greedy(40))[0].tokens);
+  EXPECT_EQ(done[b].completions[0].tokens, alone.generate(long_prompt, greedy(10))[0].tokens);
+  EXPECT_EQ(done[b].stats.prompt_tokens, 230);
+}
+
+TEST_F(Batch, CancelDuringPrefillEndsTheRequestAndGivesItsBlocksBack) {
+  Context ctx(*model_, pool_);
+  auto budget = std::make_shared<KvBudget>(8);
+  BatchDecoder d(ctx, *text_, {64, budget, 64});
+  const int64_t a = d.add(bos_, greedy(30));
+  const int64_t b = d.add(prompt(250), sampled(20, 3, 11));
+  EXPECT_EQ(budget->used(), 0);  // nothing is prefilled before a step
+  d.step();                      // a's prompt (1 token) and nothing of b's: its chunk would pass the allowance
+  d.step();                      // b: 64 tokens
+  d.step();                      // b: 128
+  EXPECT_EQ(d.prefilling_requests(), 1);
+  EXPECT_EQ(budget->used(), 2);  // a's block and b's first
+  d.cancel(b);
+  EXPECT_EQ(d.prefilling_requests(), 0);
+  EXPECT_EQ(budget->used(), 1);
+  std::vector<BatchDecoder::Done> done = d.take_done();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].id, b);
+  EXPECT_TRUE(done[0].error.empty()) << done[0].error;
+  ASSERT_EQ(done[0].completions.size(), 3u);
+  for (const Completion& c : done[0].completions) {
+    EXPECT_EQ(c.finish, Finish::Cancelled);
+    EXPECT_TRUE(c.tokens.empty());
+  }
+  while (!d.empty()) {
+    d.step();
+    for (auto& x : d.take_done()) done.push_back(std::move(x));
+  }
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(done[1].id, a);
+  EXPECT_EQ(done[1].completions[0].tokens, Generator(ctx, *text_).generate(bos_, greedy(30))[0].tokens);
+  EXPECT_EQ(budget->used(), 0);
+}
+
+TEST_F(Batch, KvBudgetSpentDuringAChunkedPrefillFailsOnlyThatRequest) {
+  Context ctx(*model_, pool_);
+  auto budget = std::make_shared<KvBudget>(3);
+  BatchDecoder d(ctx, *text_, {64, budget, 64});
+  // Each prompt needs 2 blocks and finds 3 free when added; b's prefill
+  // comes first (chunks of 64, 44 left for the fifth step), so c gets the
+  // third block for its positions 0..255 and finds none for 256.
+  const auto b_prompt = prompt(300), c_prompt = prompt(280);
+  const int64_t b = d.add(b_prompt, greedy(20));
+  const int64_t c = d.add(c_prompt, greedy(20));
+  // A prompt that needs more blocks than are free is refused at once.
+  try {
+    GenerateOptions wide = greedy(1);
+    wide.n_ctx = 2048;
+    d.add(std::vector<int32_t>(4 * 256, 1), wide);
+    ADD_FAILURE() << "a prompt of 4 blocks was accepted with 3 free";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("need 4 blocks of 256 positions; 3 of all 3 are free"), std::string::npos)
+        << e.what();
+  }
+  std::map<int64_t, BatchDecoder::Done> done;
+  int steps = 0, c_failed_at = -1;
+  while (!d.empty()) {
+    d.step();
+    ++steps;
+    for (auto& x : d.take_done()) {
+      if (x.id == c) c_failed_at = steps;
+      done[x.id] = std::move(x);
+    }
+  }
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_NE(done[c].error.find("KV cache full"), std::string::npos) << done[c].error;
+  EXPECT_EQ(c_failed_at, 10);  // b: steps 1-5; c: 4 x 64 in steps 6-9, its fifth chunk (step 10) fails
+  for (const Completion& x : done[c].completions) EXPECT_EQ(x.finish, Finish::Cancelled);
+  EXPECT_TRUE(done[b].error.empty()) << done[b].error;
+  EXPECT_EQ(done[b].completions[0].tokens, Generator(ctx, *text_).generate(b_prompt, greedy(20))[0].tokens);
+  EXPECT_EQ(budget->used(), 0);
+}
+
+TEST_F(Batch, BadPrefillChunkAndTokenIdsAreRefused) {
+  Context ctx(*model_, pool_);
+  const BatchDecoder::Options negative{8, nullptr, -1};
+  EXPECT_THROW(BatchDecoder x(ctx, *text_, negative), Error);
+  try {
+    BatchDecoder one(ctx, *text_, {8, nullptr, 1});
+    ADD_FAILURE() << "a prefill chunk of 1 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("prefill chunk 1 is out of range"), std::string::npos) << e.what();
+  }
+  BatchDecoder d(ctx, *text_, {8, nullptr, 2});
+  const std::vector<int32_t> bad = {1, static_cast<int32_t>(ctx.n_vocab())};
+  EXPECT_THROW(d.add(bad, greedy(3)), Error);  // refused in add(), not at its chunk
+  EXPECT_TRUE(d.empty());
+}
+
+// A request's completions do not depend on the prefill chunk: with chunks of
+// 7, 64 and 256 tokens, and the whole prompt at once, in a decoder where
+// another request decodes meanwhile, they are those of Generator::generate of
+// the request alone, bit for bit (Context::eval gives a prompt's tokens the
+// bits of one forward however it is split, chunks never leave a token to a
+// forward of its own). Prompt lengths: 15 = 2 x 7 + 1, 257 = 256 + 1 = 4 x 64
+// + 1 (the tails that would be one token), 300.
+class ChunkedPrefill : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ChunkedPrefill, CompletionsDoNotDependOnTheChunk) {
+  const std::string rel = "models/" + GetParam() + ".gguf";
+  if (!lcte::testing::data_exists(rel)) GTEST_SKIP() << "data file absent: " << rel;
+  const auto model = Model::load(lcte::testing::data_path(rel));
+  const VocabText text(model->file());
+  ThreadPool pool(2);
+  Context ctx(*model, pool);
+  const int32_t V = static_cast<int32_t>(ctx.n_vocab());
+  auto prompt = [&](int len) {
+    std::vector<int32_t> p = {1};
+    for (int i = 1; i < len; ++i) p.push_back(3 + (i * 37 + i * i * 11) % (V - 3));
+    return p;
+  };
+  GenerateOptions o;
+  o.max_tokens = 24;
+  o.n_sequences = 2;
+  o.n_ctx = 512;
+  o.kv_type = KvType::F32;
+  o.sampling.temperature = 0.8f;
+  o.sampling.seed = 5;
+  GenerateOptions g = o;
+  g.n_sequences = 1;
+  g.sampling.temperature = 0;
+  Generator alone(ctx, text);
+  for (int len : {15, 257, 300}) {
+    const std::vector<int32_t> p = prompt(len);
+    const auto want_sampled = alone.generate(p, o);
+    const auto want_greedy = alone.generate(p, g);
+    for (int64_t chunk : {7, 64, 256, 0}) {
+      BatchDecoder d(ctx, text, {64, nullptr, chunk});
+      const int64_t other = d.add(prompt(5), g);  // decodes while the prompts are prefilled
+      d.step();
+      const int64_t s = d.add(p, o), gr = d.add(p, g);
+      std::map<int64_t, BatchDecoder::Done> done;
+      while (!d.empty()) {
+        d.step();
+        for (auto& x : d.take_done()) done[x.id] = std::move(x);
+      }
+      ASSERT_EQ(done.size(), 3u);
+      EXPECT_TRUE(done[other].error.empty());
+      for (size_t i = 0; i < 2; ++i)
+        EXPECT_EQ(done[s].completions[i].tokens, want_sampled[i].tokens)
+            << "prompt " << len << ", chunk " << chunk << ", sample " << i;
+      EXPECT_EQ(done[gr].completions[0].tokens, want_greedy[0].tokens) << "prompt " << len << ", chunk " << chunk;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, ChunkedPrefill,
+                         ::testing::Values("stories260K-f32", "stories260K-f16", "stories260K-q8_0", "stories260K-q4_0",
+                                           "stories260K-q4_k_m"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           for (char& ch : s)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return s;
+                         });
 
 }  // namespace
 }  // namespace lcte::model

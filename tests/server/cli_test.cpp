@@ -257,6 +257,11 @@ TEST(ServeCli, RefusesBadSetups) {
   r = run_command({lcte_binary(), "serve", "-m", dir + "/missing.gguf", "--port", "0"}, dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("missing.gguf"), std::string::npos) << r.err;
+  for (const char* chunk : {"-1", "1"}) {
+    r = run_command({lcte_binary(), "serve", "-m", model, "--port", "0", "--prefill-chunk", chunk}, dir);
+    EXPECT_EQ(r.exit_code, 2) << chunk;
+    EXPECT_NE(r.err.find(std::string("prefill chunk ") + chunk + " is out of range"), std::string::npos) << r.err;
+  }
 }
 
 TEST(ServeCli, SecretsComeFromTheEnvironmentOrAFileNeverTheCommandLine) {
