@@ -36,9 +36,8 @@ constexpr size_t kSlabBytes = 128 << 10;
 // last token a forward of its own: where it would, this piece ends 8 tokens
 // earlier when the limit is a multiple of 8 from 16 on (pieces stay
 // multiples of 8, so the token-lane tiles get whole 8-token groups), else 1.
-// So a prompt's
-// tokens get the bits they get in one forward whatever max_batch is (see
-// "Exact across prompt splits" in docs/parts/engine.md).
+// So a prompt's tokens get the bits they get in one forward whatever
+// max_batch is (see "Exact across prompt splits" in docs/parts/engine.md).
 int64_t batch_piece(int64_t remaining, int64_t limit) {
   if (remaining <= limit) return remaining;
   if (remaining - limit != 1 || limit < 3) return limit;
