@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/error_of.h"
+
 #include <functional>
 #include <limits>
 
@@ -36,16 +38,9 @@ name = "small"
 path = "big.gguf"
 )";
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using lcte::testing::error_of;
 
-class TomlReadTest : public testing::Test {
+class TomlReadTest : public ::testing::Test {
  protected:
   toml::table doc = parse_toml(kText, kFile);
   TomlTable root{doc, kFile, ""};

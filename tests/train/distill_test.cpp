@@ -2,6 +2,8 @@
 // the stories260K teacher (shared data).
 #include <gtest/gtest.h>
 
+#include "common/error_of.h"
+
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -64,14 +66,7 @@ TopkCache random_cache(int vocab, int k, int n_examples, uint64_t seed) {
   return c;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using lcte::testing::error_of;
 
 void flip_byte(const std::string& path, size_t offset) {
   std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);

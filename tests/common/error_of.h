@@ -1,0 +1,22 @@
+// The message of the lcte::Error a call throws, for tests that assert an
+// error's exact text.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "core/error.h"
+
+namespace lcte::testing {
+
+// f's lcte::Error message, or "(no error)" when it returns normally.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace lcte::testing
