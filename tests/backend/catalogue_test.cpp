@@ -2,18 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "common/error_of.h"
 #include "core/error.h"
 
 namespace lcte::backend {
 namespace {
 
 std::string error_of(const std::string& toml) {
-  try {
-    parse_catalogue(toml, "/etc/lcte/models.toml");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return testing::error_of([&] { parse_catalogue(toml, "/etc/lcte/models.toml"); });
 }
 
 TEST(Catalogue, ParsesLocalAndRemoteModelsWithRouting) {
@@ -72,9 +68,9 @@ cost = 9
 
 // Whether `error` starts with `prefix`, for messages asserted from their start
 // (file, line, table and key) without all their advice.
-testing::AssertionResult starts_with(const std::string& error, const std::string& prefix) {
-  if (error.rfind(prefix, 0) == 0) return testing::AssertionSuccess();
-  return testing::AssertionFailure() << "\"" << error << "\" does not start with \"" << prefix << "\"";
+::testing::AssertionResult starts_with(const std::string& error, const std::string& prefix) {
+  if (error.rfind(prefix, 0) == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "\"" << error << "\" does not start with \"" << prefix << "\"";
 }
 
 TEST(Catalogue, MistakesNameTheFileLineEntryAndKey) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/error_of.h"
 #include "core/error.h"
 
 namespace lcte::backend {
@@ -20,12 +21,7 @@ ModelEntry entry_of(const std::string& text, size_t index = 0) {
 }
 
 std::string error_of(const std::string& text, size_t index = 0) {
-  try {
-    entry_of(text, index);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return testing::error_of([&] { entry_of(text, index); });
 }
 
 TEST(ModelEntry, ReadsEveryKeyOfAnEndpoint) {

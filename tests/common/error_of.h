@@ -9,14 +9,17 @@
 
 namespace lcte::testing {
 
-// f's lcte::Error message, or "(no error)" when it returns normally.
+// What error_of returns for a call that does not throw.
+inline constexpr const char* kNoError = "(no error)";
+
+// f's lcte::Error message, or kNoError when it returns normally.
 inline std::string error_of(const std::function<void()>& f) {
   try {
     f();
   } catch (const Error& e) {
     return e.what();
   }
-  return "(no error)";
+  return kNoError;
 }
 
 }  // namespace lcte::testing

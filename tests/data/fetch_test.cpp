@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 
+#include "common/error_of.h"
 #include "common/test_data.h"
 #include "core/error.h"
 #include "core/sha256.h"
@@ -19,17 +20,10 @@
 namespace lcte::data {
 namespace {
 
+using lcte::testing::error_of;
+
 namespace fs = std::filesystem;
 using testing::LocalMirror;
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 const DatasetFile& entry(const std::string& name) {
   const DatasetFile* f = find_dataset(name);

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/error_of.h"
 #include "common/test_data.h"
 #include "core/error.h"
 #include "core/sha256.h"
@@ -18,6 +19,8 @@ using namespace lcte::eval;
 namespace fs = std::filesystem;
 
 namespace {
+
+using lcte::testing::error_of;
 
 // A local HTTP server on 127.0.0.1 and a random port, serving one file.
 class LocalServer {
@@ -47,16 +50,6 @@ class LocalServer {
   std::thread thread_;
   std::atomic<int> hits_{0};
 };
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const lcte::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no lcte::Error";
-  return {};
-}
 
 bool no_partial_files(const std::string& dir) {
   for (const auto& entry : fs::recursive_directory_iterator(dir))

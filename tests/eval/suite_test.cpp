@@ -3,6 +3,7 @@
 #include <fstream>
 #include <set>
 
+#include "common/error_of.h"
 #include "common/test_data.h"
 #include "core/error.h"
 #include "eval/suite.h"
@@ -11,22 +12,12 @@ using namespace lcte::eval;
 
 namespace {
 
+using lcte::testing::error_of;
+
 std::string write_temp(const std::string& name, const std::string& text) {
   std::string path = lcte::testing::temp_dir() + "/" + name;
   std::ofstream(path, std::ios::binary) << text;
   return path;
-}
-
-// The message of the lcte::Error that fn throws (fails the test if none).
-template <class Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const lcte::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no lcte::Error thrown";
-  return {};
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error_of.h"
 #include "common/test_data.h"
 #include "core/error.h"
 #include "quant/imatrix.h"
@@ -42,12 +43,7 @@ struct Bytes {
 };
 
 std::string error_of(const std::string& path) {
-  try {
-    quant::read_imatrix(path);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return testing::error_of([&] { quant::read_imatrix(path); });
 }
 
 TEST(ImatrixFile, ReadsHandMadeFileAndDividesByNcall) {
@@ -117,7 +113,7 @@ TEST(ImatrixFile, EveryTruncationIsAnError) {
   for (size_t cut = 0; cut < f.b.size(); ++cut) {
     Bytes t;
     t.b.assign(f.b.begin(), f.b.begin() + static_cast<long>(cut));
-    EXPECT_NE(error_of(t.write(dir + "/t.imatrix")), "") << "cut at " << cut;
+    EXPECT_NE(error_of(t.write(dir + "/t.imatrix")), testing::kNoError) << "cut at " << cut;
   }
 }
 

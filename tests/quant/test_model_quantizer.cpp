@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error_of.h"
 #include "common/test_data.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
@@ -23,6 +24,8 @@
 
 namespace lcte {
 namespace {
+
+using lcte::testing::error_of;
 
 namespace fs = std::filesystem;
 
@@ -41,15 +44,6 @@ quant::QuantizeResult run(const std::string& in, const std::string& out, const s
   o.pure = pure;
   o.threads = 2;
   return quant::quantize_model(o);
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // --- byte identity with llama-quantize ------------------------------------------

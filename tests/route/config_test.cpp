@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 
+#include "common/error_of.h"
 #include "common/test_data.h"
 #include "core/error.h"
 #include "route/config.h"
@@ -19,16 +20,9 @@
 namespace lcte::route {
 namespace {
 
-using nlohmann::json;
+using lcte::testing::error_of;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using nlohmann::json;
 
 TEST(RouterConfig, JsonRoundTripKeepsEveryField) {
   RouterConfig c;
@@ -108,7 +102,7 @@ TEST(RouterConfig, OneSetOfChecks) {
     change(c);
     return error_of([&] { c.validate(); });
   };
-  EXPECT_EQ(message([](RouterConfig&) {}), "");
+  EXPECT_EQ(message([](RouterConfig&) {}), lcte::testing::kNoError);
   EXPECT_NE(message([](RouterConfig& c) {
               c.token_bounds = {10, 20, 30, 40, 50};
             }).find("token_bounds: needs nine bounds"),

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "backend/catalogue.h"
+#include "common/error_of.h"
 #include "core/error.h"
 #include "eval/prompts.h"
 #include "eval/suite.h"
@@ -44,12 +45,7 @@ policies = ["threshold", "oracle"]
 )";
 
 std::string error_of(const std::string& text) {
-  try {
-    parse_study(text, "/tmp/dir/study.toml");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return testing::error_of([&] { parse_study(text, "/tmp/dir/study.toml"); });
 }
 
 TEST(StudyFile, ParsesAndResolvesPathsBesideTheFile) {
@@ -226,10 +222,11 @@ TEST(StudyFile, EnergyCostRefusesEndpoints) {
   EXPECT_NE(e.find("report no energy"), std::string::npos) << e;
   EXPECT_NE(e.find("use cost = \"latency\", \"tokens\" or \"weights\""), std::string::npos) << e;
   // Local tiers only: energy is this machine's, and measured.
-  EXPECT_EQ(error_of(fleet("[[model]]\nname = \"m\"\npath = \"m.gguf\"\n", "", "cost = \"energy\"\n")), "");
+  EXPECT_EQ(error_of(fleet("[[model]]\nname = \"m\"\npath = \"m.gguf\"\n", "", "cost = \"energy\"\n")),
+            testing::kNoError);
   // Other costs take endpoints.
   for (const char* cost : {"latency", "tokens", "weights", "auto"})
-    EXPECT_EQ(error_of(fleet(kEndpoint, "", fmt::format("cost = \"{}\"\n", cost))), "") << cost;
+    EXPECT_EQ(error_of(fleet(kEndpoint, "", fmt::format("cost = \"{}\"\n", cost))), testing::kNoError) << cost;
 }
 
 // Routing compares tiers task by task: the models share one split when the
@@ -241,9 +238,9 @@ TEST(StudyFile, RoutedModelsShareSplitAndOnlineTiersStyleAndTopP) {
                     0),
             0u)
       << e;
-  EXPECT_EQ(error_of(fleet(std::string(kEndpoint) + "split = \"train\"\n", "split = \"train\"\n")), "");
+  EXPECT_EQ(error_of(fleet(std::string(kEndpoint) + "split = \"train\"\n", "split = \"train\"\n")), testing::kNoError);
   // Without routing each model may take its own split.
-  EXPECT_EQ(error_of(fleet(std::string(kEndpoint) + "split = \"train\"\n", "", "policies = []\n")), "");
+  EXPECT_EQ(error_of(fleet(std::string(kEndpoint) + "split = \"train\"\n", "", "policies = []\n")), testing::kNoError);
 
   const std::string second = "[[model]]\nname = \"coder-32b\"\nurl = \"http://gpu-farm:8000/v1\"\nmodel = \"c\"\n";
   const std::string online = "online = [\"threshold\"]\nonline_tiers = [\"coder-7b\", \"coder-32b\"]\n";
@@ -261,7 +258,7 @@ TEST(StudyFile, RoutedModelsShareSplitAndOnlineTiersStyleAndTopP) {
   // tier outside online_tiers may differ.
   EXPECT_EQ(
       error_of(fleet(std::string(kEndpoint) + "style = \"chat\"\n" + second + "style = \"instruct\"\n", "", online)),
-      "");
+      testing::kNoError);
 }
 
 TEST(StudyFile, UnknownTableKeysNameTheClosest) {

@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "common/error_of.h"
 #include "common/run_command.h"
 #include "common/test_data.h"
 #include "core/error.h"
@@ -24,6 +25,8 @@
 
 namespace lcte::tokenizer {
 namespace {
+
+using lcte::testing::error_of;
 
 namespace fs = std::filesystem;
 
@@ -46,15 +49,6 @@ const std::vector<int>& expected(const tiktoken_cases::Case& c, const std::strin
          : name == "o200k_base" ? c.o200k_base
          : name == "p50k_base"  ? c.p50k_base
                                 : c.r50k_base;
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 class Encodings : public ::testing::TestWithParam<std::string> {
