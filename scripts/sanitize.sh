@@ -37,7 +37,8 @@ case "$kind" in
     targets="model_test test_measure eval_test test_server test_dashboard lcte"
     # The scalar and AVX2 copies of the model tests repeat single-threaded work.
     selection=(-L '^(model_test|test_measure|eval_test|test_server|test_dashboard)$' -E '^isa_(scalar|avx2)\.')
-    export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+    # scripts/tsan.supp: why the one suppression (uninstrumented cpp-httplib).
+    export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp}"
     ;;
   *) usage ;;
 esac
