@@ -1236,10 +1236,12 @@ TEST(DashboardHttp, ConcurrentTriesKeepTheirStreamsApart) {
   std::promise<void> open_gate;
   Served s(streaming_options(dir, open_gate.get_future().share()));
   uint64_t before = s.dashboard->events().last_id();
+  // The session first, on this thread: auth() caches it unguarded.
+  const httplib::Headers session = s.auth();
   // A try held at its gate after its first piece...
   auto held = std::async(std::launch::async, [&] {
     auto c = s.client();
-    return c.Post("/api/try", s.auth(),
+    return c.Post("/api/try", session,
                   R"({"suite": "humaneval", "task_id": "HumanEval/3", "model": "gated", "client_id": "same"})",
                   "application/json");
   });

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -227,10 +228,14 @@ TEST(Serve, RouterChoosesTheTierAndExplains) {
   route::RouterConfig rc;
   rc.tiers = {"small", "large"};
   route::TokenCounter count{"stories", [small](std::string_view t) { return small->count_tokens(std::string(t)); }};
+  // Filled on the server's worker threads, read here.
+  std::mutex decided_mutex;
   std::vector<std::string> decided;
-  RouteFn router =
-      make_route_fn(std::make_shared<const route::Router>(rc, count),
-                    [&decided](const route::RouteResult& r, const std::string&) { decided.push_back(r.tier); });
+  RouteFn router = make_route_fn(std::make_shared<const route::Router>(rc, count),
+                                 [&](const route::RouteResult& r, const std::string&) {
+                                   std::lock_guard<std::mutex> lock(decided_mutex);
+                                   decided.push_back(r.tier);
+                                 });
   LiveServer s({{"small", small}, {"large", large}}, {}, router);
   json r = {{"model", "router"}, {"prompt", "Once upon a time"}, {"max_tokens", 4}, {"temperature", 0}};
   Answer a = post(s, "/v1/completions", r.dump());
@@ -253,6 +258,7 @@ TEST(Serve, RouterChoosesTheTierAndExplains) {
   std::vector<std::string> ids;
   for (const json& m : models.body["data"]) ids.push_back(m["id"]);
   EXPECT_EQ(ids, (std::vector<std::string>{"small", "large", "router"}));
+  std::lock_guard<std::mutex> lock(decided_mutex);
   EXPECT_EQ(decided, (std::vector<std::string>{"small", "large"}));  // every decision heard
 }
 
