@@ -160,9 +160,9 @@ void add_runs_command(CLI::App& app) {
   auto exp_json = std::make_shared<bool>(false);
   auto exp_mlflow = std::make_shared<std::string>();
   exp->add_option("run", *exp_id, "Run id or unique prefix")->required();
-  exp->add_flag("--json", *exp_json, "Samples as JSON (default CSV)");
-  auto exp_csv = std::make_shared<bool>(false);
-  exp->add_flag("--csv", *exp_csv, "Samples as CSV (the default)");
+  auto* json_flag = exp->add_flag("--json", *exp_json, "Samples as JSON (default CSV)");
+  // --csv names the default, so it binds to nothing: a bound bool would have to outlive this function.
+  exp->add_flag("--csv")->description("Samples as CSV (the default)")->excludes(json_flag);
   exp->add_option("--mlflow", *exp_mlflow, "Write the run into this mlruns directory instead");
   auto exp_mlflow_uri = std::make_shared<std::string>();
   auto exp_mlflow_experiment = std::make_shared<std::string>();
