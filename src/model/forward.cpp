@@ -164,16 +164,18 @@ void Context::for_tokens(int64_t ntok, int64_t work_per_token, F&& fn) {
   });
 }
 
+bool Context::distinct_sequences(std::span<const Entry> batch) {
+  if (batch.size() < 2) return false;
+  for (size_t i = 0; i < batch.size(); ++i)
+    for (size_t j = i + 1; j < batch.size(); ++j)
+      if (batch[i].cache == batch[j].cache) return false;
+  return true;
+}
+
 void Context::forward(std::span<const Entry> batch, float* logits_out) {
   const Config& c = model_.config();
   const int64_t ntok = static_cast<int64_t>(batch.size());
-  one_per_sequence_ = ntok > 1;
-  for (size_t i = 0; i < batch.size() && one_per_sequence_; ++i)
-    for (size_t j = i + 1; j < batch.size(); ++j)
-      if (batch[i].cache == batch[j].cache) {
-        one_per_sequence_ = false;
-        break;
-      }
+  one_per_sequence_ = distinct_sequences(batch);
   for (int64_t t = 0; t < ntok; ++t) {
     const Entry& e = batch[static_cast<size_t>(t)];
     model_.embed(e.token, x_.data() + t * c.dim);
@@ -182,20 +184,42 @@ void Context::forward(std::span<const Entry> batch, float* logits_out) {
                      rope_.data() + t * c.rope_dims);
   }
 
+  // Rows of x_ that hold the entries wanting logits, in batch order.
+  std::vector<int64_t> out_rows;
+  for (int64_t t = 0; t < ntok; ++t)
+    if (batch[static_cast<size_t>(t)].logits) out_rows.push_back(t);
+  const int64_t nl = static_cast<int64_t>(out_rows.size());
   for (int64_t il = 0; il < c.n_layers; ++il) {
     const Layer& layer = model_.layers()[static_cast<size_t>(il)];
     attention_block(layer, il, batch);
-    ffn_block(layer, ntok);
+    if (il + 1 < c.n_layers || nl == ntok || observer_) {
+      ffn_block(layer, ntok);
+      continue;
+    }
+    // The last layer's K and V are stored; past this point only the rows
+    // whose logits are read matter, so its FFN runs on them alone, as
+    // llama.cpp's graph does (its inp_out_ids). A prompt fed for its last
+    // logits skips 1/n_layers of its FFN work. The kept rows are one batch
+    // of their own: one row, or one per sequence, gets the one-token
+    // arithmetic it gets in llama.cpp, where n_outputs = 1 bypasses sgemm.
+    // An activation observer (lcte imatrix) sees every row, as before.
+    std::vector<Entry> kept;
+    for (int64_t i = 0; i < nl; ++i) {
+      const int64_t t = out_rows[static_cast<size_t>(i)];
+      if (t != i) std::copy_n(x_.data() + t * c.dim, c.dim, x_.data() + i * c.dim);  // i < t: no overlap
+      out_rows[static_cast<size_t>(i)] = i;
+      kept.push_back(batch[static_cast<size_t>(t)]);
+    }
+    if (nl == 0) return;
+    one_per_sequence_ = distinct_sequences(kept);
+    ffn_block(layer, nl);
   }
 
   // Final norm and the output matrix, for the entries that want logits.
-  int64_t nl = 0;
-  for (int64_t t = 0; t < ntok; ++t) {
-    if (!batch[static_cast<size_t>(t)].logits) continue;
-    ops::rmsnorm(x_.data() + t * c.dim, model_.output_norm().data(), xb_.data() + nl * c.dim, c.dim, c.norm_eps);
-    ++nl;
-  }
   if (nl == 0) return;
+  for (int64_t i = 0; i < nl; ++i)
+    ops::rmsnorm(x_.data() + out_rows[static_cast<size_t>(i)] * c.dim, model_.output_norm().data(),
+                 xb_.data() + i * c.dim, c.dim, c.norm_eps);
   const MatJob job{&model_.output(), logits_out, nullptr, nullptr};
   matmuls({&job, 1}, xb_.data(), nl);
 }

@@ -82,6 +82,8 @@ class Context {
     int64_t r0, r1;
   };
 
+  // Whether the batch holds several entries and no two of the same sequence.
+  static bool distinct_sequences(std::span<const Entry> batch);
   // Runs the batch and writes n_vocab logits for each entry with logits set, in order.
   void forward(std::span<const Entry> batch, float* logits_out);
   void attention_block(const Layer& layer, int64_t il, std::span<const Entry> batch);

@@ -205,6 +205,75 @@ INSTANTIATE_TEST_SUITE_P(
       return s;
     });
 
+// A prompt fed for its last logits runs the last layer's FFN on the last row
+// alone (as llama.cpp does with one output). Where that FFN and the output
+// matrix are quantized, whose kernels sum in the same order for one token or
+// many, those logits are the bits of the last row of Logits::All; float
+// weights take the one-token order there, so they are close, not equal. The
+// prompt's K and V are untouched: the tokens decoded after it get the same
+// bits either way. A split prompt skips the FFN in every piece but the last.
+class LastLogits : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(LastLogits, TheLastLayersFfnRunsOnTheLastRowAlone) {
+  const std::string rel = "models/" + GetParam() + ".gguf";
+  if (!lcte::testing::data_exists(rel)) GTEST_SKIP() << "data file absent: " << rel;
+  const auto model = Model::load(lcte::testing::data_path(rel));
+  ThreadPool pool(2);
+  Context ctx(*model, pool), small(*model, pool, /*max_batch=*/8);
+  const size_t V = static_cast<size_t>(ctx.n_vocab());
+  const Layer& last = model->layers().back();
+  bool same_order = true;
+  for (const Matrix* w : {&last.w_gate, &last.w_up, &last.w_down, &model->output()})
+    same_order = same_order && w->type != GgmlType::F32 && w->type != GgmlType::F16 && w->type != GgmlType::BF16;
+
+  KvCache a = ctx.new_cache(64, KvType::F32), b = ctx.new_cache(64, KvType::F32), c = small.new_cache(64, KvType::F32);
+  std::vector<float> all, last_only, split;
+  ctx.eval(a, kPrompt, Logits::All, all);
+  ctx.eval(b, kPrompt, Logits::Last, last_only);
+  small.eval(c, kPrompt, Logits::Last, split);  // forwards of 8 and 8
+  const std::vector<float> all_last(all.end() - static_cast<std::ptrdiff_t>(V), all.end());
+  ASSERT_EQ(last_only.size(), V);
+  if (same_order)
+    EXPECT_EQ(last_only, all_last);
+  else
+    EXPECT_LE(rel_error(last_only.data(), all_last), 1e-5);
+  EXPECT_EQ(split, last_only);
+
+  const int32_t next = static_cast<int32_t>(V / 2);
+  std::vector<float> after_all, after_last;
+  ctx.eval(a, std::span<const int32_t>(&next, 1), Logits::Last, after_all);
+  ctx.eval(b, std::span<const int32_t>(&next, 1), Logits::Last, after_last);
+  EXPECT_EQ(after_last, after_all);
+}
+
+TEST_P(LastLogits, AnActivationObserverSeesEveryRowOfTheLastLayer) {
+  const std::string rel = "models/" + GetParam() + ".gguf";
+  if (!lcte::testing::data_exists(rel)) GTEST_SKIP() << "data file absent: " << rel;
+  const auto model = Model::load(lcte::testing::data_path(rel));
+  ThreadPool pool(1);
+  Context ctx(*model, pool);
+  const std::string down = model->layers().back().w_down.name;
+  int64_t rows = -1;
+  ctx.set_activation_observer([&](std::string_view w, const float*, int64_t ntok, int64_t) {
+    if (w == down) rows = ntok;
+  });
+  KvCache cache = ctx.new_cache(64);
+  std::vector<float> logits;
+  ctx.eval(cache, kPrompt, Logits::Last, logits);
+  EXPECT_EQ(rows, static_cast<int64_t>(kPrompt.size()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, LastLogits,
+                         ::testing::Values("stories260K-f32", "rand-llama-d256-f16", "rand-llama-d256-bf16",
+                                           "rand-llama-d256-q8_0", "rand-llama-d256-q4_0", "rand-llama-d256-q4_k_m",
+                                           "rand-llama-d256-q6_k", "rand-qwen2-d256-q4_k_m"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           for (char& ch : s)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return s;
+                         });
+
 // A prompt evaluated in pieces (Context::eval's split at max_batch, or one
 // eval call per piece, as chunked prefill does) gets the bits of one forward:
 // every piece is a forward of at least 2 tokens, and the kernels' order does
