@@ -5,7 +5,7 @@
 // same bits on every x86 machine. With 256-bit registers a 16-lane chain is
 // two 8-lane chains; a 4 x 3 tile of them needs 24 accumulators, more than
 // AVX2's 16 registers, so lcte's AVX2 tile (GgmlFloat::tile_halves) runs one
-// half over a 256-column slice, then the other. llama.cpp's AVX2 build sums
+// half over a 512-column slice, then the other. llama.cpp's AVX2 build sums
 // in one 8-lane chain per output (tinyBLAS<8>): 12 accumulators, one pass.
 // This times the two loops alone, on the same F16 rows and F16 activations
 // (the 4 x 3 tile, rows in an L2-sized panel, 126 tokens), plus the halves
@@ -66,7 +66,7 @@ __attribute__((target("avx2,fma,f16c"), noinline)) void tile_8lane(int64_t n, co
 template <class A>
 __attribute__((target("avx2,fma,f16c"), noinline)) void tile_halves(int64_t n, const uint16_t* w, const A* a,
                                                                     float* out) {
-  constexpr int64_t kSlice = 256;
+  constexpr int64_t kSlice = 512;
   alignas(32) float state[2][kR][kT][8] = {};
   for (int64_t k0 = 0; k0 < n; k0 += kSlice) {
     const int64_t k1 = std::min(k0 + kSlice, n);

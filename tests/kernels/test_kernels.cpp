@@ -445,12 +445,13 @@ float llama_order_float_tiles(const std::vector<float>& w, const std::vector<flo
 }
 
 // Every SIMD ISA's float tiles give those bits at any tile shape, for rows
-// longer than the tiles' column slices (2048) and with a partial slice (272),
-// row counts past the tiles (11) and token counts past them.
+// of whole column slices (2048: four of 512), one partial slice (272) and
+// whole slices with a partial one after them (1040), row counts past the
+// tiles (11) and token counts past them.
 TEST(Matmul, F32AndF16PromptsInLlamaCppOrder) {
   for (GgmlType w : {GgmlType::F32, GgmlType::F16})
     for (Isa isa : testing::simd_isas())
-      for (const int64_t n : {16, 272, 2048})
+      for (const int64_t n : {16, 272, 1040, 2048})
         for (const int64_t ntok : {2, 3, 7}) {
           const int64_t nrows = 11;
           const size_t wb = row_bytes(w, n);
