@@ -20,12 +20,6 @@ constexpr int64_t kRowAlign = 8;
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// Whether the kernels compute a token's outputs in the same order whatever
-// the number of tokens in the product. The block formats do (one order at
-// every batch size, as llama.cpp's); F32, F16 and BF16 take ggml_vec_dot's
-// order for one token and tinyBLAS's for several.
-bool same_order_at_any_batch(GgmlType t) { return t != GgmlType::F32 && t != GgmlType::F16 && t != GgmlType::BF16; }
-
 // Bytes of weight rows per slab when a product is done token by token: the
 // slab stays in L2 while every token reads it, and few kernel calls.
 constexpr size_t kSlabBytes = 128 << 10;
@@ -164,6 +158,8 @@ void Context::for_tokens(int64_t ntok, int64_t work_per_token, F&& fn) {
   });
 }
 
+bool same_order_at_any_batch(GgmlType t) { return t != GgmlType::F32 && t != GgmlType::F16 && t != GgmlType::BF16; }
+
 bool Context::distinct_sequences(std::span<const Entry> batch) {
   if (batch.size() < 2) return false;
   for (size_t i = 0; i < batch.size(); ++i)
@@ -185,10 +181,10 @@ void Context::forward(std::span<const Entry> batch, float* logits_out) {
   }
 
   // Rows of x_ that hold the entries wanting logits, in batch order.
-  std::vector<int64_t> out_rows;
+  out_rows_.clear();
   for (int64_t t = 0; t < ntok; ++t)
-    if (batch[static_cast<size_t>(t)].logits) out_rows.push_back(t);
-  const int64_t nl = static_cast<int64_t>(out_rows.size());
+    if (batch[static_cast<size_t>(t)].logits) out_rows_.push_back(t);
+  const int64_t nl = static_cast<int64_t>(out_rows_.size());
   for (int64_t il = 0; il < c.n_layers; ++il) {
     const Layer& layer = model_.layers()[static_cast<size_t>(il)];
     attention_block(layer, il, batch);
@@ -196,6 +192,7 @@ void Context::forward(std::span<const Entry> batch, float* logits_out) {
       ffn_block(layer, ntok);
       continue;
     }
+    if (nl == 0) return;
     // The last layer's K and V are stored; past this point only the rows
     // whose logits are read matter, so its FFN runs on them alone, as
     // llama.cpp's graph does (its inp_out_ids). A prompt fed for its last
@@ -205,12 +202,11 @@ void Context::forward(std::span<const Entry> batch, float* logits_out) {
     // An activation observer (lcte imatrix) sees every row, as before.
     std::vector<Entry> kept;
     for (int64_t i = 0; i < nl; ++i) {
-      const int64_t t = out_rows[static_cast<size_t>(i)];
+      const int64_t t = out_rows_[static_cast<size_t>(i)];
       if (t != i) std::copy_n(x_.data() + t * c.dim, c.dim, x_.data() + i * c.dim);  // i < t: no overlap
-      out_rows[static_cast<size_t>(i)] = i;
+      out_rows_[static_cast<size_t>(i)] = i;
       kept.push_back(batch[static_cast<size_t>(t)]);
     }
-    if (nl == 0) return;
     one_per_sequence_ = distinct_sequences(kept);
     ffn_block(layer, nl);
   }
@@ -218,7 +214,7 @@ void Context::forward(std::span<const Entry> batch, float* logits_out) {
   // Final norm and the output matrix, for the entries that want logits.
   if (nl == 0) return;
   for (int64_t i = 0; i < nl; ++i)
-    ops::rmsnorm(x_.data() + out_rows[static_cast<size_t>(i)] * c.dim, model_.output_norm().data(),
+    ops::rmsnorm(x_.data() + out_rows_[static_cast<size_t>(i)] * c.dim, model_.output_norm().data(),
                  xb_.data() + i * c.dim, c.dim, c.norm_eps);
   const MatJob job{&model_.output(), logits_out, nullptr, nullptr};
   matmuls({&job, 1}, xb_.data(), nl);

@@ -23,6 +23,12 @@ namespace lcte::model {
 
 enum class Logits { None, Last, All };
 
+// Whether the kernels compute a token's outputs with weights of type t in the
+// same order whatever the number of tokens in the product. The block formats
+// do (one order at every batch size, as llama.cpp's); F32, F16 and BF16 take
+// ggml_vec_dot's order for one token and tinyBLAS's for several.
+bool same_order_at_any_batch(GgmlType t);
+
 // Sees the input of every matrix product of a forward pass, before it is
 // quantized for the dot products: (weight name, ntok rows of cols floats,
 // ntok, cols). Used to collect importance matrices (lcte imatrix). Called on
@@ -123,7 +129,8 @@ class Context {
 
   // Scratch, [max_batch][width] floats each.
   std::vector<float> x_, xb_, xb2_, q_, k_, v_, att_, hb_, hb2_, rope_;
-  std::vector<float> scores_;  // [threads][group][n_pos]
+  std::vector<float> scores_;      // [threads][group][n_pos]
+  std::vector<int64_t> out_rows_;  // rows of x_ whose logits a forward writes
   // Quantized activations, one buffer per activation type in use at a time.
   struct ActBuffer {
     GgmlType type;

@@ -36,6 +36,14 @@ class Forward : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<Model> model_;
 };
 
+// A test name from a model file name: its non-alphanumerics as '_'.
+std::string model_param_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string s = info.param;
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s;
+}
+
 TEST_P(Forward, BatchEqualsOneTokenAtATime) {
   ThreadPool pool(1);
   Context ctx(*model_, pool);
@@ -212,19 +220,16 @@ INSTANTIATE_TEST_SUITE_P(
 // weights take the one-token order there, so they are close, not equal. The
 // prompt's K and V are untouched: the tokens decoded after it get the same
 // bits either way. A split prompt skips the FFN in every piece but the last.
-class LastLogits : public ::testing::TestWithParam<std::string> {};
+class LastLogits : public Forward {};
 
 TEST_P(LastLogits, TheLastLayersFfnRunsOnTheLastRowAlone) {
-  const std::string rel = "models/" + GetParam() + ".gguf";
-  if (!lcte::testing::data_exists(rel)) GTEST_SKIP() << "data file absent: " << rel;
-  const auto model = Model::load(lcte::testing::data_path(rel));
   ThreadPool pool(2);
-  Context ctx(*model, pool), small(*model, pool, /*max_batch=*/8);
+  Context ctx(*model_, pool), small(*model_, pool, /*max_batch=*/8);
   const size_t V = static_cast<size_t>(ctx.n_vocab());
-  const Layer& last = model->layers().back();
+  const Layer& last = model_->layers().back();
   bool same_order = true;
-  for (const Matrix* w : {&last.w_gate, &last.w_up, &last.w_down, &model->output()})
-    same_order = same_order && w->type != GgmlType::F32 && w->type != GgmlType::F16 && w->type != GgmlType::BF16;
+  for (const Matrix* w : {&last.w_gate, &last.w_up, &last.w_down, &model_->output()})
+    same_order = same_order && same_order_at_any_batch(w->type);
 
   KvCache a = ctx.new_cache(64, KvType::F32), b = ctx.new_cache(64, KvType::F32), c = small.new_cache(64, KvType::F32);
   std::vector<float> all, last_only, split;
@@ -247,12 +252,9 @@ TEST_P(LastLogits, TheLastLayersFfnRunsOnTheLastRowAlone) {
 }
 
 TEST_P(LastLogits, AnActivationObserverSeesEveryRowOfTheLastLayer) {
-  const std::string rel = "models/" + GetParam() + ".gguf";
-  if (!lcte::testing::data_exists(rel)) GTEST_SKIP() << "data file absent: " << rel;
-  const auto model = Model::load(lcte::testing::data_path(rel));
   ThreadPool pool(1);
-  Context ctx(*model, pool);
-  const std::string down = model->layers().back().w_down.name;
+  Context ctx(*model_, pool);
+  const std::string down = model_->layers().back().w_down.name;
   int64_t rows = -1;
   ctx.set_activation_observer([&](std::string_view w, const float*, int64_t ntok, int64_t) {
     if (w == down) rows = ntok;
@@ -267,12 +269,7 @@ INSTANTIATE_TEST_SUITE_P(Models, LastLogits,
                          ::testing::Values("stories260K-f32", "rand-llama-d256-f16", "rand-llama-d256-bf16",
                                            "rand-llama-d256-q8_0", "rand-llama-d256-q4_0", "rand-llama-d256-q4_k_m",
                                            "rand-llama-d256-q6_k", "rand-qwen2-d256-q4_k_m"),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& ch : s)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return s;
-                         });
+                         model_param_name);
 
 // A prompt evaluated in pieces (Context::eval's split at max_batch, or one
 // eval call per piece, as chunked prefill does) gets the bits of one forward:
@@ -387,12 +384,7 @@ TEST(Greedy, Stories260KWritesLlama2cStory) {
 
 INSTANTIATE_TEST_SUITE_P(Models, Forward,
                          ::testing::Values("stories260K-f32", "rand-qwen2-d256-f32", "rand-llama3-d256-f32"),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& ch : s)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return s;
-                         });
+                         model_param_name);
 
 }  // namespace
 }  // namespace lcte::model

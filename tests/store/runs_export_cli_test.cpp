@@ -13,9 +13,8 @@ namespace {
 
 const char* kRunId = "eval-2026-12-07T10:00:00.000Z-tiny-0a1b2c3d";
 
-std::string make_store(const std::string& dir) {
-  std::string path = dir + "/lcte.sqlite";
-  Store store(path);
+void make_store(const std::string& dir) {
+  Store store(dir + "/lcte.sqlite");
   RunRecord r;
   r.id = kRunId;
   r.kind = "eval";
@@ -33,7 +32,6 @@ std::string make_store(const std::string& dir) {
   s.completion = "return 1, \"a\"";
   store.add_sample(r.id, s);
   store.finish_run(r.id, "finished", {});
-  return path;
 }
 
 testing::CommandResult export_run(const std::string& dir, std::vector<std::string> flags) {
