@@ -6,6 +6,11 @@ ctest's own line counts skipped tests as passed; this one does not. Skipped
 tests are grouped by what they wanted: the data file named in a test's
 "data file absent: PATH" message (PATH relative to the data directory), or
 else the skip message itself (an ISA this machine lacks, a missing tool).
+
+--also LABEL=FILE adds another ctest run's JUnit file (scripts/test.sh adds
+the AVX-512 tests run under emulation, scripts/emulate_avx512.sh, on CPUs
+without AVX-512): its tests count in the closing line under names prefixed
+"LABEL:", and a line before it gives that run's own counts.
 """
 import argparse
 import collections
@@ -61,19 +66,24 @@ def classify(case, data_dir):
     return "skipped", skip_reason(out, skipped.get("message"), data_dir)
 
 
-def summarize(junit_path, data_dir):
+def summarize(junit_path, data_dir, label=None):
     root = ET.parse(junit_path).getroot()
     counts = collections.Counter()
     reasons = collections.Counter()
     failed = []
+    prefix = f"{label}: " if label else ""
     for case in root.iter("testcase"):
         kind, reason = classify(case, data_dir)
         counts[kind] += 1
         if kind == "skipped":
-            reasons[reason] += 1
+            reasons[prefix + reason] += 1
         elif kind == "failed":
-            failed.append(case.get("name", "?"))
+            failed.append(prefix + case.get("name", "?"))
     return counts, reasons, failed
+
+
+def counts_line(counts):
+    return f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
 
 
 def main():
@@ -81,6 +91,8 @@ def main():
     ap.add_argument("junit", help="ctest --output-junit file")
     ap.add_argument("--data-dir", help="the tests' data directory: paths under it are shown relative to it, "
                                        "and its absence is said before the closing line")
+    ap.add_argument("--also", action="append", default=[], metavar="LABEL=FILE",
+                    help="another run's JUnit file, counted in the closing line under LABEL (repeatable)")
     args = ap.parse_args()
     try:
         counts, reasons, failed = summarize(args.junit, args.data_dir)
@@ -88,6 +100,20 @@ def main():
         print(f"ctest_summary: cannot read {args.junit}: {e}", file=sys.stderr)
         print("0 passed, 1 failed, 0 skipped")
         return 1
+    extra_lines = []
+    for spec in args.also:
+        label, sep, path = spec.partition("=")
+        if not sep or not label or not path:
+            ap.error(f"--also {spec!r}: expected LABEL=FILE")
+        try:
+            c, r, f = summarize(path, args.data_dir, label)
+        except (OSError, ET.ParseError) as e:
+            print(f"ctest_summary: cannot read {label}'s {path}: {e}", file=sys.stderr)
+            c, r, f = collections.Counter(failed=1), collections.Counter(), [f"{label}: (no results)"]
+        extra_lines.append(f"{label}: {counts_line(c)}")
+        counts.update(c)
+        reasons.update(r)
+        failed.extend(f)
     if reasons:
         print(f"skipped tests, by what they wanted ({counts['skipped']}):")
         ranked = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -100,7 +126,9 @@ def main():
         print(f"failed ({len(failed)}): " + ", ".join(failed))
     if args.data_dir and not os.path.isdir(args.data_dir):
         print(f"the test data directory {args.data_dir} is absent: tests that need its files were skipped")
-    print(f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
+    for line in extra_lines:
+        print(line)
+    print(counts_line(counts))
     return 1 if counts["failed"] else 0
 
 

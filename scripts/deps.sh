@@ -7,7 +7,7 @@ LCTE_APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libsqlite3-dev libpcre2-dev
   libcpp-httplib-dev libcurl4-openssl-dev libseccomp-dev libopenblas-dev libtomlplusplus-dev
-  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libssl-dev python3
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libssl-dev python3 libsimde-dev
 )
 # The dashboard's page is built with node/npm and its browser test drives
 # chromium. They are looked up as commands, not packages: a machine may have

@@ -22,7 +22,9 @@ bool cpu_has_avx2() {
 }
 
 bool cpu_has_avx512() {
-#if defined(LCTE_HAVE_AVX512)
+#if defined(LCTE_EMULATE_AVX512)
+  return cpu_has_avx2();  // the table runs on AVX2 (see kernels/x86_simd.h)
+#elif defined(LCTE_HAVE_AVX512)
   return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
 #else

@@ -3,9 +3,9 @@
 // the signed 32-blocks (Q4_0, Q5_0, Q8_0) have 512-bit kernels of their own
 // below, two blocks per register.
 //
-// NOTE: the development machine (AMD Zen 3) has no AVX-512, so this file is
-// compiled there but its code has not been run; kernels_tests compare it with
-// the scalar reference on any CPU that has AVX-512.
+// kernels_tests and model_test compare this table with the scalar reference
+// and llama.cpp's logits on CPUs with AVX-512, and on CPUs without it through
+// scripts/emulate_avx512.sh (SIMDe; see x86_simd.h).
 // GCC 12's AVX-512 headers trip its own -Wuninitialized (the intrinsics
 // start from deliberately undefined vectors); the warning says nothing here.
 #pragma GCC diagnostic ignored "-Wuninitialized"

@@ -54,6 +54,30 @@ class CtestSummary(unittest.TestCase):
         self.assertIn("no-such.xml", err)
         self.assertEqual(rc, 1)
 
+    def test_another_run_counts_under_its_label(self):
+        rc, lines, _ = run(FIXTURE, "--also", f"emulated-avx512={FIXTURE}")
+        self.assertEqual(lines[-2], "emulated-avx512: 1 passed, 3 failed, 6 skipped")
+        self.assertEqual(lines[-1], "2 passed, 6 failed, 12 skipped")
+        self.assertIn("failed (6): Quant.RoundTrip, Missing.Executable, Slow.TimesOut, "
+                      "emulated-avx512: Quant.RoundTrip, emulated-avx512: Missing.Executable, "
+                      "emulated-avx512: Slow.TimesOut", lines)
+        groups = [l.strip() for l in lines if l.startswith("  ")]
+        self.assertIn("1  emulated-avx512: disabled in CMake", groups)
+        self.assertEqual(rc, 1)
+
+    def test_another_run_without_results_is_a_failure(self):
+        missing = os.path.join(HERE, "fixtures", "no-such.xml")
+        rc, lines, err = run(FIXTURE, "--also", f"emu={missing}")
+        self.assertEqual(lines[-2], "emu: 0 passed, 1 failed, 0 skipped")
+        self.assertEqual(lines[-1], "1 passed, 4 failed, 6 skipped")
+        self.assertIn("no-such.xml", err)
+        self.assertEqual(rc, 1)
+
+    def test_another_run_needs_a_label_and_a_file(self):
+        rc, _, err = run(FIXTURE, "--also", "no-label-here")
+        self.assertIn("expected LABEL=FILE", err)
+        self.assertEqual(rc, 2)
+
 
 if __name__ == "__main__":
     unittest.main()
