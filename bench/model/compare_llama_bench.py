@@ -4,7 +4,8 @@ alternate on the same GGUF files, and the table gives each one's t/s and
 their ratio.
 
 usage: compare_llama_bench.py --llama-build DIR [--lcte build/src/cli/lcte]
-                              [--baseline OTHER_LCTE] [-p 128] [-n 64] [-t 1,2]
+                              [--baseline OTHER_LCTE] [--baseline-kernels ISA]
+                              [-p 128] [-n 64] [-t 1,2]
                               [-r 3] [--rounds 2] [--stat median|best]
                               [--kv-type f16] [--json OUT] [--llama-commit C] MODEL.gguf...
 
@@ -16,7 +17,11 @@ repetitions. A row reports, per program, the median (--stat median, the
 default) or the best (--stat best: the round least disturbed by other work)
 of the rounds' mean t/s, and the ratio lcte / llama.cpp of those.
 --baseline adds a second lcte binary (e.g. a build of an earlier commit) to
-the rotation, with its own columns, for a before/after in the same run. All
+the rotation, with its own columns, for a before/after in the same run;
+--baseline-kernels ISA runs the baseline (by default the same lcte) with
+LCTE_KERNELS=ISA, e.g. avx2 on an AVX-512 machine to see what the AVX-512
+kernel table gains over the AVX2 one. The header names the kernel table each
+lcte ran (`lcte bench` reports it). All
 use the same prompt/generation lengths, threads and KV cache type;
 llama-bench keeps its defaults otherwise (batch 2048, ubatch 512, no flash
 attention, mmap).
@@ -43,9 +48,9 @@ def copy_bandwidth(mib=256, tries=5):
     return best
 
 
-def run_json(cmd):
+def run_json(cmd, env=None):
     """Runs cmd, returns its stdout parsed as JSON (exits with its stderr on failure)."""
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if p.returncode != 0:
         sys.exit(f'{" ".join(cmd)} failed (exit {p.returncode}):\n{p.stderr[-2000:]}')
     out = p.stdout
@@ -68,10 +73,20 @@ def llama_rows(bench, model, args, threads):
     return rows, meta
 
 
-def lcte_rows(lcte, model, args, threads):
+def lcte_rows(lcte, model, args, threads, kernels=None, seen_kernels=None):
+    """lcte bench's mean t/s per test; kernels caps the kernel table (LCTE_KERNELS),
+    and the table that ran is added to the set seen_kernels."""
     cmd = [lcte, 'bench', '-m', model, '-p', args.p, '-n', args.n, '-t', str(threads), '-r', args.r,
            '--kv-type', args.kv_type, '--json']
-    return {r['test']: r['tps_mean'] for r in run_json(cmd)}
+    env = dict(os.environ)
+    if kernels:
+        env['LCTE_KERNELS'] = kernels
+    else:
+        env.pop('LCTE_KERNELS', None)
+    rows = run_json(cmd, env)
+    if seen_kernels is not None:
+        seen_kernels.update(r.get('kernels', '?') for r in rows)
+    return {r['test']: r['tps_mean'] for r in rows}
 
 
 def main():
@@ -81,6 +96,8 @@ def main():
     ap.add_argument('--llama-build', required=True, help='llama.cpp build directory (with bin/llama-bench)')
     ap.add_argument('--lcte', default=os.path.join(root, 'build', 'src', 'cli', 'lcte'))
     ap.add_argument('--baseline', default=None, help='a second lcte binary to run in the same rotation')
+    ap.add_argument('--baseline-kernels', default=None, choices=['scalar', 'avx2', 'avx512'],
+                    help='run the baseline (the same lcte unless --baseline) with LCTE_KERNELS set to this')
     ap.add_argument('--stat', default='median', choices=['median', 'best'],
                     help="how the rounds' mean t/s are combined")
     ap.add_argument('-p', default='128')
@@ -94,6 +111,8 @@ def main():
                     help='commit to print for llama.cpp (llama-bench says "unknown" when built outside a git checkout)')
     ap.add_argument('models', nargs='+')
     args = ap.parse_args()
+    if args.baseline_kernels and not args.baseline:
+        args.baseline = args.lcte
 
     bench = os.path.join(args.llama_build, 'bin', 'llama-bench')
     checks = [(bench, 'llama-bench'), (args.lcte, 'lcte')]
@@ -116,6 +135,7 @@ def main():
         return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
 
     results, meta, sizes = [], {}, {}
+    kernels_seen = {'lcte': set(), 'base': set()}
     copy_before = copy_bandwidth()
     for model in args.models:
         for t in threads:
@@ -126,8 +146,10 @@ def main():
                     if who == 'llama':
                         rows, meta = llama_rows(bench, model, args, t)
                         sizes[model] = meta.get('model_size', 0)
+                    elif who == 'lcte':
+                        rows = lcte_rows(args.lcte, model, args, t, None, kernels_seen['lcte'])
                     else:
-                        rows = lcte_rows(args.lcte if who == 'lcte' else args.baseline, model, args, t)
+                        rows = lcte_rows(args.baseline, model, args, t, args.baseline_kernels, kernels_seen['base'])
                     for test, v in rows.items():
                         seen[who].setdefault(test, []).append(v)
             for test in sorted(seen['llama'], key=lambda s: (s[:2] != 'pp', s)):
@@ -153,6 +175,9 @@ def main():
           f'{args.stat} of the rounds')
     print(f'copy bandwidth (256 MiB memmove, read + write): {copy_before / 1e9:.1f} GB/s before, '
           f'{copy_after / 1e9:.1f} GB/s after; weight GB/s = model size x t/s (generation rows)')
+    print(f'lcte kernels: {", ".join(sorted(kernels_seen["lcte"]))} ({args.lcte})' +
+          (f'; baseline kernels: {", ".join(sorted(kernels_seen["base"]))} ({args.baseline}'
+           f'{", LCTE_KERNELS=" + args.baseline_kernels if args.baseline_kernels else ""})' if args.baseline else ''))
     print()
     if args.baseline:
         print('| model | threads | test | llama.cpp t/s | baseline t/s | lcte t/s | baseline / llama.cpp | lcte / llama.cpp |')
@@ -173,6 +198,7 @@ def main():
     if args.json:
         with open(args.json, 'w') as f:
             json.dump({'llama_cpp': meta, 'args': vars(args), 'copy_bandwidth': [copy_before, copy_after],
+                       'lcte_kernels': sorted(kernels_seen['lcte']), 'baseline_kernels': sorted(kernels_seen['base']),
                        'rows': results}, f, indent=1)
 
 

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "experiment/recorder.h"
+#include "kernels/kernels.h"
 #include "model/bench.h"
 
 namespace lcte::cli {
@@ -32,6 +33,9 @@ void run(const BenchArgs& a) {
   o.kv_type = model::kv_type_from_name(a.kv_type);
   for (int t : a.threads)
     if (t < 1 || t > 256) fail("-t: thread count {} is out of range (1..256)", t);
+  // Which kernel table ran (the best this CPU has, capped by $LCTE_KERNELS):
+  // a figure is only comparable with others from the same table.
+  const std::string kernels(kernels::isa_name(kernels::best_isa()));
   nlohmann::json out = nlohmann::json::array();
   if (!a.json) {
     std::printf("| model | size | params | backend | threads | test | t/s |\n");
@@ -40,7 +44,7 @@ void run(const BenchArgs& a) {
   for (const std::string& path : a.models) {
     const nlohmann::json config = {{"model", path},        {"n_prompt", a.n_prompt}, {"n_gen", a.n_gen},
                                    {"threads", a.threads}, {"repetitions", a.reps},  {"batch", a.batch},
-                                   {"kv_type", a.kv_type}};
+                                   {"kv_type", a.kv_type}, {"kernels", kernels}};
     store::RunRecord record = experiment::new_run_record("bench", path, config);
     record.model_name = path;
     record.model_path = path;
@@ -60,6 +64,7 @@ void run(const BenchArgs& a) {
                                       {"test", r.test},
                                       {"n_tokens", r.n_tokens},
                                       {"kv_type", a.kv_type},
+                                      {"kernels", kernels},
                                       {"tps_mean", r.mean},
                                       {"tps_stddev", r.stddev},
                                       {"tps_samples", r.tokens_per_second},
@@ -70,9 +75,9 @@ void run(const BenchArgs& a) {
           if (a.json) {
             out.push_back(row);
           } else {
-            std::printf("| %s | %.2f MiB | %.2f M | CPU | %d | %s | %.2f ± %.2f |\n", name.c_str(),
-                        static_cast<double>(m->tensor_bytes()) / (1 << 20), static_cast<double>(m->n_params()) / 1e6, t,
-                        r.test.c_str(), r.mean, r.stddev);
+            std::printf("| %s | %.2f MiB | %.2f M | CPU (%s) | %d | %s | %.2f ± %.2f |\n", name.c_str(),
+                        static_cast<double>(m->tensor_bytes()) / (1 << 20), static_cast<double>(m->n_params()) / 1e6,
+                        kernels.c_str(), t, r.test.c_str(), r.mean, r.stddev);
             std::fflush(stdout);
           }
         }

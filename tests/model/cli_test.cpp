@@ -82,9 +82,17 @@ TEST(Cli, BenchPrintsTableAndJson) {
   EXPECT_EQ(j[1]["test"], "tg8");
   EXPECT_EQ(j[2]["threads"], 2);
   EXPECT_EQ(j[3]["tps_samples"].size(), 2u);
-  r = run_command({lcte_binary(), "bench", "-m", data_path(kStories), "-p", "16", "-n", "0", "-r", "1"}, dir);
+  // The kernel table that ran is named, and $LCTE_KERNELS caps it.
+  r = run_command({"/usr/bin/env", "LCTE_KERNELS=scalar", lcte_binary(), "bench", "-m", data_path(kStories), "-p", "16",
+                   "-n", "0", "-r", "1"},
+                  dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("| llama f32 | 1.12 MiB | 0.29 M | CPU | 2 | pp16 |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| llama f32 | 1.12 MiB | 0.29 M | CPU (scalar) | 2 | pp16 |"), std::string::npos) << r.out;
+  r = run_command({"/usr/bin/env", "LCTE_KERNELS=scalar", lcte_binary(), "bench", "-m", data_path(kStories), "-p", "8",
+                   "-n", "0", "-r", "1", "--json"},
+                  dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)[0]["kernels"], "scalar");
 }
 
 TEST(Cli, KldOfAModelOnItsOwnStory) {
