@@ -15,7 +15,8 @@ endfunction()
 # A GoogleTest executable whose cases are registered with CTest one by one.
 # The cases matching ISA_MATRIX (a --gtest_filter pattern; "*" for all) are
 # registered once per kernel ISA instead, as isa_scalar.<case>,
-# isa_avx2.<case> and isa_avx512.<case> with LCTE_KERNELS set to match; where
+# isa_avx2.<case>, isa_avx512.<case> and isa_avx512vnni.<case> with
+# LCTE_KERNELS set to match; where
 # the machine lacks that ISA, tests/common/isa_gate.cpp makes them skip.
 function(lcte_add_test name)
   cmake_parse_arguments(ARG "" "ISA_MATRIX" "SOURCES;LIBS" ${ARGN})
@@ -45,7 +46,7 @@ function(lcte_add_test name)
     gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_FILTER "-${ARG_ISA_MATRIX}"
       PROPERTIES TIMEOUT 600 LABELS ${name} ENVIRONMENT "${store_env}")
   endif()
-  foreach(isa scalar avx2 avx512)
+  foreach(isa scalar avx2 avx512 avx512vnni)
     gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_PREFIX "isa_${isa}." TEST_FILTER "${ARG_ISA_MATRIX}"
       PROPERTIES TIMEOUT 600 LABELS ${name} SKIP_RETURN_CODE 77 ENVIRONMENT "${store_env}"
                  ENVIRONMENT_MODIFICATION "LCTE_KERNELS=set:${isa}")

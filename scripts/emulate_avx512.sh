@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs the AVX-512 kernel table's tests (the isa_avx512.* cases of
-# kernels_tests, kernels_conformance_tests and model_test) on a CPU without
-# AVX-512: a separate build, configured with -DLCTE_EMULATE_AVX512=ON, compiles
-# the AVX-512 kernels for AVX2 with SIMDe standing in for the 512-bit
-# intrinsics (src/kernels/x86_simd.h), so the same kernel code runs and is
+# Runs the AVX-512 kernel tables' tests (the isa_avx512.* and isa_avx512vnni.*
+# cases of kernels_tests, kernels_conformance_tests and model_test) on a CPU
+# without AVX-512: a separate build, configured with -DLCTE_EMULATE_AVX512=ON,
+# compiles both AVX-512 tables for AVX2 with SIMDe standing in for the 512-bit
+# and VNNI intrinsics (src/kernels/x86_simd.h), so the same kernel code runs and is
 # compared with the scalar reference and llama.cpp's logits. It says nothing
 # about their speed. On a CPU with AVX-512 the normal build runs those tests
 # natively and this script is not needed.
@@ -30,5 +30,5 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLCTE_EMULATE_AV
 }
 rm -f "$build_dir/ctest-junit.xml"  # a failed build must not leave an earlier run's results
 cmake --build "$build_dir" -j"$(nproc)" --target kernels_tests kernels_conformance_tests model_test
-ctest --test-dir "$build_dir" -R '^isa_avx512[.]' -j"$(nproc)" --timeout 900 --output-on-failure \
+ctest --test-dir "$build_dir" -R '^isa_avx512(vnni)?[.]' -j"$(nproc)" --timeout 900 --output-on-failure \
   --output-junit "$PWD/$build_dir/ctest-junit.xml"

@@ -30,13 +30,13 @@ ctest --test-dir build -j"$(nproc)" --output-on-failure --timeout 900 --output-j
   tee build/ctest.log
 status=${PIPESTATUS[0]}
 set -e
-# A CPU without AVX-512 skips the isa_avx512 tests above; their kernels then
-# run here, emulated with SIMDe, in a build of their own (about 2 minutes on
-# two cores). LCTE_EMULATE_AVX512=0 leaves them out.
+# A CPU without AVX-512 skips the isa_avx512 and isa_avx512vnni tests above;
+# their kernels then run here, emulated with SIMDe, in a build of their own
+# (about 2 minutes on two cores). LCTE_EMULATE_AVX512=0 leaves them out.
 also=()
 if [ "${LCTE_EMULATE_AVX512:-1}" != 0 ] && [ "$(uname -m)" = x86_64 ] && ! grep -qw avx512f /proc/cpuinfo; then
   echo
-  echo "lcte: this CPU has no AVX-512: running the isa_avx512 tests emulated (scripts/emulate_avx512.sh)"
+  echo "lcte: this CPU has no AVX-512: running the isa_avx512 and isa_avx512vnni tests emulated (scripts/emulate_avx512.sh)"
   set +e
   bash scripts/emulate_avx512.sh build-avx512emu 2>&1 | tee build/emulate-avx512.log
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1

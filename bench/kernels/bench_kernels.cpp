@@ -3,7 +3,7 @@
 //           weight bytes streamed and GFLOP/s, on 1 and 2 threads (rows split);
 //   matmul: the batched product for ntok = 32 and 128 tokens, GFLOP/s
 //           (2 * n * rows * ntok flops), single thread.
-// Usage: bench_kernels [--n 4096] [--rows 4096] [--mm-rows 512] [--isa best|scalar|avx2|avx512|all]
+// Usage: bench_kernels [--n 4096] [--rows 4096] [--mm-rows 512] [--isa best|scalar|avx2|avx512|avx512vnni|all]
 //                      [--types q4_0,q8_0,...] [--min-time 0.3]
 #include <algorithm>
 #include <chrono>
@@ -136,12 +136,21 @@ int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   std::vector<Isa> isas;
   if (o.isa == "all") {
-    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+    for (Isa isa : lcte::kernels::kAllIsas)
       if (lcte::kernels::isa_available(isa)) isas.push_back(isa);
   } else if (o.isa == "best") {
     isas.push_back(lcte::kernels::best_isa());
   } else {
-    isas.push_back(o.isa == "scalar" ? Isa::Scalar : o.isa == "avx2" ? Isa::Avx2 : Isa::Avx512);
+    for (Isa isa : lcte::kernels::kAllIsas)
+      if (o.isa == lcte::kernels::isa_name(isa)) isas.push_back(isa);
+    if (isas.empty()) {
+      std::fprintf(stderr, "--isa %s: expected best, all, scalar, avx2, avx512 or avx512vnni\n", o.isa.c_str());
+      return 2;
+    }
+    if (!lcte::kernels::isa_available(isas[0])) {
+      std::fprintf(stderr, "--isa %s: this CPU (or build) does not have it\n", o.isa.c_str());
+      return 2;
+    }
   }
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) < 1) load[0] = -1;

@@ -43,8 +43,11 @@ struct KernelTable {
 
 void fill_scalar(KernelTable& t);
 // Defined only in builds that compile the ISA's translation unit
-// (LCTE_HAVE_AVX2 / LCTE_HAVE_AVX512).
+// (LCTE_HAVE_AVX2 / LCTE_HAVE_AVX512). Each fills the whole table for its
+// ISA (on top of the scalar one); the VNNI table is the AVX-512 one with
+// vpdpbusd byte products.
 void fill_avx2(KernelTable& t);
 void fill_avx512(KernelTable& t);
+void fill_avx512_vnni(KernelTable& t);
 
 }  // namespace lcte::kernels::detail

@@ -32,14 +32,25 @@ bool cpu_has_avx512() {
 #endif
 }
 
+bool cpu_has_avx512_vnni() {
+#if defined(LCTE_EMULATE_AVX512)
+  return cpu_has_avx512();
+#elif defined(LCTE_HAVE_AVX512)
+  return cpu_has_avx512() && __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
 KernelTable build_table(Isa isa) {
   KernelTable t;
   detail::fill_scalar(t);
 #if defined(LCTE_HAVE_AVX2)
-  if (isa == Isa::Avx2 || isa == Isa::Avx512) detail::fill_avx2(t);
+  if (isa == Isa::Avx2) detail::fill_avx2(t);
 #endif
 #if defined(LCTE_HAVE_AVX512)
   if (isa == Isa::Avx512) detail::fill_avx512(t);
+  if (isa == Isa::Avx512Vnni) detail::fill_avx512_vnni(t);
 #endif
   return t;
 }
@@ -57,6 +68,10 @@ const KernelTable& table(Isa isa) {
       static const KernelTable avx512 = build_table(Isa::Avx512);
       return avx512;
     }
+    case Isa::Avx512Vnni: {
+      static const KernelTable avx512_vnni = build_table(Isa::Avx512Vnni);
+      return avx512_vnni;
+    }
     default: {
       static const KernelTable scalar = build_table(Isa::Scalar);
       return scalar;
@@ -64,10 +79,12 @@ const KernelTable& table(Isa isa) {
   }
 }
 
-// LCTE_KERNELS=scalar|avx2|avx512 caps the ISA that best_isa() picks, so a
-// benchmark or a bug hunt can compare paths without rebuilding.
+// LCTE_KERNELS=scalar|avx2|avx512|avx512vnni caps the ISA that best_isa()
+// picks, so a benchmark or a bug hunt can compare paths without rebuilding.
 Isa detect_best() {
-  const Isa best = cpu_has_avx512() ? Isa::Avx512 : cpu_has_avx2() ? Isa::Avx2 : Isa::Scalar;
+  Isa best = Isa::Scalar;
+  for (Isa isa : kAllIsas)
+    if (isa_available(isa)) best = isa;
   const std::optional<Isa> cap = requested_isa();
   if (!cap) return best;
   return static_cast<int>(*cap) < static_cast<int>(best) ? *cap : best;
@@ -105,6 +122,7 @@ std::string_view isa_name(Isa isa) {
     case Isa::Scalar: return "scalar";
     case Isa::Avx2: return "avx2";
     case Isa::Avx512: return "avx512";
+    case Isa::Avx512Vnni: return "avx512vnni";
   }
   return "?";
 }
@@ -114,6 +132,7 @@ bool isa_available(Isa isa) {
     case Isa::Scalar: return true;
     case Isa::Avx2: return cpu_has_avx2();
     case Isa::Avx512: return cpu_has_avx512();
+    case Isa::Avx512Vnni: return cpu_has_avx512_vnni();
   }
   return false;
 }
@@ -122,9 +141,10 @@ std::optional<Isa> requested_isa() {
   const char* env = std::getenv("LCTE_KERNELS");
   if (env == nullptr || *env == '\0') return std::nullopt;
   const std::string_view want(env);
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+  for (Isa isa : kAllIsas)
     if (want == isa_name(isa)) return isa;
-  fail("LCTE_KERNELS='{}' is not one of scalar, avx2, avx512 (unset it to use the best this CPU has)", want);
+  fail("LCTE_KERNELS='{}' is not one of scalar, avx2, avx512, avx512vnni (unset it to use the best this CPU has)",
+       want);
 }
 
 Isa best_isa() {

@@ -14,13 +14,20 @@
 
 namespace lcte::kernels {
 
-enum class Isa { Scalar, Avx2, Avx512 };
+// In increasing order: each ISA's CPUs can run the ones before it.
+// Avx512Vnni is the AVX-512 table with AVX512-VNNI's vpdpbusd for the byte
+// products (Cascade Lake, Ice Lake, Sapphire Rapids, Zen 4 and later);
+// Avx512 serves AVX-512 CPUs without VNNI (Skylake-SP/X).
+enum class Isa { Scalar, Avx2, Avx512, Avx512Vnni };
+// Every ISA, in that order.
+inline constexpr Isa kAllIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni};
+// "scalar", "avx2", "avx512", "avx512vnni": the names $LCTE_KERNELS takes.
 std::string_view isa_name(Isa isa);
 // The best ISA this CPU supports and this build has kernels for.
 Isa best_isa();
 // True if this CPU and build can run kernels for `isa`.
 bool isa_available(Isa isa);
-// The ISA named by $LCTE_KERNELS ("scalar", "avx2" or "avx512"), which caps
+// The ISA named by $LCTE_KERNELS (one of the isa_name()s), which caps
 // best_isa(); nullopt when the variable is unset or empty. Throws lcte::Error
 // naming the variable for any other value, so a typo is not a silent default.
 std::optional<Isa> requested_isa();

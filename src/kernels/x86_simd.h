@@ -11,7 +11,7 @@
 // another order are defined below, in the order of GCC's own definitions.
 #pragma once
 
-// LCTE_KERNELS_AVX512: the translation unit being compiled holds the AVX-512
+// LCTE_KERNELS_AVX512: the translation unit being compiled holds an AVX-512
 // table's kernels, natively or emulated.
 #if defined(LCTE_EMULATE_AVX512)
 #if defined(__AVX512F__)
@@ -49,4 +49,10 @@ inline float emulated_mm512_reduce_add_ps(__m512 v) {
 #if defined(__AVX512F__)
 #define LCTE_KERNELS_AVX512 1
 #endif
+#endif
+
+// LCTE_KERNELS_VNNI: the byte products are vpdpbusd on 256-bit registers
+// (AVX512-VNNI with AVX512-VL), natively or emulated.
+#if (defined(__AVX512VNNI__) && defined(__AVX512VL__)) || defined(LCTE_EMULATE_VNNI)
+#define LCTE_KERNELS_VNNI 1
 #endif

@@ -1,5 +1,6 @@
 // Which kernel ISAs a test compares. ctest runs the kernel and model tests
-// once per ISA (isa_scalar., isa_avx2., isa_avx512.) with $LCTE_KERNELS set;
+// once per ISA (isa_scalar., isa_avx2., isa_avx512., isa_avx512vnni.) with
+// $LCTE_KERNELS set;
 // there a test exercises that ISA alone against the scalar reference. Run by
 // hand without the variable, it exercises every ISA this CPU and build have.
 #pragma once
@@ -15,8 +16,8 @@ namespace lcte::testing {
 inline std::vector<kernels::Isa> isas_under_test() {
   std::vector<kernels::Isa> out = {kernels::Isa::Scalar};
   const std::optional<kernels::Isa> only = kernels::requested_isa();
-  for (kernels::Isa isa : {kernels::Isa::Avx2, kernels::Isa::Avx512})
-    if (kernels::isa_available(isa) && (!only || *only == isa)) out.push_back(isa);
+  for (kernels::Isa isa : kernels::kAllIsas)
+    if (isa != kernels::Isa::Scalar && kernels::isa_available(isa) && (!only || *only == isa)) out.push_back(isa);
   return out;
 }
 

@@ -20,6 +20,7 @@ const char* isa_title(lcte::kernels::Isa isa) {
   switch (isa) {
     case lcte::kernels::Isa::Avx2: return "AVX2 (with FMA and F16C)";
     case lcte::kernels::Isa::Avx512: return "AVX-512 (F, BW, VL, DQ)";
+    case lcte::kernels::Isa::Avx512Vnni: return "AVX-512 VNNI";
     default: return "scalar";
   }
 }

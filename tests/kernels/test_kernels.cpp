@@ -688,8 +688,9 @@ TEST(Kernels, BestIsaIsAvailable) {
     EXPECT_EQ(kernels::best_isa(), *want);
   }
   EXPECT_TRUE(kernels::isa_available(Isa::Scalar));
-  std::printf("best ISA here: %s (avx2 %d, avx512 %d)\n", std::string(kernels::isa_name(kernels::best_isa())).c_str(),
-              kernels::isa_available(Isa::Avx2), kernels::isa_available(Isa::Avx512));
+  std::printf("best ISA here: %s (avx2 %d, avx512 %d, avx512vnni %d)\n",
+              std::string(kernels::isa_name(kernels::best_isa())).c_str(), kernels::isa_available(Isa::Avx2),
+              kernels::isa_available(Isa::Avx512), kernels::isa_available(Isa::Avx512Vnni));
 }
 
 // Restores one environment variable when the test ends, however it ends.
@@ -727,7 +728,7 @@ TEST(Kernels, LcteKernelsNamesAnIsaOrIsAnError) {
     kernels::requested_isa();
     ADD_FAILURE() << "LCTE_KERNELS=avx1024 was accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("LCTE_KERNELS='avx1024' is not one of scalar, avx2, avx512"),
+    EXPECT_NE(std::string(e.what()).find("LCTE_KERNELS='avx1024' is not one of scalar, avx2, avx512, avx512vnni"),
               std::string::npos)
         << e.what();
   }
