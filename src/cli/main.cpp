@@ -13,8 +13,21 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "kernels/kernels.h"
 
 namespace {
+
+// "lcte VERSION (kernels: ISA)": the kernel table this CPU runs, capped by
+// $LCTE_KERNELS, whose wrong value is said instead of failing --version.
+std::string version_line() {
+  std::string kernels;
+  try {
+    kernels = std::string(lcte::kernels::isa_name(lcte::kernels::best_isa()));
+  } catch (const lcte::Error& e) {
+    kernels = e.what();
+  }
+  return std::string("lcte ") + lcte::version() + " (kernels: " + kernels + ")";
+}
 
 // The command's name: the first argument that is not an option (nor the
 // value of --log-level, the one option before it that takes a value).
@@ -52,7 +65,7 @@ int main(int argc, char** argv) {
   // its parent, so `lcte runs list --store F` means `lcte runs --store F list`.
   app.fallthrough();
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("lcte ") + lcte::version());
+  app.set_version_flag("--version", version_line);
   app.footer("Exit status: 0 success, 1 error, 2 usage error, 70 internal error (docs/commands.md).");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();

@@ -358,7 +358,14 @@ TEST(DocumentedCommands, UnknownCommandsNameTheClosest) {
   EXPECT_EQ(r.exit_code, 2);
   r = testing::run_command({lcte_binary(), "--version"}, dir);
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_NE(r.out.find("lcte "), std::string::npos);
+  EXPECT_EQ(r.out.rfind("lcte ", 0), 0u) << r.out;
+  // It names the kernel table that runs, which $LCTE_KERNELS caps.
+  r = testing::run_command({"/usr/bin/env", "LCTE_KERNELS=scalar", lcte_binary(), "--version"}, dir);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find(" (kernels: scalar)"), std::string::npos) << r.out;
+  r = testing::run_command({"/usr/bin/env", "LCTE_KERNELS=avx1024", lcte_binary(), "--version"}, dir);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("LCTE_KERNELS='avx1024' is not one of"), std::string::npos) << r.out;
 }
 
 // A parent's option given after the subcommand means the same as before it.
