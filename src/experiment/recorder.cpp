@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "eval/session.h"
+#include "kernels/kernels.h"
 #include "measure/machine.h"
 
 namespace lcte::experiment {
@@ -89,6 +90,12 @@ store::RunRecord new_run_record(const std::string& kind, const std::string& name
   r.config = std::move(config);
   r.code_version = eval::lcte_version();
   r.machine = measure::describe_machine();
+  // The kernel table the engine runs here: local speed and energy figures
+  // are comparable only between runs of the same one. Left out when
+  // $LCTE_KERNELS is wrong (a run that computes nothing locally may go on).
+  try {
+    r.machine["lcte_kernels"] = std::string(kernels::isa_name(kernels::best_isa()));
+  } catch (const Error&) {}
   return r;
 }
 

@@ -9,6 +9,7 @@
 #include "common/test_data.h"
 #include "eval/fake_executor.h"
 #include "experiment/eval_run.h"
+#include "kernels/kernels.h"
 #include "measure/proc_stats.h"
 
 namespace lcte::experiment {
@@ -85,6 +86,7 @@ TEST(EvalExperiment, PublishesRunSamplesReadingsEnergyAndReport) {
   EXPECT_EQ(run->experiment, "unit");
   EXPECT_FALSE(run->model_sha256.empty());  // the samples file's content identifies the "model"
   EXPECT_TRUE(run->machine.contains("logical_cpus"));
+  EXPECT_EQ(run->machine.value("lcte_kernels", ""), kernels::isa_name(kernels::best_isa()));
 
   // Every row the run directory holds is in the store, with the same verdicts.
   auto samples = store.samples("r1");
