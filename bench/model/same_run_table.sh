@@ -4,7 +4,8 @@
 # (bench/model/make_synthetic.py, F16), quantized by lcte to each type, and
 # every one is run by llama-bench and `lcte bench` alternately in the same run
 # (compare_llama_bench.py). On a CPU with AVX-512 the same lcte also runs with
-# LCTE_KERNELS=avx2, so the table shows what its AVX-512 kernels gain.
+# LCTE_KERNELS=avx2 (BASELINE_KERNELS), so the table shows what its AVX-512
+# kernels gain.
 #
 # usage: bench/model/same_run_table.sh LLAMA [OUT_DIR]
 #   LLAMA    a llama.cpp build directory (with bin/llama-bench), or a llama.cpp
@@ -16,6 +17,9 @@
 #            table in docs/benchmarks.md, the others held-out sizes
 #   TYPES    ["F16 Q8_0 Q4_0 Q4_K_M Q5_K_M Q6_K"]
 #   THREADS  [1,2]   ROUNDS [3]   PROMPT [128]   GEN [64]   REPS [3]
+#   BASELINE_KERNELS  the kernel table of a second lcte column (LCTE_KERNELS):
+#            avx2 on a CPU with AVX-512, none elsewhere; avx512 on a VNNI CPU
+#            shows what VNNI adds; empty for no second column
 #   LLAMA_COMMIT  the commit to print for llama.cpp (llama-bench built outside
 #            git says "unknown"); taken from the checkout when LLAMA is one
 # The lcte binary is build/src/cli/lcte (built first if absent). Each model
@@ -58,7 +62,9 @@ else
 fi
 
 baseline=()
-if grep -qw avx512f /proc/cpuinfo; then baseline=(--baseline-kernels avx2); fi
+base_kernels="${BASELINE_KERNELS-}"
+if [ -z "${BASELINE_KERNELS+set}" ] && grep -qw avx512f /proc/cpuinfo; then base_kernels=avx2; fi
+[ -z "$base_kernels" ] || baseline=(--baseline-kernels "$base_kernels")
 commit_arg=()
 [ -z "$commit" ] || commit_arg=(--llama-commit "$commit")
 
