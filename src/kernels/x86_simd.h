@@ -1,10 +1,10 @@
 // The x86 intrinsics the SIMD kernels are written with. Normally that is just
 // <immintrin.h>. In a build configured with -DLCTE_EMULATE_AVX512=ON (for
 // tests only, see CMakeLists.txt and scripts/emulate_avx512.sh) the AVX-512
-// translation unit is compiled for AVX2 instead, and its 512-bit intrinsics
-// come from SIMDe, which implements each one with AVX2 instructions: the
-// AVX-512 kernels then run, and are compared with the scalar reference, on a
-// machine without AVX-512. Integer results are exact either way; float
+// translation units are compiled for AVX2 instead, and their 512-bit and VNNI
+// intrinsics come from SIMDe, which implements each one with AVX2
+// instructions: the AVX-512 kernels then run, and are compared with the
+// scalar reference, on a machine without AVX-512. Integer results are exact either way; float
 // operations are lane-wise IEEE operations (FMAs stay fused), so an emulated
 // kernel gives the bits the hardware gives, as long as every horizontal
 // reduction sums in the hardware's order: the ones SIMDe lacks or sums in
