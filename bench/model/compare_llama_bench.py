@@ -96,7 +96,7 @@ def main():
     ap.add_argument('--llama-build', required=True, help='llama.cpp build directory (with bin/llama-bench)')
     ap.add_argument('--lcte', default=os.path.join(root, 'build', 'src', 'cli', 'lcte'))
     ap.add_argument('--baseline', default=None, help='a second lcte binary to run in the same rotation')
-    ap.add_argument('--baseline-kernels', default=None, choices=['scalar', 'avx2', 'avx512'],
+    ap.add_argument('--baseline-kernels', default=None, choices=['scalar', 'avx2', 'avx512', 'avx512vnni'],
                     help='run the baseline (the same lcte unless --baseline) with LCTE_KERNELS set to this')
     ap.add_argument('--stat', default='median', choices=['median', 'best'],
                     help="how the rounds' mean t/s are combined")

@@ -37,10 +37,6 @@ inline float emulated_mm512_reduce_add_ps(__m512 v) {
 
 }  // namespace lcte::kernels::detail
 
-// SIMDe 0.7.4's alias for _mm512_madd_epi16 takes four arguments (a slip
-// in its header); the function itself is right.
-#undef _mm512_madd_epi16
-#define _mm512_madd_epi16(a, b) simde_mm512_madd_epi16(a, b)
 #undef _mm512_reduce_add_ps
 #define _mm512_reduce_add_ps(v) ::lcte::kernels::detail::emulated_mm512_reduce_add_ps(v)
 
